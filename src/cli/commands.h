@@ -1,0 +1,15 @@
+/* Subcommands of the football-tracker program. Each takes the arguments after
+ * its name (argv[0] is the subcommand name) and returns a process exit code. */
+#ifndef FT_CLI_COMMANDS_H
+#define FT_CLI_COMMANDS_H
+
+typedef struct ft_command {
+    const char *name;
+    const char *summary;
+    int (*run)(int argc, char **argv);
+} ft_command;
+
+/* The command table, ended by a NULL name (defined in main.c). */
+extern const ft_command ft_commands[];
+
+#endif

@@ -1,0 +1,48 @@
+/* football-tracker: entry point and subcommand dispatch. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/commands.h"
+#include "core/status.h"
+
+const ft_command ft_commands[] = {
+    {NULL, NULL, NULL},
+};
+
+static void print_usage(FILE *out)
+{
+    fprintf(out,
+            "usage: football-tracker [--help] [--version] <command> [options]\n"
+            "\n"
+            "Follows the ball in football video and renders a smooth virtual camera.\n"
+            "\n"
+            "commands:\n");
+    for (const ft_command *c = ft_commands; c->name; c++)
+        fprintf(out, "  %-10s %s\n", c->name, c->summary);
+    fprintf(out, "\nRun 'football-tracker <command> --help' for the options of a command.\n"
+                 "Exit codes: 0 success, 1 configuration, 2 model load, 3 input, 4 output,\n"
+                 "5 GPU/CUDA, 6 runtime.\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        print_usage(stderr);
+        return FT_EXIT_CONFIG;
+    }
+    const char *name = argv[1];
+    if (!strcmp(name, "--help") || !strcmp(name, "-h") || !strcmp(name, "help")) {
+        print_usage(stdout);
+        return FT_EXIT_OK;
+    }
+    if (!strcmp(name, "--version") || !strcmp(name, "-V")) {
+        printf("football-tracker %s\n", FT_VERSION);
+        return FT_EXIT_OK;
+    }
+    for (const ft_command *c = ft_commands; c->name; c++)
+        if (!strcmp(c->name, name))
+            return c->run(argc - 1, argv + 1);
+    fprintf(stderr, "football-tracker: unknown command '%s'\n", name);
+    print_usage(stderr);
+    return FT_EXIT_CONFIG;
+}

@@ -1,0 +1,10 @@
+file(GLOB _cli_src CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/src/cli/*.c)
+add_executable(football-tracker ${_cli_src})
+target_include_directories(football-tracker PRIVATE ${PROJECT_SOURCE_DIR}/src ${PROJECT_SOURCE_DIR})
+# Every module library that exists is linked into the program.
+foreach(_lib ft_tools ft_service ft_pipeline ft_detect ft_nn ft_io ft_render ft_camera ft_track ft_core)
+    if(TARGET ${_lib})
+        target_link_libraries(football-tracker PRIVATE ${_lib})
+    endif()
+endforeach()
+install(TARGETS football-tracker RUNTIME DESTINATION bin)

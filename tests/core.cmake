@@ -1,0 +1,1 @@
+ft_test(test_core_status SOURCES test_core_status.c LIBS ft_core)
