@@ -7,7 +7,4 @@ foreach(_lib ft_tools ft_service ft_pipeline ft_detect ft_nn ft_io ft_render ft_
         target_link_libraries(football-tracker PRIVATE ${_lib})
     endif()
 endforeach()
-if(FT_CUDA)
-    set_target_properties(football-tracker PROPERTIES LINKER_LANGUAGE CUDA)
-endif()
 install(TARGETS football-tracker RUNTIME DESTINATION bin)
