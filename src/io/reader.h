@@ -1,0 +1,78 @@
+/* Video reader: demux and decode a file or a network stream (rtmp, rtmps,
+ * srt, udp, http/https incl. HLS) with FFmpeg. Yields refcounted decoded
+ * frames with their time in seconds, and the input's audio packets for
+ * passthrough. Corrupt packets are counted and skipped; the frame size may
+ * change mid-stream. */
+#ifndef FT_IO_READER_H
+#define FT_IO_READER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/status.h"
+
+struct AVFrame;
+struct AVPacket;
+struct AVCodecParameters;
+
+typedef struct ft_reader ft_reader;
+
+typedef struct ft_reader_params {
+    const char *url;    /* path, file: URL or an allowed network URL (borrowed) */
+    const char *device; /* "cpu" (software), "cuda" (NVDEC, fall back with a warning),
+                           "auto" (NVDEC when available); NULL = "auto" */
+    int timeout_ms;     /* network open/read timeout; 0 = 5000 (RTMP_TIMEOUT) */
+    int buffer_size;    /* network receive buffer bytes; 0 = libav default (RTMP_BUFFER_SIZE) */
+    int threads;        /* decoder threads; 0 = libav's choice */
+} ft_reader_params;
+
+/* What ft_reader_read produced. */
+typedef enum ft_reader_item {
+    FT_READER_VIDEO = 0, /* `frame` holds a decoded picture */
+    FT_READER_AUDIO = 1, /* `pkt` holds an audio packet (ft_reader_info.audio_tb) */
+} ft_reader_item;
+
+typedef struct ft_reader_info {
+    int width, height;       /* of the first frame (may change later) */
+    int tb_num, tb_den;      /* video time base */
+    double fps;              /* average/nominal frame rate, 0 when unknown */
+    double duration_s;       /* 0 when unknown (live) */
+    int64_t frame_count;     /* from the container, 0 when unknown */
+    bool has_audio;
+    const struct AVCodecParameters *audio_par; /* owned by the reader; NULL without audio */
+    int audio_tb_num, audio_tb_den;
+    bool hw_decode;          /* NVDEC in use */
+    const char *format_name; /* demuxer, e.g. "mov,mp4,m4a,3gp,3g2,mj2" */
+} ft_reader_info;
+
+/* Is `url` a local path or does it use an allowed scheme (file, rtmp, rtmps,
+ * srt, udp, http, https)? */
+bool ft_reader_url_allowed(const char *url);
+
+/* Opens and probes the input. FT_ERR_INPUT with a message naming the URL when
+ * it is missing, unreadable, not a video, or uses a scheme outside the
+ * allow-list. *out is returned-owned. */
+FT_NODISCARD ft_status ft_reader_open(const ft_reader_params *p, ft_reader **out);
+
+/* Reads the next item. On FT_READER_VIDEO, `frame` (caller-owned, must be
+ * empty) receives a refcounted software frame (YUV420P, NV12, ... — any
+ * format libswscale reads) whose pts is in the video time base, and *pts_s its
+ * time in seconds from the stream start. On FT_READER_AUDIO, `pkt` (caller
+ * owned, must be empty; NULL = skip audio) receives the packet. Returns
+ * FT_ERR_INPUT_EOF at the end, FT_ERR_INPUT on a read failure. */
+FT_NODISCARD ft_status ft_reader_read(ft_reader *r, struct AVFrame *frame, struct AVPacket *pkt,
+                                      ft_reader_item *item, double *pts_s);
+
+/* Stream properties, valid after open (pointer borrowed from the reader). */
+const ft_reader_info *ft_reader_get_info(const ft_reader *r);
+
+/* Packets that failed to decode and were skipped. */
+int64_t ft_reader_corrupt_packets(const ft_reader *r);
+
+/* Asks a blocking read to give up soon (thread-safe; used on shutdown). */
+void ft_reader_interrupt(ft_reader *r);
+
+/* Closes the input (NULL allowed) and sets *r to NULL. */
+void ft_reader_destroy(ft_reader **r);
+
+#endif

@@ -1,0 +1,107 @@
+/* The processing pipeline for one stream: decode → detect → track+camera →
+ * render → encode, each stage in its own thread, joined by bounded queues.
+ * Batch mode blocks on full queues (back-pressure, every frame kept); live
+ * mode drops the oldest queued frame instead and counts it. Frames carry their
+ * input timestamps end to end; audio packets travel with them and are copied
+ * to the output. The same object serves `batch` and the stream service. */
+#ifndef FT_PIPELINE_PIPELINE_H
+#define FT_PIPELINE_PIPELINE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/status.h"
+#include "detect/detector.h"
+
+typedef struct ft_pipeline ft_pipeline;
+
+/* Stages, in data-flow order (index into the timing arrays). */
+typedef enum ft_pipeline_stage {
+    FT_STAGE_DECODE = 0,
+    FT_STAGE_DETECT,
+    FT_STAGE_TRACK, /* tracker + virtual camera */
+    FT_STAGE_RENDER,
+    FT_STAGE_ENCODE,
+    FT_STAGE_COUNT,
+} ft_pipeline_stage;
+
+/* Name of a stage ("decode", ...). */
+const char *ft_pipeline_stage_name(ft_pipeline_stage s);
+
+/* Per-frame result handed to the on_frame hook (after encoding). */
+typedef struct ft_pipeline_frame {
+    int64_t index;        /* output frame number from 0 */
+    double pts_s;         /* input timestamp */
+    int n_detections;
+    bool ball_visible;
+    double ball_x, ball_y;           /* tracker estimate, source pixels */
+    const char *mode;                /* tracker mode name (borrowed, static) */
+    double crop_x, crop_y, crop_w, crop_h; /* rendered crop, source pixels */
+    double latency_ms;    /* decode start to encode end for this frame */
+} ft_pipeline_frame;
+
+/* Hooks for callers that observe or steer a run (the CLI's --track-out, the
+ * stream service's metrics). All optional; called from pipeline threads. */
+typedef struct ft_pipeline_hooks {
+    void *user;
+    /* After each output frame, in order, from the encode thread. A non-OK
+     * return stops the run with that status. */
+    ft_status (*on_frame)(void *user, const ft_pipeline_frame *f);
+} ft_pipeline_hooks;
+
+typedef struct ft_pipeline_params {
+    const char *input;       /* path or URL (borrowed) */
+    const char *output;      /* path or URL (borrowed) */
+    const char *debug_output; /* side-by-side debug video path, NULL = none */
+    bool live;               /* drop-oldest queues, zerolatency, no atomic rename */
+    const char *device;      /* "auto" | "cpu" | "cuda": hardware decode/encode */
+    int out_width, out_height; /* output size; 0 = 1280x720 */
+    double target_fps;       /* > 0: constant output rate; 0 = input timestamps */
+    const char *codec;       /* "auto" | "x264" | "nvenc" */
+    const char *preset;      /* x264 preset; NULL = "veryfast" */
+    int64_t bitrate;         /* bits/s; 0 = crf */
+    int crf;                 /* < 0 = 23 */
+    double gop_seconds;      /* <= 0 = 2 */
+    bool show_stats;         /* draw the overlay */
+    bool progress;           /* progress bar on stderr when it is a terminal */
+    int queue_depth;         /* frames per queue; 0 = 8 */
+    int reader_timeout_ms;   /* network timeout; 0 = 5000 */
+    ft_detector *detector;   /* borrowed; NULL = no detections (whole-frame camera) */
+    ft_pipeline_hooks hooks;
+} ft_pipeline_params;
+
+/* Fills *p with defaults (1280x720, auto codec, veryfast, crf 23, 2 s GOP). */
+void ft_pipeline_params_default(ft_pipeline_params *p);
+
+/* Counters and timings, readable at any time from any thread. */
+typedef struct ft_pipeline_stats {
+    int64_t frames_in;      /* decoded */
+    int64_t frames_out;     /* encoded (before target_fps resampling) */
+    int64_t frames_dropped; /* live mode queue drops */
+    int64_t corrupt_packets;
+    int64_t detections;     /* candidates over all frames */
+    double stage_ms[FT_STAGE_COUNT]; /* mean busy time per frame per stage */
+    double fps;             /* output frames per second of wall time */
+    double elapsed_s;
+    double duration_s;      /* input duration when known, else 0 */
+} ft_pipeline_stats;
+
+/* Opens the input and the output(s) and creates the stages. Errors: input
+ * FT_ERR_INPUT, output FT_ERR_OUTPUT, bad params FT_ERR_CONFIG. *out is
+ * returned-owned. */
+FT_NODISCARD ft_status ft_pipeline_create(const ft_pipeline_params *p, ft_pipeline **out);
+
+/* Runs to the end of the input (or until ft_pipeline_stop), then finalises the
+ * output(s); in batch mode the output appears under its name only on success. */
+FT_NODISCARD ft_status ft_pipeline_run(ft_pipeline *pl);
+
+/* Asks a running pipeline to stop soon (thread-safe, async-signal-unsafe).
+ * ft_pipeline_run then returns FT_ERR_INTERRUPTED. */
+void ft_pipeline_stop(ft_pipeline *pl);
+
+void ft_pipeline_stats_get(ft_pipeline *pl, ft_pipeline_stats *out);
+
+/* Frees everything (NULL allowed) and sets *pl to NULL. */
+void ft_pipeline_destroy(ft_pipeline **pl);
+
+#endif
