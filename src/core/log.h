@@ -3,6 +3,10 @@
 #define FT_CORE_LOG_H
 
 #include <stdarg.h>
+#include <stddef.h>
+
+#include "core/options.h"
+#include "core/status.h"
 
 typedef enum ft_log_level {
     FT_LOG_DEBUG = 0,
@@ -28,6 +32,41 @@ void ft_log_v(ft_log_level level, const char *module, const char *fmt, va_list a
 #define FT_LOGI(mod, ...) ft_log(FT_LOG_INFO, mod, __VA_ARGS__)
 #define FT_LOGW(mod, ...) ft_log(FT_LOG_WARN, mod, __VA_ARGS__)
 #define FT_LOGE(mod, ...) ft_log(FT_LOG_ERROR, mod, __VA_ARGS__)
+
+/* One structured field of a record: a JSON field in JSON lines, "key=value"
+ * after the message in text. Both strings are borrowed and sanitised. */
+typedef struct ft_log_field {
+    const char *key;
+    const char *value;
+} ft_log_field;
+
+/* Log one message with `n` extra fields (borrowed). */
+void ft_log_fields(ft_log_level level, const char *module, const ft_log_field *fields, int n,
+                   const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+/* Copies `in` to `out` (cap bytes, always terminated, truncated if needed) with
+ * secrets masked and control characters escaped: the stream key of
+ * rtmp(s):// URLs (last path element), the values of token=, key=, password=,
+ * secret= (any case, also in query strings) and user:password@ in URLs become
+ * "***"; bytes below 0x20 and 0x7f become \n, \t, \r or \xHH. Returns
+ * the length written. For anything user-supplied that is shown (status page,
+ * metrics labels). */
+size_t ft_log_sanitize(const char *in, char *out, size_t cap);
+
+/* The logging section of the configuration (stream_config.yml `logging:`). */
+typedef struct ft_log_params {
+    int level;                /* ft_log_level (LOG_LEVEL) */
+    char file[FT_OPT_STRLEN]; /* append records to this file instead of stderr; "" = stderr (LOG_FILE) */
+    int format;               /* ft_log_format */
+} ft_log_params;
+
+/* Option table over ft_log_params. */
+extern const ft_option ft_log_options[];
+
+/* Applies level, format and file. FT_ERR_CONFIG (and a message on stderr
+ * naming the file) when the log file cannot be opened; the previous
+ * destination stays in use then. */
+FT_NODISCARD ft_status ft_log_configure(const ft_log_params *p);
 
 void ft_log_set_level(ft_log_level level);
 ft_log_level ft_log_get_level(void);
