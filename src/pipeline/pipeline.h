@@ -8,6 +8,7 @@
 #define FT_PIPELINE_PIPELINE_H
 
 #include <stdbool.h>
+#include <stddef.h> /* detector.h uses NULL */
 #include <stdint.h>
 
 #include "core/status.h"
