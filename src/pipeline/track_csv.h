@@ -1,0 +1,97 @@
+/* The per-frame track file written by `batch --track-out FILE` and read by
+ * `eval --track FILE`: one CSV row per processed frame with the detector's
+ * candidates, the tracker's estimate and mode, and the virtual camera's crop.
+ *
+ * Format (documented in README.md, "Synthetic footage and evaluation"):
+ *
+ *   # football-tracker track v1
+ *   frame,pts,detections,state,x,y,mode,crop_x,crop_y,crop_w,crop_h,candidates
+ *   0,0.000000,2,tracking,812.50,403.00,normal,480.00,200.00,960.00,540.00,812.5:403.0:0.910 ...
+ *
+ * frame: 0-based index of the frame in the input; pts: its presentation time in
+ * seconds; detections: number of candidates listed in the last column;
+ * state: tracking (a measurement was accepted this frame), predicted (no
+ * measurement, the estimate is a prediction) or lost (no estimate; x and y are
+ * empty); x, y: estimated ball centre in source pixels; mode: normal,
+ * recovering, chaos or stability; crop_*: the crop rectangle in source pixels
+ * (top-left corner and size); candidates: space-separated `x:y:score` triples
+ * in source pixels, as the detector returned them after filtering.
+ * Lines starting with '#' are comments. */
+#ifndef FT_PIPELINE_TRACK_CSV_H
+#define FT_PIPELINE_TRACK_CSV_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/status.h"
+#include "detect/detector.h"
+
+typedef enum ft_track_csv_state {
+    FT_TRACK_CSV_LOST = 0,      /* no estimate */
+    FT_TRACK_CSV_PREDICTED = 1, /* estimate without a measurement this frame */
+    FT_TRACK_CSV_TRACKING = 2,  /* a measurement was accepted this frame */
+} ft_track_csv_state;
+
+typedef enum ft_track_csv_mode {
+    FT_TRACK_CSV_NORMAL = 0,
+    FT_TRACK_CSV_RECOVERING = 1,
+    FT_TRACK_CSV_CHAOS = 2,
+    FT_TRACK_CSV_STABILITY = 3,
+} ft_track_csv_mode;
+
+/* One candidate as stored in the file (label and box size are not kept). */
+typedef struct ft_track_csv_cand {
+    float x, y, score;
+} ft_track_csv_cand;
+
+typedef struct ft_track_csv_row {
+    int64_t frame;
+    double pts; /* seconds */
+    int n_det;  /* candidates in det[], 0..FT_DETECT_MAX */
+    ft_track_csv_cand det[FT_DETECT_MAX];
+    ft_track_csv_state state;
+    float x, y; /* estimate; ignored (written empty) when state is LOST */
+    ft_track_csv_mode mode;
+    float crop_x, crop_y, crop_w, crop_h;
+} ft_track_csv_row;
+
+/* A whole track file in memory. */
+typedef struct ft_track_csv {
+    ft_track_csv_row *rows; /* owned, `count` rows in file order */
+    size_t count;
+} ft_track_csv;
+
+typedef struct ft_track_csv_writer ft_track_csv_writer;
+
+/* Name of a state / mode as written in the file ("tracking", "chaos"). */
+const char *ft_track_csv_state_name(ft_track_csv_state s);
+const char *ft_track_csv_mode_name(ft_track_csv_mode m);
+
+/* Fills row->det / row->n_det from detector output (`det` borrowed; at most
+ * FT_DETECT_MAX are kept). */
+void ft_track_csv_row_set_detections(ft_track_csv_row *row, const ft_detection *det, int n);
+
+/* Creates `path` (truncating it) and writes the header. FT_ERR_OUTPUT when the
+ * file cannot be created. `path` is borrowed; *out is returned-owned. */
+FT_NODISCARD ft_status ft_track_csv_writer_create(const char *path, ft_track_csv_writer **out);
+
+/* Appends one row (`row` borrowed). Rows need no allocation. FT_ERR_OUTPUT on a
+ * write error, FT_ERR_INVALID for an out-of-range n_det, state or mode. */
+FT_NODISCARD ft_status ft_track_csv_writer_write(ft_track_csv_writer *w,
+                                                 const ft_track_csv_row *row);
+
+/* Flushes buffered rows to disk; FT_ERR_OUTPUT if that fails (disk full). */
+FT_NODISCARD ft_status ft_track_csv_writer_flush(ft_track_csv_writer *w);
+
+/* Closes the file and frees the writer (NULL allowed), setting *w to NULL.
+ * Call ft_track_csv_writer_flush first to learn about late write errors. */
+void ft_track_csv_writer_destroy(ft_track_csv_writer **w);
+
+/* Reads a whole track file. Errors name the file and line: FT_ERR_INPUT when it
+ * cannot be opened or a row is malformed, FT_ERR_NOMEM. *out is returned-owned. */
+FT_NODISCARD ft_status ft_track_csv_read(const char *path, ft_track_csv **out);
+
+/* Frees a track read by ft_track_csv_read (NULL allowed), setting *t to NULL. */
+void ft_track_csv_destroy(ft_track_csv **t);
+
+#endif
