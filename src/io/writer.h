@@ -25,8 +25,10 @@ typedef struct ft_writer_audio_copy {
 
 typedef struct ft_writer_params {
     const char *url;    /* path or rtmp://, rtmps://, srt://, udp:// URL (borrowed) */
-    int width, height;  /* encoded size; frames of another size are rejected */
+    int width, height;  /* encoded size; frames of another size are scaled to it */
     double fps;         /* nominal frame rate: sets the GOP and the encoder's rate hint */
+    int tb_num, tb_den; /* time base of the output timestamps; 0 = 1/90000 (ignored with
+                           target_fps, which uses 1/target_fps) */
     const char *codec;  /* "auto" (NVENC if usable, else x264), "x264" or "nvenc"; NULL = auto */
     const char *preset; /* x264 preset ("veryfast"...); NULL = "veryfast" */
     int64_t bitrate;    /* bits/s; 0 = constant quality (crf) */
@@ -50,7 +52,9 @@ void ft_writer_params_default(ft_writer_params *p);
 FT_NODISCARD ft_status ft_writer_open(const ft_writer_params *p, ft_writer **out);
 
 /* Encodes one picture shown at pts_s seconds (from the start of the input).
- * `img` is borrowed (copied/converted before returning); any ft_pixfmt. */
+ * `img` is borrowed (copied, and converted/scaled to the output size, before
+ * returning); any ft_pixfmt. Timestamps must increase; a frame that would
+ * land on the previous output timestamp is shifted by one tick. */
 FT_NODISCARD ft_status ft_writer_write_image(ft_writer *w, const ft_image *img, double pts_s);
 
 /* Encodes one frame (borrowed; its pts field is ignored in favour of pts_s).
