@@ -21,7 +21,8 @@ struct ft_track_csv_writer {
 };
 
 static const char *const state_names[] = {"lost", "predicted", "tracking"};
-static const char *const mode_names[] = {"normal", "recovering", "chaos", "stability"};
+static const char *const mode_names[] = {"lost",     "acquiring", "normal",   "recovering",
+                                          "coasting", "chaos",     "stability"};
 
 const char *ft_track_csv_state_name(ft_track_csv_state s)
 {
@@ -30,7 +31,7 @@ const char *ft_track_csv_state_name(ft_track_csv_state s)
 
 const char *ft_track_csv_mode_name(ft_track_csv_mode m)
 {
-    return (unsigned)m < 4 ? mode_names[m] : "?";
+    return (unsigned)m < FT_TRACK_CSV_MODE_COUNT ? mode_names[m] : "?";
 }
 
 void ft_track_csv_row_set_detections(ft_track_csv_row *row, const ft_detection *det, int n)
@@ -62,11 +63,11 @@ ft_status ft_track_csv_writer_create(const char *path, ft_track_csv_writer **out
 
 ft_status ft_track_csv_writer_write(ft_track_csv_writer *w, const ft_track_csv_row *r)
 {
-    if (r->n_det < 0 || r->n_det > FT_DETECT_MAX || (unsigned)r->state > 2 || (unsigned)r->mode > 3)
+    if (r->n_det < 0 || r->n_det > FT_DETECT_MAX || (unsigned)r->state > 2 || (unsigned)r->mode >= FT_TRACK_CSV_MODE_COUNT)
         return FT_ERR_INVALID;
     FILE *f = w->f;
     fprintf(f, "%lld,%.6f,%d,%s,", (long long)r->frame, r->pts, r->n_det, state_names[r->state]);
-    if (r->state == FT_TRACK_CSV_LOST)
+    if (r->state == FT_TRACK_CSV_NO_ESTIMATE)
         fputs(",,", f);
     else
         fprintf(f, "%.2f,%.2f,", r->x, r->y);
@@ -185,14 +186,14 @@ static const char *parse_row(char *line, ft_track_csv_row *r)
     if (parse_name(f[3], state_names, 3, &e))
         return cols[3];
     r->state = (ft_track_csv_state)e;
-    if (r->state != FT_TRACK_CSV_LOST) {
+    if (r->state != FT_TRACK_CSV_NO_ESTIMATE) {
         for (int i = 0; i < 2; i++) {
             if (parse_double(f[4 + i], &d))
                 return cols[4 + i];
             (i ? &r->y : &r->x)[0] = (float)d;
         }
     }
-    if (parse_name(f[6], mode_names, 4, &e))
+    if (parse_name(f[6], mode_names, FT_TRACK_CSV_MODE_COUNT, &e))
         return cols[6];
     r->mode = (ft_track_csv_mode)e;
     float *crop[4] = {&r->crop_x, &r->crop_y, &r->crop_w, &r->crop_h};

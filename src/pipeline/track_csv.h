@@ -12,8 +12,8 @@
  * seconds; detections: number of candidates listed in the last column;
  * state: tracking (a measurement was accepted this frame), predicted (no
  * measurement, the estimate is a prediction) or lost (no estimate; x and y are
- * empty); x, y: estimated ball centre in source pixels; mode: normal,
- * recovering, chaos or stability; crop_*: the crop rectangle in source pixels
+ * empty); x, y: estimated ball centre in source pixels; mode: lost,
+ * acquiring, normal, recovering, coasting, chaos or stability; crop_*: the crop rectangle in source pixels
  * (top-left corner and size); candidates: space-separated `x:y:score` triples
  * in source pixels, as the detector returned them after filtering.
  * Lines starting with '#' are comments. */
@@ -27,16 +27,23 @@
 #include "detect/detector.h"
 
 typedef enum ft_track_csv_state {
-    FT_TRACK_CSV_LOST = 0,      /* no estimate */
+    FT_TRACK_CSV_NO_ESTIMATE = 0, /* no estimate */
     FT_TRACK_CSV_PREDICTED = 1, /* estimate without a measurement this frame */
     FT_TRACK_CSV_TRACKING = 2,  /* a measurement was accepted this frame */
 } ft_track_csv_state;
 
+/* The tracker's mode as one word: its base mode (track/tracker.h), replaced by
+ * "chaos" while chaos mode is active, else by "stability" while the stability
+ * lock is on. */
 typedef enum ft_track_csv_mode {
-    FT_TRACK_CSV_NORMAL = 0,
-    FT_TRACK_CSV_RECOVERING = 1,
-    FT_TRACK_CSV_CHAOS = 2,
-    FT_TRACK_CSV_STABILITY = 3,
+    FT_TRACK_CSV_LOST = 0,
+    FT_TRACK_CSV_ACQUIRING = 1,
+    FT_TRACK_CSV_NORMAL = 2,
+    FT_TRACK_CSV_RECOVERING = 3,
+    FT_TRACK_CSV_COASTING = 4,
+    FT_TRACK_CSV_CHAOS = 5,
+    FT_TRACK_CSV_STABILITY = 6,
+    FT_TRACK_CSV_MODE_COUNT
 } ft_track_csv_mode;
 
 /* One candidate as stored in the file (label and box size are not kept). */
@@ -50,7 +57,7 @@ typedef struct ft_track_csv_row {
     int n_det;  /* candidates in det[], 0..FT_DETECT_MAX */
     ft_track_csv_cand det[FT_DETECT_MAX];
     ft_track_csv_state state;
-    float x, y; /* estimate; ignored (written empty) when state is LOST */
+    float x, y; /* estimate; ignored (written empty) when state is NO_ESTIMATE */
     ft_track_csv_mode mode;
     float crop_x, crop_y, crop_w, crop_h;
 } ft_track_csv_row;
