@@ -1,0 +1,382 @@
+/* Video reader: demux + decode with FFmpeg, scheme allow-list, NVDEC with
+ * software fallback, corrupt-packet skipping, timestamps relative to the
+ * stream start for video frames and audio packets alike. */
+#include "io/reader.h"
+
+#include <libavcodec/avcodec.h>
+#include <libavformat/avformat.h>
+#include <libavutil/hwcontext.h>
+#include <libavutil/pixdesc.h>
+#include <libavutil/time.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/log.h"
+#include "io/av_glue.h"
+
+struct ft_reader {
+    char url[4096];
+    AVFormatContext *fmt;
+    AVCodecContext *dec;
+    AVBufferRef *hw_device;
+    AVFrame *hw_frame;    /* NVDEC output before download */
+    AVPacket *pkt;        /* packet being decoded */
+    int vidx, aidx;       /* stream indices (aidx -1 without audio) */
+    int64_t start_us;     /* stream start in AV_TIME_BASE units (0 when unknown) */
+    int64_t start_vpts;   /* start_us in the video time base */
+    int64_t start_apts;   /* start_us in the audio time base */
+    int64_t last_pts;     /* for frames without a timestamp */
+    bool draining;        /* demuxer at EOF, decoder being flushed */
+    int64_t corrupt;
+    atomic_bool interrupted;
+    int64_t deadline_us;  /* network open/read deadline, 0 = none */
+    int64_t timeout_us;
+    ft_reader_info info;
+};
+
+/* Schemes we open; everything else (concat:, subfile:, pipe:, data:, ...)
+ * could read arbitrary local data on behalf of a remote caller. */
+static const char *const allowed_schemes[] = {"file", "rtmp", "rtmps", "srt",
+                                              "udp",  "http", "https", NULL};
+
+bool ft_reader_url_allowed(const char *url)
+{
+    if (!url || !*url)
+        return false;
+    const char *colon = strchr(url, ':');
+    const char *slash = strchr(url, '/');
+    if (!colon || (slash && slash < colon))
+        return true; /* a plain path */
+    size_t n = (size_t)(colon - url);
+    for (const char *const *s = allowed_schemes; *s; s++)
+        if (strlen(*s) == n && !strncmp(url, *s, n))
+            return true;
+    return false;
+}
+
+static bool is_local(const char *url)
+{
+    const char *colon = strchr(url, ':');
+    const char *slash = strchr(url, '/');
+    return !colon || (slash && slash < colon) || !strncmp(url, "file:", 5);
+}
+
+static int interrupt_cb(void *opaque)
+{
+    ft_reader *r = opaque;
+    if (atomic_load(&r->interrupted))
+        return 1;
+    return r->deadline_us && av_gettime_relative() > r->deadline_us;
+}
+
+static void arm_deadline(ft_reader *r)
+{
+    r->deadline_us = r->timeout_us ? av_gettime_relative() + r->timeout_us : 0;
+}
+
+static enum AVPixelFormat pick_hw_format(AVCodecContext *c, const enum AVPixelFormat *fmts)
+{
+    for (const enum AVPixelFormat *f = fmts; *f != AV_PIX_FMT_NONE; f++)
+        if (*f == AV_PIX_FMT_CUDA)
+            return *f;
+    /* The stream cannot be decoded on the GPU (e.g. 4:4:4): take the first
+     * software format, which libav lists after the hardware ones. */
+    for (const enum AVPixelFormat *f = fmts; *f != AV_PIX_FMT_NONE; f++)
+        if (!(av_pix_fmt_desc_get(*f)->flags & AV_PIX_FMT_FLAG_HWACCEL))
+            return *f;
+    (void)c;
+    return AV_PIX_FMT_NONE;
+}
+
+/* NVDEC for "cuda" and "auto" when a CUDA device opens; otherwise software,
+ * with one warning when the GPU was asked for explicitly. */
+static void try_hw(ft_reader *r, const char *device, const AVCodec *codec)
+{
+    bool want = !strcmp(device, "cuda");
+    if (!want && strcmp(device, "auto"))
+        return;
+    bool codec_ok = false;
+    for (int i = 0;; i++) {
+        const AVCodecHWConfig *hc = avcodec_get_hw_config(codec, i);
+        if (!hc)
+            break;
+        if (hc->device_type == AV_HWDEVICE_TYPE_CUDA &&
+            (hc->methods & AV_CODEC_HW_CONFIG_METHOD_HW_DEVICE_CTX))
+            codec_ok = true;
+    }
+    int err = codec_ok ? av_hwdevice_ctx_create(&r->hw_device, AV_HWDEVICE_TYPE_CUDA, NULL, NULL, 0)
+                       : AVERROR(ENOSYS);
+    if (err < 0) {
+        char eb[128];
+        if (want)
+            FT_LOGW("io", "%s: NVDEC unavailable (%s); decoding on the CPU", r->url,
+                    codec_ok ? ft_io_av_err(err, eb, sizeof eb) : "codec not supported");
+        else
+            FT_LOGD("io", "%s: no NVDEC; decoding on the CPU", r->url);
+        return;
+    }
+    r->dec->hw_device_ctx = av_buffer_ref(r->hw_device);
+    r->dec->get_format = pick_hw_format;
+    r->info.hw_decode = true;
+}
+
+ft_status ft_reader_open(const ft_reader_params *p, ft_reader **out)
+{
+    *out = NULL;
+    ft_io_av_log_init();
+    if (!p || !p->url || !*p->url) {
+        FT_LOGE("io", "no input given");
+        return FT_ERR_INPUT;
+    }
+    if (!ft_reader_url_allowed(p->url)) {
+        FT_LOGE("io", "%s: unsupported URL scheme (allowed: a file path, file, rtmp, rtmps, srt, "
+                      "udp, http, https)", p->url);
+        return FT_ERR_INPUT;
+    }
+    ft_status st = FT_ERR_INPUT;
+    char eb[128];
+    AVDictionary *opts = NULL;
+    ft_reader *r = calloc(1, sizeof *r);
+    if (!r)
+        return FT_ERR_NOMEM;
+    r->aidx = -1;
+    bool local = is_local(p->url);
+    /* "file:" keeps a path containing ':' from being read as a protocol. */
+    if ((size_t)snprintf(r->url, sizeof r->url, "%s", p->url) >= sizeof r->url) {
+        FT_LOGE("io", "input URL too long: %.64s...", p->url);
+        goto out;
+    }
+    char open_url[4200];
+    snprintf(open_url, sizeof open_url, "%s%s", local && strncmp(p->url, "file:", 5) ? "file:" : "",
+             p->url);
+    r->fmt = avformat_alloc_context();
+    if (!r->fmt) {
+        st = FT_ERR_NOMEM;
+        goto out;
+    }
+    r->fmt->interrupt_callback = (AVIOInterruptCB){interrupt_cb, r};
+    if (local) {
+        av_dict_set(&opts, "protocol_whitelist", "file", 0);
+    } else {
+        av_dict_set(&opts, "protocol_whitelist",
+                    "rtmp,rtmps,srt,udp,rtp,http,https,tcp,tls,crypto,httpproxy", 0);
+        r->timeout_us = (int64_t)(p->timeout_ms > 0 ? p->timeout_ms : 5000) * 1000;
+        av_dict_set_int(&opts, "rw_timeout", r->timeout_us, 0);
+        if (p->buffer_size > 0)
+            av_dict_set_int(&opts, "buffer_size", p->buffer_size, 0);
+    }
+    arm_deadline(r);
+    int err = avformat_open_input(&r->fmt, open_url, NULL, &opts);
+    if (err < 0) { /* avformat_open_input freed the context */
+        FT_LOGE("io", "%s: cannot open input: %s", p->url, ft_io_av_err(err, eb, sizeof eb));
+        goto out;
+    }
+    err = avformat_find_stream_info(r->fmt, NULL);
+    if (err < 0) {
+        FT_LOGE("io", "%s: cannot read stream information: %s", p->url,
+                ft_io_av_err(err, eb, sizeof eb));
+        goto out;
+    }
+    const AVCodec *codec = NULL;
+    r->vidx = av_find_best_stream(r->fmt, AVMEDIA_TYPE_VIDEO, -1, -1, &codec, 0);
+    if (r->vidx < 0 || !codec) {
+        FT_LOGE("io", "%s: not a video (%s)", p->url,
+                r->vidx == AVERROR_DECODER_NOT_FOUND ? "no decoder for its video stream"
+                                                     : "no video stream found");
+        goto out;
+    }
+    AVStream *vs = r->fmt->streams[r->vidx];
+    if (vs->codecpar->width <= 0 || vs->codecpar->height <= 0) {
+        FT_LOGE("io", "%s: not a video (video stream has no picture size)", p->url);
+        goto out;
+    }
+    r->dec = avcodec_alloc_context3(codec);
+    if (!r->dec || avcodec_parameters_to_context(r->dec, vs->codecpar) < 0) {
+        st = FT_ERR_NOMEM;
+        goto out;
+    }
+    r->dec->pkt_timebase = vs->time_base;
+    r->dec->thread_count = p->threads;
+    r->dec->thread_type = FF_THREAD_FRAME | FF_THREAD_SLICE;
+    try_hw(r, p->device ? p->device : "auto", codec);
+    err = avcodec_open2(r->dec, codec, NULL);
+    if (err < 0) {
+        FT_LOGE("io", "%s: cannot open the %s decoder: %s", p->url, codec->name,
+                ft_io_av_err(err, eb, sizeof eb));
+        goto out;
+    }
+    int a = av_find_best_stream(r->fmt, AVMEDIA_TYPE_AUDIO, -1, r->vidx, NULL, 0);
+    if (a >= 0)
+        r->aidx = a;
+    for (unsigned i = 0; i < r->fmt->nb_streams; i++)
+        if ((int)i != r->vidx && (int)i != r->aidx)
+            r->fmt->streams[i]->discard = AVDISCARD_ALL;
+    r->pkt = av_packet_alloc();
+    r->hw_frame = av_frame_alloc();
+    if (!r->pkt || !r->hw_frame) {
+        st = FT_ERR_NOMEM;
+        goto out;
+    }
+    r->start_us = r->fmt->start_time != AV_NOPTS_VALUE ? r->fmt->start_time : 0;
+    r->start_vpts = av_rescale_q(r->start_us, AV_TIME_BASE_Q, vs->time_base);
+    r->last_pts = AV_NOPTS_VALUE;
+
+    ft_reader_info *in = &r->info;
+    in->width = vs->codecpar->width;
+    in->height = vs->codecpar->height;
+    in->tb_num = vs->time_base.num;
+    in->tb_den = vs->time_base.den;
+    AVRational fr = vs->avg_frame_rate.num ? vs->avg_frame_rate : vs->r_frame_rate;
+    in->fps = fr.num && fr.den ? av_q2d(fr) : 0;
+    in->duration_s = r->fmt->duration > 0 ? (double)r->fmt->duration / AV_TIME_BASE : 0;
+    in->frame_count = vs->nb_frames > 0 ? vs->nb_frames : 0;
+    in->format_name = r->fmt->iformat->name;
+    if (r->aidx >= 0) {
+        AVStream *as = r->fmt->streams[r->aidx];
+        in->has_audio = true;
+        in->audio_par = as->codecpar;
+        in->audio_tb_num = as->time_base.num;
+        in->audio_tb_den = as->time_base.den;
+        r->start_apts = av_rescale_q(r->start_us, AV_TIME_BASE_Q, as->time_base);
+    }
+    FT_LOGI("io", "reading %s: %s %dx%d %.3f fps%s%s", p->url, codec->name, in->width, in->height,
+            in->fps, in->has_audio ? ", audio" : "", in->hw_decode ? ", NVDEC" : "");
+    st = FT_OK;
+out:
+    av_dict_free(&opts);
+    if (st)
+        ft_reader_destroy(&r);
+    *out = r;
+    return st;
+}
+
+/* Converts a decoded frame into what the caller gets: downloaded from the
+ * GPU when needed, timestamp filled in, time in seconds from the start. */
+static ft_status deliver(ft_reader *r, AVFrame *frame, double *pts_s)
+{
+    if (frame->format == AV_PIX_FMT_CUDA) {
+        av_frame_unref(r->hw_frame);
+        av_frame_move_ref(r->hw_frame, frame);
+        int err = av_hwframe_transfer_data(frame, r->hw_frame, 0);
+        if (err < 0 || av_frame_copy_props(frame, r->hw_frame) < 0) {
+            char eb[128];
+            FT_LOGE("io", "%s: cannot download a decoded frame from the GPU: %s", r->url,
+                    ft_io_av_err(err, eb, sizeof eb));
+            av_frame_unref(frame);
+            return FT_ERR_INPUT;
+        }
+        av_frame_unref(r->hw_frame);
+    }
+    int64_t pts = frame->best_effort_timestamp;
+    if (pts == AV_NOPTS_VALUE) {
+        /* No timestamp: one nominal frame after the previous one. */
+        AVStream *vs = r->fmt->streams[r->vidx];
+        int64_t step = r->info.fps > 0 ? av_rescale_q(1, av_inv_q(av_d2q(r->info.fps, 100000)),
+                                                      vs->time_base)
+                                       : 1;
+        pts = r->last_pts == AV_NOPTS_VALUE ? r->start_vpts : r->last_pts + step;
+    }
+    r->last_pts = pts;
+    frame->pts = pts;
+    *pts_s = (double)(pts - r->start_vpts) * r->info.tb_num / r->info.tb_den;
+    return FT_OK;
+}
+
+ft_status ft_reader_read(ft_reader *r, AVFrame *frame, AVPacket *pkt, ft_reader_item *item,
+                         double *pts_s)
+{
+    char eb[128];
+    for (;;) {
+        int err = avcodec_receive_frame(r->dec, frame);
+        if (err >= 0) {
+            *item = FT_READER_VIDEO;
+            return deliver(r, frame, pts_s);
+        }
+        if (err == AVERROR_EOF)
+            return FT_ERR_INPUT_EOF;
+        if (err == AVERROR_INVALIDDATA) {
+            r->corrupt++; /* a broken picture: skip it, keep going */
+            continue;
+        }
+        if (err != AVERROR(EAGAIN)) {
+            FT_LOGE("io", "%s: decoding failed: %s", r->url, ft_io_av_err(err, eb, sizeof eb));
+            return FT_ERR_INPUT;
+        }
+        if (r->draining) /* flushed decoder asks for more: nothing left */
+            return FT_ERR_INPUT_EOF;
+        arm_deadline(r);
+        err = av_read_frame(r->fmt, r->pkt);
+        if (err == AVERROR_EOF || (err < 0 && r->fmt->pb && avio_feof(r->fmt->pb))) {
+            r->draining = true;
+            if (avcodec_send_packet(r->dec, NULL) < 0)
+                return FT_ERR_INPUT_EOF;
+            continue;
+        }
+        if (err < 0) {
+            if (atomic_load(&r->interrupted))
+                return FT_ERR_INTERRUPTED;
+            FT_LOGE("io", "%s: read failed: %s", r->url, ft_io_av_err(err, eb, sizeof eb));
+            return FT_ERR_INPUT;
+        }
+        if (r->pkt->stream_index == r->aidx) {
+            if (!pkt) {
+                av_packet_unref(r->pkt);
+                continue;
+            }
+            if (r->pkt->pts != AV_NOPTS_VALUE)
+                r->pkt->pts -= r->start_apts;
+            if (r->pkt->dts != AV_NOPTS_VALUE)
+                r->pkt->dts -= r->start_apts;
+            av_packet_move_ref(pkt, r->pkt);
+            *pts_s = pkt->pts != AV_NOPTS_VALUE
+                         ? (double)pkt->pts * r->info.audio_tb_num / r->info.audio_tb_den
+                         : 0;
+            *item = FT_READER_AUDIO;
+            return FT_OK;
+        }
+        if (r->pkt->stream_index != r->vidx) {
+            av_packet_unref(r->pkt);
+            continue;
+        }
+        if (r->pkt->flags & AV_PKT_FLAG_CORRUPT)
+            r->corrupt++; /* the decoder conceals what it can; count it */
+        err = avcodec_send_packet(r->dec, r->pkt);
+        av_packet_unref(r->pkt);
+        if (err == AVERROR_INVALIDDATA)
+            r->corrupt++;
+        else if (err < 0 && err != AVERROR(EAGAIN)) {
+            FT_LOGE("io", "%s: decoder failed: %s", r->url, ft_io_av_err(err, eb, sizeof eb));
+            return FT_ERR_INPUT;
+        }
+    }
+}
+
+const ft_reader_info *ft_reader_get_info(const ft_reader *r)
+{
+    return &r->info;
+}
+
+int64_t ft_reader_corrupt_packets(const ft_reader *r)
+{
+    return r->corrupt;
+}
+
+void ft_reader_interrupt(ft_reader *r)
+{
+    atomic_store(&r->interrupted, true);
+}
+
+void ft_reader_destroy(ft_reader **pr)
+{
+    if (!pr || !*pr)
+        return;
+    ft_reader *r = *pr;
+    avcodec_free_context(&r->dec);
+    avformat_close_input(&r->fmt);
+    av_buffer_unref(&r->hw_device);
+    av_frame_free(&r->hw_frame);
+    av_packet_free(&r->pkt);
+    free(r);
+    *pr = NULL;
+}
