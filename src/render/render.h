@@ -1,6 +1,6 @@
 /* Renderer: sub-pixel crop of a full-resolution frame scaled to the output
  * size, the statistics overlay (ball marker, predicted trail, tracker mode,
- * fps, latency) drawn with a built-in bitmap font, and the side-by-side debug
+ * fps, latency) drawn with a built-in 5x7 bitmap font, and the side-by-side debug
  * view. Works on ft_image views (YUV420P or NV12 in, YUV420P out); never
  * allocates per frame. */
 #ifndef FT_RENDER_RENDER_H
@@ -18,9 +18,9 @@ typedef struct ft_render_rect {
     double w, h;
 } ft_render_rect;
 
-/* Makes `r` the largest-possible rectangle with aspect out_w:out_h that
- * keeps r's centre and size (the larger of the two fitting choices), then
- * shrinks and shifts it to lie inside a frame_w x frame_h frame. The result
+/* Gives `r` the aspect out_w:out_h around its centre by growing its short
+ * side (so all that was asked for stays in view), then shrinks it (aspect
+ * kept) and shifts it to lie inside a frame_w x frame_h frame. The result
  * never needs letterboxing. */
 void ft_render_rect_fit(ft_render_rect *r, int frame_w, int frame_h, int out_w, int out_h);
 
@@ -48,12 +48,12 @@ typedef struct ft_render_overlay {
  * and a text line with mode, fps and latency. */
 void ft_render_overlay_draw(ft_image *dst, const ft_render_rect *crop, const ft_render_overlay *ov);
 
-/* Draws `text` (ASCII; other bytes show as '?') with the built-in 8x8 font at
+/* Draws `text` (ASCII; other bytes show as '?') with the built-in 5x7 font at
  * (x, y) in output pixels, each font pixel `scale` pixels wide, in luma `y`
  * with a dark outline so it reads on any background. Clipped to the image. */
 void ft_render_text(ft_image *dst, int x, int y, int scale, uint8_t luma, const char *text);
 
-/* Draws a rectangle outline (luma, thickness in pixels), clipped. */
+/* Draws a rectangle outline in colour (y, u, v), `thickness` pixels wide, clipped. */
 void ft_render_box(ft_image *dst, double x, double y, double w, double h, int thickness,
                    uint8_t luma, uint8_t u, uint8_t v);
 
