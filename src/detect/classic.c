@@ -1,0 +1,675 @@
+/* The default (classical) ball detector; see classic.h and docs/detector.md.
+ *
+ * Per frame, on a copy box-downscaled to about work_width:
+ *   1. global motion: the integer shift between this and the previous frame,
+ *      from column and row intensity profiles (cheap, and robust on grass,
+ *      whose mowing stripes give the profiles their shape);
+ *   2. background: an approximate running median, shifted with the camera, so
+ *      things brighter than the background are "moving" for static and
+ *      panning cameras alike; a scene cut resets it;
+ *   3. seeds: pixels clearly brighter than their neighbourhood (a blurred
+ *      8x8-block mean), grouped into 8-connected blobs;
+ *   4. each small blob is scored: contrast, roundness, a darker and grassy
+ *      ring around it, whiteness, share of moving pixels, size against the
+ *      ball size learnt for that image row, and a predecessor in the previous
+ *      frame; a logistic function turns the sum into a confidence.
+ * Everything is allocated when the frame size changes, never per frame. */
+#include "detect/classic.h"
+
+#include <math.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/log.h"
+#include "detect/filters.h"
+
+enum {
+    BLOCK = 8,          /* side of the blocks whose blurred means are the local background */
+    MAX_FACTOR = 16,    /* keeps the 16-bit downscale accumulators from overflowing */
+    MAX_BLOBS = 256,    /* scored blobs kept per frame (the best ones) */
+    PREV_KEEP = 16,     /* candidates remembered for the next frame's consistency term */
+    SIZE_BANDS = 8,     /* horizontal bands in which the ball size is learnt */
+    RING_POINTS = 12,   /* samples on the ring around a blob */
+    BG_TRUST_FRAMES = 8 /* frames of background history before motion counts */
+};
+
+/* A scene cut: mean absolute difference (grey levels) between aligned frames. */
+#define CUT_DIFF 40
+/* Brighter than the background by this much: a moving pixel. */
+#define FG_DIFF 14
+
+typedef struct blob {
+    int n, fg;                  /* pixels, moving pixels */
+    int x0, y0, x1, y1;         /* bounding box, inclusive, working pixels */
+    int peak, peak_x, peak_y;   /* brightest pixel */
+    int local;                  /* local background at the peak */
+    double sw, sx, sy;          /* contrast-weighted centroid sums */
+    float cx, cy, diam, score;  /* set by score_blob: centroid, diameter, confidence */
+} blob;
+
+typedef struct prev_cand {
+    float x, y; /* working pixels, in the previous frame's view */
+} prev_cand;
+
+typedef struct classic {
+    ft_detector base;
+    ft_detect_classic_params p;
+    int fw, fh;    /* frame size the buffers are made for (0: none yet) */
+    int f, w, h;   /* downscale factor, working size */
+    int gw, gh;    /* block grid size */
+    uint8_t *cur, *prev, *bg, *bg_tmp, *seed;
+    uint16_t *acc; /* one row of f-row sums, w * f wide */
+    int32_t *colp, *prev_colp, *rowp, *prev_rowp;
+    int32_t *blocksum;
+    uint8_t *thr;  /* per block: seed threshold */
+    uint8_t *loc;  /* per block: local background */
+    int32_t *stack;
+    blob *blobs;
+    int frames, bg_age;
+    prev_cand prev_c[PREV_KEEP];
+    int n_prev;
+    float size_avg[SIZE_BANDS];
+    int size_n[SIZE_BANDS];
+} classic;
+
+static const char *const no_choices[] = {NULL};
+
+const ft_option ft_detect_classic_options[] = {
+    {"confidence", "Candidates of the default detector scoring below this are dropped.",
+     FT_OPT_DOUBLE, offsetof(ft_detect_classic_params, confidence), "0.05", 0.0, 1.0, FT_OPT_HOT,
+     NULL, no_choices},
+    {"work_width", "Width (pixels) of the downscaled copy the default detector works on.",
+     FT_OPT_INT, offsetof(ft_detect_classic_params, work_width), "640", 160, 4096, 0, NULL,
+     no_choices},
+    {"label", "Class id written into the default detector's detections.", FT_OPT_INT,
+     offsetof(ft_detect_classic_params, label), "0", 0, 1000, 0, NULL, no_choices},
+    FT_OPTION_END,
+};
+
+void ft_detect_classic_params_default(ft_detect_classic_params *p)
+{
+    /* The table is the single source of the defaults. */
+    for (const ft_option *o = ft_detect_classic_options; o->key; o++) {
+        char *end = NULL;
+        double v = strtod(o->def, &end);
+        if (o->type == FT_OPT_DOUBLE)
+            *(double *)((char *)p + o->offset) = v;
+        else
+            *(int *)((char *)p + o->offset) = (int)v;
+    }
+}
+
+static ft_status check_params(const ft_detect_classic_params *p)
+{
+    for (const ft_option *o = ft_detect_classic_options; o->key; o++) {
+        double v = o->type == FT_OPT_DOUBLE ? *(const double *)((const char *)p + o->offset)
+                                            : *(const int *)((const char *)p + o->offset);
+        if (!(v >= o->min && v <= o->max)) {
+            FT_LOGE("detect", "detector.%s = %g is out of range [%g, %g]", o->key, v, o->min,
+                    o->max);
+            return FT_ERR_CONFIG;
+        }
+    }
+    return FT_OK;
+}
+
+static void free_buffers(classic *c)
+{
+    free(c->cur);
+    free(c->prev);
+    free(c->bg);
+    free(c->bg_tmp);
+    free(c->seed);
+    free(c->acc);
+    free(c->colp);
+    free(c->prev_colp);
+    free(c->rowp);
+    free(c->prev_rowp);
+    free(c->blocksum);
+    free(c->thr);
+    free(c->loc);
+    free(c->stack);
+    free(c->blobs);
+    c->cur = c->prev = c->bg = c->bg_tmp = c->seed = c->thr = c->loc = NULL;
+    c->acc = NULL;
+    c->colp = c->prev_colp = c->rowp = c->prev_rowp = c->blocksum = c->stack = NULL;
+    c->blobs = NULL;
+    c->fw = c->fh = 0;
+}
+
+static void reset_history(classic *c)
+{
+    c->frames = 0;
+    c->bg_age = 0;
+    c->n_prev = 0;
+    memset(c->size_avg, 0, sizeof(c->size_avg));
+    memset(c->size_n, 0, sizeof(c->size_n));
+}
+
+static ft_status alloc_buffers(classic *c, int fw, int fh)
+{
+    free_buffers(c);
+    int f = fw / c->p.work_width;
+    f = f < 1 ? 1 : (f > MAX_FACTOR ? MAX_FACTOR : f);
+    c->f = f;
+    c->w = fw / f;
+    c->h = fh / f;
+    c->gw = (c->w + BLOCK - 1) / BLOCK;
+    c->gh = (c->h + BLOCK - 1) / BLOCK;
+    size_t n = (size_t)c->w * c->h, g = (size_t)c->gw * c->gh;
+    c->cur = malloc(n);
+    c->prev = malloc(n);
+    c->bg = malloc(n);
+    c->bg_tmp = malloc(n);
+    c->seed = malloc(n);
+    c->acc = malloc((size_t)c->w * f * sizeof(*c->acc));
+    c->colp = malloc((size_t)c->w * sizeof(int32_t));
+    c->prev_colp = malloc((size_t)c->w * sizeof(int32_t));
+    c->rowp = malloc((size_t)c->h * sizeof(int32_t));
+    c->prev_rowp = malloc((size_t)c->h * sizeof(int32_t));
+    c->blocksum = malloc(g * sizeof(int32_t));
+    c->thr = malloc(g);
+    c->loc = malloc(g);
+    c->stack = malloc(n * sizeof(int32_t));
+    c->blobs = malloc(MAX_BLOBS * sizeof(blob));
+    if (!c->cur || !c->prev || !c->bg || !c->bg_tmp || !c->seed || !c->acc || !c->colp ||
+        !c->prev_colp || !c->rowp || !c->prev_rowp || !c->blocksum || !c->thr || !c->loc ||
+        !c->stack || !c->blobs) {
+        free_buffers(c);
+        return FT_ERR_NOMEM;
+    }
+    c->fw = fw;
+    c->fh = fh;
+    reset_history(c);
+    FT_LOGI("detect", "default detector: %dx%d frames, working on %dx%d (1/%d)", fw, fh, c->w,
+            c->h, f);
+    return FT_OK;
+}
+
+/* Box-downscales the luma plane into c->cur and fills the column and row
+ * profiles (mean intensity x 16) used by the motion estimate. */
+static void downscale(classic *c, const ft_image *im)
+{
+    const int f = c->f, w = c->w, h = c->h, wf = w * f;
+    const uint32_t inv = 65536u / (uint32_t)(f * f);
+    memset(c->colp, 0, (size_t)w * sizeof(int32_t));
+    for (int oy = 0; oy < h; oy++) {
+        uint8_t *out = c->cur + (size_t)oy * w;
+        const uint8_t *src = im->data[0] + (size_t)oy * f * im->stride[0];
+        if (f == 1) {
+            memcpy(out, src, (size_t)w);
+        } else {
+            uint16_t *acc = c->acc;
+            for (int i = 0; i < wf; i++)
+                acc[i] = src[i];
+            for (int r = 1; r < f; r++) {
+                const uint8_t *row = src + (size_t)r * im->stride[0];
+                for (int i = 0; i < wf; i++)
+                    acc[i] = (uint16_t)(acc[i] + row[i]);
+            }
+            for (int x = 0; x < w; x++) {
+                uint32_t s = 0;
+                for (int k = 0; k < f; k++)
+                    s += acc[x * f + k];
+                out[x] = (uint8_t)((s * inv + 32768u) >> 16);
+            }
+        }
+        int32_t rs = 0;
+        for (int x = 0; x < w; x++) {
+            c->colp[x] += out[x];
+            rs += out[x];
+        }
+        c->rowp[oy] = rs * 16 / w;
+    }
+    for (int x = 0; x < w; x++)
+        c->colp[x] = c->colp[x] * 16 / h;
+}
+
+/* The shift d (|d| <= range) minimising the mean absolute difference between
+ * cur[i] and prev[i - d] over their overlap, after removing each profile's
+ * mean over that overlap. Stays at 0 unless another shift is clearly better,
+ * so noise does not drag a static camera's background around. */
+static int profile_shift(const int32_t *cur, const int32_t *prev, int n, int range)
+{
+    int best = 0;
+    double best_cost = 0.0, zero_cost = 0.0;
+    for (int d = -range; d <= range; d++) {
+        int lo = d > 0 ? d : 0, hi = d < 0 ? n + d : n;
+        if (hi - lo < n / 2)
+            continue;
+        int64_t sc = 0, sp = 0;
+        for (int i = lo; i < hi; i++) {
+            sc += cur[i];
+            sp += prev[i - d];
+        }
+        int32_t off = (int32_t)((sc - sp) / (hi - lo));
+        int64_t cost = 0;
+        for (int i = lo; i < hi; i++)
+            cost += labs((long)(cur[i] - prev[i - d] - off));
+        double mc = (double)cost / (hi - lo);
+        if (d == 0)
+            zero_cost = mc;
+        if (d == -range || mc < best_cost) {
+            best_cost = mc;
+            best = d;
+        }
+    }
+    return best_cost < 0.85 * zero_cost ? best : 0;
+}
+
+/* Mean absolute difference between cur and prev shifted by (dx, dy), on every
+ * fourth row: tells a scene cut from a pan. */
+static int aligned_diff(const classic *c, int dx, int dy)
+{
+    int64_t s = 0, cnt = 0;
+    for (int y = 0; y < c->h; y += 4) {
+        int py = y - dy;
+        if (py < 0 || py >= c->h)
+            continue;
+        for (int x = 0; x < c->w; x++) {
+            int px = x - dx;
+            if (px < 0 || px >= c->w)
+                continue;
+            s += abs(c->cur[(size_t)y * c->w + x] - c->prev[(size_t)py * c->w + px]);
+            cnt++;
+        }
+    }
+    return cnt ? (int)(s / cnt) : 255;
+}
+
+/* Moves the background with the camera; uncovered pixels take the current
+ * frame, so they never look like motion. */
+static void shift_background(classic *c, int dx, int dy)
+{
+    for (int y = 0; y < c->h; y++) {
+        uint8_t *dst = c->bg_tmp + (size_t)y * c->w;
+        int sy = y - dy;
+        if (sy < 0 || sy >= c->h) {
+            memcpy(dst, c->cur + (size_t)y * c->w, (size_t)c->w);
+            continue;
+        }
+        for (int x = 0; x < c->w; x++) {
+            int sx = x - dx;
+            dst[x] = sx >= 0 && sx < c->w ? c->bg[(size_t)sy * c->w + sx]
+                                          : c->cur[(size_t)y * c->w + x];
+        }
+    }
+    uint8_t *t = c->bg;
+    c->bg = c->bg_tmp;
+    c->bg_tmp = t;
+}
+
+/* Approximate running median: each pixel steps towards the current frame. */
+static void update_background(classic *c)
+{
+    const int step = c->bg_age < 25 ? 8 : 2;
+    const size_t n = (size_t)c->w * c->h;
+    for (size_t i = 0; i < n; i++) {
+        int d = c->cur[i] - c->bg[i];
+        d = d > step ? step : (d < -step ? -step : d);
+        c->bg[i] = (uint8_t)(c->bg[i] + d);
+    }
+}
+
+/* Local background per block (3x3-blurred block means) and the seed
+ * threshold above it; then the seed map: 1 where a pixel clears it. */
+static void make_seeds(classic *c)
+{
+    const int w = c->w, h = c->h, gw = c->gw, gh = c->gh;
+    memset(c->blocksum, 0, (size_t)gw * gh * sizeof(int32_t));
+    for (int y = 0; y < h; y++) {
+        const uint8_t *row = c->cur + (size_t)y * w;
+        int32_t *bs = c->blocksum + (size_t)(y / BLOCK) * gw;
+        for (int x = 0; x < w; x++)
+            bs[x / BLOCK] += row[x];
+    }
+    for (int by = 0; by < gh; by++) {
+        for (int bx = 0; bx < gw; bx++) {
+            int64_t s = 0, cnt = 0;
+            for (int dy = -1; dy <= 1; dy++)
+                for (int dx = -1; dx <= 1; dx++) {
+                    int y = by + dy, x = bx + dx;
+                    if (y < 0 || y >= gh || x < 0 || x >= gw)
+                        continue;
+                    int bh = (y + 1) * BLOCK > h ? h - y * BLOCK : BLOCK;
+                    int bw = (x + 1) * BLOCK > w ? w - x * BLOCK : BLOCK;
+                    s += c->blocksum[(size_t)y * gw + x];
+                    cnt += bh * bw;
+                }
+            int local = (int)(s / cnt);
+            int t = local + 10 + local / 10;
+            c->loc[(size_t)by * gw + bx] = (uint8_t)local;
+            c->thr[(size_t)by * gw + bx] = (uint8_t)(t > 255 ? 255 : t);
+        }
+    }
+    for (int y = 0; y < h; y++) {
+        const uint8_t *row = c->cur + (size_t)y * w;
+        const uint8_t *tr = c->thr + (size_t)(y / BLOCK) * gw;
+        uint8_t *sd = c->seed + (size_t)y * w;
+        for (int x = 0; x < w; x++)
+            sd[x] = row[x] > tr[x / BLOCK];
+    }
+}
+
+/* Flood-fills the seed blob containing pixel `start` (marking it visited with
+ * 2) and gathers its statistics. Returns false when it is too large to be a
+ * ball, in which case it is still fully marked. */
+static bool grow_blob(classic *c, int start, int max_side, blob *b)
+{
+    const int w = c->w, h = c->h;
+    int top = 0;
+    bool small = true;
+    memset(b, 0, sizeof(*b));
+    b->x0 = b->x1 = start % w;
+    b->y0 = b->y1 = start / w;
+    c->seed[start] = 2;
+    c->stack[top++] = start;
+    while (top > 0) {
+        int i = c->stack[--top];
+        int x = i % w, y = i / w;
+        if (small) {
+            int v = c->cur[i];
+            int local = c->loc[(size_t)(y / BLOCK) * c->gw + x / BLOCK];
+            double wt = v - local;
+            b->n++;
+            b->fg += v > c->bg[i] + FG_DIFF;
+            b->sw += wt;
+            b->sx += wt * x;
+            b->sy += wt * y;
+            if (v > b->peak) {
+                b->peak = v;
+                b->peak_x = x;
+                b->peak_y = y;
+                b->local = local;
+            }
+            b->x0 = x < b->x0 ? x : b->x0;
+            b->x1 = x > b->x1 ? x : b->x1;
+            b->y0 = y < b->y0 ? y : b->y0;
+            b->y1 = y > b->y1 ? y : b->y1;
+            small = b->x1 - b->x0 < max_side && b->y1 - b->y0 < max_side;
+        }
+        for (int dy = -1; dy <= 1; dy++) {
+            int ny = y + dy;
+            if (ny < 0 || ny >= h)
+                continue;
+            for (int dx = -1; dx <= 1; dx++) {
+                int nx = x + dx;
+                if (nx < 0 || nx >= w)
+                    continue;
+                int j = ny * w + nx;
+                if (c->seed[j] == 1) {
+                    c->seed[j] = 2;
+                    c->stack[top++] = j;
+                }
+            }
+        }
+    }
+    return small;
+}
+
+static float clampf(float v, float lo, float hi)
+{
+    return v < lo ? lo : (v > hi ? hi : v);
+}
+
+static int size_band(const classic *c, float y)
+{
+    int band = (int)(y * SIZE_BANDS / c->h);
+    return band < 0 ? 0 : (band >= SIZE_BANDS ? SIZE_BANDS - 1 : band);
+}
+
+/* Scores one blob: sets its centroid, diameter (working pixels) and score. */
+static void score_blob(const classic *c, const ft_image *im, blob *b)
+{
+    const int f = c->f;
+    int bw = b->x1 - b->x0 + 1, bh = b->y1 - b->y0 + 1;
+    float d = (float)(bw > bh ? bw : bh);
+    b->cx = b->sw > 0 ? (float)(b->sx / b->sw) : (float)b->peak_x;
+    b->cy = b->sw > 0 ? (float)(b->sy / b->sw) : (float)b->peak_y;
+    b->diam = d;
+
+    float contrast = (float)(b->peak - b->local);
+    float c_norm = clampf((contrast - 10.f) / 50.f, 0.f, 1.f);
+    float aspect = (float)(bw < bh ? bw : bh) / d;
+    float fill = (float)b->n / (float)(bw * bh);
+    float round = aspect * clampf(fill / 0.6f, 0.f, 1.f);
+
+    /* The ring just outside the blob: the ball is surrounded by darker grass,
+     * a sock or a line fragment is not. */
+    bool colour = im->format != FT_PIX_GRAY8;
+    float r = d * 0.5f + 1.5f;
+    int dark = 0, grass = 0;
+    int dark_level = b->peak - (int)(contrast * 0.5f);
+    for (int k = 0; k < RING_POINTS; k++) {
+        float a = (float)k * (6.2831853f / RING_POINTS);
+        int x = (int)lrintf(b->cx + r * cosf(a)), y = (int)lrintf(b->cy + r * sinf(a));
+        x = x < 0 ? 0 : (x >= c->w ? c->w - 1 : x);
+        y = y < 0 ? 0 : (y >= c->h ? c->h - 1 : y);
+        dark += c->cur[(size_t)y * c->w + x] < dark_level;
+        if (colour) {
+            uint8_t yuv[3];
+            ft_detect_sample_yuv(im, x * f + f / 2, y * f + f / 2, yuv);
+            grass += ft_detect_is_grass(yuv[0], yuv[1], yuv[2]);
+        }
+    }
+    float ring_dark = (float)dark / RING_POINTS;
+    float ring_grass = colour ? (float)grass / RING_POINTS : 0.7f;
+
+    float white = 0.5f;
+    if (colour) {
+        uint8_t yuv[3];
+        ft_detect_sample_yuv(im, b->peak_x * f + f / 2, b->peak_y * f + f / 2, yuv);
+        int sat = abs(yuv[1] - 128) + abs(yuv[2] - 128);
+        white = 1.f - clampf((float)sat / 40.f, 0.f, 1.f);
+    }
+
+    float motion = c->bg_age >= BG_TRUST_FRAMES ? (float)b->fg / (float)b->n : 0.3f;
+
+    /* Size: against what was learnt for this row once there is enough of it,
+     * else only a broad prior (a ball is neither a speck nor a player). */
+    float size_fit;
+    int band = size_band(c, b->cy);
+    if (c->size_n[band] >= 5) {
+        float l = logf(d / c->size_avg[band]);
+        float sigma = d <= 3.f ? 0.8f : 0.45f;
+        size_fit = expf(-0.5f * l * l / (sigma * sigma));
+    } else {
+        size_fit = d * f <= (float)c->fh * 0.06f ? 0.6f : 0.1f;
+    }
+
+    /* A predecessor near it in the previous frame (already moved with the
+     * camera): things that move consistently rank above flicker. */
+    float track = 0.f;
+    float reach = (float)c->w / 30.f + 2.f;
+    for (int i = 0; i < c->n_prev; i++) {
+        float ddx = c->prev_c[i].x - b->cx, ddy = c->prev_c[i].y - b->cy;
+        float dist = sqrtf(ddx * ddx + ddy * ddy);
+        if (dist <= reach) {
+            track = 1.f;
+            break;
+        }
+    }
+
+    float z = -5.0f + 2.5f * c_norm + 1.5f * round + 3.0f * ring_dark + 2.0f * ring_grass +
+              1.0f * white + 2.5f * motion + 1.5f * size_fit + 0.8f * track;
+    b->score = 1.f / (1.f + expf(-z));
+}
+
+static void learn_size(classic *c, float cy, float diam)
+{
+    int band = size_band(c, cy);
+    if (c->size_n[band] == 0)
+        c->size_avg[band] = diam;
+    else
+        c->size_avg[band] += 0.05f * (diam - c->size_avg[band]);
+    c->size_n[band]++;
+}
+
+static ft_status classic_detect(ft_detector *d, const ft_image *frame, double pts_s,
+                                ft_detection *out, int cap, int *n)
+{
+    classic *c = (classic *)d;
+    ft_status st = FT_OK;
+    if (!frame || !n || cap < 0 || (cap > 0 && !out) || frame->width < 16 ||
+        frame->height < 16 || !frame->data[0] || frame->stride[0] < frame->width)
+        return FT_ERR_INVALID;
+    if (frame->format == FT_PIX_RGB24) {
+        /* The decoder delivers YUV; packed RGB would need a conversion pass. */
+        FT_LOGE("detect", "default detector: RGB24 frames are not supported (use YUV or grey)");
+        return FT_ERR_INVALID;
+    }
+    *n = 0;
+    if (frame->width != c->fw || frame->height != c->fh) {
+        st = alloc_buffers(c, frame->width, frame->height);
+        if (st)
+            return st;
+    }
+
+    downscale(c, frame);
+    int dx = 0, dy = 0;
+    if (c->frames > 0) {
+        dx = profile_shift(c->colp, c->prev_colp, c->w, c->w / 12);
+        dy = profile_shift(c->rowp, c->prev_rowp, c->h, c->h / 12);
+        if (aligned_diff(c, dx, dy) > CUT_DIFF) {
+            FT_LOGD("detect", "scene cut at %.3f s", pts_s);
+            reset_history(c);
+            dx = dy = 0;
+        }
+    }
+    if (c->frames == 0) {
+        memcpy(c->bg, c->cur, (size_t)c->w * c->h);
+    } else if (dx || dy) {
+        shift_background(c, dx, dy);
+        for (int i = 0; i < c->n_prev; i++) {
+            c->prev_c[i].x += (float)dx;
+            c->prev_c[i].y += (float)dy;
+        }
+    }
+
+    make_seeds(c);
+    const int max_side = c->h / 8 > 6 ? c->h / 8 : 6;
+    int nb = 0;
+    const size_t npix = (size_t)c->w * c->h;
+    for (size_t i = 0; i < npix; i++) {
+        if (c->seed[i] != 1)
+            continue;
+        blob b;
+        if (!grow_blob(c, (int)i, max_side, &b))
+            continue;
+        score_blob(c, frame, &b);
+        int slot = nb;
+        if (nb == MAX_BLOBS) {
+            /* Full: the new blob replaces the weakest if it beats it. */
+            slot = 0;
+            for (int k = 1; k < nb; k++)
+                if (c->blobs[k].score < c->blobs[slot].score)
+                    slot = k;
+            if (c->blobs[slot].score >= b.score)
+                continue;
+        } else {
+            nb++;
+        }
+        c->blobs[slot] = b;
+    }
+
+    /* Best first: a selection sort is fine for the few we return. */
+    int want = cap < nb ? cap : nb;
+    int n_out = 0, n_prev = 0;
+    prev_cand next_prev[PREV_KEEP];
+    for (int k = 0; k < nb && (n_out < want || n_prev < PREV_KEEP); k++) {
+        int best = k;
+        for (int j = k + 1; j < nb; j++)
+            if (c->blobs[j].score > c->blobs[best].score)
+                best = j;
+        blob b = c->blobs[best];
+        c->blobs[best] = c->blobs[k];
+        c->blobs[k] = b;
+
+        if (n_prev < PREV_KEEP) {
+            next_prev[n_prev].x = b.cx;
+            next_prev[n_prev].y = b.cy;
+            n_prev++;
+        }
+        if (k == 0 && b.score >= 0.8f && b.fg * 2 >= b.n && c->bg_age >= BG_TRUST_FRAMES)
+            learn_size(c, b.cy, b.diam);
+        if (n_out < want && b.score >= c->p.confidence) {
+            ft_detection *o = &out[n_out++];
+            o->x = (b.cx + 0.5f) * (float)c->f;
+            o->y = (b.cy + 0.5f) * (float)c->f;
+            o->w = b.diam * (float)c->f;
+            o->h = b.diam * (float)c->f;
+            o->score = b.score;
+            o->label = c->p.label;
+        }
+    }
+    memcpy(c->prev_c, next_prev, sizeof(next_prev[0]) * (size_t)n_prev);
+    c->n_prev = n_prev;
+    *n = n_out;
+
+    update_background(c);
+    uint8_t *t = c->prev;
+    c->prev = c->cur;
+    c->cur = t;
+    int32_t *tp = c->prev_colp;
+    c->prev_colp = c->colp;
+    c->colp = tp;
+    tp = c->prev_rowp;
+    c->prev_rowp = c->rowp;
+    c->rowp = tp;
+    c->frames++;
+    c->bg_age++;
+    return FT_OK;
+}
+
+static ft_status classic_set_param(ft_detector *d, const char *key, double value)
+{
+    classic *c = (classic *)d;
+    if (!key || strcmp(key, "confidence") != 0)
+        return FT_ERR_INVALID;
+    if (!(value >= 0.0 && value <= 1.0))
+        return FT_ERR_INVALID;
+    c->p.confidence = value;
+    return FT_OK;
+}
+
+static void classic_destroy(ft_detector *d)
+{
+    classic *c = (classic *)d;
+    free_buffers(c);
+    free(c);
+}
+
+static const ft_detector_vtable classic_vtable = {
+    .name = "classic",
+    .detect = classic_detect,
+    .set_param = classic_set_param,
+    .destroy = classic_destroy,
+};
+
+ft_status ft_detect_classic_create(const ft_detect_classic_params *p, ft_detector **out)
+{
+    ft_status st = FT_OK;
+    classic *c = NULL;
+    if (!out)
+        return FT_ERR_INVALID;
+    *out = NULL;
+    c = calloc(1, sizeof(*c));
+    if (!c) {
+        st = FT_ERR_NOMEM;
+        goto out;
+    }
+    c->base.vt = &classic_vtable;
+    if (p)
+        c->p = *p;
+    else
+        ft_detect_classic_params_default(&c->p);
+    st = check_params(&c->p);
+    if (st)
+        goto out;
+    *out = &c->base;
+    c = NULL;
+out:
+    free(c);
+    return st;
+}

@@ -1,0 +1,5 @@
+# Tests of the default detector and the detection filters (detect/classic, detect/filters).
+if(TARGET ft_detect)
+    ft_test(test_detect_filters SOURCES test_detect_filters.c LIBS ft_detect)
+    ft_test(test_detect_classic SOURCES test_detect_classic.c LIBS ft_detect)
+endif()

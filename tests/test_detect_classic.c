@@ -1,0 +1,183 @@
+/* The default detector finds a small white ball on grass among distractors,
+ * for a static and for a panning camera, on synthetic frames. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <math.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "detect/classic.h"
+
+enum { W = 1280, H = 720, FRAMES = 60, WARMUP = 10 };
+
+typedef struct scene {
+    uint8_t y[W * H], u[W * H / 4], v[W * H / 4];
+    ft_image im;
+} scene;
+
+static uint32_t rng_state = 12345u;
+
+static int noise(void)
+{
+    rng_state = rng_state * 1664525u + 1013904223u;
+    return (int)((rng_state >> 24) % 9) - 4;
+}
+
+static void disc(scene *s, float cx, float cy, float r, int luma, int cu, int cv)
+{
+    for (int y = (int)(cy - r) - 1; y <= (int)(cy + r) + 1; y++)
+        for (int x = (int)(cx - r) - 1; x <= (int)(cx + r) + 1; x++) {
+            if (x < 0 || y < 0 || x >= W || y >= H)
+                continue;
+            float dx = (float)x + 0.5f - cx, dy = (float)y + 0.5f - cy;
+            if (dx * dx + dy * dy > r * r)
+                continue;
+            s->y[y * W + x] = (uint8_t)luma;
+            s->u[(y / 2) * (W / 2) + x / 2] = (uint8_t)cu;
+            s->v[(y / 2) * (W / 2) + x / 2] = (uint8_t)cv;
+        }
+}
+
+static void box(scene *s, int x0, int y0, int x1, int y1, int luma, int cu, int cv)
+{
+    for (int y = y0; y < y1; y++)
+        for (int x = x0; x < x1; x++) {
+            if (x < 0 || y < 0 || x >= W || y >= H)
+                continue;
+            s->y[y * W + x] = (uint8_t)luma;
+            s->u[(y / 2) * (W / 2) + x / 2] = (uint8_t)cu;
+            s->v[(y / 2) * (W / 2) + x / 2] = (uint8_t)cv;
+        }
+}
+
+/* One frame: striped grass seen with a camera offset `pan` pixels, a touch
+ * line, a penalty spot and a player in a white shirt (all fixed on the pitch),
+ * and the ball at (bx, by) in frame coordinates. */
+static void scene_draw(scene *s, int t, int pan, float bx, float by)
+{
+    for (int y = 0; y < H; y++)
+        for (int x = 0; x < W; x++) {
+            int px = x + pan;
+            int stripe = ((px >= 0 ? px : -px) / 90) % 2;
+            s->y[y * W + x] = (uint8_t)(92 + stripe * 14 + noise());
+        }
+    for (int i = 0; i < W * H / 4; i++) {
+        s->u[i] = 108;
+        s->v[i] = 116;
+    }
+    box(s, 0, 140, W, 144, 200, 128, 128);                     /* touch line */
+    disc(s, 900.f - (float)pan, 420.f, 4.f, 210, 128, 128);    /* penalty spot */
+    int px = 500 - pan + t;                                    /* a slow player */
+    box(s, px, 300, px + 24, 330, 220, 128, 128);              /* white shirt */
+    box(s, px, 330, px + 24, 350, 40, 128, 128);               /* shorts */
+    box(s, px + 2, 350, px + 22, 380, 150, 140, 140);          /* legs */
+    disc(s, bx, by, 5.f, 225, 126, 129);
+    s->im = (ft_image){.width = W, .height = H, .format = FT_PIX_YUV420P,
+                       .data = {s->y, s->u, s->v}, .stride = {W, W / 2, W / 2}};
+}
+
+/* Runs the detector over a moving ball; returns the share of frames after the
+ * warm-up whose best candidate is within 8 px of the ball. */
+static double run_sequence(int pan_speed)
+{
+    static scene s;
+    ft_detector *d = NULL;
+    assert_int_equal(ft_detect_classic_create(NULL, &d), FT_OK);
+    int hits = 0, total = 0;
+    for (int t = 0; t < FRAMES; t++) {
+        float bx = 200.f + 14.f * (float)t, by = 560.f - 4.f * (float)t;
+        scene_draw(&s, t, pan_speed * t, bx, by);
+        ft_detection det[FT_DETECT_MAX];
+        int n = -1;
+        assert_int_equal(ft_detector_detect(d, &s.im, t / 25.0, det, FT_DETECT_MAX, &n), FT_OK);
+        assert_true(n >= 0 && n <= FT_DETECT_MAX);
+        for (int i = 0; i < n; i++) {
+            assert_true(det[i].score >= 0.f && det[i].score <= 1.f);
+            if (i > 0)
+                assert_true(det[i].score <= det[i - 1].score);
+        }
+        if (t < WARMUP)
+            continue;
+        total++;
+        if (n > 0 && hypotf(det[0].x - bx, det[0].y - by) <= 8.f)
+            hits++;
+    }
+    ft_detector_destroy(&d);
+    assert_null(d);
+    return (double)hits / total;
+}
+
+static void test_static_camera(void **state)
+{
+    (void)state;
+    assert_true(run_sequence(0) >= 0.9);
+}
+
+static void test_panning_camera(void **state)
+{
+    (void)state;
+    assert_true(run_sequence(6) >= 0.9);
+}
+
+/* Several candidates come back, the ball ranked above the static spot once
+ * it moves, and the cap and confidence are honoured. */
+static void test_candidates_and_params(void **state)
+{
+    (void)state;
+    static scene s;
+    ft_detector *d = NULL;
+    assert_int_equal(ft_detect_classic_create(NULL, &d), FT_OK);
+    ft_detection det[FT_DETECT_MAX];
+    int n = 0;
+    for (int t = 0; t < 20; t++) {
+        scene_draw(&s, t, 0, 300.f + 10.f * (float)t, 500.f);
+        assert_int_equal(ft_detector_detect(d, &s.im, t / 25.0, det, FT_DETECT_MAX, &n), FT_OK);
+    }
+    assert_true(n >= 2);
+    bool spot = false;
+    for (int i = 1; i < n; i++)
+        spot |= hypotf(det[i].x - 900.f, det[i].y - 420.f) <= 8.f;
+    assert_true(spot);
+    assert_true(hypotf(det[0].x - 490.f, det[0].y - 500.f) <= 8.f);
+
+    assert_int_equal(ft_detector_detect(d, &s.im, 1.0, det, 1, &n), FT_OK);
+    assert_int_equal(n, 1);
+    assert_int_equal(ft_detector_set_param(d, "confidence", 1.0), FT_OK);
+    assert_int_equal(ft_detector_detect(d, &s.im, 1.0, det, FT_DETECT_MAX, &n), FT_OK);
+    assert_int_equal(n, 0);
+    assert_int_equal(ft_detector_set_param(d, "confidence", 1.5), FT_ERR_INVALID);
+    assert_int_equal(ft_detector_set_param(d, "no_such_key", 0.5), FT_ERR_INVALID);
+
+    /* Grey frames work (no colour cues); empty or RGB frames are refused. */
+    ft_image grey = s.im;
+    grey.format = FT_PIX_GRAY8;
+    assert_int_equal(ft_detector_set_param(d, "confidence", 0.0), FT_OK);
+    assert_int_equal(ft_detector_detect(d, &grey, 2.0, det, FT_DETECT_MAX, &n), FT_OK);
+    assert_true(n >= 1);
+    ft_image bad = {0};
+    assert_int_equal(ft_detector_detect(d, &bad, 2.0, det, FT_DETECT_MAX, &n), FT_ERR_INVALID);
+    ft_image rgb = s.im;
+    rgb.format = FT_PIX_RGB24;
+    assert_int_equal(ft_detector_detect(d, &rgb, 2.0, det, FT_DETECT_MAX, &n), FT_ERR_INVALID);
+    ft_detector_destroy(&d);
+
+    ft_detect_classic_params p;
+    ft_detect_classic_params_default(&p);
+    p.work_width = 10;
+    assert_int_equal(ft_detect_classic_create(&p, &d), FT_ERR_CONFIG);
+    assert_null(d);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_static_camera),
+        cmocka_unit_test(test_panning_camera),
+        cmocka_unit_test(test_candidates_and_params),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
