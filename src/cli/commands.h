@@ -9,6 +9,9 @@ typedef struct ft_command {
     int (*run)(int argc, char **argv);
 } ft_command;
 
+/* config: print the effective configuration (--print) or the key reference (--reference). */
+int ft_cmd_config(int argc, char **argv);
+
 /* The command table, ended by a NULL name (defined in main.c). */
 extern const ft_command ft_commands[];
 

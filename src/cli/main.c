@@ -6,6 +6,7 @@
 #include "core/status.h"
 
 const ft_command ft_commands[] = {
+    {"config", "print the effective configuration or the key reference", ft_cmd_config},
     {NULL, NULL, NULL},
 };
 

@@ -1,34 +1,370 @@
+/* Logging: text or JSON lines on stderr or an append-only file, with secrets
+ * masked before anything is written. */
 #include "core/log.h"
 
+#include <ctype.h>
+#include <errno.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/time.h>
 #include <time.h>
+#include <unistd.h>
 
-static ft_log_level g_level = FT_LOG_INFO;
+static const char *const level_names[] = {"debug", "info", "warn", "error", "off", NULL};
+static const char *const format_names[] = {"auto", "text", "json", NULL};
+
+const ft_option ft_log_options[] = {
+    {"level", "Least severe level written.", FT_OPT_ENUM, offsetof(ft_log_params, level), "info",
+     0, 0, FT_OPT_HOT, "LOG_LEVEL", level_names},
+    {"file", "Append log records to this file instead of stderr (\"\" = stderr).", FT_OPT_STRING,
+     offsetof(ft_log_params, file), "", 0, 0, 0, "LOG_FILE", NULL},
+    {"format", "auto: text on a terminal, JSON lines otherwise.", FT_OPT_ENUM,
+     offsetof(ft_log_params, format), "auto", 0, 0, 0, NULL, format_names},
+    FT_OPTION_END,
+};
+
 static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_once_t g_once = PTHREAD_ONCE_INIT;
+static ft_log_level g_level = FT_LOG_INFO;
+static ft_log_format g_format = FT_LOG_FORMAT_AUTO;
+static FILE *g_file;          /* LOG_FILE, or NULL for stderr */
+static char g_stream_id[128]; /* "" = none */
 
-static const char *const level_names[] = {"debug", "info", "warn", "error"};
+static FILE *dest(void) { return g_file ? g_file : stderr; }
 
-void ft_log_set_level(ft_log_level level) { g_level = level; }
-ft_log_level ft_log_get_level(void) { return g_level; }
-void ft_log_set_format(ft_log_format format) { (void)format; }
-void ft_log_set_stream_id(const char *id) { (void)id; }
+static FILE *open_log_file(const char *path)
+{
+    FILE *f = fopen(path, "a");
+    if (f)
+        setvbuf(f, NULL, _IOLBF, 0);
+    return f;
+}
+
+/* Programs that never load the configuration (tools, early errors) still
+ * honour LOG_LEVEL and LOG_FILE. */
+static void init_from_env(void)
+{
+    const char *lv = getenv("LOG_LEVEL");
+    if (lv && *lv)
+        for (int i = 0; level_names[i]; i++)
+            if (!strcasecmp(lv, level_names[i]))
+                g_level = (ft_log_level)i;
+    const char *file = getenv("LOG_FILE");
+    if (file && *file)
+        g_file = open_log_file(file);
+}
+
+void ft_log_set_level(ft_log_level level)
+{
+    pthread_once(&g_once, init_from_env);
+    g_level = level;
+}
+
+ft_log_level ft_log_get_level(void)
+{
+    pthread_once(&g_once, init_from_env);
+    return g_level;
+}
+
+void ft_log_set_format(ft_log_format format)
+{
+    pthread_once(&g_once, init_from_env);
+    g_format = format;
+}
+
+void ft_log_set_stream_id(const char *id)
+{
+    pthread_mutex_lock(&g_lock);
+    snprintf(g_stream_id, sizeof(g_stream_id), "%s", id ? id : "");
+    pthread_mutex_unlock(&g_lock);
+}
+
+ft_status ft_log_configure(const ft_log_params *p)
+{
+    pthread_once(&g_once, init_from_env);
+    FILE *f = NULL;
+    if (p->file[0]) {
+        f = open_log_file(p->file);
+        if (!f) {
+            fprintf(stderr, "football-tracker: logging.file: cannot open %s: %s\n", p->file,
+                    strerror(errno));
+            return FT_ERR_CONFIG;
+        }
+    }
+    pthread_mutex_lock(&g_lock);
+    if (g_file)
+        fclose(g_file);
+    g_file = f;
+    g_level = (ft_log_level)p->level;
+    g_format = (ft_log_format)p->format;
+    pthread_mutex_unlock(&g_lock);
+    return FT_OK;
+}
+
+/* ---- sanitising ---------------------------------------------------------- */
+
+typedef struct sink {
+    char *out;
+    size_t cap, len;
+} sink;
+
+static void put_raw(sink *s, char ch)
+{
+    if (s->len + 1 < s->cap)
+        s->out[s->len++] = ch;
+}
+
+/* Control characters are escaped so one record stays one line and a crafted
+ * string cannot fake records or terminal sequences. */
+static void put_char(sink *s, unsigned char ch)
+{
+    static const char hex[] = "0123456789abcdef";
+    if (ch >= 0x20 && ch != 0x7f) {
+        put_raw(s, (char)ch);
+        return;
+    }
+    if (s->len + 5 >= s->cap) {
+        s->len = s->cap ? s->cap - 1 : 0; /* no half escapes */
+        return;
+    }
+    put_raw(s, '\\');
+    if (ch == '\n') {
+        put_raw(s, 'n');
+    } else if (ch == '\t') {
+        put_raw(s, 't');
+    } else if (ch == '\r') {
+        put_raw(s, 'r');
+    } else {
+        put_raw(s, 'x');
+        put_raw(s, hex[ch >> 4]);
+        put_raw(s, hex[ch & 15]);
+    }
+}
+
+static void put_str(sink *s, const char *t)
+{
+    while (*t)
+        put_char(s, (unsigned char)*t++);
+}
+
+static bool is_word(char ch) { return isalnum((unsigned char)ch); }
+
+/* Characters that end a URL or a query value inside free text. */
+static bool ends_token(char ch)
+{
+    return !ch || isspace((unsigned char)ch) || ch == '"' || ch == '\'' || ch == '<' ||
+           ch == '>' || ch == ',' || ch == ';' || ch == ')' || ch == ']' || ch == '}';
+}
+
+/* Length of "scheme://" at p (scheme: letters, digits, + - .), 0 if none. */
+static size_t scheme_len(const char *p)
+{
+    size_t n = 0;
+    if (!isalpha((unsigned char)p[0]))
+        return 0;
+    while (isalnum((unsigned char)p[n]) || p[n] == '+' || p[n] == '-' || p[n] == '.')
+        n++;
+    return strncmp(p + n, "://", 3) ? 0 : n + 3;
+}
+
+/* Copies the URL at `p` (scheme included) with user:password@ and, for RTMP,
+ * the stream key masked. Returns how many input bytes it consumed; the query
+ * string is left to the caller, whose key= rule masks its secrets. */
+static size_t put_url(sink *s, const char *p, size_t slen)
+{
+    bool rtmp = !strncasecmp(p, "rtmp", 4); /* rtmp, rtmps, rtmpe, rtmpt */
+    size_t i = 0;
+    for (; i < slen; i++)
+        put_char(s, (unsigned char)p[i]);
+    size_t auth_end = i;
+    while (!ends_token(p[auth_end]) && p[auth_end] != '/' && p[auth_end] != '?' && p[auth_end] != '#')
+        auth_end++;
+    const char *at = NULL;
+    for (size_t k = i; k < auth_end; k++)
+        if (p[k] == '@')
+            at = p + k;
+    if (at) {
+        put_str(s, "***");
+        i = (size_t)(at - p);
+    }
+    for (; i < auth_end; i++)
+        put_char(s, (unsigned char)p[i]);
+    size_t path_end = i;
+    while (!ends_token(p[path_end]) && p[path_end] != '?' && p[path_end] != '#')
+        path_end++;
+    if (!rtmp)
+        return i;
+    size_t last = path_end;
+    while (last > i && p[last - 1] != '/')
+        last--;
+    for (; i < last; i++)
+        put_char(s, (unsigned char)p[i]);
+    if (last < path_end && last > auth_end)
+        put_str(s, "***");
+    return path_end;
+}
+
+/* Length of a "name=" secret marker at p (token=, key=, password=, secret=,
+ * and names ending in them such as stream_key=), 0 if none. */
+static size_t secret_marker(const char *in, const char *p)
+{
+    static const char *const names[] = {"token=", "key=", "password=", "passwd=", "secret="};
+    if (p > in && is_word(p[-1]))
+        return 0;
+    for (size_t k = 0; k < sizeof(names) / sizeof(names[0]); k++) {
+        size_t n = strlen(names[k]);
+        if (!strncasecmp(p, names[k], n))
+            return n;
+    }
+    return 0;
+}
+
+size_t ft_log_sanitize(const char *in, char *out, size_t cap)
+{
+    sink s = {out, cap, 0};
+    if (!cap)
+        return 0;
+    const char *p = in ? in : "";
+    while (*p) {
+        size_t n;
+        if ((p == in || !is_word(p[-1])) && (n = scheme_len(p)) > 0) {
+            p += put_url(&s, p, n);
+            continue;
+        }
+        if ((n = secret_marker(in, p)) > 0) {
+            for (size_t k = 0; k < n; k++)
+                put_char(&s, (unsigned char)p[k]);
+            p += n;
+            if (!ends_token(*p) && *p != '&') {
+                put_str(&s, "***");
+                while (!ends_token(*p) && *p != '&')
+                    p++;
+            }
+            continue;
+        }
+        put_char(&s, (unsigned char)*p++);
+    }
+    out[s.len] = '\0';
+    return s.len;
+}
+
+/* ---- records ------------------------------------------------------------- */
+
+/* JSON string body of an already sanitised string (no control characters). */
+static void put_json(sink *s, const char *t)
+{
+    for (; *t; t++) {
+        if (*t == '"' || *t == '\\')
+            put_raw(s, '\\');
+        put_raw(s, *t);
+    }
+}
+
+static void put_lit(sink *s, const char *t)
+{
+    while (*t)
+        put_raw(s, *t++);
+}
+
+/* Writes the literal `prefix`, then `value` sanitised and JSON-escaped. */
+static void put_json_field(sink *s, const char *prefix, const char *value)
+{
+    char clean[512];
+    put_lit(s, prefix);
+    ft_log_sanitize(value ? value : "", clean, sizeof(clean));
+    put_json(s, clean);
+}
+
+static void timestamp(char *out, size_t cap)
+{
+    struct timeval tv;
+    struct tm tm;
+    gettimeofday(&tv, NULL);
+    time_t t = tv.tv_sec;
+    gmtime_r(&t, &tm);
+    size_t n = strftime(out, cap, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(out + n, cap - n, ".%03ldZ", (long)(tv.tv_usec / 1000));
+}
+
+static void log_record(ft_log_level level, const char *module, const ft_log_field *fields, int n,
+                       const char *fmt, va_list ap)
+{
+    pthread_once(&g_once, init_from_env);
+    if (level < g_level || level >= FT_LOG_OFF)
+        return;
+    char raw[2048], msg[4096], clean[512], line[8192], ts[40];
+    vsnprintf(raw, sizeof(raw), fmt, ap);
+    ft_log_sanitize(raw, msg, sizeof(msg));
+    timestamp(ts, sizeof(ts));
+    sink s = {line, sizeof(line), 0};
+
+    pthread_mutex_lock(&g_lock);
+    FILE *f = dest();
+    bool json = g_format == FT_LOG_FORMAT_JSON ||
+                (g_format == FT_LOG_FORMAT_AUTO && !isatty(fileno(f)));
+    if (json) {
+        put_lit(&s, "{\"ts\":\"");
+        put_lit(&s, ts);
+        put_lit(&s, "\",\"level\":\"");
+        put_lit(&s, level_names[level]);
+        put_json_field(&s, "\",\"module\":\"", module ? module : "-");
+        if (g_stream_id[0])
+            put_json_field(&s, "\",\"stream\":\"", g_stream_id);
+        put_lit(&s, "\",\"msg\":\"");
+        put_json(&s, msg);
+        put_raw(&s, '"');
+        if (n > 0) {
+            put_lit(&s, ",\"fields\":{");
+            for (int i = 0; i < n; i++) {
+                put_json_field(&s, i ? ",\"" : "\"", fields[i].key);
+                put_json_field(&s, "\":\"", fields[i].value);
+                put_raw(&s, '"');
+            }
+            put_raw(&s, '}');
+        }
+        put_raw(&s, '}');
+    } else {
+        ft_log_sanitize(g_stream_id, clean, sizeof(clean));
+        int w = snprintf(line, sizeof(line), "%s %-5s [%s%s%s] ", ts, level_names[level],
+                         module ? module : "-", clean[0] ? " " : "", clean);
+        s.len = (size_t)w < sizeof(line) ? (size_t)w : sizeof(line) - 1;
+        put_str(&s, msg);
+        for (int i = 0; i < n; i++) {
+            put_raw(&s, ' ');
+            ft_log_sanitize(fields[i].key, clean, sizeof(clean));
+            put_str(&s, clean);
+            put_raw(&s, '=');
+            ft_log_sanitize(fields[i].value, clean, sizeof(clean));
+            put_str(&s, clean);
+        }
+    }
+    line[s.len] = '\0';
+    fprintf(f, "%s\n", line);
+    pthread_mutex_unlock(&g_lock);
+}
 
 void ft_log_v(ft_log_level level, const char *module, const char *fmt, va_list ap)
 {
-    if (level < g_level || level >= FT_LOG_OFF)
-        return;
-    char msg[2048];
-    vsnprintf(msg, sizeof(msg), fmt, ap);
-    pthread_mutex_lock(&g_lock);
-    fprintf(stderr, "%s [%s] %s\n", level_names[level], module ? module : "-", msg);
-    pthread_mutex_unlock(&g_lock);
+    log_record(level, module, NULL, 0, fmt, ap);
 }
 
 void ft_log(ft_log_level level, const char *module, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    ft_log_v(level, module, fmt, ap);
+    log_record(level, module, NULL, 0, fmt, ap);
+    va_end(ap);
+}
+
+void ft_log_fields(ft_log_level level, const char *module, const ft_log_field *fields, int n,
+                   const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    log_record(level, module, fields, n, fmt, ap);
     va_end(ap);
 }

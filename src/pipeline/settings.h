@@ -22,6 +22,8 @@
 #include "core/config.h"
 #include "core/log.h"
 #include "core/options.h"
+#include "camera/camera.h"
+#include "track/tracker.h"
 
 /* model.device */
 enum { FT_DEVICE_AUTO = 0, FT_DEVICE_CUDA, FT_DEVICE_CPU };
@@ -52,21 +54,12 @@ typedef struct ft_model_settings {
     double iou_threshold;     /* NMS IoU threshold */
     int device;               /* FT_DEVICE_* */
     bool half_precision;      /* FP16 on the GPU */
-    int imgsz;                /* model input resolution (square) */
+    int imgsz;                /* model input resolution (square); 0 = the checkpoint's */
     int warmup_iterations;
-    int ball_class_id;
+    int ball_class_id;        /* -1 = auto: "sports ball" for COCO checkpoints, else 0 */
     int size;                 /* FT_MODEL_SIZE_* */
     int threads;              /* CPU threads; 0 = one per core */
 } ft_model_settings;
-
-/* model_config.yml `tracking:` (the spec's keys; the tracker's own table
- * replaces this section when track/tracker.h publishes it). */
-typedef struct ft_tracking_settings {
-    int max_lost_frames;
-    double min_confidence;
-    double iou_threshold;
-    bool adaptive_noise;
-} ft_tracking_settings;
 
 /* model_config.yml `output:` */
 typedef struct ft_output_settings {
@@ -83,7 +76,7 @@ typedef struct ft_detector_settings {
 
 /* stream_config.yml `stream:` */
 typedef struct ft_stream_settings {
-    int target_fps;
+    int target_fps;           /* constant output rate; 0 = keep input timestamps */
     int64_t bitrate;          /* bits/s (hot) */
     char preset[FT_OPT_STRLEN]; /* encoder preset ("veryfast", "p4") */
     bool debug_mode;
@@ -93,18 +86,6 @@ typedef struct ft_stream_settings {
     int timeout_ms;           /* network I/O timeout */
     int buffer_size;          /* network buffer, bytes */
 } ft_stream_settings;
-
-/* stream_config.yml `camera:` (the spec's keys; the camera's own table
- * replaces this section when camera/camera.h publishes it). */
-typedef struct ft_camera_settings {
-    double dead_zone;
-    double anticipation;
-    double zoom_padding;
-    double smoothing_min_cutoff;
-    double smoothing_beta;
-    bool use_pid;
-    int prediction_steps;
-} ft_camera_settings;
 
 /* stream_config.yml `encoder:` */
 typedef struct ft_encoder_settings {
@@ -123,11 +104,11 @@ typedef struct ft_http_settings {
 
 typedef struct ft_settings {
     ft_model_settings model;
-    ft_tracking_settings tracking;
+    ft_tracker_params tracking; /* track/tracker.h */
     ft_output_settings output;
     ft_detector_settings detector;
     ft_stream_settings stream;
-    ft_camera_settings camera;
+    ft_camera_params camera;    /* camera/camera.h */
     ft_encoder_settings encoder;
     ft_http_settings http;
     ft_log_params logging; /* core/log.h */
