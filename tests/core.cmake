@@ -1,1 +1,2 @@
 ft_test(test_core_status SOURCES test_core_status.c LIBS ft_core)
+ft_test(test_core_config SOURCES test_core_config.c LIBS ft_core m)
