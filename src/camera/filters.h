@@ -47,7 +47,7 @@ typedef struct ft_camera_pid_gains {
 typedef struct ft_camera_pid {
     double integral;  /* integral of the error, units x seconds */
     double prev_meas; /* measurement of the previous step */
-    double prev_rate; /* measured rate of change of the previous step, units/s */
+    double prev_dt;   /* length of the previous step, seconds (0 before one) */
     bool primed;
 } ft_camera_pid;
 

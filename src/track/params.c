@@ -1,0 +1,117 @@
+/* The `tracking` option table and its defaults and checks. */
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "track/tracker.h"
+
+#define OFF(f) offsetof(ft_tracker_params, f)
+
+const ft_option ft_tracker_options[] = {
+    {"max_lost_frames", "Frames (at 30 fps) of prediction without detections before the track is lost",
+     FT_OPT_INT, OFF(max_lost_frames), "10", 1, 3000, FT_OPT_HOT, NULL, NULL},
+    {"min_confidence", "Candidates with a lower confidence are ignored by the tracker",
+     FT_OPT_DOUBLE, OFF(min_confidence), "0.25", 0, 1, FT_OPT_HOT, NULL, NULL},
+    {"iou_threshold", "IoU with the predicted ball box that accepts a candidate outside the gate",
+     FT_OPT_DOUBLE, OFF(iou_threshold), "0.3", 0.01, 1, FT_OPT_HOT, NULL, NULL},
+    {"adaptive_noise", "Adapt process noise to the innovation and measurement noise to stability",
+     FT_OPT_BOOL, OFF(adaptive_noise), "true", 0, 0, FT_OPT_HOT, NULL, NULL},
+    {"gate_chi2", "Mahalanobis gate while tracking (chi-square, 2 dof; 9.21 = 99 %)",
+     FT_OPT_DOUBLE, OFF(gate_chi2), "9.21", 1, 1000, FT_OPT_HOT, NULL, NULL},
+    {"gate_chi2_recovering", "Relaxed Mahalanobis gate while recovering (13.82 = 99.9 %)",
+     FT_OPT_DOUBLE, OFF(gate_chi2_recovering), "13.82", 1, 1000, FT_OPT_HOT, NULL, NULL},
+    {"process_noise", "Base process noise Q: white-jerk density, px^2 per 30-fps frame^5 at 1080p",
+     FT_OPT_DOUBLE, OFF(process_noise), "0.01", 1e-6, 1e6, FT_OPT_HOT, NULL, NULL},
+    {"process_noise_max_factor", "Largest multiple of Q the innovation may raise it to",
+     FT_OPT_DOUBLE, OFF(process_noise_max_factor), "10000", 1, 1e9, FT_OPT_HOT, NULL, NULL},
+    {"recovering_noise_factor", "Multiple of Q while predicting without detections",
+     FT_OPT_DOUBLE, OFF(recovering_noise_factor), "1000", 1, 1e9, FT_OPT_HOT, NULL, NULL},
+    {"measurement_noise_min", "Measurement noise R (px^2 at 1080p) for confident moving detections",
+     FT_OPT_DOUBLE, OFF(measurement_noise_min), "3", 0.01, 1e4, FT_OPT_HOT, NULL, NULL},
+    {"measurement_noise_max", "Measurement noise R (px^2 at 1080p) for weak or stationary detections",
+     FT_OPT_DOUBLE, OFF(measurement_noise_max), "10", 0.01, 1e4, FT_OPT_HOT, NULL, NULL},
+    {"normal_min_frames", "Normal mode after more than this many consecutive detections (30-fps frames)",
+     FT_OPT_INT, OFF(normal_min_frames), "15", 0, 3000, FT_OPT_HOT, NULL, NULL},
+    {"recovering_frames", "Lost frames (30-fps) with the relaxed gate before coasting",
+     FT_OPT_INT, OFF(recovering_frames), "5", 1, 3000, FT_OPT_HOT, NULL, NULL},
+    {"chaos_jump_px", "A candidate this far (px at 1080p) from the prediction is a huge jump: chaos",
+     FT_OPT_DOUBLE, OFF(chaos_jump_px), "120", 1, 1e5, FT_OPT_HOT, NULL, NULL},
+    {"chaos_frames", "Chaos mode duration (30-fps frames; 120 = 4 s)",
+     FT_OPT_INT, OFF(chaos_frames), "120", 1, 100000, FT_OPT_HOT, NULL, NULL},
+    {"chaos_radius_px", "In chaos, candidates farther than this (px at 1080p) are rejected",
+     FT_OPT_DOUBLE, OFF(chaos_radius_px), "80", 1, 1e5, FT_OPT_HOT, NULL, NULL},
+    {"stability_motion_px", "Stability lock: ball movement below this (px per 30-fps frame at 1080p)",
+     FT_OPT_DOUBLE, OFF(stability_motion_px), "5", 0, 1e4, FT_OPT_HOT, NULL, NULL},
+    {"stability_frames", "... for this many 30-fps frames engages the lock",
+     FT_OPT_INT, OFF(stability_frames), "25", 1, 100000, FT_OPT_HOT, NULL, NULL},
+    {"stability_radius_px", "Acceptance radius (px at 1080p) while the stability lock holds",
+     FT_OPT_DOUBLE, OFF(stability_radius_px), "80", 1, 1e5, FT_OPT_HOT, NULL, NULL},
+    {"init_velocity_std", "Velocity std of a new track (px/s at 1080p)",
+     FT_OPT_DOUBLE, OFF(init_velocity_std), "1000", 1, 1e6, FT_OPT_HOT, NULL, NULL},
+    {"init_accel_std", "Acceleration std of a new track (px/s^2 at 1080p)",
+     FT_OPT_DOUBLE, OFF(init_accel_std), "3000", 1, 1e7, FT_OPT_HOT, NULL, NULL},
+    FT_OPTION_END,
+};
+
+void ft_tracker_params_default(ft_tracker_params *p)
+{
+    memset(p, 0, sizeof(*p));
+    for (const ft_option *o = ft_tracker_options; o->key; o++) {
+        void *f = (char *)p + o->offset;
+        switch (o->type) {
+        case FT_OPT_BOOL:
+            *(bool *)f = !strcmp(o->def, "true");
+            break;
+        case FT_OPT_INT:
+            *(int *)f = (int)strtol(o->def, NULL, 10);
+            break;
+        case FT_OPT_DOUBLE:
+            *(double *)f = strtod(o->def, NULL);
+            break;
+        default:
+            break;
+        }
+    }
+}
+
+/* Writes a "tracking.<key>: ..." message to err (may be NULL). */
+static ft_status __attribute__((format(printf, 3, 4)))
+fail(char *err, size_t err_size, const char *fmt, ...)
+{
+    if (err && err_size) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err, err_size, fmt, ap);
+        va_end(ap);
+    }
+    return FT_ERR_CONFIG;
+}
+
+ft_status ft_tracker_params_validate(const ft_tracker_params *p, char *err, size_t err_size)
+{
+    for (const ft_option *o = ft_tracker_options; o->key; o++) {
+        const void *f = (const char *)p + o->offset;
+        double v;
+        if (o->type == FT_OPT_INT)
+            v = *(const int *)f;
+        else if (o->type == FT_OPT_DOUBLE)
+            v = *(const double *)f;
+        else
+            continue;
+        if (!isfinite(v) || v < o->min || v > o->max)
+            return fail(err, err_size, "tracking.%s: %g is out of range [%g, %g]", o->key, v,
+                        o->min, o->max);
+    }
+    if (p->measurement_noise_min > p->measurement_noise_max)
+        return fail(err, err_size, "tracking.measurement_noise_min: %g is above "
+                    "measurement_noise_max %g", p->measurement_noise_min, p->measurement_noise_max);
+    if (p->gate_chi2 > p->gate_chi2_recovering)
+        return fail(err, err_size, "tracking.gate_chi2: %g is above gate_chi2_recovering %g",
+                    p->gate_chi2, p->gate_chi2_recovering);
+    if (p->recovering_frames > p->max_lost_frames)
+        return fail(err, err_size, "tracking.recovering_frames: %d is above max_lost_frames %d",
+                    p->recovering_frames, p->max_lost_frames);
+    return FT_OK;
+}

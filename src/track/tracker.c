@@ -1,0 +1,391 @@
+/* Ball tracker: association, gating and operational modes around the Kalman
+ * filter. Internally positions are in reference pixels (a 1080-high frame) and
+ * durations in seconds, so that every threshold means the same thing at any
+ * resolution and frame rate; the state is reported in frame pixels. */
+#include "track/tracker.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/log.h"
+#include "track/kalman.h"
+
+/* Slack for comparing durations built from frame timestamps (k / fps is not
+ * exact in binary). */
+#define TIME_EPS 1e-6
+/* Time constant with which an innovation-raised process noise decays back. */
+#define Q_DECAY_S 0.5
+/* Hysteresis: the stability lock opens again when the ball moves this many
+ * times faster than the lock threshold. */
+#define LOCK_EXIT_FACTOR 2.0
+
+struct ft_tracker {
+    ft_tracker_params p;
+    double scale;     /* frame pixels per reference pixel */
+    ft_track_kalman kf;
+    bool has_track;   /* the filter holds a live track (mode != LOST) */
+    bool has_time;    /* t_prev is valid */
+    double t_prev;
+    double t_last_hit;    /* time of the last accepted candidate */
+    double streak_start;  /* first detection of the current run of consecutive ones */
+    bool stable_timing;   /* the ball has been slow since stable_since */
+    double stable_since;
+    bool chaos;
+    double chaos_until;
+    bool lock;
+    double q_factor;      /* adaptive multiple of the base process noise */
+    double box_w, box_h;  /* last accepted box, reference pixels */
+    double last_x, last_y; /* last estimate, reference pixels (kept while lost) */
+    ft_track_state st;
+};
+
+const char *ft_track_mode_name(ft_track_mode m)
+{
+    switch (m) {
+    case FT_TRACK_LOST: return "lost";
+    case FT_TRACK_ACQUIRING: return "acquiring";
+    case FT_TRACK_NORMAL: return "normal";
+    case FT_TRACK_RECOVERING: return "recovering";
+    case FT_TRACK_COASTING: return "coasting";
+    default: return "unknown";
+    }
+}
+
+/* A spec duration given in frames at the reference rate, in seconds. */
+static double ref_frames_s(int frames) { return frames / FT_TRACK_REF_FPS; }
+
+ft_status ft_tracker_create(const ft_tracker_params *p, int frame_w, int frame_h,
+                            ft_tracker **out)
+{
+    ft_status st = FT_OK;
+    ft_tracker *t = NULL;
+    char err[256];
+    if (!p || !out || frame_w <= 0 || frame_h <= 0) {
+        FT_LOGE("track", "tracker: invalid arguments (frame %dx%d)", frame_w, frame_h);
+        st = FT_ERR_INVALID;
+        goto out;
+    }
+    st = ft_tracker_params_validate(p, err, sizeof(err));
+    if (st) {
+        FT_LOGE("track", "%s", err);
+        goto out;
+    }
+    t = calloc(1, sizeof(*t));
+    if (!t) {
+        st = FT_ERR_NOMEM;
+        goto out;
+    }
+    t->p = *p;
+    t->scale = frame_h / FT_TRACK_REF_HEIGHT;
+    t->q_factor = 1.0;
+    t->last_x = 0.5 * frame_w / t->scale;
+    t->last_y = 0.5 * frame_h / t->scale;
+    t->st.mode = FT_TRACK_LOST;
+    t->st.candidate = -1;
+    t->st.x = 0.5f * (float)frame_w;
+    t->st.y = 0.5f * (float)frame_h;
+out:
+    if (out)
+        *out = st ? NULL : t;
+    if (st)
+        free(t);
+    return st;
+}
+
+void ft_tracker_destroy(ft_tracker **t)
+{
+    if (t && *t) {
+        free(*t);
+        *t = NULL;
+    }
+}
+
+ft_status ft_tracker_set_params(ft_tracker *t, const ft_tracker_params *p)
+{
+    char err[256];
+    if (!t || !p)
+        return FT_ERR_INVALID;
+    ft_status st = ft_tracker_params_validate(p, err, sizeof(err));
+    if (st) {
+        FT_LOGE("track", "%s", err);
+        return st;
+    }
+    t->p = *p;
+    return FT_OK;
+}
+
+void ft_tracker_get_state(const ft_tracker *t, ft_track_state *out) { *out = t->st; }
+
+static double box_iou(double ax, double ay, double aw, double ah, double bx, double by,
+                      double bw, double bh)
+{
+    if (aw <= 0 || ah <= 0 || bw <= 0 || bh <= 0)
+        return 0.0;
+    const double ix = fmin(ax + aw / 2, bx + bw / 2) - fmax(ax - aw / 2, bx - bw / 2);
+    const double iy = fmin(ay + ah / 2, by + bh / 2) - fmax(ay - ah / 2, by - bh / 2);
+    if (ix <= 0 || iy <= 0)
+        return 0.0;
+    const double inter = ix * iy;
+    return inter / (aw * ah + bw * bh - inter);
+}
+
+static bool cand_valid(const ft_track_candidate *c)
+{
+    return isfinite(c->x) && isfinite(c->y) && isfinite(c->w) && isfinite(c->h) &&
+           isfinite(c->score);
+}
+
+/* Measurement noise for a candidate: the spec's R range 3..10 is walked by
+ * stability. A locked (stationary) ball takes the top of the range so that
+ * detector jitter is smoothed away; otherwise a weaker detection gets more. */
+static double meas_noise(const ft_tracker *t, double score)
+{
+    const ft_tracker_params *p = &t->p;
+    if (!p->adaptive_noise)
+        return p->measurement_noise_min;
+    if (t->lock)
+        return p->measurement_noise_max;
+    const double u = fmin(fmax(1.0 - score, 0.0), 1.0);
+    return p->measurement_noise_min + u * (p->measurement_noise_max - p->measurement_noise_min);
+}
+
+/* Whether candidate (x, y) in reference pixels is acceptable for the live
+ * track, and its squared Mahalanobis distance. */
+static bool accept_tracked(const ft_tracker *t, const ft_track_candidate *c, double x, double y,
+                           double r, double *d2)
+{
+    const double px = t->kf.s[0][0], py = t->kf.s[1][0];
+    const double dist = hypot(x - px, y - py);
+    *d2 = ft_track_kalman_distance2(&t->kf, x, y, r);
+    /* Chaos and the stability lock replace the statistical gate by a fixed
+     * radius around the prediction (the spec's 80 px), which a burst of
+     * false positives cannot widen. */
+    if (t->chaos)
+        return dist <= t->p.chaos_radius_px;
+    if (t->lock)
+        return dist <= t->p.stability_radius_px;
+    const bool recovering = t->st.lost_frames > 0;
+    const double gate = recovering ? t->p.gate_chi2_recovering : t->p.gate_chi2;
+    if (*d2 <= gate)
+        return true;
+    const double inv = 1.0 / t->scale;
+    return box_iou(px, py, t->box_w, t->box_h, x, y, c->w * inv, c->h * inv) >=
+           t->p.iou_threshold;
+}
+
+static void start_track(ft_tracker *t, double x, double y, double r, double time)
+{
+    const ft_tracker_params *p = &t->p;
+    ft_track_kalman_init(&t->kf, x, y, r, p->init_velocity_std * p->init_velocity_std,
+                         p->init_accel_std * p->init_accel_std);
+    t->has_track = true;
+    t->q_factor = 1.0;
+    t->streak_start = time;
+    t->stable_timing = false;
+    t->lock = false;
+    t->st.track_id++;
+    t->st.stats.acquisitions++;
+    t->st.new_track = true;
+    FT_LOGI("track", "ball acquired at (%.0f, %.0f), track %u", x * t->scale, y * t->scale,
+            (unsigned)t->st.track_id);
+}
+
+static void lose_track(ft_tracker *t)
+{
+    t->has_track = false;
+    t->lock = false;
+    t->stable_timing = false;
+    t->st.stats.losses++;
+    FT_LOGW("track", "Track lost after %d frames without detection", t->st.lost_frames);
+}
+
+/* Stability lock: slow ball (the spec's "movement < 5 px/frame") for the
+ * configured duration engages it; a faster ball or a missed frame releases it. */
+static void update_lock(ft_tracker *t, double time)
+{
+    const double speed = hypot(t->kf.s[0][1], t->kf.s[1][1]); /* reference px/s */
+    const double thr = t->p.stability_motion_px * FT_TRACK_REF_FPS;
+    if (t->lock) {
+        if (speed > LOCK_EXIT_FACTOR * thr) {
+            t->lock = false;
+            t->stable_timing = false;
+        }
+        return;
+    }
+    if (speed >= thr) {
+        t->stable_timing = false;
+        return;
+    }
+    if (!t->stable_timing) {
+        t->stable_timing = true;
+        t->stable_since = time;
+    }
+    if (time - t->stable_since >= ref_frames_s(t->p.stability_frames) - TIME_EPS)
+        t->lock = true;
+}
+
+static void fill_state(ft_tracker *t, double time)
+{
+    ft_track_state *s = &t->st;
+    s->t = time;
+    s->is_tracking = t->has_track;
+    s->chaos = t->chaos;
+    s->stability_lock = t->lock;
+    if (t->has_track) {
+        t->last_x = t->kf.s[0][0];
+        t->last_y = t->kf.s[1][0];
+        s->vx = (float)(t->kf.s[0][1] * t->scale);
+        s->vy = (float)(t->kf.s[1][1] * t->scale);
+        s->ax = (float)(t->kf.s[0][2] * t->scale);
+        s->ay = (float)(t->kf.s[1][2] * t->scale);
+        s->pos_std = (float)(ft_track_kalman_pos_std(&t->kf) * t->scale);
+    } else {
+        /* Lost: the last estimate stays where it was; nothing is extrapolated
+         * and no position is invented. */
+        s->vx = s->vy = s->ax = s->ay = 0.0f;
+    }
+    s->x = (float)(t->last_x * t->scale);
+    s->y = (float)(t->last_y * t->scale);
+    s->velocity_magnitude = hypotf(s->vx, s->vy);
+    s->stats.frames++;
+    s->stats.mode_frames[s->mode]++;
+    s->stats.chaos_frames += t->chaos;
+    s->stats.lock_frames += t->lock;
+}
+
+ft_status ft_tracker_update(ft_tracker *t, double time, const ft_track_candidate *cands, int n,
+                            ft_track_state *out)
+{
+    if (!t || n < 0 || (n > 0 && !cands) || !isfinite(time) || (t->has_time && time < t->t_prev)) {
+        FT_LOGE("track", "tracker update: invalid arguments (t=%g after %g, %d candidates)",
+                time, t ? t->t_prev : 0.0, n);
+        return FT_ERR_INVALID;
+    }
+    const ft_tracker_params *p = &t->p;
+    ft_track_state *s = &t->st;
+    const double dt = t->has_time ? time - t->t_prev : 0.0;
+    const double inv = 1.0 / t->scale;
+    t->has_time = true;
+    t->t_prev = time;
+    s->new_track = false;
+    s->measured = false;
+    s->candidate = -1;
+
+    if (t->chaos && time >= t->chaos_until - TIME_EPS) {
+        t->chaos = false;
+        FT_LOGI("track", "chaos mode ended");
+    }
+    if (t->has_track) {
+        /* Q is a density per second (scaled from the per-frame base), so the
+         * prediction is the same at any frame rate. */
+        double qf = p->adaptive_noise ? t->q_factor : 1.0;
+        if (s->lost_frames > 0)
+            qf = fmax(qf, p->recovering_noise_factor);
+        const double q = p->process_noise * pow(FT_TRACK_REF_FPS, 5) * qf;
+        ft_track_kalman_predict(&t->kf, dt, q);
+        t->q_factor = 1.0 + (t->q_factor - 1.0) * exp(-dt / Q_DECAY_S);
+        if (time - t->t_last_hit > ref_frames_s(p->max_lost_frames) + TIME_EPS)
+            lose_track(t);
+    }
+
+    /* Association over the whole list: every confident candidate is tested
+     * against the mode's acceptance rule and the cheapest accepted one wins;
+     * the cost adds distance (Mahalanobis) and confidence (-2 ln score). */
+    int best = -1, top = -1;
+    double best_cost = INFINITY, best_r = 0.0;
+    for (int i = 0; i < n; i++) {
+        const ft_track_candidate *c = &cands[i];
+        if (!cand_valid(c))
+            continue;
+        if (c->score < p->min_confidence) {
+            s->stats.low_confidence++;
+            continue;
+        }
+        if (top < 0 || c->score > cands[top].score)
+            top = i;
+        const double x = c->x * inv, y = c->y * inv;
+        const double r = meas_noise(t, c->score);
+        bool ok;
+        double cost;
+        if (t->has_track) {
+            double d2;
+            ok = accept_tracked(t, c, x, y, r, &d2);
+            cost = d2 - 2.0 * log(fmax(c->score, 1e-6));
+        } else {
+            /* Acquisition: the most confident candidate, but while chaos
+             * lasts only near the last known position. */
+            ok = !t->chaos || hypot(x - t->last_x, y - t->last_y) <= p->chaos_radius_px;
+            cost = -c->score;
+        }
+        if (!ok) {
+            s->stats.rejected++;
+            continue;
+        }
+        if (cost < best_cost) {
+            best_cost = cost;
+            best = i;
+            best_r = r;
+        }
+    }
+
+    /* A confident detection far from the prediction while nothing fits the
+     * track is the spec's "huge jump": distrust detections for a while. */
+    if (best < 0 && top >= 0 && t->has_track && !t->chaos) {
+        const double jump = hypot(cands[top].x * inv - t->kf.s[0][0],
+                                  cands[top].y * inv - t->kf.s[1][0]);
+        if (jump > p->chaos_jump_px) {
+            t->chaos = true;
+            t->chaos_until = time + ref_frames_s(p->chaos_frames);
+            t->lock = false;
+            s->stats.jumps++;
+            FT_LOGW("track", "HUGE JUMP detected: %.0f px (limit %.0f), chaos mode for %.1f s",
+                    jump * t->scale, p->chaos_jump_px * t->scale, ref_frames_s(p->chaos_frames));
+        }
+    }
+
+    const ft_track_mode prev_mode = s->mode;
+    if (best >= 0) {
+        const ft_track_candidate *c = &cands[best];
+        const double x = c->x * inv, y = c->y * inv;
+        if (!t->has_track) {
+            start_track(t, x, y, best_r, time);
+        } else {
+            if (s->lost_frames > 0)
+                t->streak_start = time;
+            const double nis = ft_track_kalman_update(&t->kf, x, y, best_r);
+            /* A large innovation means the ball manoeuvred (kick, bounce):
+             * raise Q at once so the filter follows, then let it decay. */
+            const double f = fmin(fmax(0.25 * nis * nis, 1.0), p->process_noise_max_factor);
+            t->q_factor = fmax(t->q_factor, f);
+        }
+        t->t_last_hit = time;
+        t->box_w = c->w * inv;
+        t->box_h = c->h * inv;
+        s->lost_frames = 0;
+        s->measured = true;
+        s->candidate = best;
+        s->stats.accepted++;
+        s->mode = time - t->streak_start >= ref_frames_s(p->normal_min_frames) - TIME_EPS
+                      ? FT_TRACK_NORMAL
+                      : FT_TRACK_ACQUIRING;
+        update_lock(t, time);
+    } else {
+        s->lost_frames++;
+        t->lock = false;
+        t->stable_timing = false;
+        if (t->has_track) {
+            s->mode = time - t->t_last_hit <= ref_frames_s(p->recovering_frames) + TIME_EPS
+                          ? FT_TRACK_RECOVERING
+                          : FT_TRACK_COASTING;
+            if (s->mode == FT_TRACK_COASTING && prev_mode != FT_TRACK_COASTING)
+                FT_LOGW("track", "Extended tracking loss: %d frames", s->lost_frames);
+        } else {
+            s->mode = FT_TRACK_LOST;
+        }
+    }
+    fill_state(t, time);
+    if (out)
+        *out = *s;
+    return FT_OK;
+}
