@@ -110,12 +110,15 @@ ft_status ft_log_configure(const ft_log_params *p)
 typedef struct sink {
     char *out;
     size_t cap, len;
+    bool full; /* truncated: nothing more is written */
 } sink;
 
 static void put_raw(sink *s, char ch)
 {
-    if (s->len + 1 < s->cap)
+    if (!s->full && s->len + 1 < s->cap)
         s->out[s->len++] = ch;
+    else
+        s->full = true;
 }
 
 /* Control characters are escaped so one record stays one line and a crafted
@@ -127,8 +130,8 @@ static void put_char(sink *s, unsigned char ch)
         put_raw(s, (char)ch);
         return;
     }
-    if (s->len + 5 >= s->cap) {
-        s->len = s->cap ? s->cap - 1 : 0; /* no half escapes */
+    if (s->len + 5 > s->cap) {
+        s->full = true; /* no half escapes */
         return;
     }
     put_raw(s, '\\');
@@ -208,6 +211,20 @@ static size_t put_url(sink *s, const char *p, size_t slen)
     return path_end;
 }
 
+/* Whether a structured field's value is secret by its name alone: one of the
+ * marker names, or a name ending in "_<marker>" (stream_key). */
+static bool secret_field(const char *key)
+{
+    static const char *const names[] = {"token", "key", "password", "passwd", "secret"};
+    size_t kl = strlen(key);
+    for (size_t k = 0; k < sizeof(names) / sizeof(names[0]); k++) {
+        size_t n = strlen(names[k]);
+        if (kl >= n && !strcasecmp(key + kl - n, names[k]) && (kl == n || !is_word(key[kl - n - 1])))
+            return true;
+    }
+    return false;
+}
+
 /* Length of a "name=" secret marker at p (token=, key=, password=, secret=,
  * and names ending in them such as stream_key=), 0 if none. */
 static size_t secret_marker(const char *in, const char *p)
@@ -225,7 +242,7 @@ static size_t secret_marker(const char *in, const char *p)
 
 size_t ft_log_sanitize(const char *in, char *out, size_t cap)
 {
-    sink s = {out, cap, 0};
+    sink s = {out, cap, 0, false};
     if (!cap)
         return 0;
     const char *p = in ? in : "";
@@ -300,7 +317,7 @@ static void log_record(ft_log_level level, const char *module, const ft_log_fiel
     vsnprintf(raw, sizeof(raw), fmt, ap);
     ft_log_sanitize(raw, msg, sizeof(msg));
     timestamp(ts, sizeof(ts));
-    sink s = {line, sizeof(line), 0};
+    sink s = {line, sizeof(line), 0, false};
 
     pthread_mutex_lock(&g_lock);
     FILE *f = dest();
@@ -321,7 +338,7 @@ static void log_record(ft_log_level level, const char *module, const ft_log_fiel
             put_lit(&s, ",\"fields\":{");
             for (int i = 0; i < n; i++) {
                 put_json_field(&s, i ? ",\"" : "\"", fields[i].key);
-                put_json_field(&s, "\":\"", fields[i].value);
+                put_json_field(&s, "\":\"", secret_field(fields[i].key) ? "***" : fields[i].value);
                 put_raw(&s, '"');
             }
             put_raw(&s, '}');
@@ -338,7 +355,8 @@ static void log_record(ft_log_level level, const char *module, const ft_log_fiel
             ft_log_sanitize(fields[i].key, clean, sizeof(clean));
             put_str(&s, clean);
             put_raw(&s, '=');
-            ft_log_sanitize(fields[i].value, clean, sizeof(clean));
+            ft_log_sanitize(secret_field(fields[i].key) ? "***" : fields[i].value, clean,
+                            sizeof(clean));
             put_str(&s, clean);
         }
     }
