@@ -11,8 +11,11 @@
 #include <stddef.h> /* detector.h uses NULL */
 #include <stdint.h>
 
+#include "camera/camera.h"
 #include "core/status.h"
 #include "detect/detector.h"
+#include "detect/filters.h"
+#include "track/tracker.h"
 
 typedef struct ft_pipeline ft_pipeline;
 
@@ -33,12 +36,13 @@ const char *ft_pipeline_stage_name(ft_pipeline_stage s);
 typedef struct ft_pipeline_frame {
     int64_t index;        /* output frame number from 0 */
     double pts_s;         /* input timestamp */
+    int frame_w, frame_h; /* input frame size */
+    const ft_detection *detections; /* after filtering, borrowed for the call */
     int n_detections;
-    bool ball_visible;
-    double ball_x, ball_y;           /* tracker estimate, source pixels */
-    const char *mode;                /* tracker mode name (borrowed, static) */
-    double crop_x, crop_y, crop_w, crop_h; /* rendered crop, source pixels */
-    double latency_ms;    /* decode start to encode end for this frame */
+    const ft_track_state *track;     /* tracker state after this frame (borrowed) */
+    const char *mode;                /* one-word mode as in the track CSV (static) */
+    ft_crop crop;                    /* rendered crop, source pixels */
+    double latency_ms;    /* decode to encode end for this frame */
 } ft_pipeline_frame;
 
 /* Hooks for callers that observe or steer a run (the CLI's --track-out, the
@@ -67,7 +71,11 @@ typedef struct ft_pipeline_params {
     bool progress;           /* progress bar on stderr when it is a terminal */
     int queue_depth;         /* frames per queue; 0 = 8 */
     int reader_timeout_ms;   /* network timeout; 0 = 5000 */
+    const char *track_out;   /* per-frame track CSV (pipeline/track_csv.h), NULL = none */
     ft_detector *detector;   /* borrowed; NULL = no detections (whole-frame camera) */
+    ft_detect_filter *filter; /* borrowed; applied after the detector; NULL = none */
+    const ft_tracker_params *tracker; /* borrowed (copied at create); NULL = defaults */
+    const ft_camera_params *camera;   /* borrowed (copied at create); NULL = defaults */
     ft_pipeline_hooks hooks;
 } ft_pipeline_params;
 
