@@ -31,6 +31,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/image.h"
 #include "core/status.h"
 
 typedef struct ft_nn_backend ft_nn_backend;
@@ -182,6 +183,15 @@ typedef struct ft_nn_backend_ops {
      * emb(v)[2j] = sin(v * 2π / T^(2j/d)), emb(v)[2j+1] = cos(same), j < d/2,
      * T = 10000, d = `dim` per coordinate (y is m x 4*dim). */
     void (*sine_embed)(ft_nn_backend *be, int m, int dim, const float *box, float *y);
+
+    /* ---- optional (NULL when a backend does not provide it) ---- */
+    /* Model input from a decoded frame (borrowed; YUV420P or NV12, copied
+     * before return): antialiased bilinear resize to out_w x out_h as
+     * torchvision's antialias=True, RGB / 255, (v - mean) / std, written as
+     * 3 x out_h x out_w floats (CHW) at y. Lets the CUDA backend convert on
+     * the GPU after one upload of the 8-bit planes. */
+    void (*image_to_tensor)(ft_nn_backend *be, const ft_image *frame, int out_w, int out_h,
+                            const float mean[3], const float std[3], float *y);
 } ft_nn_backend_ops;
 
 /* Base of every backend object; implementations embed it first. */
@@ -192,6 +202,8 @@ struct ft_nn_backend {
 typedef struct ft_nn_backend_params {
     const char *device; /* "cpu" or "cuda[:N]" (borrowed); NULL means "cpu" */
     int threads;        /* CPU worker threads; 0 = FT_THREADS, OMP_NUM_THREADS or all cores */
+    int fp32;           /* CUDA: 1 = plain FP32 GEMMs and attention (the retry after an
+                           out-of-memory failure); 0 = FP16 tensor cores */
 } ft_nn_backend_params;
 
 /* Create the backend named by params->device. *out is returned-owned.

@@ -1,0 +1,820 @@
+/* The CUDA backend (see docs/cuda.md).
+ *
+ * Precision. Activations are f32 in device memory, as the backend interface
+ * requires. The arithmetic that matters runs on f16 tensor cores with f32
+ * accumulation: every weight passed to `linear` gets an f16 shadow made once
+ * on first use (with the layer-scale folded in when the call has one), the
+ * activation operand is rounded to f16 on the way into cuBLASLt, and the
+ * attention kernel stages its tiles as f16. In FP32 mode (the retry after an
+ * out-of-memory failure) GEMMs and attention run in plain f32 instead.
+ *
+ * Execution. Operators are enqueued on one stream and return at once; the
+ * first failure is recorded and returned by run/sync, later operators are
+ * skipped. `run` executes a recorder eagerly the first time it sees it (this
+ * creates the shadows, sizes the scratch buffers and picks the GEMM
+ * algorithms), captures it into a CUDA graph the second time and replays the
+ * graph afterwards. A recorder is identified by its (fn, user) pair: callers
+ * use one user pointer per planned input size. */
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cublasLt.h>
+#include <cuda_runtime_api.h>
+
+#include "core/log.h"
+#include "nn/backend.h"
+#include "nn/cuda/cuda_kernels.h"
+
+#define WORKSPACE_BYTES (32u << 20)
+#define MAX_PLANS 256
+#define MAX_GRAPHS 16
+#define STAGING_SLOTS 2
+
+/* A cuBLASLt matmul chosen once per shape and operand alignment. */
+typedef struct gemm_plan {
+    int m, n, k, ldx, ldc, ldy;
+    int epi;      /* cublasLtEpilogue_t */
+    int has_c;    /* beta = 1 with a C operand */
+    int align;    /* min alignment of the operands, bytes */
+    cublasLtMatmulDesc_t desc;
+    cublasLtMatrixLayout_t la, lb, lc, ld;
+    cublasLtMatmulAlgo_t algo;
+} gemm_plan;
+
+/* f16 (or scaled f32) copy of a weight, keyed by the pointers it was made from. */
+typedef struct shadow {
+    const float *w, *scale, *bias;
+    void *w2;     /* weight in compute precision, NULL = use w itself */
+    float *bias2; /* bias times scale, NULL = use bias itself */
+} shadow;
+
+typedef struct graph_entry {
+    ft_nn_record_fn fn;
+    void *user;
+    int runs;
+    cudaGraphExec_t exec;
+} graph_entry;
+
+typedef struct staging {
+    void *host; /* pinned */
+    size_t cap;
+    cudaEvent_t done;
+    bool pending;
+} staging;
+
+typedef struct ft_nn_cuda {
+    ft_nn_backend base;
+    int device;
+    bool fp32;
+    cudaStream_t stream;
+    cublasLtHandle_t lt;
+    void *workspace;
+    ft_status err;
+    bool capturing, capture_broken;
+    void *x16; /* activation operand rounded to f16 */
+    size_t x16_cap;
+    float *tmp; /* GEMM result before a general epilogue */
+    size_t tmp_cap;
+    gemm_plan plans[MAX_PLANS];
+    int nplans;
+    shadow *shadows;
+    int nshadows, shadow_cap;
+    graph_entry graphs[MAX_GRAPHS];
+    int ngraphs;
+    staging stage[STAGING_SLOTS];
+    int next_stage;
+    void *frame_dev; /* device copy of the last frame for image_to_tensor */
+    size_t frame_cap;
+} ft_nn_cuda;
+
+static ft_nn_cuda *cu(ft_nn_backend *be)
+{
+    return (ft_nn_cuda *)be;
+}
+
+/* Record the first failure with the CUDA error text. */
+static void fail_cuda(ft_nn_cuda *c, cudaError_t e, const char *what)
+{
+    if (e == cudaSuccess)
+        return;
+    (void)cudaGetLastError(); /* clear a sticky-free error so later calls report their own */
+    ft_status st = e == cudaErrorMemoryAllocation ? FT_ERR_GPU_OOM : FT_ERR_GPU;
+    if (c->err == FT_OK) {
+        c->err = st;
+        FT_LOGE("cuda", "%s: %s (%s)", what, cudaGetErrorString(e), cudaGetErrorName(e));
+    }
+}
+
+static void fail_blas(ft_nn_cuda *c, cublasStatus_t s, const char *what)
+{
+    if (s == CUBLAS_STATUS_SUCCESS)
+        return;
+    if (c->err == FT_OK) {
+        c->err = s == CUBLAS_STATUS_ALLOC_FAILED ? FT_ERR_GPU_OOM : FT_ERR_GPU;
+        FT_LOGE("cuda", "%s: cuBLASLt status %d (%s)", what, (int)s, cublasLtGetStatusString(s));
+    }
+}
+
+/* Grow a scratch buffer. Growing is impossible while a graph is being
+ * captured: the capture is then marked broken and redone after an eager run. */
+static void *scratch(ft_nn_cuda *c, void **buf, size_t *cap, size_t bytes)
+{
+    if (*cap >= bytes)
+        return *buf;
+    if (c->capturing) {
+        c->capture_broken = true;
+        return NULL;
+    }
+    cudaFree(*buf);
+    *buf = NULL;
+    *cap = 0;
+    cudaError_t e = cudaMalloc(buf, bytes);
+    if (e != cudaSuccess) {
+        fail_cuda(c, e, "scratch allocation");
+        *buf = NULL;
+        return NULL;
+    }
+    *cap = bytes;
+    return *buf;
+}
+
+/* ---- memory ---- */
+
+static ft_status cuda_alloc(ft_nn_backend *be, size_t bytes, ft_nn_mem kind, void **ptr)
+{
+    ft_nn_cuda *c = cu(be);
+    *ptr = NULL;
+    cudaError_t e = cudaMalloc(ptr, bytes ? bytes : 64);
+    if (e != cudaSuccess) {
+        (void)cudaGetLastError();
+        *ptr = NULL;
+        FT_LOGE("cuda", "cudaMalloc of %zu bytes (%s) failed: %s", bytes,
+                kind == FT_NN_MEM_WEIGHT ? "weights" : "activations", cudaGetErrorString(e));
+        return e == cudaErrorMemoryAllocation ? FT_ERR_GPU_OOM : FT_ERR_GPU;
+    }
+    (void)c;
+    return FT_OK;
+}
+
+static void cuda_free(ft_nn_backend *be, void *ptr)
+{
+    (void)be;
+    if (ptr)
+        cudaFree(ptr);
+}
+
+/* Host -> device through a pinned staging slot, so the copy is truly
+ * asynchronous and the caller's buffer is free on return. A slot is reused
+ * only after its previous copy finished. */
+static void cuda_upload(ft_nn_backend *be, void *dst, const void *src, size_t bytes)
+{
+    ft_nn_cuda *c = cu(be);
+    if (c->err || !bytes)
+        return;
+    staging *s = &c->stage[c->next_stage];
+    c->next_stage = (c->next_stage + 1) % STAGING_SLOTS;
+    if (s->pending) {
+        fail_cuda(c, cudaEventSynchronize(s->done), "upload (staging wait)");
+        s->pending = false;
+    }
+    if (s->cap < bytes) {
+        cudaFreeHost(s->host);
+        s->host = NULL;
+        s->cap = 0;
+        if (cudaMallocHost(&s->host, bytes) != cudaSuccess) {
+            /* no pinned memory: a plain copy still works, synchronously */
+            (void)cudaGetLastError();
+            s->host = NULL;
+            fail_cuda(c, cudaMemcpy(dst, src, bytes, cudaMemcpyHostToDevice), "upload");
+            return;
+        }
+        s->cap = bytes;
+    }
+    memcpy(s->host, src, bytes);
+    fail_cuda(c, cudaMemcpyAsync(dst, s->host, bytes, cudaMemcpyHostToDevice, c->stream),
+              "upload");
+    fail_cuda(c, cudaEventRecord(s->done, c->stream), "upload (event)");
+    s->pending = true;
+}
+
+static ft_status cuda_download(ft_nn_backend *be, void *dst, const void *src, size_t bytes)
+{
+    ft_nn_cuda *c = cu(be);
+    if (c->err)
+        return c->err;
+    fail_cuda(c, cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, c->stream), "download");
+    fail_cuda(c, cudaStreamSynchronize(c->stream), "download (sync)");
+    return c->err;
+}
+
+/* ---- GEMM through cuBLASLt ---- */
+
+static int ptr_align(const void *p)
+{
+    uintptr_t v = (uintptr_t)p;
+    int a = 256;
+    while (a > 4 && (v % (uintptr_t)a))
+        a >>= 1;
+    return a;
+}
+
+static void plan_destroy(gemm_plan *p)
+{
+    cublasLtMatrixLayoutDestroy(p->la);
+    cublasLtMatrixLayoutDestroy(p->lb);
+    cublasLtMatrixLayoutDestroy(p->lc);
+    cublasLtMatrixLayoutDestroy(p->ld);
+    cublasLtMatmulDescDestroy(p->desc);
+}
+
+/* Find or build the plan for y (m x n, f32) = x (m x k, f16 or f32) · wᵀ with
+ * epilogue `epi`, optionally + C. Returns NULL (error recorded) when cuBLASLt
+ * has no algorithm. */
+static gemm_plan *gemm_plan_get(ft_nn_cuda *c, int m, int n, int k, int ldx, int ldc, int ldy,
+                                cublasLtEpilogue_t epi, int has_c, int align)
+{
+    for (int i = 0; i < c->nplans; i++) {
+        gemm_plan *p = &c->plans[i];
+        if (p->m == m && p->n == n && p->k == k && p->ldx == ldx && p->ldc == ldc &&
+            p->ldy == ldy && p->epi == (int)epi && p->has_c == has_c && p->align == align)
+            return p;
+    }
+    if (c->nplans == MAX_PLANS || c->capturing) {
+        if (c->capturing)
+            c->capture_broken = true;
+        else
+            fail_blas(c, CUBLAS_STATUS_NOT_SUPPORTED, "GEMM plan cache full");
+        return NULL;
+    }
+    gemm_plan *p = &c->plans[c->nplans];
+    memset(p, 0, sizeof(*p));
+    cudaDataType_t ab = c->fp32 ? CUDA_R_32F : CUDA_R_16F;
+    cublasOperation_t ta = CUBLAS_OP_T, tb = CUBLAS_OP_N;
+    cublasStatus_t s = cublasLtMatmulDescCreate(&p->desc, CUBLAS_COMPUTE_32F, CUDA_R_32F);
+    if (s == CUBLAS_STATUS_SUCCESS)
+        s = cublasLtMatmulDescSetAttribute(p->desc, CUBLASLT_MATMUL_DESC_TRANSA, &ta, sizeof(ta));
+    if (s == CUBLAS_STATUS_SUCCESS)
+        s = cublasLtMatmulDescSetAttribute(p->desc, CUBLASLT_MATMUL_DESC_TRANSB, &tb, sizeof(tb));
+    if (s == CUBLAS_STATUS_SUCCESS)
+        s = cublasLtMatmulDescSetAttribute(p->desc, CUBLASLT_MATMUL_DESC_EPILOGUE, &epi,
+                                           sizeof(epi));
+    if (s == CUBLAS_STATUS_SUCCESS && epi != CUBLASLT_EPILOGUE_DEFAULT &&
+        epi != CUBLASLT_EPILOGUE_RELU) {
+        cudaDataType_t bt = CUDA_R_32F;
+        s = cublasLtMatmulDescSetAttribute(p->desc, CUBLASLT_MATMUL_DESC_BIAS_DATA_TYPE, &bt,
+                                           sizeof(bt));
+    }
+    /* column-major view: yᵀ (n x m) = w (k x n)ᵀ · xᵀ (k x m) */
+    if (s == CUBLAS_STATUS_SUCCESS)
+        s = cublasLtMatrixLayoutCreate(&p->la, ab, (uint64_t)k, (uint64_t)n, (int64_t)k);
+    if (s == CUBLAS_STATUS_SUCCESS)
+        s = cublasLtMatrixLayoutCreate(&p->lb, ab, (uint64_t)k, (uint64_t)m, (int64_t)ldx);
+    if (s == CUBLAS_STATUS_SUCCESS)
+        s = cublasLtMatrixLayoutCreate(&p->lc, CUDA_R_32F, (uint64_t)n, (uint64_t)m,
+                                       (int64_t)(has_c ? ldc : ldy));
+    if (s == CUBLAS_STATUS_SUCCESS)
+        s = cublasLtMatrixLayoutCreate(&p->ld, CUDA_R_32F, (uint64_t)n, (uint64_t)m, (int64_t)ldy);
+    cublasLtMatmulPreference_t pref = NULL;
+    if (s == CUBLAS_STATUS_SUCCESS)
+        s = cublasLtMatmulPreferenceCreate(&pref);
+    size_t ws = WORKSPACE_BYTES;
+    uint32_t al = (uint32_t)align;
+    if (s == CUBLAS_STATUS_SUCCESS)
+        s = cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES,
+                                                 &ws, sizeof(ws));
+    cublasLtMatmulPreferenceAttributes_t al_attr[4] = {
+        CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES,
+        CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES};
+    for (int i = 0; i < 4 && s == CUBLAS_STATUS_SUCCESS; i++)
+        s = cublasLtMatmulPreferenceSetAttribute(pref, al_attr[i], &al, sizeof(al));
+    cublasLtMatmulHeuristicResult_t res;
+    int found = 0;
+    if (s == CUBLAS_STATUS_SUCCESS)
+        s = cublasLtMatmulAlgoGetHeuristic(c->lt, p->desc, p->la, p->lb, p->lc, p->ld, pref, 1,
+                                           &res, &found);
+    cublasLtMatmulPreferenceDestroy(pref);
+    if (s != CUBLAS_STATUS_SUCCESS || found == 0) {
+        plan_destroy(p);
+        return NULL; /* the caller falls back to a plain GEMM + epilogue kernel */
+    }
+    p->m = m;
+    p->n = n;
+    p->k = k;
+    p->ldx = ldx;
+    p->ldc = ldc;
+    p->ldy = ldy;
+    p->epi = (int)epi;
+    p->has_c = has_c;
+    p->align = align;
+    p->algo = res.algo;
+    c->nplans++;
+    return p;
+}
+
+/* y = x · wᵀ (+ bias, + relu per epi) (+ C). x is in compute precision.
+ * Returns false when no plan exists for this epilogue (nothing enqueued). */
+static bool gemm(ft_nn_cuda *c, int m, int n, int k, const void *x, int ldx, const void *w,
+                 const float *bias, cublasLtEpilogue_t epi, const float *cm, int ldc, float *y,
+                 int ldy)
+{
+    int align = ptr_align(x);
+    int a2 = ptr_align(w);
+    align = a2 < align ? a2 : align;
+    a2 = ptr_align(y);
+    align = a2 < align ? a2 : align;
+    if (cm) {
+        a2 = ptr_align(cm);
+        align = a2 < align ? a2 : align;
+    }
+    gemm_plan *p = gemm_plan_get(c, m, n, k, ldx, ldc, ldy, epi, cm != NULL, align);
+    if (!p)
+        return false;
+    if (bias) {
+        cublasStatus_t s = cublasLtMatmulDescSetAttribute(
+            p->desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias, sizeof(bias));
+        if (s != CUBLAS_STATUS_SUCCESS) {
+            fail_blas(c, s, "GEMM bias");
+            return true;
+        }
+    }
+    float alpha = 1.f, beta = cm ? 1.f : 0.f;
+    cublasStatus_t s = cublasLtMatmul(c->lt, p->desc, &alpha, w, p->la, x, p->lb, &beta,
+                                      cm ? (const void *)cm : (const void *)y, p->lc, y, p->ld,
+                                      &p->algo, c->workspace, WORKSPACE_BYTES, c->stream);
+    fail_blas(c, s, "cublasLtMatmul");
+    return true;
+}
+
+/* The compute-precision copy of a weight (and of its bias when a scale is
+ * folded in), made on first use. */
+static const shadow *shadow_get(ft_nn_cuda *c, int n, int k, const float *w, const float *scale,
+                                const float *bias)
+{
+    for (int i = 0; i < c->nshadows; i++) {
+        shadow *s = &c->shadows[i];
+        if (s->w == w && s->scale == scale && s->bias == bias)
+            return s;
+    }
+    if (c->capturing) {
+        c->capture_broken = true;
+        return NULL;
+    }
+    if (c->nshadows == c->shadow_cap) {
+        int cap = c->shadow_cap ? 2 * c->shadow_cap : 64;
+        shadow *ns = realloc(c->shadows, (size_t)cap * sizeof(*ns));
+        if (!ns) {
+            if (!c->err)
+                c->err = FT_ERR_NOMEM;
+            return NULL;
+        }
+        c->shadows = ns;
+        c->shadow_cap = cap;
+    }
+    shadow s = {w, scale, bias, NULL, NULL};
+    cudaError_t e = cudaSuccess;
+    if (!c->fp32 || scale) {
+        size_t esz = c->fp32 ? sizeof(float) : 2;
+        e = cudaMalloc(&s.w2, (size_t)n * k * esz);
+        if (e == cudaSuccess && scale && bias)
+            e = cudaMalloc((void **)&s.bias2, (size_t)n * sizeof(float));
+        if (e == cudaSuccess)
+            e = ft_cuda_weight_prepare(n, k, w, scale, s.w2, !c->fp32, bias, s.bias2, c->stream);
+    }
+    if (e != cudaSuccess) {
+        cudaFree(s.w2);
+        cudaFree(s.bias2);
+        fail_cuda(c, e, "weight shadow");
+        return NULL;
+    }
+    c->shadows[c->nshadows] = s;
+    return &c->shadows[c->nshadows++];
+}
+
+static void cuda_linear(ft_nn_backend *be, const ft_nn_linear_args *a)
+{
+    ft_nn_cuda *c = cu(be);
+    if (c->err)
+        return;
+    /* The layer-scale folds into the weights only when it multiplies the
+     * plain product: y = res + (scale ⊙ w) x + scale ⊙ b. */
+    bool fold = a->res && a->scale && a->act == FT_NN_ACT_NONE;
+    const shadow *sh = shadow_get(c, a->n, a->k, a->w, fold ? a->scale : NULL,
+                                  fold ? a->bias : NULL);
+    if (!sh)
+        return;
+    const void *w = sh->w2 ? sh->w2 : (const void *)a->w;
+    const float *bias = fold && sh->bias2 ? sh->bias2 : a->bias;
+
+    const void *x = a->x;
+    int ldx = a->ldx;
+    if (!c->fp32) {
+        void *x16 = scratch(c, &c->x16, &c->x16_cap, (size_t)a->m * a->k * 2);
+        if (!x16)
+            return;
+        fail_cuda(c, ft_cuda_f32_to_f16(a->m, a->k, a->x, a->ldx, x16, c->stream), "f32_to_f16");
+        x = x16;
+        ldx = a->k;
+    }
+
+    if (!a->res || fold) {
+        /* bias and ReLU in the GEMM epilogue; GELU/SiLU (exact forms) after */
+        cublasLtEpilogue_t epi = CUBLASLT_EPILOGUE_DEFAULT;
+        if (a->act == FT_NN_ACT_RELU)
+            epi = bias ? CUBLASLT_EPILOGUE_RELU_BIAS : CUBLASLT_EPILOGUE_RELU;
+        else if (bias)
+            epi = CUBLASLT_EPILOGUE_BIAS;
+        if (gemm(c, a->m, a->n, a->k, x, ldx, w, bias, epi, a->res, a->ldres, a->y, a->ldy)) {
+            if (a->act == FT_NN_ACT_GELU || a->act == FT_NN_ACT_SILU)
+                fail_cuda(c,
+                          ft_cuda_epilogue(a->m, a->n, a->y, a->ldy, NULL, a->act, NULL, 0, NULL,
+                                           a->y, a->ldy, c->stream),
+                          "activation");
+            return;
+        }
+        if (c->err || c->capture_broken)
+            return;
+    }
+    /* general case (or no fused plan): plain product, then one epilogue pass */
+    float *t = scratch(c, (void **)&c->tmp, &c->tmp_cap, (size_t)a->m * a->n * sizeof(float));
+    if (!t)
+        return;
+    if (!gemm(c, a->m, a->n, a->k, x, ldx, w, NULL, CUBLASLT_EPILOGUE_DEFAULT, NULL, 0, t, a->n)) {
+        if (!c->err && !c->capture_broken)
+            fail_blas(c, CUBLAS_STATUS_NOT_SUPPORTED, "no cuBLASLt algorithm for linear");
+        return;
+    }
+    fail_cuda(c,
+              ft_cuda_epilogue(a->m, a->n, t, a->n, fold ? NULL : a->bias, a->act, a->res,
+                               a->ldres, fold ? NULL : a->scale, a->y, a->ldy, c->stream),
+              "linear epilogue");
+}
+
+/* ---- the other operators: thin wrappers over the kernels ---- */
+
+#define ENQUEUE(c, call, what)                                                                     \
+    do {                                                                                           \
+        if (!(c)->err)                                                                             \
+            fail_cuda((c), (call), (what));                                                        \
+    } while (0)
+
+static void cuda_layernorm(ft_nn_backend *be, int m, int n, const float *x, int ldx,
+                           const float *gamma, const float *beta, float eps, ft_nn_act act,
+                           float *y, int ldy)
+{
+    ft_nn_cuda *c = cu(be);
+    ENQUEUE(c, ft_cuda_layernorm(m, n, x, ldx, gamma, beta, eps, act, y, ldy, c->stream),
+            "layernorm");
+}
+
+static void cuda_attention(ft_nn_backend *be, const ft_nn_attention_args *a)
+{
+    ft_nn_cuda *c = cu(be);
+    ENQUEUE(c, ft_cuda_attention(a, !c->fp32, c->stream), "attention");
+}
+
+static void cuda_msda(ft_nn_backend *be, const ft_nn_msda_args *a)
+{
+    ft_nn_cuda *c = cu(be);
+    ENQUEUE(c, ft_cuda_msda(a, c->stream), "msda");
+}
+
+static void cuda_im2col(ft_nn_backend *be, const ft_nn_im2col_args *a)
+{
+    ft_nn_cuda *c = cu(be);
+    ENQUEUE(c, ft_cuda_im2col(a, c->stream), "im2col");
+}
+
+static void cuda_add(ft_nn_backend *be, int n, const float *a, const float *b, float *y)
+{
+    ft_nn_cuda *c = cu(be);
+    ENQUEUE(c, ft_cuda_add(n, a, b, y, c->stream), "add");
+}
+
+static void cuda_gather_rows(ft_nn_backend *be, int rows, int cols, const float *x, int ldx,
+                             const int32_t *idx, float *y, int ldy)
+{
+    ft_nn_cuda *c = cu(be);
+    ENQUEUE(c, ft_cuda_gather_rows(rows, cols, x, ldx, idx, y, ldy, c->stream), "gather_rows");
+}
+
+static void cuda_rowmax(ft_nn_backend *be, int m, int n, const float *x, int ldx, float *y)
+{
+    ft_nn_cuda *c = cu(be);
+    ENQUEUE(c, ft_cuda_rowmax(m, n, x, ldx, y, c->stream), "rowmax");
+}
+
+static void cuda_topk(ft_nn_backend *be, int n, int k, const float *x, int32_t *idx, float *val)
+{
+    ft_nn_cuda *c = cu(be);
+    if (k > FT_CUDA_TOPK_MAX || k > n) {
+        if (!c->err) {
+            c->err = FT_ERR_INVALID;
+            FT_LOGE("cuda", "topk: k = %d exceeds n = %d or the limit %d", k, n,
+                    FT_CUDA_TOPK_MAX);
+        }
+        return;
+    }
+    ENQUEUE(c, ft_cuda_topk(n, k, x, idx, val, c->stream), "topk");
+}
+
+static void cuda_box_refine(ft_nn_backend *be, int m, const float *d, int ldd, const float *r,
+                            const int32_t *ridx, float *y)
+{
+    ft_nn_cuda *c = cu(be);
+    ENQUEUE(c, ft_cuda_box_refine(m, d, ldd, r, ridx, y, c->stream), "box_refine");
+}
+
+static void cuda_sine_embed(ft_nn_backend *be, int m, int dim, const float *box, float *y)
+{
+    ft_nn_cuda *c = cu(be);
+    ENQUEUE(c, ft_cuda_sine_embed(m, dim, box, y, c->stream), "sine_embed");
+}
+
+/* ---- execution ---- */
+
+static ft_status cuda_sync(ft_nn_backend *be)
+{
+    ft_nn_cuda *c = cu(be);
+    fail_cuda(c, cudaStreamSynchronize(c->stream), "stream synchronize");
+    return c->err;
+}
+
+static graph_entry *graph_find(ft_nn_cuda *c, ft_nn_record_fn fn, void *user)
+{
+    for (int i = 0; i < c->ngraphs; i++)
+        if (c->graphs[i].fn == fn && c->graphs[i].user == user)
+            return &c->graphs[i];
+    if (c->ngraphs == MAX_GRAPHS)
+        return NULL;
+    graph_entry *g = &c->graphs[c->ngraphs++];
+    memset(g, 0, sizeof(*g));
+    g->fn = fn;
+    g->user = user;
+    return g;
+}
+
+/* Capture fn into g->exec. Returns false (nothing enqueued, no error) when
+ * the recorder needed something only an eager run can do. */
+static bool graph_capture(ft_nn_cuda *c, graph_entry *g, ft_nn_record_fn fn, void *user)
+{
+    cudaGraph_t graph = NULL;
+    cudaError_t e = cudaStreamBeginCapture(c->stream, cudaStreamCaptureModeThreadLocal);
+    if (e != cudaSuccess) {
+        fail_cuda(c, e, "graph capture begin");
+        return false;
+    }
+    c->capturing = true;
+    c->capture_broken = false;
+    fn(&c->base, user);
+    c->capturing = false;
+    e = cudaStreamEndCapture(c->stream, &graph);
+    if (e != cudaSuccess || c->err || c->capture_broken) {
+        if (graph)
+            cudaGraphDestroy(graph);
+        if (e != cudaSuccess && !c->capture_broken)
+            fail_cuda(c, e, "graph capture end");
+        (void)cudaGetLastError();
+        return false;
+    }
+    e = cudaGraphInstantiate(&g->exec, graph, 0);
+    cudaGraphDestroy(graph);
+    if (e != cudaSuccess) {
+        g->exec = NULL;
+        fail_cuda(c, e, "graph instantiate");
+        return false;
+    }
+    return true;
+}
+
+static ft_status cuda_run(ft_nn_backend *be, ft_nn_record_fn fn, void *user, int flags)
+{
+    ft_nn_cuda *c = cu(be);
+    if (c->err)
+        return c->err;
+    graph_entry *g = (flags & FT_NN_RUN_EAGER) ? NULL : graph_find(c, fn, user);
+    if (g && g->exec) {
+        fail_cuda(c, cudaGraphLaunch(g->exec, c->stream), "graph launch");
+        return c->err;
+    }
+    if (g && g->runs > 0 && graph_capture(c, g, fn, user)) {
+        fail_cuda(c, cudaGraphLaunch(g->exec, c->stream), "graph launch");
+        return c->err;
+    }
+    if (c->err)
+        return c->err;
+    fn(be, user);
+    if (g)
+        g->runs++;
+    return c->err;
+}
+
+/* ---- pre-processing (optional operator) ---- */
+
+static void cuda_image_to_tensor(ft_nn_backend *be, const ft_image *frame, int out_w, int out_h,
+                                 const float mean[3], const float std[3], float *y)
+{
+    ft_nn_cuda *c = cu(be);
+    if (c->err)
+        return;
+    bool nv12 = frame->format == FT_PIX_NV12;
+    int cw = (frame->width + 1) / 2, ch = (frame->height + 1) / 2;
+    size_t ybytes = (size_t)frame->width * frame->height;
+    size_t cbytes = nv12 ? (size_t)cw * 2 * ch : (size_t)cw * ch;
+    size_t total = ybytes + cbytes * (nv12 ? 1 : 2);
+    /* pack the planes tightly into pinned memory, then one async copy */
+    staging *s = &c->stage[c->next_stage];
+    c->next_stage = (c->next_stage + 1) % STAGING_SLOTS;
+    if (s->pending) {
+        fail_cuda(c, cudaEventSynchronize(s->done), "frame upload (staging wait)");
+        s->pending = false;
+    }
+    if (s->cap < total) {
+        cudaFreeHost(s->host);
+        s->host = NULL;
+        s->cap = 0;
+        cudaError_t e = cudaMallocHost(&s->host, total);
+        if (e != cudaSuccess) {
+            s->host = NULL;
+            fail_cuda(c, e, "pinned frame buffer");
+            return;
+        }
+        s->cap = total;
+    }
+    if (!scratch(c, &c->frame_dev, &c->frame_cap, total))
+        return;
+    uint8_t *h = s->host;
+    int rows[3] = {frame->height, ch, ch};
+    size_t widths[3] = {(size_t)frame->width, nv12 ? (size_t)cw * 2 : (size_t)cw, (size_t)cw};
+    int planes = nv12 ? 2 : 3;
+    size_t off = 0, offs[3] = {0, 0, 0};
+    for (int p = 0; p < planes; p++) {
+        offs[p] = off;
+        for (int r = 0; r < rows[p]; r++)
+            memcpy(h + off + (size_t)r * widths[p], frame->data[p] + (size_t)r * frame->stride[p],
+                   widths[p]);
+        off += widths[p] * rows[p];
+    }
+    uint8_t *d = c->frame_dev;
+    fail_cuda(c, cudaMemcpyAsync(d, h, total, cudaMemcpyHostToDevice, c->stream), "frame upload");
+    fail_cuda(c, cudaEventRecord(s->done, c->stream), "frame upload (event)");
+    s->pending = true;
+    ft_cuda_frame f = {
+        .width = frame->width,
+        .height = frame->height,
+        .nv12 = nv12,
+        .plane = {d + offs[0], d + offs[1], nv12 ? NULL : d + offs[2]},
+        .stride = {(int)widths[0], (int)widths[1], nv12 ? 0 : (int)widths[2]},
+    };
+    ENQUEUE(c, ft_cuda_preprocess(&f, out_w, out_h, mean, std, y, c->stream), "preprocess");
+}
+
+/* ---- lifecycle ---- */
+
+static void cuda_destroy(ft_nn_backend *be)
+{
+    ft_nn_cuda *c = cu(be);
+    if (!c)
+        return;
+    if (c->stream)
+        cudaStreamSynchronize(c->stream);
+    for (int i = 0; i < c->ngraphs; i++)
+        if (c->graphs[i].exec)
+            cudaGraphExecDestroy(c->graphs[i].exec);
+    for (int i = 0; i < c->nplans; i++)
+        plan_destroy(&c->plans[i]);
+    for (int i = 0; i < c->nshadows; i++) {
+        cudaFree(c->shadows[i].w2);
+        cudaFree(c->shadows[i].bias2);
+    }
+    free(c->shadows);
+    for (int i = 0; i < STAGING_SLOTS; i++) {
+        cudaFreeHost(c->stage[i].host);
+        if (c->stage[i].done)
+            cudaEventDestroy(c->stage[i].done);
+    }
+    cudaFree(c->x16);
+    cudaFree(c->tmp);
+    cudaFree(c->frame_dev);
+    cudaFree(c->workspace);
+    if (c->lt)
+        cublasLtDestroy(c->lt);
+    if (c->stream)
+        cudaStreamDestroy(c->stream);
+    free(c);
+}
+
+static const ft_nn_backend_ops cuda_ops = {
+    .name = "cuda",
+    .destroy = cuda_destroy,
+    .alloc = cuda_alloc,
+    .free = cuda_free,
+    .upload = cuda_upload,
+    .download = cuda_download,
+    .run = cuda_run,
+    .sync = cuda_sync,
+    .linear = cuda_linear,
+    .layernorm = cuda_layernorm,
+    .attention = cuda_attention,
+    .msda = cuda_msda,
+    .im2col = cuda_im2col,
+    .add = cuda_add,
+    .gather_rows = cuda_gather_rows,
+    .rowmax = cuda_rowmax,
+    .topk = cuda_topk,
+    .box_refine = cuda_box_refine,
+    .sine_embed = cuda_sine_embed,
+    .image_to_tensor = cuda_image_to_tensor,
+};
+
+/* Parse "cuda" or "cuda:N". */
+static ft_status parse_device(const char *dev, int *index)
+{
+    *index = 0;
+    if (!dev || !strcmp(dev, "cuda"))
+        return FT_OK;
+    if (strncmp(dev, "cuda:", 5) != 0)
+        goto bad;
+    char *end = NULL;
+    long v = strtol(dev + 5, &end, 10);
+    if (end == dev + 5 || *end != '\0' || v < 0 || v > 255)
+        goto bad;
+    *index = (int)v;
+    return FT_OK;
+bad:
+    FT_LOGE("cuda", "device '%s': expected cuda or cuda:N", dev);
+    return FT_ERR_CONFIG;
+}
+
+ft_status ft_nn_cuda_backend_create(const ft_nn_backend_params *params, ft_nn_backend **out)
+{
+    ft_status st = FT_OK;
+    ft_nn_cuda *c = NULL;
+    *out = NULL;
+    int index = 0;
+    st = parse_device(params ? params->device : NULL, &index);
+    if (st)
+        goto out;
+    int count = 0;
+    cudaError_t e = cudaGetDeviceCount(&count);
+    if (e != cudaSuccess || count == 0) {
+        FT_LOGE("cuda", "no usable CUDA device: %s",
+                e != cudaSuccess ? cudaGetErrorString(e) : "no device found");
+        (void)cudaGetLastError();
+        st = FT_ERR_GPU;
+        goto out;
+    }
+    if (index >= count) {
+        FT_LOGE("cuda", "device cuda:%d requested but only %d CUDA device(s) present", index,
+                count);
+        st = FT_ERR_GPU;
+        goto out;
+    }
+    c = calloc(1, sizeof(*c));
+    if (!c) {
+        st = FT_ERR_NOMEM;
+        goto out;
+    }
+    c->base.ops = &cuda_ops;
+    c->device = index;
+    c->fp32 = params && params->fp32;
+    const char *what = "cudaSetDevice";
+    e = cudaSetDevice(index);
+    if (e == cudaSuccess) {
+        what = "cudaStreamCreate";
+        e = cudaStreamCreateWithFlags(&c->stream, cudaStreamNonBlocking);
+    }
+    if (e == cudaSuccess) {
+        what = "workspace allocation";
+        e = cudaMalloc(&c->workspace, WORKSPACE_BYTES);
+    }
+    for (int i = 0; i < STAGING_SLOTS && e == cudaSuccess; i++) {
+        what = "cudaEventCreate";
+        e = cudaEventCreateWithFlags(&c->stage[i].done, cudaEventDisableTiming);
+    }
+    if (e != cudaSuccess) {
+        FT_LOGE("cuda", "cuda:%d: %s failed: %s", index, what, cudaGetErrorString(e));
+        (void)cudaGetLastError();
+        st = e == cudaErrorMemoryAllocation ? FT_ERR_GPU_OOM : FT_ERR_GPU;
+        goto out;
+    }
+    cublasStatus_t bs = cublasLtCreate(&c->lt);
+    if (bs != CUBLAS_STATUS_SUCCESS) {
+        FT_LOGE("cuda", "cuBLASLt initialisation failed: %s", cublasLtGetStatusString(bs));
+        st = FT_ERR_GPU;
+        goto out;
+    }
+    struct cudaDeviceProp prop;
+    if (cudaGetDeviceProperties(&prop, index) == cudaSuccess)
+        FT_LOGI("cuda", "cuda:%d %s (sm_%d%d, %zu MiB), %s", index, prop.name, prop.major,
+                prop.minor, prop.totalGlobalMem >> 20,
+                c->fp32 ? "FP32" : "FP16 tensor cores, f32 accumulation");
+    *out = &c->base;
+    c = NULL;
+out:
+    if (c)
+        cuda_destroy(&c->base);
+    return st;
+}
