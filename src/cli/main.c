@@ -7,6 +7,7 @@
 
 const ft_command ft_commands[] = {
     {"config", "print the effective configuration or the key reference", ft_cmd_config},
+    {"bench", "run a benchmark (detector, ...)", ft_cmd_bench},
     {NULL, NULL, NULL},
 };
 

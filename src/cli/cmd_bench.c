@@ -1,0 +1,46 @@
+/* `football-tracker bench <name>`: dispatches to the benchmarks of tools/bench.
+ * Each benchmark prints absolute figures and a ratio against a baseline
+ * measured in the same run. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/commands.h"
+#include "core/status.h"
+#include "tools/bench/bench.h"
+
+typedef struct bench_entry {
+    const char *name;
+    const char *summary;
+    int (*run)(int argc, char **argv);
+} bench_entry;
+
+static const bench_entry benches[] = {
+    {"detector", "default detector + filters on 1080p frames, one core", ft_bench_detector},
+    {NULL, NULL, NULL},
+};
+
+static void usage(FILE *out)
+{
+    fprintf(out, "usage: football-tracker bench <benchmark> [options]\n\nbenchmarks:\n");
+    for (const bench_entry *b = benches; b->name; b++)
+        fprintf(out, "  %-10s %s\n", b->name, b->summary);
+    fprintf(out, "\nRun 'football-tracker bench <benchmark> --help' for its options.\n");
+}
+
+int ft_cmd_bench(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return FT_EXIT_CONFIG;
+    }
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+        usage(stdout);
+        return FT_EXIT_OK;
+    }
+    for (const bench_entry *b = benches; b->name; b++)
+        if (!strcmp(b->name, argv[1]))
+            return b->run(argc - 1, argv + 1);
+    fprintf(stderr, "bench: unknown benchmark '%s'\n", argv[1]);
+    usage(stderr);
+    return FT_EXIT_CONFIG;
+}
