@@ -430,31 +430,34 @@ static void score_blob(const classic *c, const ft_image *im, blob *b)
     b->diam = d;
 
     float contrast = (float)(b->peak - b->local);
-    float c_norm = clampf((contrast - 10.f) / 50.f, 0.f, 1.f);
+    float c_norm = clampf((contrast - 8.f) / 40.f, 0.f, 1.f);
     float aspect = (float)(bw < bh ? bw : bh) / d;
     float fill = (float)b->n / (float)(bw * bh);
     float round = aspect * clampf(fill / 0.6f, 0.f, 1.f);
 
-    /* The ring just outside the blob: the ball is surrounded by darker grass,
-     * a sock or a line fragment is not. */
+    /* The ring just outside the blob: the ball is surrounded by darker grass
+     * that stays put, while a sock, a shirt or a line fragment has the rest of
+     * its player or line around it, which is bright, not grass, or moving. */
     bool colour = im->format != FT_PIX_GRAY8;
     float r = d * 0.5f + 1.5f;
-    int dark = 0, grass = 0;
+    int ring_ok = 0, ring_fg = 0;
     int dark_level = b->peak - (int)(contrast * 0.5f);
     for (int k = 0; k < RING_POINTS; k++) {
         float a = (float)k * (6.2831853f / RING_POINTS);
         int x = (int)lrintf(b->cx + r * cosf(a)), y = (int)lrintf(b->cy + r * sinf(a));
         x = x < 0 ? 0 : (x >= c->w ? c->w - 1 : x);
         y = y < 0 ? 0 : (y >= c->h ? c->h - 1 : y);
-        dark += c->cur[(size_t)y * c->w + x] < dark_level;
-        if (colour) {
+        size_t i = (size_t)y * c->w + x;
+        bool ok = c->cur[i] < dark_level;
+        if (ok && colour) {
             uint8_t yuv[3];
             ft_detect_sample_yuv(im, x * f + f / 2, y * f + f / 2, yuv);
-            grass += ft_detect_is_grass(yuv[0], yuv[1], yuv[2]);
+            ok = ft_detect_is_grass(yuv[0], yuv[1], yuv[2]);
         }
+        ring_ok += ok;
+        ring_fg += abs(c->cur[i] - c->bg[i]) > FG_DIFF;
     }
-    float ring_dark = (float)dark / RING_POINTS;
-    float ring_grass = colour ? (float)grass / RING_POINTS : 0.7f;
+    float ring = (float)ring_ok / RING_POINTS;
 
     float white = 0.5f;
     if (colour) {
@@ -464,7 +467,10 @@ static void score_blob(const classic *c, const ft_image *im, blob *b)
         white = 1.f - clampf((float)sat / 40.f, 0.f, 1.f);
     }
 
-    float motion = c->bg_age >= BG_TRUST_FRAMES ? (float)b->fg / (float)b->n : 0.3f;
+    /* Moving, with still surroundings: the ball rather than a player's limb. */
+    float motion = 0.3f;
+    if (c->bg_age >= BG_TRUST_FRAMES)
+        motion = (float)b->fg / (float)b->n * (1.f - (float)ring_fg / RING_POINTS);
 
     /* Size: against what was learnt for this row once there is enough of it,
      * else only a broad prior (a ball is neither a speck nor a player). */
@@ -491,8 +497,8 @@ static void score_blob(const classic *c, const ft_image *im, blob *b)
         }
     }
 
-    float z = -5.0f + 2.5f * c_norm + 1.5f * round + 3.0f * ring_dark + 2.0f * ring_grass +
-              1.0f * white + 2.5f * motion + 1.5f * size_fit + 0.8f * track;
+    float z = -9.0f + 2.5f * c_norm + 1.5f * round + 5.0f * ring + 1.0f * white + 3.0f * motion +
+              1.5f * size_fit + 1.0f * track;
     b->score = 1.f / (1.f + expf(-z));
 }
 

@@ -166,11 +166,13 @@ static bool set_contains(const ft_polygon_set *set, float x, float y, int w, int
  * on the touchline or just above the far side's grass is kept. */
 static void update_auto_mask(ft_detect_filter *f, const ft_image *im, bool reset)
 {
-    uint8_t grass[GRID_H][GRID_W];
-    int n_grass = 0;
+    /* First the luma of every grass-coloured sample: trees, hedges and
+     * green-painted stands are green too, but much darker or brighter than the
+     * pitch, which is most of the green in a football picture. */
+    uint8_t luma[GRID_H][GRID_W][CELL_SAMPLES * CELL_SAMPLES];
+    int hist[256] = {0}, n_green = 0;
     for (int gy = 0; gy < GRID_H; gy++) {
         for (int gx = 0; gx < GRID_W; gx++) {
-            int hits = 0;
             for (int sy = 0; sy < CELL_SAMPLES; sy++) {
                 int y = (int)(((gy * CELL_SAMPLES + sy) * 2 + 1) * (int64_t)im->height /
                               (2 * GRID_H * CELL_SAMPLES));
@@ -179,8 +181,30 @@ static void update_auto_mask(ft_detect_filter *f, const ft_image *im, bool reset
                                   (2 * GRID_W * CELL_SAMPLES));
                     uint8_t yuv[3];
                     ft_detect_sample_yuv(im, x, y, yuv);
-                    hits += ft_detect_is_grass(yuv[0], yuv[1], yuv[2]);
+                    bool green = ft_detect_is_grass(yuv[0], yuv[1], yuv[2]);
+                    /* 0 marks a sample that is not green at all. */
+                    luma[gy][gx][sy * CELL_SAMPLES + sx] = green ? (yuv[0] ? yuv[0] : 1) : 0;
+                    if (green) {
+                        hist[yuv[0]]++;
+                        n_green++;
+                    }
                 }
+            }
+        }
+    }
+    int median = 0;
+    for (int acc = 0; median < 255 && acc + hist[median] <= n_green / 2; median++)
+        acc += hist[median];
+    int tol = median * 2 / 5 > 25 ? median * 2 / 5 : 25;
+
+    uint8_t grass[GRID_H][GRID_W];
+    int n_grass = 0;
+    for (int gy = 0; gy < GRID_H; gy++) {
+        for (int gx = 0; gx < GRID_W; gx++) {
+            int hits = 0;
+            for (int k = 0; k < CELL_SAMPLES * CELL_SAMPLES; k++) {
+                int l = luma[gy][gx][k];
+                hits += l && abs(l - median) <= tol;
             }
             float frac = (float)hits / (CELL_SAMPLES * CELL_SAMPLES);
             float *avg = &f->grass[gy][gx];
