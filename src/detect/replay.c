@@ -4,6 +4,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -338,7 +339,7 @@ static ft_status jvalue(jp *p, const char *start, jobj *parent, const char *key)
 
 static ft_status parse_json(replay *r, const char *path, const char *text)
 {
-    jp p = {text, path, 0, r, false, false};
+    jp p = {.s = text, .path = path, .r = r};
     ws(&p);
     ft_status st = jvalue(&p, text, NULL, NULL);
     if (st)

@@ -22,6 +22,8 @@
 #ifndef FT_DETECT_REPLAY_H
 #define FT_DETECT_REPLAY_H
 
+#include <stddef.h> /* detector.h uses NULL */
+
 #include "core/status.h"
 #include "detect/detector.h"
 
