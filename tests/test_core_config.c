@@ -62,9 +62,9 @@ static const ft_option net_options[] = {
 };
 
 static const ft_config_section sections[] = {
-    {"det", FT_CONFIG_FILE_MODEL, det_options, offsetof(all_params, det)},
-    {"net", FT_CONFIG_FILE_STREAM, net_options, offsetof(all_params, net)},
-    {NULL, 0, NULL, 0},
+    {"det", FT_CONFIG_FILE_MODEL, det_options, offsetof(all_params, det), NULL},
+    {"net", FT_CONFIG_FILE_STREAM, net_options, offsetof(all_params, net), NULL},
+    {NULL, 0, NULL, 0, NULL},
 };
 
 static const ft_config_schema schema = {sections, sizeof(all_params)};
@@ -413,6 +413,40 @@ static void test_set(void **state)
     ft_config_destroy(&c);
 }
 
+/* imgsz must be a multiple of 32: a rule no single range can express. */
+static ft_status check_det(const void *params, char *err, size_t cap)
+{
+    const det_params *d = params;
+    if (d->imgsz % 32) {
+        snprintf(err, cap, "det.imgsz %d is not a multiple of 32", d->imgsz);
+        return FT_ERR_CONFIG;
+    }
+    return FT_OK;
+}
+
+static void test_cross_field_validation(void **state)
+{
+    (void)state;
+    static const ft_config_section checked[] = {
+        {"det", FT_CONFIG_FILE_MODEL, det_options, offsetof(all_params, det), check_det},
+        {NULL, 0, NULL, 0, NULL},
+    };
+    static const ft_config_schema s2 = {checked, sizeof(all_params)};
+    static ft_config_sources src;
+    memset(&src, 0, sizeof(src));
+    ft_config *c = NULL, *d = NULL;
+    char err[1024];
+    assert_int_equal(ft_config_load(&s2, &src, &c, err, sizeof(err)), FT_OK);
+    assert_int_equal(ft_config_set(c, "det.imgsz", "100", "PATCH", false, &d, err, sizeof(err)),
+                     FT_ERR_CONFIG);
+    assert_null(d);
+    assert_non_null(strstr(err, "section det: det.imgsz 100 is not a multiple of 32"));
+    ft_config_destroy(&c);
+    add_override(&src, "det.imgsz", "336");
+    assert_int_equal(ft_config_load(&s2, &src, &c, err, sizeof(err)), FT_ERR_CONFIG);
+    assert_non_null(strstr(err, "det.imgsz 336 is not a multiple of 32"));
+}
+
 static void test_reference(void **state)
 {
     (void)state;
@@ -437,6 +471,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_values_and_print, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reload, setup, teardown),
         cmocka_unit_test_setup_teardown(test_set, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cross_field_validation, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reference, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

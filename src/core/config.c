@@ -708,6 +708,18 @@ static void apply_override(ft_config *c, const ft_config_override *ov, errlist *
     set_origin(c, sec, o, ov->origin);
 }
 
+/* Cross-field checks, once every layer is in (a range check cannot see two
+ * keys at once). */
+static void validate_sections(ft_config *c, errlist *e)
+{
+    char why[512];
+    for (const ft_config_section *sec = c->schema->sections; sec->name; sec++) {
+        why[0] = '\0';
+        if (sec->validate && sec->validate(c->values + sec->offset, why, sizeof(why)) != FT_OK)
+            err_add(e, "section %s: %s", sec->name, why[0] ? why : "invalid combination of values");
+    }
+}
+
 /* ---- lifecycle ----------------------------------------------------------- */
 
 static ft_status config_alloc(const ft_config_schema *schema, ft_config **out)
@@ -763,6 +775,8 @@ ft_status ft_config_load(const ft_config_schema *schema, const ft_config_sources
         apply_env(c, &e);
     for (int i = 0; i < c->src.n_overrides && i < FT_CONFIG_MAX_OVERRIDES; i++)
         apply_override(c, &c->src.overrides[i], &e);
+    if (!e.count)
+        validate_sections(c, &e);
     rc = e.count ? FT_ERR_CONFIG : FT_OK;
 out:
     if (rc) {
@@ -868,6 +882,9 @@ ft_status ft_config_set(const ft_config *cfg, const char *key, const char *value
         goto out;
     }
     set_origin(c, sec, o, origin);
+    validate_sections(c, &e);
+    if (e.count)
+        rc = FT_ERR_CONFIG;
 out:
     if (rc)
         ft_config_destroy(&c);

@@ -37,6 +37,10 @@ typedef struct ft_config_section {
     ft_config_file file;      /* the file it is documented in */
     const ft_option *options; /* table ended by FT_OPTION_END */
     size_t offset;            /* offsetof(aggregate struct, this section's params) */
+    /* Optional cross-field check of the section's params (borrowed), run after
+     * every layer is applied: writes a reason naming the key to err and
+     * returns non-OK when the combination is invalid. NULL = none. */
+    ft_status (*validate)(const void *params, char *err, size_t cap);
 } ft_config_section;
 
 typedef struct ft_config_schema {

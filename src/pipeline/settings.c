@@ -2,6 +2,7 @@
 #include "pipeline/settings.h"
 
 #include <stddef.h>
+#include <stdio.h>
 
 static const char *const device_names[] = {"auto", "cuda", "cpu", NULL};
 static const char *const size_names[] = {"auto", "nano", "small", "medium", "base", "large",
@@ -113,19 +114,43 @@ static const ft_option http_options[] = {
 };
 #undef H
 
+/* H.264 in 4:2:0 needs even frame sizes. */
+static ft_status validate_output(const void *params, char *err, size_t cap)
+{
+    const ft_output_settings *o = params;
+    if (o->width % 2 || o->height % 2) {
+        snprintf(err, cap, "output.width and output.height must be even (got %dx%d)", o->width,
+                 o->height);
+        return FT_ERR_CONFIG;
+    }
+    return FT_OK;
+}
+
+static ft_status validate_tracking(const void *params, char *err, size_t cap)
+{
+    return ft_tracker_params_validate(params, err, cap);
+}
+
+static ft_status validate_camera(const void *params, char *err, size_t cap)
+{
+    return ft_camera_params_validate(params, err, cap);
+}
+
 /* One row per section. Modules that own their parameters (tracker, camera,
  * log) export the table; the rest are defined above. */
-#define SECTION(name, file, table, member) \
-    {name, file, table, offsetof(ft_settings, member)}
+#define SECTION(name, file, table, member, check) \
+    {name, file, table, offsetof(ft_settings, member), check}
 const ft_config_section ft_settings_sections[] = {
-    SECTION("model", FT_CONFIG_FILE_MODEL, model_options, model),
-    SECTION("output", FT_CONFIG_FILE_MODEL, output_options, output),
-    SECTION("detector", FT_CONFIG_FILE_MODEL, detector_options, detector),
-    SECTION("stream", FT_CONFIG_FILE_STREAM, stream_options, stream),
-    SECTION("encoder", FT_CONFIG_FILE_STREAM, encoder_options, encoder),
-    SECTION("http", FT_CONFIG_FILE_STREAM, http_options, http),
-    SECTION("logging", FT_CONFIG_FILE_STREAM, ft_log_options, logging),
-    {NULL, 0, NULL, 0},
+    SECTION("model", FT_CONFIG_FILE_MODEL, model_options, model, NULL),
+    SECTION("tracking", FT_CONFIG_FILE_MODEL, ft_tracker_options, tracking, validate_tracking),
+    SECTION("output", FT_CONFIG_FILE_MODEL, output_options, output, validate_output),
+    SECTION("detector", FT_CONFIG_FILE_MODEL, detector_options, detector, NULL),
+    SECTION("stream", FT_CONFIG_FILE_STREAM, stream_options, stream, NULL),
+    SECTION("camera", FT_CONFIG_FILE_STREAM, ft_camera_options, camera, validate_camera),
+    SECTION("encoder", FT_CONFIG_FILE_STREAM, encoder_options, encoder, NULL),
+    SECTION("http", FT_CONFIG_FILE_STREAM, http_options, http, NULL),
+    SECTION("logging", FT_CONFIG_FILE_STREAM, ft_log_options, logging, NULL),
+    {NULL, 0, NULL, 0, NULL},
 };
 #undef SECTION
 
