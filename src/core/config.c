@@ -1054,9 +1054,9 @@ void ft_config_reference(const ft_config_schema *schema, FILE *out)
                 if (o->type == FT_OPT_ENUM)
                     choices_list(o, range, sizeof(range));
                 else if (has_range(o) && o->type == FT_OPT_BITRATE)
-                    snprintf(range, sizeof(range), "%g – %g bit/s", o->min, o->max);
+                    snprintf(range, sizeof(range), "%.15g – %.15g bit/s", o->min, o->max);
                 else if (has_range(o))
-                    snprintf(range, sizeof(range), "%g – %g", o->min, o->max);
+                    snprintf(range, sizeof(range), "%.15g – %.15g", o->min, o->max);
                 else
                     snprintf(range, sizeof(range), " ");
                 int n = snprintf(generic, sizeof(generic), "FT_%s_%s", sec->name, o->key);
