@@ -59,7 +59,8 @@ typedef struct classic {
     int f, w, h;   /* downscale factor, working size */
     int gw, gh;    /* block grid size */
     uint8_t *cur, *prev, *bg, *bg_tmp, *seed;
-    uint16_t *acc; /* one row of f-row sums, w * f wide */
+    uint16_t *acc;  /* one row of f-row sums, w * f wide */
+    uint16_t *hsum; /* acc summed over f neighbours */
     int32_t *colp, *prev_colp, *rowp, *prev_rowp;
     int32_t *blocksum;
     uint8_t *thr;  /* per block: seed threshold */
@@ -122,6 +123,7 @@ static void free_buffers(classic *c)
     free(c->bg_tmp);
     free(c->seed);
     free(c->acc);
+    free(c->hsum);
     free(c->colp);
     free(c->prev_colp);
     free(c->rowp);
@@ -132,7 +134,7 @@ static void free_buffers(classic *c)
     free(c->stack);
     free(c->blobs);
     c->cur = c->prev = c->bg = c->bg_tmp = c->seed = c->thr = c->loc = NULL;
-    c->acc = NULL;
+    c->acc = c->hsum = NULL;
     c->colp = c->prev_colp = c->rowp = c->prev_rowp = c->blocksum = c->stack = NULL;
     c->blobs = NULL;
     c->fw = c->fh = 0;
@@ -164,6 +166,7 @@ static ft_status alloc_buffers(classic *c, int fw, int fh)
     c->bg_tmp = malloc(n);
     c->seed = malloc(n);
     c->acc = malloc((size_t)c->w * f * sizeof(*c->acc));
+    c->hsum = malloc((size_t)c->w * f * sizeof(*c->hsum));
     c->colp = malloc((size_t)c->w * sizeof(int32_t));
     c->prev_colp = malloc((size_t)c->w * sizeof(int32_t));
     c->rowp = malloc((size_t)c->h * sizeof(int32_t));
@@ -173,7 +176,7 @@ static ft_status alloc_buffers(classic *c, int fw, int fh)
     c->loc = malloc(g);
     c->stack = malloc(n * sizeof(int32_t));
     c->blobs = malloc(MAX_BLOBS * sizeof(blob));
-    if (!c->cur || !c->prev || !c->bg || !c->bg_tmp || !c->seed || !c->acc || !c->colp ||
+    if (!c->cur || !c->prev || !c->bg || !c->bg_tmp || !c->seed || !c->acc || !c->hsum || !c->colp ||
         !c->prev_colp || !c->rowp || !c->prev_rowp || !c->blocksum || !c->thr || !c->loc ||
         !c->stack || !c->blobs) {
         free_buffers(c);
@@ -187,8 +190,44 @@ static ft_status alloc_buffers(classic *c, int fw, int fh)
     return FT_OK;
 }
 
+/* The hot loops below work in fixed chunks of CHUNK elements: GCC's -O2
+ * vectoriser only takes loops whose trip count needs no run-time checks, and
+ * these loops carry most of the detector's per-pixel cost. */
+enum { CHUNK = 32 };
+
+static void widen_u8(uint16_t *restrict dst, const uint8_t *restrict src, int n)
+{
+    int i = 0;
+    for (; i + CHUNK <= n; i += CHUNK)
+        for (int k = 0; k < CHUNK; k++)
+            dst[i + k] = src[i + k];
+    for (; i < n; i++)
+        dst[i] = src[i];
+}
+
+static void add_u8(uint16_t *restrict dst, const uint8_t *restrict src, int n)
+{
+    int i = 0;
+    for (; i + CHUNK <= n; i += CHUNK)
+        for (int k = 0; k < CHUNK; k++)
+            dst[i + k] = (uint16_t)(dst[i + k] + src[i + k]);
+    for (; i < n; i++)
+        dst[i] = (uint16_t)(dst[i] + src[i]);
+}
+
+static void add_u16(uint16_t *restrict dst, const uint16_t *restrict src, int n)
+{
+    int i = 0;
+    for (; i + CHUNK <= n; i += CHUNK)
+        for (int k = 0; k < CHUNK; k++)
+            dst[i + k] = (uint16_t)(dst[i + k] + src[i + k]);
+    for (; i < n; i++)
+        dst[i] = (uint16_t)(dst[i] + src[i]);
+}
+
 /* Box-downscales the luma plane into c->cur and fills the column and row
- * profiles (mean intensity x 16) used by the motion estimate. */
+ * profiles (mean intensity x 16) used by the motion estimate. Rows are summed
+ * first (c->acc), then runs of f neighbours (c->hsum, read every f-th). */
 static void downscale(classic *c, const ft_image *im)
 {
     const int f = c->f, w = c->w, h = c->h, wf = w * f;
@@ -200,20 +239,15 @@ static void downscale(classic *c, const ft_image *im)
         if (f == 1) {
             memcpy(out, src, (size_t)w);
         } else {
-            uint16_t *acc = c->acc;
-            for (int i = 0; i < wf; i++)
-                acc[i] = src[i];
-            for (int r = 1; r < f; r++) {
-                const uint8_t *row = src + (size_t)r * im->stride[0];
-                for (int i = 0; i < wf; i++)
-                    acc[i] = (uint16_t)(acc[i] + row[i]);
-            }
-            for (int x = 0; x < w; x++) {
-                uint32_t s = 0;
-                for (int k = 0; k < f; k++)
-                    s += acc[x * f + k];
-                out[x] = (uint8_t)((s * inv + 32768u) >> 16);
-            }
+            widen_u8(c->acc, src, wf);
+            for (int r = 1; r < f; r++)
+                add_u8(c->acc, src + (size_t)r * im->stride[0], wf);
+            int nh = wf - f + 1;
+            memcpy(c->hsum, c->acc, (size_t)nh * sizeof(uint16_t));
+            for (int k = 1; k < f; k++)
+                add_u16(c->hsum, c->acc + k, nh);
+            for (int x = 0; x < w; x++)
+                out[x] = (uint8_t)((c->hsum[x * f] * inv + 32768u) >> 16);
         }
         int32_t rs = 0;
         for (int x = 0; x < w; x++) {
@@ -304,11 +338,20 @@ static void shift_background(classic *c, int dx, int dy)
 static void update_background(classic *c)
 {
     const int step = c->bg_age < 25 ? 8 : 2;
-    const size_t n = (size_t)c->w * c->h;
-    for (size_t i = 0; i < n; i++) {
-        int d = c->cur[i] - c->bg[i];
+    const int n = c->w * c->h;
+    uint8_t *restrict bg = c->bg;
+    const uint8_t *restrict cur = c->cur;
+    int i = 0;
+    for (; i + CHUNK <= n; i += CHUNK)
+        for (int k = 0; k < CHUNK; k++) {
+            int d = cur[i + k] - bg[i + k];
+            d = d > step ? step : (d < -step ? -step : d);
+            bg[i + k] = (uint8_t)(bg[i + k] + d);
+        }
+    for (; i < n; i++) {
+        int d = cur[i] - bg[i];
         d = d > step ? step : (d < -step ? -step : d);
-        c->bg[i] = (uint8_t)(c->bg[i] + d);
+        bg[i] = (uint8_t)(bg[i] + d);
     }
 }
 
@@ -321,7 +364,14 @@ static void make_seeds(classic *c)
     for (int y = 0; y < h; y++) {
         const uint8_t *row = c->cur + (size_t)y * w;
         int32_t *bs = c->blocksum + (size_t)(y / BLOCK) * gw;
-        for (int x = 0; x < w; x++)
+        int x = 0;
+        for (; x + BLOCK <= w; x += BLOCK) {
+            int32_t sum = 0;
+            for (int k = 0; k < BLOCK; k++)
+                sum += row[x + k];
+            bs[x / BLOCK] += sum;
+        }
+        for (; x < w; x++)
             bs[x / BLOCK] += row[x];
     }
     for (int by = 0; by < gh; by++) {
@@ -343,11 +393,17 @@ static void make_seeds(classic *c)
             c->thr[(size_t)by * gw + bx] = (uint8_t)(t > 255 ? 255 : t);
         }
     }
+    const int full = w / BLOCK;
     for (int y = 0; y < h; y++) {
         const uint8_t *row = c->cur + (size_t)y * w;
         const uint8_t *tr = c->thr + (size_t)(y / BLOCK) * gw;
         uint8_t *sd = c->seed + (size_t)y * w;
-        for (int x = 0; x < w; x++)
+        for (int bx = 0; bx < full; bx++) {
+            const uint8_t t = tr[bx];
+            for (int k = 0; k < BLOCK; k++)
+                sd[bx * BLOCK + k] = row[bx * BLOCK + k] > t;
+        }
+        for (int x = full * BLOCK; x < w; x++)
             sd[x] = row[x] > tr[x / BLOCK];
     }
 }
@@ -442,9 +498,13 @@ static void score_blob(const classic *c, const ft_image *im, blob *b)
     float r = d * 0.5f + 1.5f;
     int ring_ok = 0, ring_fg = 0;
     int dark_level = b->peak - (int)(contrast * 0.5f);
+    /* cos and sin of k * 30 degrees */
+    static const float ring_cos[RING_POINTS] = {1.f,   0.866f,  0.5f,  0.f, -0.5f, -0.866f,
+                                                -1.f, -0.866f, -0.5f, 0.f, 0.5f,  0.866f};
+    static const float ring_sin[RING_POINTS] = {0.f,  0.5f,  0.866f,  1.f,    0.866f, 0.5f,
+                                                0.f, -0.5f, -0.866f, -1.f, -0.866f, -0.5f};
     for (int k = 0; k < RING_POINTS; k++) {
-        float a = (float)k * (6.2831853f / RING_POINTS);
-        int x = (int)lrintf(b->cx + r * cosf(a)), y = (int)lrintf(b->cy + r * sinf(a));
+        int x = (int)(b->cx + r * ring_cos[k] + 0.5f), y = (int)(b->cy + r * ring_sin[k] + 0.5f);
         x = x < 0 ? 0 : (x >= c->w ? c->w - 1 : x);
         y = y < 0 ? 0 : (y >= c->h ? c->h - 1 : y);
         size_t i = (size_t)y * c->w + x;
@@ -558,8 +618,11 @@ static ft_status classic_detect(ft_detector *d, const ft_image *frame, double pt
     int nb = 0;
     const size_t npix = (size_t)c->w * c->h;
     for (size_t i = 0; i < npix; i++) {
-        if (c->seed[i] != 1)
-            continue;
+        /* Seeds are sparse: jump to the next unvisited one. */
+        const uint8_t *next = memchr(c->seed + i, 1, npix - i);
+        if (!next)
+            break;
+        i = (size_t)(next - c->seed);
         blob b;
         if (!grow_blob(c, (int)i, max_side, &b))
             continue;
