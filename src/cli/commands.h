@@ -11,9 +11,14 @@ typedef struct ft_command {
 
 /* config: print the effective configuration (--print) or the key reference (--reference). */
 int ft_cmd_config(int argc, char **argv);
+/* batch: process a whole video file (cmd_batch.c). */
+int ft_cmd_batch(int argc, char **argv);
 
 /* bench: run a named benchmark (detector, ...) and print figures and a ratio to a baseline. */
 int ft_cmd_bench(int argc, char **argv);
+
+/* inspect: print a model file's format, saved args, tensors and parameter count. */
+int ft_cmd_inspect(int argc, char **argv);
 
 /* The command table, ended by a NULL name (defined in main.c). */
 extern const ft_command ft_commands[];

@@ -6,8 +6,10 @@
 #include "core/status.h"
 
 const ft_command ft_commands[] = {
+    {"batch", "process a video file into a virtual-camera video", ft_cmd_batch},
     {"config", "print the effective configuration or the key reference", ft_cmd_config},
     {"bench", "run a benchmark (detector, ...)", ft_cmd_bench},
+    {"inspect", "print a model file's args, tensors and parameter count", ft_cmd_inspect},
     {NULL, NULL, NULL},
 };
 
