@@ -48,6 +48,9 @@ const ft_option ft_tracker_options[] = {
      FT_OPT_INT, OFF(stability_frames), "25", 1, 100000, FT_OPT_HOT, NULL, NULL},
     {"stability_radius_px", "Acceptance radius (px at 1080p) while the stability lock holds",
      FT_OPT_DOUBLE, OFF(stability_radius_px), "80", 1, 1e5, FT_OPT_HOT, NULL, NULL},
+    {"max_ball_speed_px", "Recovering: a candidate within this reach (px per 30-fps frame at 1080p) of "
+     "the last detection restarts the filter there", FT_OPT_DOUBLE, OFF(max_ball_speed_px), "60", 1,
+     1e4, FT_OPT_HOT, NULL, NULL},
     {"init_velocity_std", "Velocity std of a new track (px/s at 1080p)",
      FT_OPT_DOUBLE, OFF(init_velocity_std), "1000", 1, 1e6, FT_OPT_HOT, NULL, NULL},
     {"init_accel_std", "Acceleration std of a new track (px/s^2 at 1080p)",

@@ -53,6 +53,7 @@ typedef struct ft_tracker_params {
     double stability_motion_px; /* stability lock: movement below this per frame (5) ... */
     int stability_frames;       /* ... for this many frames (25) */
     double stability_radius_px; /* acceptance radius while locked (80) */
+    double max_ball_speed_px;   /* recovering: reach (px per ref frame) that restarts the filter */
     double init_velocity_std;   /* initial velocity std of a new track, ref px/s */
     double init_accel_std;      /* initial acceleration std of a new track, ref px/s^2 */
 } ft_tracker_params;

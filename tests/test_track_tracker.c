@@ -1,0 +1,377 @@
+/* Tests of the Kalman filter and the ball tracker (track/). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include <math.h>
+#include <string.h>
+
+#include "ft_test_rng.h"
+#include "track/kalman.h"
+#include "track/tracker.h"
+
+#define W 1920
+#define H 1080
+
+static ft_tracker *make(const ft_tracker_params *p, int w, int h)
+{
+    ft_tracker_params d;
+    if (!p) {
+        ft_tracker_params_default(&d);
+        p = &d;
+    }
+    ft_tracker *t = NULL;
+    assert_int_equal(ft_tracker_create(p, w, h, &t), FT_OK);
+    assert_non_null(t);
+    return t;
+}
+
+/* One frame with a single candidate (or none when score < 0). */
+static ft_track_state feed(ft_tracker *t, double time, double x, double y, double score)
+{
+    ft_track_candidate c = {(float)x, (float)y, 16.0f, 16.0f, (float)score};
+    ft_track_state s;
+    assert_int_equal(ft_tracker_update(t, time, &c, score < 0 ? 0 : 1, &s), FT_OK);
+    return s;
+}
+
+/* Noisy constant-velocity track: the filter converges and its normalised
+ * innovation squared is chi-square(2) consistent (mean 2, 5 % above 5.99). */
+static void test_kalman_nis_consistent(void **state)
+{
+    (void)state;
+    ft_test_rng rng = {42};
+    const double sigma = 2.0, r = sigma * sigma, dt = 1.0 / 30.0;
+    /* The truth has no jerk: a small Q keeps the filter honest about it. */
+    const double q = 1.0;
+    ft_track_kalman k;
+    ft_track_kalman_init(&k, 100.0, 500.0, r, 1e6, 1e6);
+    double sum = 0.0;
+    int above = 0, count = 0;
+    for (int i = 1; i <= 1050; i++) {
+        const double tt = i * dt;
+        const double x = 100.0 + 300.0 * tt + sigma * ft_test_rng_normal(&rng);
+        const double y = 500.0 - 150.0 * tt + sigma * ft_test_rng_normal(&rng);
+        ft_track_kalman_predict(&k, dt, q);
+        const double nis = ft_track_kalman_update(&k, x, y, r);
+        if (i > 50) {
+            sum += nis;
+            above += nis > 5.991;
+            count++;
+        }
+    }
+    const double mean = sum / count;
+    /* The mean of 1000 chi-square(2) samples is 2 +- 0.063 (1 sigma); the
+     * tiny Q makes the filter slightly conservative. A wrong R by 15 % fails. */
+    assert_true(mean > 1.8 && mean < 2.2);
+    assert_true(above > 0.03 * count && above < 0.07 * count);
+    /* Converged: errors within 4 sigma of the filter's own covariance. */
+    const double tt = 1050 * dt;
+    assert_true(fabs(k.s[0][0] - (100.0 + 300.0 * tt)) < 4.0 * sqrt(k.P[0][0][0]));
+    assert_true(fabs(k.s[0][1] - 300.0) < 4.0 * sqrt(k.P[0][1][1]));
+    assert_true(fabs(k.s[1][1] + 150.0) < 4.0 * sqrt(k.P[1][1][1]));
+    assert_true(sqrt(k.P[0][1][1]) < 5.0);
+    /* Joseph form keeps P symmetric. */
+    assert_true(fabs(k.P[0][0][1] - k.P[0][1][0]) < 1e-9 * fabs(k.P[0][0][1]) + 1e-12);
+}
+
+/* Q is a density per second: predicting 1/15 s once or 1/30 s twice gives the
+ * same covariance (no frame-rate dependent process noise). */
+static void test_kalman_q_scales_with_dt(void **state)
+{
+    (void)state;
+    ft_track_kalman a, b;
+    ft_track_kalman_init(&a, 0, 0, 4, 100, 100);
+    b = a;
+    ft_track_kalman_predict(&a, 2.0 / 30.0, 1e5);
+    ft_track_kalman_predict(&b, 1.0 / 30.0, 1e5);
+    ft_track_kalman_predict(&b, 1.0 / 30.0, 1e5);
+    for (int i = 0; i < 3; i++)
+        for (int j = 0; j < 3; j++)
+            assert_true(fabs(a.P[0][i][j] - b.P[0][i][j]) < 1e-9 * (1.0 + fabs(a.P[0][i][j])));
+}
+
+/* Runs a clean constant-velocity track for `seconds` and returns the state. */
+static ft_track_state run_track(ft_tracker *t, double fps, double seconds, double *time)
+{
+    ft_track_state s = {0};
+    const int n = (int)lround(seconds * fps);
+    for (int i = 0; i < n; i++) {
+        *time = i / fps;
+        s = feed(t, *time, 400.0 + 200.0 * *time, 500.0, 0.9);
+    }
+    return s;
+}
+
+/* A 10-sigma outlier is rejected even with a higher score; the inlier wins. */
+static void test_gate_outlier_and_inlier(void **state)
+{
+    (void)state;
+    ft_tracker *t = make(NULL, W, H);
+    double time;
+    ft_track_state s = run_track(t, 30.0, 2.0, &time);
+    assert_int_equal(s.mode, FT_TRACK_NORMAL);
+    time += 1.0 / 30.0;
+    const double px = 400.0 + 200.0 * time, py = 500.0;
+    /* The innovation std can be no larger than this: P plus the largest R. */
+    const double sig = sqrt((double)s.pos_std * s.pos_std + 10.0);
+    assert_true(10.0 * sig < 120.0);
+    ft_track_candidate c[2] = {
+        {(float)(px + 10.0 * sig), (float)py, 16, 16, 0.95f},
+        {(float)(px + 0.5), (float)(py - 0.5), 16, 16, 0.5f},
+    };
+    const uint64_t rejected = s.stats.rejected;
+    assert_int_equal(ft_tracker_update(t, time, c, 2, &s), FT_OK);
+    assert_true(s.measured);
+    assert_int_equal(s.candidate, 1);
+    assert_int_equal(s.stats.rejected, rejected + 1);
+    /* The outlier alone: rejected, nothing invented, no chaos (< 120 px). */
+    time += 1.0 / 30.0;
+    c[0].x = (float)(400.0 + 200.0 * time + 10.0 * sig);
+    assert_int_equal(ft_tracker_update(t, time, c, 1, &s), FT_OK);
+    assert_false(s.measured);
+    assert_int_equal(s.candidate, -1);
+    assert_int_equal(s.mode, FT_TRACK_RECOVERING);
+    assert_false(s.chaos);
+    ft_tracker_destroy(&t);
+    assert_null(t);
+}
+
+/* Normal after more than 15 consecutive detections at 30 fps; the same
+ * duration (0.5 s, 31 detections) at 60 fps. */
+static void test_mode_normal_trigger(void **state)
+{
+    (void)state;
+    const double rates[2] = {30.0, 60.0};
+    for (int k = 0; k < 2; k++) {
+        ft_tracker *t = make(NULL, W, H);
+        const int need = (int)lround(15 * rates[k] / 30.0) + 1;
+        for (int i = 0; i < need; i++) {
+            ft_track_state s = feed(t, i / rates[k], 500.0 + i, 400.0, 0.8);
+            assert_true(s.is_tracking);
+            assert_int_equal(s.mode, i + 1 < need ? FT_TRACK_ACQUIRING : FT_TRACK_NORMAL);
+            assert_int_equal(s.new_track, i == 0);
+        }
+        ft_tracker_destroy(&t);
+    }
+}
+
+/* Recovering for 1-5 lost frames, coasting to 10, lost at 11; the position is
+ * predicted, never measured; then a new track is acquired anywhere. */
+static void test_modes_loss_and_reacquire(void **state)
+{
+    (void)state;
+    ft_tracker *t = make(NULL, W, H);
+    double time;
+    ft_track_state s = run_track(t, 30.0, 1.0, &time);
+    const uint64_t accepted = s.stats.accepted;
+    float last_x = s.x;
+    for (int i = 1; i <= 11; i++) {
+        s = feed(t, time + i / 30.0, 0, 0, -1);
+        assert_false(s.measured);
+        assert_int_equal(s.lost_frames, i);
+        if (i <= 5)
+            assert_int_equal(s.mode, FT_TRACK_RECOVERING);
+        else if (i <= 10)
+            assert_int_equal(s.mode, FT_TRACK_COASTING);
+        else
+            assert_int_equal(s.mode, FT_TRACK_LOST);
+        assert_int_equal(s.is_tracking, i <= 10);
+        if (i <= 10)
+            assert_true(s.x > last_x); /* predicted along the motion */
+        last_x = s.x;
+    }
+    assert_int_equal(s.stats.accepted, accepted);
+    assert_int_equal(s.stats.losses, 1);
+    assert_true(s.velocity_magnitude == 0.0f);
+    /* Lost: the estimate stays put. */
+    ft_track_state s2 = feed(t, time + 12 / 30.0, 0, 0, -1);
+    assert_true(s2.x == s.x && s2.y == s.y);
+    /* Re-acquisition far away. */
+    s = feed(t, time + 13 / 30.0, 1500.0, 200.0, 0.7);
+    assert_true(s.measured && s.is_tracking && s.new_track);
+    assert_int_equal(s.track_id, 2);
+    assert_int_equal(s.mode, FT_TRACK_ACQUIRING);
+    assert_true(fabsf(s.x - 1500.0f) < 1e-3f);
+    ft_tracker_destroy(&t);
+}
+
+/* A huge jump starts chaos: 4 s of accepting only candidates within 80 px of
+ * the prediction, then it cools down. */
+static void test_mode_chaos(void **state)
+{
+    (void)state;
+    ft_tracker *t = make(NULL, W, H);
+    double time;
+    ft_track_state s = run_track(t, 30.0, 1.0, &time);
+    assert_false(s.chaos);
+    const int start = (int)lround(time * 30.0) + 1;
+    s = feed(t, start / 30.0, 1500.0, 900.0, 0.95);
+    assert_true(s.chaos);
+    assert_false(s.measured);
+    assert_int_equal(s.stats.jumps, 1);
+    /* 100 px from the ball: rejected in chaos (the normal gate would too, but
+     * a nearby candidate at 60 px is accepted, though outside the gate). */
+    for (int i = 1; i < 120; i++) {
+        const double tt = (start + i) / 30.0;
+        const double bx = 400.0 + 200.0 * tt;
+        s = feed(t, tt, bx + (i == 10 ? 100.0 : 0.0), 500.0 + (i == 20 ? 60.0 : 0.0), 0.9);
+        assert_true(s.chaos);
+        if (i == 10)
+            assert_false(s.measured);
+        else
+            assert_true(s.measured);
+    }
+    assert_int_equal(s.stats.jumps, 1);
+    s = feed(t, (start + 120) / 30.0, 400.0 + 200.0 * (start + 120) / 30.0, 500.0, 0.9);
+    assert_false(s.chaos);
+    assert_int_equal(s.stats.chaos_frames, 120);
+    ft_tracker_destroy(&t);
+}
+
+/* Stability lock after 25 frames below 5 px/frame: an 80 px acceptance
+ * radius; released by a fast ball, which is still followed. */
+static void test_mode_stability_lock(void **state)
+{
+    (void)state;
+    ft_test_rng rng = {7};
+    ft_tracker *t = make(NULL, W, H);
+    ft_track_state s;
+    int locked_at = -1;
+    for (int i = 0; i < 90; i++) {
+        s = feed(t, i / 30.0, 800.0 + ft_test_rng_normal(&rng), 600.0 + ft_test_rng_normal(&rng),
+                 0.9);
+        if (s.stability_lock && locked_at < 0)
+            locked_at = i;
+    }
+    assert_true(locked_at >= 25 && locked_at <= 45);
+    assert_true(s.stability_lock);
+    /* A kick: the ball leaves at 1500 px/s. The lock opens and the ball is
+     * followed (at most the frames of the manoeuvre are missed), no chaos. */
+    int measured = 0;
+    for (int i = 1; i <= 30; i++) {
+        s = feed(t, (89 + i) / 30.0, 800.0 + 1500.0 * i / 30.0, 600.0, 0.9);
+        measured += s.measured;
+    }
+    assert_true(measured >= 28);
+    assert_false(s.stability_lock);
+    assert_false(s.chaos);
+    assert_true(fabsf(s.vx - 1500.0f) < 150.0f);
+    ft_tracker_destroy(&t);
+
+    /* While locked, a candidate 100 px away is rejected (the gate alone
+     * would have rejected it too; the lock's radius is what accepts 60 px). */
+    t = make(NULL, W, H);
+    for (int i = 0; i < 60; i++)
+        s = feed(t, i / 30.0, 800.0, 600.0, 0.9);
+    assert_true(s.stability_lock);
+    s = feed(t, 60 / 30.0, 860.0, 600.0, 0.9);
+    assert_true(s.measured);
+    ft_tracker_destroy(&t);
+    t = make(NULL, W, H);
+    for (int i = 0; i < 60; i++)
+        s = feed(t, i / 30.0, 800.0, 600.0, 0.9);
+    s = feed(t, 60 / 30.0, 900.0, 600.0, 0.9);
+    assert_false(s.measured);
+    assert_false(s.stability_lock);
+    assert_false(s.chaos);
+    ft_tracker_destroy(&t);
+}
+
+/* Frames without candidates, or with weak ones, never produce a measurement. */
+static void test_no_invented_detections(void **state)
+{
+    (void)state;
+    ft_tracker *t = make(NULL, W, H);
+    ft_track_state s = feed(t, 0.0, 0, 0, -1);
+    assert_false(s.is_tracking);
+    assert_false(s.measured);
+    s = feed(t, 0.04, 700.0, 300.0, 0.1); /* below min_confidence 0.25 */
+    assert_false(s.is_tracking);
+    assert_int_equal(s.stats.low_confidence, 1);
+    assert_int_equal(s.stats.accepted, 0);
+    ft_track_candidate bad = {NAN, 3.0f, 10, 10, 0.9f};
+    assert_int_equal(ft_tracker_update(t, 0.08, &bad, 1, &s), FT_OK);
+    assert_false(s.is_tracking);
+    ft_tracker_destroy(&t);
+}
+
+/* Same scene at 1080p and 2160p: same modes, positions twice as large. */
+static void test_resolution_independent(void **state)
+{
+    (void)state;
+    ft_tracker *a = make(NULL, W, H), *b = make(NULL, 2 * W, 2 * H);
+    ft_test_rng rng = {3};
+    for (int i = 0; i < 300; i++) {
+        const double tt = i / 30.0;
+        double x = 300.0 + 400.0 * tt + 1.5 * ft_test_rng_normal(&rng);
+        double y = 700.0 - 100.0 * tt + 1.5 * ft_test_rng_normal(&rng);
+        const double score = (i % 37 < 4) ? -1.0 : 0.8; /* some gaps */
+        if (i == 150)
+            x += 400.0; /* a jump */
+        ft_track_state sa = feed(a, tt, x, y, score), sb = feed(b, tt, 2 * x, 2 * y, score);
+        assert_int_equal(sa.mode, sb.mode);
+        assert_int_equal(sa.chaos, sb.chaos);
+        assert_int_equal(sa.stability_lock, sb.stability_lock);
+        assert_true(fabs(2.0 * sa.x - sb.x) < 0.05);
+        assert_true(fabs(2.0 * sa.vx - sb.vx) < 0.5);
+    }
+    ft_tracker_destroy(&a);
+    ft_tracker_destroy(&b);
+}
+
+/* min_confidence is hot: a changed threshold applies at the next frame; an
+ * invalid set is refused and leaves the tracker as it was. */
+static void test_hot_reload_and_bad_input(void **state)
+{
+    (void)state;
+    ft_tracker_params p;
+    ft_tracker_params_default(&p);
+    ft_tracker *t = make(&p, W, H);
+    ft_track_state s = feed(t, 0.0, 500, 500, 0.5);
+    assert_true(s.measured);
+    p.min_confidence = 0.6;
+    assert_int_equal(ft_tracker_set_params(t, &p), FT_OK);
+    s = feed(t, 1 / 30.0, 500, 500, 0.5);
+    assert_false(s.measured);
+    ft_tracker_params bad = p;
+    bad.gate_chi2 = -1.0;
+    assert_int_equal(ft_tracker_set_params(t, &bad), FT_ERR_CONFIG);
+    bad = p;
+    bad.measurement_noise_min = 20.0;
+    char err[128];
+    assert_int_equal(ft_tracker_params_validate(&bad, err, sizeof(err)), FT_ERR_CONFIG);
+    assert_non_null(strstr(err, "tracking.measurement_noise_min"));
+    s = feed(t, 2 / 30.0, 500, 500, 0.7);
+    assert_true(s.measured);
+    /* Time going back, a negative count: refused, state unchanged. */
+    assert_int_equal(ft_tracker_update(t, 0.0, NULL, 0, &s), FT_ERR_INVALID);
+    assert_int_equal(ft_tracker_update(t, 1.0, NULL, -1, &s), FT_ERR_INVALID);
+    assert_int_equal(ft_tracker_update(t, NAN, NULL, 0, &s), FT_ERR_INVALID);
+    ft_tracker_get_state(t, &s);
+    assert_true(fabs(s.t - 2 / 30.0) < 1e-12);
+    ft_tracker *none = NULL;
+    assert_int_equal(ft_tracker_create(&bad, W, H, &none), FT_ERR_CONFIG);
+    assert_null(none);
+    assert_int_equal(ft_tracker_create(&p, 0, H, &none), FT_ERR_INVALID);
+    ft_tracker_destroy(&t);
+    ft_tracker_destroy(&t); /* NULL-safe */
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_kalman_nis_consistent),
+        cmocka_unit_test(test_kalman_q_scales_with_dt),
+        cmocka_unit_test(test_gate_outlier_and_inlier),
+        cmocka_unit_test(test_mode_normal_trigger),
+        cmocka_unit_test(test_modes_loss_and_reacquire),
+        cmocka_unit_test(test_mode_chaos),
+        cmocka_unit_test(test_mode_stability_lock),
+        cmocka_unit_test(test_no_invented_detections),
+        cmocka_unit_test(test_resolution_independent),
+        cmocka_unit_test(test_hot_reload_and_bad_input),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
