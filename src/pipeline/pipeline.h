@@ -15,6 +15,7 @@
 #include "core/status.h"
 #include "detect/detector.h"
 #include "detect/filters.h"
+#include "pipeline/settings.h"
 #include "track/tracker.h"
 
 typedef struct ft_pipeline ft_pipeline;
@@ -81,6 +82,20 @@ typedef struct ft_pipeline_params {
 
 /* Fills *p with defaults (1280x720, auto codec, veryfast, crf 23, 2 s GOP). */
 void ft_pipeline_params_default(ft_pipeline_params *p);
+
+/* Fills *p from the loaded settings (`s` borrowed and must outlive *p): output
+ * size, stream and encoder keys, device, tracker and camera parameters. The
+ * caller sets input, output, live, debug_output, track_out, detector, filter
+ * and hooks. */
+void ft_pipeline_params_from_settings(const ft_settings *s, ft_pipeline_params *p);
+
+/* Creates the detector the settings ask for (detector.type: RF-DETR when
+ * model.path is set or type is rfdetr, the classic detector otherwise, none
+ * for "none"), or the replay detector when `detections` (a file path) is not
+ * NULL, plus the dead-zone/pitch-mask filter. Both returned-owned (*det may
+ * be NULL for type none). Errors as the detectors' create functions. */
+FT_NODISCARD ft_status ft_pipeline_detector_create(const ft_settings *s, const char *detections,
+                                                   ft_detector **det, ft_detect_filter **filter);
 
 /* Counters and timings, readable at any time from any thread. */
 typedef struct ft_pipeline_stats {

@@ -1,0 +1,151 @@
+/* `football-tracker batch`: one file (or stream) in, one virtual-camera video
+ * out, every frame processed. */
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/commands.h"
+#include "cli/common.h"
+#include "core/log.h"
+#include "pipeline/pipeline.h"
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: football-tracker batch --input PATH|URL --output PATH [options]\n"
+            "\n"
+            "Processes a whole video: decode, detect, track, virtual camera, render, encode.\n"
+            "The output is written to a temporary file beside PATH and renamed when complete;\n"
+            "a failed run leaves nothing under PATH. Audio is copied from the input.\n"
+            "\n"
+            "options:\n");
+    ft_cli_common_usage(out);
+    fprintf(out,
+            "  --detections FILE        replay detections from a CSV/JSON file instead of a detector\n"
+            "  --track-out FILE         write the per-frame track CSV (frame, state, crop, candidates)\n"
+            "  --no-progress            no progress bar (none is drawn when stderr is not a terminal)\n"
+            "  --help                   this text\n"
+            "\n"
+            "With --debug a side-by-side debug video (full frame with detections, gate and crop |\n"
+            "output) is written next to the output as NAME.debug.EXT.\n"
+            "Exit codes: 0 done, 1 configuration, 2 model, 3 input, 4 output, 5 GPU, 6 runtime.\n");
+}
+
+/* Signal handlers may only touch lock-free atomics: ft_pipeline_stop does. */
+static _Atomic(ft_pipeline *) running_pipeline;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    ft_pipeline *pl = atomic_load(&running_pipeline);
+    if (pl)
+        ft_pipeline_stop(pl);
+}
+
+/* "dir/name.ext" -> "dir/name.debug.ext" (".mp4" when there is no extension). */
+static int debug_path(const char *output, char *buf, size_t cap)
+{
+    const char *slash = strrchr(output, '/');
+    const char *dot = strrchr(output, '.');
+    if (!dot || (slash && dot < slash))
+        return snprintf(buf, cap, "%s.debug.mp4", output);
+    return snprintf(buf, cap, "%.*s.debug%s", (int)(dot - output), output, dot);
+}
+
+static void report(ft_pipeline *pl)
+{
+    ft_pipeline_stats s;
+    ft_pipeline_stats_get(pl, &s);
+    FT_LOGI("batch",
+            "%lld frames in %.2f s (%.1f fps); per frame: decode %.2f ms, detect %.2f ms, track "
+            "%.2f ms, render %.2f ms, encode %.2f ms; %lld detections, %lld corrupt packets",
+            (long long)s.frames_out, s.elapsed_s, s.fps, s.stage_ms[FT_STAGE_DECODE],
+            s.stage_ms[FT_STAGE_DETECT], s.stage_ms[FT_STAGE_TRACK], s.stage_ms[FT_STAGE_RENDER],
+            s.stage_ms[FT_STAGE_ENCODE], (long long)s.detections, (long long)s.corrupt_packets);
+}
+
+int ft_cmd_batch(int argc, char **argv)
+{
+    ft_cli_common c;
+    ft_cli_common_init(&c);
+    const char *detections = NULL, *track_out = NULL;
+    bool progress = true;
+    for (int i = 1; i < argc; i++) {
+        bool used = false;
+        if (ft_cli_common_parse_arg(&c, argc, argv, &i, &used))
+            return FT_EXIT_CONFIG;
+        if (used)
+            continue;
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            usage(stdout);
+            return FT_EXIT_OK;
+        } else if (!strcmp(argv[i], "--no-progress")) {
+            progress = false;
+        } else if ((!strcmp(argv[i], "--detections") || !strcmp(argv[i], "--track-out")) &&
+                   i + 1 < argc) {
+            *(argv[i][2] == 'd' ? &detections : &track_out) = argv[i + 1];
+            i++;
+        } else {
+            fprintf(stderr, "batch: unknown option or missing value: %s\n", argv[i]);
+            usage(stderr);
+            return FT_EXIT_CONFIG;
+        }
+    }
+    if (!c.input || !c.output) {
+        fprintf(stderr, "batch: --input and --output are required\n");
+        usage(stderr);
+        return FT_EXIT_CONFIG;
+    }
+    ft_config *cfg = NULL;
+    ft_detector *det = NULL;
+    ft_detect_filter *filter = NULL;
+    ft_pipeline *pl = NULL;
+    char dbg[4096];
+    ft_status st = ft_cli_common_load(&c, &cfg);
+    if (st)
+        goto out;
+    const ft_settings *s = ft_settings_of(cfg);
+    if ((st = ft_pipeline_detector_create(s, detections, &det, &filter)))
+        goto out;
+    ft_pipeline_params pp;
+    ft_pipeline_params_from_settings(s, &pp);
+    pp.input = c.input;
+    pp.output = c.output;
+    pp.detector = det;
+    pp.filter = filter;
+    pp.track_out = track_out;
+    pp.progress = progress;
+    if (s->stream.debug_mode) {
+        if ((size_t)debug_path(c.output, dbg, sizeof dbg) >= sizeof dbg) {
+            fprintf(stderr, "batch: output path too long: %s\n", c.output);
+            st = FT_ERR_OUTPUT;
+            goto out;
+        }
+        pp.debug_output = dbg;
+    }
+    if ((st = ft_pipeline_create(&pp, &pl)))
+        goto out;
+    atomic_store(&running_pipeline, pl);
+    struct sigaction sa = {0}, old_int, old_term;
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, &old_int);
+    sigaction(SIGTERM, &sa, &old_term);
+    st = ft_pipeline_run(pl);
+    sigaction(SIGINT, &old_int, NULL);
+    sigaction(SIGTERM, &old_term, NULL);
+    atomic_store(&running_pipeline, NULL);
+    report(pl);
+    if (!st)
+        FT_LOGI("batch", "wrote %s%s%s", c.output, pp.debug_output ? " and " : "",
+                pp.debug_output ? pp.debug_output : "");
+out:
+    if (st)
+        fprintf(stderr, "batch: failed: %s (exit %d)\n", ft_status_str(st),
+                ft_status_exit_code(st));
+    ft_pipeline_destroy(&pl);
+    ft_detect_filter_destroy(&filter);
+    ft_detector_destroy(&det);
+    ft_config_destroy(&cfg);
+    return ft_status_exit_code(st);
+}
