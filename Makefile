@@ -20,6 +20,16 @@ build: deps $(BUILD)/CMakeCache.txt
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 
+# Every benchmark listed by `football-tracker bench --help`, or only those in
+# BENCH (e.g. `make bench BENCH="track pipeline"`).
+BENCH ?= $(shell $(BUILD)/football-tracker bench --help 2>/dev/null | \
+	awk '/^benchmarks:/ {f = 1; next} f && /^  / {print $$1} f && /^$$/ {f = 0}')
+bench: build
+	@for b in $(BENCH); do \
+		echo "== football-tracker bench $$b"; \
+		$(BUILD)/football-tracker bench $$b || exit 1; \
+	done
+
 # The whole suite under AddressSanitizer and UndefinedBehaviorSanitizer.
 asan:
 	$(MAKE) test BUILD=build-asan CMAKE_FLAGS="-DFT_SANITIZE=ON -DFT_CUDA=OFF"
