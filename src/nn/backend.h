@@ -202,8 +202,6 @@ struct ft_nn_backend {
 typedef struct ft_nn_backend_params {
     const char *device; /* "cpu" or "cuda[:N]" (borrowed); NULL means "cpu" */
     int threads;        /* CPU worker threads; 0 = FT_THREADS, OMP_NUM_THREADS or all cores */
-    int fp32;           /* CUDA: 1 = plain FP32 GEMMs and attention (the retry after an
-                           out-of-memory failure); 0 = FP16 tensor cores */
 } ft_nn_backend_params;
 
 /* Create the backend named by params->device. *out is returned-owned.

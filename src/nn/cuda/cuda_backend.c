@@ -348,6 +348,40 @@ static bool gemm(ft_nn_cuda *c, int m, int n, int k, const void *x, int ldx, con
     return true;
 }
 
+static void shadows_clear(ft_nn_cuda *c)
+{
+    for (int i = 0; i < c->nshadows; i++) {
+        cudaFree(c->shadows[i].w2);
+        cudaFree(c->shadows[i].bias2);
+    }
+    c->nshadows = 0;
+}
+
+static void graphs_clear(ft_nn_cuda *c)
+{
+    for (int i = 0; i < c->ngraphs; i++)
+        if (c->graphs[i].exec)
+            cudaGraphExecDestroy(c->graphs[i].exec);
+    c->ngraphs = 0;
+}
+
+/* Out of memory for the f16 weight copies: the spec's recovery is to carry
+ * on in FP32, which here needs no copies at all (the f32 weights are used as
+ * uploaded), so it frees memory rather than taking more. Plans and graphs
+ * were made for f16 operands and are dropped. */
+static void switch_to_fp32(ft_nn_cuda *c)
+{
+    FT_LOGW("cuda", "out of GPU memory for the FP16 weight copies: continuing in FP32 "
+                    "(slower, less memory)");
+    fail_cuda(c, cudaStreamSynchronize(c->stream), "synchronize before FP32 switch");
+    shadows_clear(c);
+    for (int i = 0; i < c->nplans; i++)
+        plan_destroy(&c->plans[i]);
+    c->nplans = 0;
+    graphs_clear(c);
+    c->fp32 = true;
+}
+
 /* The compute-precision copy of a weight (and of its bias when a scale is
  * folded in), made on first use. */
 static const shadow *shadow_get(ft_nn_cuda *c, int n, int k, const float *w, const float *scale,
@@ -382,6 +416,13 @@ static const shadow *shadow_get(ft_nn_cuda *c, int n, int k, const float *w, con
             e = cudaMalloc((void **)&s.bias2, (size_t)n * sizeof(float));
         if (e == cudaSuccess)
             e = ft_cuda_weight_prepare(n, k, w, scale, s.w2, !c->fp32, bias, s.bias2, c->stream);
+    }
+    if (e == cudaErrorMemoryAllocation && !c->fp32) {
+        (void)cudaGetLastError();
+        cudaFree(s.w2);
+        cudaFree(s.bias2);
+        switch_to_fp32(c);
+        return shadow_get(c, n, k, w, scale, bias);
     }
     if (e != cudaSuccess) {
         cudaFree(s.w2);
@@ -680,15 +721,10 @@ static void cuda_destroy(ft_nn_backend *be)
         return;
     if (c->stream)
         cudaStreamSynchronize(c->stream);
-    for (int i = 0; i < c->ngraphs; i++)
-        if (c->graphs[i].exec)
-            cudaGraphExecDestroy(c->graphs[i].exec);
+    graphs_clear(c);
     for (int i = 0; i < c->nplans; i++)
         plan_destroy(&c->plans[i]);
-    for (int i = 0; i < c->nshadows; i++) {
-        cudaFree(c->shadows[i].w2);
-        cudaFree(c->shadows[i].bias2);
-    }
+    shadows_clear(c);
     free(c->shadows);
     for (int i = 0; i < STAGING_SLOTS; i++) {
         cudaFreeHost(c->stage[i].host);
@@ -779,7 +815,13 @@ ft_status ft_nn_cuda_backend_create(const ft_nn_backend_params *params, ft_nn_ba
     }
     c->base.ops = &cuda_ops;
     c->device = index;
-    c->fp32 = params && params->fp32;
+    const char *prec = getenv("FT_CUDA_PRECISION");
+    if (prec && *prec && strcmp(prec, "fp16") && strcmp(prec, "fp32")) {
+        FT_LOGE("cuda", "FT_CUDA_PRECISION='%s': expected fp16 or fp32", prec);
+        st = FT_ERR_CONFIG;
+        goto out;
+    }
+    c->fp32 = prec && !strcmp(prec, "fp32");
     const char *what = "cudaSetDevice";
     e = cudaSetDevice(index);
     if (e == cudaSuccess) {

@@ -1,0 +1,5 @@
+# GPU tests of the CUDA backend (src/nn/cuda). They compile whenever CUDA is
+# on and skip at run time when no GPU is usable.
+if(FT_CUDA AND TARGET ft_nn)
+    ft_test(test_nn_cuda_ops SOURCES test_nn_cuda_ops.c LIBS ft_nn)
+endif()

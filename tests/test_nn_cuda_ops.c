@@ -1,0 +1,603 @@
+/* Every operator of the CUDA backend against the CPU backend on random
+ * inputs, compared by normalised error ‖gpu − cpu‖ / ‖cpu‖. Outputs are
+ * poisoned with NaN first, so an element the GPU never writes fails.
+ * Tolerances: f16 tensor-core paths (linear, attention) 5e-3; f32 kernels
+ * 1e-5 (transcendentals 1e-4). Every test skips when no GPU is usable. */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "ft_test_rng.h"
+#include "nn/backend.h"
+
+#define TOL_F16 5e-3
+#define TOL_F32 1e-5
+#define TOL_TRANS 1e-4
+
+typedef struct env {
+    ft_nn_backend *cpu, *gpu, *gpu32;
+    ft_test_rng rng;
+} env;
+
+/* One buffer mirrored on both backends. */
+typedef struct pair {
+    ft_nn_backend *cpu_be, *gpu_be;
+    void *c, *g;
+    size_t bytes;
+} pair;
+
+static int setup(void **state)
+{
+    env *e = calloc(1, sizeof(*e));
+    assert_non_null(e);
+    e->rng.s = 0x5eed0009ull;
+    ft_nn_backend_params cp = {.device = "cpu", .threads = 2};
+    assert_int_equal(ft_nn_backend_create(&cp, &e->cpu), FT_OK);
+    ft_nn_backend_params gp = {.device = "cuda"};
+    if (ft_nn_backend_create(&gp, &e->gpu) != FT_OK)
+        e->gpu = NULL;
+    /* the FP32 mode that an out-of-memory failure falls back to */
+    setenv("FT_CUDA_PRECISION", "fp32", 1);
+    if (e->gpu && ft_nn_backend_create(&gp, &e->gpu32) != FT_OK)
+        e->gpu32 = NULL;
+    unsetenv("FT_CUDA_PRECISION");
+    *state = e;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    env *e = *state;
+    ft_nn_backend_destroy(&e->gpu32);
+    ft_nn_backend_destroy(&e->gpu);
+    ft_nn_backend_destroy(&e->cpu);
+    free(e);
+    return 0;
+}
+
+static env *need_gpu(void **state)
+{
+    env *e = *state;
+    if (!e->gpu) {
+        print_message("no usable CUDA device: skipped\n");
+        skip();
+    }
+    return e;
+}
+
+static pair pair_new(ft_nn_backend *cpu, ft_nn_backend *gpu, const void *host, size_t bytes)
+{
+    pair p = {cpu, gpu, NULL, NULL, bytes};
+    assert_int_equal(cpu->ops->alloc(cpu, bytes, FT_NN_MEM_ACT, &p.c), FT_OK);
+    assert_int_equal(gpu->ops->alloc(gpu, bytes, FT_NN_MEM_ACT, &p.g), FT_OK);
+    if (host) {
+        cpu->ops->upload(cpu, p.c, host, bytes);
+        gpu->ops->upload(gpu, p.g, host, bytes);
+    }
+    return p;
+}
+
+static void pair_free(pair *p)
+{
+    p->cpu_be->ops->free(p->cpu_be, p->c);
+    p->gpu_be->ops->free(p->gpu_be, p->g);
+}
+
+static float *rand_floats(env *e, size_t n, float scale)
+{
+    float *v = malloc(n * sizeof(float));
+    assert_non_null(v);
+    for (size_t i = 0; i < n; i++)
+        v[i] = (float)(ft_test_rng_normal(&e->rng) * scale);
+    return v;
+}
+
+/* A random buffer on both sides. */
+static pair rand_pair(env *e, ft_nn_backend *gpu, size_t n, float scale)
+{
+    float *h = rand_floats(e, n, scale);
+    pair p = pair_new(e->cpu, gpu, h, n * sizeof(float));
+    free(h);
+    return p;
+}
+
+/* An output buffer poisoned with NaN on both sides. */
+static pair out_pair(env *e, ft_nn_backend *gpu, size_t n)
+{
+    float *h = malloc(n * sizeof(float));
+    assert_non_null(h);
+    for (size_t i = 0; i < n; i++)
+        h[i] = NAN;
+    pair p = pair_new(e->cpu, gpu, h, n * sizeof(float));
+    free(h);
+    return p;
+}
+
+/* Normalised error of the GPU result against the CPU one over the elements
+ * [row * ld, row * ld + cols) of `rows` rows; fails above tol. */
+static double compare(const pair *p, int rows, int cols, int ld, double tol, const char *what)
+{
+    size_t n = p->bytes / sizeof(float);
+    float *a = malloc(p->bytes), *b = malloc(p->bytes);
+    assert_non_null(a);
+    assert_non_null(b);
+    assert_int_equal(p->cpu_be->ops->sync(p->cpu_be), FT_OK);
+    assert_int_equal(p->gpu_be->ops->sync(p->gpu_be), FT_OK);
+    assert_int_equal(p->cpu_be->ops->download(p->cpu_be, a, p->c, p->bytes), FT_OK);
+    assert_int_equal(p->gpu_be->ops->download(p->gpu_be, b, p->g, p->bytes), FT_OK);
+    double num = 0, den = 0;
+    int bad = 0;
+    for (int r = 0; r < rows; r++)
+        for (int c = 0; c < cols; c++) {
+            size_t i = (size_t)r * ld + c;
+            assert_true(i < n);
+            if (!isfinite(b[i]) || !isfinite(a[i]))
+                bad++;
+            double d = (double)b[i] - a[i];
+            num += d * d;
+            den += (double)a[i] * a[i];
+        }
+    double err = bad ? INFINITY : sqrt(num / (den > 0 ? den : 1e-30));
+    print_message("%-34s normalised error %.3g (tolerance %.0e)%s\n", what, err, tol,
+                  bad ? " NON-FINITE" : "");
+    free(a);
+    free(b);
+    assert_false(bad);
+    assert_true(err <= tol);
+    return err;
+}
+
+/* ---- linear ---- */
+
+static void run_linear(env *e, ft_nn_backend *gpu, int m, int n, int k, int ldx_pad, ft_nn_act act,
+                       int res_mode, double tol, const char *what)
+{
+    /* res_mode 0: none, 1: plain residual in place, 2: layer-scale in place,
+     * 3: layer-scale into a separate y */
+    int ldx = k + ldx_pad, ldy = n + ldx_pad;
+    pair x = rand_pair(e, gpu, (size_t)m * ldx, 1.f);
+    pair w = rand_pair(e, gpu, (size_t)n * k, 1.f / sqrtf((float)k));
+    pair b = rand_pair(e, gpu, (size_t)n, 0.5f);
+    pair s = rand_pair(e, gpu, (size_t)n, 0.3f);
+    pair r = rand_pair(e, gpu, (size_t)m * ldy, 1.f);
+    pair y = res_mode == 1 || res_mode == 2 ? r : out_pair(e, gpu, (size_t)m * ldy);
+    for (int side = 0; side < 2; side++) {
+        ft_nn_backend *be = side ? gpu : e->cpu;
+#define P(q) ((float *)(side ? (q).g : (q).c))
+        ft_nn_linear_args a = {
+            .m = m, .n = n, .k = k, .x = P(x), .ldx = ldx, .w = P(w), .bias = P(b), .act = act,
+            .res = res_mode ? P(r) : NULL, .ldres = ldy, .scale = res_mode >= 2 ? P(s) : NULL,
+            .y = P(y), .ldy = ldy,
+        };
+#undef P
+        be->ops->linear(be, &a);
+    }
+    compare(&y, m, n, ldy, tol, what);
+    pair_free(&x);
+    pair_free(&w);
+    pair_free(&b);
+    pair_free(&s);
+    pair_free(&r);
+    if (res_mode != 1 && res_mode != 2)
+        pair_free(&y);
+}
+
+static void test_linear(void **state)
+{
+    env *e = need_gpu(state);
+    run_linear(e, e->gpu, 300, 256, 384, 0, FT_NN_ACT_NONE, 0, TOL_F16, "linear bias");
+    run_linear(e, e->gpu, 1300, 1536, 384, 0, FT_NN_ACT_GELU, 0, TOL_F16, "linear bias+gelu");
+    run_linear(e, e->gpu, 300, 2048, 256, 0, FT_NN_ACT_RELU, 0, TOL_F16, "linear bias+relu");
+    run_linear(e, e->gpu, 1296, 256, 1536, 0, FT_NN_ACT_SILU, 0, TOL_F16, "linear bias+silu");
+    run_linear(e, e->gpu, 300, 256, 2048, 0, FT_NN_ACT_NONE, 1, TOL_F16, "linear + residual");
+    run_linear(e, e->gpu, 1300, 384, 1536, 0, FT_NN_ACT_NONE, 2, TOL_F16,
+               "linear + residual*layer-scale");
+    run_linear(e, e->gpu, 77, 96, 40, 8, FT_NN_ACT_GELU, 3, TOL_F16,
+               "linear strided, act+scale+res");
+    run_linear(e, e->gpu, 33, 4, 256, 4, FT_NN_ACT_NONE, 0, TOL_F16, "linear narrow n=4");
+    if (e->gpu32) {
+        run_linear(e, e->gpu32, 300, 256, 384, 0, FT_NN_ACT_GELU, 0, TOL_TRANS, "fp32 linear gelu");
+        run_linear(e, e->gpu32, 200, 384, 1536, 0, FT_NN_ACT_NONE, 2, TOL_TRANS,
+                   "fp32 linear residual*scale");
+    }
+}
+
+/* ---- layernorm ---- */
+
+static void test_layernorm(void **state)
+{
+    env *e = need_gpu(state);
+    int m = 1300, n = 384, ld = 400;
+    pair x = rand_pair(e, e->gpu, (size_t)m * ld, 3.f);
+    pair g = rand_pair(e, e->gpu, n, 1.f);
+    pair b = rand_pair(e, e->gpu, n, 1.f);
+    pair y = out_pair(e, e->gpu, (size_t)m * n);
+    for (int side = 0; side < 2; side++) {
+        ft_nn_backend *be = side ? e->gpu : e->cpu;
+        be->ops->layernorm(be, m, n, side ? x.g : x.c, ld, side ? g.g : g.c, side ? b.g : b.c,
+                           1e-6f, FT_NN_ACT_NONE, side ? y.g : y.c, n);
+    }
+    compare(&y, m, n, n, TOL_F32 * 10, "layernorm strided");
+    /* in place with SiLU (the projector's channel LayerNorm) */
+    for (int side = 0; side < 2; side++) {
+        ft_nn_backend *be = side ? e->gpu : e->cpu;
+        be->ops->layernorm(be, m, 256, side ? x.g : x.c, ld, side ? g.g : g.c, side ? b.g : b.c,
+                           1e-5f, FT_NN_ACT_SILU, side ? x.g : x.c, ld);
+    }
+    compare(&x, m, 256, ld, TOL_TRANS, "layernorm in place + silu");
+    pair_free(&x);
+    pair_free(&g);
+    pair_free(&b);
+    pair_free(&y);
+}
+
+/* ---- attention ---- */
+
+static void run_attention(env *e, ft_nn_backend *gpu, int batch, int lq, int lk, int heads, int dh,
+                          int fused, double tol, const char *what)
+{
+    int d = heads * dh;
+    /* fused: q|k|v columns of one projection, as the encoder passes them */
+    int ld = fused ? 3 * d : d;
+    pair q = rand_pair(e, gpu, (size_t)batch * (lq > lk ? lq : lk) * ld, 1.f);
+    pair k = fused ? q : rand_pair(e, gpu, (size_t)batch * lk * ld, 1.f);
+    pair v = fused ? q : rand_pair(e, gpu, (size_t)batch * lk * ld, 1.f);
+    pair o = out_pair(e, gpu, (size_t)batch * lq * d);
+    for (int side = 0; side < 2; side++) {
+        ft_nn_backend *be = side ? gpu : e->cpu;
+        float *qp = side ? q.g : q.c, *kp = side ? k.g : k.c, *vp = side ? v.g : v.c;
+        ft_nn_attention_args a = {
+            .batch = batch, .lq = lq, .lk = lk, .heads = heads, .dh = dh,
+            .scale = 1.f / sqrtf((float)dh), .q = qp, .ldq = ld, .k = fused ? kp + d : kp,
+            .ldk = ld, .v = fused ? vp + 2 * d : vp, .ldv = ld, .out = side ? o.g : o.c, .ldo = d,
+        };
+        be->ops->attention(be, &a);
+    }
+    compare(&o, batch * lq, d, d, tol, what);
+    pair_free(&q);
+    if (!fused) {
+        pair_free(&k);
+        pair_free(&v);
+    }
+    pair_free(&o);
+}
+
+static void test_attention(void **state)
+{
+    env *e = need_gpu(state);
+    run_attention(e, e->gpu, 4, 325, 325, 6, 64, 1, TOL_F16, "attention windowed 4x325 dh64");
+    run_attention(e, e->gpu, 1, 1300, 1300, 6, 64, 1, TOL_F16, "attention global 1300 dh64");
+    run_attention(e, e->gpu, 1, 300, 300, 8, 32, 0, TOL_F16, "attention decoder 300 dh32");
+    run_attention(e, e->gpu, 2, 37, 100, 2, 64, 0, TOL_F16, "attention lq!=lk");
+    run_attention(e, e->gpu, 2, 50, 70, 3, 16, 0, TOL_F32 * 10, "attention dh16 (exact path)");
+    if (e->gpu32)
+        run_attention(e, e->gpu32, 4, 325, 325, 6, 64, 1, TOL_F32 * 10, "fp32 attention windowed");
+}
+
+/* ---- deformable attention ---- */
+
+static void run_msda(env *e, int levels, const int *hw, int nq, int heads, int dh, int points,
+                     const char *what)
+{
+    ft_nn_msda_args base = {.nq = nq, .heads = heads, .dh = dh, .levels = levels,
+                            .points = points};
+    int rows = 0;
+    for (int l = 0; l < levels; l++) {
+        base.level_hw[2 * l] = hw[2 * l];
+        base.level_hw[2 * l + 1] = hw[2 * l + 1];
+        base.level_start[l] = rows;
+        rows += hw[2 * l] * hw[2 * l + 1];
+    }
+    int noff = heads * levels * points * 2, nlog = heads * levels * points;
+    pair value = rand_pair(e, e->gpu, (size_t)rows * heads * dh, 1.f);
+    float *ref = malloc((size_t)nq * 4 * sizeof(float));
+    assert_non_null(ref);
+    for (int i = 0; i < nq; i++) {
+        ref[4 * i] = (float)ft_test_rng_uniform(&e->rng);
+        ref[4 * i + 1] = (float)ft_test_rng_uniform(&e->rng);
+        ref[4 * i + 2] = (float)ft_test_rng_uniform(&e->rng) * 0.5f;
+        ref[4 * i + 3] = (float)ft_test_rng_uniform(&e->rng) * 0.5f;
+    }
+    pair r = pair_new(e->cpu, e->gpu, ref, (size_t)nq * 4 * sizeof(float));
+    free(ref);
+    /* offsets of a few cells, so samples also fall outside the map */
+    pair off = rand_pair(e, e->gpu, (size_t)nq * (noff + 3), 3.f);
+    pair lg = rand_pair(e, e->gpu, (size_t)nq * nlog, 2.f);
+    pair o = out_pair(e, e->gpu, (size_t)nq * heads * dh);
+    for (int side = 0; side < 2; side++) {
+        ft_nn_backend *be = side ? e->gpu : e->cpu;
+        ft_nn_msda_args a = base;
+        a.value = side ? value.g : value.c;
+        a.ref = side ? r.g : r.c;
+        a.offsets = side ? off.g : off.c;
+        a.ldoff = noff + 3;
+        a.logits = side ? lg.g : lg.c;
+        a.ldlog = nlog;
+        a.out = side ? o.g : o.c;
+        a.ldo = heads * dh;
+        be->ops->msda(be, &a);
+    }
+    compare(&o, nq, heads * dh, heads * dh, TOL_TRANS, what);
+    pair_free(&value);
+    pair_free(&r);
+    pair_free(&off);
+    pair_free(&lg);
+    pair_free(&o);
+}
+
+static void test_msda(void **state)
+{
+    env *e = need_gpu(state);
+    const int one[2] = {36, 36};
+    run_msda(e, 1, one, 300, 16, 16, 2, "msda 1 level 36x36");
+    const int three[6] = {20, 24, 10, 12, 5, 6};
+    run_msda(e, 3, three, 100, 8, 32, 4, "msda 3 levels");
+}
+
+/* ---- layout, selection and small kernels ---- */
+
+static void test_im2col(void **state)
+{
+    env *e = need_gpu(state);
+    /* the patch embedding: CHW image, 16x16 stride 16 */
+    pair img = rand_pair(e, e->gpu, 3 * 64 * 48, 1.f);
+    pair col = out_pair(e, e->gpu, (size_t)(4 * 3) * (3 * 256));
+    ft_nn_im2col_args a = {.layout = FT_NN_CHW, .c = 3, .h = 64, .w = 48, .k = 16, .stride = 16};
+    for (int side = 0; side < 2; side++) {
+        ft_nn_backend *be = side ? e->gpu : e->cpu;
+        a.x = side ? img.g : img.c;
+        a.y = side ? col.g : col.c;
+        be->ops->im2col(be, &a);
+    }
+    compare(&col, 12, 768, 768, 0, "im2col CHW patch 16");
+    /* a projector 3x3 conv: HWC token map, pad 1 */
+    pair map = rand_pair(e, e->gpu, 9 * 11 * 16, 1.f);
+    pair col2 = out_pair(e, e->gpu, (size_t)99 * 144);
+    ft_nn_im2col_args b = {.layout = FT_NN_HWC, .c = 16, .h = 9, .w = 11, .k = 3, .stride = 1,
+                           .pad = 1};
+    for (int side = 0; side < 2; side++) {
+        ft_nn_backend *be = side ? e->gpu : e->cpu;
+        b.x = side ? map.g : map.c;
+        b.y = side ? col2.g : col2.c;
+        be->ops->im2col(be, &b);
+    }
+    compare(&col2, 99, 144, 144, 0, "im2col HWC 3x3 pad 1");
+    pair_free(&img);
+    pair_free(&col);
+    pair_free(&map);
+    pair_free(&col2);
+}
+
+static void test_small_ops(void **state)
+{
+    env *e = need_gpu(state);
+    int n = 5000;
+    pair a = rand_pair(e, e->gpu, n, 1.f), b = rand_pair(e, e->gpu, n, 1.f);
+    pair y = out_pair(e, e->gpu, n);
+    for (int side = 0; side < 2; side++) {
+        ft_nn_backend *be = side ? e->gpu : e->cpu;
+        be->ops->add(be, n, side ? a.g : a.c, side ? b.g : b.c, side ? y.g : y.c);
+    }
+    compare(&y, 1, n, n, 0, "add");
+
+    /* gather with negative indices (zero rows) */
+    int rows = 300, cols = 256, src_rows = 1296;
+    pair x = rand_pair(e, e->gpu, (size_t)src_rows * cols, 1.f);
+    int32_t idx[300];
+    for (int i = 0; i < rows; i++)
+        idx[i] = i % 7 == 3 ? -1 : (int32_t)(ft_test_rng_u64(&e->rng) % (uint64_t)src_rows);
+    pair ip = pair_new(e->cpu, e->gpu, idx, sizeof(idx));
+    pair g = out_pair(e, e->gpu, (size_t)rows * cols);
+    for (int side = 0; side < 2; side++) {
+        ft_nn_backend *be = side ? e->gpu : e->cpu;
+        be->ops->gather_rows(be, rows, cols, side ? x.g : x.c, cols, side ? ip.g : ip.c,
+                             side ? g.g : g.c, cols);
+    }
+    compare(&g, rows, cols, cols, 0, "gather_rows");
+
+    pair mx = out_pair(e, e->gpu, src_rows);
+    for (int side = 0; side < 2; side++) {
+        ft_nn_backend *be = side ? e->gpu : e->cpu;
+        be->ops->rowmax(be, src_rows, 91, side ? x.g : x.c, cols, side ? mx.g : mx.c);
+    }
+    compare(&mx, 1, src_rows, src_rows, 0, "rowmax");
+
+    /* box refinement, plain and through a reference index */
+    float ref[300 * 4];
+    for (int i = 0; i < 300 * 4; i++)
+        ref[i] = 0.05f + 0.9f * (float)ft_test_rng_uniform(&e->rng);
+    pair rp = pair_new(e->cpu, e->gpu, ref, sizeof(ref));
+    pair d = rand_pair(e, e->gpu, 300 * 8, 0.5f);
+    pair box = out_pair(e, e->gpu, 300 * 4);
+    int32_t ridx[300];
+    for (int i = 0; i < 300; i++)
+        ridx[i] = (int32_t)(ft_test_rng_u64(&e->rng) % 300u);
+    pair rip = pair_new(e->cpu, e->gpu, ridx, sizeof(ridx));
+    for (int pass = 0; pass < 2; pass++) {
+        for (int side = 0; side < 2; side++) {
+            ft_nn_backend *be = side ? e->gpu : e->cpu;
+            be->ops->box_refine(be, 300, side ? d.g : d.c, 8, side ? rp.g : rp.c,
+                                pass ? (side ? rip.g : rip.c) : NULL, side ? box.g : box.c);
+        }
+        compare(&box, 300, 4, 4, TOL_TRANS, pass ? "box_refine gathered" : "box_refine");
+    }
+
+    pair emb = out_pair(e, e->gpu, 300 * 4 * 128);
+    for (int side = 0; side < 2; side++) {
+        ft_nn_backend *be = side ? e->gpu : e->cpu;
+        be->ops->sine_embed(be, 300, 128, side ? box.g : box.c, side ? emb.g : emb.c);
+    }
+    compare(&emb, 300, 512, 512, TOL_TRANS, "sine_embed");
+
+    pair *all[] = {&a, &b, &y, &x, &ip, &g, &mx, &rp, &d, &box, &rip, &emb};
+    for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
+        pair_free(all[i]);
+}
+
+static void run_topk(env *e, int n, int k, int ties, const char *what)
+{
+    float *h = rand_floats(e, (size_t)n, 2.f);
+    if (ties) /* coarse values: many equal keys, ordered by index */
+        for (int i = 0; i < n; i++)
+            h[i] = roundf(h[i] * 4.f) / 4.f;
+    pair x = pair_new(e->cpu, e->gpu, h, (size_t)n * sizeof(float));
+    pair vals = out_pair(e, e->gpu, (size_t)k);
+    int32_t *ic = malloc((size_t)k * 4), *ig = malloc((size_t)k * 4);
+    assert_non_null(ic);
+    assert_non_null(ig);
+    void *idx_c, *idx_g;
+    assert_int_equal(e->cpu->ops->alloc(e->cpu, (size_t)k * 4, FT_NN_MEM_ACT, &idx_c), FT_OK);
+    assert_int_equal(e->gpu->ops->alloc(e->gpu, (size_t)k * 4, FT_NN_MEM_ACT, &idx_g), FT_OK);
+    e->cpu->ops->topk(e->cpu, n, k, x.c, idx_c, vals.c);
+    e->gpu->ops->topk(e->gpu, n, k, x.g, idx_g, vals.g);
+    compare(&vals, 1, k, k, 0, what);
+    assert_int_equal(e->cpu->ops->download(e->cpu, ic, idx_c, (size_t)k * 4), FT_OK);
+    assert_int_equal(e->gpu->ops->download(e->gpu, ig, idx_g, (size_t)k * 4), FT_OK);
+    for (int i = 0; i < k; i++)
+        assert_int_equal(ic[i], ig[i]);
+    e->cpu->ops->free(e->cpu, idx_c);
+    e->gpu->ops->free(e->gpu, idx_g);
+    free(ic);
+    free(ig);
+    free(h);
+    pair_free(&x);
+    pair_free(&vals);
+}
+
+static void test_topk(void **state)
+{
+    env *e = need_gpu(state);
+    run_topk(e, 300 * 91, 300, 0, "topk 300 of 27300");
+    run_topk(e, 300 * 91, 300, 1, "topk 300 of 27300 with ties");
+    run_topk(e, 1296, 300, 0, "topk 300 of 1296 (proposals)");
+    run_topk(e, 5, 5, 1, "topk all of 5");
+}
+
+/* ---- execution: graph capture and replay give the eager result ---- */
+
+typedef struct graph_ctx {
+    int m, n, k;
+    float *x, *w, *b, *y, *z;
+    float *g, *bt;
+} graph_ctx;
+
+static void record(ft_nn_backend *be, void *user)
+{
+    graph_ctx *c = user;
+    ft_nn_linear_args a = {.m = c->m, .n = c->n, .k = c->k, .x = c->x, .ldx = c->k, .w = c->w,
+                           .bias = c->b, .act = FT_NN_ACT_GELU, .y = c->y, .ldy = c->n};
+    be->ops->linear(be, &a);
+    be->ops->layernorm(be, c->m, c->n, c->y, c->n, c->g, c->bt, 1e-6f, FT_NN_ACT_NONE, c->z, c->n);
+}
+
+static void test_graph_replay(void **state)
+{
+    env *e = need_gpu(state);
+    graph_ctx c = {.m = 64, .n = 128, .k = 96};
+    pair x = rand_pair(e, e->gpu, (size_t)c.m * c.k, 1.f), w = rand_pair(e, e->gpu, 128 * 96, 0.1f);
+    pair b = rand_pair(e, e->gpu, 128, 0.1f), g = rand_pair(e, e->gpu, 128, 1.f);
+    pair bt = rand_pair(e, e->gpu, 128, 1.f);
+    pair y = out_pair(e, e->gpu, (size_t)c.m * c.n), z = out_pair(e, e->gpu, (size_t)c.m * c.n);
+    c.x = x.g, c.w = w.g, c.b = b.g, c.y = y.g, c.z = z.g, c.g = g.g, c.bt = bt.g;
+    graph_ctx cc = c;
+    cc.x = x.c, cc.w = w.c, cc.b = b.c, cc.y = y.c, cc.z = z.c, cc.g = g.c, cc.bt = bt.c;
+    assert_int_equal(e->cpu->ops->run(e->cpu, record, &cc, 0), FT_OK);
+    /* eager, captured, replayed: each must give the CPU result */
+    for (int i = 0; i < 3; i++) {
+        float *nan = malloc((size_t)c.m * c.n * sizeof(float));
+        assert_non_null(nan);
+        for (int j = 0; j < c.m * c.n; j++)
+            nan[j] = NAN;
+        e->gpu->ops->upload(e->gpu, z.g, nan, (size_t)c.m * c.n * sizeof(float));
+        free(nan);
+        assert_int_equal(e->gpu->ops->run(e->gpu, record, &c, 0), FT_OK);
+        compare(&z, c.m, c.n, c.n, TOL_F16,
+                i == 0 ? "run: eager" : (i == 1 ? "run: captured" : "run: graph replay"));
+    }
+    pair *all[] = {&x, &w, &b, &g, &bt, &y, &z};
+    for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
+        pair_free(all[i]);
+}
+
+/* ---- pre-processing from 8-bit planes ---- */
+
+static void test_image_to_tensor(void **state)
+{
+    env *e = need_gpu(state);
+    assert_non_null(e->gpu->ops->image_to_tensor);
+    /* A flat grey frame maps to one known value per channel whatever the
+     * filter: Y=U=V=128 in limited range is (128-16)*255/219 = 130.41. */
+    int w = 320, h = 180;
+    uint8_t *planes = malloc((size_t)w * h * 3 / 2);
+    assert_non_null(planes);
+    memset(planes, 128, (size_t)w * h * 3 / 2);
+    ft_image img = {.width = w, .height = h, .format = FT_PIX_YUV420P,
+                    .data = {planes, planes + w * h, planes + w * h + (w / 2) * (h / 2)},
+                    .stride = {w, w / 2, w / 2}};
+    const float mean[3] = {0.485f, 0.456f, 0.406f}, sd[3] = {0.229f, 0.224f, 0.225f};
+    int s = 64;
+    void *y;
+    assert_int_equal(e->gpu->ops->alloc(e->gpu, (size_t)3 * s * s * 4, FT_NN_MEM_ACT, &y), FT_OK);
+    float *out = malloc((size_t)3 * s * s * 4);
+    assert_non_null(out);
+    for (int fmt = 0; fmt < 2; fmt++) {
+        if (fmt) {
+            img.format = FT_PIX_NV12;
+            img.data[2] = NULL;
+            img.stride[1] = w;
+        }
+        e->gpu->ops->image_to_tensor(e->gpu, &img, s, s, mean, sd, y);
+        assert_int_equal(e->gpu->ops->download(e->gpu, out, y, (size_t)3 * s * s * 4), FT_OK);
+        float v = (128.f - 16.f) * 255.f / 219.f / 255.f;
+        for (int c = 0; c < 3; c++)
+            for (int i = 0; i < s * s; i++)
+                assert_float_equal(out[c * s * s + i], (v - mean[c]) / sd[c], 1e-4);
+    }
+    e->gpu->ops->free(e->gpu, y);
+    free(out);
+    free(planes);
+}
+
+/* ---- failures ---- */
+
+static void test_errors(void **state)
+{
+    env *e = *state;
+    ft_nn_backend *be = NULL;
+    ft_nn_backend_params bad = {.device = "cuda:x"};
+    assert_int_equal(ft_nn_backend_create(&bad, &be), FT_ERR_CONFIG);
+    assert_null(be);
+    if (!e->gpu) {
+        /* no GPU: asking for one is a GPU error (exit 5) */
+        ft_nn_backend_params p = {.device = "cuda"};
+        assert_int_equal(ft_nn_backend_create(&p, &be), FT_ERR_GPU);
+        assert_null(be);
+        return;
+    }
+    ft_nn_backend_params far = {.device = "cuda:255"};
+    assert_int_equal(ft_nn_backend_create(&far, &be), FT_ERR_GPU);
+    /* an allocation no GPU can satisfy reports out-of-memory */
+    void *p = NULL;
+    assert_int_equal(e->gpu->ops->alloc(e->gpu, (size_t)1 << 50, FT_NN_MEM_ACT, &p),
+                     FT_ERR_GPU_OOM);
+    assert_null(p);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_errors),        cmocka_unit_test(test_linear),
+        cmocka_unit_test(test_layernorm),     cmocka_unit_test(test_attention),
+        cmocka_unit_test(test_msda),          cmocka_unit_test(test_im2col),
+        cmocka_unit_test(test_small_ops),     cmocka_unit_test(test_topk),
+        cmocka_unit_test(test_graph_replay),  cmocka_unit_test(test_image_to_tensor),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
