@@ -1,0 +1,946 @@
+/* RF-DETR model: weight loading, buffer planning and the forward pass, all
+ * through the nn backend table (see nn/backend.h). One code path runs every
+ * size; the numbers come from ft_rfdetr_arch.
+ *
+ * Layouts: activations are row-major token matrices. The ViT keeps its hidden
+ * state in window order (win² windows of [CLS, patches row-major]), so
+ * windowed layers attend within batch = win² sequences and global layers
+ * attend over one sequence of all rows, as the official code does by
+ * reshaping. The projector works on HWC maps: 1x1 convs are linears, 3x3 convs
+ * are im2col + linear, and the channel LayerNorm2d is a row LayerNorm. */
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/log.h"
+#include "detect/rfdetr_internal.h"
+#include "nn/backend.h"
+#include "nn/weights.h"
+
+#define VIT "backbone.0.encoder.encoder."
+#define PROJ "backbone.0.projector.stages.0."
+#define VIT_EPS 1e-6f  /* DINOv2 layer_norm_eps */
+#define PROJ_EPS 1e-6f /* projector LayerNorm2d */
+#define DEC_EPS 1e-5f  /* nn.LayerNorm default in the transformer */
+#define MAX_CLASS_NAMES 1024
+/* ---------------------------------------------------------------- loading */
+
+typedef struct loader {
+    ft_rfdetr *m;
+    const ft_nn_weights *w;
+    int pass;     /* 0: check shapes and size the buffer; 1: convert and upload */
+    size_t off;   /* floats reserved so far */
+    float *stage; /* pass 1: conversion buffer */
+    size_t stage_cap;
+    ft_status st;
+} loader;
+
+static size_t round16(size_t n)
+{
+    return (n + 15) & ~(size_t)15;
+}
+
+/* Reserve n floats of weight memory; the pointer in pass 1, NULL in pass 0. */
+static float *wreserve(loader *L, size_t n)
+{
+    float *p = L->pass ? (float *)L->m->wmem + L->off : NULL;
+    L->off += round16(n);
+    return p;
+}
+
+/* Load tensor `name`, checked against the dims (ndim ints; -1 any), keeping
+ * only its first `rows` rows when rows > 0. Consecutive calls place tensors
+ * back to back, which is how q|k|v and offsets|weights are fused. */
+static const float *wload_rows(loader *L, const char *name, int64_t rows, int ndim, ...)
+{
+    if (L->st)
+        return NULL;
+    int64_t d[4] = {0};
+    va_list ap;
+    va_start(ap, ndim);
+    for (int i = 0; i < ndim; i++)
+        d[i] = va_arg(ap, int64_t);
+    va_end(ap);
+    ft_status st = FT_OK;
+    switch (ndim) {
+    case 1:
+        st = ft_nn_weights_expect(L->w, name, 1, d[0]);
+        break;
+    case 2:
+        st = ft_nn_weights_expect(L->w, name, 2, d[0], d[1]);
+        break;
+    case 3:
+        st = ft_nn_weights_expect(L->w, name, 3, d[0], d[1], d[2]);
+        break;
+    default:
+        st = ft_nn_weights_expect(L->w, name, 4, d[0], d[1], d[2], d[3]);
+        break;
+    }
+    if (st) {
+        L->st = st;
+        return NULL;
+    }
+    const ft_nn_tensor *t = ft_nn_weights_find(L->w, name);
+    int64_t numel = ft_nn_tensor_numel(t);
+    size_t used = (size_t)numel;
+    if (rows > 0) {
+        if (t->shape[0] < rows) {
+            FT_LOGE("rfdetr", "%s: tensor %s has %lld rows, the args need %lld",
+                    ft_nn_weights_path(L->w), name, (long long)t->shape[0], (long long)rows);
+            L->st = FT_ERR_MODEL;
+            return NULL;
+        }
+        used = (size_t)(numel / t->shape[0] * rows);
+    }
+    if (!ft_nn_dtype_is_float(t->dtype)) {
+        FT_LOGE("rfdetr", "%s: tensor %s has dtype %s, expected a float type",
+                ft_nn_weights_path(L->w), name, ft_nn_dtype_name(t->dtype));
+        L->st = FT_ERR_MODEL;
+        return NULL;
+    }
+    if (L->pass == 0) {
+        if ((size_t)numel > L->stage_cap)
+            L->stage_cap = (size_t)numel;
+        L->off += round16(used);
+        return NULL;
+    }
+    float *dst = wreserve(L, used);
+    L->st = ft_nn_tensor_to_f32(t, L->stage, L->stage_cap);
+    if (!L->st)
+        L->m->be->ops->upload(L->m->be, dst, L->stage, used * sizeof(float));
+    return dst;
+}
+
+#define WL(L, name, ...) wload_rows(L, name, 0, __VA_ARGS__)
+#define I(x) ((int64_t)(x))
+
+/* Host copy of a small tensor as f32 (pass 1 only). */
+static ft_status host_f32(const ft_nn_weights *w, const char *name, float **out, size_t *n)
+{
+    const ft_nn_tensor *t = ft_nn_weights_find(w, name);
+    size_t numel = (size_t)ft_nn_tensor_numel(t);
+    *out = malloc(numel * sizeof(float));
+    if (!*out)
+        return FT_ERR_NOMEM;
+    *n = numel;
+    return ft_nn_tensor_to_f32(t, *out, numel);
+}
+
+/* Position embeddings for this input: row 0 (CLS) goes to the embedding
+ * buffer's first row with the CLS token added; the patch rows, resized with
+ * PyTorch's antialiased bicubic when the grid differs, become the residual of
+ * the patch-embedding linear. */
+static void load_pos(loader *L)
+{
+    ft_rfdetr *m = L->m;
+    const ft_rfdetr_arch *a = &m->a;
+    int D = a->vit_dim, pe = a->pos_grid;
+    if (L->st)
+        return;
+    if ((L->st = ft_nn_weights_expect(L->w, VIT "embeddings.position_embeddings", 3, I(1),
+                                      I(1 + pe * pe), I(D))) ||
+        (L->st = ft_nn_weights_expect(L->w, VIT "embeddings.cls_token", 3, I(1), I(1), I(D))))
+        return;
+    float *rows = wreserve(L, (size_t)m->hw * D);
+    m->pos_rows = rows;
+    if (L->pass == 0 || L->st)
+        return;
+    float *pos = NULL, *cls = NULL, *cm = NULL, *grid = NULL, *out = NULL, *tmp = NULL;
+    size_t np, nc;
+    ft_status st = host_f32(L->w, VIT "embeddings.position_embeddings", &pos, &np);
+    if (!st)
+        st = host_f32(L->w, VIT "embeddings.cls_token", &cls, &nc);
+    size_t g2 = (size_t)m->gw * m->gw;
+    if (!st) {
+        cm = malloc(sizeof(float) * D * (size_t)pe * pe);
+        grid = malloc(sizeof(float) * D * g2);
+        out = malloc(sizeof(float) * D * g2);
+        tmp = malloc(sizeof(float) * D * (size_t)pe * m->gw);
+        if (!cm || !grid || !out || !tmp)
+            st = FT_ERR_NOMEM;
+    }
+    if (!st) {
+        if (pe == m->gw) {
+            memcpy(out, pos + D, sizeof(float) * D * g2);
+        } else {
+            /* to channel planes, resize, back to rows */
+            for (int p = 0; p < pe * pe; p++)
+                for (int c = 0; c < D; c++)
+                    cm[(size_t)c * pe * pe + p] = pos[(size_t)(1 + p) * D + c];
+            rfdetr_resample(cm, D, pe, pe, grid, m->gw, m->gw, tmp, 1);
+            for (size_t p = 0; p < g2; p++)
+                for (int c = 0; c < D; c++)
+                    out[p * D + c] = grid[(size_t)c * g2 + p];
+        }
+        m->be->ops->upload(m->be, rows, out, sizeof(float) * D * g2);
+        for (int c = 0; c < D; c++)
+            cls[c] += pos[c];
+        m->be->ops->upload(m->be, m->emb, cls, sizeof(float) * D);
+    }
+    free(pos);
+    free(cls);
+    free(cm);
+    free(grid);
+    free(out);
+    free(tmp);
+    if (st)
+        L->st = st;
+}
+
+static void load_conv_ln(loader *L, conv_ln *cv, const char *prefix, int o, int i, int k)
+{
+    char n[160];
+    snprintf(n, sizeof(n), "%sconv.weight", prefix);
+    cv->w = WL(L, n, 4, I(o), I(i), I(k), I(k));
+    snprintf(n, sizeof(n), "%sbn.weight", prefix);
+    cv->lnw = WL(L, n, 1, I(o));
+    snprintf(n, sizeof(n), "%sbn.bias", prefix);
+    cv->lnb = WL(L, n, 1, I(o));
+}
+
+static void load_mlp3(loader *L, mlp3 *p, const char *prefix, int hid, int out)
+{
+    char n[160];
+    for (int i = 0; i < 3; i++) {
+        int o = i == 2 ? out : hid;
+        snprintf(n, sizeof(n), "%s.layers.%d.weight", prefix, i);
+        p->w[i] = WL(L, n, 2, I(o), I(hid));
+        snprintf(n, sizeof(n), "%s.layers.%d.bias", prefix, i);
+        p->b[i] = WL(L, n, 1, I(o));
+    }
+}
+
+static void load_all(loader *L)
+{
+    ft_rfdetr *m = L->m;
+    const ft_rfdetr_arch *a = &m->a;
+    int D = a->vit_dim, P = a->patch, H = a->hidden, C = a->num_classes, c = m->c;
+    char n[192];
+
+    m->patch_w = WL(L, VIT "embeddings.patch_embeddings.projection.weight", 4, I(D), I(3), I(P),
+                    I(P));
+    m->patch_b = WL(L, VIT "embeddings.patch_embeddings.projection.bias", 1, I(D));
+    load_pos(L);
+    for (int i = 0; i < a->vit_layers; i++) {
+        vit_layer *v = &m->vit[i];
+#define VL(field, suffix, ...)                                                                    \
+    snprintf(n, sizeof(n), VIT "encoder.layer.%d.%s", i, suffix);                                 \
+    v->field = WL(L, n, __VA_ARGS__)
+        VL(n1w, "norm1.weight", 1, I(D));
+        VL(n1b, "norm1.bias", 1, I(D));
+        /* query, key, value back to back: one [3D, D] projection */
+        VL(qkv_w, "attention.attention.query.weight", 2, I(D), I(D));
+        WL(L, (snprintf(n, sizeof(n), VIT "encoder.layer.%d.attention.attention.key.weight", i), n),
+           2, I(D), I(D));
+        WL(L,
+           (snprintf(n, sizeof(n), VIT "encoder.layer.%d.attention.attention.value.weight", i), n),
+           2, I(D), I(D));
+        VL(qkv_b, "attention.attention.query.bias", 1, I(D));
+        WL(L, (snprintf(n, sizeof(n), VIT "encoder.layer.%d.attention.attention.key.bias", i), n), 1,
+           I(D));
+        WL(L, (snprintf(n, sizeof(n), VIT "encoder.layer.%d.attention.attention.value.bias", i), n),
+           1, I(D));
+        VL(o_w, "attention.output.dense.weight", 2, I(D), I(D));
+        VL(o_b, "attention.output.dense.bias", 1, I(D));
+        VL(ls1, "layer_scale1.lambda1", 1, I(D));
+        VL(n2w, "norm2.weight", 1, I(D));
+        VL(n2b, "norm2.bias", 1, I(D));
+        VL(fc1_w, "mlp.fc1.weight", 2, I(a->vit_mlp), I(D));
+        VL(fc1_b, "mlp.fc1.bias", 1, I(a->vit_mlp));
+        VL(fc2_w, "mlp.fc2.weight", 2, I(D), I(a->vit_mlp));
+        VL(fc2_b, "mlp.fc2.bias", 1, I(D));
+        VL(ls2, "layer_scale2.lambda1", 1, I(D));
+#undef VL
+    }
+    m->vit_ln_w = WL(L, VIT "layernorm.weight", 1, I(D));
+    m->vit_ln_b = WL(L, VIT "layernorm.bias", 1, I(D));
+
+    load_conv_ln(L, &m->cv1, PROJ "0.cv1.", 2 * c, a->ntaps * D, 1);
+    for (int b = 0; b < a->proj_blocks; b++) {
+        snprintf(n, sizeof(n), PROJ "0.m.%d.cv1.", b);
+        load_conv_ln(L, &m->bott[2 * b], n, c, c, 3);
+        snprintf(n, sizeof(n), PROJ "0.m.%d.cv2.", b);
+        load_conv_ln(L, &m->bott[2 * b + 1], n, c, c, 3);
+    }
+    load_conv_ln(L, &m->cv2, PROJ "0.cv2.", H, (2 + a->proj_blocks) * c, 1);
+    m->proj_ln_w = WL(L, PROJ "1.weight", 1, I(H));
+    m->proj_ln_b = WL(L, PROJ "1.bias", 1, I(H));
+
+    m->enc_w = WL(L, "transformer.enc_output.0.weight", 2, I(H), I(H));
+    m->enc_b = WL(L, "transformer.enc_output.0.bias", 1, I(H));
+    m->enc_ln_w = WL(L, "transformer.enc_output_norm.0.weight", 1, I(H));
+    m->enc_ln_b = WL(L, "transformer.enc_output_norm.0.bias", 1, I(H));
+    m->enc_cls_w = WL(L, "transformer.enc_out_class_embed.0.weight", 2, I(C), I(H));
+    m->enc_cls_b = WL(L, "transformer.enc_out_class_embed.0.bias", 1, I(C));
+    load_mlp3(L, &m->enc_box, "transformer.enc_out_bbox_embed.0", H, 4);
+
+    int nq = a->num_queries;
+    m->refpoint = wload_rows(L, "refpoint_embed.weight", nq, 2, I(-1), I(4));
+    m->query_feat = wload_rows(L, "query_feat.weight", nq, 2, I(-1), I(H));
+    for (int i = 0; i < 2; i++) {
+        snprintf(n, sizeof(n), "transformer.decoder.ref_point_head.layers.%d.weight", i);
+        m->rph_w[i] = WL(L, n, 2, I(H), I(i ? H : 2 * H));
+        snprintf(n, sizeof(n), "transformer.decoder.ref_point_head.layers.%d.bias", i);
+        m->rph_b[i] = WL(L, n, 1, I(H));
+    }
+    int nsamp = a->ca_heads * a->dec_points; /* one feature level */
+    for (int l = 0; l < a->dec_layers; l++) {
+        dec_layer *dl = &m->dec[l];
+#define DL(field, suffix, ...)                                                                    \
+    snprintf(n, sizeof(n), "transformer.decoder.layers.%d.%s", l, suffix);                         \
+    dl->field = WL(L, n, __VA_ARGS__)
+        DL(in_w, "self_attn.in_proj_weight", 2, I(3 * H), I(H));
+        DL(in_b, "self_attn.in_proj_bias", 1, I(3 * H));
+        DL(out_w, "self_attn.out_proj.weight", 2, I(H), I(H));
+        DL(out_b, "self_attn.out_proj.bias", 1, I(H));
+        DL(n1w, "norm1.weight", 1, I(H));
+        DL(n1b, "norm1.bias", 1, I(H));
+        /* sampling offsets then attention weights: one [3 nsamp, H] projection */
+        DL(off_w, "cross_attn.sampling_offsets.weight", 2, I(2 * nsamp), I(H));
+        WL(L, (snprintf(n, sizeof(n), "transformer.decoder.layers.%d.cross_attn.attention_weights.weight", l), n),
+           2, I(nsamp), I(H));
+        DL(off_b, "cross_attn.sampling_offsets.bias", 1, I(2 * nsamp));
+        WL(L, (snprintf(n, sizeof(n), "transformer.decoder.layers.%d.cross_attn.attention_weights.bias", l), n),
+           1, I(nsamp));
+        DL(val_w, "cross_attn.value_proj.weight", 2, I(H), I(H));
+        DL(val_b, "cross_attn.value_proj.bias", 1, I(H));
+        DL(op_w, "cross_attn.output_proj.weight", 2, I(H), I(H));
+        DL(op_b, "cross_attn.output_proj.bias", 1, I(H));
+        DL(n2w, "norm2.weight", 1, I(H));
+        DL(n2b, "norm2.bias", 1, I(H));
+        DL(l1_w, "linear1.weight", 2, I(a->ffn), I(H));
+        DL(l1_b, "linear1.bias", 1, I(a->ffn));
+        DL(l2_w, "linear2.weight", 2, I(H), I(a->ffn));
+        DL(l2_b, "linear2.bias", 1, I(H));
+        DL(n3w, "norm3.weight", 1, I(H));
+        DL(n3b, "norm3.bias", 1, I(H));
+#undef DL
+    }
+    m->dec_ln_w = WL(L, "transformer.decoder.norm.weight", 1, I(H));
+    m->dec_ln_b = WL(L, "transformer.decoder.norm.bias", 1, I(H));
+    m->cls_w = WL(L, "class_embed.weight", 2, I(C), I(H));
+    m->cls_b = WL(L, "class_embed.bias", 1, I(C));
+    load_mlp3(L, &m->box, "bbox_embed", H, 4);
+
+    /* two-stage grid proposals (cx, cy, w, h); invalid ones are 0 and mask memory */
+    float *prop = wreserve(L, (size_t)m->hw * 4);
+    m->proposals = prop;
+    if (L->pass == 1 && !L->st) {
+        float *hp = L->stage; /* stage holds at least hw * 4 floats (see plan) */
+        int32_t *mask = (int32_t *)malloc(sizeof(int32_t) * m->hw);
+        if (!mask) {
+            L->st = FT_ERR_NOMEM;
+            return;
+        }
+        for (int y = 0; y < m->gw; y++)
+            for (int x = 0; x < m->gw; x++) {
+                int i = y * m->gw + x;
+                float p[4] = {(x + 0.5f) / m->gw, (y + 0.5f) / m->gw, 0.05f, 0.05f};
+                bool ok = true;
+                for (int j = 0; j < 4; j++)
+                    ok = ok && p[j] > 0.01f && p[j] < 0.99f;
+                for (int j = 0; j < 4; j++)
+                    hp[i * 4 + j] = ok ? p[j] : 0.0f;
+                mask[i] = ok ? i : -1;
+            }
+        m->be->ops->upload(m->be, prop, hp, sizeof(float) * 4 * m->hw);
+        if (m->masked)
+            m->be->ops->upload(m->be, m->midx, mask, sizeof(int32_t) * m->hw);
+        free(mask);
+    }
+}
+
+/* ---------------------------------------------------------------- planning */
+
+typedef struct planner {
+    size_t off;
+    int pass;
+    float *base;
+} planner;
+
+static float *areserve(planner *p, size_t n)
+{
+    float *r = p->pass ? p->base + p->off : NULL;
+    p->off += round16(n);
+    return r;
+}
+
+static void plan_acts(ft_rfdetr *m, planner *p)
+{
+    const ft_rfdetr_arch *a = &m->a;
+    size_t HW = (size_t)m->hw, T = (size_t)m->tokens, D = (size_t)a->vit_dim;
+    size_t H = (size_t)a->hidden, C = (size_t)a->num_classes, nq = (size_t)a->num_queries;
+    size_t k = (size_t)m->k, c = (size_t)m->c, P = (size_t)a->patch;
+    size_t col = HW * 3 * P * P > HW * 9 * c ? HW * 3 * P * P : HW * 9 * c;
+    size_t nsamp = (size_t)a->ca_heads * a->dec_points;
+    m->img = areserve(p, 3 * (size_t)m->size * m->size);
+    m->col = areserve(p, col);
+    m->emb = areserve(p, (HW + 1) * D);
+    m->x = areserve(p, T * D);
+    m->ln = areserve(p, T * D);
+    m->qkv = areserve(p, T * 3 * D);
+    m->ao = areserve(p, T * D);
+    m->hmlp = areserve(p, T * (size_t)a->vit_mlp);
+    m->cat = areserve(p, HW * a->ntaps * D);
+    m->pcat = areserve(p, HW * (2 + a->proj_blocks) * c);
+    m->psrc = areserve(p, HW * c);
+    m->pt = areserve(p, HW * c);
+    m->mem = areserve(p, HW * H);
+    m->memm = m->masked ? areserve(p, HW * H) : m->mem;
+    m->eo = areserve(p, HW * H);
+    m->el = areserve(p, HW * C);
+    m->mx = areserve(p, HW);
+    m->tkv = areserve(p, k);
+    m->tm = areserve(p, k * H);
+    m->tlog = areserve(p, k * C);
+    m->ma = areserve(p, nq * H);
+    m->mb = areserve(p, nq * H);
+    m->d = areserve(p, nq * 4);
+    m->ts = areserve(p, k * 4);
+    m->refs = areserve(p, nq * 4);
+    m->sine = areserve(p, nq * 2 * H);
+    m->qpos = areserve(p, nq * H);
+    m->tgt = areserve(p, nq * H);
+    m->qk_in = areserve(p, nq * H);
+    m->qk = areserve(p, nq * 2 * H);
+    m->v = areserve(p, nq * H);
+    m->att = areserve(p, nq * H);
+    m->value = areserve(p, HW * H);
+    m->offlog = areserve(p, nq * 3 * nsamp);
+    m->ffn = areserve(p, nq * (size_t)a->ffn);
+    m->hs = areserve(p, (size_t)a->dec_layers * nq * H);
+    m->logits = areserve(p, nq * C);
+    m->boxes = areserve(p, nq * 4);
+}
+
+/* int32 tables: window gather, tap un-windowing, identity, proposal mask, top-k */
+static size_t plan_index(ft_rfdetr *m, int32_t *base)
+{
+    size_t off = 0;
+    size_t n_iota = (size_t)(m->hw > m->a.num_queries ? m->hw : m->a.num_queries);
+#define IRES(field, n)                                                                            \
+    do {                                                                                          \
+        if (base)                                                                                 \
+            m->field = base + off;                                                                \
+        off += round16(n);                                                                        \
+    } while (0)
+    IRES(widx, (size_t)m->tokens);
+    IRES(tidx, (size_t)m->hw);
+    IRES(iota, n_iota);
+    IRES(midx, (size_t)m->hw);
+    IRES(tki, (size_t)m->k);
+#undef IRES
+    return off;
+}
+
+static ft_status upload_index(ft_rfdetr *m)
+{
+    int win = m->a.windows, pw = m->gw / win, n = pw * pw;
+    size_t n_iota = (size_t)(m->hw > m->a.num_queries ? m->hw : m->a.num_queries);
+    size_t total = (size_t)m->tokens + m->hw + n_iota;
+    int32_t *h = malloc(sizeof(int32_t) * total);
+    if (!h)
+        return FT_ERR_NOMEM;
+    int32_t *widx = h, *tidx = h + m->tokens, *iota = tidx + m->hw;
+    for (int wy = 0; wy < win; wy++)
+        for (int wx = 0; wx < win; wx++) {
+            int w = wy * win + wx;
+            widx[w * m->wtok] = 0; /* every window gets its own CLS copy */
+            for (int r = 0; r < pw; r++)
+                for (int cc = 0; cc < pw; cc++) {
+                    int y = wy * pw + r, x = wx * pw + cc;
+                    widx[w * m->wtok + 1 + r * pw + cc] = 1 + y * m->gw + x;
+                    tidx[y * m->gw + x] = w * m->wtok + 1 + r * pw + cc;
+                }
+        }
+    (void)n;
+    for (size_t i = 0; i < n_iota; i++)
+        iota[i] = (int32_t)i;
+    m->be->ops->upload(m->be, m->widx, widx, sizeof(int32_t) * m->tokens);
+    m->be->ops->upload(m->be, m->tidx, tidx, sizeof(int32_t) * m->hw);
+    m->be->ops->upload(m->be, m->iota, iota, sizeof(int32_t) * n_iota);
+    free(h);
+    return FT_OK;
+}
+
+/* ---------------------------------------------------------------- forward */
+
+static void tap_rows(ft_rfdetr *m, const char *name, const float *src, int rows, int cols, int ld)
+{
+    if (!m->tap_fn)
+        return;
+    for (int r = 0; r < rows; r++)
+        if (m->be->ops->download(m->be, m->h_tap + (size_t)r * cols, src + (size_t)r * ld,
+                                 sizeof(float) * cols))
+            return;
+    int64_t shape[2] = {rows, cols};
+    m->tap_fn(m->tap_user, name, m->h_tap, 2, shape);
+}
+
+static void tap_index(ft_rfdetr *m, const char *name, const int32_t *src, int n)
+{
+    if (!m->tap_fn)
+        return;
+    if (m->be->ops->download(m->be, m->h_tapi, src, sizeof(int32_t) * n))
+        return;
+    for (int i = 0; i < n; i++)
+        m->h_tap[i] = (float)m->h_tapi[i];
+    int64_t shape[1] = {n};
+    m->tap_fn(m->tap_user, name, m->h_tap, 1, shape);
+}
+
+static void lin(ft_rfdetr *m, int rows, int n, int k, const float *x, int ldx, const float *w,
+                const float *b, ft_nn_act act, const float *res, int ldres, const float *scale,
+                float *y, int ldy)
+{
+    ft_nn_linear_args la = {rows, n, k, x, ldx, w, b, act, res, ldres, scale, y, ldy};
+    m->macs += (double)rows * n * k;
+    m->be->ops->linear(m->be, &la);
+}
+
+/* y = act(LayerNorm(x)) row-wise, contiguous rows of n. */
+static void lnorm(ft_rfdetr *m, int rows, int n, const float *x, const float *g, const float *b,
+                  float eps, ft_nn_act act, float *y)
+{
+    m->be->ops->layernorm(m->be, rows, n, x, n, g, b, eps, act, y, n);
+}
+
+static void mlp3_run(ft_rfdetr *m, const mlp3 *p, int rows, int hid, const float *x, float *out)
+{
+    lin(m, rows, hid, hid, x, hid, p->w[0], p->b[0], FT_NN_ACT_RELU, NULL, 0, NULL, m->ma, hid);
+    lin(m, rows, hid, hid, m->ma, hid, p->w[1], p->b[1], FT_NN_ACT_RELU, NULL, 0, NULL, m->mb, hid);
+    lin(m, rows, 4, hid, m->mb, hid, p->w[2], p->b[2], FT_NN_ACT_NONE, NULL, 0, NULL, out, 4);
+}
+
+static void forward_backbone(ft_rfdetr *m)
+{
+    const ft_rfdetr_arch *a = &m->a;
+    ft_nn_backend *be = m->be;
+    int D = a->vit_dim, P = a->patch, T = m->tokens, HW = m->hw;
+    ft_nn_im2col_args ic = {FT_NN_CHW, 3, m->size, m->size, P, P, 0, m->img, m->col};
+    be->ops->im2col(be, &ic);
+    lin(m, HW, D, 3 * P * P, m->col, 3 * P * P, m->patch_w, m->patch_b, FT_NN_ACT_NONE,
+        m->pos_rows, D, NULL, m->emb + D, D);
+    be->ops->gather_rows(be, T, D, m->emb, D, m->widx, m->x, D);
+
+    int tap = 0;
+    for (int i = 0; i < a->vit_layers; i++) {
+        const vit_layer *v = &m->vit[i];
+        /* the layer after each tap attends globally; the others per window */
+        bool global = false;
+        for (int t = 0; t < a->ntaps; t++)
+            global = global || a->taps[t] == i;
+        int batch = global ? 1 : m->nwin;
+        lnorm(m, T, D, m->x, v->n1w, v->n1b, VIT_EPS, FT_NN_ACT_NONE, m->ln);
+        lin(m, T, 3 * D, D, m->ln, D, v->qkv_w, v->qkv_b, FT_NN_ACT_NONE, NULL, 0, NULL, m->qkv,
+            3 * D);
+        ft_nn_attention_args at = {batch, T / batch, T / batch, a->vit_heads, 64, 0.125f,
+                                   m->qkv, 3 * D, m->qkv + D, 3 * D, m->qkv + 2 * D, 3 * D,
+                                   m->ao, D};
+        m->macs += 2.0 * batch * a->vit_heads * (double)(T / batch) * (T / batch) * 64;
+        be->ops->attention(be, &at);
+        lin(m, T, D, D, m->ao, D, v->o_w, v->o_b, FT_NN_ACT_NONE, m->x, D, v->ls1, m->x, D);
+        lnorm(m, T, D, m->x, v->n2w, v->n2b, VIT_EPS, FT_NN_ACT_NONE, m->ln);
+        lin(m, T, a->vit_mlp, D, m->ln, D, v->fc1_w, v->fc1_b, FT_NN_ACT_GELU, NULL, 0, NULL,
+            m->hmlp, a->vit_mlp);
+        lin(m, T, D, a->vit_mlp, m->hmlp, a->vit_mlp, v->fc2_w, v->fc2_b, FT_NN_ACT_NONE, m->x, D,
+            v->ls2, m->x, D);
+        if (tap < a->ntaps && a->taps[tap] == i + 1) {
+            char name[48];
+            if (m->tap_fn) {
+                be->ops->gather_rows(be, HW, D, m->x, D, m->tidx, m->ao, D);
+                snprintf(name, sizeof(name), "backbone_block%d_pre_ln", i + 1);
+                tap_rows(m, name, m->ao, HW, D, D);
+            }
+            lnorm(m, T, D, m->x, m->vit_ln_w, m->vit_ln_b, VIT_EPS, FT_NN_ACT_NONE, m->ln);
+            float *dst = m->cat + (size_t)tap * D;
+            be->ops->gather_rows(be, HW, D, m->ln, D, m->tidx, dst, a->ntaps * D);
+            snprintf(name, sizeof(name), "backbone_block%d_post_ln", i + 1);
+            tap_rows(m, name, dst, HW, D, a->ntaps * D);
+            tap++;
+        }
+    }
+}
+
+static void forward_projector(ft_rfdetr *m)
+{
+    const ft_rfdetr_arch *a = &m->a;
+    ft_nn_backend *be = m->be;
+    int HW = m->hw, c = m->c, H = a->hidden, cin = a->ntaps * a->vit_dim;
+    int ldp = (2 + a->proj_blocks) * c;
+    lin(m, HW, 2 * c, cin, m->cat, cin, m->cv1.w, NULL, FT_NN_ACT_NONE, NULL, 0, NULL, m->pcat,
+        ldp);
+    be->ops->layernorm(be, HW, 2 * c, m->pcat, ldp, m->cv1.lnw, m->cv1.lnb, PROJ_EPS,
+                       FT_NN_ACT_SILU, m->pcat, ldp);
+    /* each bottleneck reads the previous chunk (first: the second half of cv1) */
+    const float *prev = m->pcat + c;
+    for (int b = 0; b < a->proj_blocks; b++) {
+        be->ops->gather_rows(be, HW, c, prev, ldp, m->iota, m->psrc, c);
+        ft_nn_im2col_args ic = {FT_NN_HWC, c, m->gw, m->gw, 3, 1, 1, m->psrc, m->col};
+        be->ops->im2col(be, &ic);
+        const conv_ln *c1 = &m->bott[2 * b], *c2 = &m->bott[2 * b + 1];
+        lin(m, HW, c, 9 * c, m->col, 9 * c, c1->w, NULL, FT_NN_ACT_NONE, NULL, 0, NULL, m->pt, c);
+        lnorm(m, HW, c, m->pt, c1->lnw, c1->lnb, PROJ_EPS, FT_NN_ACT_SILU, m->pt);
+        ic.x = m->pt;
+        be->ops->im2col(be, &ic);
+        float *dst = m->pcat + (size_t)(2 + b) * c;
+        lin(m, HW, c, 9 * c, m->col, 9 * c, c2->w, NULL, FT_NN_ACT_NONE, NULL, 0, NULL, dst, ldp);
+        be->ops->layernorm(be, HW, c, dst, ldp, c2->lnw, c2->lnb, PROJ_EPS, FT_NN_ACT_SILU, dst,
+                           ldp);
+        prev = dst;
+    }
+    lin(m, HW, H, ldp, m->pcat, ldp, m->cv2.w, NULL, FT_NN_ACT_NONE, NULL, 0, NULL, m->mem, H);
+    lnorm(m, HW, H, m->mem, m->cv2.lnw, m->cv2.lnb, PROJ_EPS, FT_NN_ACT_SILU, m->mem);
+    lnorm(m, HW, H, m->mem, m->proj_ln_w, m->proj_ln_b, PROJ_EPS, FT_NN_ACT_NONE, m->mem);
+    tap_rows(m, "projector_out", m->mem, HW, H, H);
+}
+
+static void forward_two_stage(ft_rfdetr *m)
+{
+    const ft_rfdetr_arch *a = &m->a;
+    ft_nn_backend *be = m->be;
+    int HW = m->hw, H = a->hidden, C = a->num_classes, k = m->k, nq = a->num_queries;
+    if (m->masked)
+        be->ops->gather_rows(be, HW, H, m->mem, H, m->midx, m->memm, H);
+    lin(m, HW, H, H, m->memm, H, m->enc_w, m->enc_b, FT_NN_ACT_NONE, NULL, 0, NULL, m->eo, H);
+    lnorm(m, HW, H, m->eo, m->enc_ln_w, m->enc_ln_b, DEC_EPS, FT_NN_ACT_NONE, m->eo);
+    lin(m, HW, C, H, m->eo, H, m->enc_cls_w, m->enc_cls_b, FT_NN_ACT_NONE, NULL, 0, NULL, m->el,
+        C);
+    tap_rows(m, "enc_class_logits_all", m->el, HW, C, C);
+    be->ops->rowmax(be, HW, C, m->el, C, m->mx);
+    be->ops->topk(be, HW, k, m->mx, m->tki, m->tkv);
+    tap_index(m, "enc_topk_indices", m->tki, k);
+    tap_rows(m, "enc_topk_scores", m->tkv, 1, k, k);
+    be->ops->gather_rows(be, k, H, m->eo, H, m->tki, m->tm, H);
+    tap_rows(m, "enc_topk_memory", m->tm, k, H, H);
+    if (m->tap_fn) {
+        be->ops->gather_rows(be, k, C, m->el, C, m->tki, m->tlog, C);
+        tap_rows(m, "enc_topk_logits", m->tlog, k, C, C);
+    }
+    mlp3_run(m, &m->enc_box, k, H, m->tm, m->d);
+    be->ops->box_refine(be, k, m->d, 4, m->proposals, m->tki, m->ts);
+    tap_rows(m, "enc_topk_boxes", m->ts, k, 4, 4);
+    /* initial references: learned refpoints reparametrised on the proposals */
+    be->ops->box_refine(be, nq, m->refpoint, 4, m->ts, NULL, m->refs);
+    tap_rows(m, "decoder_ref_points", m->refs, nq, 4, 4);
+}
+
+static void forward_decoder(ft_rfdetr *m)
+{
+    const ft_rfdetr_arch *a = &m->a;
+    ft_nn_backend *be = m->be;
+    int HW = m->hw, H = a->hidden, C = a->num_classes, nq = a->num_queries;
+    int nsamp = a->ca_heads * a->dec_points;
+    be->ops->sine_embed(be, nq, H / 2, m->refs, m->sine);
+    lin(m, nq, H, 2 * H, m->sine, 2 * H, m->rph_w[0], m->rph_b[0], FT_NN_ACT_RELU, NULL, 0, NULL,
+        m->ma, H);
+    lin(m, nq, H, H, m->ma, H, m->rph_w[1], m->rph_b[1], FT_NN_ACT_NONE, NULL, 0, NULL, m->qpos,
+        H);
+    tap_rows(m, "decoder_query_pos", m->qpos, nq, H, H);
+    be->ops->gather_rows(be, nq, H, m->query_feat, H, m->iota, m->tgt, H);
+    for (int l = 0; l < a->dec_layers; l++) {
+        const dec_layer *dl = &m->dec[l];
+        /* self-attention: q = k = tgt + qpos, v = tgt */
+        be->ops->add(be, nq * H, m->tgt, m->qpos, m->qk_in);
+        lin(m, nq, 2 * H, H, m->qk_in, H, dl->in_w, dl->in_b, FT_NN_ACT_NONE, NULL, 0, NULL, m->qk,
+            2 * H);
+        lin(m, nq, H, H, m->tgt, H, dl->in_w + (size_t)2 * H * H, dl->in_b + 2 * H,
+            FT_NN_ACT_NONE, NULL, 0, NULL, m->v, H);
+        int dh = H / a->sa_heads;
+        ft_nn_attention_args at = {1, nq, nq, a->sa_heads, dh, 1.0f / sqrtf((float)dh), m->qk,
+                                   2 * H, m->qk + H, 2 * H, m->v, H, m->att, H};
+        m->macs += 2.0 * a->sa_heads * (double)nq * nq * dh;
+        be->ops->attention(be, &at);
+        lin(m, nq, H, H, m->att, H, dl->out_w, dl->out_b, FT_NN_ACT_NONE, m->tgt, H, NULL, m->tgt,
+            H);
+        lnorm(m, nq, H, m->tgt, dl->n1w, dl->n1b, DEC_EPS, FT_NN_ACT_NONE, m->tgt);
+        /* deformable cross-attention into the projector map */
+        be->ops->add(be, nq * H, m->tgt, m->qpos, m->qk_in);
+        lin(m, HW, H, H, m->mem, H, dl->val_w, dl->val_b, FT_NN_ACT_NONE, NULL, 0, NULL, m->value,
+            H);
+        lin(m, nq, 3 * nsamp, H, m->qk_in, H, dl->off_w, dl->off_b, FT_NN_ACT_NONE, NULL, 0, NULL,
+            m->offlog, 3 * nsamp);
+        ft_nn_msda_args ms = {.nq = nq, .heads = a->ca_heads, .dh = H / a->ca_heads, .levels = 1,
+                              .points = a->dec_points, .level_hw = {m->gw, m->gw},
+                              .level_start = {0}, .value = m->value, .ref = m->refs,
+                              .offsets = m->offlog, .ldoff = 3 * nsamp,
+                              .logits = m->offlog + 2 * nsamp, .ldlog = 3 * nsamp,
+                              .out = m->att, .ldo = H};
+        be->ops->msda(be, &ms);
+        lin(m, nq, H, H, m->att, H, dl->op_w, dl->op_b, FT_NN_ACT_NONE, m->tgt, H, NULL, m->tgt, H);
+        lnorm(m, nq, H, m->tgt, dl->n2w, dl->n2b, DEC_EPS, FT_NN_ACT_NONE, m->tgt);
+        lin(m, nq, a->ffn, H, m->tgt, H, dl->l1_w, dl->l1_b, FT_NN_ACT_RELU, NULL, 0, NULL, m->ffn,
+            a->ffn);
+        lin(m, nq, H, a->ffn, m->ffn, a->ffn, dl->l2_w, dl->l2_b, FT_NN_ACT_NONE, m->tgt, H, NULL,
+            m->tgt, H);
+        lnorm(m, nq, H, m->tgt, dl->n3w, dl->n3b, DEC_EPS, FT_NN_ACT_NONE, m->tgt);
+        lnorm(m, nq, H, m->tgt, m->dec_ln_w, m->dec_ln_b, DEC_EPS, FT_NN_ACT_NONE,
+              m->hs + (size_t)l * nq * H);
+    }
+    tap_rows(m, "decoder_hs", m->hs, a->dec_layers * nq, H, H);
+    const float *last = m->hs + (size_t)(a->dec_layers - 1) * nq * H;
+    lin(m, nq, C, H, last, H, m->cls_w, m->cls_b, FT_NN_ACT_NONE, NULL, 0, NULL, m->logits, C);
+    mlp3_run(m, &m->box, nq, H, last, m->d);
+    be->ops->box_refine(be, nq, m->d, 4, m->refs, NULL, m->boxes);
+    tap_rows(m, "pred_logits", m->logits, nq, C, C);
+    tap_rows(m, "pred_boxes", m->boxes, nq, 4, 4);
+}
+
+static void record(ft_nn_backend *be, void *user)
+{
+    (void)be;
+    ft_rfdetr *m = user;
+    m->macs = 0;
+    forward_backbone(m);
+    forward_projector(m);
+    forward_two_stage(m);
+    forward_decoder(m);
+}
+
+ft_status ft_rfdetr_forward(ft_rfdetr *m)
+{
+    ft_nn_backend *be = m->be;
+    const ft_rfdetr_arch *a = &m->a;
+    ft_status st = be->ops->run(be, record, m, m->tap_fn ? FT_NN_RUN_EAGER : 0);
+    if (!st)
+        st = be->ops->download(be, m->h_logits, m->logits,
+                               sizeof(float) * a->num_queries * a->num_classes);
+    if (!st)
+        st = be->ops->download(be, m->h_boxes, m->boxes, sizeof(float) * a->num_queries * 4);
+    if (st)
+        FT_LOGE("rfdetr", "forward pass failed on %s: %s", be->ops->name, ft_status_str(st));
+    return st;
+}
+
+/* ---------------------------------------------------------------- lifecycle */
+
+static ft_status load_class_names(ft_rfdetr *m, const ft_nn_weights *w)
+{
+    const ft_nn_arg *arg = ft_nn_weights_arg(w, "class_names");
+    if (!arg || arg->type != FT_NN_ARG_LIST || arg->len == 0)
+        return FT_OK;
+    int n = arg->len > MAX_CLASS_NAMES ? MAX_CLASS_NAMES : (int)arg->len;
+    m->class_names = calloc((size_t)n, sizeof(char *));
+    if (!m->class_names)
+        return FT_ERR_NOMEM;
+    m->n_class_names = n;
+    for (int i = 0; i < n; i++)
+        if (arg->items[i].type == FT_NN_ARG_STR && arg->items[i].s) {
+            m->class_names[i] = strdup(arg->items[i].s);
+            if (!m->class_names[i])
+                return FT_ERR_NOMEM;
+        }
+    return FT_OK;
+}
+
+const char *ft_rfdetr_class_name(const ft_rfdetr *m, int label)
+{
+    /* Roboflow fine-tunes: label = category id, names exclude the id-0
+     * supercategory when the head has one more class than names. */
+    int i = m->a.num_classes == m->n_class_names + 1 ? label - 1 : label;
+    if (i < 0 || i >= m->n_class_names)
+        return NULL;
+    return m->class_names[i];
+}
+
+static ft_status plan_check(ft_rfdetr *m, const ft_rfdetr_params *p, const char *path)
+{
+    const ft_rfdetr_arch *a = &m->a;
+    m->size = p->imgsz > 0 ? p->imgsz : a->resolution;
+    int mult = a->patch * a->windows;
+    if (m->size % mult) {
+        FT_LOGE("rfdetr", "imgsz %d is not a multiple of %d (patch %d x %d windows) required by "
+                "%s (%s)", m->size, mult, a->patch, a->windows, path, a->size);
+        return FT_ERR_CONFIG;
+    }
+    m->gw = m->size / a->patch;
+    m->hw = m->gw * m->gw;
+    m->nwin = a->windows * a->windows;
+    m->wtok = 1 + m->hw / m->nwin;
+    m->tokens = m->nwin * m->wtok;
+    m->c = a->hidden / 2;
+    if (m->hw < a->num_queries) {
+        FT_LOGE("rfdetr", "imgsz %d gives %d tokens, fewer than the %d queries of %s", m->size,
+                m->hw, a->num_queries, path);
+        return FT_ERR_CONFIG;
+    }
+    m->k = a->num_queries;
+    m->masked = false;
+    for (int x = 0; x < m->gw; x++) {
+        float cx = (x + 0.5f) / m->gw;
+        m->masked = m->masked || !(cx > 0.01f && cx < 0.99f);
+    }
+    return FT_OK;
+}
+
+ft_status ft_rfdetr_create(const ft_rfdetr_params *p, ft_rfdetr **out)
+{
+    ft_status st = FT_OK;
+    ft_nn_weights *w = NULL;
+    ft_rfdetr *m = calloc(1, sizeof(*m));
+    if (!m)
+        return FT_ERR_NOMEM;
+    if (!p->model_path || !*p->model_path) {
+        FT_LOGE("rfdetr", "no model file given");
+        st = FT_ERR_CONFIG;
+        goto out;
+    }
+    if ((st = ft_nn_weights_open(p->model_path, &w)))
+        goto out;
+    if ((st = rfdetr_arch_resolve(w, p->size, &m->a)))
+        goto out;
+    if ((st = plan_check(m, p, p->model_path)))
+        goto out;
+    if ((st = load_class_names(m, w)))
+        goto out;
+    const ft_rfdetr_arch *a = &m->a;
+    m->vit = calloc((size_t)a->vit_layers, sizeof(*m->vit));
+    m->dec = calloc((size_t)a->dec_layers, sizeof(*m->dec));
+    m->bott = calloc((size_t)a->proj_blocks * 2, sizeof(*m->bott));
+    if (!m->vit || !m->dec || !m->bott) {
+        st = FT_ERR_NOMEM;
+        goto out;
+    }
+    ft_nn_backend_params bp = {.device = p->device, .threads = p->threads};
+    if ((st = ft_nn_backend_create(&bp, &m->be)))
+        goto out;
+
+    /* activations and index tables first: the weight pass writes CLS into emb */
+    planner pl = {0, 0, NULL};
+    plan_acts(m, &pl);
+    if ((st = m->be->ops->alloc(m->be, pl.off * sizeof(float), FT_NN_MEM_ACT, &m->amem)))
+        goto out;
+    pl = (planner){0, 1, m->amem};
+    plan_acts(m, &pl);
+    size_t ni = plan_index(m, NULL);
+    if ((st = m->be->ops->alloc(m->be, ni * sizeof(int32_t), FT_NN_MEM_ACT, &m->imem)))
+        goto out;
+    plan_index(m, m->imem);
+    if ((st = upload_index(m)))
+        goto out;
+
+    loader L = {m, w, 0, 0, NULL, 0, FT_OK};
+    load_all(&L);
+    if ((st = L.st))
+        goto out;
+    if (L.stage_cap < (size_t)m->hw * 4)
+        L.stage_cap = (size_t)m->hw * 4;
+    L.stage = malloc(L.stage_cap * sizeof(float));
+    if (!L.stage) {
+        st = FT_ERR_NOMEM;
+        goto out;
+    }
+    if ((st = m->be->ops->alloc(m->be, L.off * sizeof(float), FT_NN_MEM_WEIGHT, &m->wmem))) {
+        free(L.stage);
+        goto out;
+    }
+    L.pass = 1;
+    L.off = 0;
+    load_all(&L);
+    free(L.stage);
+    if ((st = L.st))
+        goto out;
+
+    size_t nqc = (size_t)a->num_queries * a->num_classes;
+    m->h_logits = malloc(nqc * sizeof(float));
+    m->h_boxes = malloc((size_t)a->num_queries * 4 * sizeof(float));
+    m->h_in = malloc(sizeof(float) * 3 * (size_t)m->size * m->size);
+    m->sel_idx = malloc(sizeof(int32_t) * a->num_select);
+    m->sel_val = malloc(sizeof(float) * a->num_select);
+    if (!m->h_logits || !m->h_boxes || !m->h_in || !m->sel_idx || !m->sel_val) {
+        st = FT_ERR_NOMEM;
+        goto out;
+    }
+    FT_LOGI("rfdetr", "%s: RF-DETR %s, %dx%d input, ViT %d/%d layers, %d classes, %d queries, "
+            "backend %s", p->model_path, a->size, m->size, m->size, a->vit_dim, a->vit_layers,
+            a->num_classes, a->num_queries, m->be->ops->name);
+    ft_nn_weights_destroy(&w); /* everything was converted and uploaded */
+    for (int i = 0; i < p->warmup_iterations; i++) {
+        memset(m->h_in, 0, sizeof(float) * 3 * (size_t)m->size * m->size);
+        if ((st = ft_rfdetr_set_input(m, m->h_in)) || (st = ft_rfdetr_forward(m)))
+            goto out;
+    }
+    *out = m;
+out:
+    ft_nn_weights_destroy(&w);
+    if (st)
+        ft_rfdetr_destroy(&m);
+    return st;
+}
+
+void ft_rfdetr_destroy(ft_rfdetr **pm)
+{
+    if (!pm || !*pm)
+        return;
+    ft_rfdetr *m = *pm;
+    if (m->be) {
+        m->be->ops->free(m->be, m->wmem);
+        m->be->ops->free(m->be, m->amem);
+        m->be->ops->free(m->be, m->imem);
+        ft_nn_backend_destroy(&m->be);
+    }
+    free(m->vit);
+    free(m->dec);
+    free(m->bott);
+    free(m->h_logits);
+    free(m->h_boxes);
+    free(m->h_tmp);
+    free(m->h_in);
+    free(m->sel_idx);
+    free(m->sel_val);
+    free(m->h_tap);
+    free(m->h_tapi);
+    for (int i = 0; i < m->n_class_names; i++)
+        free(m->class_names[i]);
+    free(m->class_names);
+    free(m);
+    *pm = NULL;
+}
+
+const ft_rfdetr_arch *ft_rfdetr_arch_get(const ft_rfdetr *m)
+{
+    return &m->a;
+}
+
+int ft_rfdetr_input_size(const ft_rfdetr *m)
+{
+    return m->size;
+}
+
+double ft_rfdetr_flops(const ft_rfdetr *m)
+{
+    return 2.0 * m->macs;
+}
+
+void ft_rfdetr_set_tap(ft_rfdetr *m, ft_rfdetr_tap_fn fn, void *user)
+{
+    if (fn && !m->h_tap) {
+        const ft_rfdetr_arch *a = &m->a;
+        size_t n = (size_t)m->hw * a->vit_dim;
+        size_t alt[] = {(size_t)m->hw * a->num_classes,
+                        (size_t)a->dec_layers * a->num_queries * a->hidden,
+                        (size_t)m->hw * a->hidden};
+        for (size_t i = 0; i < sizeof(alt) / sizeof(alt[0]); i++)
+            n = alt[i] > n ? alt[i] : n;
+        m->h_tap = malloc(n * sizeof(float));
+        m->h_tapi = malloc((size_t)m->k * sizeof(int32_t));
+        if (!m->h_tap || !m->h_tapi) {
+            FT_LOGE("rfdetr", "out of memory for debug taps; taps disabled");
+            free(m->h_tap);
+            free(m->h_tapi);
+            m->h_tap = NULL;
+            m->h_tapi = NULL;
+            return;
+        }
+    }
+    m->tap_fn = fn;
+    m->tap_user = user;
+}
+
+ft_status ft_rfdetr_set_input(ft_rfdetr *m, const float *chw)
+{
+    m->be->ops->upload(m->be, m->img, chw, sizeof(float) * 3 * (size_t)m->size * m->size);
+    return FT_OK;
+}

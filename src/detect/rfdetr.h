@@ -1,0 +1,118 @@
+/* RF-DETR (Roboflow's real-time DETR) on our own inference engine: loads an
+ * official checkpoint of any detection size, runs the forward pass through an
+ * nn backend (CPU or CUDA), and turns the outputs into detections exactly as
+ * the official PostProcess does. See docs/rfdetr.md. */
+#ifndef FT_DETECT_RFDETR_H
+#define FT_DETECT_RFDETR_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/image.h"
+#include "core/status.h"
+#include "detect/detector.h"
+
+#define FT_RFDETR_MAX_TAPS 4
+
+/* The architecture, read from the checkpoint's saved args and tensor shapes
+ * (or a size preset). One code path runs every size from these numbers. */
+typedef struct ft_rfdetr_arch {
+    char size[24];       /* preset name: nano, small, medium, large, base, ... */
+    int resolution;      /* default square input size */
+    int patch;           /* ViT patch size */
+    int windows;         /* windows per side (1 = plain ViT) */
+    int vit_dim, vit_heads, vit_mlp;
+    int vit_layers;      /* layers run: up to the last tap */
+    int taps[FT_RFDETR_MAX_TAPS]; /* 1-based stage numbers (output of layer t-1) */
+    int ntaps;
+    int pos_grid;        /* side of the stored position-embedding grid */
+    int hidden;          /* transformer width */
+    int proj_blocks;     /* C2f bottlenecks in the projector */
+    int sa_heads, ca_heads, dec_layers, dec_points, ffn;
+    int num_queries, num_select;
+    int num_classes;     /* logits per query (class_embed rows) */
+} ft_rfdetr_arch;
+
+typedef struct ft_rfdetr ft_rfdetr;
+
+typedef struct ft_rfdetr_params {
+    const char *model_path; /* .pth or .safetensors (borrowed, required) */
+    const char *size;       /* preset override ("medium", ...); NULL or "auto": from the file */
+    int imgsz;              /* square input size; 0 = the model's resolution */
+    const char *device;     /* "cpu" (default), "cuda", "cuda:N" (borrowed) */
+    int threads;            /* 0 = FT_THREADS, OMP_NUM_THREADS, or all cores */
+    int warmup_iterations;  /* forward passes run at load */
+} ft_rfdetr_params;
+
+/* Load the model and plan every buffer for imgsz. *out is returned-owned.
+ * FT_ERR_MODEL (exit 2): unreadable/foreign file, unsupported or inconsistent
+ * architecture, a tensor whose shape does not match the args. FT_ERR_CONFIG
+ * (exit 1): imgsz not a multiple of patch x windows, unknown size or device.
+ * FT_ERR_GPU: CUDA asked for but unusable. */
+FT_NODISCARD ft_status ft_rfdetr_create(const ft_rfdetr_params *params, ft_rfdetr **out);
+
+/* NULL-safe; sets *m to NULL. */
+void ft_rfdetr_destroy(ft_rfdetr **m);
+
+/* The architecture in use (borrowed). */
+const ft_rfdetr_arch *ft_rfdetr_arch_get(const ft_rfdetr *m);
+/* Input side length in pixels. */
+int ft_rfdetr_input_size(const ft_rfdetr *m);
+/* Class name for a label from the checkpoint's args.class_names (borrowed), or
+ * NULL when the checkpoint has none for it. */
+const char *ft_rfdetr_class_name(const ft_rfdetr *m, int label);
+/* Analytic multiply-add count of one forward pass x 2 (FLOPs). */
+double ft_rfdetr_flops(const ft_rfdetr *m);
+
+/* Debug taps: called during forward passes with each named intermediate
+ * (names and layouts in docs/rfdetr.md), in host memory borrowed for the call.
+ * Setting a tap makes the backend run eagerly. fn NULL removes it. */
+typedef void (*ft_rfdetr_tap_fn)(void *user, const char *name, const float *data, int ndim,
+                                 const int64_t *shape);
+void ft_rfdetr_set_tap(ft_rfdetr *m, ft_rfdetr_tap_fn fn, void *user);
+
+/* Normalise a frame (borrowed; YUV420P, NV12, RGB24 or GRAY8) into the model
+ * input: RGB, /255, mean/std, resized to the input size with the antialiased
+ * bilinear filter of torchvision. */
+FT_NODISCARD ft_status ft_rfdetr_preprocess(ft_rfdetr *m, const ft_image *frame);
+/* Set the model input directly: 3 x size x size floats, already normalised
+ * (borrowed, copied). */
+FT_NODISCARD ft_status ft_rfdetr_set_input(ft_rfdetr *m, const float *chw);
+/* Run one forward pass on the current input. */
+FT_NODISCARD ft_status ft_rfdetr_forward(ft_rfdetr *m);
+
+/* One post-processed detection, as the official PostProcess returns it. */
+typedef struct ft_rfdetr_det {
+    float score;
+    int label;
+    int query;
+    float x0, y0, x1, y1; /* pixels of the original frame (not clipped) */
+} ft_rfdetr_det;
+
+/* Official post-processing of the last forward pass for an original frame of
+ * width x height: sigmoid, top-num_select over queries x classes (sorted by
+ * score), cxcywh -> xyxy in pixels. Writes min(cap, num_select) entries with
+ * score >= threshold to out and their count to *n. */
+void ft_rfdetr_postprocess(ft_rfdetr *m, int width, int height, float threshold,
+                           ft_rfdetr_det *out, int cap, int *n);
+
+/* Greedy NMS in place over dets[0..*n) sorted by score: drops a detection
+ * whose IoU with a kept one of the same label exceeds iou. */
+void ft_rfdetr_nms(ft_rfdetr_det *dets, int *n, float iou);
+
+/* Detector adapter (see detect/detector.h): returns every ball candidate
+ * (label == ball_class_id, or every label when ball_class_id < 0) above the
+ * confidence threshold. */
+typedef struct ft_rfdetr_detector_params {
+    ft_rfdetr_params model;
+    float confidence;     /* keep score >= confidence (hot: "confidence") */
+    int ball_class_id;    /* 37 = COCO "sports ball"; -1 = keep all labels */
+    float iou_threshold;  /* NMS IoU; 0 or >= 1 disables NMS */
+} ft_rfdetr_detector_params;
+
+/* *out is returned-owned (destroy with ft_detector_destroy). Errors as
+ * ft_rfdetr_create. */
+FT_NODISCARD ft_status ft_rfdetr_detector_create(const ft_rfdetr_detector_params *params,
+                                                 ft_detector **out);
+
+#endif

@@ -1,0 +1,94 @@
+/* Internal to the RF-DETR implementation (src/detect/rfdetr*.c). */
+#ifndef FT_DETECT_RFDETR_INTERNAL_H
+#define FT_DETECT_RFDETR_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "detect/rfdetr.h"
+#include "nn/backend.h"
+#include "nn/weights.h"
+
+typedef struct vit_layer {
+    const float *n1w, *n1b, *qkv_w, *qkv_b, *o_w, *o_b, *ls1;
+    const float *n2w, *n2b, *fc1_w, *fc1_b, *fc2_w, *fc2_b, *ls2;
+} vit_layer;
+
+typedef struct conv_ln {
+    const float *w, *lnw, *lnb; /* conv weight (no bias) and its channel LayerNorm */
+} conv_ln;
+
+typedef struct dec_layer {
+    const float *in_w, *in_b, *out_w, *out_b, *n1w, *n1b;
+    const float *off_w, *off_b, *val_w, *val_b, *op_w, *op_b, *n2w, *n2b;
+    const float *l1_w, *l1_b, *l2_w, *l2_b, *n3w, *n3b;
+} dec_layer;
+
+typedef struct mlp3 {
+    const float *w[3], *b[3];
+} mlp3;
+
+struct ft_rfdetr {
+    ft_rfdetr_arch a;
+    int size;      /* input side */
+    int gw, hw;    /* patch grid side, gw * gw tokens */
+    int nwin, wtok; /* windows and tokens per window (1 + patches) */
+    int tokens;    /* nwin * wtok */
+    int c;         /* projector hidden channels (hidden / 2) */
+    int k;         /* two-stage selections: min(num_queries, hw) */
+    bool masked;   /* some proposals invalid: the encoder memory is masked */
+    ft_nn_backend *be;
+    void *wmem, *amem, *imem;
+
+    /* weights */
+    const float *patch_w, *patch_b, *pos_rows, *vit_ln_w, *vit_ln_b, *proposals;
+    vit_layer *vit;
+    conv_ln cv1, cv2, *bott; /* bott: 2 per bottleneck */
+    const float *proj_ln_w, *proj_ln_b;
+    const float *enc_w, *enc_b, *enc_ln_w, *enc_ln_b, *enc_cls_w, *enc_cls_b;
+    mlp3 enc_box, box;
+    const float *refpoint, *query_feat, *rph_w[2], *rph_b[2];
+    dec_layer *dec;
+    const float *dec_ln_w, *dec_ln_b, *cls_w, *cls_b;
+
+    /* activations */
+    float *img, *col, *emb, *x, *ln, *qkv, *ao, *hmlp, *cat, *pcat, *psrc, *pt, *mem, *memm;
+    float *eo, *el, *mx, *tkv, *tm, *tlog, *ma, *mb, *d, *ts, *refs, *sine, *qpos, *tgt;
+    float *qk_in, *qk, *v, *att, *value, *offlog, *ffn, *hs, *logits, *boxes;
+    int32_t *widx, *tidx, *iota, *midx, *tki;
+
+    /* host side */
+    float *h_logits, *h_boxes;
+    float *h_tmp;        /* preprocessing: RGB planes of the frame, then the resize pass */
+    size_t h_tmp_cap;
+    float *h_in;         /* 3 x size x size */
+    ft_rfdetr_tap_fn tap_fn;
+    void *tap_user;
+    float *h_tap;
+    int32_t *h_tapi;
+    double macs;
+    int32_t *sel_idx; /* post-processing selection (num_select) */
+    float *sel_val;
+    char **class_names;
+    int n_class_names;
+};
+
+/* Fill *a from a preset override (size non-NULL and not "auto"), else from the
+ * checkpoint: the preset matching its patch size, position grid and ViT
+ * width, then its saved args, then the sizes its tensors imply.
+ * FT_ERR_CONFIG for an unknown preset name, FT_ERR_MODEL when the file is
+ * not an RF-DETR detection checkpoint or uses an unsupported variant. */
+FT_NODISCARD ft_status rfdetr_arch_resolve(const ft_nn_weights *w, const char *size,
+                                           ft_rfdetr_arch *a);
+
+/* Separable antialiased resampling of `planes` float planes, as PyTorch's
+ * interpolate(antialias=True, align_corners=False): filter support scales
+ * with the downscale factor, weights are normalised per output sample.
+ * cubic selects the a = -0.5 cubic kernel, else the triangle (bilinear).
+ * src: planes x sh x sw (row stride sw); dst: planes x dh x dw; tmp holds
+ * planes x sh x dw floats. All borrowed. */
+void rfdetr_resample(const float *src, int planes, int sh, int sw, float *dst, int dh, int dw,
+                     float *tmp, int cubic);
+
+#endif

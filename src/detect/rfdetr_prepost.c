@@ -1,0 +1,272 @@
+/* RF-DETR pre- and post-processing, as the official predict() and
+ * PostProcess: RGB / 255, normalise with the ImageNet mean/std, antialiased
+ * bilinear resize to the square input (torchvision >= 0.17 resizes tensors
+ * with antialias=True); sigmoid, top-num_select over queries x classes,
+ * cxcywh -> xyxy scaled to the original frame. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/log.h"
+#include "detect/rfdetr_internal.h"
+
+static const float MEAN[3] = {0.485f, 0.456f, 0.406f};
+static const float STD[3] = {0.229f, 0.224f, 0.225f};
+
+static double filter_tri(double x)
+{
+    x = fabs(x);
+    return x < 1.0 ? 1.0 - x : 0.0;
+}
+
+/* Keys cubic with a = -0.5, the kernel of PyTorch's antialiased bicubic. */
+static double filter_cubic(double x)
+{
+    const double a = -0.5;
+    x = fabs(x);
+    if (x < 1.0)
+        return ((a + 2.0) * x - (a + 3.0)) * x * x + 1.0;
+    if (x < 2.0)
+        return (((x - 5.0) * x + 8.0) * x - 4.0) * a;
+    return 0.0;
+}
+
+/* One output sample: weights over input [*lo, *lo + *n), normalised. wts has
+ * room for the widest support. */
+static void aa_weights(int i, int in, int out, int cubic, int *lo, int *n, float *wts)
+{
+    double scale = (double)in / out;
+    double support = (cubic ? 2.0 : 1.0) * (scale >= 1.0 ? scale : 1.0);
+    double invscale = scale >= 1.0 ? 1.0 / scale : 1.0;
+    double center = scale * (i + 0.5);
+    int xmin = (int)(center - support + 0.5);
+    if (xmin < 0)
+        xmin = 0;
+    int xmax = (int)(center + support + 0.5);
+    if (xmax > in)
+        xmax = in;
+    double total = 0.0;
+    double tmp[256];
+    int cnt = xmax - xmin;
+    if (cnt > 256)
+        cnt = 256;
+    for (int j = 0; j < cnt; j++) {
+        double x = (j + xmin - center + 0.5) * invscale;
+        tmp[j] = cubic ? filter_cubic(x) : filter_tri(x);
+        total += tmp[j];
+    }
+    for (int j = 0; j < cnt; j++)
+        wts[j] = (float)(total != 0.0 ? tmp[j] / total : 0.0);
+    *lo = xmin;
+    *n = cnt;
+}
+
+void rfdetr_resample(const float *src, int planes, int sh, int sw, float *dst, int dh, int dw,
+                     float *tmp, int cubic)
+{
+    float wts[256];
+    int lo, n;
+    /* horizontal: planes x sh x sw -> planes x sh x dw */
+    for (int x = 0; x < dw; x++) {
+        aa_weights(x, sw, dw, cubic, &lo, &n, wts);
+        for (int p = 0; p < planes; p++)
+            for (int y = 0; y < sh; y++) {
+                const float *row = src + ((size_t)p * sh + y) * sw + lo;
+                float acc = 0.0f;
+                for (int j = 0; j < n; j++)
+                    acc += wts[j] * row[j];
+                tmp[((size_t)p * sh + y) * dw + x] = acc;
+            }
+    }
+    /* vertical: planes x sh x dw -> planes x dh x dw */
+    for (int y = 0; y < dh; y++) {
+        aa_weights(y, sh, dh, cubic, &lo, &n, wts);
+        for (int p = 0; p < planes; p++) {
+            float *orow = dst + ((size_t)p * dh + y) * dw;
+            for (int x = 0; x < dw; x++)
+                orow[x] = 0.0f;
+            for (int j = 0; j < n; j++) {
+                const float *irow = tmp + ((size_t)p * sh + lo + j) * dw;
+                for (int x = 0; x < dw; x++)
+                    orow[x] += wts[j] * irow[x];
+            }
+        }
+    }
+}
+
+static inline uint8_t clamp_u8(float v)
+{
+    return v <= 0.0f ? 0 : v >= 255.0f ? 255 : (uint8_t)lrintf(v);
+}
+
+/* Decode one pixel to RGB bytes. YUV uses BT.601 limited range, what FFmpeg's
+ * swscale and OpenCV apply by default, i.e. what the Python system saw. */
+static void pixel_rgb(const ft_image *f, int x, int y, uint8_t rgb[3])
+{
+    int Y, U = 128, V = 128;
+    switch (f->format) {
+    case FT_PIX_RGB24: {
+        const uint8_t *p = f->data[0] + (size_t)y * f->stride[0] + 3 * (size_t)x;
+        rgb[0] = p[0];
+        rgb[1] = p[1];
+        rgb[2] = p[2];
+        return;
+    }
+    case FT_PIX_GRAY8:
+        rgb[0] = rgb[1] = rgb[2] = f->data[0][(size_t)y * f->stride[0] + x];
+        return;
+    case FT_PIX_YUV420P:
+        Y = f->data[0][(size_t)y * f->stride[0] + x];
+        U = f->data[1][(size_t)(y / 2) * f->stride[1] + x / 2];
+        V = f->data[2][(size_t)(y / 2) * f->stride[2] + x / 2];
+        break;
+    case FT_PIX_NV12:
+        Y = f->data[0][(size_t)y * f->stride[0] + x];
+        U = f->data[1][(size_t)(y / 2) * f->stride[1] + (x / 2) * 2];
+        V = f->data[1][(size_t)(y / 2) * f->stride[1] + (x / 2) * 2 + 1];
+        break;
+    default:
+        rgb[0] = rgb[1] = rgb[2] = 0;
+        return;
+    }
+    float yy = 1.164383f * (Y - 16);
+    rgb[0] = clamp_u8(yy + 1.596027f * (V - 128));
+    rgb[1] = clamp_u8(yy - 0.391762f * (U - 128) - 0.812968f * (V - 128));
+    rgb[2] = clamp_u8(yy + 2.017232f * (U - 128));
+}
+
+ft_status ft_rfdetr_preprocess(ft_rfdetr *m, const ft_image *f)
+{
+    if (!f || f->width <= 0 || f->height <= 0 || !f->data[0] || f->format > FT_PIX_GRAY8) {
+        FT_LOGE("rfdetr", "preprocess: empty or unsupported frame");
+        return FT_ERR_INVALID;
+    }
+    int W = f->width, H = f->height, S = m->size;
+    size_t need = 3 * (size_t)W * H + 3 * (size_t)H * S;
+    if (m->h_tmp_cap < need) { /* once per frame size */
+        free(m->h_tmp);
+        m->h_tmp = malloc(need * sizeof(float));
+        m->h_tmp_cap = m->h_tmp ? need : 0;
+        if (!m->h_tmp)
+            return FT_ERR_NOMEM;
+    }
+    float *planes = m->h_tmp, *tmp = m->h_tmp + 3 * (size_t)W * H;
+    float sc[3], of[3];
+    for (int c = 0; c < 3; c++) {
+        sc[c] = 1.0f / (255.0f * STD[c]);
+        of[c] = -MEAN[c] / STD[c];
+    }
+    for (int y = 0; y < H; y++)
+        for (int x = 0; x < W; x++) {
+            uint8_t rgb[3];
+            pixel_rgb(f, x, y, rgb);
+            for (int c = 0; c < 3; c++)
+                planes[((size_t)c * H + y) * W + x] = rgb[c] * sc[c] + of[c];
+        }
+    if (W == S && H == S)
+        memcpy(m->h_in, planes, sizeof(float) * 3 * (size_t)S * S);
+    else
+        rfdetr_resample(planes, 3, H, W, m->h_in, S, S, tmp, 0);
+    return ft_rfdetr_set_input(m, m->h_in);
+}
+
+/* Whether (va, ia) ranks before (vb, ib): larger value, then lower index. */
+static inline bool ranks_before(float va, int32_t ia, float vb, int32_t ib)
+{
+    return va > vb || (va == vb && ia < ib);
+}
+
+static void sift_down(int32_t *idx, float *val, int n, int i)
+{
+    for (;;) {
+        int worst = i, l = 2 * i + 1, r = l + 1;
+        if (l < n && ranks_before(val[worst], idx[worst], val[l], idx[l]))
+            worst = l;
+        if (r < n && ranks_before(val[worst], idx[worst], val[r], idx[r]))
+            worst = r;
+        if (worst == i)
+            return;
+        float tv = val[i];
+        int32_t ti = idx[i];
+        val[i] = val[worst];
+        idx[i] = idx[worst];
+        val[worst] = tv;
+        idx[worst] = ti;
+        i = worst;
+    }
+}
+
+void ft_rfdetr_postprocess(ft_rfdetr *m, int width, int height, float threshold,
+                           ft_rfdetr_det *out, int cap, int *n)
+{
+    const ft_rfdetr_arch *a = &m->a;
+    int total = a->num_queries * a->num_classes;
+    int k = a->num_select < total ? a->num_select : total;
+    int32_t *idx = m->sel_idx;
+    float *val = m->sel_val;
+    const float *lg = m->h_logits;
+    /* top-k on logits (sigmoid is monotonic): a min-heap of the best k */
+    for (int i = 0; i < k; i++) {
+        idx[i] = i;
+        val[i] = lg[i];
+    }
+    for (int i = k / 2 - 1; i >= 0; i--)
+        sift_down(idx, val, k, i);
+    for (int i = k; i < total; i++)
+        if (ranks_before(lg[i], i, val[0], idx[0])) {
+            val[0] = lg[i];
+            idx[0] = i;
+            sift_down(idx, val, k, 0);
+        }
+    for (int end = k - 1; end > 0; end--) {
+        float tv = val[0];
+        int32_t ti = idx[0];
+        val[0] = val[end];
+        idx[0] = idx[end];
+        val[end] = tv;
+        idx[end] = ti;
+        sift_down(idx, val, end, 0);
+    }
+    int cnt = 0;
+    for (int i = 0; i < k && cnt < cap; i++) {
+        float score = 1.0f / (1.0f + expf(-val[i]));
+        if (score < threshold)
+            break; /* sorted: the rest are lower */
+        int q = idx[i] / a->num_classes;
+        const float *b = m->h_boxes + (size_t)q * 4;
+        float w = b[2] > 0.0f ? b[2] : 0.0f, h = b[3] > 0.0f ? b[3] : 0.0f;
+        ft_rfdetr_det *d = &out[cnt++];
+        d->score = score;
+        d->label = idx[i] % a->num_classes;
+        d->query = q;
+        d->x0 = (b[0] - 0.5f * w) * width;
+        d->y0 = (b[1] - 0.5f * h) * height;
+        d->x1 = (b[0] + 0.5f * w) * width;
+        d->y1 = (b[1] + 0.5f * h) * height;
+    }
+    *n = cnt;
+}
+
+static float iou(const ft_rfdetr_det *a, const ft_rfdetr_det *b)
+{
+    float ix = fminf(a->x1, b->x1) - fmaxf(a->x0, b->x0);
+    float iy = fminf(a->y1, b->y1) - fmaxf(a->y0, b->y0);
+    if (ix <= 0.0f || iy <= 0.0f)
+        return 0.0f;
+    float inter = ix * iy;
+    float ua = (a->x1 - a->x0) * (a->y1 - a->y0) + (b->x1 - b->x0) * (b->y1 - b->y0) - inter;
+    return ua > 0.0f ? inter / ua : 0.0f;
+}
+
+void ft_rfdetr_nms(ft_rfdetr_det *dets, int *n, float thr)
+{
+    int kept = 0;
+    for (int i = 0; i < *n; i++) {
+        bool keep = true;
+        for (int j = 0; j < kept && keep; j++)
+            keep = dets[j].label != dets[i].label || iou(&dets[j], &dets[i]) <= thr;
+        if (keep)
+            dets[kept++] = dets[i];
+    }
+    *n = kept;
+}

@@ -1,0 +1,116 @@
+/* linear (GEMM + fused epilogue) and im2col for the CPU backend. */
+#include <stdbool.h>
+#include <string.h>
+
+#include <cblas.h>
+
+#include "nn/cpu_internal.h"
+
+typedef struct linear_job {
+    ft_nn_cpu *cpu;
+    const ft_nn_linear_args *a;
+} linear_job;
+
+/* Rows [r0, r1) of one linear: one single-threaded sgemm on the block, then
+ * the epilogue on the same rows while they are still in cache. */
+static void linear_rows(void *ctx, int tid, int64_t r0, int64_t r1)
+{
+    const linear_job *j = ctx;
+    const ft_nn_linear_args *a = j->a;
+    int rows = (int)(r1 - r0);
+    int n = a->n;
+    const float *x = a->x + r0 * a->ldx;
+    float *y = a->y + r0 * a->ldy;
+    const float *res = a->res ? a->res + r0 * a->ldres : NULL;
+    bool plain_res = res && !a->scale && a->act == FT_NN_ACT_NONE;
+
+    if (!res || plain_res) {
+        /* y = x wᵀ (+ res through beta = 1), then bias and activation. */
+        if (plain_res && res != y)
+            for (int r = 0; r < rows; r++)
+                memcpy(y + (size_t)r * a->ldy, res + (size_t)r * a->ldres, n * sizeof(float));
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, n, a->k, 1.0f, x, a->ldx, a->w,
+                    a->k, plain_res ? 1.0f : 0.0f, y, a->ldy);
+        for (int r = 0; r < rows; r++) {
+            float *yr = y + (size_t)r * a->ldy;
+            if (a->bias)
+                for (int c = 0; c < n; c++)
+                    yr[c] += a->bias[c];
+            cpu_act(a->act, yr, n);
+        }
+        return;
+    }
+    /* General residual: t = act(x wᵀ + b) in scratch, y = res + scale ⊙ t. */
+    float *t = cpu_scratch(j->cpu, tid, (size_t)rows * n);
+    if (!t)
+        return;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, n, a->k, 1.0f, x, a->ldx, a->w,
+                a->k, 0.0f, t, n);
+    for (int r = 0; r < rows; r++) {
+        float *tr = t + (size_t)r * n;
+        const float *rr = res + (size_t)r * a->ldres;
+        float *yr = y + (size_t)r * a->ldy;
+        if (a->bias)
+            for (int c = 0; c < n; c++)
+                tr[c] += a->bias[c];
+        cpu_act(a->act, tr, n);
+        if (a->scale)
+            for (int c = 0; c < n; c++)
+                yr[c] = rr[c] + a->scale[c] * tr[c];
+        else
+            for (int c = 0; c < n; c++)
+                yr[c] = rr[c] + tr[c];
+    }
+}
+
+void cpu_linear(ft_nn_backend *be, const ft_nn_linear_args *a)
+{
+    linear_job j = {(ft_nn_cpu *)be, a};
+    /* Blocks below ~32 rows make sgemm inefficient; small GEMMs run on one
+     * worker. */
+    int64_t blocks = a->m / 32 > 0 ? a->m / 32 : 1;
+    if (blocks >= cpu_threads(j.cpu))
+        cpu_parallel_for(j.cpu, a->m, (a->m + cpu_threads(j.cpu) - 1) / cpu_threads(j.cpu),
+                         linear_rows, &j);
+    else
+        linear_rows(&j, 0, 0, a->m);
+}
+
+typedef struct im2col_job {
+    const ft_nn_im2col_args *a;
+    int ho, wo;
+} im2col_job;
+
+static void im2col_rows(void *ctx, int tid, int64_t p0, int64_t p1)
+{
+    (void)tid;
+    const im2col_job *j = ctx;
+    const ft_nn_im2col_args *a = j->a;
+    int k = a->k, kk = a->k * a->k;
+    size_t cols = (size_t)a->c * kk;
+    for (int64_t p = p0; p < p1; p++) {
+        int oy = (int)(p / j->wo), ox = (int)(p % j->wo);
+        float *row = a->y + p * cols;
+        for (int c = 0; c < a->c; c++)
+            for (int ky = 0; ky < k; ky++) {
+                int iy = oy * a->stride - a->pad + ky;
+                float *dst = row + (size_t)c * kk + ky * k;
+                for (int kx = 0; kx < k; kx++) {
+                    int ix = ox * a->stride - a->pad + kx;
+                    float v = 0.0f;
+                    if (iy >= 0 && iy < a->h && ix >= 0 && ix < a->w)
+                        v = a->layout == FT_NN_CHW
+                                ? a->x[((size_t)c * a->h + iy) * a->w + ix]
+                                : a->x[((size_t)iy * a->w + ix) * a->c + c];
+                    dst[kx] = v;
+                }
+            }
+    }
+}
+
+void cpu_im2col(ft_nn_backend *be, const ft_nn_im2col_args *a)
+{
+    im2col_job j = {a, (a->h + 2 * a->pad - a->k) / a->stride + 1,
+                    (a->w + 2 * a->pad - a->k) / a->stride + 1};
+    cpu_parallel_for((ft_nn_cpu *)be, (int64_t)j.ho * j.wo, 0, im2col_rows, &j);
+}
