@@ -1,0 +1,1 @@
+ft_test(test_detect_rfdetr_fidelity SOURCES test_detect_rfdetr_fidelity.c LIBS ft_detect TIMEOUT 120)
