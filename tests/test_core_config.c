@@ -440,11 +440,12 @@ static void test_cross_field_validation(void **state)
     assert_int_equal(ft_config_set(c, "det.imgsz", "100", "PATCH", false, &d, err, sizeof(err)),
                      FT_ERR_CONFIG);
     assert_null(d);
-    assert_non_null(strstr(err, "section det: det.imgsz 100 is not a multiple of 32"));
+    assert_non_null(strstr(err, "PATCH: section det: det.imgsz 100 is not a multiple of 32"));
     ft_config_destroy(&c);
     add_override(&src, "det.imgsz", "336");
     assert_int_equal(ft_config_load(&s2, &src, &c, err, sizeof(err)), FT_ERR_CONFIG);
-    assert_non_null(strstr(err, "det.imgsz 336 is not a multiple of 32"));
+    /* the message says where the offending value came from */
+    assert_non_null(strstr(err, "CLI --set: section det: det.imgsz 336 is not a multiple of 32"));
 }
 
 static void test_reference(void **state)

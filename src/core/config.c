@@ -2,6 +2,8 @@
  * environment and CLI overrides, with the origin of every value. */
 #include "core/config.h"
 
+#include "core/log.h"
+
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
@@ -675,8 +677,51 @@ static void apply_env_var(ft_config *c, const ft_config_section *sec, const ft_o
     set_origin(c, sec, o, origin);
 }
 
+/* FT_<SECTION>_<KEY> variables that name no key are typos more often than
+ * not; they are warned about rather than refused, since the FT_ prefix is
+ * shared with variables that are not configuration keys (FT_MODEL_CONFIG). */
+static void warn_unknown_env(const ft_config *c)
+{
+    extern char **environ;
+    char prefix[FT_CONFIG_KEYLEN], generic[FT_CONFIG_KEYLEN + 8];
+    for (char **ev = environ; ev && *ev; ev++) {
+        const char *var = *ev;
+        const char *eq = strchr(var, '=');
+        if (strncmp(var, "FT_", 3) || !eq || !strncmp(var, "FT_MODEL_CONFIG=", 16) ||
+            !strncmp(var, "FT_STREAM_CONFIG=", 17))
+            continue;
+        for (const ft_config_section *sec = c->schema->sections; sec->name; sec++) {
+            int n = snprintf(prefix, sizeof(prefix), "FT_%s_", sec->name);
+            for (int i = 0; i < n && prefix[i]; i++)
+                prefix[i] = (char)toupper((unsigned char)prefix[i]);
+            if (strncmp(var, prefix, (size_t)n))
+                continue;
+            bool known = false;
+            size_t best_d = SIZE_MAX;
+            char name[FT_CONFIG_KEYLEN], best[FT_CONFIG_KEYLEN + 8] = "";
+            snprintf(name, sizeof(name), "%.*s", (int)(eq - var), var);
+            for (const ft_option *o = sec->options; o->key && !known; o++) {
+                int m = snprintf(generic, sizeof(generic), "FT_%s_%s", sec->name, o->key);
+                for (int i = 0; i < m && generic[i]; i++)
+                    generic[i] = (char)toupper((unsigned char)generic[i]);
+                known = !strcmp(name, generic);
+                if (!known && o->env && !strcmp(name, o->env))
+                    known = true;
+                const char *cand = NULL;
+                suggest(name, generic, &cand, &best_d);
+                if (cand)
+                    snprintf(best, sizeof(best), "%s", generic);
+            }
+            if (!known)
+                FT_LOGW("config", "environment variable %s names no key of section %s%s%s%s", name,
+                        sec->name, best[0] ? " (did you mean " : "", best, best[0] ? "?)" : "");
+        }
+    }
+}
+
 static void apply_env(ft_config *c, errlist *e)
 {
+    warn_unknown_env(c);
     char generic[FT_CONFIG_KEYLEN + 8];
     for (const ft_config_section *sec = c->schema->sections; sec->name; sec++) {
         for (const ft_option *o = sec->options; o->key; o++) {
@@ -710,12 +755,34 @@ static void apply_override(ft_config *c, const ft_config_override *ov, errlist *
 
 /* Cross-field checks, once every layer is in (a range check cannot see two
  * keys at once). */
+/* The first option of `sec` whose "section.key" a message mentions, so a
+ * cross-field error can say where that value came from. */
+static const ft_option *mentioned_option(const ft_config_section *sec, const char *msg)
+{
+    char name[FT_CONFIG_KEYLEN];
+    for (const ft_option *o = sec->options; o->key; o++) {
+        snprintf(name, sizeof(name), "%s.%s", sec->name, o->key);
+        for (const char *p = strstr(msg, name); p; p = strstr(p + 1, name)) {
+            char after = p[strlen(name)];
+            if (!isalnum((unsigned char)after) && after != '_')
+                return o;
+        }
+    }
+    return NULL;
+}
+
 static void validate_sections(ft_config *c, errlist *e)
 {
     char why[512];
     for (const ft_config_section *sec = c->schema->sections; sec->name; sec++) {
         why[0] = '\0';
-        if (sec->validate && sec->validate(c->values + sec->offset, why, sizeof(why)) != FT_OK)
+        if (!sec->validate || sec->validate(c->values + sec->offset, why, sizeof(why)) == FT_OK)
+            continue;
+        const ft_option *o = mentioned_option(sec, why);
+        if (o)
+            err_add(e, "%s: section %s: %s", c->origins[flat_index(c->schema, sec, o)], sec->name,
+                    why);
+        else
             err_add(e, "section %s: %s", sec->name, why[0] ? why : "invalid combination of values");
     }
 }
