@@ -1,0 +1,320 @@
+/* io: writer -> reader round trips (frames, timestamps, audio, containers),
+ * constant-rate resampling, the temp-file protocol and input errors. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <dirent.h>
+#include <libavcodec/avcodec.h>
+#include <libavutil/frame.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "io/reader.h"
+#include "io/writer.h"
+#include "tools/bench/testclip.h"
+
+static char dir[64];
+
+static void path_in(char *buf, size_t cap, const char *name)
+{
+    snprintf(buf, cap, "%s/%s", dir, name);
+}
+
+static int count_entries(void)
+{
+    DIR *d = opendir(dir);
+    int n = 0;
+    for (struct dirent *e; d && (e = readdir(d));)
+        n += e->d_name[0] != '.' || strstr(e->d_name, ".part") != NULL;
+    if (d)
+        closedir(d);
+    return n;
+}
+
+static void remove_all(void)
+{
+    DIR *d = opendir(dir);
+    for (struct dirent *e; d && (e = readdir(d));) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+            continue;
+        char p[512];
+        path_in(p, sizeof p, e->d_name);
+        unlink(p);
+    }
+    if (d)
+        closedir(d);
+}
+
+typedef struct readback {
+    int frames, audio_packets;
+    double first_pts, last_pts, last_audio_pts;
+    int width, height;
+    bool monotonic, has_audio;
+} readback;
+
+static void read_all(const char *path, readback *rb)
+{
+    memset(rb, 0, sizeof *rb);
+    rb->monotonic = true;
+    ft_reader_params rp = {path, "cpu", 0, 0, 0};
+    ft_reader *r = NULL;
+    assert_int_equal(ft_reader_open(&rp, &r), FT_OK);
+    rb->has_audio = ft_reader_get_info(r)->has_audio;
+    AVFrame *f = av_frame_alloc();
+    AVPacket *pkt = av_packet_alloc();
+    for (;;) {
+        ft_reader_item kind;
+        double pts;
+        ft_status st = ft_reader_read(r, f, pkt, &kind, &pts);
+        if (st == FT_ERR_INPUT_EOF)
+            break;
+        assert_int_equal(st, FT_OK);
+        if (kind == FT_READER_VIDEO) {
+            if (rb->frames == 0)
+                rb->first_pts = pts;
+            else if (pts <= rb->last_pts)
+                rb->monotonic = false;
+            rb->last_pts = pts;
+            rb->width = f->width;
+            rb->height = f->height;
+            rb->frames++;
+            av_frame_unref(f);
+        } else {
+            rb->audio_packets++;
+            rb->last_audio_pts = pts;
+            av_packet_unref(pkt);
+        }
+    }
+    assert_int_equal(ft_reader_corrupt_packets(r), 0);
+    av_frame_free(&f);
+    av_packet_free(&pkt);
+    ft_reader_destroy(&r);
+    assert_null(r);
+}
+
+static void test_url_allow_list(void **state)
+{
+    (void)state;
+    assert_true(ft_reader_url_allowed("clip.mp4"));
+    assert_true(ft_reader_url_allowed("/data/a:b/clip.mkv"));
+    assert_true(ft_reader_url_allowed("file:clip.mp4"));
+    assert_true(ft_reader_url_allowed("rtmp://host/live/key"));
+    assert_true(ft_reader_url_allowed("rtmps://host/live/key"));
+    assert_true(ft_reader_url_allowed("srt://host:9000"));
+    assert_true(ft_reader_url_allowed("udp://239.0.0.1:1234"));
+    assert_true(ft_reader_url_allowed("https://host/x.m3u8"));
+    assert_false(ft_reader_url_allowed("concat:a.mp4|b.mp4"));
+    assert_false(ft_reader_url_allowed("pipe:0"));
+    assert_false(ft_reader_url_allowed("ftp://host/clip.mp4"));
+    assert_false(ft_reader_url_allowed(""));
+}
+
+static void test_clip_round_trip_with_audio(void **state)
+{
+    (void)state;
+    char p[512];
+    path_in(p, sizeof p, "clip.mp4");
+    ft_testclip_params cp = {p, 320, 180, 25.0, 30, true, NULL};
+    assert_int_equal(ft_testclip_write(&cp), FT_OK);
+    readback rb;
+    read_all(p, &rb);
+    assert_int_equal(rb.frames, 30);
+    assert_int_equal(rb.width, 320);
+    assert_int_equal(rb.height, 180);
+    assert_true(rb.monotonic);
+    assert_true(fabs(rb.first_pts) < 1e-6);
+    assert_true(fabs(rb.last_pts - 29 / 25.0) < 1e-3);
+    assert_true(rb.has_audio);
+    /* 1.2 s of 48 kHz audio in 1024-sample AAC frames */
+    assert_true(rb.audio_packets >= 55);
+    assert_true(rb.last_audio_pts > 1.1);
+    remove_all();
+}
+
+static void test_containers(void **state)
+{
+    (void)state;
+    const char *names[] = {"c.mkv", "c.flv", "c.ts", "c.mov"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        char p[512];
+        path_in(p, sizeof p, names[i]);
+        ft_testclip_params cp = {p, 160, 96, 25.0, 12, i < 2, NULL};
+        assert_int_equal(ft_testclip_write(&cp), FT_OK);
+        readback rb;
+        read_all(p, &rb);
+        assert_int_equal(rb.frames, 12);
+        assert_true(rb.monotonic);
+        assert_int_equal(rb.has_audio, i < 2);
+    }
+    remove_all();
+}
+
+static void fill_grey(ft_image *img, uint8_t *buf, int w, int h, uint8_t y)
+{
+    memset(buf, y, (size_t)w * h);
+    memset(buf + w * h, 128, (size_t)w * h / 2);
+    *img = (ft_image){w, h, FT_PIX_YUV420P, {buf, buf + w * h, buf + w * h + w * h / 4},
+                      {w, w / 2, w / 2}};
+}
+
+static ft_writer *open_small(const char *path, double target_fps, bool atomic)
+{
+    ft_writer_params wp;
+    ft_writer_params_default(&wp);
+    wp.url = path;
+    wp.width = 64;
+    wp.height = 48;
+    wp.codec = "x264";
+    wp.preset = "ultrafast";
+    wp.target_fps = target_fps;
+    wp.atomic = atomic;
+    ft_writer *w = NULL;
+    assert_int_equal(ft_writer_open(&wp, &w), FT_OK);
+    return w;
+}
+
+static void test_target_fps_resamples(void **state)
+{
+    (void)state;
+    char p[512];
+    path_in(p, sizeof p, "rate.mp4");
+    static uint8_t buf[64 * 48 * 3 / 2];
+    ft_image img;
+    fill_grey(&img, buf, 64, 48, 100);
+    /* 25 fps in, 10 fps out: frame i lands on slot round(0.4 i); 50 frames
+     * fill slots 0..20, the other 29 are dropped. */
+    ft_writer *w = open_small(p, 10.0, false);
+    for (int i = 0; i < 50; i++)
+        assert_int_equal(ft_writer_write_image(w, &img, i / 25.0), FT_OK);
+    assert_int_equal(ft_writer_close(w), FT_OK);
+    ft_writer_stats s;
+    ft_writer_stats_get(w, &s);
+    assert_int_equal(s.frames_in, 50);
+    assert_int_equal(s.frames_encoded, 21);
+    assert_int_equal(s.frames_dropped, 29);
+    ft_writer_destroy(&w);
+    readback rb;
+    read_all(p, &rb);
+    assert_int_equal(rb.frames, 21);
+    assert_true(fabs(rb.last_pts - 2.0) < 1e-3);
+    /* A gap is filled by repeating the previous picture: 0 s and 0.5 s at
+     * 10 fps give slots 0..5. */
+    w = open_small(p, 10.0, false);
+    assert_int_equal(ft_writer_write_image(w, &img, 0.0), FT_OK);
+    assert_int_equal(ft_writer_write_image(w, &img, 0.5), FT_OK);
+    assert_int_equal(ft_writer_close(w), FT_OK);
+    ft_writer_stats_get(w, &s);
+    assert_int_equal(s.frames_repeated, 4);
+    ft_writer_destroy(&w);
+    read_all(p, &rb);
+    assert_int_equal(rb.frames, 6);
+    remove_all();
+}
+
+static void test_atomic_output(void **state)
+{
+    (void)state;
+    char p[512];
+    path_in(p, sizeof p, "final.mp4");
+    static uint8_t buf[64 * 48 * 3 / 2];
+    ft_image img;
+    fill_grey(&img, buf, 64, 48, 60);
+    /* Abandoned: neither the file nor its temp file remains. */
+    ft_writer *w = open_small(p, 0, true);
+    for (int i = 0; i < 5; i++)
+        assert_int_equal(ft_writer_write_image(w, &img, i / 25.0), FT_OK);
+    assert_int_equal(count_entries(), 1); /* the temp file while writing */
+    assert_int_equal(access(p, F_OK), -1);
+    ft_writer_destroy(&w);
+    assert_int_equal(count_entries(), 0);
+    /* Closed: the file appears under its name, no temp file left. */
+    w = open_small(p, 0, true);
+    for (int i = 0; i < 5; i++)
+        assert_int_equal(ft_writer_write_image(w, &img, i / 25.0), FT_OK);
+    assert_int_equal(ft_writer_close(w), FT_OK);
+    ft_writer_destroy(&w);
+    assert_int_equal(access(p, F_OK), 0);
+    assert_int_equal(count_entries(), 1);
+    remove_all();
+}
+
+static void test_writer_errors(void **state)
+{
+    (void)state;
+    ft_writer_params wp;
+    ft_writer_params_default(&wp);
+    wp.width = 64;
+    wp.height = 48;
+    ft_writer *w = NULL;
+    char p[512];
+    path_in(p, sizeof p, "no-such-dir/out.mp4");
+    wp.url = p;
+    wp.atomic = true;
+    assert_int_equal(ft_writer_open(&wp, &w), FT_ERR_OUTPUT);
+    assert_null(w);
+    path_in(p, sizeof p, "out.unknownext");
+    assert_int_equal(ft_writer_open(&wp, &w), FT_ERR_OUTPUT);
+    path_in(p, sizeof p, "out.mp4");
+    wp.codec = "vp9";
+    assert_int_equal(ft_writer_open(&wp, &w), FT_ERR_CONFIG);
+    wp.codec = "x264";
+    wp.preset = "not-a-preset";
+    assert_int_equal(ft_writer_open(&wp, &w), FT_ERR_CONFIG);
+    assert_null(w);
+    assert_int_equal(count_entries(), 0);
+}
+
+static void test_reader_errors(void **state)
+{
+    (void)state;
+    ft_reader *r = NULL;
+    char p[512];
+    path_in(p, sizeof p, "missing.mp4");
+    ft_reader_params rp = {p, "cpu", 0, 0, 0};
+    assert_int_equal(ft_reader_open(&rp, &r), FT_ERR_INPUT);
+    assert_null(r);
+    path_in(p, sizeof p, "notes.mp4");
+    FILE *f = fopen(p, "w");
+    assert_non_null(f);
+    for (int i = 0; i < 200; i++)
+        fputs("this is not a video file, just text\n", f);
+    fclose(f);
+    assert_int_equal(ft_reader_open(&rp, &r), FT_ERR_INPUT);
+    rp.url = "concat:a.mp4|b.mp4";
+    assert_int_equal(ft_reader_open(&rp, &r), FT_ERR_INPUT);
+    assert_null(r);
+    remove_all();
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    snprintf(dir, sizeof dir, "/tmp/ft_io_XXXXXX");
+    return mkdtemp(dir) ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    remove_all();
+    return rmdir(dir);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_url_allow_list),
+        cmocka_unit_test(test_clip_round_trip_with_audio),
+        cmocka_unit_test(test_containers),
+        cmocka_unit_test(test_target_fps_resamples),
+        cmocka_unit_test(test_atomic_output),
+        cmocka_unit_test(test_writer_errors),
+        cmocka_unit_test(test_reader_errors),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
