@@ -5,6 +5,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,8 +30,9 @@ const ft_option ft_log_options[] = {
 
 static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_once_t g_once = PTHREAD_ONCE_INIT;
-static ft_log_level g_level = FT_LOG_INFO;
-static ft_log_format g_format = FT_LOG_FORMAT_AUTO;
+/* Read on every call from any thread without the lock, hence atomic. */
+static _Atomic int g_level = FT_LOG_INFO;
+static _Atomic int g_format = FT_LOG_FORMAT_AUTO;
 static FILE *g_file;          /* LOG_FILE, or NULL for stderr */
 static char g_stream_id[128]; /* "" = none */
 
@@ -52,7 +54,7 @@ static void init_from_env(void)
     if (lv && *lv)
         for (int i = 0; level_names[i]; i++)
             if (!strcasecmp(lv, level_names[i]))
-                g_level = (ft_log_level)i;
+                g_level = i;
     const char *file = getenv("LOG_FILE");
     if (file && *file)
         g_file = open_log_file(file);
@@ -67,7 +69,7 @@ void ft_log_set_level(ft_log_level level)
 ft_log_level ft_log_get_level(void)
 {
     pthread_once(&g_once, init_from_env);
-    return g_level;
+    return (ft_log_level)g_level;
 }
 
 void ft_log_set_format(ft_log_format format)
@@ -99,8 +101,8 @@ ft_status ft_log_configure(const ft_log_params *p)
     if (g_file)
         fclose(g_file);
     g_file = f;
-    g_level = (ft_log_level)p->level;
-    g_format = (ft_log_format)p->format;
+    g_level = p->level;
+    g_format = p->format;
     pthread_mutex_unlock(&g_lock);
     return FT_OK;
 }
@@ -311,7 +313,7 @@ static void log_record(ft_log_level level, const char *module, const ft_log_fiel
                        const char *fmt, va_list ap)
 {
     pthread_once(&g_once, init_from_env);
-    if (level < g_level || level >= FT_LOG_OFF)
+    if ((int)level < g_level || level >= FT_LOG_OFF)
         return;
     char raw[2048], msg[4096], clean[512], line[8192], ts[40];
     vsnprintf(raw, sizeof(raw), fmt, ap);
