@@ -136,8 +136,9 @@ static void expect_error(const char *args, const char *yaml, const char *needle)
     char cmd[2048], want[700];
     char *out;
     const char *p = write_file("bad.yml", yaml);
-    snprintf(cmd, sizeof(cmd), "env -u FT_MODEL_CONFIG -u FT_STREAM_CONFIG '%s' config --print %s '%s'",
-             bin(), args, p);
+    snprintf(cmd, sizeof(cmd),
+             "env -u FT_MODEL_CONFIG -u FT_STREAM_CONFIG '%s' config --print %s '%s'", bin(), args,
+             p);
     assert_int_equal(run(cmd, &out), 1);
     snprintf(want, sizeof(want), "%s%s", p, needle);
     if (!strstr(out, want))
@@ -149,7 +150,8 @@ static void test_bad_input_exit_1(void **state)
     (void)state;
     expect_error("--model-config", "model:\n  confidance: 0.3\n",
                  ":2: model.confidance: unknown key (did you mean 'confidence'?)");
-    expect_error("--model-config", "model:\n  imgsz: big\n", ":2: model.imgsz: expected an integer");
+    expect_error("--model-config", "model:\n  imgsz: big\n",
+                 ":2: model.imgsz: expected an integer");
     expect_error("--stream-config", "stream:\n  target_fps: 1000\n",
                  ":2: stream.target_fps: 1000 is out of range");
     expect_error("--stream-config", "encoder:\n  codec: h265\n",
@@ -219,7 +221,8 @@ static void test_readme_reference(void **state)
         rows++;
         if (!strstr(readme, l))
             fail_msg("README.md lacks this reference row (regenerate with "
-                     "`football-tracker config --reference`):\n%s", l);
+                     "`football-tracker config --reference`):\n%s",
+                     l);
     }
     assert_true(rows > 30);
 }

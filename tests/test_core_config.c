@@ -42,7 +42,8 @@ static const char *const devices[] = {"auto", "cuda", "cpu", NULL};
 static const ft_option det_options[] = {
     {"confidence", "threshold", FT_OPT_DOUBLE, offsetof(det_params, confidence), "0.25", 0, 1,
      FT_OPT_HOT, NULL, NULL},
-    {"imgsz", "input size", FT_OPT_INT, offsetof(det_params, imgsz), "640", 32, 2048, 0, NULL, NULL},
+    {"imgsz", "input size", FT_OPT_INT, offsetof(det_params, imgsz), "640", 32, 2048, 0, NULL,
+     NULL},
     {"half", "fp16", FT_OPT_BOOL, offsetof(det_params, half), "true", 0, 0, 0, NULL, NULL},
     {"device", "device", FT_OPT_ENUM, offsetof(det_params, device), "auto", 0, 0, 0, NULL, devices},
     {"path", "model", FT_OPT_STRING, offsetof(det_params, path), "", 0, 0, 0, NULL, NULL},
@@ -118,7 +119,10 @@ static void add_override(ft_config_sources *src, const char *key, const char *va
     snprintf(o->origin, sizeof(o->origin), "CLI --set");
 }
 
-static const all_params *vals(const ft_config *c) { return ft_config_values(c); }
+static const all_params *vals(const ft_config *c)
+{
+    return ft_config_values(c);
+}
 
 static void test_defaults(void **state)
 {
@@ -239,9 +243,8 @@ static void test_bad_inputs(void **state)
                       (const char *const[]){":2: det.confidnce", "unknown key",
                                             "did you mean 'confidence'", NULL});
     /* unknown section, with a suggestion */
-    expect_file_error("dett:\n  imgsz: 1\n",
-                      (const char *const[]){":1: dett", "unknown section", "did you mean 'det'",
-                                            NULL});
+    expect_file_error("dett:\n  imgsz: 1\n", (const char *const[]){":1: dett", "unknown section",
+                                                                   "did you mean 'det'", NULL});
     /* wrong type */
     expect_file_error("det:\n  imgsz: 640\n  confidence: high\n",
                       (const char *const[]){":3: det.confidence", "expected a number", NULL});
@@ -325,7 +328,8 @@ static void test_values_and_print(void **state)
     add_override(&src, "net.bitrate", "2.5M");
     add_override(&src, "net.token", "hunter2");
     add_override(&src, "det.device", "CUDA");
-    add_override(&src, "det.zones", "[[[0.1, 0.1], [0.9, 0.1], [0.5, 0.5]], [[1,1],[2,1],[2,2],[1,2]]]");
+    add_override(&src, "det.zones",
+                 "[[[0.1, 0.1], [0.9, 0.1], [0.5, 0.5]], [[1,1],[2,1],[2,2],[1,2]]]");
     ft_config *c = NULL;
     char err[1024];
     assert_int_equal(ft_config_load(&schema, &src, &c, err, sizeof(err)), FT_OK);
@@ -394,20 +398,20 @@ static void test_set(void **state)
     ft_config *c = NULL, *d = NULL;
     char err[1024];
     assert_int_equal(ft_config_load(&schema, &src, &c, err, sizeof(err)), FT_OK);
-    assert_int_equal(ft_config_set(c, "det.confidence", "0.45", "PATCH /config", true, &d, err,
-                                   sizeof(err)),
-                     FT_OK);
+    assert_int_equal(
+        ft_config_set(c, "det.confidence", "0.45", "PATCH /config", true, &d, err, sizeof(err)),
+        FT_OK);
     assert_near(vals(d)->det.confidence, 0.45);
     assert_string_equal(ft_config_origin(d, "det.confidence"), "PATCH /config");
     assert_near(vals(c)->det.confidence, 0.25);
     ft_config_destroy(&d);
-    assert_int_equal(ft_config_set(c, "det.imgsz", "320", "PATCH /config", true, &d, err,
-                                   sizeof(err)),
-                     FT_ERR_CONFIG);
+    assert_int_equal(
+        ft_config_set(c, "det.imgsz", "320", "PATCH /config", true, &d, err, sizeof(err)),
+        FT_ERR_CONFIG);
     assert_non_null(strstr(err, "det.imgsz: not hot-reloadable"));
-    assert_int_equal(ft_config_set(c, "det.confidence", "x", "PATCH /config", true, &d, err,
-                                   sizeof(err)),
-                     FT_ERR_CONFIG);
+    assert_int_equal(
+        ft_config_set(c, "det.confidence", "x", "PATCH /config", true, &d, err, sizeof(err)),
+        FT_ERR_CONFIG);
     assert_non_null(strstr(err, "PATCH /config: det.confidence: expected a number"));
     assert_null(d);
     ft_config_destroy(&c);

@@ -41,7 +41,8 @@ static void test_mask_query_values(void **state)
 {
     (void)state;
     expect_sanitized("https://h/p?a=1&token=abc&b=2", "https://h/p?a=1&token=***&b=2");
-    expect_sanitized("srt://h:1?streamid=x&passphrase=y&key=K", "srt://h:1?streamid=x&passphrase=y&key=***");
+    expect_sanitized("srt://h:1?streamid=x&passphrase=y&key=K",
+                     "srt://h:1?streamid=x&passphrase=y&key=***");
     expect_sanitized("PASSWORD=hunter2 user=bob", "PASSWORD=*** user=bob");
     expect_sanitized("secret=a,b", "secret=***,b");
     expect_sanitized("stream_key=abc", "stream_key=***");

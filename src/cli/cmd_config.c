@@ -9,15 +9,14 @@
 
 static void usage(FILE *out)
 {
-    fprintf(out,
-            "usage: football-tracker config --print [options]\n"
-            "       football-tracker config --reference\n"
-            "\n"
-            "  --print       print the effective configuration as YAML, each value followed\n"
-            "                by its origin: default, FILE:LINE, env VAR or CLI --flag\n"
-            "  --reference   print the Markdown reference of every configuration key\n"
-            "\n"
-            "options (as for batch and stream):\n");
+    fprintf(out, "usage: football-tracker config --print [options]\n"
+                 "       football-tracker config --reference\n"
+                 "\n"
+                 "  --print       print the effective configuration as YAML, each value followed\n"
+                 "                by its origin: default, FILE:LINE, env VAR or CLI --flag\n"
+                 "  --reference   print the Markdown reference of every configuration key\n"
+                 "\n"
+                 "options (as for batch and stream):\n");
     ft_cli_common_usage(out);
     fprintf(out, "\nExit codes: 0 success, 1 configuration error.\n");
 }

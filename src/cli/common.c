@@ -96,7 +96,8 @@ ft_status ft_cli_common_parse_arg(ft_cli_common *c, int argc, char **argv, int *
         if (m < 0)
             goto missing;
         if (m > 0)
-            return add_override(c, key_flags[k].flag, key_flags[k].key, strlen(key_flags[k].key), v);
+            return add_override(c, key_flags[k].flag, key_flags[k].key, strlen(key_flags[k].key),
+                                v);
     }
     if ((m = match_valued("--set", argc, argv, i, &v)) != 0) {
         if (m < 0)
@@ -140,8 +141,10 @@ missing:
 void ft_cli_common_usage(FILE *out)
 {
     fprintf(out,
-            "  --model-config PATH      model_config.yml (default $FT_MODEL_CONFIG, else built-in defaults)\n"
-            "  --stream-config PATH     stream_config.yml (default $FT_STREAM_CONFIG, else built-in defaults)\n"
+            "  --model-config PATH      model_config.yml (default $FT_MODEL_CONFIG, else built-in "
+            "defaults)\n"
+            "  --stream-config PATH     stream_config.yml (default $FT_STREAM_CONFIG, else "
+            "built-in defaults)\n"
             "  --input PATH|URL         input video file or stream (rtmp://, rtmps://, srt://)\n"
             "  --output PATH|URL        output video file or stream\n"
             "  --debug                  debug mode (stream.debug_mode=true)\n"

@@ -17,7 +17,7 @@
 struct ft_config {
     const ft_config_schema *schema; /* borrowed */
     ft_config_sources src;
-    unsigned char *values;               /* schema->size bytes */
+    unsigned char *values;                /* schema->size bytes */
     char (*origins)[FT_CONFIG_ORIGINLEN]; /* one per option, in schema order */
     int n_opts;
 };
@@ -72,7 +72,8 @@ static int flat_index(const ft_config_schema *s, const ft_config_section *sec, c
     return -1;
 }
 
-static const ft_config_section *find_section(const ft_config_schema *s, const char *name, size_t len)
+static const ft_config_section *find_section(const ft_config_schema *s, const char *name,
+                                             size_t len)
 {
     for (const ft_config_section *x = s->sections; x->name; x++)
         if (strlen(x->name) == len && !strncmp(x->name, name, len))
@@ -120,7 +121,8 @@ static size_t edit_distance(const char *a, const char *b)
         row[0] = i;
         for (size_t j = 1; j <= lb; j++) {
             size_t up = row[j];
-            size_t cost = tolower((unsigned char)a[i - 1]) == tolower((unsigned char)b[j - 1]) ? 0 : 1;
+            size_t cost =
+                tolower((unsigned char)a[i - 1]) == tolower((unsigned char)b[j - 1]) ? 0 : 1;
             size_t best = diag + cost;
             if (up + 1 < best)
                 best = up + 1;
@@ -192,7 +194,10 @@ static void hint_dotted(const ft_config_schema *s, const char *key, char *out, s
 
 /* ---- value parsing ------------------------------------------------------- */
 
-static bool has_range(const ft_option *o) { return o->max > o->min; }
+static bool has_range(const ft_option *o)
+{
+    return o->max > o->min;
+}
 
 static bool parse_bool(const char *t, bool *v)
 {
@@ -284,7 +289,8 @@ static bool polygons_from_text(const char *t, const ft_option *o, ft_polygon_set
     }
     yaml_parser_set_input_string(&p, (const unsigned char *)t, strlen(t));
     if (!yaml_parser_load(&p, &doc)) {
-        snprintf(why, cap, "not a YAML list of polygons: %s", p.problem ? p.problem : "syntax error");
+        snprintf(why, cap, "not a YAML list of polygons: %s",
+                 p.problem ? p.problem : "syntax error");
         yaml_parser_delete(&p);
         return false;
     }
@@ -344,7 +350,8 @@ static bool set_from_text(const ft_option *o, void *field, const char *t, char *
         return true;
     case FT_OPT_STRING:
         if (strlen(t) >= FT_OPT_STRLEN) {
-            snprintf(why, cap, "value too long (%zu bytes, limit %d)", strlen(t), FT_OPT_STRLEN - 1);
+            snprintf(why, cap, "value too long (%zu bytes, limit %d)", strlen(t),
+                     FT_OPT_STRLEN - 1);
             return false;
         }
         snprintf((char *)field, FT_OPT_STRLEN, "%s", t);
@@ -386,7 +393,9 @@ static const char *scalar_text(yaml_node_t *n)
 
 static const char *node_kind(yaml_node_t *n)
 {
-    return n->type == YAML_MAPPING_NODE ? "a mapping" : n->type == YAML_SEQUENCE_NODE ? "a list" : "a value";
+    return n->type == YAML_MAPPING_NODE    ? "a mapping"
+           : n->type == YAML_SEQUENCE_NODE ? "a list"
+                                           : "a value";
 }
 
 static bool polygons_from_node(yaml_document_t *doc, yaml_node_t *n, const ft_option *o,
@@ -436,8 +445,9 @@ static bool polygons_from_node(yaml_document_t *doc, yaml_node_t *n, const ft_op
             }
             if (!qn || qn->type != YAML_SEQUENCE_NODE || k != 2 ||
                 qn->data.sequence.items.top - qn->data.sequence.items.start != 2) {
-                snprintf(why, cap, "polygon %d point %d (line %lu): expected [x, y] with two numbers",
-                         p + 1, q + 1, line);
+                snprintf(why, cap,
+                         "polygon %d point %d (line %lu): expected [x, y] with two numbers", p + 1,
+                         q + 1, line);
                 return false;
             }
             poly->x[q] = (float)xy[0];
@@ -566,18 +576,21 @@ static void apply_section(ft_config *c, yaml_document_t *doc, const ft_config_se
                           yaml_node_t *map, const char *path, errlist *e)
 {
     char why[256], hint[128], origin[FT_CONFIG_ORIGINLEN];
-    for (yaml_node_pair_t *pr = map->data.mapping.pairs.start; pr < map->data.mapping.pairs.top; pr++) {
+    for (yaml_node_pair_t *pr = map->data.mapping.pairs.start; pr < map->data.mapping.pairs.top;
+         pr++) {
         yaml_node_t *k = yaml_document_get_node(doc, pr->key);
         yaml_node_t *v = yaml_document_get_node(doc, pr->value);
         unsigned long line = (unsigned long)k->start_mark.line + 1;
         if (k->type != YAML_SCALAR_NODE) {
-            err_add(e, "%s:%lu: %s: expected a key name, got %s", path, line, sec->name, node_kind(k));
+            err_add(e, "%s:%lu: %s: expected a key name, got %s", path, line, sec->name,
+                    node_kind(k));
             continue;
         }
         const ft_option *o = find_option(sec, scalar_text(k));
         if (!o) {
             hint_key(sec, scalar_text(k), hint, sizeof(hint));
-            err_add(e, "%s:%lu: %s.%.64s: unknown key%s", path, line, sec->name, scalar_text(k), hint);
+            err_add(e, "%s:%lu: %s.%.64s: unknown key%s", path, line, sec->name, scalar_text(k),
+                    hint);
             continue;
         }
         if (o->type != FT_OPT_STRING && o->type != FT_OPT_POLYGONS && is_null_scalar(v)) {
@@ -629,7 +642,8 @@ static ft_status apply_file(ft_config *c, const char *path, errlist *e)
         rc = FT_ERR_CONFIG;
         goto out;
     }
-    for (yaml_node_pair_t *pr = root->data.mapping.pairs.start; pr < root->data.mapping.pairs.top; pr++) {
+    for (yaml_node_pair_t *pr = root->data.mapping.pairs.start; pr < root->data.mapping.pairs.top;
+         pr++) {
         yaml_node_t *k = yaml_document_get_node(&doc, pr->key);
         yaml_node_t *v = yaml_document_get_node(&doc, pr->value);
         unsigned long line = (unsigned long)k->start_mark.line + 1;
@@ -855,20 +869,32 @@ out:
     return rc;
 }
 
-const void *ft_config_values(const ft_config *cfg) { return cfg->values; }
+const void *ft_config_values(const ft_config *cfg)
+{
+    return cfg->values;
+}
 
-const ft_config_sources *ft_config_get_sources(const ft_config *cfg) { return &cfg->src; }
+const ft_config_sources *ft_config_get_sources(const ft_config *cfg)
+{
+    return &cfg->src;
+}
 
 static bool value_equal(const ft_option *o, const void *a, const void *b)
 {
     switch (o->type) {
-    case FT_OPT_BOOL: return *(const bool *)a == *(const bool *)b;
+    case FT_OPT_BOOL:
+        return *(const bool *)a == *(const bool *)b;
     case FT_OPT_INT:
-    case FT_OPT_ENUM: return *(const int *)a == *(const int *)b;
-    case FT_OPT_DOUBLE: return *(const double *)a == *(const double *)b;
-    case FT_OPT_BITRATE: return *(const int64_t *)a == *(const int64_t *)b;
-    case FT_OPT_STRING: return !strcmp(a, b);
-    case FT_OPT_POLYGONS: return !memcmp(a, b, sizeof(ft_polygon_set)); /* zero-filled when parsed */
+    case FT_OPT_ENUM:
+        return *(const int *)a == *(const int *)b;
+    case FT_OPT_DOUBLE:
+        return *(const double *)a == *(const double *)b;
+    case FT_OPT_BITRATE:
+        return *(const int64_t *)a == *(const int64_t *)b;
+    case FT_OPT_STRING:
+        return !strcmp(a, b);
+    case FT_OPT_POLYGONS:
+        return !memcmp(a, b, sizeof(ft_polygon_set)); /* zero-filled when parsed */
     }
     return false;
 }
@@ -904,7 +930,8 @@ ft_status ft_config_reload(const ft_config *old, ft_config **out, char *err, siz
         goto out;
     if (ft_config_cold_changes(old, c, cold, sizeof(cold)) > 0) {
         errlist e = {err, cap, 0, 0};
-        err_add(&e, "reload refused: these keys are not hot-reloadable (restart to change them): %s",
+        err_add(&e,
+                "reload refused: these keys are not hot-reloadable (restart to change them): %s",
                 cold);
         rc = FT_ERR_CONFIG;
         goto out;
@@ -1020,11 +1047,11 @@ static void format_polygons(const ft_polygon_set *ps, char *out, size_t cap)
 {
     size_t len = 0;
     char x[32], y[32];
-#define PUT(...)                                                        \
-    do {                                                                \
-        int w_ = snprintf(out + len, len < cap ? cap - len : 0, __VA_ARGS__); \
-        if (w_ > 0)                                                     \
-            len += (size_t)w_;                                          \
+#define PUT(...)                                                                                   \
+    do {                                                                                           \
+        int w_ = snprintf(out + len, len < cap ? cap - len : 0, __VA_ARGS__);                      \
+        if (w_ > 0)                                                                                \
+            len += (size_t)w_;                                                                     \
     } while (0)
     PUT("[");
     for (int p = 0; p < ps->count; p++) {
@@ -1045,10 +1072,18 @@ static void format_polygons(const ft_polygon_set *ps, char *out, size_t cap)
 static void format_field(const ft_option *o, const void *f, char *out, size_t cap)
 {
     switch (o->type) {
-    case FT_OPT_BOOL: snprintf(out, cap, "%s", *(const bool *)f ? "true" : "false"); return;
-    case FT_OPT_INT: snprintf(out, cap, "%d", *(const int *)f); return;
-    case FT_OPT_DOUBLE: format_double(*(const double *)f, out, cap); return;
-    case FT_OPT_BITRATE: format_bitrate(*(const int64_t *)f, out, cap); return;
+    case FT_OPT_BOOL:
+        snprintf(out, cap, "%s", *(const bool *)f ? "true" : "false");
+        return;
+    case FT_OPT_INT:
+        snprintf(out, cap, "%d", *(const int *)f);
+        return;
+    case FT_OPT_DOUBLE:
+        format_double(*(const double *)f, out, cap);
+        return;
+    case FT_OPT_BITRATE:
+        format_bitrate(*(const int64_t *)f, out, cap);
+        return;
     case FT_OPT_STRING:
         if ((o->flags & FT_OPT_SECRET) && *(const char *)f)
             snprintf(out, cap, "\"***\"");
@@ -1062,7 +1097,9 @@ static void format_field(const ft_option *o, const void *f, char *out, size_t ca
         snprintf(out, cap, "%s", i >= 0 && i < n ? o->choices[i] : "?");
         return;
     }
-    case FT_OPT_POLYGONS: format_polygons(f, out, cap); return;
+    case FT_OPT_POLYGONS:
+        format_polygons(f, out, cap);
+        return;
     }
     snprintf(out, cap, "?");
 }
@@ -1096,13 +1133,20 @@ void ft_config_print(const ft_config *cfg, FILE *out)
 static const char *type_name(const ft_option *o)
 {
     switch (o->type) {
-    case FT_OPT_BOOL: return "bool";
-    case FT_OPT_INT: return "int";
-    case FT_OPT_DOUBLE: return "float";
-    case FT_OPT_STRING: return "string";
-    case FT_OPT_ENUM: return "enum";
-    case FT_OPT_BITRATE: return "bitrate";
-    case FT_OPT_POLYGONS: return "polygons";
+    case FT_OPT_BOOL:
+        return "bool";
+    case FT_OPT_INT:
+        return "int";
+    case FT_OPT_DOUBLE:
+        return "float";
+    case FT_OPT_STRING:
+        return "string";
+    case FT_OPT_ENUM:
+        return "enum";
+    case FT_OPT_BITRATE:
+        return "bitrate";
+    case FT_OPT_POLYGONS:
+        return "polygons";
     }
     return "?";
 }
@@ -1115,8 +1159,9 @@ void ft_config_reference(const ft_config_schema *schema, FILE *out)
             if ((int)sec->file != f)
                 continue;
             fprintf(out, "#### `%s:` (%s)\n\n", sec->name, ft_config_file_name(f));
-            fprintf(out, "| key | type | default | range / choices | hot | environment | description |\n"
-                         "|---|---|---|---|---|---|---|\n");
+            fprintf(out,
+                    "| key | type | default | range / choices | hot | environment | description |\n"
+                    "|---|---|---|---|---|---|---|\n");
             for (const ft_option *o = sec->options; o->key; o++) {
                 if (o->type == FT_OPT_ENUM)
                     choices_list(o, range, sizeof(range));

@@ -57,8 +57,8 @@ typedef struct ft_config_schema {
 
 /* One command-line override of "section.key". */
 typedef struct ft_config_override {
-    char key[FT_CONFIG_KEYLEN];     /* "model.confidence" */
-    char value[FT_OPT_STRLEN];      /* text, parsed like a file value */
+    char key[FT_CONFIG_KEYLEN];       /* "model.confidence" */
+    char value[FT_OPT_STRLEN];        /* text, parsed like a file value */
     char origin[FT_CONFIG_ORIGINLEN]; /* shown by config --print, e.g. "CLI --confidence" */
 } ft_config_override;
 
@@ -108,8 +108,8 @@ int ft_config_cold_changes(const ft_config *a, const ft_config *b, char *out, si
  * returned-owned), recording `origin` ("PATCH /config"). With `hot_only`, keys
  * that are not FT_OPT_HOT are refused. Errors as for ft_config_load. */
 FT_NODISCARD ft_status ft_config_set(const ft_config *cfg, const char *key, const char *value,
-                                     const char *origin, bool hot_only, ft_config **out,
-                                     char *err, size_t cap);
+                                     const char *origin, bool hot_only, ft_config **out, char *err,
+                                     size_t cap);
 
 /* Finds "section.key" in a schema. Returns false if there is no such key. */
 bool ft_config_find(const ft_config_schema *schema, const char *key,

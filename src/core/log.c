@@ -19,8 +19,8 @@ static const char *const level_names[] = {"debug", "info", "warn", "error", "off
 static const char *const format_names[] = {"auto", "text", "json", NULL};
 
 const ft_option ft_log_options[] = {
-    {"level", "Least severe level written.", FT_OPT_ENUM, offsetof(ft_log_params, level), "info",
-     0, 0, FT_OPT_HOT, "LOG_LEVEL", level_names},
+    {"level", "Least severe level written.", FT_OPT_ENUM, offsetof(ft_log_params, level), "info", 0,
+     0, FT_OPT_HOT, "LOG_LEVEL", level_names},
     {"file", "Append log records to this file instead of stderr (\"\" = stderr).", FT_OPT_STRING,
      offsetof(ft_log_params, file), "", 0, 0, 0, "LOG_FILE", NULL},
     {"format", "auto: text on a terminal, JSON lines otherwise.", FT_OPT_ENUM,
@@ -36,7 +36,10 @@ static _Atomic int g_format = FT_LOG_FORMAT_AUTO;
 static FILE *g_file;          /* LOG_FILE, or NULL for stderr */
 static char g_stream_id[128]; /* "" = none */
 
-static FILE *dest(void) { return g_file ? g_file : stderr; }
+static FILE *dest(void)
+{
+    return g_file ? g_file : stderr;
+}
 
 static FILE *open_log_file(const char *path)
 {
@@ -156,13 +159,16 @@ static void put_str(sink *s, const char *t)
         put_char(s, (unsigned char)*t++);
 }
 
-static bool is_word(char ch) { return isalnum((unsigned char)ch); }
+static bool is_word(char ch)
+{
+    return isalnum((unsigned char)ch);
+}
 
 /* Characters that end a URL or a query value inside free text. */
 static bool ends_token(char ch)
 {
-    return !ch || isspace((unsigned char)ch) || ch == '"' || ch == '\'' || ch == '<' ||
-           ch == '>' || ch == ',' || ch == ';' || ch == ')' || ch == ']' || ch == '}';
+    return !ch || isspace((unsigned char)ch) || ch == '"' || ch == '\'' || ch == '<' || ch == '>' ||
+           ch == ',' || ch == ';' || ch == ')' || ch == ']' || ch == '}';
 }
 
 /* Length of "scheme://" at p (scheme: letters, digits, + - .), 0 if none. */
@@ -186,7 +192,8 @@ static size_t put_url(sink *s, const char *p, size_t slen)
     for (; i < slen; i++)
         put_char(s, (unsigned char)p[i]);
     size_t auth_end = i;
-    while (!ends_token(p[auth_end]) && p[auth_end] != '/' && p[auth_end] != '?' && p[auth_end] != '#')
+    while (!ends_token(p[auth_end]) && p[auth_end] != '/' && p[auth_end] != '?' &&
+           p[auth_end] != '#')
         auth_end++;
     const char *at = NULL;
     for (size_t k = i; k < auth_end; k++)
@@ -221,7 +228,8 @@ static bool secret_field(const char *key)
     size_t kl = strlen(key);
     for (size_t k = 0; k < sizeof(names) / sizeof(names[0]); k++) {
         size_t n = strlen(names[k]);
-        if (kl >= n && !strcasecmp(key + kl - n, names[k]) && (kl == n || !is_word(key[kl - n - 1])))
+        if (kl >= n && !strcasecmp(key + kl - n, names[k]) &&
+            (kl == n || !is_word(key[kl - n - 1])))
             return true;
     }
     return false;
@@ -323,8 +331,8 @@ static void log_record(ft_log_level level, const char *module, const ft_log_fiel
 
     pthread_mutex_lock(&g_lock);
     FILE *f = dest();
-    bool json = g_format == FT_LOG_FORMAT_JSON ||
-                (g_format == FT_LOG_FORMAT_AUTO && !isatty(fileno(f)));
+    bool json =
+        g_format == FT_LOG_FORMAT_JSON || (g_format == FT_LOG_FORMAT_AUTO && !isatty(fileno(f)));
     if (json) {
         put_lit(&s, "{\"ts\":\"");
         put_lit(&s, ts);

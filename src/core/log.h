@@ -56,7 +56,8 @@ size_t ft_log_sanitize(const char *in, char *out, size_t cap);
 /* The logging section of the configuration (stream_config.yml `logging:`). */
 typedef struct ft_log_params {
     int level;                /* ft_log_level (LOG_LEVEL) */
-    char file[FT_OPT_STRLEN]; /* append records to this file instead of stderr; "" = stderr (LOG_FILE) */
+    char file[FT_OPT_STRLEN]; /* append records to this file instead of stderr; "" = stderr
+                                 (LOG_FILE) */
     int format;               /* ft_log_format */
 } ft_log_params;
 

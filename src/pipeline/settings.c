@@ -5,8 +5,8 @@
 #include <stdio.h>
 
 static const char *const device_names[] = {"auto", "cuda", "cpu", NULL};
-static const char *const size_names[] = {"auto", "nano", "small", "medium", "base", "large",
-                                         "large-legacy", "xl", "2xl", NULL};
+static const char *const size_names[] = {"auto",  "nano",         "small", "medium", "base",
+                                         "large", "large-legacy", "xl",    "2xl",    NULL};
 static const char *const detector_names[] = {"auto", "rfdetr", "classic", "none", NULL};
 static const char *const codec_names[] = {"auto", "x264", "nvenc", NULL};
 
@@ -24,10 +24,11 @@ static const ft_option model_options[] = {
      M(half_precision), "true", 0, 0, 0, NULL, NULL},
     {"imgsz", "Model input resolution in pixels; 0 = the checkpoint's own.", FT_OPT_INT, M(imgsz),
      "0", 0, 2048, 0, NULL, NULL},
-    {"warmup_iterations", "Inference runs on a blank frame before the first real one.",
-     FT_OPT_INT, M(warmup_iterations), "3", 0, 100, 0, NULL, NULL},
-    {"ball_class_id", "Class id of the ball; -1 = auto (COCO 'sports ball' for COCO checkpoints, "
-                      "else 0).",
+    {"warmup_iterations", "Inference runs on a blank frame before the first real one.", FT_OPT_INT,
+     M(warmup_iterations), "3", 0, 100, 0, NULL, NULL},
+    {"ball_class_id",
+     "Class id of the ball; -1 = auto (COCO 'sports ball' for COCO checkpoints, "
+     "else 0).",
      FT_OPT_INT, M(ball_class_id), "-1", -1, 10000, 0, NULL, NULL},
     {"size", "RF-DETR variant; auto = read from the checkpoint.", FT_OPT_ENUM, M(size), "auto", 0,
      0, 0, NULL, size_names},
@@ -39,8 +40,8 @@ static const ft_option model_options[] = {
 
 #define O(f) offsetof(ft_output_settings, f)
 static const ft_option output_options[] = {
-    {"width", "Output (virtual camera) width in pixels.", FT_OPT_INT, O(width), "1280", 64, 7680,
-     0, NULL, NULL},
+    {"width", "Output (virtual camera) width in pixels.", FT_OPT_INT, O(width), "1280", 64, 7680, 0,
+     NULL, NULL},
     {"height", "Output (virtual camera) height in pixels.", FT_OPT_INT, O(height), "720", 64, 4320,
      0, NULL, NULL},
     FT_OPTION_END,
@@ -51,8 +52,9 @@ static const ft_option output_options[] = {
 static const ft_option detector_options[] = {
     {"type", "Ball detector; auto = RF-DETR when model.path is set, else classic.", FT_OPT_ENUM,
      D(type), "auto", 0, 0, 0, NULL, detector_names},
-    {"dead_zones", "Polygons (list of [x, y] points, pixels or 0..1 fractions) whose candidates "
-                   "are dropped (scoreboards, crowd).",
+    {"dead_zones",
+     "Polygons (list of [x, y] points, pixels or 0..1 fractions) whose candidates "
+     "are dropped (scoreboards, crowd).",
      FT_OPT_POLYGONS, D(dead_zones), "[]", 0, 0, FT_OPT_HOT, NULL, NULL},
     {"pitch_mask", "Polygons outside which candidates are dropped; [] = the whole frame.",
      FT_OPT_POLYGONS, D(pitch_mask), "[]", 0, 0, 0, NULL, NULL},
@@ -92,10 +94,11 @@ static const ft_option encoder_options[] = {
      0, 0, 0, NULL, codec_names},
     {"crf", "x264 constant rate factor, used when no bitrate applies (files).", FT_OPT_INT, E(crf),
      "23", 0, 51, 0, NULL, NULL},
-    {"gop_seconds", "Keyframe interval in seconds.", FT_OPT_DOUBLE, E(gop_seconds), "2", 0.1, 60,
-     0, NULL, NULL},
-    {"zerolatency", "Tune the encoder for latency (no B-frames, no look-ahead); stream mode "
-                    "always does.",
+    {"gop_seconds", "Keyframe interval in seconds.", FT_OPT_DOUBLE, E(gop_seconds), "2", 0.1, 60, 0,
+     NULL, NULL},
+    {"zerolatency",
+     "Tune the encoder for latency (no B-frames, no look-ahead); stream mode "
+     "always does.",
      FT_OPT_BOOL, E(zerolatency), "false", 0, 0, 0, NULL, NULL},
     FT_OPTION_END,
 };
@@ -107,8 +110,9 @@ static const ft_option http_options[] = {
      NULL, NULL},
     {"port", "HTTP port (/health, /ready, /metrics, /status, /config).", FT_OPT_INT, H(port),
      "8080", 1, 65535, 0, "FT_HTTP_PORT", NULL},
-    {"token_file", "File holding the bearer token required by PATCH /config; \"\" = read-only "
-                   "/config.",
+    {"token_file",
+     "File holding the bearer token required by PATCH /config; \"\" = read-only "
+     "/config.",
      FT_OPT_STRING, H(token_file), "", 0, 0, FT_OPT_SECRET, NULL, NULL},
     FT_OPTION_END,
 };
@@ -138,8 +142,10 @@ static ft_status validate_camera(const void *params, char *err, size_t cap)
 
 /* One row per section. Modules that own their parameters (tracker, camera,
  * log) export the table; the rest are defined above. */
-#define SECTION(name, file, table, member, check) \
-    {name, file, table, offsetof(ft_settings, member), check}
+#define SECTION(name, file, table, member, check)                                                  \
+    {                                                                                              \
+        name, file, table, offsetof(ft_settings, member), check                                    \
+    }
 const ft_config_section ft_settings_sections[] = {
     SECTION("model", FT_CONFIG_FILE_MODEL, model_options, model, NULL),
     SECTION("tracking", FT_CONFIG_FILE_MODEL, ft_tracker_options, tracking, validate_tracking),

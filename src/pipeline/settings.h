@@ -19,10 +19,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "camera/camera.h"
 #include "core/config.h"
 #include "core/log.h"
 #include "core/options.h"
-#include "camera/camera.h"
 #include "track/tracker.h"
 
 /* model.device */
@@ -56,9 +56,9 @@ typedef struct ft_model_settings {
     bool half_precision;      /* FP16 on the GPU */
     int imgsz;                /* model input resolution (square); 0 = the checkpoint's */
     int warmup_iterations;
-    int ball_class_id;        /* -1 = auto: "sports ball" for COCO checkpoints, else 0 */
-    int size;                 /* FT_MODEL_SIZE_* */
-    int threads;              /* CPU threads; 0 = one per core */
+    int ball_class_id; /* -1 = auto: "sports ball" for COCO checkpoints, else 0 */
+    int size;          /* FT_MODEL_SIZE_* */
+    int threads;       /* CPU threads; 0 = one per core */
 } ft_model_settings;
 
 /* model_config.yml `output:` */
@@ -76,15 +76,15 @@ typedef struct ft_detector_settings {
 
 /* stream_config.yml `stream:` */
 typedef struct ft_stream_settings {
-    int target_fps;           /* constant output rate; 0 = keep input timestamps */
-    int64_t bitrate;          /* bits/s (hot) */
+    int target_fps;             /* constant output rate; 0 = keep input timestamps */
+    int64_t bitrate;            /* bits/s (hot) */
     char preset[FT_OPT_STRLEN]; /* encoder preset ("veryfast", "p4") */
     bool debug_mode;
     bool show_stats;
-    int reconnect_attempts;   /* input reconnects before giving up */
-    double reconnect_delay;   /* first reconnect delay, seconds (doubles each try) */
-    int timeout_ms;           /* network I/O timeout */
-    int buffer_size;          /* network buffer, bytes */
+    int reconnect_attempts; /* input reconnects before giving up */
+    double reconnect_delay; /* first reconnect delay, seconds (doubles each try) */
+    int timeout_ms;         /* network I/O timeout */
+    int buffer_size;        /* network buffer, bytes */
 } ft_stream_settings;
 
 /* stream_config.yml `encoder:` */
@@ -108,7 +108,7 @@ typedef struct ft_settings {
     ft_output_settings output;
     ft_detector_settings detector;
     ft_stream_settings stream;
-    ft_camera_params camera;    /* camera/camera.h */
+    ft_camera_params camera; /* camera/camera.h */
     ft_encoder_settings encoder;
     ft_http_settings http;
     ft_log_params logging; /* core/log.h */
