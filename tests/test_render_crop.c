@@ -1,0 +1,219 @@
+/* render: sub-pixel crop of known patterns, aspect fitting, NV12 input,
+ * overlay text and the debug composition. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "render/render.h"
+
+typedef struct pic {
+    ft_image img;
+    uint8_t *buf;
+} pic;
+
+static pic pic_new(int w, int h, ft_pixfmt fmt)
+{
+    pic p = {{w, h, fmt, {0}, {0}}, calloc((size_t)w * h * 3 / 2, 1)};
+    assert_non_null(p.buf);
+    p.img.data[0] = p.buf;
+    p.img.stride[0] = w;
+    p.img.data[1] = p.buf + w * h;
+    if (fmt == FT_PIX_NV12) {
+        p.img.stride[1] = w;
+    } else {
+        p.img.stride[1] = p.img.stride[2] = w / 2;
+        p.img.data[2] = p.buf + w * h + (w / 2) * (h / 2);
+    }
+    return p;
+}
+
+static uint8_t px(const ft_image *img, int plane, int x, int y)
+{
+    return img->data[plane][(size_t)y * img->stride[plane] + x];
+}
+
+/* Luma = x, U = 2y, V = 255 - 2y: linear ramps, which bilinear sampling
+ * reproduces exactly at any sub-pixel position. */
+static pic ramp(int w, int h, ft_pixfmt fmt)
+{
+    pic p = pic_new(w, h, fmt);
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++)
+            p.img.data[0][y * w + x] = (uint8_t)x;
+    for (int y = 0; y < h / 2; y++)
+        for (int x = 0; x < w / 2; x++) {
+            uint8_t u = (uint8_t)(2 * y), v = (uint8_t)(255 - 2 * y);
+            if (fmt == FT_PIX_NV12) {
+                p.img.data[1][y * w + 2 * x] = u;
+                p.img.data[1][y * w + 2 * x + 1] = v;
+            } else {
+                p.img.data[1][y * (w / 2) + x] = u;
+                p.img.data[2][y * (w / 2) + x] = v;
+            }
+        }
+    return p;
+}
+
+static void check_ramp_crop(ft_pixfmt fmt)
+{
+    pic src = ramp(256, 128, fmt);
+    pic dst = pic_new(128, 72, FT_PIX_YUV420P);
+    /* 64x36 crop at a fractional corner, enlarged 2x. */
+    ft_render_rect r = {10.25, 20.5, 64, 36};
+    assert_int_equal(ft_render_crop(&src.img, &r, &dst.img), FT_OK);
+    for (int y = 0; y < 72; y++)
+        for (int x = 0; x < 128; x++) {
+            double sx = 10.25 + (x + 0.5) * 0.5 - 0.5;
+            assert_true(fabs(px(&dst.img, 0, x, y) - sx) <= 1.0);
+        }
+    for (int y = 0; y < 36; y++)
+        for (int x = 0; x < 64; x++) {
+            double sy = 10.25 + (y + 0.5) * 0.5 - 0.5; /* chroma rows: crop y / 2 */
+            assert_true(fabs(px(&dst.img, 1, x, y) - 2 * sy) <= 1.0);
+            assert_true(fabs(px(&dst.img, 2, x, y) - (255 - 2 * sy)) <= 1.0);
+        }
+    free(src.buf);
+    free(dst.buf);
+}
+
+static void test_subpixel_crop_yuv420p(void **state)
+{
+    (void)state;
+    check_ramp_crop(FT_PIX_YUV420P);
+}
+
+static void test_subpixel_crop_nv12(void **state)
+{
+    (void)state;
+    check_ramp_crop(FT_PIX_NV12);
+}
+
+static void test_integer_crop_is_a_copy(void **state)
+{
+    (void)state;
+    pic src = pic_new(64, 48, FT_PIX_YUV420P);
+    for (int i = 0; i < 64 * 48 * 3 / 2; i++)
+        src.buf[i] = (uint8_t)(i * 37 + (i >> 5));
+    pic dst = pic_new(32, 16, FT_PIX_YUV420P);
+    ft_render_rect r = {8, 12, 32, 16};
+    assert_int_equal(ft_render_crop(&src.img, &r, &dst.img), FT_OK);
+    for (int y = 0; y < 16; y++)
+        for (int x = 0; x < 32; x++)
+            assert_int_equal(px(&dst.img, 0, x, y), px(&src.img, 0, x + 8, y + 12));
+    for (int y = 0; y < 8; y++)
+        for (int x = 0; x < 16; x++) {
+            assert_int_equal(px(&dst.img, 1, x, y), px(&src.img, 1, x + 4, y + 6));
+            assert_int_equal(px(&dst.img, 2, x, y), px(&src.img, 2, x + 4, y + 6));
+        }
+    /* A crop reaching past the frame is moved inside, not padded. */
+    r = (ft_render_rect){50, 40, 32, 16};
+    assert_int_equal(ft_render_crop(&src.img, &r, &dst.img), FT_OK);
+    assert_int_equal(px(&dst.img, 0, 0, 0), px(&src.img, 0, 32, 32));
+    assert_int_equal(px(&dst.img, 0, 31, 15), px(&src.img, 0, 63, 47));
+    r = (ft_render_rect){0, 0, 0, 10};
+    assert_int_equal(ft_render_crop(&src.img, &r, &dst.img), FT_ERR_INVALID);
+    free(src.buf);
+    free(dst.buf);
+}
+
+static void test_rect_fit(void **state)
+{
+    (void)state;
+    /* Too narrow for 16:9: widened around its centre. */
+    ft_render_rect r = {900, 500, 160, 180};
+    ft_render_rect_fit(&r, 1920, 1080, 1280, 720);
+    assert_true(fabs(r.w / r.h - 16.0 / 9.0) < 1e-9);
+    assert_true(fabs(r.h - 180) < 1e-9);
+    assert_true(fabs(r.x + r.w / 2 - 980) < 1e-9);
+    /* Bigger than the frame: shrunk to the largest 16:9 rectangle that fits. */
+    r = (ft_render_rect){-100, -100, 4000, 1000};
+    ft_render_rect_fit(&r, 1920, 1080, 1280, 720);
+    assert_true(fabs(r.x) < 1e-9 && fabs(r.y) < 1e-9);
+    assert_true(fabs(r.w - 1920) < 1e-9 && fabs(r.h - 1080) < 1e-9);
+    /* A 4:3 frame for a 16:9 output: full width, never letterboxed. */
+    r = (ft_render_rect){0, 0, 640, 480};
+    ft_render_rect_fit(&r, 640, 480, 1280, 720);
+    assert_true(fabs(r.w - 640) < 1e-9 && fabs(r.h - 360) < 1e-9);
+    assert_true(fabs(r.y - 60) < 1e-9);
+    /* Near an edge: shifted inside. */
+    r = (ft_render_rect){1800, 1000, 320, 180};
+    ft_render_rect_fit(&r, 1920, 1080, 1280, 720);
+    assert_true(fabs(r.x + r.w - 1920) < 1e-9 && fabs(r.y + r.h - 1080) < 1e-9);
+}
+
+static int count_luma(const ft_image *img, uint8_t v)
+{
+    int n = 0;
+    for (int y = 0; y < img->height; y++)
+        for (int x = 0; x < img->width; x++)
+            n += px(img, 0, x, y) == v;
+    return n;
+}
+
+static void test_text_and_overlay(void **state)
+{
+    (void)state;
+    pic p = pic_new(320, 180, FT_PIX_YUV420P);
+    memset(p.buf, 128, 320 * 180 * 3 / 2);
+    ft_render_text(&p.img, 10, 10, 2, 235, "FPS 1");
+    /* Each lit font pixel covers 2x2 output pixels; "1" alone has 10 lit
+     * font pixels, the whole string more. */
+    int lit = count_luma(&p.img, 235);
+    assert_true(lit > 4 * 10 && lit % 4 == 0);
+    assert_int_equal(px(&p.img, 0, 0, 0), 128); /* nothing outside the text */
+    /* Drawing past the edges is clipped, not a crash. */
+    ft_render_text(&p.img, 310, 175, 3, 235, "CLIPPED");
+    ft_render_overlay ov = {.ball_visible = true, .ball_x = 500, .ball_y = 300, .mode = "normal",
+                            .fps = 60, .latency_ms = 30, .trail_n = 1,
+                            .trail_x = {520}, .trail_y = {300}};
+    ft_render_rect crop = {340, 210, 320, 180}; /* ball at output (160, 90) */
+    ft_render_overlay_draw(&p.img, &crop, &ov);
+    /* The marker is a yellow box around the ball, its centre left clear. */
+    assert_int_equal(px(&p.img, 0, 160, 90), 128);
+    int yellow = 0;
+    for (int y = 78; y <= 102; y++)
+        for (int x = 148; x <= 172; x++)
+            yellow += px(&p.img, 0, x, y) == 210;
+    assert_true(yellow > 20);
+    free(p.buf);
+}
+
+static void test_debug_compose(void **state)
+{
+    (void)state;
+    pic full = ramp(256, 128, FT_PIX_YUV420P);
+    pic out = pic_new(128, 72, FT_PIX_YUV420P);
+    memset(out.buf, 200, 128 * 72);
+    pic dbg = pic_new(256, 72, FT_PIX_YUV420P);
+    ft_render_box_f det = {128, 64, 10, 10, 0.9};
+    ft_render_debug d = {&det, 1, false, 0, 0, 0, 0, {64, 32, 128, 64}};
+    assert_int_equal(ft_render_debug_compose(&full.img, &out.img, &d, &dbg.img), FT_OK);
+    /* Right half: the output, scaled to fit (aspect 16:9 fills 128x72). */
+    assert_int_equal(px(&dbg.img, 0, 128 + 64, 36), 200);
+    /* Left half: the full frame scaled by 0.5 (256x128 -> 128x64, centred):
+     * luma ramp x -> about 2x, away from the drawn boxes. */
+    assert_true(abs(px(&dbg.img, 0, 10, 20) - 20) <= 2);
+    /* The crop rectangle is outlined in red (Y 81) at its left edge x = 32. */
+    assert_int_equal(px(&dbg.img, 0, 32, 40), 81);
+    free(full.buf);
+    free(out.buf);
+    free(dbg.buf);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_subpixel_crop_yuv420p),
+        cmocka_unit_test(test_subpixel_crop_nv12),
+        cmocka_unit_test(test_integer_crop_is_a_copy),
+        cmocka_unit_test(test_rect_fit),
+        cmocka_unit_test(test_text_and_overlay),
+        cmocka_unit_test(test_debug_compose),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
