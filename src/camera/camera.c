@@ -254,7 +254,15 @@ ft_status ft_camera_update(ft_camera *c, double t, const ft_camera_target *tg, f
         (stable ? p->stable_max_speed_px : p->max_speed_px) * FT_CAMERA_REF_FPS * c->scale;
     double mx, my;
     if (p->use_pid) {
-        const ft_camera_pid_gains g = {p->pid_kp, p->pid_ki, p->pid_kd, FT_CAMERA_REF_FPS, vmax};
+        /* Integrate only within a tenth of a reference frame's largest pan. */
+        const ft_camera_pid_gains g = {p->pid_kp,        p->pid_ki, p->pid_kd,
+                                       FT_CAMERA_REF_FPS, vmax,      0.1 * vmax / FT_CAMERA_REF_FPS};
+        /* Inside the dead zone the framing is right by definition: nothing
+         * left to integrate, and a leftover integral must not drift it. */
+        if (set_x == c->cx)
+            c->px.integral = 0.0;
+        if (set_y == c->cy)
+            c->py.integral = 0.0;
         mx = ft_camera_pid_step(&c->px, &g, set_x, c->cx, dt);
         my = ft_camera_pid_step(&c->py, &g, set_y, c->cy, dt);
     } else {

@@ -12,6 +12,7 @@ double ft_camera_one_euro_alpha(double cutoff_hz, double te)
 void ft_camera_one_euro_init(ft_camera_one_euro *f)
 {
     f->x_hat = 0.0;
+    f->x_prev = 0.0;
     f->dx_hat = 0.0;
     f->primed = false;
 }
@@ -19,6 +20,7 @@ void ft_camera_one_euro_init(ft_camera_one_euro *f)
 void ft_camera_one_euro_restart(ft_camera_one_euro *f, double x)
 {
     f->x_hat = x;
+    f->x_prev = x;
     f->dx_hat = 0.0;
     f->primed = true;
 }
@@ -30,9 +32,11 @@ double ft_camera_one_euro_filter(ft_camera_one_euro *f, double x, double te, dou
         ft_camera_one_euro_restart(f, x);
         return x;
     }
-    /* The paper's form: the derivative is taken against the previous
-     * filtered value, then low-passed at the fixed derivative cutoff. */
-    const double dx = (x - f->x_hat) / te;
+    /* Against the previous raw sample, as in the authors' code: against the
+     * lagging filtered value the speed (and so the cutoff) would be
+     * overestimated by lag / te on every ramp. */
+    const double dx = (x - f->x_prev) / te;
+    f->x_prev = x;
     f->dx_hat += ft_camera_one_euro_alpha(d_cutoff, te) * (dx - f->dx_hat);
     const double cutoff = ft_camera_one_euro_cutoff(f, min_cutoff, beta);
     f->x_hat += ft_camera_one_euro_alpha(cutoff, te) * (x - f->x_hat);
@@ -65,7 +69,10 @@ double ft_camera_pid_step(ft_camera_pid *c, const ft_camera_pid_gains *g, double
      * second^2 and the derivative gain stays kd (units/s against units/s). */
     const double a = 1.0 - pow(1.0 - g->kp, dt * g->ref_fps);
     const double ki = g->ki * g->ref_fps * g->ref_fps;
-    double integral = c->integral + e * dt;
+    /* Integral separation: the camera plant already integrates, so the
+     * integral is only there to cancel the small lag behind a steadily moving
+     * target; integrating the large errors of a pan would leave a slow tail. */
+    double integral = fabs(e) <= g->i_band ? c->integral + e * dt : c->integral;
     if (ki > 0.0 && fabs(ki * integral) > g->max_rate)
         integral = copysign(g->max_rate / ki, integral);
     double disp = a * e + (ki * integral - g->kd * rate) * dt;

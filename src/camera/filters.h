@@ -9,6 +9,7 @@
 /* One-Euro filter state for one scalar signal. */
 typedef struct ft_camera_one_euro {
     double x_hat;  /* last filtered value */
+    double x_prev; /* last raw sample */
     double dx_hat; /* last filtered derivative, units per second */
     bool primed;   /* false until the first sample */
 } ft_camera_one_euro;
@@ -24,9 +25,10 @@ void ft_camera_one_euro_init(ft_camera_one_euro *f);
  * stale velocity, e.g. after the ball was lost). */
 void ft_camera_one_euro_restart(ft_camera_one_euro *f, double x);
 
-/* Filters sample x taken te seconds after the previous one (te > 0) with the
- * paper's algorithm: derivative from the previous filtered value, low-passed at
- * d_cutoff; cutoff = min_cutoff + beta |dx|; x low-passed at that cutoff. */
+/* Filters sample x taken te seconds after the previous one (te > 0) as the
+ * authors' reference implementation does: derivative against the previous raw
+ * sample, low-passed at d_cutoff; cutoff = min_cutoff + beta |dx|; x
+ * low-passed at that cutoff. */
 double ft_camera_one_euro_filter(ft_camera_one_euro *f, double x, double te, double min_cutoff,
                                  double beta, double d_cutoff);
 
@@ -41,6 +43,7 @@ typedef struct ft_camera_pid_gains {
     double kd;       /* derivative gain on the measurement (damping) */
     double ref_fps;  /* the rate the gains are stated at */
     double max_rate; /* output limit, units per second (> 0) */
+    double i_band;   /* the error is integrated only while |error| <= i_band */
 } ft_camera_pid_gains;
 
 /* PID state for one axis. */
@@ -55,9 +58,10 @@ void ft_camera_pid_init(ft_camera_pid *c);
 
 /* One control step of dt seconds (dt > 0) from measurement `meas` toward
  * `setpoint`. Returns the displacement to apply to the measured quantity,
- * limited to +-max_rate*dt. Anti-windup: the integral does not grow while the
- * output saturates in the direction of the error, and its term alone never
- * exceeds max_rate. Derivative on measurement, so setpoint jumps cause no kick. */
+ * limited to +-max_rate*dt. Anti-windup: the error is integrated only near the
+ * setpoint (i_band) and not while the output saturates in the direction of the
+ * error, and the integral term alone never exceeds max_rate. Derivative on
+ * measurement, so setpoint jumps cause no kick. */
 double ft_camera_pid_step(ft_camera_pid *c, const ft_camera_pid_gains *g, double setpoint,
                           double meas, double dt);
 
