@@ -129,6 +129,21 @@ static void test_print_origins(void **state)
     expect_line(out, "model", "device", "cpu", "CLI --device");
     expect_line(out, "model", "iou_threshold", "0.5", "default");
     expect_line(out, "stream", "buffer_size", "4096000", "default");
+
+    /* the same as JSON */
+    snprintf(cmd, sizeof(cmd),
+             "env -u FT_MODEL_CONFIG -u FT_STREAM_CONFIG RTMP_TIMEOUT=7000 '%s' config --print "
+             "--json --model-config '%s' --confidence 0.45 --set http.token_file=/run/tok",
+             bin(), m);
+    assert_int_equal(run(cmd, &out), 0);
+    assert_non_null(strstr(
+        out, "\"confidence\":{\"value\":0.45,\"origin\":\"CLI --confidence\",\"hot\":true}"));
+    assert_non_null(strstr(
+        out, "\"timeout_ms\":{\"value\":7000,\"origin\":\"env RTMP_TIMEOUT\",\"hot\":false}"));
+    snprintf(want, sizeof(want), "\"imgsz\":{\"value\":448,\"origin\":\"%s:3\"", m);
+    assert_non_null(strstr(out, want));
+    assert_non_null(strstr(out, "\"token_file\":{\"value\":\"***\""));
+    assert_null(strstr(out, "/run/tok"));
 }
 
 static void expect_error(const char *args, const char *yaml, const char *needle)

@@ -14,6 +14,7 @@ static void usage(FILE *out)
                  "\n"
                  "  --print       print the effective configuration as YAML, each value followed\n"
                  "                by its origin: default, FILE:LINE, env VAR or CLI --flag\n"
+                 "  --json        with --print: one JSON object (value, origin, hot per key)\n"
                  "  --reference   print the Markdown reference of every configuration key\n"
                  "\n"
                  "options (as for batch and stream):\n");
@@ -24,7 +25,7 @@ static void usage(FILE *out)
 int ft_cmd_config(int argc, char **argv)
 {
     ft_cli_common common;
-    bool print = false, reference = false;
+    bool print = false, reference = false, json = false;
     ft_cli_common_init(&common);
     for (int i = 1; i < argc; i++) {
         bool used;
@@ -34,6 +35,10 @@ int ft_cmd_config(int argc, char **argv)
         }
         if (!strcmp(argv[i], "--print")) {
             print = true;
+            continue;
+        }
+        if (!strcmp(argv[i], "--json")) {
+            json = true;
             continue;
         }
         if (!strcmp(argv[i], "--reference")) {
@@ -53,6 +58,10 @@ int ft_cmd_config(int argc, char **argv)
         usage(stderr);
         return FT_EXIT_CONFIG;
     }
+    if (json && !print) {
+        fprintf(stderr, "football-tracker config: --json goes with --print\n");
+        return FT_EXIT_CONFIG;
+    }
     if (reference) {
         ft_config_reference(&ft_settings_schema, stdout);
         return FT_EXIT_OK;
@@ -61,7 +70,10 @@ int ft_cmd_config(int argc, char **argv)
     ft_status st = ft_cli_common_load(&common, &cfg);
     if (st)
         return ft_status_exit_code(st);
-    ft_config_print(cfg, stdout);
+    if (json)
+        ft_config_print_json(cfg, stdout);
+    else
+        ft_config_print(cfg, stdout);
     ft_config_destroy(&cfg);
     return FT_EXIT_OK;
 }

@@ -1130,6 +1130,64 @@ void ft_config_print(const ft_config *cfg, FILE *out)
     }
 }
 
+static void json_string(FILE *out, const char *s)
+{
+    fputc('"', out);
+    for (; *s; s++) {
+        unsigned char ch = (unsigned char)*s;
+        if (ch == '"' || ch == '\\')
+            fprintf(out, "\\%c", ch);
+        else if (ch < 0x20 || ch == 0x7f)
+            fprintf(out, "\\u%04x", ch);
+        else
+            fputc(ch, out);
+    }
+    fputc('"', out);
+}
+
+static void json_value(const ft_config *cfg, const ft_config_section *sec, const ft_option *o,
+                       FILE *out)
+{
+    char val[4096];
+    const void *f = field_of_const(cfg, sec, o);
+    switch (o->type) {
+    case FT_OPT_BITRATE:
+        fprintf(out, "%lld", (long long)*(const int64_t *)f);
+        return;
+    case FT_OPT_STRING:
+        json_string(out, (o->flags & FT_OPT_SECRET) && *(const char *)f ? "***" : (const char *)f);
+        return;
+    case FT_OPT_ENUM:
+        format_field(o, f, val, sizeof(val));
+        json_string(out, val);
+        return;
+    case FT_OPT_BOOL:
+    case FT_OPT_INT:
+    case FT_OPT_DOUBLE:
+    case FT_OPT_POLYGONS:
+        format_field(o, f, val, sizeof(val)); /* already valid JSON */
+        fputs(val, out);
+        return;
+    }
+}
+
+void ft_config_print_json(const ft_config *cfg, FILE *out)
+{
+    fputc('{', out);
+    for (const ft_config_section *sec = cfg->schema->sections; sec->name; sec++) {
+        fprintf(out, "%s\"%s\":{", sec == cfg->schema->sections ? "" : ",", sec->name);
+        for (const ft_option *o = sec->options; o->key; o++) {
+            fprintf(out, "%s\"%s\":{\"value\":", o == sec->options ? "" : ",", o->key);
+            json_value(cfg, sec, o, out);
+            fputs(",\"origin\":", out);
+            json_string(out, cfg->origins[flat_index(cfg->schema, sec, o)]);
+            fprintf(out, ",\"hot\":%s}", (o->flags & FT_OPT_HOT) ? "true" : "false");
+        }
+        fputc('}', out);
+    }
+    fputs("}\n", out);
+}
+
 static const char *type_name(const ft_option *o)
 {
     switch (o->type) {

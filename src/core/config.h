@@ -128,6 +128,11 @@ void ft_config_format_value(const ft_config *cfg, const ft_config_section *secti
  * grouped by file and section (the output of `config --print`). */
 void ft_config_print(const ft_config *cfg, FILE *out);
 
+/* The same as one JSON object: {"section":{"key":{"value":V,"origin":"...",
+ * "hot":true|false},...},...}, bitrates in bits/s, secrets as "***"
+ * (for GET /config and `config --print --json`). */
+void ft_config_print_json(const ft_config *cfg, FILE *out);
+
 /* Writes the Markdown reference of every key (type, default, range, hot,
  * environment variables, description) of a schema. */
 void ft_config_reference(const ft_config_schema *schema, FILE *out);
