@@ -533,7 +533,8 @@ static void test_image_to_tensor(void **state)
     env *e = need_gpu(state);
     assert_non_null(e->gpu->ops->image_to_tensor);
     /* A flat grey frame maps to one known value per channel whatever the
-     * filter: Y=U=V=128 in limited range is (128-16)*255/219 = 130.41. */
+     * filter: Y=U=V=128 in limited range is (128-16)*255/219 = 130.41,
+     * rounded to the byte 130 as a decoder's RGB output. */
     int w = 320, h = 180;
     uint8_t *planes = malloc((size_t)w * h * 3 / 2);
     assert_non_null(planes);
@@ -555,7 +556,7 @@ static void test_image_to_tensor(void **state)
         }
         e->gpu->ops->image_to_tensor(e->gpu, &img, s, s, mean, sd, y);
         assert_int_equal(e->gpu->ops->download(e->gpu, out, y, (size_t)3 * s * s * 4), FT_OK);
-        float v = (128.f - 16.f) * 255.f / 219.f / 255.f;
+        float v = 130.f / 255.f;
         for (int c = 0; c < 3; c++)
             for (int i = 0; i < s * s; i++)
                 assert_float_equal(out[c * s * s + i], (v - mean[c]) / sd[c], 1e-4);
@@ -563,6 +564,100 @@ static void test_image_to_tensor(void **state)
     e->gpu->ops->free(e->gpu, y);
     free(out);
     free(planes);
+}
+
+/* Independent double-precision reference of the pre-processing: PIL's
+ * antialiased triangle filter over BT.601 limited-range RGB bytes. */
+static int ref_taps(int o, int in, int out, double *w)
+{
+    double scale = (double)in / out, support = scale > 1 ? scale : 1, sum = 0;
+    double center = (o + 0.5) * scale;
+    int lo = (int)floor(center - support + 0.5), hi = (int)floor(center + support + 0.5);
+    lo = lo < 0 ? 0 : lo;
+    hi = hi > in ? in : hi;
+    for (int i = lo; i < hi; i++) {
+        double t = fabs((i - center + 0.5) / support);
+        w[i - lo] = t < 1 ? 1 - t : 0;
+        sum += w[i - lo];
+    }
+    for (int i = lo; i < hi; i++)
+        w[i - lo] /= sum;
+    return hi - lo;
+}
+
+static double ref_rgb(const ft_image *f, int x, int y, int c)
+{
+    int Y = f->data[0][y * f->stride[0] + x], U, V;
+    if (f->format == FT_PIX_NV12) {
+        U = f->data[1][(y / 2) * f->stride[1] + (x / 2) * 2];
+        V = f->data[1][(y / 2) * f->stride[1] + (x / 2) * 2 + 1];
+    } else {
+        U = f->data[1][(y / 2) * f->stride[1] + x / 2];
+        V = f->data[2][(y / 2) * f->stride[2] + x / 2];
+    }
+    double yy = 1.164383 * (Y - 16), v;
+    if (c == 0)
+        v = yy + 1.596027 * (V - 128);
+    else if (c == 1)
+        v = yy - 0.391762 * (U - 128) - 0.812968 * (V - 128);
+    else
+        v = yy + 2.017232 * (U - 128);
+    v = v < 0 ? 0 : (v > 255 ? 255 : v);
+    return rint(v) / 255.0;
+}
+
+static void test_image_to_tensor_random(void **state)
+{
+    env *e = need_gpu(state);
+    int w = 1920, h = 1080, s = 96, cw = w / 2, ch = h / 2;
+    const float mean[3] = {0.485f, 0.456f, 0.406f}, sd[3] = {0.229f, 0.224f, 0.225f};
+    /* padded strides, as decoders produce */
+    int ys = w + 32, cs = cw + 16;
+    uint8_t *buf = malloc((size_t)ys * h + 2 * (size_t)(2 * cs) * ch);
+    assert_non_null(buf);
+    for (size_t i = 0; i < (size_t)ys * h + 2 * (size_t)(2 * cs) * ch; i++)
+        buf[i] = (uint8_t)(ft_test_rng_u64(&e->rng) >> 56);
+    void *y;
+    assert_int_equal(e->gpu->ops->alloc(e->gpu, (size_t)3 * s * s * 4, FT_NN_MEM_ACT, &y), FT_OK);
+    float *out = malloc((size_t)3 * s * s * 4);
+    double *wx = malloc(64 * sizeof(double)), *wy = malloc(64 * sizeof(double));
+    assert_non_null(out);
+    for (int fmt = 0; fmt < 2; fmt++) {
+        uint8_t *c0 = buf + (size_t)ys * h;
+        ft_image img = {.width = w, .height = h, .format = fmt ? FT_PIX_NV12 : FT_PIX_YUV420P,
+                        .data = {buf, c0, fmt ? NULL : c0 + (size_t)cs * ch},
+                        .stride = {ys, fmt ? 2 * cs : cs, fmt ? 0 : cs}};
+        e->gpu->ops->image_to_tensor(e->gpu, &img, s, s, mean, sd, y);
+        assert_int_equal(e->gpu->ops->download(e->gpu, out, y, (size_t)3 * s * s * 4), FT_OK);
+        double num = 0, den = 0;
+        for (int oy = 0; oy < s; oy += 5)
+            for (int ox = 0; ox < s; ox += 3) {
+                int nx = ref_taps(ox, w, s, wx), ny = ref_taps(oy, h, s, wy);
+                int x0 = (int)floor((ox + 0.5) * w / s - (double)w / s + 0.5);
+                int y0 = (int)floor((oy + 0.5) * h / s - (double)h / s + 0.5);
+                x0 = x0 < 0 ? 0 : x0;
+                y0 = y0 < 0 ? 0 : y0;
+                for (int c = 0; c < 3; c++) {
+                    double acc = 0;
+                    for (int j = 0; j < ny; j++)
+                        for (int i = 0; i < nx; i++)
+                            acc += wy[j] * wx[i] * ref_rgb(&img, x0 + i, y0 + j, c);
+                    double ref = (acc - mean[c]) / sd[c];
+                    double d = out[(size_t)c * s * s + (size_t)oy * s + ox] - ref;
+                    num += d * d;
+                    den += ref * ref;
+                }
+            }
+        double err = sqrt(num / den);
+        print_message("image_to_tensor %s 1080p->96: normalised error %.3g\n",
+                      fmt ? "NV12" : "YUV420P", err);
+        assert_true(err < 1e-5);
+    }
+    e->gpu->ops->free(e->gpu, y);
+    free(out);
+    free(wx);
+    free(wy);
+    free(buf);
 }
 
 /* ---- failures ---- */
@@ -598,6 +693,7 @@ int main(void)
         cmocka_unit_test(test_msda),          cmocka_unit_test(test_im2col),
         cmocka_unit_test(test_small_ops),     cmocka_unit_test(test_topk),
         cmocka_unit_test(test_graph_replay),  cmocka_unit_test(test_image_to_tensor),
+        cmocka_unit_test(test_image_to_tensor_random),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

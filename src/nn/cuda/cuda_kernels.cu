@@ -426,49 +426,51 @@ __global__ void __launch_bounds__(kTopkThreads) k_topk(int n, int k, const float
 /* ---- pre-processing ---- */
 
 /* Separable triangle-filter taps of PIL's antialiased bilinear resize for
- * one output coordinate: the first input index and up to kMaxTaps weights
- * that sum to one. */
-constexpr int kMaxTaps = 24;
+ * one output coordinate: input range [lo, lo + n), weight of input i is
+ * max(0, 1 - |(i - center + 0.5) * ss|) * norm. Computed on the fly, so any
+ * downscale factor works without a tap array. */
+struct Taps {
+    int lo, n;
+    float center, ss, norm;
+    __device__ float weight(int i) const
+    {
+        float t = fabsf((i - center + 0.5f) * ss);
+        return t < 1.f ? (1.f - t) * norm : 0.f;
+    }
+};
 
-__device__ int resize_taps(int o, int in_size, int out_size, float *w)
+__device__ Taps resize_taps(int o, int in_size, int out_size)
 {
+    Taps t;
     float scale = (float)in_size / out_size;
     float support = scale > 1.f ? scale : 1.f;
-    float ss = 1.f / support;
-    float center = (o + 0.5f) * scale;
-    int lo = (int)floorf(center - support + 0.5f);
-    int hi = (int)floorf(center + support + 0.5f);
-    if (lo < 0)
-        lo = 0;
-    if (hi > in_size)
-        hi = in_size;
-    if (hi - lo > kMaxTaps)
-        hi = lo + kMaxTaps;
+    t.ss = 1.f / support;
+    t.center = (o + 0.5f) * scale;
+    int lo = (int)floorf(t.center - support + 0.5f);
+    int hi = (int)floorf(t.center + support + 0.5f);
+    t.lo = lo < 0 ? 0 : lo;
+    t.n = (hi > in_size ? in_size : hi) - t.lo;
+    t.norm = 1.f;
     float sum = 0.f;
-    for (int i = lo; i < hi; i++) {
-        float t = fabsf((i - center + 0.5f) * ss);
-        float v = t < 1.f ? 1.f - t : 0.f;
-        w[i - lo] = v;
-        sum += v;
-    }
-    for (int i = lo; i < hi; i++)
-        w[i - lo] = sum > 0.f ? w[i - lo] / sum : 0.f;
-    for (int i = hi - lo; i < kMaxTaps; i++)
-        w[i] = 0.f;
-    return lo;
+    for (int i = 0; i < t.n; i++)
+        sum += t.weight(t.lo + i);
+    t.norm = sum > 0.f ? 1.f / sum : 0.f;
+    return t;
 }
 
 __device__ __forceinline__ void yuv_to_rgb(float y, float u, float v, float *rgb)
 {
-    /* BT.601 limited range, the decoders' default for unflagged video */
+    /* BT.601 limited range, the default of FFmpeg's swscale and of the CPU
+     * pre-processing (detect/rfdetr_prepost.c) */
     float c = (y - 16.f) * (255.f / 219.f);
     float d = (u - 128.f) * (255.f / 224.f);
     float e = (v - 128.f) * (255.f / 224.f);
     rgb[0] = c + 1.402f * e;
     rgb[1] = c - 0.344136f * d - 0.714136f * e;
     rgb[2] = c + 1.772f * d;
+    /* rounded to bytes as a decoder's RGB24 output (and the CPU path) is */
     for (int i = 0; i < 3; i++)
-        rgb[i] = fminf(fmaxf(rgb[i], 0.f), 255.f) * (1.f / 255.f);
+        rgb[i] = rintf(fminf(fmaxf(rgb[i], 0.f), 255.f)) * (1.f / 255.f);
 }
 
 __global__ void k_preprocess(ft_cuda_frame f, int out_w, int out_h, float3 mean, float3 inv_std,
@@ -478,22 +480,19 @@ __global__ void k_preprocess(ft_cuda_frame f, int out_w, int out_h, float3 mean,
     int oy = blockIdx.y * blockDim.y + threadIdx.y;
     if (ox >= out_w || oy >= out_h)
         return;
-    float wx[kMaxTaps], wy[kMaxTaps];
-    int x0 = resize_taps(ox, f.width, out_w, wx);
-    int y0 = resize_taps(oy, f.height, out_h, wy);
+    Taps tx = resize_taps(ox, f.width, out_w);
+    Taps ty = resize_taps(oy, f.height, out_h);
     float acc[3] = {0.f, 0.f, 0.f};
-    for (int j = 0; j < kMaxTaps; j++) {
-        if (wy[j] == 0.f)
-            continue;
-        int sy = y0 + j;
+    for (int j = 0; j < ty.n; j++) {
+        int sy = ty.lo + j;
+        float wy = ty.weight(sy);
         const uint8_t *yrow = f.plane[0] + (long long)sy * f.stride[0];
         const uint8_t *crow1 = f.plane[1] + (long long)(sy >> 1) * f.stride[1];
         const uint8_t *crow2 = f.nv12 ? crow1 : f.plane[2] + (long long)(sy >> 1) * f.stride[2];
         float row[3] = {0.f, 0.f, 0.f};
-        for (int i = 0; i < kMaxTaps; i++) {
-            if (wx[i] == 0.f)
-                continue;
-            int sx = x0 + i;
+        for (int i = 0; i < tx.n; i++) {
+            int sx = tx.lo + i;
+            float wx = tx.weight(sx);
             float u, v;
             if (f.nv12) {
                 u = crow1[(sx >> 1) * 2];
@@ -505,10 +504,10 @@ __global__ void k_preprocess(ft_cuda_frame f, int out_w, int out_h, float3 mean,
             float rgb[3];
             yuv_to_rgb(yrow[sx], u, v, rgb);
             for (int c = 0; c < 3; c++)
-                row[c] += wx[i] * rgb[c];
+                row[c] += wx * rgb[c];
         }
         for (int c = 0; c < 3; c++)
-            acc[c] += wy[j] * row[c];
+            acc[c] += wy * row[c];
     }
     long long plane = (long long)out_w * out_h;
     long long o = (long long)oy * out_w + ox;
