@@ -9,4 +9,8 @@
  * core, against a plain copy of each frame's luma plane. */
 int ft_bench_detector(int argc, char **argv);
 
+/* RF-DETR forward pass (--model M --device D): ms/frame, GFLOP/s, ratio to
+ * OpenBLAS sgemm GFLOP/s measured in the same run, peak RSS. */
+int ft_bench_rfdetr(int argc, char **argv);
+
 #endif
