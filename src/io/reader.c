@@ -169,7 +169,10 @@ ft_status ft_reader_open(const ft_reader_params *p, ft_reader **out)
     arm_deadline(r);
     int err = avformat_open_input(&r->fmt, open_url, NULL, &opts);
     if (err < 0) { /* avformat_open_input freed the context */
-        FT_LOGE("io", "%s: cannot open input: %s", p->url, ft_io_av_err(err, eb, sizeof eb));
+        if (err == AVERROR_INVALIDDATA)
+            FT_LOGE("io", "%s: not a video file (no known container format)", p->url);
+        else
+            FT_LOGE("io", "%s: cannot open input: %s", p->url, ft_io_av_err(err, eb, sizeof eb));
         goto out;
     }
     err = avformat_find_stream_info(r->fmt, NULL);

@@ -1,0 +1,371 @@
+/* pipeline: `batch` end to end (frame count, duration, audio, debug video,
+ * track CSV, replayed detections), its exit codes for bad inputs/outputs, the
+ * no-partial-file guarantee, and the replay detector's file formats. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <dirent.h>
+#include <libavcodec/avcodec.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "detect/replay.h"
+#include "io/reader.h"
+#include "pipeline/pipeline.h"
+#include "pipeline/track_csv.h"
+#include "tools/bench/testclip.h"
+
+#define W 320
+#define H 180
+#define FPS 25.0
+#define FRAMES 40
+
+static char dir[64];
+static char clip[128];
+static const char *bin;
+
+static void path_in(char *buf, size_t cap, const char *name)
+{
+    snprintf(buf, cap, "%s/%s", dir, name);
+}
+
+static void write_text(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+/* Runs the program with `args`; returns its exit code, stderr in err. */
+static int run(const char *args, char *err, size_t cap)
+{
+    char cmd[2048], errpath[256];
+    path_in(errpath, sizeof errpath, "stderr.txt");
+    snprintf(cmd, sizeof cmd, "%s %s >/dev/null 2>%s", bin, args, errpath);
+    int rc = system(cmd);
+    FILE *f = fopen(errpath, "r");
+    size_t n = f ? fread(err, 1, cap - 1, f) : 0;
+    err[n] = '\0';
+    if (f)
+        fclose(f);
+    unlink(errpath);
+    return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+}
+
+/* Files in dir other than the input clip (temp files included). */
+static int stray_files(void)
+{
+    DIR *d = opendir(dir);
+    int n = 0;
+    for (struct dirent *e; d && (e = readdir(d));)
+        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..") && strcmp(e->d_name, "clip.mp4"))
+            n++;
+    if (d)
+        closedir(d);
+    return n;
+}
+
+static void remove_except_clip(void)
+{
+    DIR *d = opendir(dir);
+    for (struct dirent *e; d && (e = readdir(d));) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..") || !strcmp(e->d_name, "clip.mp4"))
+            continue;
+        char p[512];
+        path_in(p, sizeof p, e->d_name);
+        unlink(p);
+    }
+    if (d)
+        closedir(d);
+}
+
+typedef struct probe {
+    int frames, width, height;
+    double last_pts;
+    bool audio;
+} probe;
+
+static void probe_file(const char *path, probe *pr)
+{
+    memset(pr, 0, sizeof *pr);
+    ft_reader_params rp = {path, "cpu", 0, 0, 0};
+    ft_reader *r = NULL;
+    assert_int_equal(ft_reader_open(&rp, &r), FT_OK);
+    pr->audio = ft_reader_get_info(r)->has_audio;
+    AVFrame *f = av_frame_alloc();
+    for (;;) {
+        ft_reader_item kind;
+        double pts;
+        ft_status st = ft_reader_read(r, f, NULL, &kind, &pts);
+        if (st == FT_ERR_INPUT_EOF)
+            break;
+        assert_int_equal(st, FT_OK);
+        pr->frames++;
+        pr->width = f->width;
+        pr->height = f->height;
+        pr->last_pts = pts;
+        av_frame_unref(f);
+    }
+    av_frame_free(&f);
+    ft_reader_destroy(&r);
+}
+
+static void test_batch_round_trip(void **state)
+{
+    (void)state;
+    char out[256], args[1024], err[4096];
+    path_in(out, sizeof out, "out.mp4");
+    snprintf(args, sizeof args,
+             "batch --input %s --output %s --no-progress --debug --set output.width=320 "
+             "--set output.height=180 --set stream.show_stats=true",
+             clip, out);
+    assert_int_equal(run(args, err, sizeof err), 0);
+    probe in, o, dbg;
+    probe_file(clip, &in);
+    probe_file(out, &o);
+    assert_int_equal(o.frames, FRAMES);
+    assert_int_equal(o.frames, in.frames);
+    assert_true(fabs(o.last_pts - in.last_pts) < 1e-3);
+    assert_true(o.audio);
+    assert_int_equal(o.width, 320);
+    assert_int_equal(o.height, 180);
+    char dbgp[256];
+    path_in(dbgp, sizeof dbgp, "out.debug.mp4");
+    probe_file(dbgp, &dbg);
+    assert_int_equal(dbg.frames, FRAMES);
+    assert_int_equal(dbg.width, 640);
+    assert_int_equal(stray_files(), 2); /* out.mp4 and out.debug.mp4, no temp files */
+    remove_except_clip();
+}
+
+/* The testclip ball: see tools/bench/testclip.c. */
+static void ball_at(int i, double *x, double *y)
+{
+    double t = i / 25.0;
+    *x = (int)(W / 2 + W / 4 * cos(t));
+    *y = (int)(H / 2 + H / 4 * sin(1.3 * t));
+}
+
+static void test_batch_replay_and_track_out(void **state)
+{
+    (void)state;
+    char det[256], track[256], out[256], args[1024], err[4096];
+    path_in(det, sizeof det, "dets.csv");
+    path_in(track, sizeof track, "track.csv");
+    path_in(out, sizeof out, "out.mkv");
+    FILE *f = fopen(det, "w");
+    assert_non_null(f);
+    fprintf(f, "# ball positions of the test clip\nframe,x,y,w,h,score\n");
+    for (int i = 0; i < FRAMES; i++) {
+        double x, y;
+        ball_at(i, &x, &y);
+        fprintf(f, "%d,%.1f,%.1f,6,6,0.9\n", i, x, y);
+        if (i % 4 == 0) /* a weak distractor, filtered by --confidence */
+            fprintf(f, "%d,5,5,6,6,0.1\n", i);
+    }
+    fclose(f);
+    snprintf(args, sizeof args,
+             "batch --input %s --output %s --no-progress --detections %s --track-out %s "
+             "--confidence 0.5 --set output.width=320 --set output.height=180",
+             clip, out, det, track);
+    assert_int_equal(run(args, err, sizeof err), 0);
+    ft_track_csv *t = NULL;
+    assert_int_equal(ft_track_csv_read(track, &t), FT_OK);
+    assert_int_equal(t->count, FRAMES);
+    int tracking = 0;
+    for (size_t i = 0; i < t->count; i++) {
+        const ft_track_csv_row *row = &t->rows[i];
+        double x, y;
+        ball_at((int)i, &x, &y);
+        assert_int_equal(row->frame, (int64_t)i);
+        assert_true(fabs(row->pts - i / FPS) < 1e-3);
+        assert_int_equal(row->n_det, 1);
+        assert_true(fabs(row->det[0].x - x) < 0.01 && fabs(row->det[0].y - y) < 0.01);
+        assert_true(row->crop_w > 0 && row->crop_h > 0);
+        assert_true(fabs(row->crop_w / row->crop_h - 16.0 / 9.0) < 1e-3);
+        tracking += row->state == FT_TRACK_CSV_TRACKING;
+    }
+    /* Every frame has the ball: after acquisition the tracker follows it. */
+    assert_true(tracking > FRAMES / 2);
+    ft_track_csv_destroy(&t);
+    probe o;
+    probe_file(out, &o);
+    assert_int_equal(o.frames, FRAMES);
+    remove_except_clip();
+}
+
+static void test_batch_bad_inputs_exit_3(void **state)
+{
+    (void)state;
+    char args[1024], err[4096], p[256], out[256];
+    path_in(out, sizeof out, "out.mp4");
+    path_in(p, sizeof p, "missing.mp4");
+    snprintf(args, sizeof args, "batch --input %s --output %s", p, out);
+    assert_int_equal(run(args, err, sizeof err), 3);
+    assert_non_null(strstr(err, "missing.mp4"));
+    assert_non_null(strstr(err, "No such file"));
+
+    path_in(p, sizeof p, "notes.mp4");
+    char text[4096] = "";
+    for (int i = 0; i < 100; i++)
+        strcat(text, "not a video at all\n");
+    write_text(p, text);
+    snprintf(args, sizeof args, "batch --input %s --output %s", p, out);
+    assert_int_equal(run(args, err, sizeof err), 3);
+    assert_non_null(strstr(err, "notes.mp4: not a video file"));
+
+    snprintf(args, sizeof args, "batch --input ftp://example.com/a.mp4 --output %s", out);
+    assert_int_equal(run(args, err, sizeof err), 3);
+    assert_non_null(strstr(err, "unsupported URL scheme"));
+    unlink(p);
+    assert_int_equal(stray_files(), 0);
+}
+
+static void test_batch_unwritable_output_exit_4(void **state)
+{
+    (void)state;
+    char args[1024], err[4096], out[256], blocker[256];
+    path_in(out, sizeof out, "no-such-dir/out.mp4");
+    snprintf(args, sizeof args, "batch --input %s --output %s", clip, out);
+    assert_int_equal(run(args, err, sizeof err), 4);
+    assert_non_null(strstr(err, "no-such-dir/out.mp4"));
+    /* A path through a regular file (root ignores permissions, not this). */
+    path_in(blocker, sizeof blocker, "file");
+    write_text(blocker, "x");
+    path_in(out, sizeof out, "file/out.mp4");
+    snprintf(args, sizeof args, "batch --input %s --output %s", clip, out);
+    assert_int_equal(run(args, err, sizeof err), 4);
+    unlink(blocker);
+    assert_int_equal(stray_files(), 0);
+}
+
+static ft_status fail_at_10(void *user, const ft_pipeline_frame *f)
+{
+    (void)user;
+    return f->index == 10 ? FT_ERR_OUTPUT : FT_OK;
+}
+
+static void test_failed_run_leaves_no_file(void **state)
+{
+    (void)state;
+    char out[256];
+    path_in(out, sizeof out, "partial.mp4");
+    ft_pipeline_params p;
+    ft_pipeline_params_default(&p);
+    p.input = clip;
+    p.output = out;
+    p.out_width = 320;
+    p.out_height = 180;
+    p.progress = false;
+    p.hooks.on_frame = fail_at_10;
+    ft_pipeline *pl = NULL;
+    assert_int_equal(ft_pipeline_create(&p, &pl), FT_OK);
+    assert_int_equal(ft_pipeline_run(pl), FT_ERR_OUTPUT);
+    ft_pipeline_stats s;
+    ft_pipeline_stats_get(pl, &s);
+    assert_true(s.frames_out >= 10 && s.frames_out < FRAMES);
+    ft_pipeline_destroy(&pl);
+    assert_null(pl);
+    assert_int_equal(access(out, F_OK), -1);
+    assert_int_equal(stray_files(), 0);
+}
+
+static void detect_n(ft_detector *d, int frames, int *counts, ft_detection *last)
+{
+    ft_image img = {0};
+    for (int i = 0; i < frames; i++) {
+        ft_detection out[FT_DETECT_MAX];
+        int n = -1;
+        assert_int_equal(ft_detector_detect(d, &img, i / FPS, out, FT_DETECT_MAX, &n), FT_OK);
+        counts[i] = n;
+        if (n > 0)
+            *last = out[0];
+    }
+}
+
+static void test_replay_formats(void **state)
+{
+    (void)state;
+    char p[256];
+    path_in(p, sizeof p, "dets.json");
+    ft_detector *d = NULL;
+    ft_detect_replay_params rp = {p, 0.0};
+    int counts[4];
+    ft_detection last = {0};
+    /* Frames with nested lists, the frame key after the list. */
+    write_text(p, "[{\"detections\": [{\"x\": 10, \"y\": 20, \"w\": 4, \"h\": 4, \"score\": 0.5},"
+                  " {\"x\": 30, \"y\": 40, \"confidence\": 0.8}], \"frame\": 1},\n"
+                  " {\"frame\": 3, \"detections\": [{\"x\": 7.5, \"y\": 8, \"score\": 0.9}]}]");
+    assert_int_equal(ft_detect_replay_create(&rp, &d), FT_OK);
+    detect_n(d, 4, counts, &last);
+    assert_int_equal(counts[0], 0);
+    assert_int_equal(counts[1], 2);
+    assert_int_equal(counts[2], 0);
+    assert_int_equal(counts[3], 1);
+    assert_true(fabs(last.x - 7.5) < 1e-6 && fabs(last.score - 0.9) < 1e-6);
+    ft_detector_destroy(&d);
+    /* Flat list keyed by pts, highest score first, confidence filter. */
+    write_text(p, "[{\"pts\": 0.04, \"x\": 1, \"y\": 2, \"score\": 0.3},"
+                  " {\"pts\": 0.04, \"x\": 5, \"y\": 6, \"score\": 0.7}]");
+    rp.confidence = 0.5;
+    assert_int_equal(ft_detect_replay_create(&rp, &d), FT_OK);
+    detect_n(d, 3, counts, &last);
+    assert_int_equal(counts[1], 1);
+    assert_true(fabs(last.x - 5) < 1e-6);
+    assert_int_equal(ft_detector_set_param(d, "confidence", 0.1), FT_OK);
+    assert_int_equal(ft_detector_set_param(d, "nonsense", 0.1), FT_ERR_INVALID);
+    ft_detector_destroy(&d);
+    /* Malformed files are input errors. */
+    const char *bad[] = {"[{\"frame\": 0, \"x\": 1, \"y\": }]", "[{\"x\": 1, \"y\": 2}]",
+                         "frame,x\n0,1\n", "frame,x,y\n0,1,abc\n", "frame,x,y\n-1,1,2\n"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        write_text(p, bad[i]);
+        assert_int_equal(ft_detect_replay_create(&rp, &d), FT_ERR_INPUT);
+        assert_null(d);
+    }
+    path_in(p, sizeof p, "absent.csv");
+    assert_int_equal(ft_detect_replay_create(&rp, &d), FT_ERR_INPUT);
+    remove_except_clip();
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    bin = getenv("FT_BIN");
+    if (!bin)
+        return -1;
+    snprintf(dir, sizeof dir, "/tmp/ft_pipeline_XXXXXX");
+    if (!mkdtemp(dir))
+        return -1;
+    path_in(clip, sizeof clip, "clip.mp4");
+    ft_testclip_params cp = {clip, W, H, FPS, FRAMES, true, NULL};
+    return ft_testclip_write(&cp) == FT_OK ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    remove_except_clip();
+    unlink(clip);
+    return rmdir(dir);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_batch_round_trip),
+        cmocka_unit_test(test_batch_replay_and_track_out),
+        cmocka_unit_test(test_batch_bad_inputs_exit_3),
+        cmocka_unit_test(test_batch_unwritable_output_exit_4),
+        cmocka_unit_test(test_failed_run_leaves_no_file),
+        cmocka_unit_test(test_replay_formats),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
