@@ -27,6 +27,7 @@ struct ft_tracker {
     bool has_track;   /* the filter holds a live track (mode != LOST) */
     bool has_time;    /* t_prev is valid */
     double t_prev;
+    double dt_prev;   /* interval before the previous update (the frame period) */
     double t_last_hit;    /* time of the last accepted candidate */
     double streak_start;  /* first detection of the current run of consecutive ones */
     bool stable_timing;   /* the ball has been slow since stable_since */
@@ -216,7 +217,7 @@ static void lose_track(ft_tracker *t)
     t->lock = false;
     t->stable_timing = false;
     t->st.stats.losses++;
-    FT_LOGW("track", "Track lost after %d frames without detection", t->st.lost_frames);
+    FT_LOGW("track", "Track lost: %d frames without detection", t->st.lost_frames);
 }
 
 /* Stability lock: slow ball (the spec's "movement < 5 px/frame") for the
@@ -287,6 +288,8 @@ ft_status ft_tracker_update(ft_tracker *t, double time, const ft_track_candidate
     const double inv = 1.0 / t->scale;
     t->has_time = true;
     t->t_prev = time;
+    if (dt > 0.0 && t->dt_prev <= 0.0)
+        t->dt_prev = dt;
     s->new_track = false;
     s->measured = false;
     s->candidate = -1;
@@ -304,7 +307,12 @@ ft_status ft_tracker_update(ft_tracker *t, double time, const ft_track_candidate
         const double q = p->process_noise * pow(FT_TRACK_REF_FPS, 5) * qf;
         ft_track_kalman_predict(&t->kf, dt, q);
         t->q_factor = 1.0 + (t->q_factor - 1.0) * exp(-dt / Q_DECAY_S);
-        if (time - t->t_last_hit > ref_frames_s(p->max_lost_frames) + TIME_EPS)
+        /* Missed time is counted in whole frames: the gap to this frame less
+         * one frame period. A frame after exactly max_lost_frames missed ones
+         * may still continue the track, at any frame rate. A stall in the
+         * input (no frames at all) counts as missed time too. */
+        if (time - t->t_last_hit >
+            ref_frames_s(p->max_lost_frames) + fmin(dt, t->dt_prev) + TIME_EPS)
             lose_track(t);
     }
 
@@ -401,6 +409,8 @@ ft_status ft_tracker_update(ft_tracker *t, double time, const ft_track_candidate
         s->lost_frames++;
         t->lock = false;
         t->stable_timing = false;
+        if (t->has_track && time - t->t_last_hit > ref_frames_s(p->max_lost_frames) + TIME_EPS)
+            lose_track(t);
         if (t->has_track) {
             s->mode = time - t->t_last_hit <= ref_frames_s(p->recovering_frames) + TIME_EPS
                           ? FT_TRACK_RECOVERING
@@ -411,6 +421,8 @@ ft_status ft_tracker_update(ft_tracker *t, double time, const ft_track_candidate
             s->mode = FT_TRACK_LOST;
         }
     }
+    if (dt > 0.0)
+        t->dt_prev = dt;
     fill_state(t, time);
     if (out)
         *out = *s;
