@@ -269,6 +269,22 @@ static void test_bad_inputs(void **state)
                       (const char *const[]){":4:", "YAML syntax error", NULL});
     /* wrong shape of the document */
     expect_file_error("- a\n- b\n", (const char *const[]){":1:", "expected a mapping", NULL});
+    /* duplicates are refused rather than silently overwritten */
+    expect_file_error(
+        "det:\n  imgsz: 64\n  imgsz: 96\n",
+        (const char *const[]){":3: det.imgsz", "duplicate key (first set at line 2)", NULL});
+    expect_file_error(
+        "det:\n  imgsz: 64\nnet: {}\ndet:\n  half: no\n",
+        (const char *const[]){":4: det", "duplicate section (first at line 1)", NULL});
+    /* garbage never crashes and always names the file */
+    expect_file_error("\x01\x02\xff\xfe: [", (const char *const[]){":1:", NULL});
+    expect_file_error("det: [[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]\n",
+                      (const char *const[]){":1: det: expected a mapping of keys", NULL});
+    expect_file_error("det:\n  zones: [[[0, 0], [1, 1], [[2], 2]]]\n",
+                      (const char *const[]){":2: det.zones", "point 3", NULL});
+    expect_file_error("det:\n  zones: &a [*a]\n", (const char *const[]){":2:", NULL});
+    expect_file_error("det:\n  imgsz:\n",
+                      (const char *const[]){":2: det.imgsz: missing value", NULL});
     /* several problems are all reported */
     expect_file_error("det:\n  imgsz: 1\n  bogus: 2\n",
                       (const char *const[]){":2: det.imgsz", ":3: det.bogus", NULL});

@@ -572,6 +572,19 @@ static bool is_null_scalar(yaml_node_t *n)
     return !*t || !strcmp(t, "~") || !strcmp(t, "null");
 }
 
+/* Line of an earlier key equal to the key of `pr` in the same mapping, or 0.
+ * libyaml keeps duplicates; a silent "last one wins" would hide mistakes. */
+static unsigned long duplicate_line(yaml_document_t *doc, yaml_node_t *map, yaml_node_pair_t *pr)
+{
+    yaml_node_t *k = yaml_document_get_node(doc, pr->key);
+    for (yaml_node_pair_t *q = map->data.mapping.pairs.start; q < pr; q++) {
+        yaml_node_t *qk = yaml_document_get_node(doc, q->key);
+        if (qk->type == YAML_SCALAR_NODE && !strcmp(scalar_text(qk), scalar_text(k)))
+            return (unsigned long)qk->start_mark.line + 1;
+    }
+    return 0;
+}
+
 static void apply_section(ft_config *c, yaml_document_t *doc, const ft_config_section *sec,
                           yaml_node_t *map, const char *path, errlist *e)
 {
@@ -584,6 +597,12 @@ static void apply_section(ft_config *c, yaml_document_t *doc, const ft_config_se
         if (k->type != YAML_SCALAR_NODE) {
             err_add(e, "%s:%lu: %s: expected a key name, got %s", path, line, sec->name,
                     node_kind(k));
+            continue;
+        }
+        unsigned long first = duplicate_line(doc, map, pr);
+        if (first) {
+            err_add(e, "%s:%lu: %s.%.64s: duplicate key (first set at line %lu)", path, line,
+                    sec->name, scalar_text(k), first);
             continue;
         }
         const ft_option *o = find_option(sec, scalar_text(k));
@@ -652,6 +671,12 @@ static ft_status apply_file(ft_config *c, const char *path, errlist *e)
             continue;
         }
         const char *name = scalar_text(k);
+        unsigned long first = duplicate_line(&doc, root, pr);
+        if (first) {
+            err_add(e, "%s:%lu: %.64s: duplicate section (first at line %lu)", path, line, name,
+                    first);
+            continue;
+        }
         const ft_config_section *sec = find_section(c->schema, name, strlen(name));
         if (!sec) {
             hint_section(c->schema, name, hint, sizeof(hint));
