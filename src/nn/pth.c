@@ -345,12 +345,36 @@ static ft_status select_state_dict(pth *p, const ft_nn_pk_value *root, bool use_
     return FT_OK;
 }
 
+/* A complete zip ends with the end-of-central-directory record (22 bytes plus
+ * a comment of the length it states). minizip tolerates a few missing bytes
+ * there; we do not, because a short file means a cut download or copy. */
+static bool has_complete_end_record(const uint8_t *m, size_t n)
+{
+    if (n < 22)
+        return false;
+    size_t lowest = n > 22 + 65535 ? n - 22 - 65535 : 0;
+    for (size_t pos = n - 22 + 1; pos-- > lowest;) {
+        /* The signature may also occur inside a comment: keep looking. */
+        if (m[pos] == 'P' && m[pos + 1] == 'K' && m[pos + 2] == 5 && m[pos + 3] == 6) {
+            size_t comment = (size_t)m[pos + 20] | (size_t)m[pos + 21] << 8;
+            if (pos + 22 + comment == n)
+                return true;
+        }
+    }
+    return false;
+}
+
 ft_status ft_nn_pth_load(ft_nn_weights *w, const ft_nn_weights_params *params)
 {
     pth p = {.w = w};
     ft_nn_pickle *pk = NULL;
     ft_status st = FT_OK;
     p.map = ft_nn_weights_map(w, &p.map_size);
+    if (!has_complete_end_record(p.map, p.map_size)) {
+        st = ft_nn_weights_fail(w, "truncated zip archive (no complete end-of-directory "
+                                   "record)");
+        goto out;
+    }
     p.zip = unzOpen64(ft_nn_weights_path(w));
     if (!p.zip) {
         st = ft_nn_weights_fail(w, "truncated or corrupt zip archive (no readable central "
