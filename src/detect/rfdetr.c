@@ -739,10 +739,26 @@ const char *ft_rfdetr_class_name(const ft_rfdetr *m, int label)
 {
     /* Roboflow fine-tunes: label = category id, names exclude the id-0
      * supercategory when the head has one more class than names. */
-    int i = m->a.num_classes == m->n_class_names + 1 ? label - 1 : label;
+    int i;
+    if (m->a.num_classes == m->n_class_names + 1)
+        i = label - 1;
+    else if (m->a.num_classes == m->n_class_names) /* YOLO-style datasets: 0-based */
+        i = label;
+    else /* e.g. 80 COCO names on the 91-id head: ids have gaps we do not map */
+        return NULL;
     if (i < 0 || i >= m->n_class_names)
         return NULL;
     return m->class_names[i];
+}
+
+int ft_rfdetr_ball_class_auto(const ft_rfdetr *m)
+{
+    for (int label = 0; label < m->a.num_classes; label++) {
+        const char *name = ft_rfdetr_class_name(m, label);
+        if (name && strcasestr(name, "ball"))
+            return label;
+    }
+    return m->a.num_classes == 91 ? 37 : 0; /* COCO category id of "sports ball" */
 }
 
 static ft_status plan_check(ft_rfdetr *m, const ft_rfdetr_params *p, const char *path)

@@ -58,6 +58,8 @@ void ft_rfdetr_destroy(ft_rfdetr **m);
 const ft_rfdetr_arch *ft_rfdetr_arch_get(const ft_rfdetr *m);
 /* Input side length in pixels. */
 int ft_rfdetr_input_size(const ft_rfdetr *m);
+/* The ball class for ball_class_id = -1 (see ft_rfdetr_detector_params). */
+int ft_rfdetr_ball_class_auto(const ft_rfdetr *m);
 /* Class name for a label from the checkpoint's args.class_names (borrowed), or
  * NULL when the checkpoint has none for it. */
 const char *ft_rfdetr_class_name(const ft_rfdetr *m, int label);
@@ -101,12 +103,13 @@ void ft_rfdetr_postprocess(ft_rfdetr *m, int width, int height, float threshold,
 void ft_rfdetr_nms(ft_rfdetr_det *dets, int *n, float iou);
 
 /* Detector adapter (see detect/detector.h): returns every ball candidate
- * (label == ball_class_id, or every label when ball_class_id < 0) above the
- * confidence threshold. */
+ * (label == ball_class_id) above the confidence threshold. */
 typedef struct ft_rfdetr_detector_params {
     ft_rfdetr_params model;
     float confidence;     /* keep score >= confidence (hot: "confidence") */
-    int ball_class_id;    /* 37 = COCO "sports ball"; -1 = keep all labels */
+    /* -1 = auto: the class whose args.class_names entry contains "ball", else
+     * 37 (COCO "sports ball") for a 91-logit COCO head, else 0. */
+    int ball_class_id;
     float iou_threshold;  /* NMS IoU; 0 or >= 1 disables NMS */
 } ft_rfdetr_detector_params;
 

@@ -25,8 +25,8 @@ static const preset presets[] = {
     {"large", 704, 16, 2, 384, 3, 256, 4, 2, 100, 44},
     {"base", 560, 14, 4, 384, 2, 256, 3, 2, 300, 37},
     {"large-legacy", 560, 14, 4, 768, 2, 384, 3, 4, 300, 37},
-    {"xlarge", 700, 20, 1, 768, 3, 512, 5, 4, 100, 35},
-    {"2xlarge", 880, 20, 2, 768, 3, 512, 5, 4, 100, 44},
+    {"xl", 700, 20, 1, 768, 3, 512, 5, 4, 100, 35},
+    {"2xl", 880, 20, 2, 768, 3, 512, 5, 4, 100, 44},
 };
 #define NPRESETS ((int)(sizeof(presets) / sizeof(presets[0])))
 
@@ -111,7 +111,7 @@ ft_status rfdetr_arch_resolve(const ft_nn_weights *w, const char *size, ft_rfdet
                 p = &presets[i];
         if (!p) {
             FT_LOGE("rfdetr", "model.size '%s' is not a known size (nano, small, medium, large, "
-                    "base, large-legacy, xlarge, 2xlarge, auto)", size);
+                    "base, large-legacy, xl, 2xl, auto)", size);
             return FT_ERR_CONFIG;
         }
     } else {

@@ -200,7 +200,8 @@ struct ft_nn_backend {
 };
 
 typedef struct ft_nn_backend_params {
-    const char *device; /* "cpu" or "cuda[:N]" (borrowed); NULL means "cpu" */
+    const char *device; /* "cpu", "cuda[:N]" or "auto" (CUDA if usable, else CPU) (borrowed);
+                           NULL means "cpu" */
     int threads;        /* CPU worker threads; 0 = FT_THREADS, OMP_NUM_THREADS or all cores */
 } ft_nn_backend_params;
 
