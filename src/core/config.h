@@ -62,7 +62,7 @@ typedef struct ft_config_override {
     char origin[FT_CONFIG_ORIGINLEN]; /* shown by config --print, e.g. "CLI --confidence" */
 } ft_config_override;
 
-/* Where values come from. Paths are optional (NULL or "" = no file: defaults,
+/* Where values come from. Paths are optional ("" = no file: defaults,
  * environment and CLI only); a path that is given must exist. */
 typedef struct ft_config_sources {
     char files[FT_CONFIG_FILE_COUNT][FT_OPT_STRLEN];
