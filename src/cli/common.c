@@ -80,6 +80,12 @@ static ft_status set_path(char *dst, const char *flag, const char *v)
     return FT_OK;
 }
 
+ft_status ft_cli_common_add_override(ft_cli_common *c, const char *flag, const char *key,
+                                     const char *value)
+{
+    return add_override(c, flag, key, strlen(key), value);
+}
+
 ft_status ft_cli_common_parse_arg(ft_cli_common *c, int argc, char **argv, int *i, bool *used)
 {
     const char *v = NULL;

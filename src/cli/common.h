@@ -47,6 +47,13 @@ void ft_cli_common_init(ft_cli_common *c);
 FT_NODISCARD ft_status ft_cli_common_parse_arg(ft_cli_common *c, int argc, char **argv, int *i,
                                                bool *used);
 
+/* Records a command-specific flag that sets one configuration key, e.g.
+ * ("--http-port", "http.port", "9000") for `stream`; the origin shows as
+ * "CLI <flag>". FT_ERR_USAGE (message on stderr) when the override list is
+ * full or the key or value is too long. Strings are copied. */
+FT_NODISCARD ft_status ft_cli_common_add_override(ft_cli_common *c, const char *flag,
+                                                  const char *key, const char *value);
+
 /* Prints the help lines of the common options (for a command's --help). */
 void ft_cli_common_usage(FILE *out);
 

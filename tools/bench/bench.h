@@ -9,6 +9,10 @@
  * core, against a plain copy of each frame's luma plane. */
 int ft_bench_detector(int argc, char **argv);
 
+/* The pipeline (detector off) transcoding a generated 1080p25 clip to 720p
+ * with x264 veryfast, against a bare libav decode+scale+encode loop. */
+int ft_bench_pipeline(int argc, char **argv);
+
 /* RF-DETR forward pass (--model M --device D): ms/frame, GFLOP/s, ratio to
  * OpenBLAS sgemm GFLOP/s measured in the same run, peak RSS. */
 int ft_bench_rfdetr(int argc, char **argv);
