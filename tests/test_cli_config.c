@@ -112,7 +112,7 @@ static void test_print_origins(void **state)
              "env -u FT_MODEL_CONFIG -u FT_STREAM_CONFIG -u LOG_LEVEL -u LOG_FILE "
              "RTMP_TIMEOUT=7000 FT_MODEL_IMGSZ=512 FT_OUTPUT_HEIGHT=540 "
              "'%s' config --print --model-config '%s' --stream-config '%s' --confidence 0.45 "
-             "--set output.height=600 --device cpu",
+             "--set output.height=600 --device=cpu --debug",
              bin(), m, s);
     assert_int_equal(run(cmd, &out), 0);
     expect_line(out, "model", "confidence", "0.45", "CLI --confidence"); /* CLI over file */
@@ -127,6 +127,7 @@ static void test_print_origins(void **state)
     snprintf(want, sizeof(want), "%s:5", s);
     expect_line(out, "logging", "level", "warn", want);
     expect_line(out, "model", "device", "cpu", "CLI --device");
+    expect_line(out, "stream", "debug_mode", "true", "CLI --debug");
     expect_line(out, "model", "iou_threshold", "0.5", "default");
     expect_line(out, "stream", "buffer_size", "4096000", "default");
 
@@ -189,6 +190,16 @@ static void test_bad_input_exit_1(void **state)
     snprintf(cmd, sizeof(cmd), "'%s' config --print --confidence", bin());
     assert_int_equal(run(cmd, &out), 1);
     assert_non_null(strstr(out, "--confidence needs a value"));
+    snprintf(cmd, sizeof(cmd), "'%s' config --print --set model.confidence", bin());
+    assert_int_equal(run(cmd, &out), 1);
+    assert_non_null(strstr(out, "--set: expected section.key=value"));
+    snprintf(cmd, sizeof(cmd), "'%s' config --print --frobnicate", bin());
+    assert_int_equal(run(cmd, &out), 1);
+    assert_non_null(strstr(out, "unknown option '--frobnicate'"));
+    snprintf(cmd, sizeof(cmd), "'%s' config --print --set output.width=1281", bin());
+    assert_int_equal(run(cmd, &out), 1); /* cross-field rule, with the value's origin */
+    assert_non_null(
+        strstr(out, "CLI --set: section output: output.width and output.height must be even"));
 }
 
 /* The shipped configs load cleanly and hold every key at its default. */
