@@ -19,6 +19,8 @@ int ft_cmd_bench(int argc, char **argv);
 
 /* inspect: print a model file's format, saved args, tensors and parameter count. */
 int ft_cmd_inspect(int argc, char **argv);
+/* detect: run an RF-DETR checkpoint on a PNG or a video; JSON lines of detections. */
+int ft_cmd_detect(int argc, char **argv);
 
 /* The command table, ended by a NULL name (defined in main.c). */
 extern const ft_command ft_commands[];

@@ -10,6 +10,7 @@ const ft_command ft_commands[] = {
     {"config", "print the effective configuration or the key reference", ft_cmd_config},
     {"bench", "run a benchmark (detector, ...)", ft_cmd_bench},
     {"inspect", "print a model file's args, tensors and parameter count", ft_cmd_inspect},
+    {"detect", "run an RF-DETR model on an image or video, print detections as JSON", ft_cmd_detect},
     {NULL, NULL, NULL},
 };
 
