@@ -17,4 +17,8 @@ int ft_bench_pipeline(int argc, char **argv);
  * OpenBLAS sgemm GFLOP/s measured in the same run, peak RSS. */
 int ft_bench_rfdetr(int argc, char **argv);
 
+/* Tracker + virtual camera (--frames N --fps F) over generated candidate
+ * lists: updates/s on one core, ratio to the bare Kalman filter. */
+int ft_bench_track(int argc, char **argv);
+
 #endif
