@@ -22,6 +22,11 @@ int ft_cmd_inspect(int argc, char **argv);
 /* detect: run an RF-DETR checkpoint on a PNG or a video; JSON lines of detections. */
 int ft_cmd_detect(int argc, char **argv);
 
+/* synth: render a synthetic match with ground truth (tools/synth). */
+int ft_cmd_synth(int argc, char **argv);
+/* eval: score a track against ground truth, or run the evaluation suite (tools/eval). */
+int ft_cmd_eval(int argc, char **argv);
+
 /* The command table, ended by a NULL name (defined in main.c). */
 extern const ft_command ft_commands[];
 

@@ -11,6 +11,8 @@ const ft_command ft_commands[] = {
     {"bench", "run a benchmark (detector, ...)", ft_cmd_bench},
     {"inspect", "print a model file's args, tensors and parameter count", ft_cmd_inspect},
     {"detect", "run an RF-DETR model on an image or video, print detections as JSON", ft_cmd_detect},
+    {"synth", "render a synthetic match video with ball ground truth", ft_cmd_synth},
+    {"eval", "score a track against ground truth; run the evaluation suite", ft_cmd_eval},
     {NULL, NULL, NULL},
 };
 
