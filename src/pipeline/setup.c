@@ -6,6 +6,7 @@
 #include "core/log.h"
 #include "detect/classic.h"
 #include "detect/replay.h"
+#include "detect/rfdetr.h"
 #include "pipeline/pipeline.h"
 
 static const char *device_name(int device)
@@ -40,6 +41,22 @@ void ft_pipeline_params_from_settings(const ft_settings *s, ft_pipeline_params *
     p->camera = &s->camera;
 }
 
+/* model.size as its configuration name ("medium"), read from the option
+ * table so the names are spelled in one place. */
+static const char *model_size_name(int size)
+{
+    for (const ft_config_section *sec = ft_settings_sections; sec->name; sec++) {
+        if (strcmp(sec->name, "model"))
+            continue;
+        for (const ft_option *o = sec->options; o->key; o++)
+            if (!strcmp(o->key, "size") && o->choices)
+                for (int i = 0; o->choices[i]; i++)
+                    if (i == size)
+                        return o->choices[i];
+    }
+    return "auto";
+}
+
 ft_status ft_pipeline_detector_create(const ft_settings *s, const char *detections,
                                       ft_detector **det, ft_detect_filter **filter)
 {
@@ -54,11 +71,18 @@ ft_status ft_pipeline_detector_create(const ft_settings *s, const char *detectio
         st = FT_OK;
     } else if (s->detector.type == FT_DETECTOR_RFDETR ||
                (s->detector.type == FT_DETECTOR_AUTO && s->model.path[0])) {
-        /* The RF-DETR adapter (detect/rfdetr.h) is wired in here once it is
-         * part of the tree; until then a model cannot be used. */
-        FT_LOGE("pipeline", "model '%s': the RF-DETR detector is not in this build yet; use "
-                            "detector.type=classic or --detections FILE", s->model.path);
-        st = FT_ERR_MODEL;
+        ft_rfdetr_detector_params rp = {
+            .model = {.model_path = s->model.path,
+                      .size = model_size_name(s->model.size),
+                      .imgsz = s->model.imgsz,
+                      .device = device_name(s->model.device),
+                      .threads = s->model.threads,
+                      .warmup_iterations = s->model.warmup_iterations},
+            .confidence = (float)s->model.confidence,
+            .ball_class_id = s->model.ball_class_id,
+            .iou_threshold = (float)s->model.iou_threshold,
+        };
+        st = ft_rfdetr_detector_create(&rp, det);
     } else {
         ft_detect_classic_params cp;
         ft_detect_classic_params_default(&cp);
