@@ -6,3 +6,10 @@ endif()
 if(FT_CUDA AND TARGET ft_detect)
     ft_test(test_nn_cuda_rfdetr SOURCES test_nn_cuda_rfdetr.c LIBS ft_detect TIMEOUT 600)
 endif()
+# The CUDA benchmark without the program's video libraries (scripts/gpu-check.sh).
+if(FT_CUDA AND TARGET ft_detect)
+    add_executable(bench_nn_cuda ${PROJECT_SOURCE_DIR}/scripts/gpu/bench_main.c
+                   ${PROJECT_SOURCE_DIR}/tools/bench/bench_rfdetr_cuda.c)
+    target_include_directories(bench_nn_cuda PRIVATE ${PROJECT_SOURCE_DIR}/src ${PROJECT_SOURCE_DIR})
+    target_link_libraries(bench_nn_cuda PRIVATE ft_detect)
+endif()

@@ -18,6 +18,8 @@ static const bench_entry benches[] = {
     {"detector", "default detector + filters on 1080p frames, one core", ft_bench_detector},
     {"pipeline", "1080p25 -> 720p transcode through the pipeline vs bare libav", ft_bench_pipeline},
     {"rfdetr", "RF-DETR forward pass: ms/frame, GFLOP/s vs OpenBLAS sgemm, RSS", ft_bench_rfdetr},
+    {"rfdetr-cuda", "RF-DETR on CUDA: 1080p frame latency p50/p99, throughput, VRAM vs CPU",
+     ft_bench_rfdetr_cuda},
     {"track", "tracker + virtual camera updates/s on one core vs the bare Kalman filter",
      ft_bench_track},
     {NULL, NULL, NULL},

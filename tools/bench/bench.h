@@ -17,6 +17,11 @@ int ft_bench_pipeline(int argc, char **argv);
  * OpenBLAS sgemm GFLOP/s measured in the same run, peak RSS. */
 int ft_bench_rfdetr(int argc, char **argv);
 
+/* RF-DETR on CUDA (--model M [--device cuda:N]): 1080p NV12 frame to
+ * detections, batch-1 p50/p99 incl. pre-processing, 32-frame throughput,
+ * device memory; the CPU engine in the same run as the baseline. */
+int ft_bench_rfdetr_cuda(int argc, char **argv);
+
 /* Tracker + virtual camera (--frames N --fps F) over generated candidate
  * lists: updates/s on one core, ratio to the bare Kalman filter. */
 int ft_bench_track(int argc, char **argv);

@@ -487,9 +487,10 @@ static void cuda_linear(ft_nn_backend *be, const ft_nn_linear_args *a)
             fail_blas(c, CUBLAS_STATUS_NOT_SUPPORTED, "no cuBLASLt algorithm for linear");
         return;
     }
+    /* with a folded layer-scale, w and bias already carry it */
     fail_cuda(c,
-              ft_cuda_epilogue(a->m, a->n, t, a->n, fold ? NULL : a->bias, a->act, a->res,
-                               a->ldres, fold ? NULL : a->scale, a->y, a->ldy, c->stream),
+              ft_cuda_epilogue(a->m, a->n, t, a->n, bias, a->act, a->res, a->ldres,
+                               fold ? NULL : a->scale, a->y, a->ldy, c->stream),
               "linear epilogue");
 }
 

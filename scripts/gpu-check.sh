@@ -1,0 +1,150 @@
+#!/bin/bash
+# GPU check: build with CUDA, run the CUDA tests (operators and the whole
+# RF-DETR forward pass against the CPU engine), the whole test suite, then
+# the GPU benchmarks against the official PyTorch FP16 model, all in one go on
+# a fresh GPU machine (see docs/cuda.md). Generates its own test data.
+#
+#   scripts/gpu-check.sh            logs and a summary under $OUT (default /tmp/gpu-check)
+#
+# Environment: OUT (log folder), JOBS (default: all cores), FT_CUDA_ARCH
+# (default 90), GPU_CHECK_SKIP_SUITE=1 to skip the whole ctest suite,
+# GPU_CHECK_MODE=cuda-only to force the reduced build below, GPU_CHECK_BUILD
+# (build folder, default build-gpu).
+#
+# Machines without the project's system packages (no network to install them)
+# get the packages the nn/detect libraries and the tests need from .deb files
+# in third_party/debs (fetched beforehand with `apt-get download`, see
+# docs/cuda.md), and stand-in pkg-config entries for the video and HTTP
+# libraries; only the CUDA test and benchmark targets are built then.
+set -u
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+OUT=${OUT:-/tmp/gpu-check}
+JOBS=${JOBS:-$(nproc)}
+ARCH=${FT_CUDA_ARCH:-90}
+WORK=${TMPDIR:-/tmp}/gpu-check-work
+BUILD=${GPU_CHECK_BUILD:-$ROOT/build-gpu}
+mkdir -p "$OUT" "$WORK"
+cd "$ROOT" || exit 1
+SUMMARY=$OUT/summary.txt
+: >"$SUMMARY"
+say() { echo "== $*"; echo "$*" >>"$SUMMARY"; }
+T0=$(date +%s)
+elapsed() { echo $(($(date +%s) - T0)); }
+
+echo "== machine"
+nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.sm,clocks.max.sm --format=csv 2>&1 | tee "$OUT/gpu.txt"
+{ nvcc --version | tail -2; cmake --version | head -1; gcc --version | head -1; uname -r; } 2>&1
+for t in make ninja pkg-config dpkg python3; do printf '%s: %s\n' "$t" "$(command -v $t || echo missing)"; done
+
+# ---- dependencies ----
+MODS="yaml-0.1 libavformat libavcodec libavutil libswscale libswresample libavfilter openblas minizip libmicrohttpd libpng cmocka"
+MODE=${GPU_CHECK_MODE:-full}
+if [ "$MODE" = cuda-only ] || ! command -v pkg-config >/dev/null || ! pkg-config --exists $MODS 2>/dev/null; then
+    MODE=cuda-only
+    SYS=$WORK/sysroot
+    FAKE=$WORK/fakepc
+    mkdir -p "$SYS" "$FAKE"
+    for f in third_party/debs/*.deb; do
+        if command -v dpkg-deb >/dev/null; then
+            dpkg-deb -x "$f" "$SYS"
+        else
+            (cd "$WORK" && ar x "$ROOT/$f" data.tar.xz && tar -xJf data.tar.xz -C "$SYS" && rm -f data.tar.xz)
+        fi
+    done
+    LIB=$SYS/usr/lib/x86_64-linux-gnu
+    export LD_LIBRARY_PATH=$LIB:$LIB/openblas-pthread:${LD_LIBRARY_PATH:-}
+    if ! command -v pkg-config >/dev/null; then
+        ln -sf "$SYS/usr/bin/pkgconf" "$WORK/pkg-config"
+        export PATH=$WORK:$PATH
+    fi
+    command -v make >/dev/null || { ln -sf "$SYS/usr/bin/make" "$WORK/make"; export PATH=$WORK:$PATH; }
+    export PKG_CONFIG_LIBDIR=$LIB/pkgconfig:$LIB/openblas-pthread/pkgconfig:$SYS/usr/share/pkgconfig:$FAKE
+    export PKG_CONFIG_SYSROOT_DIR=$SYS
+    for m in $MODS; do
+        pkg-config --exists "$m" 2>/dev/null ||
+            printf 'Name: %s\nDescription: stand-in (not built here)\nVersion: 99\nLibs:\nCflags:\n' "$m" >"$FAKE/$m.pc"
+    done
+fi
+say "mode: $MODE (full = every system package present; cuda-only = CUDA targets only)"
+
+# ---- build ----
+echo "== configure + build ($(elapsed) s)"
+cmake -S . -B "$BUILD" -G "Unix Makefiles" -DFT_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES="$ARCH" \
+    >"$OUT/configure.log" 2>&1 || { tail -30 "$OUT/configure.log"; say "configure FAILED"; exit 1; }
+BUILD_OK=1
+if [ $MODE = full ]; then
+    cmake --build "$BUILD" -j "$JOBS" >"$OUT/build.log" 2>&1 || BUILD_OK=0
+else
+    for t in ft_core ft_nn ft_detect test_nn_cuda_ops test_nn_cuda_rfdetr bench_nn_cuda; do
+        make -C "$BUILD" -j "$JOBS" "$t/fast" >>"$OUT/build.log" 2>&1 || { BUILD_OK=0; break; }
+    done
+fi
+grep -E "warning|error" "$OUT/build.log" | grep -v "^make" | head -20
+[ $BUILD_OK = 1 ] || { tail -40 "$OUT/build.log"; say "build FAILED"; }
+say "build: $([ $BUILD_OK = 1 ] && echo ok || echo FAILED) ($(elapsed) s)"
+
+# ---- test data ----
+CKPT=$WORK/rfdetr-medium-random.safetensors
+python3 scripts/gpu/rfdetr_reference.py checkpoint "$CKPT" 2>&1 | tail -2
+export FT_RFDETR_CHECKPOINT=$CKPT FT_SOURCE_DIR=$ROOT FT_BUILD_DIR=$BUILD
+export FT_BIN=$BUILD/football-tracker
+
+# ---- CUDA tests ----
+run_test() {
+    local name=$1
+    echo "== $name ($(elapsed) s)"
+    if [ ! -x "$BUILD/tests/$name" ]; then say "$name: NOT BUILT"; return; fi
+    timeout 300 "$BUILD/tests/$name" >"$OUT/$name.log" 2>&1
+    local rc=$?
+    grep -vE '^\{"ts"' "$OUT/$name.log" | tail -60
+    say "$name: $([ $rc = 0 ] && echo PASS || echo "FAIL (rc $rc)")"
+}
+run_test test_nn_cuda_ops
+run_test test_nn_cuda_rfdetr
+
+if command -v compute-sanitizer >/dev/null && [ -x "$BUILD/tests/test_nn_cuda_ops" ]; then
+    echo "== compute-sanitizer memcheck of the operator tests ($(elapsed) s)"
+    timeout 240 compute-sanitizer --tool memcheck --print-limit 10 "$BUILD/tests/test_nn_cuda_ops" \
+        >"$OUT/memcheck.log" 2>&1
+    tail -5 "$OUT/memcheck.log"
+    say "memcheck: $(grep -E 'ERROR SUMMARY' "$OUT/memcheck.log" | tail -1)"
+fi
+
+# ---- whole suite ----
+if [ $MODE = full ] && [ "${GPU_CHECK_SKIP_SUITE:-0}" != 1 ]; then
+    echo "== ctest, whole suite ($(elapsed) s)"
+    (cd "$BUILD" && timeout 240 ctest -j "$JOBS" --output-on-failure >"$OUT/ctest.log" 2>&1)
+    tail -25 "$OUT/ctest.log"
+    say "ctest: $(grep -E 'tests passed|tests failed' "$OUT/ctest.log" | tail -1)"
+fi
+
+# ---- benchmarks ----
+echo "== bench: CUDA ($(elapsed) s)"
+BENCH=$BUILD/tests/bench_nn_cuda
+[ $MODE = full ] && BENCH="$FT_BIN bench rfdetr-cuda"
+timeout 200 $BENCH --model "$CKPT" --size medium --iters 300 --cpu-iters 3 >"$OUT/bench_cuda.log" 2>&1
+grep -vE '^\{"ts"' "$OUT/bench_cuda.log" | tail -12
+grep -E '^(rfdetr|baseline)' "$OUT/bench_cuda.log" >>"$SUMMARY"
+
+echo "== bench: official PyTorch FP16 ($(elapsed) s)"
+export FT_TORCH_RESULT=$OUT/torch_bench.json
+PYTHONUNBUFFERED=1 timeout 200 python3 scripts/gpu/rfdetr_reference.py torch-bench "$CKPT" \
+    >"$OUT/bench_torch.log" 2>&1
+tail -25 "$OUT/bench_torch.log"
+grep -E '^torch-fp16' "$OUT/bench_torch.log" >>"$SUMMARY"
+python3 - "$OUT/bench_cuda.log" "$FT_TORCH_RESULT" <<'EOF' | tee -a "$SUMMARY"
+import json, re, sys
+try:
+    r = dict(re.findall(r"(\w+)=([\d.]+)", open(sys.argv[1]).read().split("RESULT", 1)[1].splitlines()[0]))
+    t = json.load(open(sys.argv[2]))
+    ours, theirs = float(r["cuda_b1_p50_ms"]), t["1"][0]
+    print(f"batch 1 p50: ours {ours:.3f} ms (incl. 1080p pre-processing) vs PyTorch FP16 "
+          f"{theirs:.3f} ms (forward only): {theirs / ours:.2f}x")
+    print(f"throughput: ours {float(r['cuda_fps']):.0f} frames/s vs PyTorch FP16 batch 32 "
+          f"{t['32'][2]:.0f} frames/s")
+except Exception as e:  # a missing side is reported above
+    print(f"comparison unavailable: {e}")
+EOF
+
+echo "== summary ($(elapsed) s)"
+cat "$SUMMARY"

@@ -1,0 +1,180 @@
+/* The CUDA rows of `bench rfdetr --device cuda`: RF-DETR end-to-end latency
+ * on a 1080p NV12 frame (pre-processing, forward pass, download of the
+ * outputs, post-processing), a 32-frame throughput figure and device memory,
+ * against the CPU engine measured in the same run as the baseline. */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#ifdef FT_HAVE_CUDA
+#include <cuda_runtime_api.h>
+#endif
+
+#include "core/status.h"
+#include "detect/rfdetr.h"
+#include "tools/bench/bench.h"
+
+#define FRAME_W 1920
+#define FRAME_H 1080
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* A pitch-like NV12 frame: green luma ramp with texture, greenish chroma. */
+static uint8_t *make_frame(ft_image *img)
+{
+    size_t ysz = (size_t)FRAME_W * FRAME_H;
+    uint8_t *buf = malloc(ysz + ysz / 2);
+    if (!buf)
+        return NULL;
+    uint32_t s = 12345u;
+    for (size_t i = 0; i < ysz; i++) {
+        s = s * 1664525u + 1013904223u;
+        buf[i] = (uint8_t)(90 + (i % FRAME_W) / 40 + (s >> 28));
+    }
+    for (size_t i = 0; i < ysz / 2; i += 2) {
+        buf[ysz + i] = 100;
+        buf[ysz + i + 1] = 110;
+    }
+    *img = (ft_image){.width = FRAME_W, .height = FRAME_H, .format = FT_PIX_NV12,
+                      .data = {buf, buf + ysz, NULL}, .stride = {FRAME_W, FRAME_W, 0}};
+    return buf;
+}
+
+/* One frame end to end; returns its wall time in ms or a negative value. */
+static double one_frame(ft_rfdetr *m, const ft_image *img, ft_status *st)
+{
+    ft_rfdetr_det det[100];
+    int n = 0;
+    double t0 = now_ms();
+    if ((*st = ft_rfdetr_preprocess(m, img)) || (*st = ft_rfdetr_forward(m)))
+        return -1;
+    ft_rfdetr_postprocess(m, FRAME_W, FRAME_H, 0.5f, det, 100, &n);
+    return now_ms() - t0;
+}
+
+/* p50/p99 of `iters` frames into out[0], out[1]. */
+static ft_status latency(ft_rfdetr *m, const ft_image *img, int iters, double *out)
+{
+    ft_status st = FT_OK;
+    double *t = malloc((size_t)iters * sizeof(double));
+    if (!t)
+        return FT_ERR_NOMEM;
+    for (int i = 0; i < iters; i++)
+        if ((t[i] = one_frame(m, img, &st)) < 0)
+            goto out;
+    qsort(t, (size_t)iters, sizeof(double), cmp_double);
+    out[0] = t[iters / 2];
+    out[1] = t[(int)(iters * 0.99) < iters ? (int)(iters * 0.99) : iters - 1];
+out:
+    free(t);
+    return st;
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: bench rfdetr-cuda --model FILE [--size NAME] [--device cuda[:N]]\n"
+               "                         [--iters N] [--cpu-iters N]\n"
+               "RF-DETR on a 1080p NV12 frame: batch-1 latency p50/p99 including\n"
+               "pre-processing, 32-frame throughput and device memory on CUDA, and\n"
+               "the CPU engine in the same run as the baseline (--cpu-iters 0 skips it).\n");
+}
+
+int ft_bench_rfdetr_cuda(int argc, char **argv)
+{
+    const char *model = NULL, *size = NULL, *device = "cuda";
+    int iters = 300, cpu_iters = 3;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        char *end = NULL;
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            usage(stdout);
+            return FT_EXIT_OK;
+        } else if (!strcmp(a, "--model") && v) {
+            model = v;
+        } else if (!strcmp(a, "--size") && v) {
+            size = v;
+        } else if (!strcmp(a, "--device") && v) {
+            device = v;
+        } else if ((!strcmp(a, "--iters") || !strcmp(a, "--cpu-iters")) && v) {
+            long n = strtol(v, &end, 10);
+            if (!*v || *end || n < (a[2] == 'i' ? 1 : 0) || n > 100000) {
+                fprintf(stderr, "bench rfdetr-cuda: %s '%s': expected a count\n", a, v);
+                return FT_EXIT_CONFIG;
+            }
+            *(a[2] == 'i' ? &iters : &cpu_iters) = (int)n;
+        } else {
+            fprintf(stderr, "bench rfdetr-cuda: unknown or incomplete option '%s'\n", a);
+            usage(stderr);
+            return FT_EXIT_CONFIG;
+        }
+        i++;
+    }
+    if (!model) {
+        fprintf(stderr, "bench rfdetr-cuda: --model is required\n");
+        return FT_EXIT_CONFIG;
+    }
+    ft_status st = FT_OK;
+    ft_rfdetr *gm = NULL, *cm = NULL;
+    ft_image img;
+    uint8_t *frame = make_frame(&img);
+    if (!frame) {
+        st = FT_ERR_NOMEM;
+        goto out;
+    }
+    ft_rfdetr_params p = {.model_path = model, .size = size, .device = device};
+    if ((st = ft_rfdetr_create(&p, &gm)))
+        goto out;
+    for (int i = 0; i < 20; i++) /* eager pass, graph capture, warm clocks */
+        if (one_frame(gm, &img, &st) < 0)
+            goto out;
+    double lat[2];
+    if ((st = latency(gm, &img, iters, lat)))
+        goto out;
+    double t0 = now_ms();
+    int frames = 32 * 8;
+    for (int i = 0; i < frames; i++)
+        if (one_frame(gm, &img, &st) < 0)
+            goto out;
+    double fps = frames * 1e3 / (now_ms() - t0);
+    printf("rfdetr %s batch 1, 1080p NV12 -> detections: p50 %.3f ms  p99 %.3f ms  (%d frames)\n",
+           device, lat[0], lat[1], iters);
+    printf("rfdetr %s 32-frame batches (model runs batch 1, back to back): %.0f frames/s\n",
+           device, fps);
+#ifdef FT_HAVE_CUDA
+    size_t free_b = 0, total_b = 0;
+    if (cudaMemGetInfo(&free_b, &total_b) == cudaSuccess)
+        printf("rfdetr %s device memory in use (CUDA context included): %zu MiB of %zu MiB\n",
+               device, (total_b - free_b) >> 20, total_b >> 20);
+#endif
+    printf("RESULT cuda_b1_p50_ms=%.4f cuda_b1_p99_ms=%.4f cuda_fps=%.1f\n", lat[0], lat[1], fps);
+    if (cpu_iters > 0) {
+        ft_rfdetr_params cp = p;
+        cp.device = "cpu";
+        double clat[2];
+        if ((st = ft_rfdetr_create(&cp, &cm)) || one_frame(cm, &img, &st) < 0 ||
+            (st = latency(cm, &img, cpu_iters, clat)))
+            goto out;
+        printf("baseline cpu (same run): p50 %.1f ms -> cuda is %.1fx faster at batch 1\n",
+               clat[0], clat[0] / lat[0]);
+    }
+out:
+    if (st)
+        fprintf(stderr, "bench rfdetr-cuda: %s\n", ft_status_str(st));
+    ft_rfdetr_destroy(&cm);
+    ft_rfdetr_destroy(&gm);
+    free(frame);
+    return ft_status_exit_code(st);
+}
