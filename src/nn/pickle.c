@@ -263,9 +263,12 @@ static ft_status memo_put(reader *r, uint64_t idx)
     ft_status st = top(r, &v);
     if (st)
         return st;
-    if (idx >= FT_NN_PICKLE_MAX_MEMO)
-        return fail(r, "pickle memo index %llu too large (limit %zu)", (unsigned long long)idx,
-                    (size_t)FT_NN_PICKLE_MAX_MEMO);
+    /* Writers number memo entries from 0 and each entry costs at least two
+     * bytes of pickle, so an index beyond the size is hostile or corrupt (and
+     * would make us allocate a huge table). */
+    if (idx >= FT_NN_PICKLE_MAX_MEMO || idx > r->size)
+        return fail(r, "pickle memo index %llu too large at offset %zu", (unsigned long long)idx,
+                    r->pos);
     if (idx >= r->memo_cap) {
         size_t cap = r->memo_cap ? r->memo_cap : 1024;
         while (cap <= idx)
