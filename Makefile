@@ -20,6 +20,18 @@ build: deps $(BUILD)/CMakeCache.txt
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 
+# A generated match clip (synth, with ground truth) through `batch`, scored
+# by `eval`: out/demo.mp4 is the virtual-camera video with the overlay.
+DEMO_SECONDS ?= 10
+demo: build
+	mkdir -p out
+	$(BUILD)/football-tracker synth --out out/demo-input.mp4 --truth out/demo-truth.csv \
+		--seconds $(DEMO_SECONDS) --scenario wide
+	$(BUILD)/football-tracker batch --input out/demo-input.mp4 --output out/demo.mp4 \
+		--track-out out/demo-track.csv --set stream.show_stats=true
+	$(BUILD)/football-tracker eval --track out/demo-track.csv --truth out/demo-truth.csv
+	@echo "demo: wrote out/demo.mp4 (input out/demo-input.mp4, track out/demo-track.csv)"
+
 # Every benchmark listed by `football-tracker bench --help`, or only those in
 # BENCH (e.g. `make bench BENCH="track pipeline"`).
 BENCH ?= $(shell $(BUILD)/football-tracker bench --help 2>/dev/null | \
