@@ -1,8 +1,8 @@
 /* Tests of the virtual camera (camera/camera.h). */
+#include <cmocka.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
-#include <cmocka.h>
 
 #include <math.h>
 #include <string.h>
@@ -41,8 +41,14 @@ static ft_crop step(ft_camera *c, double t, const ft_camera_target *tg)
     return r;
 }
 
-static double cx(const ft_crop *r) { return r->x + 0.5 * r->w; }
-static double cy(const ft_crop *r) { return r->y + 0.5 * r->h; }
+static double cx(const ft_crop *r)
+{
+    return r->x + 0.5 * r->w;
+}
+static double cy(const ft_crop *r)
+{
+    return r->y + 0.5 * r->h;
+}
 
 /* Whatever the target (outside the frame, lost, chaos) and the frame
  * spacing, the crop stays in the frame with the output aspect ratio. */

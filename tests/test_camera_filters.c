@@ -1,8 +1,8 @@
 /* Tests of the One-Euro filter and the PID controller (camera/filters.h). */
+#include <cmocka.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
-#include <cmocka.h>
 
 #include <math.h>
 
@@ -52,8 +52,8 @@ static void test_one_euro_cutoff_rises_with_speed(void **state)
 static void test_one_euro_matches_reference(void **state)
 {
     (void)state;
-    static const double in[] = {0, 10, 25, 20, 60, 200, 210, 205, 400, 380, 390, 395, 300, 100,
-                                50, 52};
+    static const double in[] = {0,   10,  25,  20,  60,  200, 210, 205,
+                                400, 380, 390, 395, 300, 100, 50,  52};
     static const double want[] = {
         0.000000000000,   1.447042797949,   5.803391498766,   8.046320744488,
         21.544097427192,  107.116563732356, 153.688224094687, 174.526468629091,
@@ -65,8 +65,8 @@ static void test_one_euro_matches_reference(void **state)
         const double y = ft_camera_one_euro_filter(&f, in[i], 1.0 / 30, 0.6, 0.004, 1.0);
         assert_true(fabs(y - want[i]) < 1e-9);
     }
-    assert_true(fabs(ft_camera_one_euro_alpha(1.0, 1.0 / 30) -
-                     1.0 / (1.0 + 30.0 / (2.0 * M_PI))) < 1e-15);
+    assert_true(fabs(ft_camera_one_euro_alpha(1.0, 1.0 / 30) - 1.0 / (1.0 + 30.0 / (2.0 * M_PI))) <
+                1e-15);
 }
 
 /* Restart keeps the value but forgets the derivative (after a loss). */
@@ -111,7 +111,7 @@ static void test_pid_saturated_step_no_windup(void **state)
     double peak;
     int sat;
     const double x = pid_run(6000.0, 30.0, 20.0, 15000.0, &peak, &sat);
-    assert_true(sat >= 11); /* 6000 px at 500 px/frame */
+    assert_true(sat >= 11);              /* 6000 px at 500 px/frame */
     assert_true(fabs(x - 6000.0) < 0.5); /* settled */
     /* Integrating the error of the 11 saturated frames would add about
      * 1000 px.s x ki 9/s^2, far beyond the speed limit: hundreds of pixels of

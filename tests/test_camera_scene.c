@@ -1,10 +1,10 @@
 /* Tracker + camera on generated scenes: the same scene gives the same camera
  * path in seconds at 25, 30 and 60 fps, a mirrored scene a mirrored path, and
  * a 2160p scene the 1080p path scaled by two. */
+#include <cmocka.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
-#include <cmocka.h>
 
 #include <math.h>
 
@@ -39,9 +39,9 @@ static bool scene_ball(double t, double *x, double *y)
 
 typedef struct run_opts {
     double fps;
-    double scale;  /* resolution relative to 1080p */
-    bool mirror;   /* x -> width - x */
-    double noise;  /* detection noise std, 1080p px */
+    double scale; /* resolution relative to 1080p */
+    bool mirror;  /* x -> width - x */
+    double noise; /* detection noise std, 1080p px */
 } run_opts;
 
 /* Runs the scene for 10 s; writes the crop centre x, y and width (1080p
@@ -70,9 +70,9 @@ static void run_scene(const run_opts *o, double path[51][3], ft_crop *frames, in
         ft_track_candidate c[2];
         int nc = 0;
         if (vis)
-            c[nc++] = (ft_track_candidate){(float)((x + nx) * o->scale),
-                                           (float)((y + ny) * o->scale), (float)(16 * o->scale),
-                                           (float)(16 * o->scale), 0.8f};
+            c[nc++] =
+                (ft_track_candidate){(float)((x + nx) * o->scale), (float)((y + ny) * o->scale),
+                                     (float)(16 * o->scale), (float)(16 * o->scale), 0.8f};
         if (i % every == 0 && (i / every) % 7 == 3) /* a confident false positive */
             c[nc++] = (ft_track_candidate){(float)(1700 * o->scale), (float)(150 * o->scale),
                                            (float)(20 * o->scale), (float)(20 * o->scale), 0.95f};
@@ -81,11 +81,17 @@ static void run_scene(const run_opts *o, double path[51][3], ft_crop *frames, in
                 c[k].x = (float)fw - c[k].x;
         ft_track_state s;
         assert_int_equal(ft_tracker_update(tr, t, c, nc, &s), FT_OK);
-        const ft_camera_target tg = {
-            s.x, s.y, s.vx, s.vy, s.ax, s.ay, s.pos_std,
-            (s.is_tracking ? FT_CAMERA_TARGET_VALID : 0u) | (s.chaos ? FT_CAMERA_TARGET_CHAOS : 0u) |
-                (s.stability_lock ? FT_CAMERA_TARGET_STABLE : 0u) |
-                (s.new_track ? FT_CAMERA_TARGET_NEW : 0u)};
+        const ft_camera_target tg = {s.x,
+                                     s.y,
+                                     s.vx,
+                                     s.vy,
+                                     s.ax,
+                                     s.ay,
+                                     s.pos_std,
+                                     (s.is_tracking ? FT_CAMERA_TARGET_VALID : 0u) |
+                                         (s.chaos ? FT_CAMERA_TARGET_CHAOS : 0u) |
+                                         (s.stability_lock ? FT_CAMERA_TARGET_STABLE : 0u) |
+                                         (s.new_track ? FT_CAMERA_TARGET_NEW : 0u)};
         ft_crop r;
         assert_int_equal(ft_camera_update(cam, t, &tg, &r), FT_OK);
         if (frames && i < cap)
@@ -123,8 +129,8 @@ static void test_same_path_at_25_30_60_fps(void **state)
             worst = fmax(worst, hypot(p[j][0] - ref[j][0], p[j][1] - ref[j][1]));
             worst_w = fmax(worst_w, fabs(p[j][2] - ref[j][2]));
         }
-        print_message("%g fps vs 60 fps: largest centre gap %.1f px, width gap %.1f px\n",
-                      rates[k], worst, worst_w);
+        print_message("%g fps vs 60 fps: largest centre gap %.1f px, width gap %.1f px\n", rates[k],
+                      worst, worst_w);
         assert_true(worst < 0.015 * W);
         assert_true(worst_w < 0.015 * W);
     }

@@ -1,8 +1,8 @@
 /* Tests of the Kalman filter and the ball tracker (track/). */
+#include <cmocka.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
-#include <cmocka.h>
 
 #include <math.h>
 #include <string.h>

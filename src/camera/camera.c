@@ -16,9 +16,9 @@ struct ft_camera {
     double scale;          /* frame pixels per reference pixel */
     bool has_time;
     double t_prev;
-    double cx, cy;         /* crop centre */
+    double cx, cy; /* crop centre */
     double zoom;
-    double aim_x, aim_y;   /* last aim (held and drifted while lost) */
+    double aim_x, aim_y;     /* last aim (held and drifted while lost) */
     double prev_ax, prev_ay; /* target acceleration of the previous update, px/s^2 */
     ft_camera_one_euro fx, fy;
     ft_camera_pid px, py;
@@ -95,16 +95,28 @@ ft_status ft_camera_set_params(ft_camera *cam, const ft_camera_params *p)
     return FT_OK;
 }
 
-float ft_camera_zoom(const ft_camera *cam) { return (float)cam->zoom; }
+float ft_camera_zoom(const ft_camera *cam)
+{
+    return (float)cam->zoom;
+}
 
-static double clampd(double v, double lo, double hi) { return v < lo ? lo : v > hi ? hi : v; }
+static double clampd(double v, double lo, double hi)
+{
+    return v < lo ? lo : v > hi ? hi : v;
+}
 
 /* The part of offset d beyond a dead band of half-width z. */
-static double dead_band(double d, double z) { return d > z ? d - z : d < -z ? d + z : 0.0; }
+static double dead_band(double d, double z)
+{
+    return d > z ? d - z : d < -z ? d + z : 0.0;
+}
 
 /* Exponential approach factor over dt for time constant tc: exact, so the
  * same motion results at any frame rate. */
-static double approach(double dt, double tc) { return 1.0 - exp(-dt / tc); }
+static double approach(double dt, double tc)
+{
+    return 1.0 - exp(-dt / tc);
+}
 
 static void write_crop(const ft_camera *c, ft_crop *out)
 {
@@ -126,8 +138,7 @@ static void clamp_centre(ft_camera *c)
 /* Where the camera should look: the ball extrapolated prediction_steps
  * reference frames ahead with its velocity and acceleration, weighted by
  * anticipation; while lost, a slow drift toward the pitch centre. */
-static void update_aim(ft_camera *c, const ft_camera_target *tg, bool valid, bool chaos,
-                       double dt)
+static void update_aim(ft_camera *c, const ft_camera_target *tg, bool valid, bool chaos, double dt)
 {
     if (!valid) {
         const double k = approach(dt, c->p.lost_time_constant);
@@ -158,8 +169,8 @@ static double adaptive_beta(ft_camera *c, const ft_camera_target *tg, bool valid
     const double velocity_factor = 1.0 + speed / c->p.beta_speed_ref;
     const double jerk_factor = 1.0 / (1.0 + jerk / c->p.beta_jerk_ref);
     const double stability_factor = stable ? 0.5 : 1.0;
-    const double b = clampd(beta * velocity_factor * jerk_factor * stability_factor, 0.5 * beta,
-                            3.0 * beta);
+    const double b =
+        clampd(beta * velocity_factor * jerk_factor * stability_factor, 0.5 * beta, 3.0 * beta);
     return b / c->scale;
 }
 
@@ -230,33 +241,36 @@ ft_status ft_camera_update(ft_camera *c, double t, const ft_camera_target *tg, f
     update_aim(c, tg, valid, chaos, dt);
 
     /* Zoom first: the dead zone and the reachable range depend on the crop. */
-    const double tc = chaos ? p->chaos_time_constant
-                            : valid ? p->zoom_time_constant : p->lost_time_constant;
+    const double tc = chaos   ? p->chaos_time_constant
+                      : valid ? p->zoom_time_constant
+                              : p->lost_time_constant;
     c->zoom += (zoom_target(c, tg, valid, chaos) - c->zoom) * approach(dt, tc);
 
-    const double fc_min = chaos ? p->chaos_min_cutoff
-                                : stable ? p->stable_min_cutoff : p->smoothing_min_cutoff;
+    const double fc_min = chaos    ? p->chaos_min_cutoff
+                          : stable ? p->stable_min_cutoff
+                                   : p->smoothing_min_cutoff;
     const double beta = chaos ? 0.0 : adaptive_beta(c, tg, valid, stable, dt);
-    const double sx = ft_camera_one_euro_filter(&c->fx, c->aim_x, dt, fc_min, beta,
-                                                p->smoothing_d_cutoff);
-    const double sy = ft_camera_one_euro_filter(&c->fy, c->aim_y, dt, fc_min, beta,
-                                                p->smoothing_d_cutoff);
+    const double sx =
+        ft_camera_one_euro_filter(&c->fx, c->aim_x, dt, fc_min, beta, p->smoothing_d_cutoff);
+    const double sy =
+        ft_camera_one_euro_filter(&c->fy, c->aim_y, dt, fc_min, beta, p->smoothing_d_cutoff);
 
     const double hw = 0.5 * c->base_w / c->zoom, hh = 0.5 * c->base_h / c->zoom;
     /* Setpoint: move only by the part of the smoothed aim outside the dead
      * zone, and never beyond the reachable range (else the PID winds up
      * against the frame edge). */
-    const double set_x = clampd(c->cx + dead_band(sx - c->cx, p->dead_zone * hw), hw,
-                                c->frame_w - hw);
-    const double set_y = clampd(c->cy + dead_band(sy - c->cy, p->dead_zone * hh), hh,
-                                c->frame_h - hh);
+    const double set_x =
+        clampd(c->cx + dead_band(sx - c->cx, p->dead_zone * hw), hw, c->frame_w - hw);
+    const double set_y =
+        clampd(c->cy + dead_band(sy - c->cy, p->dead_zone * hh), hh, c->frame_h - hh);
     const double vmax =
         (stable ? p->stable_max_speed_px : p->max_speed_px) * FT_CAMERA_REF_FPS * c->scale;
     double mx, my;
     if (p->use_pid) {
         /* Integrate only within a tenth of a reference frame's largest pan. */
-        const ft_camera_pid_gains g = {p->pid_kp,        p->pid_ki, p->pid_kd,
-                                       FT_CAMERA_REF_FPS, vmax,      0.1 * vmax / FT_CAMERA_REF_FPS};
+        const ft_camera_pid_gains g = {p->pid_kp, p->pid_ki,
+                                       p->pid_kd, FT_CAMERA_REF_FPS,
+                                       vmax,      0.1 * vmax / FT_CAMERA_REF_FPS};
         /* Inside the dead zone the framing is right by definition: nothing
          * left to integrate, and a leftover integral must not drift it. */
         if (set_x == c->cx)

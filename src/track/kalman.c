@@ -37,12 +37,12 @@ void ft_track_kalman_predict(ft_track_kalman *k, double dt, double q)
         double FP[3][3];
         for (int i = 0; i < 3; i++)
             for (int j = 0; j < 3; j++)
-                FP[i][j] = F[i][0] * k->P[a][0][j] + F[i][1] * k->P[a][1][j] +
-                           F[i][2] * k->P[a][2][j];
+                FP[i][j] =
+                    F[i][0] * k->P[a][0][j] + F[i][1] * k->P[a][1][j] + F[i][2] * k->P[a][2][j];
         for (int i = 0; i < 3; i++)
             for (int j = 0; j < 3; j++)
-                k->P[a][i][j] = FP[i][0] * F[j][0] + FP[i][1] * F[j][1] + FP[i][2] * F[j][2] +
-                                q * Q[i][j];
+                k->P[a][i][j] =
+                    FP[i][0] * F[j][0] + FP[i][1] * F[j][1] + FP[i][2] * F[j][2] + q * Q[i][j];
     }
 }
 
@@ -62,7 +62,7 @@ double ft_track_kalman_update(ft_track_kalman *k, double zx, double zy, double r
     const double z[2] = {zx, zy};
     double nis = 0.0;
     for (int a = 0; a < 2; a++) {
-        double (*P)[3] = k->P[a];
+        double(*P)[3] = k->P[a];
         double *s = k->s[a];
         const double e = z[a] - s[0];
         const double S = P[0][0] + r;
@@ -82,8 +82,8 @@ double ft_track_kalman_update(ft_track_kalman *k, double zx, double zy, double r
                 AP[i][j] = A[i][0] * P[0][j] + A[i][1] * P[1][j] + A[i][2] * P[2][j];
         for (int i = 0; i < 3; i++)
             for (int j = 0; j < 3; j++)
-                P[i][j] = AP[i][0] * A[j][0] + AP[i][1] * A[j][1] + AP[i][2] * A[j][2] +
-                          K[i] * r * K[j];
+                P[i][j] =
+                    AP[i][0] * A[j][0] + AP[i][1] * A[j][1] + AP[i][2] * A[j][2] + K[i] * r * K[j];
     }
     return nis;
 }

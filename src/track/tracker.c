@@ -22,21 +22,21 @@
 
 struct ft_tracker {
     ft_tracker_params p;
-    double scale;     /* frame pixels per reference pixel */
+    double scale; /* frame pixels per reference pixel */
     ft_track_kalman kf;
-    bool has_track;   /* the filter holds a live track (mode != LOST) */
-    bool has_time;    /* t_prev is valid */
+    bool has_track; /* the filter holds a live track (mode != LOST) */
+    bool has_time;  /* t_prev is valid */
     double t_prev;
-    double dt_prev;   /* interval before the previous update (the frame period) */
-    double t_last_hit;    /* time of the last accepted candidate */
-    double streak_start;  /* first detection of the current run of consecutive ones */
-    bool stable_timing;   /* the ball has been slow since stable_since */
+    double dt_prev;      /* interval before the previous update (the frame period) */
+    double t_last_hit;   /* time of the last accepted candidate */
+    double streak_start; /* first detection of the current run of consecutive ones */
+    bool stable_timing;  /* the ball has been slow since stable_since */
     double stable_since;
     bool chaos;
     double chaos_until;
     bool lock;
-    double q_factor;      /* adaptive multiple of the base process noise */
-    double box_w, box_h;  /* last accepted box, reference pixels */
+    double q_factor;       /* adaptive multiple of the base process noise */
+    double box_w, box_h;   /* last accepted box, reference pixels */
     double last_x, last_y; /* last estimate, reference pixels (kept while lost) */
     double meas_x, meas_y; /* last accepted candidate, reference pixels */
     ft_track_state st;
@@ -45,20 +45,28 @@ struct ft_tracker {
 const char *ft_track_mode_name(ft_track_mode m)
 {
     switch (m) {
-    case FT_TRACK_LOST: return "lost";
-    case FT_TRACK_ACQUIRING: return "acquiring";
-    case FT_TRACK_NORMAL: return "normal";
-    case FT_TRACK_RECOVERING: return "recovering";
-    case FT_TRACK_COASTING: return "coasting";
-    default: return "unknown";
+    case FT_TRACK_LOST:
+        return "lost";
+    case FT_TRACK_ACQUIRING:
+        return "acquiring";
+    case FT_TRACK_NORMAL:
+        return "normal";
+    case FT_TRACK_RECOVERING:
+        return "recovering";
+    case FT_TRACK_COASTING:
+        return "coasting";
+    default:
+        return "unknown";
     }
 }
 
 /* A spec duration given in frames at the reference rate, in seconds. */
-static double ref_frames_s(int frames) { return frames / FT_TRACK_REF_FPS; }
+static double ref_frames_s(int frames)
+{
+    return frames / FT_TRACK_REF_FPS;
+}
 
-ft_status ft_tracker_create(const ft_tracker_params *p, int frame_w, int frame_h,
-                            ft_tracker **out)
+ft_status ft_tracker_create(const ft_tracker_params *p, int frame_w, int frame_h, ft_tracker **out)
 {
     ft_status st = FT_OK;
     ft_tracker *t = NULL;
@@ -117,10 +125,13 @@ ft_status ft_tracker_set_params(ft_tracker *t, const ft_tracker_params *p)
     return FT_OK;
 }
 
-void ft_tracker_get_state(const ft_tracker *t, ft_track_state *out) { *out = t->st; }
+void ft_tracker_get_state(const ft_tracker *t, ft_track_state *out)
+{
+    *out = t->st;
+}
 
-static double box_iou(double ax, double ay, double aw, double ah, double bx, double by,
-                      double bw, double bh)
+static double box_iou(double ax, double ay, double aw, double ah, double bx, double by, double bw,
+                      double bh)
 {
     if (aw <= 0 || ah <= 0 || bw <= 0 || bh <= 0)
         return 0.0;
@@ -278,8 +289,8 @@ ft_status ft_tracker_update(ft_tracker *t, double time, const ft_track_candidate
                             ft_track_state *out)
 {
     if (!t || n < 0 || (n > 0 && !cands) || !isfinite(time) || (t->has_time && time < t->t_prev)) {
-        FT_LOGE("track", "tracker update: invalid arguments (t=%g after %g, %d candidates)",
-                time, t ? t->t_prev : 0.0, n);
+        FT_LOGE("track", "tracker update: invalid arguments (t=%g after %g, %d candidates)", time,
+                t ? t->t_prev : 0.0, n);
         return FT_ERR_INVALID;
     }
     const ft_tracker_params *p = &t->p;
@@ -361,8 +372,8 @@ ft_status ft_tracker_update(ft_tracker *t, double time, const ft_track_candidate
     /* A confident detection far from the prediction while nothing fits the
      * track is the spec's "huge jump": distrust detections for a while. */
     if (best < 0 && top >= 0 && t->has_track && !t->chaos) {
-        const double jump = hypot(cands[top].x * inv - t->kf.s[0][0],
-                                  cands[top].y * inv - t->kf.s[1][0]);
+        const double jump =
+            hypot(cands[top].x * inv - t->kf.s[0][0], cands[top].y * inv - t->kf.s[1][0]);
         if (jump > p->chaos_jump_px) {
             t->chaos = true;
             t->chaos_until = time + ref_frames_s(p->chaos_frames);

@@ -34,21 +34,21 @@ typedef struct ft_track_candidate {
  * FT_TRACK_REF_FPS, pixels are pixels of a FT_TRACK_REF_HEIGHT-high frame, both
  * converted to seconds / frame pixels internally. */
 typedef struct ft_tracker_params {
-    int max_lost_frames;        /* prediction without detections before Lost (10) */
-    double min_confidence;      /* candidates below this score are ignored (0.25) */
-    double iou_threshold;       /* IoU with the predicted box that accepts a candidate outside the gate */
-    bool adaptive_noise;        /* adapt Q to the innovation and R to stability/confidence */
-    double gate_chi2;           /* Mahalanobis gate (2 dof) while tracking: 9.21 = 99 % */
-    double gate_chi2_recovering; /* relaxed gate while recovering: 13.82 = 99.9 % */
-    double process_noise;       /* base Q: white-jerk density in px^2 per ref frame^5 (0.01) */
+    int max_lost_frames;   /* prediction without detections before Lost (10) */
+    double min_confidence; /* candidates below this score are ignored (0.25) */
+    double iou_threshold; /* IoU with the predicted box that accepts a candidate outside the gate */
+    bool adaptive_noise;  /* adapt Q to the innovation and R to stability/confidence */
+    double gate_chi2;     /* Mahalanobis gate (2 dof) while tracking: 9.21 = 99 % */
+    double gate_chi2_recovering;     /* relaxed gate while recovering: 13.82 = 99.9 % */
+    double process_noise;            /* base Q: white-jerk density in px^2 per ref frame^5 (0.01) */
     double process_noise_max_factor; /* adaptive Q may grow up to this multiple of the base */
     double recovering_noise_factor;  /* Q multiple while predicting without detections */
-    double measurement_noise_min; /* R (px^2) for stable, confident detections (3) */
-    double measurement_noise_max; /* R (px^2) for unstable or weak detections (10) */
-    int normal_min_frames;      /* consecutive detections before Normal: more than 15 */
-    int recovering_frames;      /* lost frames counted as Recovering (1..5); then Coasting */
-    double chaos_jump_px;       /* a jump larger than this triggers chaos (120) */
-    int chaos_frames;           /* chaos duration (120 frames = 4 s) */
+    double measurement_noise_min;    /* R (px^2) for stable, confident detections (3) */
+    double measurement_noise_max;    /* R (px^2) for unstable or weak detections (10) */
+    int normal_min_frames;           /* consecutive detections before Normal: more than 15 */
+    int recovering_frames;           /* lost frames counted as Recovering (1..5); then Coasting */
+    double chaos_jump_px;            /* a jump larger than this triggers chaos (120) */
+    int chaos_frames;                /* chaos duration (120 frames = 4 s) */
     double chaos_radius_px;     /* while in chaos only candidates this close are accepted (80) */
     double stability_motion_px; /* stability lock: movement below this per frame (5) ... */
     int stability_frames;       /* ... for this many frames (25) */
@@ -72,11 +72,11 @@ FT_NODISCARD ft_status ft_tracker_params_validate(const ft_tracker_params *p, ch
 
 /* Base mode. Chaos and stability lock are flags on top (see ft_track_state). */
 typedef enum ft_track_mode {
-    FT_TRACK_LOST = 0,    /* no track: never acquired, or lost after max_lost_frames */
-    FT_TRACK_ACQUIRING,   /* tracking, not yet normal_min_frames consecutive detections */
-    FT_TRACK_NORMAL,      /* more than normal_min_frames consecutive detections */
-    FT_TRACK_RECOVERING,  /* 1..recovering_frames without detection: relaxed gate */
-    FT_TRACK_COASTING,    /* more lost frames, up to max_lost_frames: prediction only */
+    FT_TRACK_LOST = 0,   /* no track: never acquired, or lost after max_lost_frames */
+    FT_TRACK_ACQUIRING,  /* tracking, not yet normal_min_frames consecutive detections */
+    FT_TRACK_NORMAL,     /* more than normal_min_frames consecutive detections */
+    FT_TRACK_RECOVERING, /* 1..recovering_frames without detection: relaxed gate */
+    FT_TRACK_COASTING,   /* more lost frames, up to max_lost_frames: prediction only */
     FT_TRACK_MODE_COUNT
 } ft_track_mode;
 
@@ -98,20 +98,20 @@ typedef struct ft_track_stats {
 
 /* The tracker's state after an update (the spec's get_state()). */
 typedef struct ft_track_state {
-    double t;             /* timestamp of the update, seconds */
+    double t; /* timestamp of the update, seconds */
     ft_track_mode mode;
-    bool is_tracking;     /* mode != LOST: x, y is a live estimate */
-    bool measured;        /* a candidate was accepted in this update (never invented) */
-    bool chaos;           /* chaos mode active */
-    bool stability_lock;  /* stability lock active */
-    bool new_track;       /* this update started a track: downstream smoothing restarts */
-    int candidate;        /* index of the accepted candidate in this update's list, or -1 */
-    uint32_t track_id;    /* increments with each acquisition (0 before the first) */
-    int lost_frames;      /* consecutive updates without an accepted candidate */
-    float x, y;           /* estimated position, frame px (last estimate when lost) */
-    float vx, vy;         /* velocity, frame px/s (0 when lost) */
-    float ax, ay;         /* acceleration, frame px/s^2 (0 when lost) */
-    float pos_std;        /* position uncertainty (largest axis std), frame px */
+    bool is_tracking;         /* mode != LOST: x, y is a live estimate */
+    bool measured;            /* a candidate was accepted in this update (never invented) */
+    bool chaos;               /* chaos mode active */
+    bool stability_lock;      /* stability lock active */
+    bool new_track;           /* this update started a track: downstream smoothing restarts */
+    int candidate;            /* index of the accepted candidate in this update's list, or -1 */
+    uint32_t track_id;        /* increments with each acquisition (0 before the first) */
+    int lost_frames;          /* consecutive updates without an accepted candidate */
+    float x, y;               /* estimated position, frame px (last estimate when lost) */
+    float vx, vy;             /* velocity, frame px/s (0 when lost) */
+    float ax, ay;             /* acceleration, frame px/s^2 (0 when lost) */
+    float pos_std;            /* position uncertainty (largest axis std), frame px */
     float velocity_magnitude; /* |v|, frame px/s */
     ft_track_stats stats;
 } ft_track_state;
