@@ -3,9 +3,11 @@
  * safetensors.c. */
 #include "nn/weights.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -288,16 +290,11 @@ const ft_nn_tensor *ft_nn_weights_find(const ft_nn_weights *w, const char *name)
     return NULL;
 }
 
-ft_status ft_nn_weights_expect(const ft_nn_weights *w, const char *name, int ndim, ...)
+ft_status ft_nn_weights_expect_dims(const ft_nn_weights *w, const char *name, int ndim,
+                                    const int64_t *dims, size_t ndims)
 {
-    if (ndim < 0 || ndim > FT_NN_MAX_DIMS)
-        return FT_ERR_INVALID;
-    int64_t dims[FT_NN_MAX_DIMS];
-    va_list ap;
-    va_start(ap, ndim);
-    for (int d = 0; d < ndim; d++)
-        dims[d] = va_arg(ap, int);
-    va_end(ap);
+    /* A count that disagrees with ndim is a bug in the calling model code. */
+    assert(ndim >= 0 && ndim <= FT_NN_MAX_DIMS && (size_t)ndim == ndims);
     ft_nn_tensor want;
     ft_nn_tensor_init(&want, FT_NN_F32, 0, NULL, NULL, NULL);
     want.ndim = ndim;

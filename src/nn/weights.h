@@ -62,12 +62,20 @@ const ft_nn_tensor *ft_nn_weights_find(const ft_nn_weights *w, const char *name)
 /* Sum of the element counts of all tensors. */
 int64_t ft_nn_weights_param_count(const ft_nn_weights *w);
 
-/* Check that tensor `name` exists and has ndim dimensions equal to the ints
- * given after ndim (pass -1 to accept any size in a position). On mismatch
- * returns FT_ERR_MODEL and logs "<file>: tensor X has shape [a,b], expected
- * [c,d] from the checkpoint args"; a missing tensor is FT_ERR_MODEL too. */
-FT_NODISCARD ft_status ft_nn_weights_expect(const ft_nn_weights *w, const char *name, int ndim,
-                                            ...);
+/* Check that tensor `name` exists and has ndim dimensions equal to the
+ * values given after ndim (any integer type; -1 accepts any size in that
+ * position). On mismatch returns FT_ERR_MODEL and logs "<file>: tensor X has
+ * shape [a,b], expected [c,d] from the checkpoint args"; a missing tensor is
+ * FT_ERR_MODEL too. A macro, so that every dimension is converted to int64_t
+ * whatever type the caller passes: ft_nn_weights_expect(w, "x", 2, rows, 256). */
+#define ft_nn_weights_expect(w, name, ndim, ...)                                                  \
+    ft_nn_weights_expect_dims((w), (name), (ndim), (const int64_t[]){__VA_ARGS__},                \
+                              sizeof((const int64_t[]){__VA_ARGS__}) / sizeof(int64_t))
+
+/* The function behind ft_nn_weights_expect: dims[0..ndim) (borrowed); ndims
+ * is the number of values given, which must equal ndim (asserted). */
+FT_NODISCARD ft_status ft_nn_weights_expect_dims(const ft_nn_weights *w, const char *name,
+                                                 int ndim, const int64_t *dims, size_t ndims);
 
 /* ---- saved training arguments (the checkpoint's `args`) ----
  * .pth checkpoints from the official trainers save an argparse.Namespace;
