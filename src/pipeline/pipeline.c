@@ -636,10 +636,11 @@ static ft_status open_writers(ft_pipeline *pl, const ft_reader_info *in)
     if (p->device && !strcmp(p->device, "cpu") && (!p->codec || !strcmp(p->codec, "auto")))
         wp.codec = "x264";
     wp.preset = p->preset;
-    wp.bitrate = p->bitrate;
+    /* A file is encoded at constant quality; a bitrate matters on a link. */
+    wp.bitrate = p->live ? p->bitrate : 0;
     wp.crf = p->crf;
     wp.gop_seconds = p->gop_seconds;
-    wp.zerolatency = p->live;
+    wp.zerolatency = p->live || p->zerolatency;
     wp.atomic = !p->live;
     wp.target_fps = p->target_fps;
     ft_writer_audio_copy audio = {in->audio_par, in->audio_tb_num, in->audio_tb_den};

@@ -65,8 +65,10 @@ typedef struct ft_pipeline_params {
     double target_fps;       /* > 0: constant output rate; 0 = input timestamps */
     const char *codec;       /* "auto" | "x264" | "nvenc" */
     const char *preset;      /* x264 preset; NULL = "veryfast" */
-    int64_t bitrate;         /* bits/s; 0 = crf */
-    int crf;                 /* < 0 = 23 */
+    int64_t bitrate;         /* bits/s for live outputs (stream.bitrate); 0 = crf */
+    int crf;                 /* x264 CRF of batch files, and of live ones without a
+                                bitrate; < 0 = 23 */
+    bool zerolatency;        /* tune for latency (always on in live mode) */
     double gop_seconds;      /* <= 0 = 2 */
     bool show_stats;         /* draw the overlay */
     bool progress;           /* progress bar on stderr when it is a terminal */

@@ -35,6 +35,7 @@ void ft_pipeline_params_from_settings(const ft_settings *s, ft_pipeline_params *
     p->bitrate = s->stream.bitrate;
     p->crf = s->encoder.crf;
     p->gop_seconds = s->encoder.gop_seconds;
+    p->zerolatency = s->encoder.zerolatency;
     p->show_stats = s->stream.show_stats;
     p->reader_timeout_ms = s->stream.timeout_ms;
     p->tracker = &s->tracking;
