@@ -30,6 +30,15 @@ void cpu_fail(ft_nn_cpu *cpu, ft_status st);
 /* Vector maths on n floats, in place (ops_math.c). */
 void cpu_vexp(float *x, int64_t n);
 void cpu_act(ft_nn_act act, float *x, int64_t n);
+/* x = exp(x - max x); returns the sum (an unnormalised softmax). n >= 1. */
+float cpu_softmax_exp(float *x, int64_t n);
+/* Mean and biased variance of n floats (two passes). */
+void cpu_moments(const float *x, int64_t n, float *mean, float *var);
+/* y = (x * a + b) * g + beta (the LayerNorm affine step). y may equal x. */
+void cpu_affine(float *y, const float *x, float a, float b, const float *g, const float *beta,
+                int64_t n);
+/* y = res + scale ⊙ t (scale NULL: y = res + t). y may equal res. */
+void cpu_scale_add(float *y, const float *res, const float *scale, const float *t, int64_t n);
 
 /* Operators (ft_nn_backend_ops entries), be is the ft_nn_cpu. */
 void cpu_linear(ft_nn_backend *be, const ft_nn_linear_args *a);

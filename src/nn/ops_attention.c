@@ -39,16 +39,7 @@ static void attn_tasks(void *ctx, int tid, int64_t t0, int64_t t1)
              * instead of the lk probabilities. */
             float inv[ATTN_ROW_BLOCK];
             for (int r = 0; r < rows; r++) {
-                float *sr = s + (size_t)r * lk;
-                float mx = sr[0];
-                for (int c = 1; c < lk; c++)
-                    mx = sr[c] > mx ? sr[c] : mx;
-                for (int c = 0; c < lk; c++)
-                    sr[c] -= mx;
-                cpu_vexp(sr, lk);
-                float sum = 0.0f;
-                for (int c = 0; c < lk; c++)
-                    sum += sr[c];
+                float sum = cpu_softmax_exp(s + (size_t)r * lk, lk);
                 inv[r] = 1.0f / sum;
             }
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, a->dh, lk, 1.0f, s, lk,

@@ -23,19 +23,10 @@ static void ln_rows(void *ctx, int tid, int64_t r0, int64_t r1)
     for (int64_t r = r0; r < r1; r++) {
         const float *x = j->x + r * j->ldx;
         float *y = j->y + r * j->ldy;
-        /* two passes: the mean first, then the centred variance, as torch does */
-        float sum = 0.0f;
-        for (int c = 0; c < n; c++)
-            sum += x[c];
-        float mean = sum / n;
-        float var = 0.0f;
-        for (int c = 0; c < n; c++) {
-            float d = x[c] - mean;
-            var += d * d;
-        }
-        float rstd = 1.0f / sqrtf(var / n + j->eps);
-        for (int c = 0; c < n; c++)
-            y[c] = (x[c] - mean) * rstd * j->gamma[c] + j->beta[c];
+        float mean, var;
+        cpu_moments(x, n, &mean, &var);
+        float rstd = 1.0f / sqrtf(var + j->eps);
+        cpu_affine(y, x, rstd, -mean * rstd, j->gamma, j->beta, n);
         cpu_act(j->act, y, n);
     }
 }

@@ -25,41 +25,43 @@ static void linear_rows(void *ctx, int tid, int64_t r0, int64_t r1)
     bool plain_res = res && !a->scale && a->act == FT_NN_ACT_NONE;
 
     if (!res || plain_res) {
-        /* y = x wᵀ (+ res through beta = 1), then bias and activation. */
-        if (plain_res && res != y)
-            for (int r = 0; r < rows; r++)
-                memcpy(y + (size_t)r * a->ldy, res + (size_t)r * a->ldres, n * sizeof(float));
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, n, a->k, 1.0f, x, a->ldx, a->w,
-                    a->k, plain_res ? 1.0f : 0.0f, y, a->ldy);
+        /* y starts as the bias (or the residual) and sgemm accumulates into it
+         * (beta = 1): no separate zeroing or bias pass over y. */
         for (int r = 0; r < rows; r++) {
             float *yr = y + (size_t)r * a->ldy;
-            if (a->bias)
-                for (int c = 0; c < n; c++)
-                    yr[c] += a->bias[c];
-            cpu_act(a->act, yr, n);
+            if (plain_res) {
+                if (res != y)
+                    memcpy(yr, res + (size_t)r * a->ldres, n * sizeof(float));
+                if (a->bias)
+                    cpu_scale_add(yr, yr, NULL, a->bias, n);
+            } else if (a->bias) {
+                memcpy(yr, a->bias, n * sizeof(float));
+            }
         }
+        float beta = plain_res || a->bias ? 1.0f : 0.0f;
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, n, a->k, 1.0f, x, a->ldx, a->w,
+                    a->k, beta, y, a->ldy);
+        if (a->act != FT_NN_ACT_NONE)
+            for (int r = 0; r < rows; r++)
+                cpu_act(a->act, y + (size_t)r * a->ldy, n);
         return;
     }
     /* General residual: t = act(x wᵀ + b) in scratch, y = res + scale ⊙ t. */
     float *t = cpu_scratch(j->cpu, tid, (size_t)rows * n);
     if (!t)
         return;
+    for (int r = 0; r < rows; r++) {
+        if (a->bias)
+            memcpy(t + (size_t)r * n, a->bias, n * sizeof(float));
+        else
+            memset(t + (size_t)r * n, 0, n * sizeof(float));
+    }
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, n, a->k, 1.0f, x, a->ldx, a->w,
-                a->k, 0.0f, t, n);
+                a->k, 1.0f, t, n);
     for (int r = 0; r < rows; r++) {
         float *tr = t + (size_t)r * n;
-        const float *rr = res + (size_t)r * a->ldres;
-        float *yr = y + (size_t)r * a->ldy;
-        if (a->bias)
-            for (int c = 0; c < n; c++)
-                tr[c] += a->bias[c];
         cpu_act(a->act, tr, n);
-        if (a->scale)
-            for (int c = 0; c < n; c++)
-                yr[c] = rr[c] + a->scale[c] * tr[c];
-        else
-            for (int c = 0; c < n; c++)
-                yr[c] = rr[c] + tr[c];
+        cpu_scale_add(y + (size_t)r * a->ldy, res + (size_t)r * a->ldres, a->scale, tr, n);
     }
 }
 

@@ -162,3 +162,111 @@ void cpu_act(ft_nn_act act, float *x, int64_t n)
         break;
     }
 }
+
+float cpu_softmax_exp(float *x, int64_t n)
+{
+    int64_t i = 0;
+    float mx = x[0];
+#ifdef FT_HAVE_AVX2
+    if (n >= 8) {
+        __m256 vm = _mm256_loadu_ps(x);
+        for (i = 8; i + 8 <= n; i += 8)
+            vm = _mm256_max_ps(vm, _mm256_loadu_ps(x + i));
+        float lanes[8];
+        _mm256_storeu_ps(lanes, vm);
+        for (int l = 0; l < 8; l++)
+            mx = lanes[l] > mx ? lanes[l] : mx;
+    }
+#endif
+    for (; i < n; i++)
+        mx = x[i] > mx ? x[i] : mx;
+    float sum = 0.0f;
+    i = 0;
+#ifdef FT_HAVE_AVX2
+    __m256 vmx = _mm256_set1_ps(mx), vs = _mm256_setzero_ps();
+    for (; i + 8 <= n; i += 8) {
+        __m256 e = exp8(_mm256_sub_ps(_mm256_loadu_ps(x + i), vmx));
+        _mm256_storeu_ps(x + i, e);
+        vs = _mm256_add_ps(vs, e);
+    }
+    float lanes[8];
+    _mm256_storeu_ps(lanes, vs);
+    for (int l = 0; l < 8; l++)
+        sum += lanes[l];
+#endif
+    for (; i < n; i++) {
+        x[i] = exp_scalar(x[i] - mx);
+        sum += x[i];
+    }
+    return sum;
+}
+
+void cpu_moments(const float *x, int64_t n, float *mean, float *var)
+{
+    /* two passes (mean, then centred squares) in 8 lanes, as torch's
+     * LayerNorm computes them in float */
+    int64_t i = 0;
+    float s = 0.0f;
+#ifdef FT_HAVE_AVX2
+    __m256 vs = _mm256_setzero_ps();
+    for (; i + 8 <= n; i += 8)
+        vs = _mm256_add_ps(vs, _mm256_loadu_ps(x + i));
+    float lanes[8];
+    _mm256_storeu_ps(lanes, vs);
+    for (int l = 0; l < 8; l++)
+        s += lanes[l];
+#endif
+    for (; i < n; i++)
+        s += x[i];
+    float mu = s / (float)n;
+    float q = 0.0f;
+    i = 0;
+#ifdef FT_HAVE_AVX2
+    __m256 vmu = _mm256_set1_ps(mu), vq = _mm256_setzero_ps();
+    for (; i + 8 <= n; i += 8) {
+        __m256 d = _mm256_sub_ps(_mm256_loadu_ps(x + i), vmu);
+        vq = _mm256_fmadd_ps(d, d, vq);
+    }
+    _mm256_storeu_ps(lanes, vq);
+    for (int l = 0; l < 8; l++)
+        q += lanes[l];
+#endif
+    for (; i < n; i++) {
+        float d = x[i] - mu;
+        q += d * d;
+    }
+    *mean = mu;
+    *var = q / (float)n;
+}
+
+void cpu_affine(float *y, const float *x, float a, float b,
+                const float *g, const float *beta, int64_t n)
+{
+    int64_t i = 0;
+#ifdef FT_HAVE_AVX2
+    __m256 va = _mm256_set1_ps(a), vb = _mm256_set1_ps(b);
+    for (; i + 8 <= n; i += 8) {
+        __m256 t = _mm256_fmadd_ps(_mm256_loadu_ps(x + i), va, vb);
+        _mm256_storeu_ps(y + i, _mm256_fmadd_ps(t, _mm256_loadu_ps(g + i),
+                                                _mm256_loadu_ps(beta + i)));
+    }
+#endif
+    for (; i < n; i++)
+        y[i] = (x[i] * a + b) * g[i] + beta[i];
+}
+
+void cpu_scale_add(float *y, const float *res, const float *scale,
+                   const float *t, int64_t n)
+{
+    int64_t i = 0;
+#ifdef FT_HAVE_AVX2
+    for (; i + 8 <= n; i += 8) {
+        __m256 v = _mm256_loadu_ps(t + i);
+        if (scale)
+            v = _mm256_mul_ps(v, _mm256_loadu_ps(scale + i));
+        _mm256_storeu_ps(y + i, _mm256_add_ps(_mm256_loadu_ps(res + i), v));
+    }
+#endif
+    for (; i < n; i++)
+        y[i] = res[i] + (scale ? scale[i] * t[i] : t[i]);
+}
