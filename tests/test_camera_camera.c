@@ -1,8 +1,9 @@
 /* Tests of the virtual camera (camera/camera.h). */
-#include <cmocka.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+/* cmocka needs the three headers above first. */
+#include <cmocka.h>
 
 #include <math.h>
 #include <string.h>

@@ -1,10 +1,11 @@
 /* Tracker + camera on generated scenes: the same scene gives the same camera
  * path in seconds at 25, 30 and 60 fps, a mirrored scene a mirrored path, and
  * a 2160p scene the 1080p path scaled by two. */
-#include <cmocka.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+/* cmocka needs the three headers above first. */
+#include <cmocka.h>
 
 #include <math.h>
 

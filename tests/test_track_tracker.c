@@ -1,8 +1,9 @@
 /* Tests of the Kalman filter and the ball tracker (track/). */
-#include <cmocka.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+/* cmocka needs the three headers above first. */
+#include <cmocka.h>
 
 #include <math.h>
 #include <string.h>
@@ -197,6 +198,29 @@ static void test_modes_loss_and_reacquire(void **state)
     ft_tracker_destroy(&t);
 }
 
+/* A detection after a few missed frames continues the same track: back to
+ * acquiring (the run of consecutive detections restarts), then normal. */
+static void test_modes_recover_same_track(void **state)
+{
+    (void)state;
+    ft_tracker *t = make(NULL, W, H);
+    double time;
+    ft_track_state s = run_track(t, 30.0, 1.0, &time);
+    const int k0 = (int)lround(time * 30.0);
+    for (int i = 1; i <= 3; i++)
+        s = feed(t, (k0 + i) / 30.0, 0, 0, -1);
+    assert_int_equal(s.mode, FT_TRACK_RECOVERING);
+    for (int i = 4; i <= 4 + 16; i++) {
+        const double tt = (k0 + i) / 30.0;
+        s = feed(t, tt, 400.0 + 200.0 * tt, 500.0, 0.9);
+        assert_true(s.measured);
+        assert_false(s.new_track);
+        assert_int_equal(s.track_id, 1);
+        assert_int_equal(s.mode, i < 4 + 15 ? FT_TRACK_ACQUIRING : FT_TRACK_NORMAL);
+    }
+    ft_tracker_destroy(&t);
+}
+
 /* A huge jump starts chaos: 4 s of accepting only candidates within 80 px of
  * the prediction, then it cools down. */
 static void test_mode_chaos(void **state)
@@ -367,6 +391,7 @@ int main(void)
         cmocka_unit_test(test_gate_outlier_and_inlier),
         cmocka_unit_test(test_mode_normal_trigger),
         cmocka_unit_test(test_modes_loss_and_reacquire),
+        cmocka_unit_test(test_modes_recover_same_track),
         cmocka_unit_test(test_mode_chaos),
         cmocka_unit_test(test_mode_stability_lock),
         cmocka_unit_test(test_no_invented_detections),
