@@ -791,7 +791,21 @@ static ft_status plan_check(ft_rfdetr *m, const ft_rfdetr_params *p, const char 
     return FT_OK;
 }
 
+static ft_status create_on(const ft_rfdetr_params *p, ft_rfdetr **out);
+
 ft_status ft_rfdetr_create(const ft_rfdetr_params *p, ft_rfdetr **out)
+{
+    ft_status st = create_on(p, out);
+    if (st == FT_ERR_GPU_OOM) {
+        FT_LOGW("rfdetr", "CUDA out of memory: falling back to the CPU");
+        ft_rfdetr_params cpu = *p;
+        cpu.device = "cpu";
+        st = create_on(&cpu, out);
+    }
+    return st;
+}
+
+static ft_status create_on(const ft_rfdetr_params *p, ft_rfdetr **out)
 {
     ft_status st = FT_OK;
     ft_nn_weights *w = NULL;

@@ -142,6 +142,12 @@ ft_status ft_rfdetr_preprocess(ft_rfdetr *m, const ft_image *f)
         return FT_ERR_INVALID;
     }
     int W = f->width, H = f->height, S = m->size;
+    if (m->be->ops->image_to_tensor &&
+        (f->format == FT_PIX_YUV420P || f->format == FT_PIX_NV12)) {
+        /* the backend converts on its device after one upload of the 8-bit planes */
+        m->be->ops->image_to_tensor(m->be, f, S, S, MEAN, STD, m->img);
+        return FT_OK;
+    }
     size_t need = 3 * (size_t)W * H + 3 * (size_t)H * S;
     if (m->h_tmp_cap < need) { /* once per frame size */
         free(m->h_tmp);
