@@ -39,7 +39,7 @@ static bool scene_ball(double t, double *x, double *y)
 }
 
 typedef struct run_opts {
-    double fps;
+    double fps;   /* 0: variable frame rate, 20 to 50 fps changing every 0.2 s */
     double scale; /* resolution relative to 1080p */
     bool mirror;  /* x -> width - x */
     double noise; /* detection noise std, 1080p px */
@@ -47,7 +47,7 @@ typedef struct run_opts {
 
 /* Runs the scene for 10 s; writes the crop centre x, y and width (1080p
  * units, un-mirrored) at every 0.2 s to path[k][3], and every frame's crop
- * to frames (when not NULL, at most cap). */
+ * to frames (when not NULL, at most cap). Every 0.2 s boundary is a frame. */
 static void run_scene(const run_opts *o, double path[51][3], ft_crop *frames, int cap)
 {
     ft_tracker_params tp;
@@ -59,11 +59,11 @@ static void run_scene(const run_opts *o, double path[51][3], ft_crop *frames, in
     ft_camera *cam = NULL;
     assert_int_equal(ft_tracker_create(&tp, fw, fh, &tr), FT_OK);
     assert_int_equal(ft_camera_create(&cp, fw, fh, 1280, 720, &cam), FT_OK);
-    ft_test_rng rng = {1234};
-    const int n = (int)lround(10.0 * o->fps);
-    const int every = (int)lround(o->fps / 5.0);
-    for (int i = 0; i <= n; i++) {
-        const double t = i / o->fps;
+    ft_test_rng rng = {1234}, rate_rng = {99};
+    int i = 0, k = 0, j = 0;
+    int per = o->fps > 0 ? (int)lround(o->fps / 5.0) : 4; /* frames in this 0.2 s */
+    for (; k <= 50; i++) {
+        const double t = 0.2 * (k + (double)j / per);
         double x, y;
         const bool vis = scene_ball(t, &x, &y);
         const double nx = o->noise * ft_test_rng_normal(&rng);
@@ -74,12 +74,12 @@ static void run_scene(const run_opts *o, double path[51][3], ft_crop *frames, in
             c[nc++] =
                 (ft_track_candidate){(float)((x + nx) * o->scale), (float)((y + ny) * o->scale),
                                      (float)(16 * o->scale), (float)(16 * o->scale), 0.8f};
-        if (i % every == 0 && (i / every) % 7 == 3) /* a confident false positive */
+        if (j == 0 && k % 7 == 3) /* a confident false positive */
             c[nc++] = (ft_track_candidate){(float)(1700 * o->scale), (float)(150 * o->scale),
                                            (float)(20 * o->scale), (float)(20 * o->scale), 0.95f};
         if (o->mirror)
-            for (int k = 0; k < nc; k++)
-                c[k].x = (float)fw - c[k].x;
+            for (int m = 0; m < nc; m++)
+                c[m].x = (float)fw - c[m].x;
         ft_track_state s;
         assert_int_equal(ft_tracker_update(tr, t, c, nc, &s), FT_OK);
         const ft_camera_target tg = {s.x,
@@ -97,13 +97,19 @@ static void run_scene(const run_opts *o, double path[51][3], ft_crop *frames, in
         assert_int_equal(ft_camera_update(cam, t, &tg, &r), FT_OK);
         if (frames && i < cap)
             frames[i] = r;
-        if (path && i % every == 0) {
+        if (path && j == 0) {
             double cxv = r.x + 0.5 * r.w;
             if (o->mirror)
                 cxv = fw - cxv;
-            path[i / every][0] = cxv / o->scale;
-            path[i / every][1] = (r.y + 0.5 * r.h) / o->scale;
-            path[i / every][2] = r.w / o->scale;
+            path[k][0] = cxv / o->scale;
+            path[k][1] = (r.y + 0.5 * r.h) / o->scale;
+            path[k][2] = r.w / o->scale;
+        }
+        if (++j == per) {
+            j = 0;
+            k++;
+            if (o->fps <= 0)
+                per = 4 + (int)(ft_test_rng_u64(&rate_rng) % 7);
         }
     }
     ft_track_state s;
@@ -137,6 +143,21 @@ static void test_same_path_at_25_30_60_fps(void **state)
     }
 }
 
+/* Variable frame rate (20 to 50 fps, changing every 0.2 s): the path of the
+ * 60 fps run, within the same tolerance. */
+static void test_variable_frame_rate(void **state)
+{
+    (void)state;
+    static double ref[51][3], p[51][3];
+    run_scene(&(run_opts){60.0, 1.0, false, 0.0}, ref, NULL, 0);
+    run_scene(&(run_opts){0.0, 1.0, false, 0.0}, p, NULL, 0);
+    double worst = 0.0;
+    for (int k = 0; k < 51; k++)
+        worst = fmax(worst, hypot(p[k][0] - ref[k][0], p[k][1] - ref[k][1]));
+    print_message("variable vs 60 fps: largest centre gap %.1f px\n", worst);
+    assert_true(worst < 0.015 * W);
+}
+
 /* Mirrored input, mirrored camera path (no left/right asymmetry). */
 static void test_mirror_symmetric(void **state)
 {
@@ -167,6 +188,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_same_path_at_25_30_60_fps),
+        cmocka_unit_test(test_variable_frame_rate),
         cmocka_unit_test(test_mirror_symmetric),
         cmocka_unit_test(test_resolution_independent),
     };
