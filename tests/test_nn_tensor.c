@@ -1,10 +1,13 @@
 /* Tensor descriptors, dtype conversions (every f16 value, rounding edge
  * cases, vector path against the scalar one) and the activation arena. */
+/* cmocka needs these first. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+
 #include <cmocka.h>
+
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>

@@ -1,11 +1,14 @@
 /* The operator thread pool: every task and every index runs exactly once,
  * thread ids stay in range, nested and concurrent callers are safe, and the
  * thread count follows configuration, FT_THREADS, OMP_NUM_THREADS. */
+/* cmocka needs these first. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+
 #include <cmocka.h>
+
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -101,8 +104,8 @@ static void test_for_covers_range(void **state)
         assert_int_equal(atomic_load(&r.bad_tid), 0);
         for (int64_t i = 0; i < n; i++)
             if (atomic_load(&seen[i]) != 1)
-                fail_msg("grain %lld: index %lld seen %d times", (long long)grains[g],
-                         (long long)i, atomic_load(&seen[i]));
+                fail_msg("grain %lld: index %lld seen %d times", (long long)grains[g], (long long)i,
+                         atomic_load(&seen[i]));
     }
     /* NULL pool: inline, one call, tid 0. */
     memset((void *)seen, 0, (size_t)n);

@@ -3,11 +3,14 @@
  * zipped with minizip) to cover every error path: truncated zip, disallowed
  * global, missing data.pkl, storage out of bounds, unsupported dtype, foreign
  * file, shape mismatch. */
+/* cmocka needs these first. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+
 #include <cmocka.h>
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -70,7 +73,10 @@ static void p_bytes(pbuf *p, const void *src, size_t n)
     memcpy(p->d + p->n, src, n);
     p->n += n;
 }
-static void p_op(pbuf *p, uint8_t op) { p_bytes(p, &op, 1); }
+static void p_op(pbuf *p, uint8_t op)
+{
+    p_bytes(p, &op, 1);
+}
 static void p_str(pbuf *p, const char *s)
 {
     uint32_t n = (uint32_t)strlen(s);
@@ -136,10 +142,10 @@ static void p_tensor(pbuf *p, const char *storage_type, const char *key, int num
 
 typedef enum variant {
     V_GOOD,
-    V_BAD_GLOBAL,   /* an os.system call hidden in the optimizer entry */
+    V_BAD_GLOBAL,    /* an os.system call hidden in the optimizer entry */
     V_OUT_OF_BOUNDS, /* a view reaching past its storage */
-    V_DOUBLE,       /* a float64 tensor */
-    V_BARE,         /* a bare state dict, no 'model' key */
+    V_DOUBLE,        /* a float64 tensor */
+    V_BARE,          /* a bare state dict, no 'model' key */
 } variant;
 
 /* The checkpoint pickle: {'model': OrderedDict(w: f32 [2,3], b: i64 [2],
@@ -248,8 +254,8 @@ static void write_pth(const char *path, variant v, int method, bool with_pickle)
     };
     for (size_t i = with_pickle ? 0 : 1; i < sizeof(e) / sizeof(e[0]); i++) {
         zip_fileinfo zi = {0};
-        assert_int_equal(zipOpenNewFileInZip64(z, e[i].name, &zi, NULL, 0, NULL, 0, NULL,
-                                               method, method ? 6 : 0, 0),
+        assert_int_equal(zipOpenNewFileInZip64(z, e[i].name, &zi, NULL, 0, NULL, 0, NULL, method,
+                                               method ? 6 : 0, 0),
                          ZIP_OK);
         assert_int_equal(zipWriteInFileInZip(z, e[i].data, (unsigned)e[i].n), ZIP_OK);
         assert_int_equal(zipCloseFileInZip(z), ZIP_OK);
@@ -447,9 +453,8 @@ static void test_bad_pickles(void **state)
         const char *path = tmp_path("badpkl.pth");
         zipFile z = zipOpen64(path, 0);
         zip_fileinfo zi = {0};
-        assert_int_equal(zipOpenNewFileInZip64(z, "a/data.pkl", &zi, NULL, 0, NULL, 0, NULL, 0,
-                                               0, 0),
-                         ZIP_OK);
+        assert_int_equal(
+            zipOpenNewFileInZip64(z, "a/data.pkl", &zi, NULL, 0, NULL, 0, NULL, 0, 0, 0), ZIP_OK);
         assert_int_equal(zipWriteInFileInZip(z, cases[c].bytes, (unsigned)cases[c].n), ZIP_OK);
         zipCloseFileInZip(z);
         zipClose(z, NULL);
@@ -526,7 +531,8 @@ static void test_safetensors(void **state)
         const char *msg;
     } bad[] = {
         {"{\"t\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[0,16]}}", "outside"},
-        {"{\"t\":{\"dtype\":\"F64\",\"shape\":[1],\"data_offsets\":[0,8]}}", "unsupported dtype F64"},
+        {"{\"t\":{\"dtype\":\"F64\",\"shape\":[1],\"data_offsets\":[0,8]}}",
+         "unsupported dtype F64"},
         {"{\"t\":{\"dtype\":\"F32\",\"shape\":[3],\"data_offsets\":[0,8]}}", "shape needs 12"},
         {"{\"t\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}", "expected ',' or '}'"},
         {"{}", "no tensors"},
@@ -555,8 +561,7 @@ static const char *fixture_path(void)
     const char *src = getenv("FT_SOURCE_DIR");
     if (!src)
         fail_msg("FT_SOURCE_DIR is not set");
-    snprintf(path, sizeof(path), "%s/../shared/fixtures/rfdetr/medium-random/checkpoint.pth",
-             src);
+    snprintf(path, sizeof(path), "%s/../shared/fixtures/rfdetr/medium-random/checkpoint.pth", src);
     struct stat sb;
     if (stat(path, &sb)) {
         if (in_ci())
@@ -690,10 +695,10 @@ static void test_fixture_as_safetensors(void **state)
             header = realloc(header, cap);
             assert_non_null(header);
         }
-        hl += (size_t)snprintf(header + hl, cap - hl,
-                               "%s\"%s\":{\"dtype\":\"F16\",\"shape\":%s,\"data_offsets\":[%zu,%zu]}",
-                               i ? "," : "", t->name, ft_nn_tensor_shape_str(t, shape, 128), dl,
-                               dl + nb);
+        hl += (size_t)snprintf(
+            header + hl, cap - hl,
+            "%s\"%s\":{\"dtype\":\"F16\",\"shape\":%s,\"data_offsets\":[%zu,%zu]}", i ? "," : "",
+            t->name, ft_nn_tensor_shape_str(t, shape, 128), dl, dl + nb);
         memcpy(data + dl, t->data, nb);
         dl += nb;
     }
@@ -794,18 +799,12 @@ static int teardown(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_small_pth),
-        cmocka_unit_test(test_bare_state_dict),
-        cmocka_unit_test(test_truncated_zip),
-        cmocka_unit_test(test_disallowed_global),
-        cmocka_unit_test(test_missing_pickle),
-        cmocka_unit_test(test_storage_out_of_bounds),
-        cmocka_unit_test(test_unsupported_dtype),
-        cmocka_unit_test(test_foreign_files),
-        cmocka_unit_test(test_bad_pickles),
-        cmocka_unit_test(test_safetensors),
-        cmocka_unit_test(test_fixture),
-        cmocka_unit_test(test_fixture_as_safetensors),
+        cmocka_unit_test(test_small_pth),         cmocka_unit_test(test_bare_state_dict),
+        cmocka_unit_test(test_truncated_zip),     cmocka_unit_test(test_disallowed_global),
+        cmocka_unit_test(test_missing_pickle),    cmocka_unit_test(test_storage_out_of_bounds),
+        cmocka_unit_test(test_unsupported_dtype), cmocka_unit_test(test_foreign_files),
+        cmocka_unit_test(test_bad_pickles),       cmocka_unit_test(test_safetensors),
+        cmocka_unit_test(test_fixture),           cmocka_unit_test(test_fixture_as_safetensors),
         cmocka_unit_test(test_inspect_cli),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

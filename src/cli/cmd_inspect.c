@@ -12,18 +12,17 @@
 
 static void usage(FILE *out)
 {
-    fprintf(out,
-            "usage: football-tracker inspect [--json] [--ema] [--args-only] MODEL\n"
-            "\n"
-            "Prints a model file's format (.pth checkpoint or safetensors, detected from\n"
-            "its content), its saved architecture args, each tensor's name, dtype and\n"
-            "shape, and the parameter count.\n"
-            "\n"
-            "  --json        one JSON object instead of text\n"
-            "  --ema         read the checkpoint's ema_model instead of model\n"
-            "  --args-only   skip the tensor list\n"
-            "\n"
-            "Exit codes: 0 success, 1 bad command line, 2 the file cannot be loaded.\n");
+    fprintf(out, "usage: football-tracker inspect [--json] [--ema] [--args-only] MODEL\n"
+                 "\n"
+                 "Prints a model file's format (.pth checkpoint or safetensors, detected from\n"
+                 "its content), its saved architecture args, each tensor's name, dtype and\n"
+                 "shape, and the parameter count.\n"
+                 "\n"
+                 "  --json        one JSON object instead of text\n"
+                 "  --ema         read the checkpoint's ema_model instead of model\n"
+                 "  --args-only   skip the tensor list\n"
+                 "\n"
+                 "Exit codes: 0 success, 1 bad command line, 2 the file cannot be loaded.\n");
 }
 
 /* Print s as a JSON string literal. */
@@ -67,9 +66,15 @@ static void print_float(FILE *out, double f)
 static void print_value(FILE *out, const ft_nn_arg *a)
 {
     switch (a->type) {
-    case FT_NN_ARG_NONE: fputs("null", out); break;
-    case FT_NN_ARG_BOOL: fputs(a->b ? "true" : "false", out); break;
-    case FT_NN_ARG_INT: fprintf(out, "%lld", (long long)a->i); break;
+    case FT_NN_ARG_NONE:
+        fputs("null", out);
+        break;
+    case FT_NN_ARG_BOOL:
+        fputs(a->b ? "true" : "false", out);
+        break;
+    case FT_NN_ARG_INT:
+        fprintf(out, "%lld", (long long)a->i);
+        break;
     case FT_NN_ARG_FLOAT:
         /* JSON has no NaN or infinity. */
         if (isfinite(a->f))
@@ -77,7 +82,9 @@ static void print_value(FILE *out, const ft_nn_arg *a)
         else
             fputs("null", out);
         break;
-    case FT_NN_ARG_STR: json_str(out, a->s); break;
+    case FT_NN_ARG_STR:
+        json_str(out, a->s);
+        break;
     case FT_NN_ARG_LIST:
         fputc('[', out);
         for (size_t k = 0; k < a->len; k++) {
@@ -87,7 +94,9 @@ static void print_value(FILE *out, const ft_nn_arg *a)
         }
         fputc(']', out);
         break;
-    case FT_NN_ARG_OTHER: fputs("\"<object>\"", out); break;
+    case FT_NN_ARG_OTHER:
+        fputs("\"<object>\"", out);
+        break;
     }
 }
 
@@ -174,8 +183,7 @@ int ft_cmd_inspect(int argc, char **argv)
             usage(stderr);
             return FT_EXIT_CONFIG;
         } else if (params.path) {
-            fprintf(stderr, "football-tracker inspect: one model file at a time ('%s')\n",
-                    argv[i]);
+            fprintf(stderr, "football-tracker inspect: one model file at a time ('%s')\n", argv[i]);
             return FT_EXIT_CONFIG;
         } else {
             params.path = argv[i];

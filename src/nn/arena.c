@@ -73,7 +73,10 @@ size_t ft_nn_arena_plan(ft_nn_arena *a, size_t bytes)
     return off;
 }
 
-size_t ft_nn_arena_mark(const ft_nn_arena *a) { return a->top; }
+size_t ft_nn_arena_mark(const ft_nn_arena *a)
+{
+    return a->top;
+}
 
 void ft_nn_arena_release(ft_nn_arena *a, size_t mark)
 {
@@ -106,5 +109,11 @@ void *ft_nn_arena_at(const ft_nn_arena *a, size_t offset)
     return (char *)a->block + offset;
 }
 
-size_t ft_nn_arena_peak(const ft_nn_arena *a) { return a->peak; }
-size_t ft_nn_arena_capacity(const ft_nn_arena *a) { return a->capacity; }
+size_t ft_nn_arena_peak(const ft_nn_arena *a)
+{
+    return a->peak;
+}
+size_t ft_nn_arena_capacity(const ft_nn_arena *a)
+{
+    return a->capacity;
+}

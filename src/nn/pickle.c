@@ -82,8 +82,8 @@ typedef struct reader {
     size_t err_size;
 } reader;
 
-FT_NODISCARD __attribute__((format(printf, 2, 3))) static ft_status fail(reader *r,
-                                                                         const char *fmt, ...)
+FT_NODISCARD __attribute__((format(printf, 2, 3))) static ft_status fail(reader *r, const char *fmt,
+                                                                         ...)
 {
     if (r->err && r->err_size) {
         va_list ap;
@@ -312,8 +312,9 @@ static ft_status push_global(reader *r, const char *module, size_t mlen, const c
     }
     /* Print at most 200 bytes of each part, escaping nothing: we only ever
      * print, never interpret, what the file says. */
-    return fail(r, "pickle uses disallowed global '%.*s.%.*s' (not a plain checkpoint; refusing "
-                   "to load)",
+    return fail(r,
+                "pickle uses disallowed global '%.*s.%.*s' (not a plain checkpoint; refusing "
+                "to load)",
                 (int)(mlen > 200 ? 200 : mlen), module, (int)(nlen > 200 ? 200 : nlen), name);
 }
 
@@ -344,7 +345,10 @@ static ft_status op_stack_global(reader *r)
     return push_global(r, module->s, module->len, name->s, name->len);
 }
 
-static bool is_int(const ft_nn_pk_value *v) { return v && v->kind == FT_NN_PK_INT; }
+static bool is_int(const ft_nn_pk_value *v)
+{
+    return v && v->kind == FT_NN_PK_INT;
+}
 
 static bool is_seq(const ft_nn_pk_value *v)
 {
@@ -359,8 +363,9 @@ static ft_status rebuild_tensor(reader *r, const ft_nn_pk_value *args, ft_nn_pk_
         return fail(r, "pickle: malformed _rebuild_tensor_v2 arguments at offset %zu", r->pos);
     const ft_nn_pk_value *size = args->items[2], *stride = args->items[3];
     if (size->len > FT_NN_MAX_DIMS || stride->len != size->len)
-        return fail(r, "pickle: tensor with %zu dimensions (at most %d supported) or mismatched "
-                       "strides at offset %zu",
+        return fail(r,
+                    "pickle: tensor with %zu dimensions (at most %d supported) or mismatched "
+                    "strides at offset %zu",
                     size->len, FT_NN_MAX_DIMS, r->pos);
     ft_nn_pk_value *v = new_value(r, FT_NN_PK_TENSOR);
     if (!v)
@@ -453,8 +458,7 @@ static ft_status call_global(reader *r, const ft_nn_pk_value *fn, const ft_nn_pk
     switch (k_allowed[fn->i].kind) {
     case G_ORDERED_DICT:
         if (is_seq(args) && args->len)
-            return fail(r, "pickle: OrderedDict with constructor arguments at offset %zu",
-                        r->pos);
+            return fail(r, "pickle: OrderedDict with constructor arguments at offset %zu", r->pos);
         *out = new_value(r, FT_NN_PK_DICT);
         return *out ? FT_OK : FT_ERR_NOMEM;
     case G_NAMESPACE:
@@ -541,8 +545,9 @@ static ft_status op_persid(reader *r)
         strcmp(pid->items[0]->s, "storage") || pid->items[1]->kind != FT_NN_PK_GLOBAL ||
         k_allowed[pid->items[1]->i].kind != G_STORAGE || pid->items[2]->kind != FT_NN_PK_STR ||
         !is_int(pid->items[4]) || pid->items[4]->i < 0)
-        return fail(r, "pickle: unsupported persistent id at offset %zu (expected a torch "
-                       "storage reference)",
+        return fail(r,
+                    "pickle: unsupported persistent id at offset %zu (expected a torch "
+                    "storage reference)",
                     r->pos);
     ft_nn_pk_value *v = new_value(r, FT_NN_PK_STORAGE);
     if (!v)
@@ -636,16 +641,26 @@ static ft_status run(reader *r)
                 return fail(r, "pickle nests deeper than %d levels", FT_NN_PICKLE_MAX_MARKS);
             r->marks[r->nmarks++] = r->sp;
             break;
-        case '0': st = pop(r, &v); break; /* POP */
-        case '1': st = collect_mark(r, FT_NN_PK_LIST, &v); break; /* POP_MARK */
-        case '2': /* DUP */
+        case '0':
+            st = pop(r, &v);
+            break; /* POP */
+        case '1':
+            st = collect_mark(r, FT_NN_PK_LIST, &v);
+            break; /* POP_MARK */
+        case '2':  /* DUP */
             if (!(st = top(r, &v)))
                 st = push(r, v);
             break;
-        case 'N': st = push(r, new_value(r, FT_NN_PK_NONE)); break;
-        case 0x88: st = push_int(r, FT_NN_PK_BOOL, 1); break; /* NEWTRUE */
-        case 0x89: st = push_int(r, FT_NN_PK_BOOL, 0); break; /* NEWFALSE */
-        case 'J': /* BININT */
+        case 'N':
+            st = push(r, new_value(r, FT_NN_PK_NONE));
+            break;
+        case 0x88:
+            st = push_int(r, FT_NN_PK_BOOL, 1);
+            break; /* NEWTRUE */
+        case 0x89:
+            st = push_int(r, FT_NN_PK_BOOL, 0);
+            break; /* NEWFALSE */
+        case 'J':  /* BININT */
             if (!(st = need(r, 4))) {
                 int32_t i = (int32_t)(uint32_t)read_le(r->data + r->pos, 4);
                 r->pos += 4;
@@ -663,9 +678,13 @@ static ft_status run(reader *r)
                 st = push_int(r, FT_NN_PK_INT, i);
             }
             break;
-        case 0x8a: st = op_long(r, 1); break; /* LONG1 */
-        case 0x8b: st = op_long(r, 4); break; /* LONG4 */
-        case 'G': /* BINFLOAT: big-endian double */
+        case 0x8a:
+            st = op_long(r, 1);
+            break; /* LONG1 */
+        case 0x8b:
+            st = op_long(r, 4);
+            break; /* LONG4 */
+        case 'G':  /* BINFLOAT: big-endian double */
             if (!(st = need(r, 8))) {
                 uint64_t u = 0;
                 for (int k = 0; k < 8; k++)
@@ -677,26 +696,56 @@ static ft_status run(reader *r)
                 st = push(r, v);
             }
             break;
-        case 'X': st = op_sized_str(r, 4); break;    /* BINUNICODE */
-        case 0x8c: st = op_sized_str(r, 1); break;   /* SHORT_BINUNICODE */
-        case 0x8d: st = op_sized_str(r, 8); break;   /* BINUNICODE8 */
-        case 'T': st = op_sized_str(r, 4); break;    /* BINSTRING */
-        case 'U': st = op_sized_str(r, 1); break;    /* SHORT_BINSTRING */
-        case 'B': st = op_sized_str(r, 4); break;    /* BINBYTES */
-        case 'C': st = op_sized_str(r, 1); break;    /* SHORT_BINBYTES */
-        case 0x8e: st = op_sized_str(r, 8); break;   /* BINBYTES8 */
-        case 0x96: st = op_sized_str(r, 8); break;   /* BYTEARRAY8 */
-        case ')': st = push(r, new_value(r, FT_NN_PK_TUPLE)); break; /* EMPTY_TUPLE */
-        case 't': /* TUPLE */
+        case 'X':
+            st = op_sized_str(r, 4);
+            break; /* BINUNICODE */
+        case 0x8c:
+            st = op_sized_str(r, 1);
+            break; /* SHORT_BINUNICODE */
+        case 0x8d:
+            st = op_sized_str(r, 8);
+            break; /* BINUNICODE8 */
+        case 'T':
+            st = op_sized_str(r, 4);
+            break; /* BINSTRING */
+        case 'U':
+            st = op_sized_str(r, 1);
+            break; /* SHORT_BINSTRING */
+        case 'B':
+            st = op_sized_str(r, 4);
+            break; /* BINBYTES */
+        case 'C':
+            st = op_sized_str(r, 1);
+            break; /* SHORT_BINBYTES */
+        case 0x8e:
+            st = op_sized_str(r, 8);
+            break; /* BINBYTES8 */
+        case 0x96:
+            st = op_sized_str(r, 8);
+            break; /* BYTEARRAY8 */
+        case ')':
+            st = push(r, new_value(r, FT_NN_PK_TUPLE));
+            break; /* EMPTY_TUPLE */
+        case 't':  /* TUPLE */
             if (!(st = collect_mark(r, FT_NN_PK_TUPLE, &v)))
                 st = push(r, v);
             break;
-        case 0x85: st = op_tuple_n(r, 1); break;
-        case 0x86: st = op_tuple_n(r, 2); break;
-        case 0x87: st = op_tuple_n(r, 3); break;
-        case ']': st = push(r, new_value(r, FT_NN_PK_LIST)); break; /* EMPTY_LIST */
-        case 0x8f: st = push(r, new_value(r, FT_NN_PK_LIST)); break; /* EMPTY_SET: as a list */
-        case 'l': /* LIST */
+        case 0x85:
+            st = op_tuple_n(r, 1);
+            break;
+        case 0x86:
+            st = op_tuple_n(r, 2);
+            break;
+        case 0x87:
+            st = op_tuple_n(r, 3);
+            break;
+        case ']':
+            st = push(r, new_value(r, FT_NN_PK_LIST));
+            break; /* EMPTY_LIST */
+        case 0x8f:
+            st = push(r, new_value(r, FT_NN_PK_LIST));
+            break; /* EMPTY_SET: as a list */
+        case 'l':  /* LIST */
         case 0x91: /* FROZENSET */
             if (!(st = collect_mark(r, FT_NN_PK_LIST, &v)))
                 st = push(r, v);
@@ -708,12 +757,14 @@ static ft_status run(reader *r)
                 st = append_item(w, v);
             }
             break;
-        case 'e': /* APPENDS */
+        case 'e':  /* APPENDS */
         case 0x90: /* ADDITEMS */
             st = op_appends(r);
             break;
-        case '}': st = push(r, new_value(r, FT_NN_PK_DICT)); break; /* EMPTY_DICT */
-        case 'd': /* DICT */
+        case '}':
+            st = push(r, new_value(r, FT_NN_PK_DICT));
+            break; /* EMPTY_DICT */
+        case 'd':  /* DICT */
             if (!(st = collect_mark(r, FT_NN_PK_DICT, &v))) {
                 if (v->len % 2)
                     return fail(r, "pickle: odd number of DICT values at offset %zu", r->pos);
@@ -730,15 +781,31 @@ static ft_status run(reader *r)
                 st = append_item(d, val);
             break;
         }
-        case 'u': st = op_setitems(r); break;    /* SETITEMS */
-        case 'c': st = op_global(r); break;          /* GLOBAL */
-        case 0x93: st = op_stack_global(r); break;   /* STACK_GLOBAL */
-        case 'R': st = op_reduce(r); break;          /* REDUCE */
-        case 0x81: st = op_reduce(r); break;         /* NEWOBJ: (cls, args) like REDUCE */
-        case 0x92: st = op_newobj_ex(r); break;      /* NEWOBJ_EX */
-        case 'b': st = op_build(r); break;           /* BUILD */
-        case 'Q': st = op_persid(r); break;          /* BINPERSID */
-        case 'q': /* BINPUT */
+        case 'u':
+            st = op_setitems(r);
+            break; /* SETITEMS */
+        case 'c':
+            st = op_global(r);
+            break; /* GLOBAL */
+        case 0x93:
+            st = op_stack_global(r);
+            break; /* STACK_GLOBAL */
+        case 'R':
+            st = op_reduce(r);
+            break; /* REDUCE */
+        case 0x81:
+            st = op_reduce(r);
+            break; /* NEWOBJ: (cls, args) like REDUCE */
+        case 0x92:
+            st = op_newobj_ex(r);
+            break; /* NEWOBJ_EX */
+        case 'b':
+            st = op_build(r);
+            break; /* BUILD */
+        case 'Q':
+            st = op_persid(r);
+            break; /* BINPERSID */
+        case 'q':  /* BINPUT */
             if (!(st = need(r, 1)))
                 st = memo_put(r, r->data[r->pos++]);
             break;
@@ -797,7 +864,10 @@ out:
     return FT_OK;
 }
 
-const ft_nn_pk_value *ft_nn_pickle_root(const ft_nn_pickle *p) { return p->root; }
+const ft_nn_pk_value *ft_nn_pickle_root(const ft_nn_pickle *p)
+{
+    return p->root;
+}
 
 void ft_nn_pickle_destroy(ft_nn_pickle **pp)
 {

@@ -23,7 +23,7 @@ typedef enum ft_nn_pk_kind {
     FT_NN_PK_BOOL,
     FT_NN_PK_INT,
     FT_NN_PK_FLOAT,
-    FT_NN_PK_STR,       /* str, bytes, pathlib paths (joined with '/') */
+    FT_NN_PK_STR, /* str, bytes, pathlib paths (joined with '/') */
     FT_NN_PK_TUPLE,
     FT_NN_PK_LIST,
     FT_NN_PK_DICT,      /* dict and OrderedDict: items are key, value, key, value... */
@@ -43,10 +43,10 @@ typedef struct ft_nn_pk_tensor {
 
 typedef struct ft_nn_pk_value {
     ft_nn_pk_kind kind;
-    int64_t i;       /* BOOL, INT; GLOBAL: allow-list index; STORAGE: element count */
-    double f;        /* FLOAT */
-    char *s;         /* STR (NUL-terminated, len bytes); STORAGE: its key */
-    size_t len;      /* STR length; TUPLE/LIST/DICT: number of items */
+    int64_t i;  /* BOOL, INT; GLOBAL: allow-list index; STORAGE: element count */
+    double f;   /* FLOAT */
+    char *s;    /* STR (NUL-terminated, len bytes); STORAGE: its key */
+    size_t len; /* STR length; TUPLE/LIST/DICT: number of items */
     struct ft_nn_pk_value **items;
     size_t cap;
     struct ft_nn_pk_value *attrs; /* NAMESPACE: a DICT */

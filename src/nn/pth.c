@@ -66,8 +66,7 @@ static ft_status read_directory(pth *p)
     while (rc == UNZ_OK && p->nentries < gi.number_entry) {
         char name[MAX_NAME];
         unz_file_info64 fi;
-        if (unzGetCurrentFileInfo64(p->zip, &fi, name, sizeof(name), NULL, 0, NULL, 0) !=
-            UNZ_OK)
+        if (unzGetCurrentFileInfo64(p->zip, &fi, name, sizeof(name), NULL, 0, NULL, 0) != UNZ_OK)
             return ft_nn_weights_fail(w, "corrupt zip directory entry %zu", p->nentries);
         if (fi.size_filename >= sizeof(name))
             return ft_nn_weights_fail(w, "zip entry name longer than %d bytes", MAX_NAME - 1);
@@ -184,7 +183,9 @@ static ft_status convert_arg(ft_nn_weights *w, const ft_nn_pk_value *v, ft_nn_ar
     if (depth > MAX_ARG_DEPTH)
         return ft_nn_weights_fail(w, "saved args nest deeper than %d levels", MAX_ARG_DEPTH);
     switch (v->kind) {
-    case FT_NN_PK_NONE: a->type = FT_NN_ARG_NONE; return FT_OK;
+    case FT_NN_PK_NONE:
+        a->type = FT_NN_ARG_NONE;
+        return FT_OK;
     case FT_NN_PK_BOOL:
         a->type = FT_NN_ARG_BOOL;
         a->b = v->i != 0;
@@ -218,7 +219,9 @@ static ft_status convert_arg(ft_nn_weights *w, const ft_nn_pk_value *v, ft_nn_ar
         a->items = items;
         return FT_OK;
     }
-    default: a->type = FT_NN_ARG_OTHER; return FT_OK;
+    default:
+        a->type = FT_NN_ARG_OTHER;
+        return FT_OK;
     }
 }
 
@@ -257,8 +260,7 @@ static ft_status add_tensor(pth *p, const char *name, size_t name_len, const ft_
     ft_nn_weights *w = p->w;
     const ft_nn_pk_value *sv = pt->storage;
     if (sv->dtype < 0)
-        return ft_nn_weights_fail(w, "tensor '%s' has unsupported dtype (%s)", name,
-                                  sv->type_name);
+        return ft_nn_weights_fail(w, "tensor '%s' has unsupported dtype (%s)", name, sv->type_name);
     ft_nn_dtype dt = (ft_nn_dtype)sv->dtype;
     size_t esz = ft_nn_dtype_size(dt);
     char ename[MAX_NAME];
@@ -282,8 +284,8 @@ static ft_status add_tensor(pth *p, const char *name, size_t name_len, const ft_
     for (int d = 0; d < pt->ndim; d++) {
         if (pt->shape[d] == 0)
             empty = true;
-        else if (pt->stride[d] && (uint64_t)(pt->shape[d] - 1) > (UINT64_MAX - last) /
-                                                                     (uint64_t)pt->stride[d])
+        else if (pt->stride[d] &&
+                 (uint64_t)(pt->shape[d] - 1) > (UINT64_MAX - last) / (uint64_t)pt->stride[d])
             return ft_nn_weights_fail(w, "tensor '%s' has an overflowing shape", name);
         else
             last += (uint64_t)(pt->shape[d] - 1) * (uint64_t)pt->stride[d];
@@ -292,8 +294,7 @@ static ft_status add_tensor(pth *p, const char *name, size_t name_len, const ft_
         return ft_nn_weights_fail(w,
                                   "tensor '%s' reaches element %llu of storage '%s', which has "
                                   "%llu (storage out of bounds)",
-                                  name, (unsigned long long)last, sv->s,
-                                  (unsigned long long)numel);
+                                  name, (unsigned long long)last, sv->s, (unsigned long long)numel);
     const uint8_t *base;
     ft_status st = entry_data(p, e, &base);
     if (st)

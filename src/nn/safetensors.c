@@ -26,8 +26,8 @@ static ft_status jfail(json *j, const char *what)
 
 static void ws(json *j)
 {
-    while (j->pos < j->n && (j->s[j->pos] == ' ' || j->s[j->pos] == '\t' ||
-                             j->s[j->pos] == '\n' || j->s[j->pos] == '\r'))
+    while (j->pos < j->n && (j->s[j->pos] == ' ' || j->s[j->pos] == '\t' || j->s[j->pos] == '\n' ||
+                             j->s[j->pos] == '\r'))
         j->pos++;
 }
 
@@ -91,12 +91,26 @@ static ft_status jstring(json *j, size_t *len)
             break;
         c = j->s[j->pos++];
         switch (c) {
-        case '"': case '\\': case '/': j->buf[o++] = c; break;
-        case 'b': j->buf[o++] = '\b'; break;
-        case 'f': j->buf[o++] = '\f'; break;
-        case 'n': j->buf[o++] = '\n'; break;
-        case 'r': j->buf[o++] = '\r'; break;
-        case 't': j->buf[o++] = '\t'; break;
+        case '"':
+        case '\\':
+        case '/':
+            j->buf[o++] = c;
+            break;
+        case 'b':
+            j->buf[o++] = '\b';
+            break;
+        case 'f':
+            j->buf[o++] = '\f';
+            break;
+        case 'n':
+            j->buf[o++] = '\n';
+            break;
+        case 'r':
+            j->buf[o++] = '\r';
+            break;
+        case 't':
+            j->buf[o++] = '\t';
+            break;
         case 'u': {
             /* \uXXXX is 6 input bytes and at most 3 output bytes (4 for a
              * surrogate pair of 12 input bytes), so buf never overflows. */
@@ -129,7 +143,8 @@ static ft_status jstring(json *j, size_t *len)
             }
             break;
         }
-        default: return jfail(j, "bad escape");
+        default:
+            return jfail(j, "bad escape");
         }
     }
     return jfail(j, "unterminated string");

@@ -12,12 +12,18 @@
 size_t ft_nn_dtype_size(ft_nn_dtype dt)
 {
     switch (dt) {
-    case FT_NN_F32: return 4;
-    case FT_NN_F16: return 2;
-    case FT_NN_BF16: return 2;
-    case FT_NN_I64: return 8;
-    case FT_NN_I32: return 4;
-    case FT_NN_U8: return 1;
+    case FT_NN_F32:
+        return 4;
+    case FT_NN_F16:
+        return 2;
+    case FT_NN_BF16:
+        return 2;
+    case FT_NN_I64:
+        return 8;
+    case FT_NN_I32:
+        return 4;
+    case FT_NN_U8:
+        return 1;
     }
     assert(!"unknown dtype");
     return 0;
@@ -26,12 +32,18 @@ size_t ft_nn_dtype_size(ft_nn_dtype dt)
 const char *ft_nn_dtype_name(ft_nn_dtype dt)
 {
     switch (dt) {
-    case FT_NN_F32: return "f32";
-    case FT_NN_F16: return "f16";
-    case FT_NN_BF16: return "bf16";
-    case FT_NN_I64: return "i64";
-    case FT_NN_I32: return "i32";
-    case FT_NN_U8: return "u8";
+    case FT_NN_F32:
+        return "f32";
+    case FT_NN_F16:
+        return "f16";
+    case FT_NN_BF16:
+        return "bf16";
+    case FT_NN_I64:
+        return "i64";
+    case FT_NN_I32:
+        return "i32";
+    case FT_NN_U8:
+        return "u8";
     }
     return "?";
 }
@@ -41,8 +53,8 @@ bool ft_nn_dtype_is_float(ft_nn_dtype dt)
     return dt == FT_NN_F32 || dt == FT_NN_F16 || dt == FT_NN_BF16;
 }
 
-void ft_nn_tensor_init(ft_nn_tensor *t, ft_nn_dtype dt, int ndim, const int64_t *shape,
-                       void *data, const char *name)
+void ft_nn_tensor_init(ft_nn_tensor *t, ft_nn_dtype dt, int ndim, const int64_t *shape, void *data,
+                       const char *name)
 {
     assert(ndim >= 0 && ndim <= FT_NN_MAX_DIMS);
     memset(t, 0, sizeof(*t));
@@ -240,10 +252,17 @@ void ft_nn_f32_to_bf16(const float *src, uint16_t *dst, size_t n)
 static void convert_run(ft_nn_dtype dt, const void *src, float *dst, size_t n)
 {
     switch (dt) {
-    case FT_NN_F32: memcpy(dst, src, n * sizeof(float)); break;
-    case FT_NN_F16: ft_nn_f16_to_f32(src, dst, n); break;
-    case FT_NN_BF16: ft_nn_bf16_to_f32(src, dst, n); break;
-    default: assert(!"not a float dtype");
+    case FT_NN_F32:
+        memcpy(dst, src, n * sizeof(float));
+        break;
+    case FT_NN_F16:
+        ft_nn_f16_to_f32(src, dst, n);
+        break;
+    case FT_NN_BF16:
+        ft_nn_bf16_to_f32(src, dst, n);
+        break;
+    default:
+        assert(!"not a float dtype");
     }
 }
 
@@ -276,8 +295,8 @@ ft_status ft_nn_tensor_to_f32(const ft_nn_tensor *t, float *dst, size_t capacity
             convert_run(t->dtype, base + (size_t)off * esz, dst + done, (size_t)inner);
         } else {
             for (int64_t k = 0; k < inner; k++)
-                convert_run(t->dtype, base + (size_t)(off + k * inner_stride) * esz,
-                            dst + done + k, 1);
+                convert_run(t->dtype, base + (size_t)(off + k * inner_stride) * esz, dst + done + k,
+                            1);
         }
         for (int d = nd - 2; d >= 0; d--) {
             if (++idx[d] < t->shape[d])

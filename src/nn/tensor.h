@@ -27,11 +27,11 @@ typedef enum ft_nn_dtype {
 
 typedef struct ft_nn_tensor {
     ft_nn_dtype dtype;
-    int ndim;                         /* 0 (a scalar) .. FT_NN_MAX_DIMS */
-    int64_t shape[FT_NN_MAX_DIMS];    /* entries past ndim are 1 */
-    int64_t strides[FT_NN_MAX_DIMS];  /* in elements, not bytes; past ndim 0 */
-    void *data;                       /* borrowed: first element */
-    const char *name;                 /* borrowed; may be NULL */
+    int ndim;                        /* 0 (a scalar) .. FT_NN_MAX_DIMS */
+    int64_t shape[FT_NN_MAX_DIMS];   /* entries past ndim are 1 */
+    int64_t strides[FT_NN_MAX_DIMS]; /* in elements, not bytes; past ndim 0 */
+    void *data;                      /* borrowed: first element */
+    const char *name;                /* borrowed; may be NULL */
 } ft_nn_tensor;
 
 /* Bytes per element of a dtype (1, 2, 4 or 8). */
@@ -46,8 +46,8 @@ bool ft_nn_dtype_is_float(ft_nn_dtype dt);
 /* Fill *t as a contiguous row-major tensor over `data` (borrowed) with the
  * given shape (ndim entries, copied); name is borrowed and may be NULL.
  * Asserts ndim is in range and every dimension is >= 0. */
-void ft_nn_tensor_init(ft_nn_tensor *t, ft_nn_dtype dt, int ndim, const int64_t *shape,
-                       void *data, const char *name);
+void ft_nn_tensor_init(ft_nn_tensor *t, ft_nn_dtype dt, int ndim, const int64_t *shape, void *data,
+                       const char *name);
 
 /* Number of elements (product of the shape; 1 for a scalar). */
 int64_t ft_nn_tensor_numel(const ft_nn_tensor *t);

@@ -161,7 +161,10 @@ void ft_nn_threadpool_for(ft_nn_threadpool *p, int64_t n, int64_t grain, ft_nn_r
     pthread_mutex_unlock(&p->run_lock);
 }
 
-int ft_nn_threadpool_size(const ft_nn_threadpool *p) { return p ? p->size : 1; }
+int ft_nn_threadpool_size(const ft_nn_threadpool *p)
+{
+    return p ? p->size : 1;
+}
 
 ft_status ft_nn_threadpool_create(int threads, ft_nn_threadpool **out)
 {
@@ -190,8 +193,8 @@ ft_status ft_nn_threadpool_create(int threads, ft_nn_threadpool **out)
             p->workers[i].tid = i + 1;
             int rc = pthread_create(&p->workers[i].thread, NULL, worker_main, &p->workers[i]);
             if (rc) {
-                FT_LOGE("nn", "threadpool: cannot start thread %d of %d: error %d", i + 2,
-                        threads, rc);
+                FT_LOGE("nn", "threadpool: cannot start thread %d of %d: error %d", i + 2, threads,
+                        rc);
                 st = FT_ERR_RUNTIME;
                 goto out;
             }

@@ -19,7 +19,8 @@
 #include "nn/weights_internal.h"
 
 #if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
-#error "weights files are little-endian and are mapped as they are; big-endian hosts are not supported"
+#error                                                                                             \
+    "weights files are little-endian and are mapped as they are; big-endian hosts are not supported"
 #endif
 
 struct ft_nn_weights {
@@ -260,16 +261,28 @@ void ft_nn_weights_destroy(ft_nn_weights **pw)
     *pw = NULL;
 }
 
-ft_nn_weights_format ft_nn_weights_format_of(const ft_nn_weights *w) { return w->format; }
+ft_nn_weights_format ft_nn_weights_format_of(const ft_nn_weights *w)
+{
+    return w->format;
+}
 
 const char *ft_nn_weights_format_name(ft_nn_weights_format f)
 {
     return f == FT_NN_WEIGHTS_SAFETENSORS ? "safetensors" : "pth";
 }
 
-const char *ft_nn_weights_path(const ft_nn_weights *w) { return w->path; }
-size_t ft_nn_weights_count(const ft_nn_weights *w) { return w->count; }
-int64_t ft_nn_weights_param_count(const ft_nn_weights *w) { return w->params; }
+const char *ft_nn_weights_path(const ft_nn_weights *w)
+{
+    return w->path;
+}
+size_t ft_nn_weights_count(const ft_nn_weights *w)
+{
+    return w->count;
+}
+int64_t ft_nn_weights_param_count(const ft_nn_weights *w)
+{
+    return w->params;
+}
 
 const ft_nn_tensor *ft_nn_weights_at(const ft_nn_weights *w, size_t i)
 {
@@ -309,8 +322,8 @@ ft_status ft_nn_weights_expect_dims(const ft_nn_weights *w, const char *name, in
         return FT_ERR_MODEL;
     }
     if (!ft_nn_tensor_has_shape(t, ndim, dims)) {
-        FT_LOGE("nn", "%s: tensor %s has shape %s, expected %s from the checkpoint args",
-                w->path, name, ft_nn_tensor_shape_str(t, hbuf, sizeof(hbuf)), wbuf);
+        FT_LOGE("nn", "%s: tensor %s has shape %s, expected %s from the checkpoint args", w->path,
+                name, ft_nn_tensor_shape_str(t, hbuf, sizeof(hbuf)), wbuf);
         return FT_ERR_MODEL;
     }
     return FT_OK;
@@ -318,8 +331,14 @@ ft_status ft_nn_weights_expect_dims(const ft_nn_weights *w, const char *name, in
 
 /* ---- saved args ---- */
 
-bool ft_nn_weights_has_args(const ft_nn_weights *w) { return w->has_args; }
-size_t ft_nn_weights_arg_count(const ft_nn_weights *w) { return w->nargs; }
+bool ft_nn_weights_has_args(const ft_nn_weights *w)
+{
+    return w->has_args;
+}
+size_t ft_nn_weights_arg_count(const ft_nn_weights *w)
+{
+    return w->nargs;
+}
 
 const ft_nn_arg *ft_nn_weights_arg_at(const ft_nn_weights *w, size_t i)
 {
@@ -372,8 +391,8 @@ bool ft_nn_weights_arg_str(const ft_nn_weights *w, const char *key, const char *
     return true;
 }
 
-bool ft_nn_weights_arg_int_list(const ft_nn_weights *w, const char *key, int64_t *out,
-                                size_t cap, size_t *n)
+bool ft_nn_weights_arg_int_list(const ft_nn_weights *w, const char *key, int64_t *out, size_t cap,
+                                size_t *n)
 {
     const ft_nn_arg *a = ft_nn_weights_arg(w, key);
     if (!a || a->type != FT_NN_ARG_LIST)

@@ -68,14 +68,14 @@ int64_t ft_nn_weights_param_count(const ft_nn_weights *w);
  * shape [a,b], expected [c,d] from the checkpoint args"; a missing tensor is
  * FT_ERR_MODEL too. A macro, so that every dimension is converted to int64_t
  * whatever type the caller passes: ft_nn_weights_expect(w, "x", 2, rows, 256). */
-#define ft_nn_weights_expect(w, name, ndim, ...)                                                  \
-    ft_nn_weights_expect_dims((w), (name), (ndim), (const int64_t[]){__VA_ARGS__},                \
+#define ft_nn_weights_expect(w, name, ndim, ...)                                                   \
+    ft_nn_weights_expect_dims((w), (name), (ndim), (const int64_t[]){__VA_ARGS__},                 \
                               sizeof((const int64_t[]){__VA_ARGS__}) / sizeof(int64_t))
 
 /* The function behind ft_nn_weights_expect: dims[0..ndim) (borrowed); ndims
  * is the number of values given, which must equal ndim (asserted). */
-FT_NODISCARD ft_status ft_nn_weights_expect_dims(const ft_nn_weights *w, const char *name,
-                                                 int ndim, const int64_t *dims, size_t ndims);
+FT_NODISCARD ft_status ft_nn_weights_expect_dims(const ft_nn_weights *w, const char *name, int ndim,
+                                                 const int64_t *dims, size_t ndims);
 
 /* ---- saved training arguments (the checkpoint's `args`) ----
  * .pth checkpoints from the official trainers save an argparse.Namespace;
@@ -98,8 +98,8 @@ typedef struct ft_nn_arg {
     bool b;
     int64_t i;
     double f;
-    const char *s;               /* NUL-terminated */
-    size_t len;                  /* LIST: number of items */
+    const char *s;                 /* NUL-terminated */
+    size_t len;                    /* LIST: number of items */
     const struct ft_nn_arg *items; /* LIST: the items */
 } ft_nn_arg;
 
@@ -120,7 +120,7 @@ bool ft_nn_weights_arg_bool(const ft_nn_weights *w, const char *key, bool *out);
 bool ft_nn_weights_arg_str(const ft_nn_weights *w, const char *key, const char **out);
 /* A list of ints: copies up to `cap` items into out and sets *n to the list
  * length (which may exceed cap). False if absent or any item is not an int. */
-bool ft_nn_weights_arg_int_list(const ft_nn_weights *w, const char *key, int64_t *out,
-                                size_t cap, size_t *n);
+bool ft_nn_weights_arg_int_list(const ft_nn_weights *w, const char *key, int64_t *out, size_t cap,
+                                size_t *n);
 
 #endif
