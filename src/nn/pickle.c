@@ -641,26 +641,26 @@ static ft_status run(reader *r)
                 return fail(r, "pickle nests deeper than %d levels", FT_NN_PICKLE_MAX_MARKS);
             r->marks[r->nmarks++] = r->sp;
             break;
-        case '0':
+        case '0': /* POP */
             st = pop(r, &v);
-            break; /* POP */
-        case '1':
+            break;
+        case '1': /* POP_MARK */
             st = collect_mark(r, FT_NN_PK_LIST, &v);
-            break; /* POP_MARK */
-        case '2':  /* DUP */
+            break;
+        case '2': /* DUP */
             if (!(st = top(r, &v)))
                 st = push(r, v);
             break;
         case 'N':
             st = push(r, new_value(r, FT_NN_PK_NONE));
             break;
-        case 0x88:
+        case 0x88: /* NEWTRUE */
             st = push_int(r, FT_NN_PK_BOOL, 1);
-            break; /* NEWTRUE */
-        case 0x89:
+            break;
+        case 0x89: /* NEWFALSE */
             st = push_int(r, FT_NN_PK_BOOL, 0);
-            break; /* NEWFALSE */
-        case 'J':  /* BININT */
+            break;
+        case 'J': /* BININT */
             if (!(st = need(r, 4))) {
                 int32_t i = (int32_t)(uint32_t)read_le(r->data + r->pos, 4);
                 r->pos += 4;
@@ -678,13 +678,13 @@ static ft_status run(reader *r)
                 st = push_int(r, FT_NN_PK_INT, i);
             }
             break;
-        case 0x8a:
+        case 0x8a: /* LONG1 */
             st = op_long(r, 1);
-            break; /* LONG1 */
-        case 0x8b:
+            break;
+        case 0x8b: /* LONG4 */
             st = op_long(r, 4);
-            break; /* LONG4 */
-        case 'G':  /* BINFLOAT: big-endian double */
+            break;
+        case 'G': /* BINFLOAT: big-endian double */
             if (!(st = need(r, 8))) {
                 uint64_t u = 0;
                 for (int k = 0; k < 8; k++)
@@ -696,37 +696,37 @@ static ft_status run(reader *r)
                 st = push(r, v);
             }
             break;
-        case 'X':
+        case 'X': /* BINUNICODE */
             st = op_sized_str(r, 4);
-            break; /* BINUNICODE */
-        case 0x8c:
+            break;
+        case 0x8c: /* SHORT_BINUNICODE */
             st = op_sized_str(r, 1);
-            break; /* SHORT_BINUNICODE */
-        case 0x8d:
+            break;
+        case 0x8d: /* BINUNICODE8 */
             st = op_sized_str(r, 8);
-            break; /* BINUNICODE8 */
-        case 'T':
+            break;
+        case 'T': /* BINSTRING */
             st = op_sized_str(r, 4);
-            break; /* BINSTRING */
-        case 'U':
+            break;
+        case 'U': /* SHORT_BINSTRING */
             st = op_sized_str(r, 1);
-            break; /* SHORT_BINSTRING */
-        case 'B':
+            break;
+        case 'B': /* BINBYTES */
             st = op_sized_str(r, 4);
-            break; /* BINBYTES */
-        case 'C':
+            break;
+        case 'C': /* SHORT_BINBYTES */
             st = op_sized_str(r, 1);
-            break; /* SHORT_BINBYTES */
-        case 0x8e:
+            break;
+        case 0x8e: /* BINBYTES8 */
             st = op_sized_str(r, 8);
-            break; /* BINBYTES8 */
-        case 0x96:
+            break;
+        case 0x96: /* BYTEARRAY8 */
             st = op_sized_str(r, 8);
-            break; /* BYTEARRAY8 */
-        case ')':
+            break;
+        case ')': /* EMPTY_TUPLE */
             st = push(r, new_value(r, FT_NN_PK_TUPLE));
-            break; /* EMPTY_TUPLE */
-        case 't':  /* TUPLE */
+            break;
+        case 't': /* TUPLE */
             if (!(st = collect_mark(r, FT_NN_PK_TUPLE, &v)))
                 st = push(r, v);
             break;
@@ -739,12 +739,12 @@ static ft_status run(reader *r)
         case 0x87:
             st = op_tuple_n(r, 3);
             break;
-        case ']':
+        case ']': /* EMPTY_LIST */
             st = push(r, new_value(r, FT_NN_PK_LIST));
-            break; /* EMPTY_LIST */
-        case 0x8f:
+            break;
+        case 0x8f: /* EMPTY_SET: as a list */
             st = push(r, new_value(r, FT_NN_PK_LIST));
-            break; /* EMPTY_SET: as a list */
+            break;
         case 'l':  /* LIST */
         case 0x91: /* FROZENSET */
             if (!(st = collect_mark(r, FT_NN_PK_LIST, &v)))
@@ -761,10 +761,10 @@ static ft_status run(reader *r)
         case 0x90: /* ADDITEMS */
             st = op_appends(r);
             break;
-        case '}':
+        case '}': /* EMPTY_DICT */
             st = push(r, new_value(r, FT_NN_PK_DICT));
-            break; /* EMPTY_DICT */
-        case 'd':  /* DICT */
+            break;
+        case 'd': /* DICT */
             if (!(st = collect_mark(r, FT_NN_PK_DICT, &v))) {
                 if (v->len % 2)
                     return fail(r, "pickle: odd number of DICT values at offset %zu", r->pos);
@@ -781,31 +781,31 @@ static ft_status run(reader *r)
                 st = append_item(d, val);
             break;
         }
-        case 'u':
+        case 'u': /* SETITEMS */
             st = op_setitems(r);
-            break; /* SETITEMS */
-        case 'c':
+            break;
+        case 'c': /* GLOBAL */
             st = op_global(r);
-            break; /* GLOBAL */
-        case 0x93:
+            break;
+        case 0x93: /* STACK_GLOBAL */
             st = op_stack_global(r);
-            break; /* STACK_GLOBAL */
-        case 'R':
+            break;
+        case 'R': /* REDUCE */
             st = op_reduce(r);
-            break; /* REDUCE */
-        case 0x81:
+            break;
+        case 0x81: /* NEWOBJ: (cls, args) like REDUCE */
             st = op_reduce(r);
-            break; /* NEWOBJ: (cls, args) like REDUCE */
-        case 0x92:
+            break;
+        case 0x92: /* NEWOBJ_EX */
             st = op_newobj_ex(r);
-            break; /* NEWOBJ_EX */
-        case 'b':
+            break;
+        case 'b': /* BUILD */
             st = op_build(r);
-            break; /* BUILD */
-        case 'Q':
+            break;
+        case 'Q': /* BINPERSID */
             st = op_persid(r);
-            break; /* BINPERSID */
-        case 'q':  /* BINPUT */
+            break;
+        case 'q': /* BINPUT */
             if (!(st = need(r, 1)))
                 st = memo_put(r, r->data[r->pos++]);
             break;
