@@ -369,6 +369,11 @@ static void test_hot_reload_and_bad_input(void **state)
     assert_non_null(strstr(err, "tracking.measurement_noise_min"));
     s = feed(t, 2 / 30.0, 500, 500, 0.7);
     assert_true(s.measured);
+    /* Repeated timestamps (a miss, then a candidate at the same time) are
+     * allowed and produce finite states. */
+    s = feed(t, 2 / 30.0, 0, 0, -1);
+    s = feed(t, 2 / 30.0, 530, 500, 0.7);
+    assert_true(isfinite(s.x) && isfinite(s.vx) && isfinite(s.pos_std));
     /* Time going back, a negative count: refused, state unchanged. */
     assert_int_equal(ft_tracker_update(t, 0.0, NULL, 0, &s), FT_ERR_INVALID);
     assert_int_equal(ft_tracker_update(t, 1.0, NULL, -1, &s), FT_ERR_INVALID);

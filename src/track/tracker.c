@@ -193,7 +193,7 @@ static bool accept_tracked(const ft_tracker *t, const ft_track_candidate *c, dou
      * detection is taken and the filter restarted there, rather than letting
      * a huge innovation through the acceleration state. */
     const double reach = t->p.max_ball_speed_px * FT_TRACK_REF_FPS * (time - t->t_last_hit);
-    *reseed = recovering && hypot(x - t->meas_x, y - t->meas_y) <= reach;
+    *reseed = recovering && reach > 0.0 && hypot(x - t->meas_x, y - t->meas_y) <= reach;
     return *reseed;
 }
 
