@@ -150,7 +150,8 @@ typedef enum variant {
 
 /* The checkpoint pickle: {'model': OrderedDict(w: f32 [2,3], b: i64 [2],
  * wt: f32 [3,2] view of w's storage transposed), 'optimizer': {...},
- * 'args': Namespace(...), 'epoch': 3}. */
+ * 'args': Namespace(...), 'ema_model': OrderedDict(b_ema: i64 [1], the
+ * second element of b's storage), 'epoch': 3}. */
 static void build_pickle(pbuf *p, variant v)
 {
     static const int s23[] = {2, 3}, st23[] = {3, 1}, s32[] = {3, 2}, st32[] = {1, 3};
@@ -225,6 +226,13 @@ static void build_pickle(pbuf *p, variant v)
     p_op(p, 'R');
     p_op(p, 'u');
     p_op(p, 'b'); /* BUILD */
+    p_str(p, "ema_model");
+    p_global(p, "collections", "OrderedDict");
+    p_op(p, ')');
+    p_op(p, 'R');
+    p_str(p, "b_ema");
+    p_tensor(p, "LongStorage", "1", 2, 1, 1, (const int[]){1}, st1);
+    p_op(p, 's'); /* SETITEM */
     p_str(p, "epoch");
     p_int(p, 3);
     p_op(p, 'u');
@@ -344,6 +352,23 @@ static void test_small_pth(void **state)
         assert_null(w);
         ft_nn_weights_destroy(&w); /* NULL-safe */
     }
+}
+
+static void test_ema_model(void **state)
+{
+    (void)state;
+    const char *path = tmp_path("ema.pth");
+    write_pth(path, V_GOOD, 0, true);
+    ft_nn_weights_params p = {.path = path, .use_ema = true};
+    ft_nn_weights *w = NULL;
+    assert_int_equal(ft_nn_weights_open_params(&p, &w), FT_OK);
+    assert_int_equal(ft_nn_weights_count(w), 1);
+    const ft_nn_tensor *t = ft_nn_weights_find(w, "b_ema");
+    assert_non_null(t);
+    assert_int_equal(*(const int64_t *)t->data, k_b[1]); /* storage offset 1 */
+    assert_null(ft_nn_weights_find(w, "w"));
+    assert_true(ft_nn_weights_has_args(w)); /* args come with either state dict */
+    ft_nn_weights_destroy(&w);
 }
 
 static void test_bare_state_dict(void **state)
@@ -799,12 +824,19 @@ static int teardown(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_small_pth),         cmocka_unit_test(test_bare_state_dict),
-        cmocka_unit_test(test_truncated_zip),     cmocka_unit_test(test_disallowed_global),
-        cmocka_unit_test(test_missing_pickle),    cmocka_unit_test(test_storage_out_of_bounds),
-        cmocka_unit_test(test_unsupported_dtype), cmocka_unit_test(test_foreign_files),
-        cmocka_unit_test(test_bad_pickles),       cmocka_unit_test(test_safetensors),
-        cmocka_unit_test(test_fixture),           cmocka_unit_test(test_fixture_as_safetensors),
+        cmocka_unit_test(test_small_pth),
+        cmocka_unit_test(test_ema_model),
+        cmocka_unit_test(test_bare_state_dict),
+        cmocka_unit_test(test_truncated_zip),
+        cmocka_unit_test(test_disallowed_global),
+        cmocka_unit_test(test_missing_pickle),
+        cmocka_unit_test(test_storage_out_of_bounds),
+        cmocka_unit_test(test_unsupported_dtype),
+        cmocka_unit_test(test_foreign_files),
+        cmocka_unit_test(test_bad_pickles),
+        cmocka_unit_test(test_safetensors),
+        cmocka_unit_test(test_fixture),
+        cmocka_unit_test(test_fixture_as_safetensors),
         cmocka_unit_test(test_inspect_cli),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
