@@ -78,6 +78,17 @@ static ft_status read_directory(pth *p)
         e->size = fi.uncompressed_size;
         e->csize = fi.compressed_size;
         e->stored = fi.compression_method == 0;
+        if (fi.flag & 1)
+            return ft_nn_weights_fail(w, "zip entry '%s' is encrypted (unsupported)", name);
+        if (!e->stored && fi.compression_method != Z_DEFLATED)
+            return ft_nn_weights_fail(w,
+                                      "zip entry '%s' uses compression method %lu (only "
+                                      "stored and deflate are supported)",
+                                      name, (unsigned long)fi.compression_method);
+        /* Deflate cannot expand data more than about 1032 times: a larger
+         * claimed size is a corrupt or hostile directory. */
+        if (!e->stored && e->size / 1032 > e->csize + 1)
+            return ft_nn_weights_fail(w, "zip entry '%s' claims an impossible size", name);
         if (unzGetFilePos64(p->zip, &e->pos) != UNZ_OK)
             return ft_nn_weights_fail(w, "corrupt zip directory entry '%s'", name);
         if (e->stored) {
