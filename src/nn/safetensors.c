@@ -361,7 +361,8 @@ ft_status ft_nn_safetensors_load(ft_nn_weights *w)
     j.buf = malloc(j.n + 1);
     if (!j.buf)
         goto out;
-    meta = ft_nn_weights_alloc(w, MAX_META * sizeof(*meta));
+    /* Scratch for the metadata; only what is used is kept (below). */
+    meta = malloc(MAX_META * sizeof(*meta));
     if (!meta)
         goto out;
     const uint8_t *data = m + 8 + hlen;
@@ -409,9 +410,17 @@ ft_status ft_nn_safetensors_load(ft_nn_weights *w)
         st = ft_nn_weights_fail(w, "safetensors file holds no tensors");
         goto out;
     }
-    if (nmeta)
-        ft_nn_weights_set_args(w, meta, nmeta);
+    if (nmeta) {
+        ft_nn_arg *kept = ft_nn_weights_alloc(w, nmeta * sizeof(*kept));
+        if (!kept) {
+            st = FT_ERR_NOMEM;
+            goto out;
+        }
+        memcpy(kept, meta, nmeta * sizeof(*kept));
+        ft_nn_weights_set_args(w, kept, nmeta);
+    }
 out:
+    free(meta);
     free(j.buf);
     return st;
 }
