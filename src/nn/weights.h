@@ -5,6 +5,9 @@
  * safe reader that builds data only: it executes nothing and accepts only an
  * allow-list of globals (see docs/nn.md).
  *
+ * An opened ft_nn_weights is never modified again, so any number of threads
+ * may query it at once.
+ *
  * Every error while opening is FT_ERR_MODEL (exit 2) and is logged with the
  * file name and what was wrong; the message is also copied into the caller's
  * buffer when one is given in the params. */
