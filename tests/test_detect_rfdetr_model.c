@@ -6,7 +6,8 @@
  * this test as safetensors (no saved args: the architecture must be inferred
  * from names and shapes): the medium-random tensors, with the tensors whose
  * shapes differ between sizes (position grid, patch kernel, decoder depth,
- * class heads) replaced by random ones of the target size. The outputs are
+ * class heads, and for XL the ViT-B / 512-wide widths) replaced by random
+ * ones of the target size. The outputs are
  * then only checked for sanity (finite, boxes in range); exact numerics are
  * the fidelity test's job, and every size runs the same code path.
  *
@@ -55,18 +56,30 @@ static void need_fixture(void)
 /* ---- a safetensors writer for derived checkpoints ---- */
 
 typedef struct variant {
-    int pos_grid;  /* side of the position grid */
-    int patch;     /* patch kernel */
-    int dec_layers;
-    int classes;   /* head size; 0 keeps 91 */
+    int pos_grid;   /* side of the position grid */
+    int patch;      /* patch kernel */
+    int dec_layers; /* decoder layers kept (at most the fixture's 4) */
+    int classes;    /* head size; 0 keeps 91 */
+    int wide;       /* 1: ViT-B (768) backbone and a 512-wide transformer, as XL/2XL */
 } variant;
+
+typedef struct dim_map {
+    int64_t from, to;
+} dim_map;
+
+/* Medium -> XL/2XL widths, by part of the model. The dims that occur in
+ * each part are distinct, so a value maps unambiguously. */
+static const dim_map wide_vit[] = {{384, 768}, {1536, 3072}, {0, 0}};
+static const dim_map wide_proj[] = {{256, 512}, {1536, 3072}, {128, 256}, {640, 1280}, {0, 0}};
+static const dim_map wide_rest[] = {{256, 512}, {768, 1536}, {512, 1024}, {64, 256},
+                                    {32, 128}, {0, 0}};
 
 typedef struct out_tensor {
     char name[160];
     int ndim;
     int64_t shape[4];
-    float *data; /* owned */
     size_t n;
+    const ft_nn_tensor *src; /* copy it, or NULL: random data */
 } out_tensor;
 
 static uint32_t rng_state = 12345;
@@ -90,26 +103,41 @@ static int drop_tensor(const char *name, const variant *v)
     return 0;
 }
 
-/* New shape for a tensor of the derived size (random data), or 0 to copy. */
-static int reshape_tensor(const char *name, const variant *v, int *ndim, int64_t *shape)
+/* The tensor's shape in the derived size; returns 1 when it changed (the
+ * data is then random). */
+static int reshape_tensor(const char *name, const variant *v, int ndim, int64_t *shape)
 {
+    int changed = 0;
+    if (v->wide) {
+        const dim_map *map = !strncmp(name, "backbone.0.encoder.", 19)  ? wide_vit
+                             : !strncmp(name, "backbone.0.projector", 20) ? wide_proj
+                                                                          : wide_rest;
+        for (int d = 0; d < ndim; d++)
+            for (const dim_map *mp = map; mp->from; mp++)
+                if (shape[d] == mp->from) {
+                    shape[d] = mp->to;
+                    changed = 1;
+                    break;
+                }
+    }
     if (strstr(name, "position_embeddings")) {
         shape[1] = 1 + (int64_t)v->pos_grid * v->pos_grid;
-        return 1;
+        changed = 1;
     }
     if (strstr(name, "patch_embeddings.projection.weight")) {
         shape[2] = shape[3] = v->patch;
-        return 1;
+        changed = 1;
     }
     if (v->classes && (strstr(name, "class_embed.weight") || strstr(name, "class_embed.bias") ||
                        strstr(name, "enc_out_class_embed.0."))) {
         shape[0] = v->classes;
-        (void)ndim;
-        return 1;
+        changed = 1;
     }
-    return 0;
+    return changed;
 }
 
+/* Writes the fixture's tensors, resized for variant v, as an F32
+ * safetensors file, streaming one tensor at a time. */
 static void write_variant(const char *path, const variant *v)
 {
     ft_nn_weights *w = NULL;
@@ -117,7 +145,7 @@ static void write_variant(const char *path, const variant *v)
     size_t count = ft_nn_weights_count(w);
     out_tensor *ts = calloc(count, sizeof(*ts));
     assert_non_null(ts);
-    size_t nt = 0;
+    size_t nt = 0, maxn = 0;
     for (size_t i = 0; i < count; i++) {
         const ft_nn_tensor *t = ft_nn_weights_at(w, i);
         if (!ft_nn_dtype_is_float(t->dtype) || drop_tensor(t->name, v))
@@ -127,23 +155,17 @@ static void write_variant(const char *path, const variant *v)
         o->ndim = t->ndim;
         for (int d = 0; d < t->ndim; d++)
             o->shape[d] = t->shape[d];
-        int fresh = reshape_tensor(t->name, v, &o->ndim, o->shape);
+        o->src = reshape_tensor(t->name, v, o->ndim, o->shape) ? NULL : t;
         o->n = 1;
         for (int d = 0; d < o->ndim; d++)
             o->n *= (size_t)o->shape[d];
-        o->data = malloc(o->n * sizeof(float));
-        assert_non_null(o->data);
-        if (fresh)
-            for (size_t k = 0; k < o->n; k++)
-                o->data[k] = rnd();
-        else
-            assert_int_equal(ft_nn_tensor_to_f32(t, o->data, o->n), FT_OK);
+        maxn = o->n > maxn ? o->n : maxn;
     }
-    ft_nn_weights_destroy(&w);
-
     size_t hcap = nt * 256 + 64, hl = 0, off = 0;
     char *hdr = malloc(hcap);
+    float *buf = malloc(maxn * sizeof(float));
     assert_non_null(hdr);
+    assert_non_null(buf);
     hl += (size_t)snprintf(hdr + hl, hcap - hl, "{");
     for (size_t i = 0; i < nt; i++) {
         out_tensor *o = &ts[i];
@@ -165,10 +187,16 @@ static void write_variant(const char *path, const variant *v)
     assert_int_equal(fwrite(&len, 8, 1, f), 1);
     assert_int_equal(fwrite(hdr, 1, hl, f), hl);
     for (size_t i = 0; i < nt; i++) {
-        assert_int_equal(fwrite(ts[i].data, 4, ts[i].n, f), ts[i].n);
-        free(ts[i].data);
+        if (ts[i].src)
+            assert_int_equal(ft_nn_tensor_to_f32(ts[i].src, buf, ts[i].n), FT_OK);
+        else
+            for (size_t k = 0; k < ts[i].n; k++)
+                buf[k] = rnd();
+        assert_int_equal(fwrite(buf, 4, ts[i].n, f), ts[i].n);
     }
     assert_int_equal(fclose(f), 0);
+    ft_nn_weights_destroy(&w);
+    free(buf);
     free(hdr);
     free(ts);
 }
@@ -212,18 +240,21 @@ static void test_sizes_from_shapes(void **state)
     struct {
         const char *name;
         variant v;
-        int res, windows, vit_layers, num_select;
+        int res, windows, vit_layers, num_select, imgsz;
     } cases[] = {
-        {"nano", {24, 16, 2, 0}, 384, 2, 12, 300},
-        {"base", {37, 14, 3, 0}, 560, 4, 11, 300},
-        {"large", {44, 16, 4, 0}, 704, 2, 12, 100},
+        {"nano", {24, 16, 2, 0, 0}, 384, 2, 12, 300, 0},
+        {"base", {37, 14, 3, 0, 0}, 560, 4, 11, 300, 0},
+        {"large", {44, 16, 4, 0, 0}, 704, 2, 12, 100, 0},
+        /* ViT-B, plain (one window), 512-wide transformer; run at 400 px
+         * (20 x 20 patches) to keep the test short */
+        {"xl", {35, 20, 4, 0, 1}, 700, 1, 12, 100, 400},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         char path[1200];
         snprintf(path, sizeof(path), "%s/rfdetr-%s-random.safetensors", workdir, cases[i].name);
         write_variant(path, &cases[i].v);
         ft_rfdetr_arch a;
-        run_sane(path, NULL, 0, &a);
+        run_sane(path, NULL, cases[i].imgsz, &a);
         printf("  %s: detected %s, %d px, %d windows, %d ViT layers, %d decoder layers\n",
                cases[i].name, a.size, a.resolution, a.windows, a.vit_layers, a.dec_layers);
         assert_string_equal(a.size, cases[i].name);
@@ -232,6 +263,9 @@ static void test_sizes_from_shapes(void **state)
         assert_int_equal(a.vit_layers, cases[i].vit_layers);
         assert_int_equal(a.dec_layers, cases[i].v.dec_layers);
         assert_int_equal(a.num_select, cases[i].num_select);
+        assert_int_equal(a.vit_dim, cases[i].v.wide ? 768 : 384);
+        assert_int_equal(a.hidden, cases[i].v.wide ? 512 : 256);
+        assert_int_equal(a.dec_points, cases[i].v.wide ? 4 : 2);
         remove(path);
     }
 }
@@ -242,7 +276,7 @@ static void test_custom_classes(void **state)
     need_fixture();
     char path[1200];
     snprintf(path, sizeof(path), "%s/rfdetr-nano-3class.safetensors", workdir);
-    variant v = {24, 16, 2, 3};
+    variant v = {24, 16, 2, 3, 0};
     write_variant(path, &v);
     ft_rfdetr_arch a;
     run_sane(path, NULL, 0, &a);
