@@ -213,9 +213,10 @@ ft_status ft_eval_compute(const ft_eval_params *p, const ft_synth_truth *truth, 
     }
     out->precision = out->tp + out->fp ? 100.0 * out->tp / (double)(out->tp + out->fp) : NAN;
     out->recall = pct(out->tp, out->tp + out->fn);
-    out->f1 = (out->precision + out->recall > 0.0)
-                  ? 2.0 * out->precision * out->recall / (out->precision + out->recall)
-                  : (isnan(out->precision) || isnan(out->recall) ? NAN : 0.0);
+    /* F1 = 2 TP / (2 TP + FP + FN): 0 when nothing was found, undefined only
+     * when there was nothing to find and nothing reported. */
+    size_t f1_den = 2 * out->tp + out->fp + out->fn;
+    out->f1 = f1_den ? 100.0 * 2.0 * (double)out->tp / (double)f1_den : NAN;
     out->err_frames = ne;
     out->err_p50 = percentile(err, ne, 0.50);
     out->err_p95 = percentile(err, ne, 0.95);

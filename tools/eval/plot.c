@@ -125,9 +125,11 @@ static void coord_panel(canvas *c, panel *pn, const ft_track_csv *tr, const ft_s
     pn->v1 = hi + 0.03 * (hi - lo);
     for (size_t i = 0; i < tr->count; i++) { /* crop band first, under everything */
         const ft_track_csv_row *r = &tr->rows[i];
-        int x = px_x(pn, (double)r->frame);
+        int x0 = px_x(pn, (double)r->frame);
+        int x1 = i + 1 < tr->count ? px_x(pn, (double)tr->rows[i + 1].frame) - 1 : x0;
         double a = axis ? r->crop_y : r->crop_x, w = axis ? r->crop_h : r->crop_w;
-        line(c, x, px_y(pn, a), x, px_y(pn, a + w), C_BAND);
+        for (int x = x0; x <= x1 && x < x0 + PLOT_W; x++)
+            line(c, x, px_y(pn, a), x, px_y(pn, a + w), C_BAND);
     }
     frame_box(c, pn);
     for (size_t i = 1; i < tr->count; i++) {

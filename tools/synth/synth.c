@@ -251,8 +251,27 @@ static float marking_dist(float x, float y)
     return d;
 }
 
+/* Cells of 1 m around the pitch that hold part of a marking or spot: most
+ * texels are far from every marking and skip the distance computation. */
+#define NEAR_HX 56
+#define NEAR_HY 38
+#define NEAR_W (2 * NEAR_HX)
+
+static void mark_near_cells(bool *near)
+{
+    for (int cy = 0; cy < 2 * NEAR_HY; cy++)
+        for (int cx = 0; cx < NEAR_W; cx++) {
+            float x = cx - NEAR_HX + 0.5f, y = cy - NEAR_HY + 0.5f;
+            float d = fminf(marking_dist(x, y),
+                            fminf(hypotf(x, y), hypotf(fabsf(x) - (PITCH_HALF_X - 11.0f), y)));
+            near[cy * NEAR_W + cx] = d < 0.85f; /* half-diagonal 0.71 m + line + margin */
+        }
+}
+
 static void render_ground(tex *g, const palette *pal, synth_rng *r)
 {
+    bool near[2 * NEAR_HY * NEAR_W];
+    mark_near_cells(near);
     const float stripe = 2.0f * PITCH_HALF_X / 18.0f; /* mowing stripes */
     /* Low-frequency wear: a few random blobs of worn, lighter grass. */
     float wx[6], wy[6];
@@ -269,10 +288,15 @@ static void render_ground(tex *g, const palette *pal, synth_rng *r)
             float wear = 0.0f;
             for (int k = 0; k < 6; k++) {
                 float d2 = (x - wx[k]) * (x - wx[k]) + (y - wy[k]) * (y - wy[k]);
-                wear += expf(-d2 / 30.0f);
+                if (d2 < 150.0f) /* beyond, the blob adds less than 1 % */
+                    wear += expf(-d2 / 30.0f);
             }
             c = scale_luma(c, 1.0f + 0.12f * fminf(wear, 1.0f));
             if (fabsf(x) < PITCH_HALF_X + 3.0f && fabsf(y) < PITCH_HALF_Y + 3.0f) {
+                if (!near[(int)(y + NEAR_HY) * NEAR_W + (int)(x + NEAR_HX)]) {
+                    tex_put(g, i, j, c);
+                    continue;
+                }
                 float d = marking_dist(x, y);
                 /* spots: centre and penalty spots, 0.22 m across like a ball */
                 float spot = fminf(hypotf(x, y), hypotf(fabsf(x) - (PITCH_HALF_X - 11.0f), y));
