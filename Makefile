@@ -42,6 +42,11 @@ bench: build
 		$(BUILD)/football-tracker bench $$b || exit 1; \
 	done
 
+# The evaluation suite (eval/suite.yml): fixed synthetic matches through synth,
+# batch and eval, printed as one table; fails when a regression threshold does.
+eval: build
+	$(BUILD)/football-tracker eval --suite eval/suite.yml --workdir $(BUILD)/eval
+
 # The whole suite under AddressSanitizer and UndefinedBehaviorSanitizer.
 asan:
 	$(MAKE) test BUILD=build-asan CMAKE_FLAGS="-DFT_SANITIZE=ON -DFT_CUDA=OFF"
