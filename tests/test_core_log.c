@@ -54,14 +54,21 @@ static void test_escape_and_truncate(void **state)
 {
     (void)state;
     expect_sanitized("a\nb\tc\rd\x1b[31me\x7f", "a\\nb\\tc\\rd\\x1b[31me\\x7f");
+    /* valid UTF-8 passes, invalid bytes are escaped */
+    expect_sanitized("caf\xc3\xa9 \xe2\x9a\xbd", "caf\xc3\xa9 \xe2\x9a\xbd");
+    expect_sanitized("a\xff\xc3(b\xed\xa0\x80", "a\\xff\\xc3(b\\xed\\xa0\\x80");
+    expect_sanitized("rtmp://h/app/k\xc3\xa9y", "rtmp://h/app/***");
     char out[8];
     size_t n = ft_log_sanitize("0123456789", out, sizeof(out));
     assert_int_equal(n, 7);
     assert_string_equal(out, "0123456");
-    n = ft_log_sanitize("abcde\n\n", out, sizeof(out)); /* no half escape sequence */
+    n = ft_log_sanitize("abcde\x01", out, sizeof(out)); /* no half escape sequence */
     assert_string_equal(out, "abcde");
     assert_int_equal(n, 5);
     assert_int_equal(ft_log_sanitize(NULL, out, sizeof(out)), 0);
+    n = ft_log_sanitize("abcdef\xe2\x9a\xbd", out, sizeof(out)); /* no half UTF-8 sequence */
+    assert_string_equal(out, "abcdef");
+    assert_int_equal(n, 6);
 }
 
 static char g_path[256];

@@ -126,31 +126,79 @@ static void put_raw(sink *s, char ch)
         s->full = true;
 }
 
-/* Control characters are escaped so one record stays one line and a crafted
- * string cannot fake records or terminal sequences. */
-static void put_char(sink *s, unsigned char ch)
+/* Writes `n` bytes whole, or marks the sink full: never half an escape or
+ * half a UTF-8 sequence. */
+static void put_all(sink *s, const char *t, size_t n)
+{
+    if (s->full || s->len + n >= s->cap) {
+        s->full = true;
+        return;
+    }
+    memcpy(s->out + s->len, t, n);
+    s->len += n;
+}
+
+/* Control characters (and bytes that are not UTF-8) are escaped so one record
+ * stays one line and a crafted string cannot fake records or terminal
+ * sequences. */
+static void put_escaped(sink *s, unsigned char ch)
 {
     static const char hex[] = "0123456789abcdef";
-    if (ch >= 0x20 && ch != 0x7f) {
+    char esc[4] = {'\\', 'x', hex[ch >> 4], hex[ch & 15]};
+    if (ch == '\n' || ch == '\t' || ch == '\r') {
+        esc[1] = ch == '\n' ? 'n' : ch == '\t' ? 't' : 'r';
+        put_all(s, esc, 2);
+        return;
+    }
+    put_all(s, esc, 4);
+}
+
+static void put_char(sink *s, unsigned char ch)
+{
+    if (ch >= 0x20 && ch < 0x7f)
         put_raw(s, (char)ch);
-        return;
+    else
+        put_escaped(s, ch);
+}
+
+/* Length of the valid UTF-8 sequence at p (2 to 4 bytes, no overlongs,
+ * surrogates or code points past U+10FFFF), or 0. */
+static size_t utf8_len(const unsigned char *p)
+{
+    size_t n;
+    unsigned min;
+    unsigned cp;
+    if (p[0] >= 0xc2 && p[0] <= 0xdf)
+        n = 2, min = 0x80, cp = p[0] & 0x1f;
+    else if (p[0] >= 0xe0 && p[0] <= 0xef)
+        n = 3, min = 0x800, cp = p[0] & 0x0f;
+    else if (p[0] >= 0xf0 && p[0] <= 0xf4)
+        n = 4, min = 0x10000, cp = p[0] & 0x07;
+    else
+        return 0;
+    for (size_t i = 1; i < n; i++) {
+        if ((p[i] & 0xc0) != 0x80)
+            return 0;
+        cp = (cp << 6) | (p[i] & 0x3f);
     }
-    if (s->len + 5 > s->cap) {
-        s->full = true; /* no half escapes */
-        return;
+    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+        return 0;
+    return n;
+}
+
+/* Copies one character of user text at p: printable ASCII as is, a valid
+ * UTF-8 sequence whole, anything else escaped, so JSON consumers always get
+ * valid UTF-8. Returns the input bytes consumed. */
+static size_t put_text_char(sink *s, const char *p)
+{
+    const unsigned char *u = (const unsigned char *)p;
+    size_t n = u[0] >= 0x80 ? utf8_len(u) : 0;
+    if (n) {
+        put_all(s, p, n);
+        return n;
     }
-    put_raw(s, '\\');
-    if (ch == '\n') {
-        put_raw(s, 'n');
-    } else if (ch == '\t') {
-        put_raw(s, 't');
-    } else if (ch == '\r') {
-        put_raw(s, 'r');
-    } else {
-        put_raw(s, 'x');
-        put_raw(s, hex[ch >> 4]);
-        put_raw(s, hex[ch & 15]);
-    }
+    put_char(s, u[0]);
+    return 1;
 }
 
 static void put_str(sink *s, const char *t)
@@ -189,8 +237,8 @@ static size_t put_url(sink *s, const char *p, size_t slen)
 {
     bool rtmp = !strncasecmp(p, "rtmp", 4); /* rtmp, rtmps, rtmpe, rtmpt */
     size_t i = 0;
-    for (; i < slen; i++)
-        put_char(s, (unsigned char)p[i]);
+    while (i < slen)
+        i += put_text_char(s, p + i);
     size_t auth_end = i;
     while (!ends_token(p[auth_end]) && p[auth_end] != '/' && p[auth_end] != '?' &&
            p[auth_end] != '#')
@@ -203,8 +251,8 @@ static size_t put_url(sink *s, const char *p, size_t slen)
         put_str(s, "***");
         i = (size_t)(at - p);
     }
-    for (; i < auth_end; i++)
-        put_char(s, (unsigned char)p[i]);
+    while (i < auth_end)
+        i += put_text_char(s, p + i);
     size_t path_end = i;
     while (!ends_token(p[path_end]) && p[path_end] != '?' && p[path_end] != '#')
         path_end++;
@@ -213,8 +261,8 @@ static size_t put_url(sink *s, const char *p, size_t slen)
     size_t last = path_end;
     while (last > i && p[last - 1] != '/')
         last--;
-    for (; i < last; i++)
-        put_char(s, (unsigned char)p[i]);
+    while (i < last)
+        i += put_text_char(s, p + i);
     if (last < path_end && last > auth_end)
         put_str(s, "***");
     return path_end;
@@ -263,8 +311,7 @@ size_t ft_log_sanitize(const char *in, char *out, size_t cap)
             continue;
         }
         if ((n = secret_marker(in, p)) > 0) {
-            for (size_t k = 0; k < n; k++)
-                put_char(&s, (unsigned char)p[k]);
+            put_all(&s, p, n); /* the marker itself: ASCII letters and '=' */
             p += n;
             if (!ends_token(*p) && *p != '&') {
                 put_str(&s, "***");
@@ -273,7 +320,7 @@ size_t ft_log_sanitize(const char *in, char *out, size_t cap)
             }
             continue;
         }
-        put_char(&s, (unsigned char)*p++);
+        p += put_text_char(&s, p);
     }
     out[s.len] = '\0';
     return s.len;

@@ -48,8 +48,10 @@ void ft_log_fields(ft_log_level level, const char *module, const ft_log_field *f
  * secrets masked and control characters escaped: the stream key of
  * rtmp(s):// URLs (last path element), the values of token=, key=, password=,
  * secret= (any case, also in query strings) and user:password@ in URLs become
- * "***"; bytes below 0x20 and 0x7f become \n, \t, \r or \xHH. Returns
- * the length written. For anything user-supplied that is shown (status page,
+ * "***"; bytes below 0x20 and 0x7f become \n, \t, \r or \xHH, and so do
+ * bytes that are not part of valid UTF-8 (the output is always valid UTF-8;
+ * truncation never splits an escape or a character). Returns the length
+ * written. For anything user-supplied that is shown (status page,
  * metrics labels). */
 size_t ft_log_sanitize(const char *in, char *out, size_t cap);
 
