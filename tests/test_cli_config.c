@@ -184,6 +184,11 @@ static void test_bad_input_exit_1(void **state)
     snprintf(cmd, sizeof(cmd), "RTMP_BUFFER_SIZE=lots '%s' config --print", bin());
     assert_int_equal(run(cmd, &out), 1);
     assert_non_null(strstr(out, "env RTMP_BUFFER_SIZE: stream.buffer_size: expected an integer"));
+    snprintf(cmd, sizeof(cmd), "'%s' config --print --set model.confidence=rtmp://h/live/KEY42",
+             bin());
+    assert_int_equal(run(cmd, &out), 1); /* a secret pasted in the wrong place stays masked */
+    assert_non_null(strstr(out, "expected a number, got 'rtmp://h/live/***'"));
+    assert_null(strstr(out, "KEY42"));
     snprintf(cmd, sizeof(cmd), "'%s' config --print --device tpu", bin());
     assert_int_equal(run(cmd, &out), 1);
     assert_non_null(strstr(out, "CLI --device: model.device: 'tpu' is not one of"));

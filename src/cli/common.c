@@ -165,7 +165,14 @@ ft_status ft_cli_common_load(const ft_cli_common *c, ft_config **out)
     char err[4096];
     ft_status st = ft_config_load(&ft_settings_schema, &c->sources, out, err, sizeof(err));
     if (st) {
-        fprintf(stderr, "football-tracker: configuration error:\n%s\n", err);
+        /* Values are quoted in the messages: mask secrets line by line. */
+        char line[sizeof(err) + 64];
+        fprintf(stderr, "football-tracker: configuration error:\n");
+        char *save = NULL;
+        for (char *l = strtok_r(err, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+            ft_log_sanitize(l, line, sizeof(line));
+            fprintf(stderr, "%s\n", line);
+        }
         return st;
     }
     st = ft_log_configure(&ft_settings_of(*out)->logging);
