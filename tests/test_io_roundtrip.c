@@ -51,10 +51,11 @@ static void remove_all(void)
 }
 
 typedef struct readback {
-    int frames, audio_packets;
+    int frames, audio_packets, size_changes;
     double first_pts, last_pts, last_audio_pts;
     int width, height;
     bool monotonic, has_audio;
+    int64_t corrupt;
 } readback;
 
 static void read_all(const char *path, readback *rb)
@@ -80,6 +81,7 @@ static void read_all(const char *path, readback *rb)
             else if (pts <= rb->last_pts)
                 rb->monotonic = false;
             rb->last_pts = pts;
+            rb->size_changes += rb->frames && (f->width != rb->width || f->height != rb->height);
             rb->width = f->width;
             rb->height = f->height;
             rb->frames++;
@@ -90,11 +92,84 @@ static void read_all(const char *path, readback *rb)
             av_packet_unref(pkt);
         }
     }
-    assert_int_equal(ft_reader_corrupt_packets(r), 0);
+    rb->corrupt = ft_reader_corrupt_packets(r);
     av_frame_free(&f);
     av_packet_free(&pkt);
     ft_reader_destroy(&r);
     assert_null(r);
+}
+
+static void append_file(const char *dst, const char *src)
+{
+    FILE *in = fopen(src, "rb"), *out = fopen(dst, "ab");
+    assert_non_null(in);
+    assert_non_null(out);
+    char buf[65536];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, in)) > 0)
+        assert_int_equal(fwrite(buf, 1, n, out), n);
+    fclose(in);
+    fclose(out);
+}
+
+/* Two MPEG-TS clips of different sizes, byte-concatenated: the second one's
+ * timestamps restart and its resolution differs. */
+static void test_ts_discontinuity_and_resolution_change(void **state)
+{
+    (void)state;
+    char a[512], b[512], ab[512];
+    path_in(a, sizeof a, "a.ts");
+    path_in(b, sizeof b, "b.ts");
+    path_in(ab, sizeof ab, "ab.ts");
+    ft_testclip_params cp = {a, 320, 180, 25.0, 25, true, NULL};
+    assert_int_equal(ft_testclip_write(&cp), FT_OK);
+    cp = (ft_testclip_params){b, 160, 96, 25.0, 15, true, NULL};
+    assert_int_equal(ft_testclip_write(&cp), FT_OK);
+    append_file(ab, a);
+    append_file(ab, b);
+    readback rb;
+    read_all(ab, &rb);
+    assert_int_equal(rb.frames, 40);
+    assert_int_equal(rb.size_changes, 1);
+    assert_int_equal(rb.width, 160);
+    assert_true(rb.monotonic);
+    /* Video time continues one frame after the first clip's last frame. */
+    assert_true(fabs(rb.last_pts - rb.first_pts - 39 / 25.0) < 0.005);
+    assert_true(rb.has_audio && rb.last_audio_pts > 1.4);
+    remove_all();
+}
+
+/* Damaged MPEG-TS packets in the middle: counted, skipped, and the rest of
+ * the clip still decodes to its end. */
+static void test_corrupt_packets_are_skipped(void **state)
+{
+    (void)state;
+    char p[512];
+    path_in(p, sizeof p, "bad.ts");
+    ft_testclip_params cp = {p, 320, 180, 25.0, 50, false, NULL};
+    assert_int_equal(ft_testclip_write(&cp), FT_OK);
+    FILE *f = fopen(p, "r+b");
+    assert_non_null(f);
+    assert_int_equal(fseek(f, 0, SEEK_END), 0);
+    long size = ftell(f);
+    /* Scramble 40 whole transport packets (header and payload, sync byte
+     * kept) starting at the middle of the file. */
+    long start = (size / 2 / 188) * 188;
+    unsigned x = 12345;
+    for (long pos = start; pos < start + 40 * 188 && pos < size; pos++) {
+        if ((pos % 188) == 0)
+            continue;
+        x = x * 1103515245u + 12345u;
+        assert_int_equal(fseek(f, pos, SEEK_SET), 0);
+        fputc((int)(x >> 16) & 0xff, f);
+    }
+    fclose(f);
+    readback rb;
+    read_all(p, &rb);
+    assert_true(rb.corrupt > 0);
+    assert_true(rb.frames >= 40 && rb.frames <= 50);
+    assert_true(rb.last_pts > 1.9);
+    remove_all();
 }
 
 static void test_url_allow_list(void **state)
@@ -123,6 +198,7 @@ static void test_clip_round_trip_with_audio(void **state)
     assert_int_equal(ft_testclip_write(&cp), FT_OK);
     readback rb;
     read_all(p, &rb);
+    assert_int_equal(rb.corrupt, 0);
     assert_int_equal(rb.frames, 30);
     assert_int_equal(rb.width, 320);
     assert_int_equal(rb.height, 180);
@@ -143,13 +219,13 @@ static void test_containers(void **state)
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         char p[512];
         path_in(p, sizeof p, names[i]);
-        ft_testclip_params cp = {p, 160, 96, 25.0, 12, i < 2, NULL};
+        ft_testclip_params cp = {p, 160, 96, 25.0, 12, i < 3, NULL};
         assert_int_equal(ft_testclip_write(&cp), FT_OK);
         readback rb;
         read_all(p, &rb);
         assert_int_equal(rb.frames, 12);
         assert_true(rb.monotonic);
-        assert_int_equal(rb.has_audio, i < 2);
+        assert_int_equal(rb.has_audio, i < 3);
     }
     remove_all();
 }
@@ -311,6 +387,8 @@ int main(void)
         cmocka_unit_test(test_url_allow_list),
         cmocka_unit_test(test_clip_round_trip_with_audio),
         cmocka_unit_test(test_containers),
+        cmocka_unit_test(test_ts_discontinuity_and_resolution_change),
+        cmocka_unit_test(test_corrupt_packets_are_skipped),
         cmocka_unit_test(test_target_fps_resamples),
         cmocka_unit_test(test_atomic_output),
         cmocka_unit_test(test_writer_errors),

@@ -88,7 +88,7 @@ static void remove_except_clip(void)
 
 typedef struct probe {
     int frames, width, height;
-    double last_pts;
+    double first_pts, last_pts;
     bool audio;
 } probe;
 
@@ -107,7 +107,8 @@ static void probe_file(const char *path, probe *pr)
         if (st == FT_ERR_INPUT_EOF)
             break;
         assert_int_equal(st, FT_OK);
-        pr->frames++;
+        if (pr->frames++ == 0)
+            pr->first_pts = pts;
         pr->width = f->width;
         pr->height = f->height;
         pr->last_pts = pts;
@@ -198,6 +199,49 @@ static void test_batch_replay_and_track_out(void **state)
     probe o;
     probe_file(out, &o);
     assert_int_equal(o.frames, FRAMES);
+    remove_except_clip();
+}
+
+static void append_file(const char *dst, const char *src)
+{
+    FILE *in = fopen(src, "rb"), *out = fopen(dst, "ab");
+    assert_non_null(in);
+    assert_non_null(out);
+    char buf[65536];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, in)) > 0)
+        assert_int_equal(fwrite(buf, 1, n, out), n);
+    fclose(in);
+    fclose(out);
+}
+
+/* Mid-stream resolution change and timestamp reset (two MPEG-TS clips back
+ * to back): every frame comes out, at the output size, with audio. */
+static void test_batch_resolution_change(void **state)
+{
+    (void)state;
+    char a[256], b[256], ab[256], out[256], args[1024], err[4096];
+    path_in(a, sizeof a, "a.ts");
+    path_in(b, sizeof b, "b.ts");
+    path_in(ab, sizeof ab, "ab.ts");
+    path_in(out, sizeof out, "ab.mp4");
+    ft_testclip_params cp = {a, W, H, FPS, 20, true, NULL};
+    assert_int_equal(ft_testclip_write(&cp), FT_OK);
+    cp = (ft_testclip_params){b, 192, 144, FPS, 15, true, NULL}; /* 4:3 */
+    assert_int_equal(ft_testclip_write(&cp), FT_OK);
+    append_file(ab, a);
+    append_file(ab, b);
+    snprintf(args, sizeof args,
+             "batch --input %s --output %s --no-progress --set output.width=320 "
+             "--set output.height=180",
+             ab, out);
+    assert_int_equal(run(args, err, sizeof err), 0);
+    probe o;
+    probe_file(out, &o);
+    assert_int_equal(o.frames, 35);
+    assert_int_equal(o.width, 320);
+    assert_true(o.audio);
+    assert_true(fabs(o.last_pts - o.first_pts - 34 / FPS) < 0.005);
     remove_except_clip();
 }
 
@@ -362,6 +406,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_batch_round_trip),
         cmocka_unit_test(test_batch_replay_and_track_out),
+        cmocka_unit_test(test_batch_resolution_change),
         cmocka_unit_test(test_batch_bad_inputs_exit_3),
         cmocka_unit_test(test_batch_unwritable_output_exit_4),
         cmocka_unit_test(test_failed_run_leaves_no_file),

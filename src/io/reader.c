@@ -8,6 +8,7 @@
 #include <libavutil/hwcontext.h>
 #include <libavutil/pixdesc.h>
 #include <libavutil/time.h>
+#include <math.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +28,9 @@ struct ft_reader {
     int64_t start_vpts;   /* start_us in the video time base */
     int64_t start_apts;   /* start_us in the audio time base */
     int64_t last_pts;     /* for frames without a timestamp */
+    double offset_s[2];   /* added to a stream's timestamps after a discontinuity */
+    double last_dts_s[2]; /* last packet time per stream (0 video, 1 audio), offset applied */
+    bool have_dts[2];
     bool draining;        /* demuxer at EOF, decoder being flushed */
     int64_t corrupt;
     atomic_bool interrupted;
@@ -286,6 +290,45 @@ static ft_status deliver(ft_reader *r, AVFrame *frame, double *pts_s)
     return FT_OK;
 }
 
+/* Keeps time moving forward across timestamp resets (concatenated MPEG-TS,
+ * a restarted RTMP publisher): when a stream's packet time goes back by more
+ * than half a second, or (for formats that declare discontinuities) jumps
+ * ahead by more than 10 s, that stream's later timestamps are shifted to
+ * follow its previous packet. Each stream keeps its own offset because the
+ * two streams cross the reset at different points of the interleaving; both
+ * resume where they ended, so they stay in sync within a frame. */
+static void fix_discontinuity(ft_reader *r, AVPacket *pkt)
+{
+    int k = pkt->stream_index == r->vidx ? 0 : 1;
+    AVRational tb = r->fmt->streams[pkt->stream_index]->time_base;
+    int64_t ts = pkt->dts != AV_NOPTS_VALUE ? pkt->dts : pkt->pts;
+    if (ts == AV_NOPTS_VALUE)
+        return;
+    double t = ts * av_q2d(tb) + r->offset_s[k];
+    bool discont_fmt = r->fmt->iformat->flags & AVFMT_TS_DISCONT;
+    if (r->have_dts[k] && (t < r->last_dts_s[k] - 0.5 || (discont_fmt && t > r->last_dts_s[k] + 10))) {
+        /* One packet duration after the previous packet (muxers need
+         * strictly increasing timestamps). */
+        double step = pkt->duration > 0 ? pkt->duration * av_q2d(tb)
+                      : k == 0          ? (r->info.fps > 0 ? 1.0 / r->info.fps : 0.04)
+                                        : 0.02;
+        double delta = r->last_dts_s[k] + step - t;
+        r->offset_s[k] += delta;
+        t += delta;
+        FT_LOGW("io", "%s: %s timestamps jumped by %.3f s; continuing from %.3f s", r->url,
+                k == 0 ? "video" : "audio", -delta, r->last_dts_s[k]);
+    }
+    r->last_dts_s[k] = t;
+    r->have_dts[k] = true;
+    if (r->offset_s[k] != 0) {
+        int64_t off = llrint(r->offset_s[k] / av_q2d(tb));
+        if (pkt->pts != AV_NOPTS_VALUE)
+            pkt->pts += off;
+        if (pkt->dts != AV_NOPTS_VALUE)
+            pkt->dts += off;
+    }
+}
+
 ft_status ft_reader_read(ft_reader *r, AVFrame *frame, AVPacket *pkt, ft_reader_item *item,
                          double *pts_s)
 {
@@ -322,6 +365,8 @@ ft_status ft_reader_read(ft_reader *r, AVFrame *frame, AVPacket *pkt, ft_reader_
             FT_LOGE("io", "%s: read failed: %s", r->url, ft_io_av_err(err, eb, sizeof eb));
             return FT_ERR_INPUT;
         }
+        if (r->pkt->stream_index == r->vidx || r->pkt->stream_index == r->aidx)
+            fix_discontinuity(r, r->pkt);
         if (r->pkt->stream_index == r->aidx) {
             if (!pkt) {
                 av_packet_unref(r->pkt);

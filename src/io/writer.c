@@ -210,7 +210,9 @@ static ft_status add_audio(ft_writer *w, const ft_writer_params *p)
     const ft_writer_audio_copy *a = p->audio;
     if (!a || !a->par || a->tb_num <= 0 || a->tb_den <= 0)
         return FT_OK;
-    if (avformat_query_codec(w->fmt->oformat, a->par->codec_id, FF_COMPLIANCE_NORMAL) != 1) {
+    /* 0 = known unsupported; a negative answer means the muxer keeps no list
+     * (MPEG-TS), and writing the header will tell. */
+    if (avformat_query_codec(w->fmt->oformat, a->par->codec_id, FF_COMPLIANCE_NORMAL) == 0) {
         FT_LOGW("io", "%s: the %s container cannot carry %s audio; audio dropped", p->url,
                 w->fmt->oformat->name, avcodec_get_name(a->par->codec_id));
         return FT_OK;
