@@ -130,7 +130,10 @@ static void test_candidates_and_params(void **state)
     (void)state;
     static scene s;
     ft_detector *d = NULL;
-    assert_int_equal(ft_detect_classic_create(NULL, &d), FT_OK);
+    ft_detect_classic_params p;
+    ft_detect_classic_params_default(&p);
+    p.confidence = 0.0;
+    assert_int_equal(ft_detect_classic_create(&p, &d), FT_OK);
     ft_detection det[FT_DETECT_MAX];
     int n = 0;
     for (int t = 0; t < 20; t++) {
@@ -165,8 +168,6 @@ static void test_candidates_and_params(void **state)
     assert_int_equal(ft_detector_detect(d, &rgb, 2.0, det, FT_DETECT_MAX, &n), FT_ERR_INVALID);
     ft_detector_destroy(&d);
 
-    ft_detect_classic_params p;
-    ft_detect_classic_params_default(&p);
     p.work_width = 10;
     assert_int_equal(ft_detect_classic_create(&p, &d), FT_ERR_CONFIG);
     assert_null(d);

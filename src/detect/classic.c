@@ -39,13 +39,46 @@ enum {
 /* Brighter than the background by this much: a moving pixel. */
 #define FG_DIFF 14
 
+/* What a blob's score is made of (see feature_weights). */
+enum {
+    /* cheap: from the blob's own pixels and the detector's state */
+    F_BIAS,
+    F_CONTRAST,   /* peak above the local background, 0..1 */
+    F_ASPECT,     /* short side / long side of the bounding box */
+    F_TALL,       /* log2(height / width) when taller than wide (players are) */
+    F_FILL,       /* pixels / bounding-box area */
+    F_MOTION,     /* share of the blob brighter than the background */
+    F_SMALL,      /* octaves below the prior ball size */
+    F_LARGE,      /* octaves above the prior ball size */
+    F_SIZE_FIT,   /* agreement with the size learnt for this image row (0.5: unknown) */
+    F_TRACK,      /* 1 when a candidate of the previous frame was near */
+    /* the ring around the blob (13 samples) */
+    F_RING_DARK,  /* share of the ring darker than the blob */
+    F_RING_GRASS, /* share of the ring that is grass-coloured */
+    F_RING_FG,    /* share of the ring unlike the background (moving surroundings) */
+    F_WHITE,      /* 1 for a neutral (white/grey) peak, 0 for a saturated one */
+    /* farther out (17 samples) */
+    F_OUTER,      /* share of a wider ring that is still grass (no player around) */
+    F_ABOVE,      /* share of points above that are still grass (no body: not a sock) */
+    N_FEATURES
+};
+
+/* Weights of the logit of each blob. The confidences are a softmax over a
+ * frame's blobs and a "no ball" option (a conditional logit model); the
+ * weights were fitted by maximum likelihood on the synthetic generator's
+ * wide, night and broadcast scenarios (the ball: within 8 px of the truth). */
+static const float feature_weights[N_FEATURES] = {
+    -31.29f, 4.15f, 5.16f, -4.15f, -0.36f, 6.02f, -3.71f, -3.39f, -0.04f, 4.33f, 0.79f, 8.04f, -1.59f, 4.65f, 0.68f, 5.44f,
+};
+
 typedef struct blob {
     int n, fg;                  /* pixels, moving pixels */
     int x0, y0, x1, y1;         /* bounding box, inclusive, working pixels */
     int peak, peak_x, peak_y;   /* brightest pixel */
     int local;                  /* local background at the peak */
     double sw, sx, sy;          /* contrast-weighted centroid sums */
-    float cx, cy, diam, score;  /* set by score_blob: centroid, diameter, confidence */
+    float cx, cy, diam, score;  /* set by score_blob: centroid, diameter, logit, then confidence */
+    float feat[N_FEATURES];     /* set by score_blob: the evidence behind the score */
 } blob;
 
 typedef struct prev_cand {
@@ -81,7 +114,7 @@ const ft_option ft_detect_classic_options[] = {
      FT_OPT_DOUBLE, offsetof(ft_detect_classic_params, confidence), "0.05", 0.0, 1.0, FT_OPT_HOT,
      NULL, no_choices},
     {"work_width", "Width (pixels) of the downscaled copy the default detector works on.",
-     FT_OPT_INT, offsetof(ft_detect_classic_params, work_width), "640", 160, 4096, 0, NULL,
+     FT_OPT_INT, offsetof(ft_detect_classic_params, work_width), "960", 160, 4096, 0, NULL,
      no_choices},
     {"label", "Class id written into the default detector's detections.", FT_OPT_INT,
      offsetof(ft_detect_classic_params, label), "0", 0, 1000, 0, NULL, no_choices},
@@ -475,8 +508,47 @@ static int size_band(const classic *c, float y)
     return band < 0 ? 0 : (band >= SIZE_BANDS ? SIZE_BANDS - 1 : band);
 }
 
-/* Scores one blob: sets its centroid, diameter (working pixels) and score. */
-static void score_blob(const classic *c, const ft_image *im, blob *b)
+/* Whether the working pixel (x, y), clamped to the frame, is grass that
+ * matches the background: part of the empty pitch rather than of a player. */
+static bool still_grass(const classic *c, const ft_image *im, float fx, float fy)
+{
+    int x = (int)(fx + 0.5f), y = (int)(fy + 0.5f);
+    x = x < 0 ? 0 : (x >= c->w ? c->w - 1 : x);
+    y = y < 0 ? 0 : (y >= c->h ? c->h - 1 : y);
+    size_t i = (size_t)y * c->w + x;
+    if (abs(c->cur[i] - c->bg[i]) > FG_DIFF && c->bg_age >= BG_TRUST_FRAMES)
+        return false;
+    if (im->format == FT_PIX_GRAY8)
+        return c->cur[i] < c->loc[(size_t)(y / BLOCK) * c->gw + x / BLOCK] + FG_DIFF;
+    uint8_t yuv[3];
+    ft_detect_sample_yuv(im, x * c->f + c->f / 2, y * c->f + c->f / 2, yuv);
+    return ft_detect_is_grass(yuv[0], yuv[1], yuv[2]);
+}
+
+/* Sum of weights * features over [from, to), and the most the features in
+ * [to, N_FEATURES) can still add (all features but F_TALL, F_SMALL and
+ * F_LARGE lie in [0, 1]; those three only ever lower the logit). */
+static float partial_logit(const float *x, int from, int to, float *rest_max)
+{
+    float z = 0.f;
+    for (int k = from; k < to; k++)
+        z += feature_weights[k] * x[k];
+    float rest = 0.f;
+    for (int k = to; k < N_FEATURES; k++)
+        rest += feature_weights[k] > 0.f ? feature_weights[k] : 0.f;
+    *rest_max = rest;
+    return z;
+}
+
+/* A blob whose logit cannot reach this is never the ball (confidence below
+ * 1e-4): scoring stops early, which keeps crowded stands cheap. */
+#define LOGIT_FLOOR (-9.f)
+
+/* Scores one blob: sets its centroid, diameter (working pixels), features
+ * and logit (b->score). Returns false, part-way through, for a blob that
+ * cannot score above LOGIT_FLOOR. The cheap features come first in the
+ * feature order so the bound is tight before any pixel is sampled. */
+static bool score_blob(const classic *c, const ft_image *im, blob *b)
 {
     const int f = c->f;
     int bw = b->x1 - b->x0 + 1, bh = b->y1 - b->y0 + 1;
@@ -484,19 +556,55 @@ static void score_blob(const classic *c, const ft_image *im, blob *b)
     b->cx = b->sw > 0 ? (float)(b->sx / b->sw) : (float)b->peak_x;
     b->cy = b->sw > 0 ? (float)(b->sy / b->sw) : (float)b->peak_y;
     b->diam = d;
+    float *x = b->feat;
+    x[F_BIAS] = 1.f;
 
     float contrast = (float)(b->peak - b->local);
-    float c_norm = clampf((contrast - 8.f) / 40.f, 0.f, 1.f);
-    float aspect = (float)(bw < bh ? bw : bh) / d;
-    float fill = (float)b->n / (float)(bw * bh);
-    float round = aspect * clampf(fill / 0.6f, 0.f, 1.f);
+    x[F_CONTRAST] = clampf((contrast - 8.f) / 40.f, 0.f, 1.f);
+    x[F_ASPECT] = (float)(bw < bh ? bw : bh) / d;
+    x[F_TALL] = bh > bw ? log2f((float)bh / (float)bw) : 0.f;
+    x[F_FILL] = clampf((float)b->n / (float)(bw * bh), 0.f, 1.f);
+
+    /* Moving: brighter than the background. */
+    bool trusted = c->bg_age >= BG_TRUST_FRAMES;
+    x[F_MOTION] = trusted ? (float)b->fg / (float)b->n : 0.3f;
+
+    /* Size against a prior (about 1/150 of the frame height, in full-frame
+     * pixels), and against what was learnt for this row once there is enough
+     * of it: a ball is neither a speck nor a player. */
+    float l = log2f(d * (float)f * 150.f / (float)c->fh);
+    x[F_SMALL] = l < 0.f ? -l : 0.f;
+    x[F_LARGE] = l > 0.f ? l : 0.f;
+    x[F_SIZE_FIT] = 0.5f;
+    int band = size_band(c, b->cy);
+    if (c->size_n[band] >= 5) {
+        float lf = logf(d / c->size_avg[band]);
+        float sigma = d <= 3.f ? 0.8f : 0.45f;
+        x[F_SIZE_FIT] = expf(-0.5f * lf * lf / (sigma * sigma));
+    }
+
+    /* A predecessor near it in the previous frame (already moved with the
+     * camera): things that move consistently rank above flicker. */
+    x[F_TRACK] = 0.f;
+    float reach = (float)c->w / 30.f + 2.f;
+    for (int i = 0; i < c->n_prev; i++) {
+        float ddx = c->prev_c[i].x - b->cx, ddy = c->prev_c[i].y - b->cy;
+        if (ddx * ddx + ddy * ddy <= reach * reach) {
+            x[F_TRACK] = 1.f;
+            break;
+        }
+    }
+    float rest;
+    float z = partial_logit(x, 0, F_RING_DARK, &rest);
+    if (z + rest < LOGIT_FLOOR)
+        return false;
 
     /* The ring just outside the blob: the ball is surrounded by darker grass
      * that stays put, while a sock, a shirt or a line fragment has the rest of
      * its player or line around it, which is bright, not grass, or moving. */
     bool colour = im->format != FT_PIX_GRAY8;
     float r = d * 0.5f + 1.5f;
-    int ring_ok = 0, ring_fg = 0;
+    int ring_dark = 0, ring_grass = 0, ring_fg = 0;
     int dark_level = b->peak - (int)(contrast * 0.5f);
     /* cos and sin of k * 30 degrees */
     static const float ring_cos[RING_POINTS] = {1.f,   0.866f,  0.5f,  0.f, -0.5f, -0.866f,
@@ -504,62 +612,50 @@ static void score_blob(const classic *c, const ft_image *im, blob *b)
     static const float ring_sin[RING_POINTS] = {0.f,  0.5f,  0.866f,  1.f,    0.866f, 0.5f,
                                                 0.f, -0.5f, -0.866f, -1.f, -0.866f, -0.5f};
     for (int k = 0; k < RING_POINTS; k++) {
-        int x = (int)(b->cx + r * ring_cos[k] + 0.5f), y = (int)(b->cy + r * ring_sin[k] + 0.5f);
-        x = x < 0 ? 0 : (x >= c->w ? c->w - 1 : x);
-        y = y < 0 ? 0 : (y >= c->h ? c->h - 1 : y);
-        size_t i = (size_t)y * c->w + x;
-        bool ok = c->cur[i] < dark_level;
-        if (ok && colour) {
-            uint8_t yuv[3];
-            ft_detect_sample_yuv(im, x * f + f / 2, y * f + f / 2, yuv);
-            ok = ft_detect_is_grass(yuv[0], yuv[1], yuv[2]);
-        }
-        ring_ok += ok;
+        int px = (int)(b->cx + r * ring_cos[k] + 0.5f), py = (int)(b->cy + r * ring_sin[k] + 0.5f);
+        px = px < 0 ? 0 : (px >= c->w ? c->w - 1 : px);
+        py = py < 0 ? 0 : (py >= c->h ? c->h - 1 : py);
+        size_t i = (size_t)py * c->w + px;
+        ring_dark += c->cur[i] < dark_level;
         ring_fg += abs(c->cur[i] - c->bg[i]) > FG_DIFF;
+        if (colour) {
+            uint8_t yuv[3];
+            ft_detect_sample_yuv(im, px * f + f / 2, py * f + f / 2, yuv);
+            ring_grass += ft_detect_is_grass(yuv[0], yuv[1], yuv[2]);
+        }
     }
-    float ring = (float)ring_ok / RING_POINTS;
-
-    float white = 0.5f;
+    x[F_RING_DARK] = (float)ring_dark / RING_POINTS;
+    x[F_RING_GRASS] = colour ? (float)ring_grass / RING_POINTS : 0.7f;
+    x[F_RING_FG] = trusted ? (float)ring_fg / RING_POINTS : 0.3f;
+    x[F_WHITE] = 0.5f;
     if (colour) {
         uint8_t yuv[3];
         ft_detect_sample_yuv(im, b->peak_x * f + f / 2, b->peak_y * f + f / 2, yuv);
         int sat = abs(yuv[1] - 128) + abs(yuv[2] - 128);
-        white = 1.f - clampf((float)sat / 40.f, 0.f, 1.f);
+        x[F_WHITE] = 1.f - clampf((float)sat / 40.f, 0.f, 1.f);
     }
+    z += partial_logit(x, F_RING_DARK, F_OUTER, &rest);
+    if (z + rest < LOGIT_FLOOR)
+        return false;
 
-    /* Moving, with still surroundings: the ball rather than a player's limb. */
-    float motion = 0.3f;
-    if (c->bg_age >= BG_TRUST_FRAMES)
-        motion = (float)b->fg / (float)b->n * (1.f - (float)ring_fg / RING_POINTS);
-
-    /* Size: against what was learnt for this row once there is enough of it,
-     * else only a broad prior (a ball is neither a speck nor a player). */
-    float size_fit;
-    int band = size_band(c, b->cy);
-    if (c->size_n[band] >= 5) {
-        float l = logf(d / c->size_avg[band]);
-        float sigma = d <= 3.f ? 0.8f : 0.45f;
-        size_fit = expf(-0.5f * l * l / (sigma * sigma));
-    } else {
-        size_fit = d * f <= (float)c->fh * 0.06f ? 0.6f : 0.1f;
-    }
-
-    /* A predecessor near it in the previous frame (already moved with the
-     * camera): things that move consistently rank above flicker. */
-    float track = 0.f;
-    float reach = (float)c->w / 30.f + 2.f;
-    for (int i = 0; i < c->n_prev; i++) {
-        float ddx = c->prev_c[i].x - b->cx, ddy = c->prev_c[i].y - b->cy;
-        float dist = sqrtf(ddx * ddx + ddy * ddy);
-        if (dist <= reach) {
-            track = 1.f;
-            break;
-        }
-    }
-
-    float z = -9.0f + 2.5f * c_norm + 1.5f * round + 5.0f * ring + 1.0f * white + 3.0f * motion +
-              1.5f * size_fit + 1.0f * track;
-    b->score = 1.f / (1.f + expf(-z));
+    /* Farther out: a wider ring, and the column above the blob's top edge,
+     * where a sock's leg and shorts are. */
+    float r2 = 2.f * r + 2.f;
+    int outer = 0, above = 0;
+    for (int k = 0; k < RING_POINTS; k++)
+        outer += still_grass(c, im, b->cx + r2 * ring_cos[k], b->cy + r2 * ring_sin[k]);
+    float s = d * 0.5f > 1.5f ? d * 0.5f : 1.5f, top = (float)b->y0 - 1.5f;
+    float half = (float)(b->x1 - b->x0) * 0.5f + 1.f;
+    above += still_grass(c, im, b->cx, top);
+    above += still_grass(c, im, b->cx, top - s);
+    above += still_grass(c, im, b->cx, top - 2.f * s);
+    above += still_grass(c, im, b->cx - half, top - s);
+    above += still_grass(c, im, b->cx + half, top - s);
+    x[F_OUTER] = (float)outer / RING_POINTS;
+    x[F_ABOVE] = (float)above / 5.f;
+    z += partial_logit(x, F_OUTER, N_FEATURES, &rest);
+    b->score = z; /* a logit until classic_detect normalises the frame's blobs */
+    return z >= LOGIT_FLOOR;
 }
 
 static void learn_size(classic *c, float cy, float diam)
@@ -624,9 +720,8 @@ static ft_status classic_detect(ft_detector *d, const ft_image *frame, double pt
             break;
         i = (size_t)(next - c->seed);
         blob b;
-        if (!grow_blob(c, (int)i, max_side, &b))
+        if (!grow_blob(c, (int)i, max_side, &b) || !score_blob(c, frame, &b))
             continue;
-        score_blob(c, frame, &b);
         int slot = nb;
         if (nb == MAX_BLOBS) {
             /* Full: the new blob replaces the weakest if it beats it. */
@@ -641,6 +736,20 @@ static ft_status classic_detect(ft_detector *d, const ft_image *frame, double pt
         }
         c->blobs[slot] = b;
     }
+
+    /* Confidences: a softmax over this frame's blobs plus "none of them"
+     * (logit 0), i.e. the probability that this blob, rather than another or
+     * nothing, is the ball. A frame full of look-alikes lowers them all. */
+    float zmax = 0.f;
+    for (int k = 0; k < nb; k++)
+        zmax = c->blobs[k].score > zmax ? c->blobs[k].score : zmax;
+    float den = expf(-zmax);
+    for (int k = 0; k < nb; k++) {
+        c->blobs[k].score = expf(c->blobs[k].score - zmax);
+        den += c->blobs[k].score;
+    }
+    for (int k = 0; k < nb; k++)
+        c->blobs[k].score /= den;
 
     /* Best first: a selection sort is fine for the few we return. */
     int want = cap < nb ? cap : nb;
