@@ -252,6 +252,25 @@ static void test_mode_chaos(void **state)
     assert_false(s.chaos);
     assert_int_equal(s.stats.chaos_frames, 120);
     ft_tracker_destroy(&t);
+
+    /* Chaos outlives the track: while it lasts, a new track starts only near
+     * the last detection (not near the prediction, which ran on during the
+     * loss). */
+    t = make(NULL, W, H);
+    s = run_track(t, 30.0, 1.0, &time);
+    const double last_x = s.x;
+    int k = (int)lround(time * 30.0) + 1;
+    s = feed(t, k / 30.0, 1500.0, 900.0, 0.95);
+    assert_true(s.chaos);
+    for (int i = 0; i < 10; i++)
+        s = feed(t, ++k / 30.0, 0, 0, -1);
+    assert_int_equal(s.mode, FT_TRACK_LOST);
+    assert_true(s.x - last_x > 50.0); /* the prediction ran ahead */
+    s = feed(t, ++k / 30.0, last_x + 150.0, 500.0, 0.9);
+    assert_false(s.measured);
+    s = feed(t, ++k / 30.0, last_x - 60.0, 500.0, 0.9);
+    assert_true(s.measured && s.new_track && s.chaos);
+    ft_tracker_destroy(&t);
 }
 
 /* Stability lock after 25 frames below 5 px/frame: an 80 px acceptance

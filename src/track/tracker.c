@@ -174,10 +174,13 @@ static bool accept_tracked(const ft_tracker *t, const ft_track_candidate *c, dou
     const double dist = hypot(x - px, y - py);
     *d2 = ft_track_kalman_distance2(&t->kf, x, y, r);
     /* Chaos and the stability lock replace the statistical gate by a fixed
-     * radius around the prediction (the spec's 80 px), which a burst of
-     * false positives cannot widen. */
+     * radius (the spec's 80 px), which a burst of false positives cannot
+     * widen. In chaos it is measured from the prediction or from the last
+     * detection (the spec's "last position"): whichever is nearer, so that
+     * neither a prediction drifting through an occlusion nor a ball moving
+     * away from its last detection is lost. */
     if (t->chaos)
-        return dist <= t->p.chaos_radius_px;
+        return fmin(dist, hypot(x - t->meas_x, y - t->meas_y)) <= t->p.chaos_radius_px;
     if (t->lock)
         return dist <= t->p.stability_radius_px;
     const bool recovering = t->st.lost_frames > 0;
@@ -353,8 +356,8 @@ ft_status ft_tracker_update(ft_tracker *t, double time, const ft_track_candidate
             cost = d2 - 2.0 * log(fmax(c->score, 1e-6));
         } else {
             /* Acquisition: the most confident candidate, but while chaos
-             * lasts only near the last known position. */
-            ok = !t->chaos || hypot(x - t->last_x, y - t->last_y) <= p->chaos_radius_px;
+             * lasts only near the last detection. */
+            ok = !t->chaos || hypot(x - t->meas_x, y - t->meas_y) <= p->chaos_radius_px;
             cost = -c->score;
         }
         if (!ok) {
