@@ -94,21 +94,13 @@ run_test() {
     local name=$1
     echo "== $name ($(elapsed) s)"
     if [ ! -x "$BUILD/tests/$name" ]; then say "$name: NOT BUILT"; return; fi
-    timeout 300 "$BUILD/tests/$name" >"$OUT/$name.log" 2>&1
+    timeout 150 "$BUILD/tests/$name" >"$OUT/$name.log" 2>&1
     local rc=$?
     grep -vE '^\{"ts"' "$OUT/$name.log" | tail -60
     say "$name: $([ $rc = 0 ] && echo PASS || echo "FAIL (rc $rc)")"
 }
 run_test test_nn_cuda_ops
 run_test test_nn_cuda_rfdetr
-
-if command -v compute-sanitizer >/dev/null && [ -x "$BUILD/tests/test_nn_cuda_ops" ]; then
-    echo "== compute-sanitizer memcheck of the operator tests ($(elapsed) s)"
-    timeout 240 compute-sanitizer --tool memcheck --print-limit 10 "$BUILD/tests/test_nn_cuda_ops" \
-        >"$OUT/memcheck.log" 2>&1
-    tail -5 "$OUT/memcheck.log"
-    say "memcheck: $(grep -E 'ERROR SUMMARY' "$OUT/memcheck.log" | tail -1)"
-fi
 
 # ---- whole suite ----
 if [ $MODE = full ] && [ "${GPU_CHECK_SKIP_SUITE:-0}" != 1 ]; then
@@ -122,13 +114,13 @@ fi
 echo "== bench: CUDA ($(elapsed) s)"
 BENCH=$BUILD/tests/bench_nn_cuda
 [ $MODE = full ] && BENCH="$FT_BIN bench rfdetr-cuda"
-timeout 200 $BENCH --model "$CKPT" --size medium --iters 300 --cpu-iters 3 >"$OUT/bench_cuda.log" 2>&1
+timeout 120 $BENCH --model "$CKPT" --size medium --iters 300 --cpu-iters 3 >"$OUT/bench_cuda.log" 2>&1
 grep -vE '^\{"ts"' "$OUT/bench_cuda.log" | tail -12
 grep -E '^(rfdetr|baseline)' "$OUT/bench_cuda.log" >>"$SUMMARY"
 
 echo "== bench: official PyTorch FP16 ($(elapsed) s)"
 export FT_TORCH_RESULT=$OUT/torch_bench.json
-PYTHONUNBUFFERED=1 timeout 200 python3 scripts/gpu/rfdetr_reference.py torch-bench "$CKPT" \
+PYTHONUNBUFFERED=1 timeout 120 python3 scripts/gpu/rfdetr_reference.py torch-bench "$CKPT" \
     >"$OUT/bench_torch.log" 2>&1
 tail -25 "$OUT/bench_torch.log"
 grep -E '^torch-fp16' "$OUT/bench_torch.log" >>"$SUMMARY"
@@ -145,6 +137,14 @@ try:
 except Exception as e:  # a missing side is reported above
     print(f"comparison unavailable: {e}")
 EOF
+
+if command -v compute-sanitizer >/dev/null && [ -x "$BUILD/tests/test_nn_cuda_ops" ]; then
+    echo "== compute-sanitizer memcheck of the operator tests ($(elapsed) s)"
+    timeout ${GPU_CHECK_MEMCHECK_S:-60} compute-sanitizer --tool memcheck --print-limit 10 "$BUILD/tests/test_nn_cuda_ops" \
+        >"$OUT/memcheck.log" 2>&1
+    tail -5 "$OUT/memcheck.log"
+    say "memcheck: $(grep -E 'ERROR SUMMARY' "$OUT/memcheck.log" | tail -1)"
+fi
 
 echo "== summary ($(elapsed) s)"
 cat "$SUMMARY"
