@@ -1,0 +1,89 @@
+/* Regression threshold for the default detector on a short synthetic eval
+ * suite (the generator of tools/synth, exact ground truth): the best
+ * candidate scoring >= 0.25 must be within 8 px of the ball often enough
+ * (recall over frames where the ball is visible) and rarely elsewhere
+ * (precision over frames with such a candidate). The dead-zone-free filter
+ * with the automatic pitch mask runs after it, as in the pipeline. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <math.h>
+#include <stdio.h>
+
+#include "detect/classic.h"
+#include "detect/filters.h"
+#include "tools/synth/synth.h"
+
+enum { FRAMES = 150 };
+
+typedef struct score {
+    int visible, hits, reported;
+} score;
+
+static void run(ft_synth_scenario scenario, uint64_t seed, score *sc)
+{
+    ft_synth_params sp;
+    ft_synth_params_default(&sp);
+    sp.scenario = scenario;
+    sp.seed = seed;
+    ft_synth *syn = NULL;
+    ft_detector *det = NULL;
+    ft_detect_filter *filt = NULL;
+    ft_detect_filter_params fp = {.pitch_mask_auto = true};
+    assert_int_equal(ft_synth_create(&sp, &syn), FT_OK);
+    assert_int_equal(ft_detect_classic_create(NULL, &det), FT_OK);
+    assert_int_equal(ft_detect_filter_create(&fp, &filt), FT_OK);
+    for (int i = 0; i < FRAMES; i++) {
+        ft_image im;
+        ft_synth_truth t;
+        assert_int_equal(ft_synth_next(syn, &im, &t), FT_OK);
+        ft_detection d[FT_DETECT_MAX];
+        int n = 0;
+        assert_int_equal(ft_detector_detect(det, &im, t.pts, d, FT_DETECT_MAX, &n), FT_OK);
+        assert_int_equal(ft_detect_filter_apply(filt, &im, d, &n), FT_OK);
+        bool found = n > 0 && d[0].score >= 0.25f;
+        bool near = found && t.vis == FT_SYNTH_VISIBLE && hypotf(d[0].x - t.x, d[0].y - t.y) <= 8.f;
+        sc->visible += t.vis == FT_SYNTH_VISIBLE;
+        sc->reported += found;
+        sc->hits += near;
+    }
+    ft_detect_filter_destroy(&filt);
+    ft_detector_destroy(&det);
+    ft_synth_destroy(&syn);
+}
+
+static void check(ft_synth_scenario scenario)
+{
+    score sc = {0};
+    run(scenario, 3, &sc);
+    run(scenario, 4, &sc);
+    double recall = (double)sc.hits / sc.visible, precision = (double)sc.hits / sc.reported;
+    printf("%s: recall %.3f precision %.3f (%d of %d visible, %d reported)\n",
+           ft_synth_scenario_name(scenario), recall, precision, sc.hits, sc.visible, sc.reported);
+    /* Measured 0.75 / 0.90-0.94 when the thresholds were set; see docs/detector.md. */
+    assert_true(recall >= 0.65);
+    assert_true(precision >= 0.85);
+}
+
+static void test_wide(void **state)
+{
+    (void)state;
+    check(FT_SYNTH_WIDE);
+}
+
+static void test_night(void **state)
+{
+    (void)state;
+    check(FT_SYNTH_NIGHT);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_wide),
+        cmocka_unit_test(test_night),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
