@@ -273,6 +273,49 @@ static void test_mode_chaos(void **state)
     ft_tracker_destroy(&t);
 }
 
+/* A scene cut: the ball reappears far away and stays there. Chaos starts,
+ * and once the far candidate is confirmed for relocate_frames (5 at 30 fps,
+ * the same 1/6 s at 60 fps) with no support for the old track, the track
+ * restarts there. Scattered false positives never confirm. */
+static void test_relocation_after_cut(void **state)
+{
+    (void)state;
+    const double rates[2] = {30.0, 60.0};
+    for (int r = 0; r < 2; r++) {
+        const double fps = rates[r];
+        ft_tracker *t = make(NULL, W, H);
+        ft_track_state s = {0};
+        int i = 0;
+        for (; i < (int)fps; i++)
+            s = feed(t, i / fps, 500.0, 500.0, 0.9);
+        const int cut = i;
+        int moved_at = -1;
+        for (; i < cut + (int)fps; i++) {
+            s = feed(t, i / fps, 1500.0 + 100.0 * (i - cut) / fps, 300.0, 0.8);
+            if (i == cut)
+                assert_true(s.chaos && !s.measured);
+            if (s.new_track && moved_at < 0)
+                moved_at = i - cut;
+        }
+        assert_int_equal(moved_at, (int)lround(5 * fps / 30.0));
+        assert_true(s.measured && s.is_tracking && s.chaos);
+        assert_true(fabsf(s.x - 1600.0f) < 5.0f);
+        assert_int_equal(s.stats.relocations, 1);
+        ft_tracker_destroy(&t);
+    }
+    /* False positives scattered over the frame while the ball is hidden. */
+    ft_test_rng rng = {5};
+    ft_tracker *t = make(NULL, W, H);
+    ft_track_state s = {0};
+    for (int i = 0; i < 30; i++)
+        s = feed(t, i / 30.0, 500.0, 500.0, 0.9);
+    for (int i = 30; i < 150; i++)
+        s = feed(t, i / 30.0, 1920.0 * ft_test_rng_uniform(&rng),
+                 1080.0 * ft_test_rng_uniform(&rng), 0.9);
+    assert_int_equal(s.stats.relocations, 0);
+    ft_tracker_destroy(&t);
+}
+
 /* Stability lock after 25 frames below 5 px/frame: an 80 px acceptance
  * radius; released by a fast ball, which is still followed. */
 static void test_mode_stability_lock(void **state)
@@ -417,6 +460,7 @@ int main(void)
         cmocka_unit_test(test_modes_loss_and_reacquire),
         cmocka_unit_test(test_modes_recover_same_track),
         cmocka_unit_test(test_mode_chaos),
+        cmocka_unit_test(test_relocation_after_cut),
         cmocka_unit_test(test_mode_stability_lock),
         cmocka_unit_test(test_no_invented_detections),
         cmocka_unit_test(test_resolution_independent),

@@ -57,6 +57,11 @@ const ft_option ft_tracker_options[] = {
      "Recovering: a candidate within this reach (px per 30-fps frame at 1080p) of "
      "the last detection restarts the filter there",
      FT_OPT_DOUBLE, OFF(max_ball_speed_px), "60", 1, 1e4, FT_OPT_HOT, NULL, NULL},
+    {"relocate_frames",
+     "A far candidate confirmed at one place for this many 30-fps frames while nothing supports "
+     "the "
+     "track (a scene cut) restarts the track there; 0 = never",
+     FT_OPT_INT, OFF(relocate_frames), "5", 0, 100000, FT_OPT_HOT, NULL, NULL},
     {"init_velocity_std", "Velocity std of a new track (px/s at 1080p)", FT_OPT_DOUBLE,
      OFF(init_velocity_std), "1000", 1, 1e6, FT_OPT_HOT, NULL, NULL},
     {"init_accel_std", "Acceleration std of a new track (px/s^2 at 1080p)", FT_OPT_DOUBLE,

@@ -35,10 +35,13 @@ struct ft_tracker {
     bool chaos;
     double chaos_until;
     bool lock;
-    double q_factor;       /* adaptive multiple of the base process noise */
-    double box_w, box_h;   /* last accepted box, reference pixels */
-    double last_x, last_y; /* last estimate, reference pixels (kept while lost) */
-    double meas_x, meas_y; /* last accepted candidate, reference pixels */
+    double q_factor;             /* adaptive multiple of the base process noise */
+    double box_w, box_h;         /* last accepted box, reference pixels */
+    double last_x, last_y;       /* last estimate, reference pixels (kept while lost) */
+    double meas_x, meas_y;       /* last accepted candidate, reference pixels */
+    bool reloc;                  /* a far, unsupported candidate is being confirmed */
+    double reloc_x, reloc_y;     /* its last position, reference pixels */
+    double reloc_since, reloc_t; /* first and last time it was seen */
     ft_track_state st;
 };
 
@@ -225,6 +228,51 @@ static void start_track(ft_tracker *t, double x, double y, double r, double time
             (unsigned)t->st.track_id);
 }
 
+/* Scene cuts and fast re-framing in the source move the ball far at once:
+ * the spec's chaos rejects that as a huge jump for 4 s. A far candidate that
+ * is seen again and again at a consistent place (within a fast ball's reach
+ * from frame to frame) while nothing supports the track is the ball, not a
+ * flicker of false positives: after relocate_frames the track restarts
+ * there. Chaos itself runs its course (wide, smooth camera). Returns the
+ * index of the candidate to restart at, or -1. */
+static int confirm_relocation(ft_tracker *t, double time, const ft_track_candidate *cands, int n,
+                              int top)
+{
+    const ft_tracker_params *p = &t->p;
+    const double inv = 1.0 / t->scale;
+    if (p->relocate_frames <= 0 || top < 0) {
+        t->reloc = false;
+        return -1;
+    }
+    int pick = -1;
+    if (t->reloc) {
+        /* The candidate nearest to the one being confirmed, if reachable. */
+        const double reach = p->max_ball_speed_px * FT_TRACK_REF_FPS * (time - t->reloc_t);
+        double best = INFINITY;
+        for (int i = 0; i < n; i++) {
+            if (!cand_valid(&cands[i]) || cands[i].score < p->min_confidence)
+                continue;
+            const double d = hypot(cands[i].x * inv - t->reloc_x, cands[i].y * inv - t->reloc_y);
+            if (d <= reach && d < best) {
+                best = d;
+                pick = i;
+            }
+        }
+    }
+    if (pick < 0) {
+        pick = top;
+        t->reloc = true;
+        t->reloc_since = time;
+    }
+    t->reloc_x = cands[pick].x * inv;
+    t->reloc_y = cands[pick].y * inv;
+    t->reloc_t = time;
+    if (time - t->reloc_since < ref_frames_s(p->relocate_frames) - TIME_EPS)
+        return -1;
+    t->reloc = false;
+    return pick;
+}
+
 static void lose_track(ft_tracker *t)
 {
     t->has_track = false;
@@ -385,6 +433,22 @@ ft_status ft_tracker_update(ft_tracker *t, double time, const ft_track_candidate
             FT_LOGW("track", "HUGE JUMP detected: %.0f px (limit %.0f), chaos mode for %.1f s",
                     jump * t->scale, p->chaos_jump_px * t->scale, ref_frames_s(p->chaos_frames));
         }
+    }
+
+    /* Nothing fits the track (or, in chaos, a new one) but a confident
+     * candidate is there: it may be the ball after a cut. */
+    if (best < 0 && top >= 0 && (t->has_track || t->chaos)) {
+        best = confirm_relocation(t, time, cands, n, top);
+        if (best >= 0) {
+            best_r = meas_noise(t, cands[best].score);
+            best_reseed = false;
+            t->has_track = false; /* start_track below */
+            s->stats.relocations++;
+            FT_LOGW("track", "ball confirmed at (%.0f, %.0f) far from the track: track moved",
+                    cands[best].x, cands[best].y);
+        }
+    } else {
+        t->reloc = false;
     }
 
     const ft_track_mode prev_mode = s->mode;

@@ -54,8 +54,9 @@ typedef struct ft_tracker_params {
     int stability_frames;       /* ... for this many frames (25) */
     double stability_radius_px; /* acceptance radius while locked (80) */
     double max_ball_speed_px;   /* recovering: reach (px per ref frame) that restarts the filter */
-    double init_velocity_std;   /* initial velocity std of a new track, ref px/s */
-    double init_accel_std;      /* initial acceleration std of a new track, ref px/s^2 */
+    int relocate_frames; /* unsupported far candidate confirmed this long: the track moves there */
+    double init_velocity_std; /* initial velocity std of a new track, ref px/s */
+    double init_accel_std;    /* initial acceleration std of a new track, ref px/s^2 */
 } ft_tracker_params;
 
 /* Option rows over ft_tracker_params (YAML section `tracking`), ended by a NULL key. */
@@ -94,6 +95,7 @@ typedef struct ft_track_stats {
     uint64_t jumps;                            /* huge jumps (chaos activations) */
     uint64_t acquisitions;                     /* new tracks started */
     uint64_t losses;                           /* tracks lost */
+    uint64_t relocations;                      /* tracks moved to a confirmed far candidate */
 } ft_track_stats;
 
 /* The tracker's state after an update (the spec's get_state()). */
