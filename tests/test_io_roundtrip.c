@@ -8,7 +8,11 @@
 #include <dirent.h>
 #include <libavcodec/avcodec.h>
 #include <libavutil/frame.h>
+#include <arpa/inet.h>
 #include <math.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <sys/socket.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,7 +66,7 @@ static void read_all(const char *path, readback *rb)
 {
     memset(rb, 0, sizeof *rb);
     rb->monotonic = true;
-    ft_reader_params rp = {path, "cpu", 0, 0, 0};
+    ft_reader_params rp = {.url = path, .device = "cpu"};
     ft_reader *r = NULL;
     assert_int_equal(ft_reader_open(&rp, &r), FT_OK);
     rb->has_audio = ft_reader_get_info(r)->has_audio;
@@ -169,6 +173,100 @@ static void test_corrupt_packets_are_skipped(void **state)
     assert_true(rb.corrupt > 0);
     assert_true(rb.frames >= 40 && rb.frames <= 50);
     assert_true(rb.last_pts > 1.9);
+    remove_all();
+}
+
+/* A one-shot HTTP server: serves files[0] to the first connection and
+ * files[1] to the second, each then closed (a live source that drops), and
+ * then stops listening (the source is gone for good). */
+typedef struct http_src {
+    int listen_fd;
+    const char *files[2];
+} http_src;
+
+static void *http_serve(void *arg)
+{
+    http_src *h = arg;
+    for (int i = 0; i < 2; i++) {
+        int c = accept(h->listen_fd, NULL, NULL);
+        if (c < 0)
+            break;
+        char req[2048];
+        ssize_t got = read(c, req, sizeof req); /* the request; its content does not matter */
+        (void)got;
+        const char *hdr = "HTTP/1.0 200 OK\r\nContent-Type: video/mp2t\r\n\r\n";
+        bool ok = write(c, hdr, strlen(hdr)) == (ssize_t)strlen(hdr);
+        FILE *f = fopen(h->files[i], "rb");
+        char buf[8192];
+        size_t n;
+        while (ok && f && (n = fread(buf, 1, sizeof buf, f)) > 0)
+            ok = write(c, buf, n) == (ssize_t)n;
+        if (f)
+            fclose(f);
+        close(c);
+    }
+    close(h->listen_fd);
+    return NULL;
+}
+
+static void test_live_input_reconnects(void **state)
+{
+    (void)state;
+    char a[512], b[512];
+    path_in(a, sizeof a, "live1.ts");
+    path_in(b, sizeof b, "live2.ts");
+    ft_testclip_params cp = {a, 320, 180, 25.0, 25, true, NULL};
+    assert_int_equal(ft_testclip_write(&cp), FT_OK);
+    cp = (ft_testclip_params){b, 320, 180, 25.0, 15, true, NULL};
+    assert_int_equal(ft_testclip_write(&cp), FT_OK);
+    http_src h = {socket(AF_INET, SOCK_STREAM, 0), {a, b}};
+    assert_true(h.listen_fd >= 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof sa;
+    assert_int_equal(bind(h.listen_fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    assert_int_equal(listen(h.listen_fd, 4), 0);
+    assert_int_equal(getsockname(h.listen_fd, (struct sockaddr *)&sa, &len), 0);
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, http_serve, &h), 0);
+    char url[128];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/live.ts", ntohs(sa.sin_port));
+    ft_reader_params rp = {.url = url, .device = "cpu", .timeout_ms = 3000,
+                           .reconnect_attempts = 2, .reconnect_delay_s = 0.05};
+    ft_reader *r = NULL;
+    assert_int_equal(ft_reader_open(&rp, &r), FT_OK);
+    AVFrame *f = av_frame_alloc();
+    AVPacket *pkt = av_packet_alloc();
+    int frames = 0, audio = 0;
+    double last = -1;
+    bool monotonic = true;
+    ft_status st;
+    for (;;) {
+        ft_reader_item kind;
+        double pts;
+        st = ft_reader_read(r, f, pkt, &kind, &pts);
+        if (st)
+            break;
+        if (kind == FT_READER_VIDEO) {
+            monotonic &= pts > last;
+            last = pts;
+            frames++;
+            av_frame_unref(f);
+        } else {
+            audio++;
+            av_packet_unref(pkt);
+        }
+    }
+    /* Both connections' frames, in one increasing timeline; then the source
+     * stays down and the reader gives up. */
+    assert_int_equal(st, FT_ERR_INPUT);
+    assert_int_equal(frames, 40);
+    assert_true(monotonic);
+    assert_true(audio > 0);
+    assert_int_equal(ft_reader_read(r, f, pkt, &(ft_reader_item){0}, &last), FT_ERR_INPUT);
+    av_frame_free(&f);
+    av_packet_free(&pkt);
+    ft_reader_destroy(&r);
+    pthread_join(th, NULL);
     remove_all();
 }
 
@@ -351,7 +449,7 @@ static void test_reader_errors(void **state)
     ft_reader *r = NULL;
     char p[512];
     path_in(p, sizeof p, "missing.mp4");
-    ft_reader_params rp = {p, "cpu", 0, 0, 0};
+    ft_reader_params rp = {.url = p, .device = "cpu"};
     assert_int_equal(ft_reader_open(&rp, &r), FT_ERR_INPUT);
     assert_null(r);
     path_in(p, sizeof p, "notes.mp4");
@@ -389,6 +487,7 @@ int main(void)
         cmocka_unit_test(test_containers),
         cmocka_unit_test(test_ts_discontinuity_and_resolution_change),
         cmocka_unit_test(test_corrupt_packets_are_skipped),
+        cmocka_unit_test(test_live_input_reconnects),
         cmocka_unit_test(test_target_fps_resamples),
         cmocka_unit_test(test_atomic_output),
         cmocka_unit_test(test_writer_errors),

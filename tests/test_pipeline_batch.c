@@ -95,7 +95,7 @@ typedef struct probe {
 static void probe_file(const char *path, probe *pr)
 {
     memset(pr, 0, sizeof *pr);
-    ft_reader_params rp = {path, "cpu", 0, 0, 0};
+    ft_reader_params rp = {.url = path, .device = "cpu"};
     ft_reader *r = NULL;
     assert_int_equal(ft_reader_open(&rp, &r), FT_OK);
     pr->audio = ft_reader_get_info(r)->has_audio;

@@ -23,11 +23,20 @@ struct ft_reader {
     AVBufferRef *hw_device;
     AVFrame *hw_frame;    /* NVDEC output before download */
     AVPacket *pkt;        /* packet being decoded */
+    char open_url[4200]; /* url as given to libavformat ("file:" prefixed for paths) */
+    bool local;
+    char device[16];
+    int threads, buffer_size, reconnect_attempts;
+    double reconnect_delay_s;
+    bool hw_tried;
+    bool dead;            /* reconnecting failed: every later read fails */
+    bool lost;            /* live input lost: reconnect once the decoder is drained */
+    int lost_err;
     int vidx, aidx;       /* stream indices (aidx -1 without audio) */
-    int64_t start_us;     /* stream start in AV_TIME_BASE units (0 when unknown) */
-    int64_t start_vpts;   /* start_us in the video time base */
-    int64_t start_apts;   /* start_us in the audio time base */
-    int64_t last_pts;     /* for frames without a timestamp */
+    AVRational vtb;       /* current video stream time base */
+    AVRational atb;       /* audio time base of the packets we return (first open's) */
+    double start_s;       /* first open's stream start, subtracted from every time */
+    int64_t last_pts;     /* for frames without a timestamp, in vtb */
     double offset_s[2];   /* added to a stream's timestamps after a discontinuity */
     double last_dts_s[2]; /* last packet time per stream (0 video, 1 audio), offset applied */
     bool have_dts[2];
@@ -120,9 +129,103 @@ static void try_hw(ft_reader *r, const char *device, const AVCodec *codec)
             FT_LOGD("io", "%s: no NVDEC; decoding on the CPU", r->url);
         return;
     }
-    r->dec->hw_device_ctx = av_buffer_ref(r->hw_device);
-    r->dec->get_format = pick_hw_format;
     r->info.hw_decode = true;
+}
+
+/* Opens the container and picks the streams. Failures are logged at `lvl`
+ * (errors at the first open, warnings while reconnecting). */
+static ft_status open_demuxer(ft_reader *r, ft_log_level lvl)
+{
+    char eb[128];
+    AVDictionary *opts = NULL;
+    ft_status st = FT_ERR_INPUT;
+    r->fmt = avformat_alloc_context();
+    if (!r->fmt)
+        return FT_ERR_NOMEM;
+    r->fmt->interrupt_callback = (AVIOInterruptCB){interrupt_cb, r};
+    if (r->local) {
+        av_dict_set(&opts, "protocol_whitelist", "file", 0);
+    } else {
+        av_dict_set(&opts, "protocol_whitelist",
+                    "rtmp,rtmps,srt,udp,rtp,http,https,tcp,tls,crypto,httpproxy", 0);
+        av_dict_set_int(&opts, "rw_timeout", r->timeout_us, 0);
+        if (r->buffer_size > 0)
+            av_dict_set_int(&opts, "buffer_size", r->buffer_size, 0);
+    }
+    arm_deadline(r);
+    int err = avformat_open_input(&r->fmt, r->open_url, NULL, &opts);
+    if (err < 0) { /* avformat_open_input freed the context */
+        if (err == AVERROR_INVALIDDATA)
+            ft_log(lvl, "io", "%s: not a video file (no known container format)", r->url);
+        else
+            ft_log(lvl, "io", "%s: cannot open input: %s", r->url,
+                   ft_io_av_err(err, eb, sizeof eb));
+        goto out;
+    }
+    err = avformat_find_stream_info(r->fmt, NULL);
+    if (err < 0) {
+        ft_log(lvl, "io", "%s: cannot read stream information: %s", r->url,
+               ft_io_av_err(err, eb, sizeof eb));
+        goto out;
+    }
+    r->vidx = av_find_best_stream(r->fmt, AVMEDIA_TYPE_VIDEO, -1, -1, NULL, 0);
+    if (r->vidx < 0) {
+        ft_log(lvl, "io", "%s: not a video (%s)", r->url,
+               r->vidx == AVERROR_DECODER_NOT_FOUND ? "no decoder for its video stream"
+                                                    : "no video stream found");
+        goto out;
+    }
+    AVStream *vs = r->fmt->streams[r->vidx];
+    if (vs->codecpar->width <= 0 || vs->codecpar->height <= 0) {
+        ft_log(lvl, "io", "%s: not a video (video stream has no picture size)", r->url);
+        goto out;
+    }
+    r->vtb = vs->time_base;
+    int a = av_find_best_stream(r->fmt, AVMEDIA_TYPE_AUDIO, -1, r->vidx, NULL, 0);
+    r->aidx = a >= 0 ? a : -1;
+    for (unsigned i = 0; i < r->fmt->nb_streams; i++)
+        if ((int)i != r->vidx && (int)i != r->aidx)
+            r->fmt->streams[i]->discard = AVDISCARD_ALL;
+    st = FT_OK;
+out:
+    av_dict_free(&opts);
+    if (st)
+        avformat_close_input(&r->fmt);
+    return st;
+}
+
+/* Opens the decoder for the chosen video stream (on the GPU when NVDEC was
+ * set up at the first open). */
+static ft_status open_decoder(ft_reader *r, ft_log_level lvl)
+{
+    char eb[128];
+    AVStream *vs = r->fmt->streams[r->vidx];
+    const AVCodec *codec = avcodec_find_decoder(vs->codecpar->codec_id);
+    if (!codec) {
+        ft_log(lvl, "io", "%s: not a video (no decoder for its video stream)", r->url);
+        return FT_ERR_INPUT;
+    }
+    r->dec = avcodec_alloc_context3(codec);
+    if (!r->dec || avcodec_parameters_to_context(r->dec, vs->codecpar) < 0)
+        return FT_ERR_NOMEM;
+    r->dec->pkt_timebase = vs->time_base;
+    r->dec->thread_count = r->threads;
+    r->dec->thread_type = FF_THREAD_FRAME | FF_THREAD_SLICE;
+    if (!r->hw_tried) { /* once: a reconnect keeps the first open's choice */
+        r->hw_tried = true;
+        try_hw(r, r->device, codec);
+    }
+    if (r->hw_device) {
+        r->dec->hw_device_ctx = av_buffer_ref(r->hw_device);
+        r->dec->get_format = pick_hw_format;
+    }
+    int err = avcodec_open2(r->dec, codec, NULL);
+    if (err < 0) {
+        ft_log(lvl, "io", "%s: cannot open the %s decoder: %s", r->url, codec->name,
+               ft_io_av_err(err, eb, sizeof eb));
+        return FT_ERR_INPUT;
+    }
+    return FT_OK;
 }
 
 ft_status ft_reader_open(const ft_reader_params *p, ft_reader **out)
@@ -139,96 +242,36 @@ ft_status ft_reader_open(const ft_reader_params *p, ft_reader **out)
         return FT_ERR_INPUT;
     }
     ft_status st = FT_ERR_INPUT;
-    char eb[128];
-    AVDictionary *opts = NULL;
     ft_reader *r = calloc(1, sizeof *r);
     if (!r)
         return FT_ERR_NOMEM;
     r->aidx = -1;
-    bool local = is_local(p->url);
-    /* "file:" keeps a path containing ':' from being read as a protocol. */
+    r->local = is_local(p->url);
     if ((size_t)snprintf(r->url, sizeof r->url, "%s", p->url) >= sizeof r->url) {
         FT_LOGE("io", "input URL too long: %.64s...", p->url);
         goto out;
     }
-    char open_url[4200];
-    snprintf(open_url, sizeof open_url, "%s%s", local && strncmp(p->url, "file:", 5) ? "file:" : "",
-             p->url);
-    r->fmt = avformat_alloc_context();
-    if (!r->fmt) {
-        st = FT_ERR_NOMEM;
-        goto out;
-    }
-    r->fmt->interrupt_callback = (AVIOInterruptCB){interrupt_cb, r};
-    if (local) {
-        av_dict_set(&opts, "protocol_whitelist", "file", 0);
-    } else {
-        av_dict_set(&opts, "protocol_whitelist",
-                    "rtmp,rtmps,srt,udp,rtp,http,https,tcp,tls,crypto,httpproxy", 0);
-        r->timeout_us = (int64_t)(p->timeout_ms > 0 ? p->timeout_ms : 5000) * 1000;
-        av_dict_set_int(&opts, "rw_timeout", r->timeout_us, 0);
-        if (p->buffer_size > 0)
-            av_dict_set_int(&opts, "buffer_size", p->buffer_size, 0);
-    }
-    arm_deadline(r);
-    int err = avformat_open_input(&r->fmt, open_url, NULL, &opts);
-    if (err < 0) { /* avformat_open_input freed the context */
-        if (err == AVERROR_INVALIDDATA)
-            FT_LOGE("io", "%s: not a video file (no known container format)", p->url);
-        else
-            FT_LOGE("io", "%s: cannot open input: %s", p->url, ft_io_av_err(err, eb, sizeof eb));
-        goto out;
-    }
-    err = avformat_find_stream_info(r->fmt, NULL);
-    if (err < 0) {
-        FT_LOGE("io", "%s: cannot read stream information: %s", p->url,
-                ft_io_av_err(err, eb, sizeof eb));
-        goto out;
-    }
-    const AVCodec *codec = NULL;
-    r->vidx = av_find_best_stream(r->fmt, AVMEDIA_TYPE_VIDEO, -1, -1, &codec, 0);
-    if (r->vidx < 0 || !codec) {
-        FT_LOGE("io", "%s: not a video (%s)", p->url,
-                r->vidx == AVERROR_DECODER_NOT_FOUND ? "no decoder for its video stream"
-                                                     : "no video stream found");
-        goto out;
-    }
-    AVStream *vs = r->fmt->streams[r->vidx];
-    if (vs->codecpar->width <= 0 || vs->codecpar->height <= 0) {
-        FT_LOGE("io", "%s: not a video (video stream has no picture size)", p->url);
-        goto out;
-    }
-    r->dec = avcodec_alloc_context3(codec);
-    if (!r->dec || avcodec_parameters_to_context(r->dec, vs->codecpar) < 0) {
-        st = FT_ERR_NOMEM;
-        goto out;
-    }
-    r->dec->pkt_timebase = vs->time_base;
-    r->dec->thread_count = p->threads;
-    r->dec->thread_type = FF_THREAD_FRAME | FF_THREAD_SLICE;
-    try_hw(r, p->device ? p->device : "auto", codec);
-    err = avcodec_open2(r->dec, codec, NULL);
-    if (err < 0) {
-        FT_LOGE("io", "%s: cannot open the %s decoder: %s", p->url, codec->name,
-                ft_io_av_err(err, eb, sizeof eb));
-        goto out;
-    }
-    int a = av_find_best_stream(r->fmt, AVMEDIA_TYPE_AUDIO, -1, r->vidx, NULL, 0);
-    if (a >= 0)
-        r->aidx = a;
-    for (unsigned i = 0; i < r->fmt->nb_streams; i++)
-        if ((int)i != r->vidx && (int)i != r->aidx)
-            r->fmt->streams[i]->discard = AVDISCARD_ALL;
+    /* "file:" keeps a path containing ':' from being read as a protocol. */
+    snprintf(r->open_url, sizeof r->open_url, "%s%s",
+             r->local && strncmp(p->url, "file:", 5) ? "file:" : "", p->url);
+    snprintf(r->device, sizeof r->device, "%s", p->device ? p->device : "auto");
+    r->threads = p->threads;
+    r->buffer_size = p->buffer_size;
+    r->reconnect_attempts = r->local ? 0 : p->reconnect_attempts;
+    r->reconnect_delay_s = p->reconnect_delay_s > 0 ? p->reconnect_delay_s : 1.0;
+    r->timeout_us = r->local ? 0 : (int64_t)(p->timeout_ms > 0 ? p->timeout_ms : 5000) * 1000;
     r->pkt = av_packet_alloc();
     r->hw_frame = av_frame_alloc();
     if (!r->pkt || !r->hw_frame) {
         st = FT_ERR_NOMEM;
         goto out;
     }
-    r->start_us = r->fmt->start_time != AV_NOPTS_VALUE ? r->fmt->start_time : 0;
-    r->start_vpts = av_rescale_q(r->start_us, AV_TIME_BASE_Q, vs->time_base);
+    if ((st = open_demuxer(r, FT_LOG_ERROR)) || (st = open_decoder(r, FT_LOG_ERROR)))
+        goto out;
+    AVStream *vs = r->fmt->streams[r->vidx];
+    r->start_s = r->fmt->start_time != AV_NOPTS_VALUE ? (double)r->fmt->start_time / AV_TIME_BASE
+                                                       : 0;
     r->last_pts = AV_NOPTS_VALUE;
-
     ft_reader_info *in = &r->info;
     in->width = vs->codecpar->width;
     in->height = vs->codecpar->height;
@@ -243,19 +286,67 @@ ft_status ft_reader_open(const ft_reader_params *p, ft_reader **out)
         AVStream *as = r->fmt->streams[r->aidx];
         in->has_audio = true;
         in->audio_par = as->codecpar;
-        in->audio_tb_num = as->time_base.num;
-        in->audio_tb_den = as->time_base.den;
-        r->start_apts = av_rescale_q(r->start_us, AV_TIME_BASE_Q, as->time_base);
+        r->atb = as->time_base;
+        in->audio_tb_num = r->atb.num;
+        in->audio_tb_den = r->atb.den;
     }
-    FT_LOGI("io", "reading %s: %s %dx%d %.3f fps%s%s", p->url, codec->name, in->width, in->height,
-            in->fps, in->has_audio ? ", audio" : "", in->hw_decode ? ", NVDEC" : "");
+    FT_LOGI("io", "reading %s: %s %dx%d %.3f fps%s%s", p->url, r->dec->codec->name, in->width,
+            in->height, in->fps, in->has_audio ? ", audio" : "", in->hw_decode ? ", NVDEC" : "");
     st = FT_OK;
 out:
-    av_dict_free(&opts);
     if (st)
         ft_reader_destroy(&r);
     *out = r;
     return st;
+}
+
+/* Sleeps `s` seconds unless interrupted first (then returns true). */
+static bool sleep_interruptible(ft_reader *r, double s)
+{
+    int64_t end = av_gettime_relative() + (int64_t)(s * 1e6);
+    while (av_gettime_relative() < end) {
+        if (atomic_load(&r->interrupted))
+            return true;
+        av_usleep(20000);
+    }
+    return atomic_load(&r->interrupted);
+}
+
+/* The guide's "Stream Disconnection" recovery: reopen the input with
+ * exponential backoff (reconnect_delay, doubling, at most 60 s), an error
+ * log line after the fifth failure for alerting, FT_ERR_INPUT after the
+ * last. Frames still inside the old decoder are lost; timestamps go on
+ * through the discontinuity handling. */
+static ft_status reconnect(ft_reader *r, int why)
+{
+    char eb[128];
+    ft_io_av_err(why, eb, sizeof eb);
+    double delay = r->reconnect_delay_s;
+    for (int i = 1; i <= r->reconnect_attempts; i++, delay = fmin(2 * delay, 60.0)) {
+        avcodec_free_context(&r->dec);
+        avformat_close_input(&r->fmt);
+        FT_LOGW("io", "%s: input lost (%s); reconnecting in %.2f s (attempt %d of %d)", r->url,
+                eb, delay, i, r->reconnect_attempts);
+        if (i == 6)
+            FT_LOGE("io", "%s: still down after 5 reconnect attempts", r->url);
+        if (sleep_interruptible(r, delay))
+            return FT_ERR_INTERRUPTED;
+        if (open_demuxer(r, FT_LOG_WARN) || open_decoder(r, FT_LOG_WARN))
+            continue;
+        if (!r->info.has_audio)
+            r->aidx = -1; /* the output has no audio stream to put it in */
+        else if (r->aidx >= 0)
+            r->info.audio_par = r->fmt->streams[r->aidx]->codecpar;
+        r->draining = false;
+        FT_LOGI("io", "%s: reconnected after %d attempt%s", r->url, i, i > 1 ? "s" : "");
+        return FT_OK;
+    }
+    avcodec_free_context(&r->dec);
+    avformat_close_input(&r->fmt);
+    r->dead = true;
+    FT_LOGE("io", "%s: input lost; gave up after %d reconnect attempts", r->url,
+            r->reconnect_attempts);
+    return FT_ERR_INPUT;
 }
 
 /* Converts a decoded frame into what the caller gets: downloaded from the
@@ -282,11 +373,12 @@ static ft_status deliver(ft_reader *r, AVFrame *frame, double *pts_s)
         int64_t step = r->info.fps > 0 ? av_rescale_q(1, av_inv_q(av_d2q(r->info.fps, 100000)),
                                                       vs->time_base)
                                        : 1;
-        pts = r->last_pts == AV_NOPTS_VALUE ? r->start_vpts : r->last_pts + step;
+        pts = r->last_pts == AV_NOPTS_VALUE ? llrint(r->start_s / av_q2d(r->vtb))
+                                            : r->last_pts + step;
     }
     r->last_pts = pts;
     frame->pts = pts;
-    *pts_s = (double)(pts - r->start_vpts) * r->info.tb_num / r->info.tb_den;
+    *pts_s = (double)pts * av_q2d(r->vtb) - r->start_s;
     return FT_OK;
 }
 
@@ -333,14 +425,25 @@ ft_status ft_reader_read(ft_reader *r, AVFrame *frame, AVPacket *pkt, ft_reader_
                          double *pts_s)
 {
     char eb[128];
+    if (r->dead)
+        return FT_ERR_INPUT;
     for (;;) {
         int err = avcodec_receive_frame(r->dec, frame);
         if (err >= 0) {
             *item = FT_READER_VIDEO;
             return deliver(r, frame, pts_s);
         }
-        if (err == AVERROR_EOF)
-            return FT_ERR_INPUT_EOF;
+        if (err == AVERROR_EOF || (err == AVERROR(EAGAIN) && r->draining)) {
+            /* Decoder drained. A lost live input is reopened now that every
+             * frame it delivered has been returned. */
+            if (!r->lost)
+                return FT_ERR_INPUT_EOF;
+            r->lost = false;
+            ft_status st = reconnect(r, r->lost_err);
+            if (st)
+                return st;
+            continue;
+        }
         if (err == AVERROR_INVALIDDATA) {
             r->corrupt++; /* a broken picture: skip it, keep going */
             continue;
@@ -349,14 +452,20 @@ ft_status ft_reader_read(ft_reader *r, AVFrame *frame, AVPacket *pkt, ft_reader_
             FT_LOGE("io", "%s: decoding failed: %s", r->url, ft_io_av_err(err, eb, sizeof eb));
             return FT_ERR_INPUT;
         }
-        if (r->draining) /* flushed decoder asks for more: nothing left */
-            return FT_ERR_INPUT_EOF;
         arm_deadline(r);
         err = av_read_frame(r->fmt, r->pkt);
-        if (err == AVERROR_EOF || (err < 0 && r->fmt->pb && avio_feof(r->fmt->pb))) {
+        bool at_end = err == AVERROR_EOF || (err < 0 && r->fmt->pb && avio_feof(r->fmt->pb));
+        /* A network input that breaks, or ends without having a duration
+         * (live), is reconnected once the decoder has drained. */
+        if (err < 0 && !r->local && r->reconnect_attempts > 0 && !atomic_load(&r->interrupted) &&
+            (!at_end || r->info.duration_s <= 0)) {
+            r->lost = true;
+            r->lost_err = err;
+            at_end = true;
+        }
+        if (at_end) {
             r->draining = true;
-            if (avcodec_send_packet(r->dec, NULL) < 0)
-                return FT_ERR_INPUT_EOF;
+            avcodec_send_packet(r->dec, NULL);
             continue;
         }
         if (err < 0) {
@@ -372,14 +481,16 @@ ft_status ft_reader_read(ft_reader *r, AVFrame *frame, AVPacket *pkt, ft_reader_
                 av_packet_unref(r->pkt);
                 continue;
             }
+            /* In the first open's audio time base (a reconnected source may
+             * use another), from the stream start like the video. */
+            av_packet_rescale_ts(r->pkt, r->fmt->streams[r->aidx]->time_base, r->atb);
+            int64_t start = llrint(r->start_s / av_q2d(r->atb));
             if (r->pkt->pts != AV_NOPTS_VALUE)
-                r->pkt->pts -= r->start_apts;
+                r->pkt->pts -= start;
             if (r->pkt->dts != AV_NOPTS_VALUE)
-                r->pkt->dts -= r->start_apts;
+                r->pkt->dts -= start;
             av_packet_move_ref(pkt, r->pkt);
-            *pts_s = pkt->pts != AV_NOPTS_VALUE
-                         ? (double)pkt->pts * r->info.audio_tb_num / r->info.audio_tb_den
-                         : 0;
+            *pts_s = pkt->pts != AV_NOPTS_VALUE ? (double)pkt->pts * av_q2d(r->atb) : 0;
             *item = FT_READER_AUDIO;
             return FT_OK;
         }

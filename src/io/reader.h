@@ -24,6 +24,10 @@ typedef struct ft_reader_params {
     int timeout_ms;     /* network open/read timeout; 0 = 5000 (RTMP_TIMEOUT) */
     int buffer_size;    /* network receive buffer bytes; 0 = libav default (RTMP_BUFFER_SIZE) */
     int threads;        /* decoder threads; 0 = libav's choice */
+    int reconnect_attempts;   /* network inputs: reopen this many times when the input breaks
+                                 or a live one ends (0 = never; stream.reconnect_attempts) */
+    double reconnect_delay_s; /* first wait before reopening, doubled each try up to 60 s;
+                                 0 = 1 s (stream.reconnect_delay) */
 } ft_reader_params;
 
 /* What ft_reader_read produced. */
@@ -54,12 +58,15 @@ bool ft_reader_url_allowed(const char *url);
  * allow-list. *out is returned-owned. */
 FT_NODISCARD ft_status ft_reader_open(const ft_reader_params *p, ft_reader **out);
 
-/* Reads the next item. On FT_READER_VIDEO, `frame` (caller-owned, must be
+/* Reads the next item. A lost network input is reopened as configured (one
+ * warning per attempt, an error after the fifth); time continues across the
+ * gap. On FT_READER_VIDEO, `frame` (caller-owned, must be
  * empty) receives a refcounted software frame (YUV420P, NV12, ... — any
  * format libswscale reads) whose pts is in the video time base, and *pts_s its
  * time in seconds from the stream start. On FT_READER_AUDIO, `pkt` (caller
  * owned, must be empty; NULL = skip audio) receives the packet. Returns
- * FT_ERR_INPUT_EOF at the end, FT_ERR_INPUT on a read failure. */
+ * FT_ERR_INPUT_EOF at the end, FT_ERR_INPUT on a read failure (or when
+ * reconnecting gave up), FT_ERR_INTERRUPTED after ft_reader_interrupt. */
 FT_NODISCARD ft_status ft_reader_read(ft_reader *r, struct AVFrame *frame, struct AVPacket *pkt,
                                       ft_reader_item *item, double *pts_s);
 

@@ -691,7 +691,12 @@ ft_status ft_pipeline_create(const ft_pipeline_params *p, ft_pipeline **out)
         pl->camera_params = *p->camera;
     else
         ft_camera_params_default(&pl->camera_params);
-    ft_reader_params rp = {p->input, p->device, p->reader_timeout_ms, 0, 0};
+    ft_reader_params rp = {.url = p->input,
+                           .device = p->device,
+                           .timeout_ms = p->reader_timeout_ms,
+                           .buffer_size = p->reader_buffer_size,
+                           .reconnect_attempts = p->reconnect_attempts,
+                           .reconnect_delay_s = p->reconnect_delay_s};
     if ((st = ft_reader_open(&rp, &pl->reader)))
         goto out;
     const ft_reader_info *in = ft_reader_get_info(pl->reader);

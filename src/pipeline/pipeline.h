@@ -74,6 +74,9 @@ typedef struct ft_pipeline_params {
     bool progress;           /* progress bar on stderr when it is a terminal */
     int queue_depth;         /* frames per queue; 0 = 8 */
     int reader_timeout_ms;   /* network timeout; 0 = 5000 */
+    int reader_buffer_size;  /* network receive buffer bytes; 0 = libav default */
+    int reconnect_attempts;  /* network inputs: reopen attempts when lost (0 = never) */
+    double reconnect_delay_s; /* first reconnect wait, doubling; 0 = 1 s */
     const char *track_out;   /* per-frame track CSV (pipeline/track_csv.h), NULL = none */
     ft_detector *detector;   /* borrowed; NULL = no detections (whole-frame camera) */
     ft_detect_filter *filter; /* borrowed; applied after the detector; NULL = none */

@@ -38,6 +38,9 @@ void ft_pipeline_params_from_settings(const ft_settings *s, ft_pipeline_params *
     p->zerolatency = s->encoder.zerolatency;
     p->show_stats = s->stream.show_stats;
     p->reader_timeout_ms = s->stream.timeout_ms;
+    p->reader_buffer_size = s->stream.buffer_size;
+    p->reconnect_attempts = s->stream.reconnect_attempts;
+    p->reconnect_delay_s = s->stream.reconnect_delay;
     p->tracker = &s->tracking;
     p->camera = &s->camera;
 }
