@@ -321,6 +321,63 @@ static void test_failed_run_leaves_no_file(void **state)
     assert_int_equal(stray_files(), 0);
 }
 
+typedef struct stopper {
+    ft_pipeline *pl;
+    bool stopped;
+} stopper;
+
+/* ">=": live mode may drop frame 10 itself (the file is read faster than
+ * it is encoded, so the input queue drops its oldest frames). */
+static ft_status stop_at_10(void *user, const ft_pipeline_frame *f)
+{
+    stopper *sp = user;
+    if (f->index >= 10 && !sp->stopped) {
+        sp->stopped = true;
+        ft_pipeline_stop(sp->pl);
+    }
+    return FT_OK;
+}
+
+/* Stopping: a batch run leaves nothing under its name; a live run finalises
+ * what it wrote, at the constant output rate asked for. */
+static void test_stop_batch_and_live(void **state)
+{
+    (void)state;
+    for (int live = 0; live < 2; live++) {
+        char out[256];
+        path_in(out, sizeof out, live ? "live.flv" : "batch.mp4");
+        ft_pipeline_params p;
+        ft_pipeline_params_default(&p);
+        p.input = clip;
+        p.output = out;
+        p.out_width = 320;
+        p.out_height = 180;
+        p.progress = false;
+        p.live = live;
+        p.target_fps = live ? 10 : 0;
+        stopper sp = {NULL, false};
+        p.hooks.on_frame = stop_at_10;
+        p.hooks.user = &sp;
+        assert_int_equal(ft_pipeline_create(&p, &sp.pl), FT_OK);
+        assert_int_equal(ft_pipeline_run(sp.pl), FT_ERR_INTERRUPTED);
+        ft_pipeline_stats st;
+        ft_pipeline_stats_get(sp.pl, &st);
+        assert_true(st.frames_out > 10 - st.frames_dropped && st.frames_out < FRAMES);
+        ft_pipeline_destroy(&sp.pl);
+        if (!live) {
+            assert_int_equal(access(out, F_OK), -1);
+            assert_int_equal(stray_files(), 0);
+            continue;
+        }
+        probe o;
+        probe_file(out, &o);
+        assert_true(o.frames >= 4);
+        /* 10 fps: one frame per 0.1 s */
+        assert_true(fabs(o.last_pts - o.first_pts - (o.frames - 1) * 0.1) < 0.002);
+        remove_except_clip();
+    }
+}
+
 static void detect_n(ft_detector *d, int frames, int *counts, ft_detection *last)
 {
     ft_image img = {0};
@@ -410,6 +467,7 @@ int main(void)
         cmocka_unit_test(test_batch_bad_inputs_exit_3),
         cmocka_unit_test(test_batch_unwritable_output_exit_4),
         cmocka_unit_test(test_failed_run_leaves_no_file),
+        cmocka_unit_test(test_stop_batch_and_live),
         cmocka_unit_test(test_replay_formats),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
