@@ -354,6 +354,7 @@ static void test_stop_batch_and_live(void **state)
         p.out_height = 180;
         p.progress = false;
         p.live = live;
+        p.realtime = live; /* played like a live source */
         p.target_fps = live ? 10 : 0;
         stopper sp = {NULL, false};
         p.hooks.on_frame = stop_at_10;

@@ -76,6 +76,7 @@ struct ft_pipeline {
     ft_pipeline_stats stats;
     double stage_total_ms[FT_STAGE_COUNT];
     int64_t t_start_ns;
+    int64_t pace_origin_ns; /* realtime: wall time of input time 0 (decode thread) */
     int64_t total_frames; /* expected, for the progress bar (0 = unknown) */
     ft_track_csv_row row;  /* scratch for the CSV (encode thread only) */
 };
@@ -308,6 +309,20 @@ static ft_status convert_if_needed(ft_pipeline *pl, item *it)
 
 /* ---- stages ---- */
 
+/* Realtime input: waits until `pts_s` seconds have passed since the first
+ * frame, in short sleeps so that a stop is noticed. */
+static void pace(ft_pipeline *pl, double pts_s)
+{
+    if (pl->pace_origin_ns == 0)
+        pl->pace_origin_ns = now_ns() - (int64_t)(pts_s * 1e9);
+    int64_t due = pl->pace_origin_ns + (int64_t)(pts_s * 1e9);
+    for (int64_t t = now_ns(); t < due && !atomic_load(&pl->stop); t = now_ns()) {
+        int64_t wait = due - t < 20000000 ? due - t : 20000000;
+        struct timespec ts = {0, (long)wait};
+        nanosleep(&ts, NULL);
+    }
+}
+
 static void *decode_main(void *arg)
 {
     ft_pipeline *pl = arg;
@@ -335,6 +350,8 @@ static void *decode_main(void *arg)
         }
         it->kind = kind == FT_READER_VIDEO ? ITEM_VIDEO : ITEM_AUDIO;
         it->pts_s = pts;
+        if (pl->p.realtime && it->kind == ITEM_VIDEO)
+            pace(pl, pts);
         if (it->kind == ITEM_VIDEO) {
             it->index = index++;
             it->t0_ns = now_ns();

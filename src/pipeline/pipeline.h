@@ -60,6 +60,8 @@ typedef struct ft_pipeline_params {
     const char *output;      /* path or URL (borrowed) */
     const char *debug_output; /* side-by-side debug video path, NULL = none */
     bool live;               /* drop-oldest queues, zerolatency, no atomic rename */
+    bool realtime;           /* read no faster than the input's own clock (a file played
+                                as a live source) */
     const char *device;      /* "auto" | "cpu" | "cuda": hardware decode/encode */
     int out_width, out_height; /* output size; 0 = 1280x720 */
     double target_fps;       /* > 0: constant output rate; 0 = input timestamps */
