@@ -1,8 +1,18 @@
 /* The whole RF-DETR forward pass on the CUDA backend against the CPU engine,
- * on one random-weight checkpoint and one random input: the top detections
- * must have the same labels and queries, with scores and boxes within
- * tolerance. Checked for the FP16 path, its CUDA-graph replay (bit-identical
- * to the eager pass) and the FP32 path.
+ * on one random-weight checkpoint and one random input.
+ *
+ * Every debug tap (backbone stages, projector, two-stage, decoder, heads) is
+ * compared by normalised error and printed, so a divergence shows where it
+ * starts. Then the CPU's top detections (query, label) are looked up in the
+ * GPU's raw outputs: scores and boxes must agree within tolerance and the
+ * per-query best label must be identical.
+ *
+ * FP32 mode must match tightly everywhere. In FP16 the two-stage top-k can
+ * legitimately order near-equal proposals differently (random weights give
+ * many near-ties), which changes the decoder input of those query slots, so
+ * the detection checks cover the slots whose proposal is the same on both
+ * sides, and most slots must be such. The CUDA-graph replay must give
+ * bit-identical detections to the eager pass.
  *
  * The checkpoint is $FT_RFDETR_CHECKPOINT (scripts/gpu-check.sh writes a
  * random Medium one) or the shared medium-random fixture. Skips when no GPU
@@ -22,15 +32,21 @@
 #include "detect/rfdetr.h"
 #include "ft_test_rng.h"
 
-#define TOPN 20    /* CPU detections checked */
-#define WINDOW 40  /* GPU ranks searched for each of them */
+#define TOPN 20
+#define MAX_TAPS 64
 #define FRAME_W 1920
 #define FRAME_H 1080
 
-typedef struct run {
-    ft_rfdetr_det det[300];
-    int n;
-} run;
+typedef struct tap {
+    char name[64];
+    float *data;
+    size_t n;
+} tap;
+
+typedef struct taps {
+    tap t[MAX_TAPS];
+    int count;
+} taps;
 
 static char ckpt[4096];
 
@@ -46,6 +62,49 @@ static const char *checkpoint(void)
     return access(ckpt, R_OK) == 0 ? ckpt : NULL;
 }
 
+static void on_tap(void *user, const char *name, const float *data, int ndim,
+                   const int64_t *shape)
+{
+    taps *ts = user;
+    if (ts->count == MAX_TAPS)
+        return;
+    size_t n = 1;
+    for (int i = 0; i < ndim; i++)
+        n *= (size_t)shape[i];
+    tap *t = &ts->t[ts->count++];
+    snprintf(t->name, sizeof(t->name), "%s", name);
+    t->data = malloc(n * sizeof(float));
+    assert_non_null(t->data);
+    memcpy(t->data, data, n * sizeof(float));
+    t->n = n;
+}
+
+static void taps_free(taps *ts)
+{
+    for (int i = 0; i < ts->count; i++)
+        free(ts->t[i].data);
+    ts->count = 0;
+}
+
+static const tap *find(const taps *ts, const char *name)
+{
+    for (int i = 0; i < ts->count; i++)
+        if (!strcmp(ts->t[i].name, name))
+            return &ts->t[i];
+    return NULL;
+}
+
+static double nerr(const tap *a, const tap *b)
+{
+    double num = 0, den = 0;
+    for (size_t i = 0; i < a->n; i++) {
+        double d = (double)b->data[i] - a->data[i];
+        num += d * d;
+        den += (double)a->data[i] * a->data[i];
+    }
+    return isfinite(num) ? sqrt(num / (den > 0 ? den : 1e-30)) : INFINITY;
+}
+
 static float *random_input(int size)
 {
     ft_test_rng rng = {0x9d7e7c0ull};
@@ -57,7 +116,6 @@ static float *random_input(int size)
     return x;
 }
 
-/* Create a model on `device` (NULL result when CUDA is unusable). */
 static ft_rfdetr *model(const char *path, const char *device)
 {
     ft_rfdetr_params p = {.model_path = path, .size = "medium", .device = device};
@@ -69,46 +127,143 @@ static ft_rfdetr *model(const char *path, const char *device)
     return m;
 }
 
-static void forward(ft_rfdetr *m, const float *x, run *r)
+static void forward_taps(ft_rfdetr *m, const float *x, taps *ts)
 {
+    ft_rfdetr_set_tap(m, on_tap, ts);
     assert_int_equal(ft_rfdetr_set_input(m, x), FT_OK);
     assert_int_equal(ft_rfdetr_forward(m), FT_OK);
-    ft_rfdetr_postprocess(m, FRAME_W, FRAME_H, 0.f, r->det, 300, &r->n);
-    assert_true(r->n >= TOPN);
+    ft_rfdetr_set_tap(m, NULL, NULL);
 }
 
-/* Each of the CPU's TOPN detections appears among the GPU's first WINDOW
- * with the same query and label, score within score_tol and box corners
- * within box_tol pixels; the best detection is the same. */
-static void check_close(const run *cpu, const run *gpu, float score_tol, float box_tol,
-                        const char *what)
+static float sigmoidf(float v)
 {
-    float worst_s = 0, worst_b = 0;
-    for (int i = 0; i < TOPN; i++) {
-        const ft_rfdetr_det *c = &cpu->det[i];
-        int found = -1;
-        for (int j = 0; j < WINDOW && j < gpu->n; j++)
-            if (gpu->det[j].query == c->query && gpu->det[j].label == c->label) {
-                found = j;
-                break;
-            }
-        if (found < 0)
-            print_message("%s: CPU rank %d (query %d label %d score %.4f) not in GPU top %d\n",
-                          what, i, c->query, c->label, c->score, WINDOW);
-        assert_true(found >= 0);
-        const ft_rfdetr_det *g = &gpu->det[found];
-        float ds = fabsf(g->score - c->score);
-        float db = fmaxf(fmaxf(fabsf(g->x0 - c->x0), fabsf(g->y0 - c->y0)),
-                         fmaxf(fabsf(g->x1 - c->x1), fabsf(g->y1 - c->y1)));
-        worst_s = fmaxf(worst_s, ds);
-        worst_b = fmaxf(worst_b, db);
+    return 1.f / (1.f + expf(-v));
+}
+
+/* Compare the GPU run against the CPU run; returns the number of failed
+ * checks (printed). */
+static int compare_runs(const taps *cpu, const taps *gpu, int nq, int nc, double tap_tol,
+                        float score_tol, float box_tol, int min_stable, const char *what)
+{
+    int failures = 0;
+    print_message("%s: normalised error per tap\n", what);
+    for (int i = 0; i < cpu->count; i++) {
+        const tap *c = &cpu->t[i], *g = find(gpu, c->name);
+        if (!g || g->n != c->n) {
+            print_message("  %-28s MISSING or resized on the GPU\n", c->name);
+            failures++;
+            continue;
+        }
+        double e = nerr(c, g);
+        /* past the two-stage selection the inputs differ when it did */
+        bool gated = !strncmp(c->name, "backbone", 8) || !strcmp(c->name, "projector_out") ||
+                     !strcmp(c->name, "enc_class_logits_all");
+        bool bad = gated && !(e <= tap_tol);
+        print_message("  %-28s %.3g%s\n", c->name, e, bad ? "  <-- above tolerance" : "");
+        failures += bad;
     }
-    print_message("%s: top %d matched; worst score diff %.2e, worst box diff %.3f px "
-                  "(tolerances %.0e, %.1f px)\n",
-                  what, TOPN, worst_s, worst_b, score_tol, box_tol);
-    assert_int_equal(gpu->det[0].label, cpu->det[0].label);
-    assert_true(worst_s <= score_tol);
-    assert_true(worst_b <= box_tol);
+    const tap *cl = find(cpu, "pred_logits"), *gl = find(gpu, "pred_logits");
+    const tap *cb = find(cpu, "pred_boxes"), *gb = find(gpu, "pred_boxes");
+    const tap *ci = find(cpu, "enc_topk_indices"), *gi = find(gpu, "enc_topk_indices");
+    assert_non_null(cl);
+    assert_non_null(gl);
+    assert_non_null(cb);
+    assert_non_null(gb);
+    assert_non_null(ci);
+    assert_non_null(gi);
+    assert_true(cl->n == (size_t)nq * nc && gl->n == cl->n);
+
+    /* slots whose two-stage proposal is the same on both sides */
+    int same = 0;
+    for (int q = 0; q < nq && (size_t)q < ci->n; q++)
+        same += ci->data[q] == gi->data[q];
+    print_message("%s: %d of %d query slots got the same two-stage proposal\n", what, same, nq);
+    if (same < min_stable) {
+        print_message("  <-- fewer than %d\n", min_stable);
+        failures++;
+    }
+
+    /* the CPU's TOPN (query, label) pairs by score among stable slots */
+    int used[TOPN][2], nused = 0;
+    for (int k = 0; k < TOPN; k++) {
+        float best = -INFINITY;
+        int bq = -1, bl = -1;
+        for (int q = 0; q < nq; q++) {
+            if (ci->data[q] != gi->data[q])
+                continue;
+            for (int l = 0; l < nc; l++) {
+                float v = cl->data[(size_t)q * nc + l];
+                bool taken = false;
+                for (int u = 0; u < nused; u++)
+                    taken |= used[u][0] == q && used[u][1] == l;
+                if (!taken && v > best) {
+                    best = v;
+                    bq = q;
+                    bl = l;
+                }
+            }
+        }
+        if (bq < 0)
+            break;
+        used[nused][0] = bq;
+        used[nused][1] = bl;
+        nused++;
+    }
+    float worst_s = 0, worst_b = 0;
+    int label_diff = 0;
+    for (int u = 0; u < nused; u++) {
+        int q = used[u][0], l = used[u][1];
+        float ds = fabsf(sigmoidf(gl->data[(size_t)q * nc + l]) -
+                         sigmoidf(cl->data[(size_t)q * nc + l]));
+        worst_s = fmaxf(worst_s, ds);
+        for (int c = 0; c < 4; c++) {
+            float scale = c % 2 ? FRAME_H : FRAME_W;
+            worst_b = fmaxf(worst_b, fabsf(gb->data[4 * q + c] - cb->data[4 * q + c]) * scale);
+        }
+        /* best label of the query, where the CPU's margin is clear */
+        int ca = 0, ga = 0;
+        float c1 = -INFINITY, c2 = -INFINITY;
+        for (int j = 0; j < nc; j++) {
+            float v = cl->data[(size_t)q * nc + j];
+            if (v > c1) {
+                c2 = c1;
+                c1 = v;
+                ca = j;
+            } else if (v > c2) {
+                c2 = v;
+            }
+            if (gl->data[(size_t)q * nc + j] > gl->data[(size_t)q * nc + ga])
+                ga = j;
+        }
+        if (c1 - c2 > 0.05f && ca != ga)
+            label_diff++;
+    }
+    print_message("%s: top %d detections: worst score diff %.2e (tol %.0e), worst box diff "
+                  "%.3f px (tol %.1f), %d best-label differences\n",
+                  what, nused, worst_s, score_tol, worst_b, box_tol, label_diff);
+    failures += nused < TOPN || !(worst_s <= score_tol) || !(worst_b <= box_tol) || label_diff;
+    return failures;
+}
+
+static void check_replay_identical(ft_rfdetr *m, const float *x)
+{
+    ft_rfdetr_det d[3][100];
+    int n[3];
+    for (int r = 0; r < 3; r++) { /* eager, captured, replayed */
+        assert_int_equal(ft_rfdetr_set_input(m, x), FT_OK);
+        assert_int_equal(ft_rfdetr_forward(m), FT_OK);
+        ft_rfdetr_postprocess(m, FRAME_W, FRAME_H, 0.f, d[r], 100, &n[r]);
+    }
+    for (int r = 1; r < 3; r++) {
+        assert_int_equal(n[r], n[0]);
+        for (int i = 0; i < n[0]; i++) {
+            assert_int_equal(d[r][i].query, d[0][i].query);
+            assert_int_equal(d[r][i].label, d[0][i].label);
+            assert_true(d[r][i].score == d[0][i].score);
+            assert_true(d[r][i].x0 == d[0][i].x0 && d[r][i].y1 == d[0][i].y1);
+        }
+    }
+    print_message("graph capture and replay: detections bit-identical to the eager pass\n");
 }
 
 static void test_forward_matches_cpu(void **state)
@@ -125,37 +280,34 @@ static void test_forward_matches_cpu(void **state)
         skip();
     }
     ft_rfdetr *cm = model(path, "cpu");
+    const ft_rfdetr_arch *a = ft_rfdetr_arch_get(cm);
+    int nq = a->num_queries, nc = a->num_classes;
     float *x = random_input(ft_rfdetr_input_size(cm));
-    run *r = calloc(4, sizeof(run));
-    assert_non_null(r);
-    forward(cm, x, &r[0]);
-    forward(gm, x, &r[1]); /* eager */
-    check_close(&r[0], &r[1], 2e-2f, 8.f, "cuda fp16 vs cpu");
-    /* captured, then replayed: the same kernels on the same data */
-    forward(gm, x, &r[2]);
-    forward(gm, x, &r[3]);
-    for (int k = 2; k < 4; k++) {
-        assert_int_equal(r[k].n, r[1].n);
-        for (int i = 0; i < r[1].n; i++) {
-            assert_int_equal(r[k].det[i].query, r[1].det[i].query);
-            assert_int_equal(r[k].det[i].label, r[1].det[i].label);
-            assert_true(r[k].det[i].score == r[1].det[i].score);
-            assert_true(r[k].det[i].x0 == r[1].det[i].x0 && r[k].det[i].y1 == r[1].det[i].y1);
-        }
-    }
-    print_message("graph capture and replay: bit-identical to the eager pass\n");
+    taps *t = calloc(3, sizeof(taps));
+    assert_non_null(t);
+
+    forward_taps(cm, x, &t[0]);
+    forward_taps(gm, x, &t[1]);
+    check_replay_identical(gm, x);
     ft_rfdetr_destroy(&gm);
 
     setenv("FT_CUDA_PRECISION", "fp32", 1);
     ft_rfdetr *g32 = model(path, "cuda");
     unsetenv("FT_CUDA_PRECISION");
     assert_non_null(g32);
-    forward(g32, x, &r[1]);
-    check_close(&r[0], &r[1], 1e-3f, 0.5f, "cuda fp32 vs cpu");
+    forward_taps(g32, x, &t[2]);
     ft_rfdetr_destroy(&g32);
-    ft_rfdetr_destroy(&cm);
-    free(r);
+
+    int f32 = compare_runs(&t[0], &t[2], nq, nc, 1e-3, 1e-3f, 0.5f, nq, "cuda fp32 vs cpu");
+    int f16 = compare_runs(&t[0], &t[1], nq, nc, 3e-2, 3e-2f, 8.f, nq / 2,
+                           "cuda fp16 vs cpu");
+    for (int i = 0; i < 3; i++)
+        taps_free(&t[i]);
+    free(t);
     free(x);
+    ft_rfdetr_destroy(&cm);
+    assert_int_equal(f32, 0);
+    assert_int_equal(f16, 0);
 }
 
 int main(void)

@@ -59,9 +59,58 @@ def make_checkpoint(out):
     print(f"checkpoint: {len(rows)} tensors, {off / 1e6:.1f} MB -> {out}")
 
 
+def transformers_v4_names():
+    """The official source targets transformers 4.x; the GPU image has 5.x.
+    Re-create the few import names 5.x dropped: docstring decorators (no-ops),
+    head-pruning helpers (never called at inference) and the head-mask helper
+    that returns "no mask". No model math lives here."""
+    import importlib
+
+    import transformers.modeling_utils as mu
+    import transformers.pytorch_utils as pu
+    import transformers.utils as tu
+
+    def unsupported(*a, **k):
+        raise NotImplementedError("head pruning is not used for inference")
+
+    def identity_decorator(*a, **k):
+        return lambda f: f
+
+    for name in ("add_code_sample_docstrings", "add_start_docstrings",
+                 "add_start_docstrings_to_model_forward", "replace_return_docstrings"):
+        if not hasattr(tu, name):
+            setattr(tu, name, identity_decorator)
+    if not hasattr(tu, "torch_int"):
+        tu.torch_int = int
+    for name in ("find_pruneable_heads_and_indices", "prune_linear_layer"):
+        if not hasattr(pu, name):
+            setattr(pu, name, unsupported)
+    if not hasattr(mu.PreTrainedModel, "get_head_mask"):
+        mu.PreTrainedModel.get_head_mask = (
+            lambda self, head_mask, n, *a, **k: [None] * n if head_mask is None else head_mask)
+    import transformers.configuration_utils as cu
+    if not hasattr(cu, "PretrainedConfig") and hasattr(cu, "PreTrainedConfig"):
+        cu.PretrainedConfig = cu.PreTrainedConfig
+    try:
+        importlib.import_module("transformers.utils.backbone_utils")
+    except ImportError:
+        for alt in ("transformers.backbone_utils", "transformers.modeling_backbone_utils"):
+            try:
+                sys.modules["transformers.utils.backbone_utils"] = importlib.import_module(alt)
+                break
+            except ImportError:
+                pass
+
+
 def official_model():
     """Build the official RFDETRMedium network (random init) from the source."""
     import argparse
+
+    import transformers
+
+    print(f"transformers {transformers.__version__}")
+    if int(transformers.__version__.split(".")[0]) >= 5:
+        transformers_v4_names()
 
     src = os.path.join(ROOT, "third_party", "rf-detr")
     pkg = types.ModuleType("rfdetr")  # skip rfdetr/__init__.py (training deps)
