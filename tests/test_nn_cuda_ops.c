@@ -669,6 +669,11 @@ static void test_errors(void **state)
     ft_nn_backend_params bad = {.device = "cuda:x"};
     assert_int_equal(ft_nn_backend_create(&bad, &be), FT_ERR_CONFIG);
     assert_null(be);
+    /* auto: the GPU when there is one, else the CPU */
+    ft_nn_backend_params autop = {.device = "auto"};
+    assert_int_equal(ft_nn_backend_create(&autop, &be), FT_OK);
+    assert_string_equal(be->ops->name, e->gpu ? "cuda" : "cpu");
+    ft_nn_backend_destroy(&be);
     if (!e->gpu) {
         /* no GPU: asking for one is a GPU error (exit 5) */
         ft_nn_backend_params p = {.device = "cuda"};

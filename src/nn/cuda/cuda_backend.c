@@ -766,11 +766,12 @@ static const ft_nn_backend_ops cuda_ops = {
     .image_to_tensor = cuda_image_to_tensor,
 };
 
-/* Parse "cuda" or "cuda:N". */
+/* Parse "cuda" or "cuda:N" ("auto", tried first by ft_nn_backend_create,
+ * means the first GPU). */
 static ft_status parse_device(const char *dev, int *index)
 {
     *index = 0;
-    if (!dev || !strcmp(dev, "cuda"))
+    if (!dev || !strcmp(dev, "cuda") || !strcmp(dev, "auto"))
         return FT_OK;
     if (strncmp(dev, "cuda:", 5) != 0)
         goto bad;
@@ -797,8 +798,11 @@ ft_status ft_nn_cuda_backend_create(const ft_nn_backend_params *params, ft_nn_ba
     int count = 0;
     cudaError_t e = cudaGetDeviceCount(&count);
     if (e != cudaSuccess || count == 0) {
-        FT_LOGE("cuda", "no usable CUDA device: %s",
-                e != cudaSuccess ? cudaGetErrorString(e) : "no device found");
+        /* with "auto" this is the expected answer on a machine without a GPU */
+        ft_log(params && params->device && !strcmp(params->device, "auto") ? FT_LOG_INFO
+                                                                             : FT_LOG_ERROR,
+               "cuda", "no usable CUDA device: %s",
+               e != cudaSuccess ? cudaGetErrorString(e) : "no device found");
         (void)cudaGetLastError();
         st = FT_ERR_GPU;
         goto out;
