@@ -58,6 +58,14 @@ typedef struct graph_entry {
     cudaGraphExec_t exec;
 } graph_entry;
 
+#define PROF_EVENTS 4096
+#define PROF_ROWS 32
+typedef struct prof_row {
+    const char *name;
+    double ms;
+    long calls;
+} prof_row;
+
 typedef struct staging {
     void *host; /* pinned */
     size_t cap;
@@ -88,6 +96,15 @@ typedef struct ft_nn_cuda {
     int next_stage;
     void *frame_dev; /* device copy of the last frame for image_to_tensor */
     size_t frame_cap;
+    /* FT_CUDA_PROFILE=1: every forward pass runs eagerly with an event pair
+     * around each operator; per-operator totals are logged at destroy */
+    bool profile;
+    cudaEvent_t *pev;
+    const char **pname;
+    int pn;
+    prof_row prow[PROF_ROWS];
+    int nprow;
+    long pforwards;
 } ft_nn_cuda;
 
 static ft_nn_cuda *cu(ft_nn_backend *be)
@@ -116,6 +133,62 @@ static void fail_blas(ft_nn_cuda *c, cublasStatus_t s, const char *what)
         c->err = s == CUBLAS_STATUS_ALLOC_FAILED ? FT_ERR_GPU_OOM : FT_ERR_GPU;
         FT_LOGE("cuda", "%s: cuBLASLt status %d (%s)", what, (int)s, cublasLtGetStatusString(s));
     }
+}
+
+static bool prof_on(const ft_nn_cuda *c)
+{
+    return c->profile && !c->capturing && c->pn < PROF_EVENTS;
+}
+
+static void prof_begin(ft_nn_cuda *c)
+{
+    if (prof_on(c))
+        cudaEventRecord(c->pev[2 * c->pn], c->stream);
+}
+
+static void prof_end(ft_nn_cuda *c, const char *name)
+{
+    if (prof_on(c)) {
+        cudaEventRecord(c->pev[2 * c->pn + 1], c->stream);
+        c->pname[c->pn++] = name;
+    }
+}
+
+/* Fold the finished event pairs into the per-operator totals (the stream has
+ * been synchronised). */
+static void prof_collect(ft_nn_cuda *c)
+{
+    for (int i = 0; i < c->pn; i++) {
+        float ms = 0.f;
+        if (cudaEventElapsedTime(&ms, c->pev[2 * i], c->pev[2 * i + 1]) != cudaSuccess)
+            continue;
+        int r = 0;
+        while (r < c->nprow && strcmp(c->prow[r].name, c->pname[i]))
+            r++;
+        if (r == c->nprow) {
+            if (r == PROF_ROWS)
+                continue;
+            c->prow[c->nprow++] = (prof_row){c->pname[i], 0.0, 0};
+        }
+        c->prow[r].ms += ms;
+        c->prow[r].calls++;
+    }
+    c->pn = 0;
+}
+
+static void prof_report(ft_nn_cuda *c)
+{
+    if (!c->profile || c->pforwards == 0)
+        return;
+    double total = 0;
+    for (int r = 0; r < c->nprow; r++)
+        total += c->prow[r].ms;
+    FT_LOGI("cuda", "cuda profile: %ld eager forward passes, operators %.3f ms per pass",
+            c->pforwards, total / c->pforwards);
+    for (int r = 0; r < c->nprow; r++)
+        FT_LOGI("cuda", "cuda profile: %-16s %6.1f calls %8.4f ms per pass (%4.1f%%)",
+                c->prow[r].name, (double)c->prow[r].calls / c->pforwards,
+                c->prow[r].ms / c->pforwards, total > 0 ? 100.0 * c->prow[r].ms / total : 0.0);
 }
 
 /* Grow a scratch buffer. Growing is impossible while a graph is being
@@ -207,6 +280,8 @@ static ft_status cuda_download(ft_nn_backend *be, void *dst, const void *src, si
         return c->err;
     fail_cuda(c, cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, c->stream), "download");
     fail_cuda(c, cudaStreamSynchronize(c->stream), "download (sync)");
+    if (c->profile)
+        prof_collect(c);
     return c->err;
 }
 
@@ -434,11 +509,8 @@ static const shadow *shadow_get(ft_nn_cuda *c, int n, int k, const float *w, con
     return &c->shadows[c->nshadows++];
 }
 
-static void cuda_linear(ft_nn_backend *be, const ft_nn_linear_args *a)
+static void linear_enqueue(ft_nn_cuda *c, const ft_nn_linear_args *a)
 {
-    ft_nn_cuda *c = cu(be);
-    if (c->err)
-        return;
     /* The layer-scale folds into the weights only when it multiplies the
      * plain product: y = res + (scale ⊙ w) x + scale ⊙ b. */
     bool fold = a->res && a->scale && a->act == FT_NN_ACT_NONE;
@@ -494,12 +566,25 @@ static void cuda_linear(ft_nn_backend *be, const ft_nn_linear_args *a)
               "linear epilogue");
 }
 
+static void cuda_linear(ft_nn_backend *be, const ft_nn_linear_args *a)
+{
+    ft_nn_cuda *c = cu(be);
+    if (c->err)
+        return;
+    prof_begin(c);
+    linear_enqueue(c, a);
+    prof_end(c, a->res ? "linear+residual" : "linear");
+}
+
 /* ---- the other operators: thin wrappers over the kernels ---- */
 
 #define ENQUEUE(c, call, what)                                                                     \
     do {                                                                                           \
-        if (!(c)->err)                                                                             \
+        if (!(c)->err) {                                                                           \
+            prof_begin(c);                                                                         \
             fail_cuda((c), (call), (what));                                                        \
+            prof_end((c), (what));                                                                 \
+        }                                                                                          \
     } while (0)
 
 static void cuda_layernorm(ft_nn_backend *be, int m, int n, const float *x, int ldx,
@@ -581,6 +666,8 @@ static ft_status cuda_sync(ft_nn_backend *be)
 {
     ft_nn_cuda *c = cu(be);
     fail_cuda(c, cudaStreamSynchronize(c->stream), "stream synchronize");
+    if (c->profile)
+        prof_collect(c);
     return c->err;
 }
 
@@ -616,11 +703,16 @@ static bool graph_capture(ft_nn_cuda *c, graph_entry *g, ft_nn_record_fn fn, voi
     if (e != cudaSuccess || c->err || c->capture_broken) {
         if (graph)
             cudaGraphDestroy(graph);
+        if (c->capture_broken)
+            FT_LOGW("cuda", "graph capture needed new buffers or plans: this pass runs eagerly");
         if (e != cudaSuccess && !c->capture_broken)
             fail_cuda(c, e, "graph capture end");
         (void)cudaGetLastError();
         return false;
     }
+    size_t nodes = 0;
+    if (cudaGraphGetNodes(graph, NULL, &nodes) == cudaSuccess)
+        FT_LOGI("cuda", "forward pass captured as a CUDA graph of %zu nodes", nodes);
     e = cudaGraphInstantiate(&g->exec, graph, 0);
     cudaGraphDestroy(graph);
     if (e != cudaSuccess) {
@@ -636,7 +728,9 @@ static ft_status cuda_run(ft_nn_backend *be, ft_nn_record_fn fn, void *user, int
     ft_nn_cuda *c = cu(be);
     if (c->err)
         return c->err;
-    graph_entry *g = (flags & FT_NN_RUN_EAGER) ? NULL : graph_find(c, fn, user);
+    if (c->profile)
+        c->pforwards++;
+    graph_entry *g = (flags & FT_NN_RUN_EAGER) || c->profile ? NULL : graph_find(c, fn, user);
     if (g && g->exec) {
         fail_cuda(c, cudaGraphLaunch(g->exec, c->stream), "graph launch");
         return c->err;
@@ -700,7 +794,9 @@ static void cuda_image_to_tensor(ft_nn_backend *be, const ft_image *frame, int o
         off += widths[p] * rows[p];
     }
     uint8_t *d = c->frame_dev;
+    prof_begin(c);
     fail_cuda(c, cudaMemcpyAsync(d, h, total, cudaMemcpyHostToDevice, c->stream), "frame upload");
+    prof_end(c, "frame upload");
     fail_cuda(c, cudaEventRecord(s->done, c->stream), "frame upload (event)");
     s->pending = true;
     ft_cuda_frame f = {
@@ -722,6 +818,15 @@ static void cuda_destroy(ft_nn_backend *be)
         return;
     if (c->stream)
         cudaStreamSynchronize(c->stream);
+    if (c->profile) {
+        prof_collect(c);
+        prof_report(c);
+    }
+    for (int i = 0; c->pev && i < 2 * PROF_EVENTS; i++)
+        if (c->pev[i])
+            cudaEventDestroy(c->pev[i]);
+    free(c->pev);
+    free(c->pname);
     graphs_clear(c);
     for (int i = 0; i < c->nplans; i++)
         plan_destroy(&c->plans[i]);
@@ -827,6 +932,8 @@ ft_status ft_nn_cuda_backend_create(const ft_nn_backend_params *params, ft_nn_ba
         goto out;
     }
     c->fp32 = prec && !strcmp(prec, "fp32");
+    const char *prof = getenv("FT_CUDA_PROFILE");
+    c->profile = prof && *prof && strcmp(prof, "0");
     const char *what = "cudaSetDevice";
     e = cudaSetDevice(index);
     if (e == cudaSuccess) {
@@ -846,6 +953,21 @@ ft_status ft_nn_cuda_backend_create(const ft_nn_backend_params *params, ft_nn_ba
         (void)cudaGetLastError();
         st = e == cudaErrorMemoryAllocation ? FT_ERR_GPU_OOM : FT_ERR_GPU;
         goto out;
+    }
+    if (c->profile) {
+        c->pev = calloc(2 * PROF_EVENTS, sizeof(*c->pev));
+        c->pname = calloc(PROF_EVENTS, sizeof(*c->pname));
+        if (!c->pev || !c->pname) {
+            st = FT_ERR_NOMEM;
+            goto out;
+        }
+        for (int i = 0; i < 2 * PROF_EVENTS && e == cudaSuccess; i++)
+            e = cudaEventCreate(&c->pev[i]);
+        if (e != cudaSuccess) {
+            FT_LOGE("cuda", "profiling events: %s", cudaGetErrorString(e));
+            st = FT_ERR_GPU;
+            goto out;
+        }
     }
     cublasStatus_t bs = cublasLtCreate(&c->lt);
     if (bs != CUBLAS_STATUS_SUCCESS) {
