@@ -114,9 +114,16 @@ fi
 echo "== bench: CUDA ($(elapsed) s)"
 BENCH=$BUILD/tests/bench_nn_cuda
 [ $MODE = full ] && BENCH="$FT_BIN bench rfdetr-cuda"
-timeout 120 $BENCH --model "$CKPT" --size medium --iters 300 --cpu-iters 3 >"$OUT/bench_cuda.log" 2>&1
+timeout 150 $BENCH --model "$CKPT" --size medium --iters 300 --streams 8 --cpu-iters 3 \
+    >"$OUT/bench_cuda.log" 2>&1
 grep -vE '^\{"ts"' "$OUT/bench_cuda.log" | tail -12
 grep -E '^(rfdetr|baseline)' "$OUT/bench_cuda.log" >>"$SUMMARY"
+grep -E 'graph of|graph capture' "$OUT/bench_cuda.log" | head -3
+echo "== profile: eager passes with an event pair per operator ($(elapsed) s)"
+FT_CUDA_PROFILE=1 timeout 60 $BENCH --model "$CKPT" --size medium --iters 30 --streams 1 \
+    --cpu-iters 0 >"$OUT/profile.log" 2>&1
+grep -o 'cuda profile:[^"]*' "$OUT/profile.log" | tee -a "$SUMMARY"
+grep -E '^rfdetr.*p50' "$OUT/profile.log" | sed 's/^/eager (profiled) /' | tee -a "$SUMMARY"
 
 echo "== bench: official PyTorch FP16 ($(elapsed) s)"
 export FT_TORCH_RESULT=$OUT/torch_bench.json

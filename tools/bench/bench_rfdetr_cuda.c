@@ -1,7 +1,10 @@
 /* The CUDA rows of `bench rfdetr --device cuda`: RF-DETR end-to-end latency
  * on a 1080p NV12 frame (pre-processing, forward pass, download of the
- * outputs, post-processing), a 32-frame throughput figure and device memory,
- * against the CPU engine measured in the same run as the baseline. */
+ * outputs, post-processing), throughput of one stream and of several
+ * concurrent streams (one model instance, CUDA stream and host thread each),
+ * and device memory, against the CPU engine measured in the same run as the
+ * baseline. */
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -83,19 +86,85 @@ out:
     return st;
 }
 
+static size_t device_used(void)
+{
+#ifdef FT_HAVE_CUDA
+    size_t free_b = 0, total_b = 0;
+    if (cudaMemGetInfo(&free_b, &total_b) == cudaSuccess)
+        return total_b - free_b;
+#endif
+    return 0;
+}
+
+typedef struct worker {
+    ft_rfdetr *m;
+    const ft_image *img;
+    int frames;
+    ft_status st;
+    pthread_t tid;
+} worker;
+
+static void *worker_main(void *arg)
+{
+    worker *w = arg;
+    for (int i = 0; i < w->frames && !w->st; i++)
+        one_frame(w->m, w->img, &w->st);
+    return NULL;
+}
+
+/* Frames per second of `n` streams, each its own model on its own thread. */
+static ft_status concurrent(const ft_rfdetr_params *p, const ft_image *img, int n, int frames,
+                            double *fps)
+{
+    ft_status st = FT_OK;
+    worker *w = calloc((size_t)n, sizeof(*w));
+    if (!w)
+        return FT_ERR_NOMEM;
+    for (int i = 0; i < n && !st; i++) {
+        w[i].img = img;
+        if (!(st = ft_rfdetr_create(p, &w[i].m)))
+            for (int k = 0; k < 3 && !st; k++) /* eager, capture, replay */
+                one_frame(w[i].m, img, &st);
+    }
+    if (st)
+        goto out;
+    double t0 = now_ms();
+    int started = 0;
+    for (int i = 0; i < n; i++) {
+        w[i].frames = frames;
+        if (pthread_create(&w[i].tid, NULL, worker_main, &w[i]))
+            break;
+        started++;
+    }
+    for (int i = 0; i < started; i++)
+        pthread_join(w[i].tid, NULL);
+    *fps = (double)started * frames * 1e3 / (now_ms() - t0);
+    for (int i = 0; i < started; i++)
+        if (w[i].st && !st)
+            st = w[i].st;
+    if (started < n && !st)
+        st = FT_ERR_RUNTIME;
+out:
+    for (int i = 0; i < n; i++)
+        ft_rfdetr_destroy(&w[i].m);
+    free(w);
+    return st;
+}
+
 static void usage(FILE *f)
 {
     fprintf(f, "usage: bench rfdetr-cuda --model FILE [--size NAME] [--device cuda[:N]]\n"
-               "                         [--iters N] [--cpu-iters N]\n"
+               "                         [--iters N] [--streams N] [--cpu-iters N]\n"
                "RF-DETR on a 1080p NV12 frame: batch-1 latency p50/p99 including\n"
-               "pre-processing, 32-frame throughput and device memory on CUDA, and\n"
-               "the CPU engine in the same run as the baseline (--cpu-iters 0 skips it).\n");
+               "pre-processing, throughput of one and of N concurrent streams (default\n"
+               "8), device memory per model, and the CPU engine in the same run as the\n"
+               "baseline (--cpu-iters 0 skips it).\n");
 }
 
 int ft_bench_rfdetr_cuda(int argc, char **argv)
 {
     const char *model = NULL, *size = NULL, *device = "cuda";
-    int iters = 300, cpu_iters = 3;
+    int iters = 300, cpu_iters = 3, streams = 8;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         char *end = NULL;
@@ -108,13 +177,16 @@ int ft_bench_rfdetr_cuda(int argc, char **argv)
             size = v;
         } else if (!strcmp(a, "--device") && v) {
             device = v;
-        } else if ((!strcmp(a, "--iters") || !strcmp(a, "--cpu-iters")) && v) {
+        } else if ((!strcmp(a, "--iters") || !strcmp(a, "--cpu-iters") ||
+                    !strcmp(a, "--streams")) &&
+                   v) {
             long n = strtol(v, &end, 10);
-            if (!*v || *end || n < (a[2] == 'i' ? 1 : 0) || n > 100000) {
+            int *dst = a[2] == 'i' ? &iters : (a[2] == 'c' ? &cpu_iters : &streams);
+            if (!*v || *end || n < (dst == &cpu_iters ? 0 : 1) || n > 100000) {
                 fprintf(stderr, "bench rfdetr-cuda: %s '%s': expected a count\n", a, v);
                 return FT_EXIT_CONFIG;
             }
-            *(a[2] == 'i' ? &iters : &cpu_iters) = (int)n;
+            *dst = (int)n;
         } else {
             fprintf(stderr, "bench rfdetr-cuda: unknown or incomplete option '%s'\n", a);
             usage(stderr);
@@ -135,31 +207,40 @@ int ft_bench_rfdetr_cuda(int argc, char **argv)
         goto out;
     }
     ft_rfdetr_params p = {.model_path = model, .size = size, .device = device};
+    size_t used0 = device_used();
     if ((st = ft_rfdetr_create(&p, &gm)))
         goto out;
     for (int i = 0; i < 20; i++) /* eager pass, graph capture, warm clocks */
         if (one_frame(gm, &img, &st) < 0)
             goto out;
+    size_t used1 = device_used();
     double lat[2];
     if ((st = latency(gm, &img, iters, lat)))
         goto out;
     double t0 = now_ms();
-    int frames = 32 * 8;
+    int frames = 256;
     for (int i = 0; i < frames; i++)
         if (one_frame(gm, &img, &st) < 0)
             goto out;
-    double fps = frames * 1e3 / (now_ms() - t0);
+    double fps1 = frames * 1e3 / (now_ms() - t0);
     printf("rfdetr %s batch 1, 1080p NV12 -> detections: p50 %.3f ms  p99 %.3f ms  (%d frames)\n",
            device, lat[0], lat[1], iters);
-    printf("rfdetr %s 32-frame batches (model runs batch 1, back to back): %.0f frames/s\n",
-           device, fps);
-#ifdef FT_HAVE_CUDA
-    size_t free_b = 0, total_b = 0;
-    if (cudaMemGetInfo(&free_b, &total_b) == cudaSuccess)
-        printf("rfdetr %s device memory in use (CUDA context included): %zu MiB of %zu MiB\n",
-               device, (total_b - free_b) >> 20, total_b >> 20);
-#endif
-    printf("RESULT cuda_b1_p50_ms=%.4f cuda_b1_p99_ms=%.4f cuda_fps=%.1f\n", lat[0], lat[1], fps);
+    printf("rfdetr %s 1 stream, frames back to back: %.0f frames/s\n", device, fps1);
+    if (used1)
+        printf("rfdetr %s device memory of one model (weights, f16 copies, activations, "
+               "workspace): %zu MiB\n",
+               device, (used1 - used0) >> 20);
+    fflush(stdout);
+    double fpsn = 0;
+    ft_status cst = concurrent(&p, &img, streams, frames, &fpsn);
+    if (cst)
+        printf("rfdetr %s %d concurrent streams: failed (%s)\n", device, streams,
+               ft_status_str(cst));
+    else
+        printf("rfdetr %s %d concurrent streams (batch 1 each): %.0f frames/s\n", device,
+               streams, fpsn);
+    printf("RESULT cuda_b1_p50_ms=%.4f cuda_b1_p99_ms=%.4f cuda_fps=%.1f cuda_streams_fps=%.1f\n",
+           lat[0], lat[1], fps1, fpsn);
     if (cpu_iters > 0) {
         ft_rfdetr_params cp = p;
         cp.device = "cpu";
