@@ -106,7 +106,6 @@ void ft_pipeline_params_default(ft_pipeline_params *p)
     p->crf = 23;
     p->gop_seconds = 2.0;
     p->progress = true;
-    p->queue_depth = 8;
 }
 
 /* ---- queues ---- */
@@ -691,7 +690,7 @@ ft_status ft_pipeline_create(const ft_pipeline_params *p, ft_pipeline **out)
         pl->p.out_height = 720;
     }
     if (pl->p.queue_depth <= 0)
-        pl->p.queue_depth = 8;
+        pl->p.queue_depth = pl->p.live ? 2 : 8;
     ft_status st = FT_OK;
     if ((pl->p.out_width & 1) || (pl->p.out_height & 1) || pl->p.out_width > 8192 ||
         pl->p.out_height > 8192) {

@@ -74,7 +74,8 @@ typedef struct ft_pipeline_params {
     double gop_seconds;      /* <= 0 = 2 */
     bool show_stats;         /* draw the overlay */
     bool progress;           /* progress bar on stderr when it is a terminal */
-    int queue_depth;         /* frames per queue; 0 = 8 */
+    int queue_depth;         /* frames per queue; 0 = 8 in batch (throughput), 2 live
+                                (latency: each queued frame adds a frame of delay) */
     int reader_timeout_ms;   /* network timeout; 0 = 5000 */
     int reader_buffer_size;  /* network receive buffer bytes; 0 = libav default */
     int reconnect_attempts;  /* network inputs: reopen attempts when lost (0 = never) */
