@@ -313,7 +313,7 @@ static void test_clip_round_trip_with_audio(void **state)
 static void test_containers(void **state)
 {
     (void)state;
-    const char *names[] = {"c.mkv", "c.flv", "c.ts", "c.mov"};
+    const char *names[] = {"c.mkv", "c.flv", "c.ts", "c.mov", "c.avi"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         char p[512];
         path_in(p, sizeof p, names[i]);
