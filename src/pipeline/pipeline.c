@@ -19,6 +19,7 @@
 #include "core/log.h"
 #include "io/reader.h"
 #include "io/writer.h"
+#include "pipeline/live.h"
 #include "pipeline/track_csv.h"
 #include "render/render.h"
 
@@ -37,6 +38,7 @@ typedef struct item {
     double pts_s;
     int64_t index;
     int64_t t0_ns;   /* when decoding of this frame finished */
+    int64_t gen;     /* settings generation in force when it was decoded */
     int n_det;
     ft_detection det[FT_DETECT_MAX];
     ft_track_state track;
@@ -79,6 +81,19 @@ struct ft_pipeline {
     int64_t pace_origin_ns; /* realtime: wall time of input time 0 (decode thread) */
     int64_t total_frames; /* expected, for the progress bar (0 = unknown) */
     ft_track_csv_row row;  /* scratch for the CSV (encode thread only) */
+    ft_live_output *live;  /* live mode: constant-rate output instead of `writer` */
+    /* Hot settings (ft_pipeline_update): written under mu, generation bumped;
+     * each stage applies them at the first item stamped with a newer one. */
+    struct {
+        double confidence;
+        ft_detect_filter_params filter;
+        ft_tracker_params tracker;
+        ft_camera_params camera;
+        bool show_stats;
+        int64_t bitrate;
+    } hot;
+    atomic_int_fast64_t hot_gen;
+    int64_t det_gen, trk_gen, enc_gen; /* applied by each stage (its thread only) */
 };
 
 static int64_t now_ns(void)
@@ -353,6 +368,7 @@ static void *decode_main(void *arg)
             pace(pl, pts);
         if (it->kind == ITEM_VIDEO) {
             it->index = index++;
+            it->gen = atomic_load(&pl->hot_gen);
             it->t0_ns = now_ns();
             add_stage_time(pl, FT_STAGE_DECODE, t0);
             pthread_mutex_lock(&pl->mu);
@@ -368,12 +384,29 @@ static void *decode_main(void *arg)
     return NULL;
 }
 
+/* Hot settings for the detector and the filter, between two frames. A value
+ * a detector does not know keeps the old one (warned), never stops a run. */
+static void apply_detect_settings(ft_pipeline *pl, int64_t gen)
+{
+    pthread_mutex_lock(&pl->mu);
+    double conf = pl->hot.confidence;
+    ft_detect_filter_params fp = pl->hot.filter;
+    pthread_mutex_unlock(&pl->mu);
+    if (pl->p.detector && ft_detector_set_param(pl->p.detector, "confidence", conf))
+        FT_LOGW("pipeline", "the detector keeps its confidence (cannot change it while running)");
+    if (pl->p.filter && ft_detect_filter_set_params(pl->p.filter, &fp))
+        FT_LOGW("pipeline", "dead zones not changed (rejected by the filter)");
+    pl->det_gen = gen;
+}
+
 static void *detect_main(void *arg)
 {
     ft_pipeline *pl = arg;
     item *it;
     while ((it = queue_pop(&pl->q_detect))) {
         it->n_det = 0;
+        if (it->kind == ITEM_VIDEO && it->gen != pl->det_gen)
+            apply_detect_settings(pl, it->gen);
         if (it->kind == ITEM_VIDEO && pl->p.detector) {
             int64_t t0 = now_ns();
             ft_image img;
@@ -471,6 +504,11 @@ static double current_fps(ft_pipeline *pl)
 
 static ft_status render_one(ft_pipeline *pl, item *it)
 {
+    /* An encoder may still hold a reference to this buffer from its last
+     * trip (NVENC keeps input frames until their packet is out): then write
+     * into a fresh one instead of under its feet. A no-op otherwise. */
+    if (av_frame_make_writable(it->out) < 0 || (it->dbg && av_frame_make_writable(it->dbg) < 0))
+        return FT_ERR_NOMEM;
     ft_image src, out;
     item_image(it, &src);
     (void)image_of(it->out, &out);
@@ -519,12 +557,29 @@ static ft_status render_one(ft_pipeline *pl, item *it)
     return FT_OK;
 }
 
+/* Hot settings for the tracker, the camera and the overlay. */
+static void apply_track_settings(ft_pipeline *pl, int64_t gen)
+{
+    pthread_mutex_lock(&pl->mu);
+    pl->tracker_params = pl->hot.tracker;
+    pl->camera_params = pl->hot.camera;
+    pl->p.show_stats = pl->hot.show_stats;
+    pthread_mutex_unlock(&pl->mu);
+    if (pl->tracker && ft_tracker_set_params(pl->tracker, &pl->tracker_params))
+        FT_LOGW("pipeline", "tracking parameters not changed (rejected by the tracker)");
+    if (pl->camera && ft_camera_set_params(pl->camera, &pl->camera_params))
+        FT_LOGW("pipeline", "camera parameters not changed (rejected by the camera)");
+    pl->trk_gen = gen;
+}
+
 static void *track_main(void *arg)
 {
     ft_pipeline *pl = arg;
     item *it;
     while ((it = queue_pop(&pl->q_track))) {
         if (it->kind == ITEM_VIDEO) {
+            if (it->gen != pl->trk_gen)
+                apply_track_settings(pl, it->gen);
             int64_t t0 = now_ns();
             ft_status st = track_one(pl, it);
             add_stage_time(pl, FT_STAGE_TRACK, t0);
