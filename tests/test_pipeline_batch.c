@@ -276,6 +276,9 @@ static void test_batch_unwritable_output_exit_4(void **state)
 {
     (void)state;
     char args[1024], err[4096], out[256], blocker[256];
+    snprintf(args, sizeof args, "batch --input %s --output %s", clip, clip);
+    assert_int_equal(run(args, err, sizeof err), 4);
+    assert_non_null(strstr(err, "is the input file"));
     path_in(out, sizeof out, "no-such-dir/out.mp4");
     snprintf(args, sizeof args, "batch --input %s --output %s", clip, out);
     assert_int_equal(run(args, err, sizeof err), 4);

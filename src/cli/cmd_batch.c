@@ -4,6 +4,7 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cli/commands.h"
 #include "cli/common.h"
@@ -53,6 +54,14 @@ static int debug_path(const char *output, char *buf, size_t cap)
     return snprintf(buf, cap, "%.*s.debug%s", (int)(dot - output), output, dot);
 }
 
+/* Whether two paths name the same existing file (URLs never do). */
+static bool same_file(const char *a, const char *b)
+{
+    struct stat sa, sb;
+    return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev &&
+           sa.st_ino == sb.st_ino;
+}
+
 static void report(ft_pipeline *pl)
 {
     ft_pipeline_stats s;
@@ -96,6 +105,11 @@ int ft_cmd_batch(int argc, char **argv)
         fprintf(stderr, "batch: --input and --output are required\n");
         usage(stderr);
         return FT_EXIT_CONFIG;
+    }
+    if (same_file(c.input, c.output)) {
+        fprintf(stderr, "batch: --output %s is the input file; refusing to overwrite it\n",
+                c.output);
+        return FT_EXIT_OUTPUT;
     }
     ft_config *cfg = NULL;
     ft_detector *det = NULL;
