@@ -91,10 +91,10 @@ int ft_cmd_batch(int argc, char **argv)
             return FT_EXIT_OK;
         } else if (!strcmp(argv[i], "--no-progress")) {
             progress = false;
-        } else if ((!strcmp(argv[i], "--detections") || !strcmp(argv[i], "--track-out")) &&
-                   i + 1 < argc) {
-            *(argv[i][2] == 'd' ? &detections : &track_out) = argv[i + 1];
-            i++;
+        } else if (!strcmp(argv[i], "--detections") && i + 1 < argc) {
+            detections = argv[++i];
+        } else if (!strcmp(argv[i], "--track-out") && i + 1 < argc) {
+            track_out = argv[++i];
         } else {
             fprintf(stderr, "batch: unknown option or missing value: %s\n", argv[i]);
             usage(stderr);
