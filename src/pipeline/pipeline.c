@@ -630,10 +630,20 @@ static ft_status write_csv_row(ft_pipeline *pl, const item *it)
 
 static ft_status encode_one(ft_pipeline *pl, item *it)
 {
+    /* Live output runs on its own clock; input audio would drift from it
+     * across stalls, so the live output carries video only. */
     if (it->kind == ITEM_AUDIO)
-        return ft_writer_write_audio(pl->writer, it->pkt);
+        return pl->live ? FT_OK : ft_writer_write_audio(pl->writer, it->pkt);
+    if (pl->live && it->gen != pl->enc_gen) {
+        pthread_mutex_lock(&pl->mu);
+        ft_live_output_set_bitrate(pl->live, pl->hot.bitrate);
+        pthread_mutex_unlock(&pl->mu);
+        pl->enc_gen = it->gen;
+    }
     int64_t t0 = now_ns();
-    ft_status st = ft_writer_write_frame(pl->writer, it->out, it->pts_s);
+    bool sent = true;
+    ft_status st = pl->live ? ft_live_output_frame(pl->live, it->out, t0, &sent)
+                            : ft_writer_write_frame(pl->writer, it->out, it->pts_s);
     if (!st && pl->dbg_writer)
         st = ft_writer_write_frame(pl->dbg_writer, it->dbg, it->pts_s);
     if (!st && pl->csv)
@@ -641,6 +651,8 @@ static ft_status encode_one(ft_pipeline *pl, item *it)
     if (st)
         return st;
     int64_t t1 = now_ns();
+    ft_image picture;
+    (void)image_of(it->out, &picture);
     ft_pipeline_frame f = {
         .index = it->index,
         .pts_s = it->pts_s,
@@ -652,10 +664,12 @@ static ft_status encode_one(ft_pipeline *pl, item *it)
         .mode = ft_track_csv_mode_name(csv_mode(&it->track)),
         .crop = it->crop,
         .latency_ms = (double)(t1 - it->t0_ns) / 1e6,
+        .picture = &picture,
     };
     pthread_mutex_lock(&pl->mu);
     pl->stage_total_ms[FT_STAGE_ENCODE] += (double)(t1 - t0) / 1e6;
     pl->stats.frames_out++;
+    pl->stats.frames_dropped += !sent; /* live: ahead of the output clock */
     pl->stats.detections += it->n_det;
     pthread_mutex_unlock(&pl->mu);
     if (pl->p.hooks.on_frame)
@@ -663,10 +677,68 @@ static ft_status encode_one(ft_pipeline *pl, item *it)
     return st;
 }
 
+/* Like queue_pop, but gives up at the monotonic time deadline_ns (then
+ * *timed_out is set and NULL returned). */
+static item *queue_pop_until(queue *q, int64_t deadline_ns, bool *timed_out)
+{
+    *timed_out = false;
+    pthread_mutex_lock(&q->mu);
+    while (q->count == 0 && !q->closed && !q->aborted) {
+        int64_t left = deadline_ns - now_ns();
+        if (left <= 0) {
+            *timed_out = true;
+            break;
+        }
+        struct timespec dl;
+        clock_gettime(CLOCK_REALTIME, &dl);
+        int64_t ns = (int64_t)dl.tv_nsec + (left < 1000000000 ? left : 1000000000);
+        dl.tv_sec += (time_t)(ns / 1000000000);
+        dl.tv_nsec = (long)(ns % 1000000000);
+        pthread_cond_timedwait(&q->not_empty, &q->mu, &dl);
+    }
+    item *it = NULL;
+    if (!q->aborted && q->count > 0) {
+        it = q->buf[q->head];
+        q->head = (q->head + 1) % q->cap;
+        q->count--;
+        pthread_cond_signal(&q->not_full);
+    }
+    pthread_mutex_unlock(&q->mu);
+    return it;
+}
+
+/* Live encode stage: frames as they come, and between them the output
+ * clock's repeats and slate (pipeline/live.h). */
+static void encode_live(ft_pipeline *pl)
+{
+    for (;;) {
+        bool timed_out;
+        item *it = queue_pop_until(&pl->q_encode, ft_live_output_deadline_ns(pl->live), &timed_out);
+        ft_status st = FT_OK;
+        if (it) {
+            st = encode_one(pl, it);
+            item_release(pl, it);
+        } else if (timed_out) {
+            st = ft_live_output_tick(pl->live, now_ns());
+        } else {
+            break;
+        }
+        if (st) {
+            fail(pl, st);
+            break;
+        }
+    }
+}
+
 static void *encode_main(void *arg)
 {
     ft_pipeline *pl = arg;
     item *it;
+    if (pl->live) {
+        encode_live(pl);
+        stage_exit(pl);
+        return NULL;
+    }
     while ((it = queue_pop(&pl->q_encode))) {
         ft_status st = encode_one(pl, it);
         item_release(pl, it);
@@ -716,6 +788,19 @@ static ft_status open_writers(ft_pipeline *pl, const ft_reader_info *in)
     wp.target_fps = p->target_fps;
     ft_writer_audio_copy audio = {in->audio_par, in->audio_tb_num, in->audio_tb_den};
     wp.audio = in->has_audio ? &audio : NULL;
+    if (p->live) {
+        /* Stream mode writes no video to disk: no debug side view. */
+        ft_live_output_params lp = {.writer = wp,
+                                    .fps = p->target_fps > 0 ? p->target_fps : wp.fps,
+                                    .reconnect_attempts = p->reconnect_attempts,
+                                    .reconnect_delay_s = p->reconnect_delay_s};
+        lp.writer.audio = NULL;
+        lp.writer.target_fps = 0; /* the live clock already gives one frame per slot */
+        lp.writer.fps = lp.fps;
+        lp.writer.tb_num = 0;
+        lp.writer.tb_den = 0;
+        return ft_live_output_create(&lp, &pl->live);
+    }
     ft_status st = ft_writer_open(&wp, &pl->writer);
     if (st || !p->debug_output)
         return st;
@@ -894,7 +979,7 @@ ft_status ft_pipeline_run(ft_pipeline *pl)
     /* Batch output appears only after a complete run; live output is
      * finalised whatever happened so the recording stays playable. */
     if (!st || pl->p.live) {
-        ft_status cs = ft_writer_close(pl->writer);
+        ft_status cs = pl->live ? ft_live_output_close(pl->live) : ft_writer_close(pl->writer);
         if (!cs && pl->dbg_writer)
             cs = ft_writer_close(pl->dbg_writer);
         if (!cs && pl->csv)
@@ -929,6 +1014,35 @@ void ft_pipeline_stats_get(ft_pipeline *pl, ft_pipeline_stats *out)
         out->stage_ms[s] = n > 0 ? pl->stage_total_ms[s] / (double)n : 0;
     }
     pthread_mutex_unlock(&pl->mu);
+    int64_t gen = atomic_load(&pl->hot_gen);
+    out->settings_generation = gen;
+    if (pl->live) {
+        ft_live_output_stats ls;
+        ft_live_output_stats_get(pl->live, &ls);
+        out->frames_sent = ls.frames_sent;
+        out->frames_repeated = ls.frames_repeated;
+        out->frames_slate = ls.frames_slate;
+        out->frames_lost = ls.frames_lost;
+        out->output_reconnects = ls.reconnects;
+        out->output_up = ls.output_up;
+        out->input_stalled = ls.stalled;
+    }
+}
+
+void ft_pipeline_update(ft_pipeline *pl, const ft_settings *s)
+{
+    pthread_mutex_lock(&pl->mu);
+    pl->hot.confidence = s->model.confidence;
+    pl->hot.filter = (ft_detect_filter_params){s->detector.dead_zones, s->detector.pitch_mask,
+                                               s->detector.pitch_mask_auto};
+    pl->hot.tracker = s->tracking;
+    pl->hot.camera = s->camera;
+    pl->hot.show_stats = s->stream.show_stats;
+    pl->hot.bitrate = s->stream.bitrate;
+    /* Bumped under the lock so a stage that sees the new number reads the
+     * values that go with it. */
+    atomic_fetch_add(&pl->hot_gen, 1);
+    pthread_mutex_unlock(&pl->mu);
 }
 
 void ft_pipeline_destroy(ft_pipeline **ppl)
@@ -950,6 +1064,7 @@ void ft_pipeline_destroy(ft_pipeline **ppl)
     queue_deinit(&pl->q_track);
     queue_deinit(&pl->q_encode);
     ft_writer_destroy(&pl->writer);
+    ft_live_output_destroy(&pl->live);
     ft_writer_destroy(&pl->dbg_writer);
     ft_track_csv_writer_destroy(&pl->csv);
     ft_reader_destroy(&pl->reader);

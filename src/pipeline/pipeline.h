@@ -44,6 +44,7 @@ typedef struct ft_pipeline_frame {
     const char *mode;                /* one-word mode as in the track CSV (static) */
     ft_crop crop;                    /* rendered crop, source pixels */
     double latency_ms;    /* decode to encode end for this frame */
+    const ft_image *picture; /* rendered output (YUV420P, borrowed for the call) */
 } ft_pipeline_frame;
 
 /* Hooks for callers that observe or steer a run (the CLI's --track-out, the
@@ -116,6 +117,15 @@ typedef struct ft_pipeline_stats {
     double fps;             /* output frames per second of wall time */
     double elapsed_s;
     double duration_s;      /* input duration when known, else 0 */
+    /* live mode (pipeline/live.h): the constant-rate output */
+    int64_t frames_sent;     /* output slots filled, repeats included */
+    int64_t frames_repeated; /* input stalled: last frame or slate repeated */
+    int64_t frames_slate;
+    int64_t frames_lost;     /* slots that passed while the output was down */
+    int64_t output_reconnects;
+    bool output_up;
+    bool input_stalled;
+    int64_t settings_generation; /* ft_pipeline_update calls applied by every stage */
 } ft_pipeline_stats;
 
 /* Opens the input and the output(s) and creates the stages. Errors: input
@@ -132,6 +142,13 @@ FT_NODISCARD ft_status ft_pipeline_run(ft_pipeline *pl);
 void ft_pipeline_stop(ft_pipeline *pl);
 
 void ft_pipeline_stats_get(ft_pipeline *pl, ft_pipeline_stats *out);
+
+/* Hot reload: takes the hot-reloadable values of `s` (borrowed, copied):
+ * model.confidence, detector.dead_zones, tracking.*, camera.*,
+ * stream.show_stats and stream.bitrate (live: used when the output is next
+ * reopened). Each stage switches at the first frame decoded after the call,
+ * so every frame is processed under one consistent set. Thread-safe. */
+void ft_pipeline_update(ft_pipeline *pl, const ft_settings *s);
 
 /* Frees everything (NULL allowed) and sets *pl to NULL. */
 void ft_pipeline_destroy(ft_pipeline **pl);

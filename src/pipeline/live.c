@@ -1,0 +1,248 @@
+/* Live output clock, repeats, slate and output reconnection. */
+#include "pipeline/live.h"
+
+#include <libavutil/frame.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/log.h"
+#include "render/render.h"
+
+struct ft_live_output {
+    ft_live_output_params p;
+    ft_writer *w;
+    int64_t period_ns;
+    int64_t t0_ns;      /* wall time of slot 0; 0 = no frame yet */
+    int64_t n;          /* next slot */
+    AVFrame *last;      /* copy of the last real frame */
+    AVFrame *slate;     /* made from `last` when a stall passes slate_after_s */
+    bool have_last, slate_ready;
+    int64_t stall_since_ns; /* slot time of the first repeat of this stall; 0 = none */
+    int failures;           /* reopen attempts since the output went down */
+    double delay_s;         /* current backoff */
+    int64_t retry_ns;       /* when to try reopening */
+    pthread_mutex_t mu;     /* guards stats */
+    ft_live_output_stats stats;
+};
+
+static ft_status alloc_like(AVFrame **f, int w, int h)
+{
+    *f = av_frame_alloc();
+    if (!*f)
+        return FT_ERR_NOMEM;
+    (*f)->format = AV_PIX_FMT_YUV420P;
+    (*f)->width = w;
+    (*f)->height = h;
+    return av_frame_get_buffer(*f, 0) < 0 ? FT_ERR_NOMEM : FT_OK;
+}
+
+ft_status ft_live_output_create(const ft_live_output_params *p, ft_live_output **out)
+{
+    *out = NULL;
+    if (!(p->fps > 0) || p->fps > 240)
+        return FT_ERR_CONFIG;
+    ft_live_output *lo = calloc(1, sizeof *lo);
+    if (!lo)
+        return FT_ERR_NOMEM;
+    pthread_mutex_init(&lo->mu, NULL);
+    lo->p = *p;
+    if (lo->p.reconnect_delay_s <= 0)
+        lo->p.reconnect_delay_s = 1.0;
+    if (lo->p.slate_after_s <= 0)
+        lo->p.slate_after_s = 1.0;
+    lo->period_ns = llrint(1e9 / p->fps);
+    ft_status st = alloc_like(&lo->last, p->writer.width, p->writer.height);
+    if (!st)
+        st = alloc_like(&lo->slate, p->writer.width, p->writer.height);
+    if (!st)
+        st = ft_writer_open(&lo->p.writer, &lo->w);
+    if (st) {
+        ft_live_output_destroy(&lo);
+        return st;
+    }
+    lo->stats.output_up = true;
+    *out = lo;
+    return FT_OK;
+}
+
+int64_t ft_live_output_deadline_ns(const ft_live_output *lo)
+{
+    /* A frame one full period late counts as missing. */
+    return lo->t0_ns ? lo->t0_ns + (lo->n + 1) * lo->period_ns : INT64_MAX;
+}
+
+/* Darkened last frame with a grey picture and the word in the middle. */
+static void make_slate(ft_live_output *lo)
+{
+    AVFrame *s = lo->slate;
+    if (lo->have_last)
+        av_frame_copy(s, lo->last);
+    for (int y = 0; y < s->height; y++) {
+        uint8_t *row = s->data[0] + (ptrdiff_t)y * s->linesize[0];
+        for (int x = 0; x < s->width; x++)
+            row[x] = lo->have_last ? (uint8_t)(16 + row[x] / 4) : 16;
+    }
+    for (int pl = 1; pl < 3; pl++)
+        for (int y = 0; y < (s->height + 1) / 2; y++)
+            memset(s->data[pl] + (ptrdiff_t)y * s->linesize[pl], 128, (size_t)(s->width + 1) / 2);
+    ft_image img = {.width = s->width, .height = s->height, .format = FT_PIX_YUV420P};
+    for (int i = 0; i < 3; i++) {
+        img.data[i] = s->data[i];
+        img.stride[i] = s->linesize[i];
+    }
+    static const char text[] = "RECONNECTING...";
+    int scale = s->height / 90 > 1 ? s->height / 90 : 1;
+    int tw = (int)(sizeof text - 1) * 6 * scale;
+    ft_render_text(&img, (s->width - tw) / 2, (s->height - 7 * scale) / 2, scale, 235, text);
+    lo->slate_ready = true;
+}
+
+/* Reopens a failed output when its retry time has come. */
+static ft_status try_reopen(ft_live_output *lo, int64_t now)
+{
+    if (now < lo->retry_ns)
+        return FT_OK;
+    lo->failures++;
+    if (!ft_writer_open(&lo->p.writer, &lo->w)) {
+        FT_LOGI("pipeline", "%s: output reconnected after %d attempt%s", lo->p.writer.url,
+                lo->failures, lo->failures > 1 ? "s" : "");
+        pthread_mutex_lock(&lo->mu);
+        lo->stats.reconnects++;
+        lo->stats.output_up = true;
+        pthread_mutex_unlock(&lo->mu);
+        lo->failures = 0;
+        return FT_OK;
+    }
+    if (lo->failures >= lo->p.reconnect_attempts) {
+        FT_LOGE("pipeline", "%s: output lost; gave up after %d reconnect attempts",
+                lo->p.writer.url, lo->failures);
+        return FT_ERR_OUTPUT;
+    }
+    if (lo->failures == 5)
+        FT_LOGE("pipeline", "%s: output still down after 5 reconnect attempts", lo->p.writer.url);
+    lo->delay_s = fmin(2 * lo->delay_s, 60.0);
+    FT_LOGW("pipeline", "%s: output reconnect attempt %d of %d failed; next in %.2f s",
+            lo->p.writer.url, lo->failures, lo->p.reconnect_attempts, lo->delay_s);
+    lo->retry_ns = now + (int64_t)(lo->delay_s * 1e9);
+    return FT_OK;
+}
+
+/* Fills the next slot with `f`. */
+static ft_status emit(ft_live_output *lo, const AVFrame *f, int64_t now)
+{
+    ft_status st = FT_OK;
+    if (!lo->w && (st = try_reopen(lo, now)))
+        return st;
+    double pts = (double)lo->n / lo->p.fps;
+    lo->n++;
+    if (!lo->w) {
+        pthread_mutex_lock(&lo->mu);
+        lo->stats.frames_lost++;
+        pthread_mutex_unlock(&lo->mu);
+        return FT_OK;
+    }
+    if ((st = ft_writer_write_frame(lo->w, f, pts))) {
+        ft_writer_destroy(&lo->w);
+        pthread_mutex_lock(&lo->mu);
+        lo->stats.output_up = false;
+        pthread_mutex_unlock(&lo->mu);
+        if (lo->p.reconnect_attempts <= 0) {
+            FT_LOGE("pipeline", "%s: output lost (reconnecting is off)", lo->p.writer.url);
+            return FT_ERR_OUTPUT;
+        }
+        lo->failures = 0;
+        lo->delay_s = lo->p.reconnect_delay_s;
+        lo->retry_ns = now + (int64_t)(lo->delay_s * 1e9);
+        FT_LOGW("pipeline", "%s: output lost; reconnecting in %.2f s", lo->p.writer.url,
+                lo->delay_s);
+        return FT_OK;
+    }
+    pthread_mutex_lock(&lo->mu);
+    lo->stats.frames_sent++;
+    pthread_mutex_unlock(&lo->mu);
+    return FT_OK;
+}
+
+ft_status ft_live_output_frame(ft_live_output *lo, const AVFrame *f, int64_t now, bool *sent)
+{
+    *sent = false;
+    if (!lo->t0_ns)
+        lo->t0_ns = now;
+    int64_t slot = lo->t0_ns + lo->n * lo->period_ns;
+    if (now < slot - lo->period_ns / 2) {
+        pthread_mutex_lock(&lo->mu);
+        lo->stats.frames_early++;
+        pthread_mutex_unlock(&lo->mu);
+        return FT_OK;
+    }
+    if (av_frame_copy(lo->last, f) < 0)
+        return FT_ERR_INVALID; /* not the output size: a pipeline bug */
+    lo->have_last = true;
+    if (lo->stall_since_ns) {
+        lo->stall_since_ns = 0;
+        lo->slate_ready = false;
+        pthread_mutex_lock(&lo->mu);
+        lo->stats.stalled = false;
+        pthread_mutex_unlock(&lo->mu);
+    }
+    *sent = true;
+    return emit(lo, lo->last, now);
+}
+
+ft_status ft_live_output_tick(ft_live_output *lo, int64_t now)
+{
+    while (lo->t0_ns && now >= ft_live_output_deadline_ns(lo)) {
+        int64_t slot = lo->t0_ns + lo->n * lo->period_ns;
+        if (!lo->stall_since_ns) {
+            lo->stall_since_ns = slot;
+            pthread_mutex_lock(&lo->mu);
+            lo->stats.stalled = true;
+            pthread_mutex_unlock(&lo->mu);
+        }
+        bool slate = (double)(slot - lo->stall_since_ns) / 1e9 >= lo->p.slate_after_s;
+        if (slate && !lo->slate_ready)
+            make_slate(lo);
+        pthread_mutex_lock(&lo->mu);
+        lo->stats.frames_repeated++;
+        lo->stats.frames_slate += slate;
+        pthread_mutex_unlock(&lo->mu);
+        ft_status st = emit(lo, slate ? lo->slate : lo->last, now);
+        if (st)
+            return st;
+    }
+    return FT_OK;
+}
+
+void ft_live_output_set_bitrate(ft_live_output *lo, int64_t bitrate)
+{
+    lo->p.writer.bitrate = bitrate;
+}
+
+void ft_live_output_stats_get(ft_live_output *lo, ft_live_output_stats *out)
+{
+    pthread_mutex_lock(&lo->mu);
+    *out = lo->stats;
+    pthread_mutex_unlock(&lo->mu);
+}
+
+ft_status ft_live_output_close(ft_live_output *lo)
+{
+    ft_status st = lo->w ? ft_writer_close(lo->w) : FT_OK;
+    ft_writer_destroy(&lo->w);
+    return st;
+}
+
+void ft_live_output_destroy(ft_live_output **plo)
+{
+    if (!plo || !*plo)
+        return;
+    ft_live_output *lo = *plo;
+    ft_writer_destroy(&lo->w);
+    av_frame_free(&lo->last);
+    av_frame_free(&lo->slate);
+    pthread_mutex_destroy(&lo->mu);
+    free(lo);
+    *plo = NULL;
+}
