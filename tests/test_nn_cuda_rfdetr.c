@@ -14,6 +14,10 @@
  * sides, and most slots must be such. The CUDA-graph replay must give
  * bit-identical detections to the eager pass.
  *
+ * Out of memory (spec "GPU Errors"): under FT_CUDA_MEMORY_LIMIT_MB, a budget
+ * too small for the model makes it load on the CPU, and a budget that holds
+ * the model but not the f16 weight copies makes the backend continue in FP32.
+ *
  * The checkpoint is $FT_RFDETR_CHECKPOINT (scripts/gpu-check.sh writes a
  * random Medium one) or the shared medium-random fixture. Skips when no GPU
  * is usable or no checkpoint is present. */
@@ -28,6 +32,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <cuda_runtime_api.h>
 
 #include "detect/rfdetr.h"
 #include "ft_test_rng.h"
@@ -310,10 +315,98 @@ static void test_forward_matches_cpu(void **state)
     assert_int_equal(f16, 0);
 }
 
+static size_t device_used(void)
+{
+    size_t free_b = 0, total_b = 0;
+    assert_int_equal(cudaMemGetInfo(&free_b, &total_b), cudaSuccess);
+    return total_b - free_b;
+}
+
+static void detections(ft_rfdetr *m, const float *x, ft_rfdetr_det *d, int *n)
+{
+    assert_int_equal(ft_rfdetr_set_input(m, x), FT_OK);
+    assert_int_equal(ft_rfdetr_forward(m), FT_OK);
+    ft_rfdetr_postprocess(m, FRAME_W, FRAME_H, 0.f, d, 100, n);
+}
+
+static void assert_same(const ft_rfdetr_det *a, int na, const ft_rfdetr_det *b, int nb)
+{
+    assert_int_equal(na, nb);
+    for (int i = 0; i < na; i++) {
+        assert_int_equal(a[i].query, b[i].query);
+        assert_int_equal(a[i].label, b[i].label);
+        assert_float_equal(a[i].score, b[i].score, 1e-6);
+        assert_float_equal(a[i].x0, b[i].x0, 1e-3);
+        assert_float_equal(a[i].y1, b[i].y1, 1e-3);
+    }
+}
+
+static void with_limit(long mb)
+{
+    char v[32];
+    snprintf(v, sizeof(v), "%ld", mb);
+    setenv("FT_CUDA_MEMORY_LIMIT_MB", v, 1);
+}
+
+static void test_out_of_memory(void **state)
+{
+    (void)state;
+    const char *path = checkpoint();
+    ft_rfdetr *probe = path ? model(path, "cuda") : NULL;
+    if (!probe) {
+        print_message("no usable CUDA device or no checkpoint: skipped\n");
+        skip();
+    }
+    ft_rfdetr_destroy(&probe);
+    static ft_rfdetr_det ref[100], got[100];
+    int nref = 0, ngot = 0;
+    ft_rfdetr *cm = model(path, "cpu");
+    float *x = random_input(ft_rfdetr_input_size(cm));
+    detections(cm, x, ref, &nref);
+    ft_rfdetr_destroy(&cm);
+
+    /* 1. a budget too small for the model: it loads on the CPU instead */
+    with_limit(16);
+    ft_rfdetr *m = model(path, "cuda");
+    unsetenv("FT_CUDA_MEMORY_LIMIT_MB");
+    assert_non_null(m);
+    detections(m, x, got, &ngot);
+    assert_same(ref, nref, got, ngot);
+    ft_rfdetr_destroy(&m);
+    print_message("budget 16 MiB: loaded on the CPU, detections identical to the CPU engine\n");
+
+    /* 2. a budget for the FP32 model but not for the f16 weight copies: the
+     * backend continues in FP32. The FP32 footprint is measured on a second
+     * instance, once the kernels of the first are loaded. */
+    setenv("FT_CUDA_PRECISION", "fp32", 1);
+    ft_rfdetr *a = model(path, "cuda");
+    detections(a, x, ref, &nref);
+    size_t u0 = device_used();
+    ft_rfdetr *b = model(path, "cuda");
+    detections(b, x, got, &ngot);
+    size_t fp32_mb = (device_used() - u0) >> 20;
+    unsetenv("FT_CUDA_PRECISION");
+    ft_rfdetr_destroy(&b);
+    ft_rfdetr_destroy(&a);
+    with_limit((long)fp32_mb + 8);
+    m = model(path, "cuda");
+    unsetenv("FT_CUDA_MEMORY_LIMIT_MB");
+    assert_non_null(m);
+    detections(m, x, got, &ngot); /* switches to FP32 during this pass */
+    detections(m, x, got, &ngot);
+    assert_same(ref, nref, got, ngot);
+    ft_rfdetr_destroy(&m);
+    print_message("budget %zu MiB (FP32 footprint + 8): continued in FP32, detections identical "
+                  "to the FP32 model\n",
+                  fp32_mb + 8);
+    free(x);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_forward_matches_cpu),
+        cmocka_unit_test(test_out_of_memory),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -66,6 +66,11 @@ typedef struct prof_row {
     long calls;
 } prof_row;
 
+typedef struct dev_block {
+    void *ptr;
+    size_t bytes;
+} dev_block;
+
 typedef struct staging {
     void *host; /* pinned */
     size_t cap;
@@ -96,6 +101,10 @@ typedef struct ft_nn_cuda {
     int next_stage;
     void *frame_dev; /* device copy of the last frame for image_to_tensor */
     size_t frame_cap;
+    /* every device allocation, for FT_CUDA_MEMORY_LIMIT_MB */
+    dev_block *blocks;
+    int nblocks, blocks_cap;
+    size_t mem_used, mem_limit;
     /* FT_CUDA_PROFILE=1: every forward pass runs eagerly with an event pair
      * around each operator; per-operator totals are logged at destroy */
     bool profile;
@@ -191,6 +200,44 @@ static void prof_report(ft_nn_cuda *c)
                 c->prow[r].ms / c->pforwards, total > 0 ? 100.0 * c->prow[r].ms / total : 0.0);
 }
 
+/* cudaMalloc within the optional memory limit (FT_CUDA_MEMORY_LIMIT_MB, a
+ * per-backend budget for packing several streams on one GPU): past it the
+ * allocation fails as out of memory, which takes the same recovery paths. */
+static cudaError_t dev_malloc(ft_nn_cuda *c, void **ptr, size_t bytes)
+{
+    *ptr = NULL;
+    if (c->mem_limit && c->mem_used + bytes > c->mem_limit)
+        return cudaErrorMemoryAllocation;
+    if (c->nblocks == c->blocks_cap) {
+        int cap = c->blocks_cap ? 2 * c->blocks_cap : 256;
+        dev_block *nb = realloc(c->blocks, (size_t)cap * sizeof(*nb));
+        if (!nb)
+            return cudaErrorMemoryAllocation;
+        c->blocks = nb;
+        c->blocks_cap = cap;
+    }
+    cudaError_t e = dev_malloc(c, ptr, bytes);
+    if (e != cudaSuccess) {
+        return e;
+    }
+    c->blocks[c->nblocks++] = (dev_block){*ptr, bytes};
+    c->mem_used += bytes;
+    return cudaSuccess;
+}
+
+static void dev_free(ft_nn_cuda *c, void *ptr)
+{
+    if (!ptr)
+        return;
+    for (int i = c->nblocks - 1; i >= 0; i--)
+        if (c->blocks[i].ptr == ptr) {
+            c->mem_used -= c->blocks[i].bytes;
+            c->blocks[i] = c->blocks[--c->nblocks];
+            break;
+        }
+    cudaFree(ptr);
+}
+
 /* Grow a scratch buffer. Growing is impossible while a graph is being
  * captured: the capture is then marked broken and redone after an eager run. */
 static void *scratch(ft_nn_cuda *c, void **buf, size_t *cap, size_t bytes)
@@ -201,10 +248,10 @@ static void *scratch(ft_nn_cuda *c, void **buf, size_t *cap, size_t bytes)
         c->capture_broken = true;
         return NULL;
     }
-    cudaFree(*buf);
+    dev_free(c, *buf);
     *buf = NULL;
     *cap = 0;
-    cudaError_t e = cudaMalloc(buf, bytes);
+    cudaError_t e = dev_malloc(c, buf, bytes);
     if (e != cudaSuccess) {
         fail_cuda(c, e, "scratch allocation");
         *buf = NULL;
@@ -220,10 +267,8 @@ static ft_status cuda_alloc(ft_nn_backend *be, size_t bytes, ft_nn_mem kind, voi
 {
     ft_nn_cuda *c = cu(be);
     *ptr = NULL;
-    cudaError_t e = cudaMalloc(ptr, bytes ? bytes : 64);
+    cudaError_t e = dev_malloc(c, ptr, bytes);
     if (e != cudaSuccess) {
-        (void)cudaGetLastError();
-        *ptr = NULL;
         FT_LOGE("cuda", "cudaMalloc of %zu bytes (%s) failed: %s", bytes,
                 kind == FT_NN_MEM_WEIGHT ? "weights" : "activations", cudaGetErrorString(e));
         return e == cudaErrorMemoryAllocation ? FT_ERR_GPU_OOM : FT_ERR_GPU;
@@ -234,9 +279,7 @@ static ft_status cuda_alloc(ft_nn_backend *be, size_t bytes, ft_nn_mem kind, voi
 
 static void cuda_free(ft_nn_backend *be, void *ptr)
 {
-    (void)be;
-    if (ptr)
-        cudaFree(ptr);
+    dev_free(cu(be), ptr);
 }
 
 /* Host -> device through a pinned staging slot, so the copy is truly
@@ -426,8 +469,8 @@ static bool gemm(ft_nn_cuda *c, int m, int n, int k, const void *x, int ldx, con
 static void shadows_clear(ft_nn_cuda *c)
 {
     for (int i = 0; i < c->nshadows; i++) {
-        cudaFree(c->shadows[i].w2);
-        cudaFree(c->shadows[i].bias2);
+        dev_free(c, c->shadows[i].w2);
+        dev_free(c, c->shadows[i].bias2);
     }
     c->nshadows = 0;
 }
@@ -454,6 +497,9 @@ static void switch_to_fp32(ft_nn_cuda *c)
         plan_destroy(&c->plans[i]);
     c->nplans = 0;
     graphs_clear(c);
+    dev_free(c, c->x16); /* FP32 GEMMs read the activations directly */
+    c->x16 = NULL;
+    c->x16_cap = 0;
     c->fp32 = true;
 }
 
@@ -486,22 +532,22 @@ static const shadow *shadow_get(ft_nn_cuda *c, int n, int k, const float *w, con
     cudaError_t e = cudaSuccess;
     if (!c->fp32 || scale) {
         size_t esz = c->fp32 ? sizeof(float) : 2;
-        e = cudaMalloc(&s.w2, (size_t)n * k * esz);
+        e = dev_malloc(c, &s.w2, (size_t)n * k * esz);
         if (e == cudaSuccess && scale && bias)
-            e = cudaMalloc((void **)&s.bias2, (size_t)n * sizeof(float));
+            e = dev_malloc(c, (void **)&s.bias2, (size_t)n * sizeof(float));
         if (e == cudaSuccess)
             e = ft_cuda_weight_prepare(n, k, w, scale, s.w2, !c->fp32, bias, s.bias2, c->stream);
     }
     if (e == cudaErrorMemoryAllocation && !c->fp32) {
         (void)cudaGetLastError();
-        cudaFree(s.w2);
-        cudaFree(s.bias2);
+        dev_free(c, s.w2);
+        dev_free(c, s.bias2);
         switch_to_fp32(c);
         return shadow_get(c, n, k, w, scale, bias);
     }
     if (e != cudaSuccess) {
-        cudaFree(s.w2);
-        cudaFree(s.bias2);
+        dev_free(c, s.w2);
+        dev_free(c, s.bias2);
         fail_cuda(c, e, "weight shadow");
         return NULL;
     }
@@ -837,10 +883,11 @@ static void cuda_destroy(ft_nn_backend *be)
         if (c->stage[i].done)
             cudaEventDestroy(c->stage[i].done);
     }
-    cudaFree(c->x16);
-    cudaFree(c->tmp);
-    cudaFree(c->frame_dev);
-    cudaFree(c->workspace);
+    dev_free(c, c->x16);
+    dev_free(c, c->tmp);
+    dev_free(c, c->frame_dev);
+    dev_free(c, c->workspace);
+    free(c->blocks);
     if (c->lt)
         cublasLtDestroy(c->lt);
     if (c->stream)
@@ -932,6 +979,17 @@ ft_status ft_nn_cuda_backend_create(const ft_nn_backend_params *params, ft_nn_ba
         goto out;
     }
     c->fp32 = prec && !strcmp(prec, "fp32");
+    const char *lim = getenv("FT_CUDA_MEMORY_LIMIT_MB");
+    if (lim && *lim) {
+        char *end = NULL;
+        long mb = strtol(lim, &end, 10);
+        if (*end || mb < 1 || mb > 16L * 1024 * 1024) {
+            FT_LOGE("cuda", "FT_CUDA_MEMORY_LIMIT_MB='%s': expected a number of MiB >= 1", lim);
+            st = FT_ERR_CONFIG;
+            goto out;
+        }
+        c->mem_limit = (size_t)mb << 20;
+    }
     const char *prof = getenv("FT_CUDA_PROFILE");
     c->profile = prof && *prof && strcmp(prof, "0");
     const char *what = "cudaSetDevice";
@@ -942,7 +1000,7 @@ ft_status ft_nn_cuda_backend_create(const ft_nn_backend_params *params, ft_nn_ba
     }
     if (e == cudaSuccess) {
         what = "workspace allocation";
-        e = cudaMalloc(&c->workspace, WORKSPACE_BYTES);
+        e = dev_malloc(c, &c->workspace, WORKSPACE_BYTES);
     }
     for (int i = 0; i < STAGING_SLOTS && e == cudaSuccess; i++) {
         what = "cudaEventCreate";
