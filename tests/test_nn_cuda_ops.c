@@ -244,15 +244,17 @@ static void run_attention(env *e, ft_nn_backend *gpu, int batch, int lq, int lk,
                           int fused, double tol, const char *what)
 {
     int d = heads * dh;
-    /* fused: q|k|v columns of one projection, as the encoder passes them */
-    int ld = fused ? 3 * d : d;
-    pair q = rand_pair(e, gpu, (size_t)batch * (lq > lk ? lq : lk) * ld, 1.f);
+    /* fused: q|k|v columns of one projection, as the encoder passes them;
+     * 2: the same, starting 2 floats into the buffer (8-byte aligned rows) */
+    int ld = fused ? 3 * d : d, off = fused == 2 ? 2 : 0;
+    pair q = rand_pair(e, gpu, (size_t)batch * (lq > lk ? lq : lk) * ld + off, 1.f);
     pair k = fused ? q : rand_pair(e, gpu, (size_t)batch * lk * ld, 1.f);
     pair v = fused ? q : rand_pair(e, gpu, (size_t)batch * lk * ld, 1.f);
     pair o = out_pair(e, gpu, (size_t)batch * lq * d);
     for (int side = 0; side < 2; side++) {
         ft_nn_backend *be = side ? gpu : e->cpu;
-        float *qp = side ? q.g : q.c, *kp = side ? k.g : k.c, *vp = side ? v.g : v.c;
+        float *qp = (float *)(side ? q.g : q.c) + off, *kp = (float *)(side ? k.g : k.c) + off,
+              *vp = (float *)(side ? v.g : v.c) + off;
         ft_nn_attention_args a = {
             .batch = batch, .lq = lq, .lk = lk, .heads = heads, .dh = dh,
             .scale = 1.f / sqrtf((float)dh), .q = qp, .ldq = ld, .k = fused ? kp + d : kp,
@@ -275,6 +277,7 @@ static void test_attention(void **state)
     run_attention(e, e->gpu, 4, 325, 325, 6, 64, 1, TOL_F16, "attention windowed 4x325 dh64");
     run_attention(e, e->gpu, 1, 1300, 1300, 6, 64, 1, TOL_F16, "attention global 1300 dh64");
     run_attention(e, e->gpu, 1, 300, 300, 8, 32, 0, TOL_F16, "attention decoder 300 dh32");
+    run_attention(e, e->gpu, 3, 100, 100, 6, 64, 2, TOL_F16, "attention 8-byte aligned rows");
     run_attention(e, e->gpu, 2, 37, 100, 2, 64, 0, TOL_F16, "attention lq!=lk");
     run_attention(e, e->gpu, 2, 50, 70, 3, 16, 0, TOL_F32 * 10, "attention dh16 (exact path)");
     if (e->gpu32)

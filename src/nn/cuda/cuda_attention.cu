@@ -42,8 +42,9 @@ template <int D> struct FlashSmem {
 };
 
 /* Stage rows [row0, row0 + rows) of one head of an f32 matrix as f16,
- * multiplied by `mul`; rows at or past `limit` are zero. */
-template <int D, int LD>
+ * multiplied by `mul`; rows at or past `limit` are zero. VEC: the rows are
+ * 16-byte aligned, so each thread loads four floats at once. */
+template <int D, int LD, bool VEC>
 __device__ __forceinline__ void stage_tile(__half (*dst)[LD], int rows, const float *base, int ld,
                                            int row0, int limit, float mul)
 {
@@ -52,16 +53,16 @@ __device__ __forceinline__ void stage_tile(__half (*dst)[LD], int rows, const fl
         float4 v = make_float4(0.f, 0.f, 0.f, 0.f);
         if (row0 + r < limit) {
             const float *src = base + (long long)(row0 + r) * ld + c;
-            v = make_float4(src[0], src[1], src[2], src[3]);
+            v = VEC ? __ldg((const float4 *)src) : make_float4(src[0], src[1], src[2], src[3]);
         }
-        dst[r][c] = __float2half_rn(v.x * mul);
-        dst[r][c + 1] = __float2half_rn(v.y * mul);
-        dst[r][c + 2] = __float2half_rn(v.z * mul);
-        dst[r][c + 3] = __float2half_rn(v.w * mul);
+        __half2 *d2 = (__half2 *)&dst[r][c];
+        d2[0] = __floats2half2_rn(v.x * mul, v.y * mul);
+        d2[1] = __floats2half2_rn(v.z * mul, v.w * mul);
     }
 }
 
-template <int D> __global__ void __launch_bounds__(kWarps * 32) k_flash(ft_nn_attention_args a)
+template <int D, bool VEC>
+__global__ void __launch_bounds__(kWarps * 32) k_flash(ft_nn_attention_args a)
 {
     __shared__ __align__(128) FlashSmem<D> sm;
     using S = FlashSmem<D>;
@@ -72,7 +73,7 @@ template <int D> __global__ void __launch_bounds__(kWarps * 32) k_flash(ft_nn_at
     const float *vb = a.v + (long long)seq * a.lk * a.ldv + head * D;
 
     /* scores in the log2 domain: fold scale * log2(e) into Q */
-    stage_tile<D, S::LDH>(sm.qo.q, kBQ, qb, a.ldq, q0, a.lq, a.scale * 1.4426950408889634f);
+    stage_tile<D, S::LDH, VEC>(sm.qo.q, kBQ, qb, a.ldq, q0, a.lq, a.scale * 1.4426950408889634f);
     __syncthreads();
     wmma::fragment<wmma::matrix_a, 16, 16, 16, __half, wmma::row_major> qf[D / 16];
     for (int kk = 0; kk < D / 16; kk++)
@@ -87,8 +88,8 @@ template <int D> __global__ void __launch_bounds__(kWarps * 32) k_flash(ft_nn_at
 
     for (int k0 = 0; k0 < a.lk; k0 += kBK) {
         __syncthreads();
-        stage_tile<D, S::LDH>(sm.k, kBK, kb, a.ldk, k0, a.lk, 1.f);
-        stage_tile<D, S::LDH>(sm.v, kBK, vb, a.ldv, k0, a.lk, 1.f);
+        stage_tile<D, S::LDH, VEC>(sm.k, kBK, kb, a.ldk, k0, a.lk, 1.f);
+        stage_tile<D, S::LDH, VEC>(sm.v, kBK, vb, a.ldv, k0, a.lk, 1.f);
         __syncthreads();
 
         for (int nt = 0; nt < kBK / 16; nt++) {
@@ -219,10 +220,11 @@ extern "C" cudaError_t ft_cuda_attention(const ft_nn_attention_args *a, int fp16
     bool aligned = a->ldq % 4 == 0 && a->ldk % 4 == 0 && a->ldv % 4 == 0;
     if (fp16 && aligned && (a->dh == 64 || a->dh == 32)) {
         dim3 grid((unsigned)((a->lq + kBQ - 1) / kBQ), (unsigned)a->heads, (unsigned)a->batch);
+        bool vec = ((uintptr_t)a->q | (uintptr_t)a->k | (uintptr_t)a->v) % 16 == 0;
         if (a->dh == 64)
-            k_flash<64><<<grid, kWarps * 32, 0, stream>>>(*a);
+            (vec ? k_flash<64, true> : k_flash<64, false>)<<<grid, kWarps * 32, 0, stream>>>(*a);
         else
-            k_flash<32><<<grid, kWarps * 32, 0, stream>>>(*a);
+            (vec ? k_flash<32, true> : k_flash<32, false>)<<<grid, kWarps * 32, 0, stream>>>(*a);
     } else {
         dim3 grid((unsigned)a->lq, (unsigned)a->heads, (unsigned)a->batch);
         k_attention_f32<<<grid, 32, 0, stream>>>(*a);
