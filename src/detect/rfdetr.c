@@ -20,7 +20,7 @@
 #include "nn/weights.h"
 
 #define VIT "backbone.0.encoder.encoder."
-#define PROJ "backbone.0.projector.stages.0."
+#define PROJ "backbone.0.projector."
 #define VIT_EPS 1e-6f  /* DINOv2 layer_norm_eps */
 #define PROJ_EPS 1e-6f /* projector LayerNorm2d */
 #define DEC_EPS 1e-5f  /* nn.LayerNorm default in the transformer */
@@ -212,11 +212,93 @@ static void load_mlp3(loader *L, mlp3 *p, const char *prefix, int hid, int out)
     }
 }
 
+/* A 2x2 stride-2 transposed convolution (weight [D, D/2, 2, 2]) as a linear
+ * D -> 4 x D/2 whose output row holds the four sub-pixels (dy, dx) one after
+ * the other: w'[(q * D/2 + o)][c] = w[c][o][dy][dx], q = 2 dy + dx, and the
+ * bias repeated per sub-pixel. A gather then shuffles the sub-pixels. */
+static void load_upconv(loader *L, int l, int j, const float **w, const float **b)
+{
+    ft_rfdetr *m = L->m;
+    int D = m->a.vit_dim, o2 = D / 2;
+    char nw[128], nb[128];
+    snprintf(nw, sizeof(nw), PROJ "stages_sampling.%d.%d.0.weight", l, j);
+    snprintf(nb, sizeof(nb), PROJ "stages_sampling.%d.%d.0.bias", l, j);
+    if (L->st)
+        return;
+    if ((L->st = ft_nn_weights_expect(L->w, nw, 4, I(D), I(o2), I(2), I(2))) ||
+        (L->st = ft_nn_weights_expect(L->w, nb, 1, I(o2))))
+        return;
+    float *dw = wreserve(L, (size_t)4 * o2 * D), *db = wreserve(L, (size_t)4 * o2);
+    *w = dw;
+    *b = db;
+    size_t n = (size_t)4 * o2 * D;
+    if (L->pass == 0) {
+        if (n > L->stage_cap)
+            L->stage_cap = n;
+        return;
+    }
+    float *t = malloc(n * sizeof(float)), *bias = malloc(sizeof(float) * 4 * o2);
+    if (!t || !bias) {
+        free(t);
+        free(bias);
+        L->st = FT_ERR_NOMEM;
+        return;
+    }
+    L->st = ft_nn_tensor_to_f32(ft_nn_weights_find(L->w, nw), L->stage, L->stage_cap);
+    if (!L->st) {
+        for (int c = 0; c < D; c++)
+            for (int o = 0; o < o2; o++)
+                for (int q = 0; q < 4; q++)
+                    t[((size_t)q * o2 + o) * D + c] = L->stage[((size_t)c * o2 + o) * 4 + q];
+        L->st = ft_nn_tensor_to_f32(ft_nn_weights_find(L->w, nb), L->stage, L->stage_cap);
+    }
+    if (!L->st) {
+        for (int q = 0; q < 4; q++)
+            memcpy(bias + (size_t)q * o2, L->stage, sizeof(float) * o2);
+        m->be->ops->upload(m->be, dw, t, n * sizeof(float));
+        m->be->ops->upload(m->be, db, bias, sizeof(float) * 4 * o2);
+    }
+    free(t);
+    free(bias);
+}
+
+/* Projector level l: its resampling of each tap, then C2f + LayerNorm. */
+static void load_level(loader *L, int l)
+{
+    ft_rfdetr *m = L->m;
+    const ft_rfdetr_arch *a = &m->a;
+    proj_level *lv = &m->lv[l];
+    int D = a->vit_dim, H = a->hidden, c = m->c;
+    char n[160];
+    for (int j = 0; j < a->ntaps; j++) {
+        if (lv->scale > 0) {
+            load_upconv(L, l, j, &lv->up_w[j], &lv->up_b[j]);
+        } else if (lv->scale < 0) {
+            snprintf(n, sizeof(n), PROJ "stages_sampling.%d.%d.0.", l, j);
+            load_conv_ln(L, &lv->down[j], n, D, D, 3);
+        }
+    }
+    snprintf(n, sizeof(n), PROJ "stages.%d.0.cv1.", l);
+    load_conv_ln(L, &lv->cv1, n, 2 * c, lv->cin, 1);
+    for (int b = 0; b < a->proj_blocks; b++) {
+        snprintf(n, sizeof(n), PROJ "stages.%d.0.m.%d.cv1.", l, b);
+        load_conv_ln(L, &lv->bott[2 * b], n, c, c, 3);
+        snprintf(n, sizeof(n), PROJ "stages.%d.0.m.%d.cv2.", l, b);
+        load_conv_ln(L, &lv->bott[2 * b + 1], n, c, c, 3);
+    }
+    snprintf(n, sizeof(n), PROJ "stages.%d.0.cv2.", l);
+    load_conv_ln(L, &lv->cv2, n, H, (2 + a->proj_blocks) * c, 1);
+    snprintf(n, sizeof(n), PROJ "stages.%d.1.weight", l);
+    lv->ln_w = WL(L, n, 1, I(H));
+    snprintf(n, sizeof(n), PROJ "stages.%d.1.bias", l);
+    lv->ln_b = WL(L, n, 1, I(H));
+}
+
 static void load_all(loader *L)
 {
     ft_rfdetr *m = L->m;
     const ft_rfdetr_arch *a = &m->a;
-    int D = a->vit_dim, P = a->patch, H = a->hidden, C = a->num_classes, c = m->c;
+    int D = a->vit_dim, P = a->patch, H = a->hidden, C = a->num_classes;
     char n[192];
 
     m->patch_w = WL(L, VIT "embeddings.patch_embeddings.projection.weight", 4, I(D), I(3), I(P),
@@ -257,16 +339,8 @@ static void load_all(loader *L)
     m->vit_ln_w = WL(L, VIT "layernorm.weight", 1, I(D));
     m->vit_ln_b = WL(L, VIT "layernorm.bias", 1, I(D));
 
-    load_conv_ln(L, &m->cv1, PROJ "0.cv1.", 2 * c, a->ntaps * D, 1);
-    for (int b = 0; b < a->proj_blocks; b++) {
-        snprintf(n, sizeof(n), PROJ "0.m.%d.cv1.", b);
-        load_conv_ln(L, &m->bott[2 * b], n, c, c, 3);
-        snprintf(n, sizeof(n), PROJ "0.m.%d.cv2.", b);
-        load_conv_ln(L, &m->bott[2 * b + 1], n, c, c, 3);
-    }
-    load_conv_ln(L, &m->cv2, PROJ "0.cv2.", H, (2 + a->proj_blocks) * c, 1);
-    m->proj_ln_w = WL(L, PROJ "1.weight", 1, I(H));
-    m->proj_ln_b = WL(L, PROJ "1.bias", 1, I(H));
+    for (int l = 0; l < a->levels; l++)
+        load_level(L, l);
 
     m->enc_w = WL(L, "transformer.enc_output.0.weight", 2, I(H), I(H));
     m->enc_b = WL(L, "transformer.enc_output.0.bias", 1, I(H));
@@ -285,7 +359,7 @@ static void load_all(loader *L)
         snprintf(n, sizeof(n), "transformer.decoder.ref_point_head.layers.%d.bias", i);
         m->rph_b[i] = WL(L, n, 1, I(H));
     }
-    int nsamp = a->ca_heads * a->dec_points; /* one feature level */
+    int nsamp = a->ca_heads * a->dec_points * a->levels;
     for (int l = 0; l < a->dec_layers; l++) {
         dec_layer *dl = &m->dec[l];
 #define DL(field, suffix, ...)                                                                    \
@@ -324,30 +398,35 @@ static void load_all(loader *L)
     m->cls_b = WL(L, "class_embed.bias", 1, I(C));
     load_mlp3(L, &m->box, "bbox_embed", H, 4);
 
-    /* two-stage grid proposals (cx, cy, w, h); invalid ones are 0 and mask memory */
-    float *prop = wreserve(L, (size_t)m->hw * 4);
+    /* two-stage grid proposals (cx, cy, w, h) per level, w = h = 0.05 * 2^level;
+     * invalid ones are 0 and mask their memory row */
+    float *prop = wreserve(L, (size_t)m->hw_all * 4);
     m->proposals = prop;
     if (L->pass == 1 && !L->st) {
-        float *hp = L->stage; /* stage holds at least hw * 4 floats (see plan) */
-        int32_t *mask = (int32_t *)malloc(sizeof(int32_t) * m->hw);
+        float *hp = L->stage; /* stage holds at least hw_all * 4 floats (see create) */
+        int32_t *mask = malloc(sizeof(int32_t) * m->hw_all);
         if (!mask) {
             L->st = FT_ERR_NOMEM;
             return;
         }
-        for (int y = 0; y < m->gw; y++)
-            for (int x = 0; x < m->gw; x++) {
-                int i = y * m->gw + x;
-                float p[4] = {(x + 0.5f) / m->gw, (y + 0.5f) / m->gw, 0.05f, 0.05f};
-                bool ok = true;
-                for (int j = 0; j < 4; j++)
-                    ok = ok && p[j] > 0.01f && p[j] < 0.99f;
-                for (int j = 0; j < 4; j++)
-                    hp[i * 4 + j] = ok ? p[j] : 0.0f;
-                mask[i] = ok ? i : -1;
-            }
-        m->be->ops->upload(m->be, prop, hp, sizeof(float) * 4 * m->hw);
+        for (int l = 0; l < a->levels; l++) {
+            const proj_level *lv = &m->lv[l];
+            float wh = 0.05f * (float)(1 << l);
+            for (int y = 0; y < lv->g; y++)
+                for (int x = 0; x < lv->g; x++) {
+                    int i = lv->start + y * lv->g + x;
+                    float p[4] = {(x + 0.5f) / lv->g, (y + 0.5f) / lv->g, wh, wh};
+                    bool ok = true;
+                    for (int j = 0; j < 4; j++)
+                        ok = ok && p[j] > 0.01f && p[j] < 0.99f;
+                    for (int j = 0; j < 4; j++)
+                        hp[i * 4 + j] = ok ? p[j] : 0.0f;
+                    mask[i] = ok ? i : -1;
+                }
+        }
+        m->be->ops->upload(m->be, prop, hp, sizeof(float) * 4 * m->hw_all);
         if (m->masked)
-            m->be->ops->upload(m->be, m->midx, mask, sizeof(int32_t) * m->hw);
+            m->be->ops->upload(m->be, m->midx, mask, sizeof(int32_t) * m->hw_all);
         free(mask);
     }
 }
@@ -367,14 +446,29 @@ static float *areserve(planner *p, size_t n)
     return r;
 }
 
+static size_t max_sz(size_t a, size_t b)
+{
+    return a > b ? a : b;
+}
+
 static void plan_acts(ft_rfdetr *m, planner *p)
 {
     const ft_rfdetr_arch *a = &m->a;
     size_t HW = (size_t)m->hw, T = (size_t)m->tokens, D = (size_t)a->vit_dim;
     size_t H = (size_t)a->hidden, C = (size_t)a->num_classes, nq = (size_t)a->num_queries;
-    size_t k = (size_t)m->k, c = (size_t)m->c, P = (size_t)a->patch;
-    size_t col = HW * 3 * P * P > HW * 9 * c ? HW * 3 * P * P : HW * 9 * c;
-    size_t nsamp = (size_t)a->ca_heads * a->dec_points;
+    size_t k = (size_t)m->k, c = (size_t)m->c, P = (size_t)a->patch, M = (size_t)m->hw_all;
+    size_t nsamp = (size_t)a->ca_heads * a->dec_points * a->levels;
+    /* the projector's scratch serves every level: sized for the largest */
+    size_t col = HW * 3 * P * P, lmax = 0, cinmax = 0;
+    bool up = false;
+    for (int l = 0; l < a->levels; l++) {
+        const proj_level *lv = &m->lv[l];
+        col = max_sz(col, (size_t)lv->hw * 9 * c);
+        if (lv->scale < 0)
+            col = max_sz(col, (size_t)lv->hw * 9 * D);
+        lmax = max_sz(lmax, (size_t)lv->hw);
+        up = up || lv->scale > 0;
+    }
     m->img = areserve(p, 3 * (size_t)m->size * m->size);
     m->col = areserve(p, col);
     m->emb = areserve(p, (HW + 1) * D);
@@ -384,14 +478,20 @@ static void plan_acts(ft_rfdetr *m, planner *p)
     m->ao = areserve(p, T * D);
     m->hmlp = areserve(p, T * (size_t)a->vit_mlp);
     m->cat = areserve(p, HW * a->ntaps * D);
-    m->pcat = areserve(p, HW * (2 + a->proj_blocks) * c);
-    m->psrc = areserve(p, HW * c);
-    m->pt = areserve(p, HW * c);
-    m->mem = areserve(p, HW * H);
-    m->memm = m->masked ? areserve(p, HW * H) : m->mem;
-    m->eo = areserve(p, HW * H);
-    m->el = areserve(p, HW * C);
-    m->mx = areserve(p, HW);
+    for (int l = 0; l < a->levels; l++) {
+        proj_level *lv = &m->lv[l];
+        lv->cat = lv->scale == 0 ? m->cat : areserve(p, (size_t)lv->hw * lv->cin);
+        cinmax = max_sz(cinmax, (size_t)lv->cin);
+    }
+    m->up = up ? areserve(p, HW * 2 * D) : NULL;
+    m->pcat = areserve(p, lmax * (2 + a->proj_blocks) * c);
+    m->psrc = areserve(p, max_sz(lmax * c, HW * D));
+    m->pt = areserve(p, lmax * c);
+    m->mem = areserve(p, M * H);
+    m->memm = m->masked ? areserve(p, M * H) : m->mem;
+    m->eo = areserve(p, M * H);
+    m->el = areserve(p, M * C);
+    m->mx = areserve(p, M);
     m->tkv = areserve(p, k);
     m->tm = areserve(p, k * H);
     m->tlog = areserve(p, k * C);
@@ -407,7 +507,7 @@ static void plan_acts(ft_rfdetr *m, planner *p)
     m->qk = areserve(p, nq * 2 * H);
     m->v = areserve(p, nq * H);
     m->att = areserve(p, nq * H);
-    m->value = areserve(p, HW * H);
+    m->value = areserve(p, M * H);
     m->offlog = areserve(p, nq * 3 * nsamp);
     m->ffn = areserve(p, nq * (size_t)a->ffn);
     m->hs = areserve(p, (size_t)a->dec_layers * nq * H);
@@ -415,11 +515,16 @@ static void plan_acts(ft_rfdetr *m, planner *p)
     m->boxes = areserve(p, nq * 4);
 }
 
-/* int32 tables: window gather, tap un-windowing, identity, proposal mask, top-k */
+static size_t iota_len(const ft_rfdetr *m)
+{
+    return max_sz(max_sz((size_t)m->hw_all, (size_t)m->hw), (size_t)m->a.num_queries);
+}
+
+/* int32 tables: window gather, tap un-windowing, identity, proposal mask,
+ * top-k, P3 sub-pixel shuffle */
 static size_t plan_index(ft_rfdetr *m, int32_t *base)
 {
     size_t off = 0;
-    size_t n_iota = (size_t)(m->hw > m->a.num_queries ? m->hw : m->a.num_queries);
 #define IRES(field, n)                                                                            \
     do {                                                                                          \
         if (base)                                                                                 \
@@ -428,22 +533,23 @@ static size_t plan_index(ft_rfdetr *m, int32_t *base)
     } while (0)
     IRES(widx, (size_t)m->tokens);
     IRES(tidx, (size_t)m->hw);
-    IRES(iota, n_iota);
-    IRES(midx, (size_t)m->hw);
+    IRES(iota, iota_len(m));
+    IRES(midx, (size_t)m->hw_all);
     IRES(tki, (size_t)m->k);
+    IRES(upidx, (size_t)4 * m->hw);
 #undef IRES
     return off;
 }
 
 static ft_status upload_index(ft_rfdetr *m)
 {
-    int win = m->a.windows, pw = m->gw / win, n = pw * pw;
-    size_t n_iota = (size_t)(m->hw > m->a.num_queries ? m->hw : m->a.num_queries);
-    size_t total = (size_t)m->tokens + m->hw + n_iota;
+    int win = m->a.windows, pw = m->gw / win, g = m->gw;
+    size_t n_iota = iota_len(m);
+    size_t total = (size_t)m->tokens + m->hw + n_iota + 4 * (size_t)m->hw;
     int32_t *h = malloc(sizeof(int32_t) * total);
     if (!h)
         return FT_ERR_NOMEM;
-    int32_t *widx = h, *tidx = h + m->tokens, *iota = tidx + m->hw;
+    int32_t *widx = h, *tidx = h + m->tokens, *iota = tidx + m->hw, *upidx = iota + n_iota;
     for (int wy = 0; wy < win; wy++)
         for (int wx = 0; wx < win; wx++) {
             int w = wy * win + wx;
@@ -451,16 +557,20 @@ static ft_status upload_index(ft_rfdetr *m)
             for (int r = 0; r < pw; r++)
                 for (int cc = 0; cc < pw; cc++) {
                     int y = wy * pw + r, x = wx * pw + cc;
-                    widx[w * m->wtok + 1 + r * pw + cc] = 1 + y * m->gw + x;
-                    tidx[y * m->gw + x] = w * m->wtok + 1 + r * pw + cc;
+                    widx[w * m->wtok + 1 + r * pw + cc] = 1 + y * g + x;
+                    tidx[y * g + x] = w * m->wtok + 1 + r * pw + cc;
                 }
         }
-    (void)n;
     for (size_t i = 0; i < n_iota; i++)
         iota[i] = (int32_t)i;
+    /* output pixel (2y+dy, 2x+dx) of the 2x map = sub-pixel q = 2dy+dx of input (y, x) */
+    for (int y = 0; y < 2 * g; y++)
+        for (int x = 0; x < 2 * g; x++)
+            upidx[y * 2 * g + x] = ((y / 2) * g + x / 2) * 4 + (y % 2) * 2 + x % 2;
     m->be->ops->upload(m->be, m->widx, widx, sizeof(int32_t) * m->tokens);
     m->be->ops->upload(m->be, m->tidx, tidx, sizeof(int32_t) * m->hw);
     m->be->ops->upload(m->be, m->iota, iota, sizeof(int32_t) * n_iota);
+    m->be->ops->upload(m->be, m->upidx, upidx, sizeof(int32_t) * 4 * m->hw);
     free(h);
     return FT_OK;
 }
@@ -564,23 +674,56 @@ static void forward_backbone(ft_rfdetr *m)
     }
 }
 
-static void forward_projector(ft_rfdetr *m)
+/* Resamples the taps for a P3 or P5 level into lv->cat (P4 reads the taps
+ * concat directly). */
+static void forward_sampling(ft_rfdetr *m, const proj_level *lv)
 {
     const ft_rfdetr_arch *a = &m->a;
     ft_nn_backend *be = m->be;
-    int HW = m->hw, c = m->c, H = a->hidden, cin = a->ntaps * a->vit_dim;
+    int D = a->vit_dim, HW = m->hw, ld = a->ntaps * D;
+    for (int j = 0; j < a->ntaps; j++) {
+        const float *tap = m->cat + (size_t)j * D;
+        if (lv->scale > 0) {
+            /* transposed conv: 4 sub-pixels per input pixel, then shuffled */
+            lin(m, HW, 2 * D, D, tap, ld, lv->up_w[j], lv->up_b[j], FT_NN_ACT_NONE, NULL, 0, NULL,
+                m->up, 2 * D);
+            be->ops->gather_rows(be, 4 * HW, D / 2, m->up, D / 2, m->upidx,
+                                 lv->cat + (size_t)j * (D / 2), lv->cin);
+        } else {
+            /* 3x3 stride-2 conv, channel LayerNorm, ReLU */
+            be->ops->gather_rows(be, HW, D, tap, ld, m->iota, m->psrc, D);
+            ft_nn_im2col_args ic = {FT_NN_HWC, D, m->gw, m->gw, 3, 2, 1, m->psrc, m->col};
+            be->ops->im2col(be, &ic);
+            float *dst = lv->cat + (size_t)j * D;
+            lin(m, lv->hw, D, 9 * D, m->col, 9 * D, lv->down[j].w, NULL, FT_NN_ACT_NONE, NULL, 0,
+                NULL, dst, lv->cin);
+            be->ops->layernorm(be, lv->hw, D, dst, lv->cin, lv->down[j].lnw, lv->down[j].lnb,
+                               PROJ_EPS, FT_NN_ACT_RELU, dst, lv->cin);
+        }
+    }
+}
+
+/* C2f (cv1, chained 3x3 bottlenecks without shortcut, cv2; convs + channel
+ * LayerNorm + SiLU) and the final LayerNorm of one level, into its memory
+ * rows. */
+static void forward_c2f(ft_rfdetr *m, const proj_level *lv)
+{
+    const ft_rfdetr_arch *a = &m->a;
+    ft_nn_backend *be = m->be;
+    int HW = lv->hw, c = m->c, H = a->hidden, cin = lv->cin;
     int ldp = (2 + a->proj_blocks) * c;
-    lin(m, HW, 2 * c, cin, m->cat, cin, m->cv1.w, NULL, FT_NN_ACT_NONE, NULL, 0, NULL, m->pcat,
+    float *out = m->mem + (size_t)lv->start * H;
+    lin(m, HW, 2 * c, cin, lv->cat, cin, lv->cv1.w, NULL, FT_NN_ACT_NONE, NULL, 0, NULL, m->pcat,
         ldp);
-    be->ops->layernorm(be, HW, 2 * c, m->pcat, ldp, m->cv1.lnw, m->cv1.lnb, PROJ_EPS,
+    be->ops->layernorm(be, HW, 2 * c, m->pcat, ldp, lv->cv1.lnw, lv->cv1.lnb, PROJ_EPS,
                        FT_NN_ACT_SILU, m->pcat, ldp);
     /* each bottleneck reads the previous chunk (first: the second half of cv1) */
     const float *prev = m->pcat + c;
     for (int b = 0; b < a->proj_blocks; b++) {
         be->ops->gather_rows(be, HW, c, prev, ldp, m->iota, m->psrc, c);
-        ft_nn_im2col_args ic = {FT_NN_HWC, c, m->gw, m->gw, 3, 1, 1, m->psrc, m->col};
+        ft_nn_im2col_args ic = {FT_NN_HWC, c, lv->g, lv->g, 3, 1, 1, m->psrc, m->col};
         be->ops->im2col(be, &ic);
-        const conv_ln *c1 = &m->bott[2 * b], *c2 = &m->bott[2 * b + 1];
+        const conv_ln *c1 = &lv->bott[2 * b], *c2 = &lv->bott[2 * b + 1];
         lin(m, HW, c, 9 * c, m->col, 9 * c, c1->w, NULL, FT_NN_ACT_NONE, NULL, 0, NULL, m->pt, c);
         lnorm(m, HW, c, m->pt, c1->lnw, c1->lnb, PROJ_EPS, FT_NN_ACT_SILU, m->pt);
         ic.x = m->pt;
@@ -591,17 +734,26 @@ static void forward_projector(ft_rfdetr *m)
                            ldp);
         prev = dst;
     }
-    lin(m, HW, H, ldp, m->pcat, ldp, m->cv2.w, NULL, FT_NN_ACT_NONE, NULL, 0, NULL, m->mem, H);
-    lnorm(m, HW, H, m->mem, m->cv2.lnw, m->cv2.lnb, PROJ_EPS, FT_NN_ACT_SILU, m->mem);
-    lnorm(m, HW, H, m->mem, m->proj_ln_w, m->proj_ln_b, PROJ_EPS, FT_NN_ACT_NONE, m->mem);
-    tap_rows(m, "projector_out", m->mem, HW, H, H);
+    lin(m, HW, H, ldp, m->pcat, ldp, lv->cv2.w, NULL, FT_NN_ACT_NONE, NULL, 0, NULL, out, H);
+    lnorm(m, HW, H, out, lv->cv2.lnw, lv->cv2.lnb, PROJ_EPS, FT_NN_ACT_SILU, out);
+    lnorm(m, HW, H, out, lv->ln_w, lv->ln_b, PROJ_EPS, FT_NN_ACT_NONE, out);
+}
+
+static void forward_projector(ft_rfdetr *m)
+{
+    for (int l = 0; l < m->a.levels; l++) {
+        if (m->lv[l].scale)
+            forward_sampling(m, &m->lv[l]);
+        forward_c2f(m, &m->lv[l]);
+    }
+    tap_rows(m, "projector_out", m->mem, m->hw_all, m->a.hidden, m->a.hidden);
 }
 
 static void forward_two_stage(ft_rfdetr *m)
 {
     const ft_rfdetr_arch *a = &m->a;
     ft_nn_backend *be = m->be;
-    int HW = m->hw, H = a->hidden, C = a->num_classes, k = m->k, nq = a->num_queries;
+    int HW = m->hw_all, H = a->hidden, C = a->num_classes, k = m->k, nq = a->num_queries;
     if (m->masked)
         be->ops->gather_rows(be, HW, H, m->mem, H, m->midx, m->memm, H);
     lin(m, HW, H, H, m->memm, H, m->enc_w, m->enc_b, FT_NN_ACT_NONE, NULL, 0, NULL, m->eo, H);
@@ -631,8 +783,8 @@ static void forward_decoder(ft_rfdetr *m)
 {
     const ft_rfdetr_arch *a = &m->a;
     ft_nn_backend *be = m->be;
-    int HW = m->hw, H = a->hidden, C = a->num_classes, nq = a->num_queries;
-    int nsamp = a->ca_heads * a->dec_points;
+    int HW = m->hw_all, H = a->hidden, C = a->num_classes, nq = a->num_queries;
+    int nsamp = a->ca_heads * a->dec_points * a->levels;
     be->ops->sine_embed(be, nq, H / 2, m->refs, m->sine);
     lin(m, nq, H, 2 * H, m->sine, 2 * H, m->rph_w[0], m->rph_b[0], FT_NN_ACT_RELU, NULL, 0, NULL,
         m->ma, H);
@@ -662,12 +814,15 @@ static void forward_decoder(ft_rfdetr *m)
             H);
         lin(m, nq, 3 * nsamp, H, m->qk_in, H, dl->off_w, dl->off_b, FT_NN_ACT_NONE, NULL, 0, NULL,
             m->offlog, 3 * nsamp);
-        ft_nn_msda_args ms = {.nq = nq, .heads = a->ca_heads, .dh = H / a->ca_heads, .levels = 1,
-                              .points = a->dec_points, .level_hw = {m->gw, m->gw},
-                              .level_start = {0}, .value = m->value, .ref = m->refs,
-                              .offsets = m->offlog, .ldoff = 3 * nsamp,
+        ft_nn_msda_args ms = {.nq = nq, .heads = a->ca_heads, .dh = H / a->ca_heads,
+                              .levels = a->levels, .points = a->dec_points, .value = m->value,
+                              .ref = m->refs, .offsets = m->offlog, .ldoff = 3 * nsamp,
                               .logits = m->offlog + 2 * nsamp, .ldlog = 3 * nsamp,
                               .out = m->att, .ldo = H};
+        for (int lv = 0; lv < a->levels; lv++) {
+            ms.level_hw[2 * lv] = ms.level_hw[2 * lv + 1] = m->lv[lv].g;
+            ms.level_start[lv] = m->lv[lv].start;
+        }
         be->ops->msda(be, &ms);
         lin(m, nq, H, H, m->att, H, dl->op_w, dl->op_b, FT_NN_ACT_NONE, m->tgt, H, NULL, m->tgt, H);
         lnorm(m, nq, H, m->tgt, dl->n2w, dl->n2b, DEC_EPS, FT_NN_ACT_NONE, m->tgt);
@@ -777,17 +932,30 @@ static ft_status plan_check(ft_rfdetr *m, const ft_rfdetr_params *p, const char 
     m->wtok = 1 + m->hw / m->nwin;
     m->tokens = m->nwin * m->wtok;
     m->c = a->hidden / 2;
-    if (m->hw < a->num_queries) {
+    /* projector levels: sizes and their rows in the transformer memory */
+    m->hw_all = 0;
+    m->masked = false;
+    for (int l = 0; l < a->levels; l++) {
+        proj_level *lv = &m->lv[l];
+        lv->scale = a->level_scale[l];
+        lv->g = lv->scale > 0 ? 2 * m->gw : lv->scale < 0 ? (m->gw - 1) / 2 + 1 : m->gw;
+        lv->hw = lv->g * lv->g;
+        lv->start = m->hw_all;
+        lv->cin = a->ntaps * (lv->scale > 0 ? a->vit_dim / 2 : a->vit_dim);
+        m->hw_all += lv->hw;
+        float wh = 0.05f * (float)(1 << l);
+        m->masked = m->masked || !(wh > 0.01f && wh < 0.99f);
+        for (int x = 0; x < lv->g; x++) {
+            float cx = (x + 0.5f) / lv->g;
+            m->masked = m->masked || !(cx > 0.01f && cx < 0.99f);
+        }
+    }
+    if (m->hw_all < a->num_queries) {
         FT_LOGE("rfdetr", "imgsz %d gives %d tokens, fewer than the %d queries of %s", m->size,
-                m->hw, a->num_queries, path);
+                m->hw_all, a->num_queries, path);
         return FT_ERR_CONFIG;
     }
     m->k = a->num_queries;
-    m->masked = false;
-    for (int x = 0; x < m->gw; x++) {
-        float cx = (x + 0.5f) / m->gw;
-        m->masked = m->masked || !(cx > 0.01f && cx < 0.99f);
-    }
     return FT_OK;
 }
 
@@ -828,8 +996,12 @@ static ft_status create_on(const ft_rfdetr_params *p, ft_rfdetr **out)
     const ft_rfdetr_arch *a = &m->a;
     m->vit = calloc((size_t)a->vit_layers, sizeof(*m->vit));
     m->dec = calloc((size_t)a->dec_layers, sizeof(*m->dec));
-    m->bott = calloc((size_t)a->proj_blocks * 2, sizeof(*m->bott));
-    if (!m->vit || !m->dec || !m->bott) {
+    bool ok = m->vit && m->dec;
+    for (int l = 0; l < a->levels; l++) {
+        m->lv[l].bott = calloc((size_t)a->proj_blocks * 2, sizeof(*m->lv[l].bott));
+        ok = ok && m->lv[l].bott;
+    }
+    if (!ok) {
         st = FT_ERR_NOMEM;
         goto out;
     }
@@ -855,8 +1027,8 @@ static ft_status create_on(const ft_rfdetr_params *p, ft_rfdetr **out)
     load_all(&L);
     if ((st = L.st))
         goto out;
-    if (L.stage_cap < (size_t)m->hw * 4)
-        L.stage_cap = (size_t)m->hw * 4;
+    if (L.stage_cap < (size_t)m->hw_all * 4)
+        L.stage_cap = (size_t)m->hw_all * 4;
     L.stage = malloc(L.stage_cap * sizeof(float));
     if (!L.stage) {
         st = FT_ERR_NOMEM;
@@ -913,7 +1085,8 @@ void ft_rfdetr_destroy(ft_rfdetr **pm)
     }
     free(m->vit);
     free(m->dec);
-    free(m->bott);
+    for (int l = 0; l < FT_RFDETR_MAX_LEVELS; l++)
+        free(m->lv[l].bott);
     free(m->h_logits);
     free(m->h_boxes);
     free(m->h_tmp);
@@ -949,9 +1122,9 @@ void ft_rfdetr_set_tap(ft_rfdetr *m, ft_rfdetr_tap_fn fn, void *user)
     if (fn && !m->h_tap) {
         const ft_rfdetr_arch *a = &m->a;
         size_t n = (size_t)m->hw * a->vit_dim;
-        size_t alt[] = {(size_t)m->hw * a->num_classes,
+        size_t alt[] = {(size_t)m->hw_all * a->num_classes,
                         (size_t)a->dec_layers * a->num_queries * a->hidden,
-                        (size_t)m->hw * a->hidden};
+                        (size_t)m->hw_all * a->hidden};
         for (size_t i = 0; i < sizeof(alt) / sizeof(alt[0]); i++)
             n = alt[i] > n ? alt[i] : n;
         m->h_tap = malloc(n * sizeof(float));

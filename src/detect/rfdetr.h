@@ -13,6 +13,7 @@
 #include "detect/detector.h"
 
 #define FT_RFDETR_MAX_TAPS 4
+#define FT_RFDETR_MAX_LEVELS 3
 
 /* The architecture, read from the checkpoint's saved args and tensor shapes
  * (or a size preset). One code path runs every size from these numbers. */
@@ -28,6 +29,8 @@ typedef struct ft_rfdetr_arch {
     int pos_grid;        /* side of the stored position-embedding grid */
     int hidden;          /* transformer width */
     int proj_blocks;     /* C2f bottlenecks in the projector */
+    int levels;          /* projector outputs = transformer feature levels */
+    int level_scale[FT_RFDETR_MAX_LEVELS]; /* +1 P3 (2x up), 0 P4, -1 P5 (2x down) */
     int sa_heads, ca_heads, dec_layers, dec_points, ffn;
     int num_queries, num_select;
     int num_classes;     /* logits per query (class_embed rows) */

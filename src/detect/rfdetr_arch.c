@@ -16,19 +16,31 @@
 typedef struct preset {
     const char *name;
     int res, patch, win, vit_dim, taps0, hidden, dec, points, nsel, pe;
+    int multiscale; /* projector P3 + P5 instead of P4 */
 } preset;
 
 static const preset presets[] = {
-    {"nano", 384, 16, 2, 384, 3, 256, 2, 2, 300, 24},
-    {"small", 512, 16, 2, 384, 3, 256, 3, 2, 300, 32},
-    {"medium", 576, 16, 2, 384, 3, 256, 4, 2, 300, 36},
-    {"large", 704, 16, 2, 384, 3, 256, 4, 2, 100, 44},
-    {"base", 560, 14, 4, 384, 2, 256, 3, 2, 300, 37},
-    {"large-legacy", 560, 14, 4, 768, 2, 384, 3, 4, 300, 37},
-    {"xl", 700, 20, 1, 768, 3, 512, 5, 4, 100, 35},
-    {"2xl", 880, 20, 2, 768, 3, 512, 5, 4, 100, 44},
+    {"nano", 384, 16, 2, 384, 3, 256, 2, 2, 300, 24, 0},
+    {"small", 512, 16, 2, 384, 3, 256, 3, 2, 300, 32, 0},
+    {"medium", 576, 16, 2, 384, 3, 256, 4, 2, 300, 36, 0},
+    {"large", 704, 16, 2, 384, 3, 256, 4, 2, 100, 44, 0},
+    {"base", 560, 14, 4, 384, 2, 256, 3, 2, 300, 37, 0},
+    {"large-legacy", 560, 14, 4, 768, 2, 384, 3, 4, 300, 37, 1},
+    {"xl", 700, 20, 1, 768, 3, 512, 5, 4, 100, 35, 0},
+    {"2xl", 880, 20, 2, 768, 3, 512, 5, 4, 100, 44, 0},
 };
 #define NPRESETS ((int)(sizeof(presets) / sizeof(presets[0])))
+
+static int count_prefixed(const ft_nn_weights *w, const char *fmt)
+{
+    char name[160];
+    int n = 0;
+    for (;; n++) {
+        snprintf(name, sizeof(name), fmt, n);
+        if (!ft_nn_weights_find(w, name))
+            return n;
+    }
+}
 
 static void apply_preset(const preset *p, ft_rfdetr_arch *a)
 {
@@ -54,17 +66,53 @@ static void apply_preset(const preset *p, ft_rfdetr_arch *a)
     a->num_queries = 300;
     a->num_select = p->nsel;
     a->num_classes = 91;
+    a->levels = p->multiscale ? 2 : 1;
+    a->level_scale[0] = p->multiscale ? 1 : 0;
+    a->level_scale[1] = -1;
 }
 
-static int count_prefixed(const ft_nn_weights *w, const char *fmt)
+/* Projector levels from args.projector_scale ("P3", "P4", "P5"), else from
+ * which projector tensors exist. */
+static ft_status resolve_levels(const ft_nn_weights *w, ft_rfdetr_arch *a)
 {
-    char name[160];
-    int n = 0;
-    for (;; n++) {
-        snprintf(name, sizeof(name), fmt, n);
-        if (!ft_nn_weights_find(w, name))
-            return n;
+    const char *path = ft_nn_weights_path(w);
+    const ft_nn_arg *ps = ft_nn_weights_arg(w, "projector_scale");
+    if (ps && ps->type == FT_NN_ARG_LIST && ps->len > 0) {
+        if (ps->len > FT_RFDETR_MAX_LEVELS) {
+            FT_LOGE("rfdetr", "%s: args.projector_scale has %zu levels (at most %d)", path,
+                    ps->len, FT_RFDETR_MAX_LEVELS);
+            return FT_ERR_MODEL;
+        }
+        for (size_t i = 0; i < ps->len; i++) {
+            const char *v = ps->items[i].type == FT_NN_ARG_STR ? ps->items[i].s : "";
+            int sc = !strcmp(v, "P3") ? 1 : !strcmp(v, "P4") ? 0 : !strcmp(v, "P5") ? -1 : 9;
+            if (sc == 9) {
+                FT_LOGE("rfdetr", "%s: args.projector_scale entry '%s' is not supported (P3, P4, "
+                        "P5)", path, v);
+                return FT_ERR_MODEL;
+            }
+            a->level_scale[i] = sc;
+        }
+        a->levels = (int)ps->len;
+        return FT_OK;
     }
+    int n = count_prefixed(w, "backbone.0.projector.stages.%d.0.cv1.conv.weight");
+    if (n < 1 || n > FT_RFDETR_MAX_LEVELS) {
+        FT_LOGE("rfdetr", "%s: %d projector stages found (1..%d supported)", path, n,
+                FT_RFDETR_MAX_LEVELS);
+        return FT_ERR_MODEL;
+    }
+    a->levels = n;
+    for (int l = 0; l < n; l++) {
+        char name[128];
+        snprintf(name, sizeof(name), "backbone.0.projector.stages_sampling.%d.0.0.weight", l);
+        const ft_nn_tensor *up = ft_nn_weights_find(w, name);
+        snprintf(name, sizeof(name), "backbone.0.projector.stages_sampling.%d.0.0.conv.weight", l);
+        a->level_scale[l] = up && up->ndim == 4 && up->shape[2] == 2 ? 1
+                            : ft_nn_weights_find(w, name)               ? -1
+                                                                        : 0;
+    }
+    return FT_OK;
 }
 
 static ft_status need(const ft_nn_weights *w, const char *name, const ft_nn_tensor **t)
@@ -181,15 +229,12 @@ ft_status rfdetr_arch_resolve(const ft_nn_weights *w, const char *size, ft_rfdet
     if (fc1 && fc1->ndim == 2)
         a->vit_mlp = (int)fc1->shape[0];
     a->proj_blocks = count_prefixed(w, "backbone.0.projector.stages.0.0.m.%d.cv1.conv.weight");
+    if (!override && (st = resolve_levels(w, a)))
+        return st;
     a->vit_layers = 0;
     for (int i = 0; i < a->ntaps; i++)
         a->vit_layers = a->taps[i] > a->vit_layers ? a->taps[i] : a->vit_layers;
 
-    if (ft_nn_weights_find(w, "backbone.0.projector.stages_sampling.0.0.0.weight") ||
-        ft_nn_weights_find(w, "backbone.0.projector.stages.1.0.cv1.conv.weight")) {
-        FT_LOGE("rfdetr", "%s: multi-scale projector (large-legacy) is not supported yet", path);
-        return FT_ERR_MODEL;
-    }
     if (ft_nn_weights_find(w, "segmentation_head.bias"))
         FT_LOGW("rfdetr", "%s: segmentation head ignored (boxes only)", path);
     if (a->vit_dim % 64 || a->hidden <= 0 || a->sa_heads <= 0 || a->ca_heads <= 0 ||

@@ -29,6 +29,19 @@ typedef struct mlp3 {
     const float *w[3], *b[3];
 } mlp3;
 
+/* One projector output level (P3, P4 or P5 of the official code). */
+typedef struct proj_level {
+    int scale;      /* +1: 2x up (P3, transposed conv), 0: P4, -1: 2x down (P5, 3x3 stride 2) */
+    int g, hw;      /* map side and g * g tokens */
+    int start;      /* first row of this level in the transformer memory */
+    int cin;        /* C2f input channels (taps concatenated after resampling) */
+    const float *up_w[FT_RFDETR_MAX_TAPS], *up_b[FT_RFDETR_MAX_TAPS]; /* P3 */
+    conv_ln down[FT_RFDETR_MAX_TAPS];                                /* P5 (ReLU) */
+    conv_ln cv1, cv2, *bott; /* C2f; bott: 2 per bottleneck */
+    const float *ln_w, *ln_b;
+    float *cat;     /* C2f input, hw x cin (P4: the taps concat itself) */
+} proj_level;
+
 struct ft_rfdetr {
     ft_rfdetr_arch a;
     int size;      /* input side */
@@ -36,7 +49,9 @@ struct ft_rfdetr {
     int nwin, wtok; /* windows and tokens per window (1 + patches) */
     int tokens;    /* nwin * wtok */
     int c;         /* projector hidden channels (hidden / 2) */
-    int k;         /* two-stage selections: min(num_queries, hw) */
+    int k;         /* two-stage selections: num_queries */
+    proj_level lv[FT_RFDETR_MAX_LEVELS];
+    int hw_all;    /* memory rows: tokens of all levels */
     bool masked;   /* some proposals invalid: the encoder memory is masked */
     ft_nn_backend *be;
     void *wmem, *amem, *imem;
@@ -44,8 +59,6 @@ struct ft_rfdetr {
     /* weights */
     const float *patch_w, *patch_b, *pos_rows, *vit_ln_w, *vit_ln_b, *proposals;
     vit_layer *vit;
-    conv_ln cv1, cv2, *bott; /* bott: 2 per bottleneck */
-    const float *proj_ln_w, *proj_ln_b;
     const float *enc_w, *enc_b, *enc_ln_w, *enc_ln_b, *enc_cls_w, *enc_cls_b;
     mlp3 enc_box, box;
     const float *refpoint, *query_feat, *rph_w[2], *rph_b[2];
@@ -54,9 +67,10 @@ struct ft_rfdetr {
 
     /* activations */
     float *img, *col, *emb, *x, *ln, *qkv, *ao, *hmlp, *cat, *pcat, *psrc, *pt, *mem, *memm;
+    float *up; /* P3: transposed-conv output before the pixel shuffle */
     float *eo, *el, *mx, *tkv, *tm, *tlog, *ma, *mb, *d, *ts, *refs, *sine, *qpos, *tgt;
     float *qk_in, *qk, *v, *att, *value, *offlog, *ffn, *hs, *logits, *boxes;
-    int32_t *widx, *tidx, *iota, *midx, *tki;
+    int32_t *widx, *tidx, *iota, *midx, *tki, *upidx;
 
     /* host side */
     float *h_logits, *h_boxes;
