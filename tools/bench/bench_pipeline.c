@@ -62,6 +62,7 @@ static long bare_transcode(const char *in, const char *out, const bench_opts *o)
     dec = avcodec_alloc_context3(dc);
     if (!dec || avcodec_parameters_to_context(dec, ist->codecpar) < 0)
         goto out;
+    dec->thread_count = 0; /* libav's choice, as the pipeline's reader does */
     dec->thread_type = FF_THREAD_FRAME | FF_THREAD_SLICE;
     if (avcodec_open2(dec, dc, NULL) < 0)
         goto out;
@@ -78,6 +79,7 @@ static long bare_transcode(const char *in, const char *out, const bench_opts *o)
     enc->framerate = ist->avg_frame_rate;
     enc->gop_size = (int)(2 * av_q2d(ist->avg_frame_rate) + 0.5);
     enc->flags |= AV_CODEC_FLAG_GLOBAL_HEADER;
+    enc->thread_count = 0; /* x264's own choice, as the pipeline's writer does */
     av_dict_set(&eo, "preset", o->preset, 0);
     av_dict_set(&eo, "crf", "23", 0);
     if (avcodec_open2(enc, ec, &eo) < 0)
