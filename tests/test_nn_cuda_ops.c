@@ -529,6 +529,47 @@ static void test_graph_replay(void **state)
         pair_free(all[i]);
 }
 
+/* ---- chains: a GEMM reading a layer norm's or an activation's output uses
+ * the f16 copy its producer wrote; any other write in between must make it
+ * convert again ---- */
+
+static void test_chains(void **state)
+{
+    env *e = need_gpu(state);
+    int m = 325, d = 384, f = 1536;
+    pair x = rand_pair(e, e->gpu, (size_t)m * d, 2.f), g = rand_pair(e, e->gpu, d, 1.f);
+    pair bt = rand_pair(e, e->gpu, d, 0.5f), w1 = rand_pair(e, e->gpu, (size_t)f * d, 0.05f);
+    pair b1 = rand_pair(e, e->gpu, f, 0.1f), w2 = rand_pair(e, e->gpu, (size_t)d * f, 0.03f);
+    pair h = out_pair(e, e->gpu, (size_t)m * d), u = out_pair(e, e->gpu, (size_t)m * f);
+    pair o = out_pair(e, e->gpu, (size_t)m * d), n = rand_pair(e, e->gpu, (size_t)m * d, 1.f);
+    for (int step = 0; step < 3; step++) {
+        for (int side = 0; side < 2; side++) {
+            ft_nn_backend *be = side ? e->gpu : e->cpu;
+#define P(q) ((float *)(side ? (q).g : (q).c))
+            if (step < 2)
+                be->ops->layernorm(be, m, d, P(x), d, P(g), P(bt), 1e-6f, FT_NN_ACT_NONE, P(h), d);
+            if (step == 1) /* h changes after the layer norm wrote its copy */
+                be->ops->add(be, m * d, P(h), P(n), P(h));
+            if (step == 2) /* h written by another operator only */
+                be->ops->add(be, m * d, P(n), P(n), P(h));
+            ft_nn_linear_args l1 = {.m = m, .n = f, .k = d, .x = P(h), .ldx = d, .w = P(w1),
+                                    .bias = P(b1), .act = FT_NN_ACT_GELU, .y = P(u), .ldy = f};
+            be->ops->linear(be, &l1);
+            ft_nn_linear_args l2 = {.m = m, .n = d, .k = f, .x = P(u), .ldx = f, .w = P(w2),
+                                    .y = P(o), .ldy = d};
+            be->ops->linear(be, &l2);
+#undef P
+        }
+        compare(&o, m, d, d,
+                TOL_F16, step == 0 ? "layernorm -> linear gelu -> linear"
+                                   : (step == 1 ? "layernorm, add, linear -> linear"
+                                                : "add -> linear -> linear"));
+    }
+    pair *all[] = {&x, &g, &bt, &w1, &b1, &w2, &h, &u, &o, &n};
+    for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
+        pair_free(all[i]);
+}
+
 /* ---- pre-processing from 8-bit planes ---- */
 
 static void test_image_to_tensor(void **state)
@@ -700,7 +741,8 @@ int main(void)
         cmocka_unit_test(test_layernorm),     cmocka_unit_test(test_attention),
         cmocka_unit_test(test_msda),          cmocka_unit_test(test_im2col),
         cmocka_unit_test(test_small_ops),     cmocka_unit_test(test_topk),
-        cmocka_unit_test(test_graph_replay),  cmocka_unit_test(test_image_to_tensor),
+        cmocka_unit_test(test_graph_replay),  cmocka_unit_test(test_chains),
+        cmocka_unit_test(test_image_to_tensor),
         cmocka_unit_test(test_image_to_tensor_random),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -91,6 +91,16 @@ typedef struct ft_nn_cuda {
     size_t x16_cap;
     float *tmp; /* GEMM result before a general epilogue */
     size_t tmp_cap;
+    /* f16 copy of the last layer norm or activation output, written by the
+     * same kernel, so the GEMM that reads that output next skips its own
+     * conversion pass. Valid until anything else may write the source. */
+    void *m16;
+    size_t m16_cap;
+    struct {
+        const float *src;
+        int m, n, ld;
+        bool valid;
+    } mir;
     gemm_plan plans[MAX_PLANS];
     int nplans;
     shadow *shadows;
@@ -261,6 +271,43 @@ static void *scratch(ft_nn_cuda *c, void **buf, size_t *cap, size_t bytes)
     return *buf;
 }
 
+/* ---- f16 copies of operator outputs ---- */
+
+static void mirror_drop(ft_nn_cuda *c)
+{
+    c->mir.valid = false;
+}
+
+/* The buffer for an f16 copy of an m x n output, or NULL (no copy: the
+ * consumer converts by itself). */
+static void *mirror_buffer(ft_nn_cuda *c, int m, int n)
+{
+    mirror_drop(c);
+    if (c->fp32)
+        return NULL;
+    return scratch(c, &c->m16, &c->m16_cap, (size_t)m * n * 2);
+}
+
+static void mirror_set(ft_nn_cuda *c, const float *src, int m, int n, int ld)
+{
+    c->mir.src = src;
+    c->mir.m = m;
+    c->mir.n = n;
+    c->mir.ld = ld;
+    c->mir.valid = true;
+}
+
+/* Drop the copy when [p, p + rows rows of ld) may overlap its source. */
+static void mirror_touch(ft_nn_cuda *c, const float *p, int rows, int ld)
+{
+    if (!c->mir.valid)
+        return;
+    const float *a0 = c->mir.src, *a1 = a0 + (size_t)(c->mir.m - 1) * c->mir.ld + c->mir.n;
+    const float *b1 = p + (size_t)rows * ld;
+    if (p < a1 && a0 < b1)
+        mirror_drop(c);
+}
+
 /* ---- memory ---- */
 
 static ft_status cuda_alloc(ft_nn_backend *be, size_t bytes, ft_nn_mem kind, void **ptr)
@@ -288,6 +335,7 @@ static void cuda_free(ft_nn_backend *be, void *ptr)
 static void cuda_upload(ft_nn_backend *be, void *dst, const void *src, size_t bytes)
 {
     ft_nn_cuda *c = cu(be);
+    mirror_drop(c);
     if (c->err || !bytes)
         return;
     staging *s = &c->stage[c->next_stage];
@@ -500,6 +548,10 @@ static void switch_to_fp32(ft_nn_cuda *c)
     dev_free(c, c->x16); /* FP32 GEMMs read the activations directly */
     c->x16 = NULL;
     c->x16_cap = 0;
+    dev_free(c, c->m16);
+    c->m16 = NULL;
+    c->m16_cap = 0;
+    mirror_drop(c);
     c->fp32 = true;
 }
 
@@ -569,7 +621,11 @@ static void linear_enqueue(ft_nn_cuda *c, const ft_nn_linear_args *a)
 
     const void *x = a->x;
     int ldx = a->ldx;
-    if (!c->fp32) {
+    if (!c->fp32 && c->mir.valid && c->mir.src == a->x && c->mir.m == a->m &&
+        c->mir.n == a->k && c->mir.ld == a->ldx) {
+        x = c->m16; /* the producer already wrote the f16 copy */
+        ldx = a->k;
+    } else if (!c->fp32) {
         void *x16 = scratch(c, &c->x16, &c->x16_cap, (size_t)a->m * a->k * 2);
         if (!x16)
             return;
@@ -577,6 +633,8 @@ static void linear_enqueue(ft_nn_cuda *c, const ft_nn_linear_args *a)
         x = x16;
         ldx = a->k;
     }
+    /* y never aliases x, but may overlap the source of a copy kept for later */
+    mirror_touch(c, a->y, a->m, a->ldy);
 
     if (!a->res || fold) {
         /* bias and ReLU in the GEMM epilogue; GELU/SiLU (exact forms) after */
@@ -586,11 +644,16 @@ static void linear_enqueue(ft_nn_cuda *c, const ft_nn_linear_args *a)
         else if (bias)
             epi = CUBLASLT_EPILOGUE_BIAS;
         if (gemm(c, a->m, a->n, a->k, x, ldx, w, bias, epi, a->res, a->ldres, a->y, a->ldy)) {
-            if (a->act == FT_NN_ACT_GELU || a->act == FT_NN_ACT_SILU)
+            if (a->act == FT_NN_ACT_GELU || a->act == FT_NN_ACT_SILU) {
+                /* stream order: the GEMM has read m16 before this rewrites it */
+                void *y16 = mirror_buffer(c, a->m, a->n);
                 fail_cuda(c,
                           ft_cuda_epilogue(a->m, a->n, a->y, a->ldy, NULL, a->act, NULL, 0, NULL,
-                                           a->y, a->ldy, c->stream),
+                                           a->y, a->ldy, y16, c->stream),
                           "activation");
+                if (y16)
+                    mirror_set(c, a->y, a->m, a->n, a->ldy);
+            }
             return;
         }
         if (c->err || c->capture_broken)
@@ -608,7 +671,7 @@ static void linear_enqueue(ft_nn_cuda *c, const ft_nn_linear_args *a)
     /* with a folded layer-scale, w and bias already carry it */
     fail_cuda(c,
               ft_cuda_epilogue(a->m, a->n, t, a->n, bias, a->act, a->res, a->ldres,
-                               fold ? NULL : a->scale, a->y, a->ldy, c->stream),
+                               fold ? NULL : a->scale, a->y, a->ldy, NULL, c->stream),
               "linear epilogue");
 }
 
@@ -626,6 +689,7 @@ static void cuda_linear(ft_nn_backend *be, const ft_nn_linear_args *a)
 
 #define ENQUEUE(c, call, what)                                                                     \
     do {                                                                                           \
+        mirror_drop(c);                                                                            \
         if (!(c)->err) {                                                                           \
             prof_begin(c);                                                                         \
             fail_cuda((c), (call), (what));                                                        \
@@ -638,8 +702,17 @@ static void cuda_layernorm(ft_nn_backend *be, int m, int n, const float *x, int 
                            float *y, int ldy)
 {
     ft_nn_cuda *c = cu(be);
-    ENQUEUE(c, ft_cuda_layernorm(m, n, x, ldx, gamma, beta, eps, act, y, ldy, c->stream),
-            "layernorm");
+    if (c->err)
+        return;
+    void *y16 = mirror_buffer(c, m, n);
+    if (c->err)
+        return;
+    prof_begin(c);
+    fail_cuda(c, ft_cuda_layernorm(m, n, x, ldx, gamma, beta, eps, act, y, ldy, y16, c->stream),
+              "layernorm");
+    prof_end(c, "layernorm");
+    if (y16)
+        mirror_set(c, y, m, n, ldy);
 }
 
 static void cuda_attention(ft_nn_backend *be, const ft_nn_attention_args *a)
@@ -884,6 +957,7 @@ static void cuda_destroy(ft_nn_backend *be)
             cudaEventDestroy(c->stage[i].done);
     }
     dev_free(c, c->x16);
+    dev_free(c, c->m16);
     dev_free(c, c->tmp);
     dev_free(c, c->frame_dev);
     dev_free(c, c->workspace);

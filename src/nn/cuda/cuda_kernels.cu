@@ -69,7 +69,8 @@ __global__ void k_f32_to_f16_vec4(long long n4, const float4 *x, __half2 *y)
 }
 
 __global__ void k_epilogue(int m, int n, const float *t, int ldt, const float *bias, ft_nn_act act,
-                           const float *res, int ldres, const float *scale, float *y, int ldy)
+                           const float *res, int ldres, const float *scale, float *y, int ldy,
+                           __half *y16)
 {
     long long total = (long long)m * n;
     for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < total;
@@ -84,6 +85,8 @@ __global__ void k_epilogue(int m, int n, const float *t, int ldt, const float *b
         if (res)
             v += res[r * ldres + c];
         y[r * ldy + c] = v;
+        if (y16)
+            y16[i] = __float2half_rn(v);
     }
 }
 
@@ -108,7 +111,8 @@ __global__ void k_weight_prepare(int n, int k, const float *w, const float *scal
  * write) so large activations (DINOv2 has outliers in the hundreds) keep
  * their precision. The row stays in L1 between passes. */
 __global__ void k_layernorm(int m, int n, const float *x, int ldx, const float *gamma,
-                            const float *beta, float eps, ft_nn_act act, float *y, int ldy)
+                            const float *beta, float eps, ft_nn_act act, float *y, int ldy,
+                            __half *y16)
 {
     int warp = (blockIdx.x * blockDim.x + threadIdx.x) >> 5;
     int lane = threadIdx.x & 31;
@@ -132,7 +136,10 @@ __global__ void k_layernorm(int m, int n, const float *x, int ldx, const float *
             o *= gamma[j];
         if (beta)
             o += beta[j];
-        yr[j] = act_apply(o, act);
+        o = act_apply(o, act);
+        yr[j] = o;
+        if (y16)
+            y16[(long long)warp * n + j] = __float2half_rn(o);
     }
 }
 
@@ -533,10 +540,10 @@ cudaError_t ft_cuda_f32_to_f16(int m, int n, const float *x, int ldx, void *y, c
 
 cudaError_t ft_cuda_epilogue(int m, int n, const float *t, int ldt, const float *bias,
                              ft_nn_act act, const float *res, int ldres, const float *scale,
-                             float *y, int ldy, cudaStream_t stream)
+                             float *y, int ldy, void *y16, cudaStream_t stream)
 {
-    k_epilogue<<<blocks_for((long long)m * n), kThreads, 0, stream>>>(m, n, t, ldt, bias, act, res,
-                                                                       ldres, scale, y, ldy);
+    k_epilogue<<<blocks_for((long long)m * n), kThreads, 0, stream>>>(
+        m, n, t, ldt, bias, act, res, ldres, scale, y, ldy, (__half *)y16);
     return cudaGetLastError();
 }
 
@@ -550,10 +557,10 @@ cudaError_t ft_cuda_weight_prepare(int n, int k, const float *w, const float *sc
 
 cudaError_t ft_cuda_layernorm(int m, int n, const float *x, int ldx, const float *gamma,
                               const float *beta, float eps, ft_nn_act act, float *y, int ldy,
-                              cudaStream_t stream)
+                              void *y16, cudaStream_t stream)
 {
-    k_layernorm<<<blocks_for((long long)m * 32), kThreads, 0, stream>>>(m, n, x, ldx, gamma, beta,
-                                                                         eps, act, y, ldy);
+    k_layernorm<<<blocks_for((long long)m * 32), kThreads, 0, stream>>>(
+        m, n, x, ldx, gamma, beta, eps, act, y, ldy, (__half *)y16);
     return cudaGetLastError();
 }
 

@@ -20,10 +20,11 @@ cudaError_t ft_cuda_f32_to_f16(int m, int n, const float *x, int ldx, void *y,
                                cudaStream_t stream);
 
 /* y = res + scale ⊙ act(t + bias) elementwise over m x n; every optional
- * operand may be NULL; y may alias t or res. */
+ * operand may be NULL; y may alias t or res. y16 (NULL for none) receives an
+ * f16 copy of y, m x n contiguous, for the next GEMM. */
 cudaError_t ft_cuda_epilogue(int m, int n, const float *t, int ldt, const float *bias,
                              ft_nn_act act, const float *res, int ldres, const float *scale,
-                             float *y, int ldy, cudaStream_t stream);
+                             float *y, int ldy, void *y16, cudaStream_t stream);
 
 /* w2[i][j] = w[i][j] * (scale ? scale[i] : 1) for an n x k weight, stored as
  * f16 when f16 is non-zero and f32 otherwise; b_out[i] = bias[i] * scale[i]
@@ -31,9 +32,10 @@ cudaError_t ft_cuda_epilogue(int m, int n, const float *t, int ldt, const float 
 cudaError_t ft_cuda_weight_prepare(int n, int k, const float *w, const float *scale, void *w2,
                                    int f16, const float *bias, float *b_out, cudaStream_t stream);
 
+/* Row-wise LayerNorm (+ activation); y16 as in ft_cuda_epilogue. */
 cudaError_t ft_cuda_layernorm(int m, int n, const float *x, int ldx, const float *gamma,
                               const float *beta, float eps, ft_nn_act act, float *y, int ldy,
-                              cudaStream_t stream);
+                              void *y16, cudaStream_t stream);
 
 /* Attention on tensor cores (f16 operands, f32 accumulation and softmax) when
  * fp16 is non-zero and dh is 32 or 64; an exact f32 kernel otherwise. */
