@@ -390,6 +390,50 @@ static void test_target_fps_resamples(void **state)
     remove_all();
 }
 
+/* Pictures in other formats and sizes are converted and scaled: white RGB
+ * and a dark NV12 frame come back with the expected luma. */
+static void test_writer_converts_formats(void **state)
+{
+    (void)state;
+    char p[512];
+    path_in(p, sizeof p, "conv.mkv");
+    ft_writer *w = open_small(p, 0, false);
+    static uint8_t rgb[32 * 24 * 3], nv12[96 * 72 * 3 / 2];
+    memset(rgb, 255, sizeof rgb);
+    ft_image a = {32, 24, FT_PIX_RGB24, {rgb}, {32 * 3}};
+    memset(nv12, 40, 96 * 72);
+    memset(nv12 + 96 * 72, 128, 96 * 72 / 2);
+    ft_image b = {96, 72, FT_PIX_NV12, {nv12, nv12 + 96 * 72}, {96, 96}};
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(ft_writer_write_image(w, i < 2 ? &a : &b, i / 25.0), FT_OK);
+    assert_int_equal(ft_writer_close(w), FT_OK);
+    ft_writer_destroy(&w);
+    ft_reader_params rp = {.url = p, .device = "cpu"};
+    ft_reader *r = NULL;
+    assert_int_equal(ft_reader_open(&rp, &r), FT_OK);
+    AVFrame *f = av_frame_alloc();
+    int lumas[4] = {0}, n = 0;
+    for (;;) {
+        ft_reader_item kind;
+        double t;
+        ft_status st = ft_reader_read(r, f, NULL, &kind, &t);
+        if (st == FT_ERR_INPUT_EOF)
+            break;
+        assert_int_equal(st, FT_OK);
+        assert_int_equal(f->width, 64);
+        if (n < 4)
+            lumas[n] = f->data[0][24 * f->linesize[0] + 32];
+        n++;
+        av_frame_unref(f);
+    }
+    assert_int_equal(n, 4);
+    assert_true(abs(lumas[0] - 235) <= 3); /* white, limited range */
+    assert_true(abs(lumas[3] - 40) <= 3);
+    av_frame_free(&f);
+    ft_reader_destroy(&r);
+    remove_all();
+}
+
 static void test_atomic_output(void **state)
 {
     (void)state;
@@ -489,6 +533,7 @@ int main(void)
         cmocka_unit_test(test_corrupt_packets_are_skipped),
         cmocka_unit_test(test_live_input_reconnects),
         cmocka_unit_test(test_target_fps_resamples),
+        cmocka_unit_test(test_writer_converts_formats),
         cmocka_unit_test(test_atomic_output),
         cmocka_unit_test(test_writer_errors),
         cmocka_unit_test(test_reader_errors),
