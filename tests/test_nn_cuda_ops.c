@@ -570,6 +570,46 @@ static void test_chains(void **state)
         pair_free(all[i]);
 }
 
+static void test_chains_attention_im2col(void **state)
+{
+    env *e = need_gpu(state);
+    /* attention -> output projection (the copy comes from the attention kernel) */
+    int b = 4, l = 325, d = 384, heads = 6;
+    pair qkv = rand_pair(e, e->gpu, (size_t)b * l * 3 * d, 1.f);
+    pair at = out_pair(e, e->gpu, (size_t)b * l * d), w = rand_pair(e, e->gpu, (size_t)d * d, 0.05f);
+    pair o = out_pair(e, e->gpu, (size_t)b * l * d);
+    /* im2col -> 3x3 conv as a GEMM (the copy comes from im2col) */
+    int c = 32, hh = 12, ww = 10, co = 16;
+    pair map = rand_pair(e, e->gpu, (size_t)hh * ww * c, 1.f);
+    pair col = out_pair(e, e->gpu, (size_t)hh * ww * c * 9);
+    pair wc = rand_pair(e, e->gpu, (size_t)co * c * 9, 0.05f);
+    pair oc = out_pair(e, e->gpu, (size_t)hh * ww * co);
+    for (int side = 0; side < 2; side++) {
+        ft_nn_backend *be = side ? e->gpu : e->cpu;
+#define P(q) ((float *)(side ? (q).g : (q).c))
+        ft_nn_attention_args a = {.batch = b, .lq = l, .lk = l, .heads = heads, .dh = 64,
+                                  .scale = 0.125f, .q = P(qkv), .ldq = 3 * d, .k = P(qkv) + d,
+                                  .ldk = 3 * d, .v = P(qkv) + 2 * d, .ldv = 3 * d, .out = P(at),
+                                  .ldo = d};
+        be->ops->attention(be, &a);
+        ft_nn_linear_args pl = {.m = b * l, .n = d, .k = d, .x = P(at), .ldx = d, .w = P(w),
+                                .y = P(o), .ldy = d};
+        be->ops->linear(be, &pl);
+        ft_nn_im2col_args ic = {.layout = FT_NN_HWC, .c = c, .h = hh, .w = ww, .k = 3,
+                                .stride = 1, .pad = 1, .x = P(map), .y = P(col)};
+        be->ops->im2col(be, &ic);
+        ft_nn_linear_args cl = {.m = hh * ww, .n = co, .k = c * 9, .x = P(col), .ldx = c * 9,
+                                .w = P(wc), .y = P(oc), .ldy = co};
+        be->ops->linear(be, &cl);
+#undef P
+    }
+    compare(&o, b * l, d, d, TOL_F16, "attention -> linear");
+    compare(&oc, hh * ww, co, co, TOL_F16, "im2col -> linear");
+    pair *all[] = {&qkv, &at, &w, &o, &map, &col, &wc, &oc};
+    for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
+        pair_free(all[i]);
+}
+
 /* ---- pre-processing from 8-bit planes ---- */
 
 static void test_image_to_tensor(void **state)
@@ -742,6 +782,7 @@ int main(void)
         cmocka_unit_test(test_msda),          cmocka_unit_test(test_im2col),
         cmocka_unit_test(test_small_ops),     cmocka_unit_test(test_topk),
         cmocka_unit_test(test_graph_replay),  cmocka_unit_test(test_chains),
+        cmocka_unit_test(test_chains_attention_im2col),
         cmocka_unit_test(test_image_to_tensor),
         cmocka_unit_test(test_image_to_tensor_random),
     };

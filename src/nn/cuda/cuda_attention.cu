@@ -62,7 +62,7 @@ __device__ __forceinline__ void stage_tile(__half (*dst)[LD], int rows, const fl
 }
 
 template <int D, bool VEC>
-__global__ void __launch_bounds__(kWarps * 32) k_flash(ft_nn_attention_args a)
+__global__ void __launch_bounds__(kWarps * 32) k_flash(ft_nn_attention_args a, __half *out16)
 {
     __shared__ __align__(128) FlashSmem<D> sm;
     using S = FlashSmem<D>;
@@ -145,9 +145,15 @@ __global__ void __launch_bounds__(kWarps * 32) k_flash(ft_nn_attention_args a)
     const int qi = q0 + row;
     if (qi < a.lq) {
         float inv = 1.f / l;
-        float *dst = a.out + ((long long)seq * a.lq + qi) * a.ldo + head * D;
-        for (int c = part * (D / 2); c < (part + 1) * (D / 2); c++)
-            dst[c] = sm.qo.o[row][c] * inv;
+        long long r = (long long)seq * a.lq + qi;
+        float *dst = a.out + r * a.ldo + head * D;
+        __half *dst16 = out16 ? out16 + r * (a.heads * D) + head * D : NULL;
+        for (int c = part * (D / 2); c < (part + 1) * (D / 2); c++) {
+            float v = sm.qo.o[row][c] * inv;
+            dst[c] = v;
+            if (dst16)
+                dst16[c] = __float2half_rn(v);
+        }
     }
 }
 
@@ -211,20 +217,28 @@ __global__ void k_attention_f32(ft_nn_attention_args a)
 
 } // namespace
 
-extern "C" cudaError_t ft_cuda_attention(const ft_nn_attention_args *a, int fp16,
+extern "C" int ft_cuda_attention_fast(const ft_nn_attention_args *a, int fp16)
+{
+    /* the tensor-core path stages 4 floats at a time */
+    bool aligned = a->ldq % 4 == 0 && a->ldk % 4 == 0 && a->ldv % 4 == 0;
+    return fp16 && aligned && (a->dh == 64 || a->dh == 32);
+}
+
+extern "C" cudaError_t ft_cuda_attention(const ft_nn_attention_args *a, int fp16, void *out16,
                                          cudaStream_t stream)
 {
     if (a->dh > 32 * kMaxDhPerLane)
         return cudaErrorInvalidValue;
-    /* the tensor-core path stages 4 floats at a time */
-    bool aligned = a->ldq % 4 == 0 && a->ldk % 4 == 0 && a->ldv % 4 == 0;
-    if (fp16 && aligned && (a->dh == 64 || a->dh == 32)) {
+    if (ft_cuda_attention_fast(a, fp16)) {
         dim3 grid((unsigned)((a->lq + kBQ - 1) / kBQ), (unsigned)a->heads, (unsigned)a->batch);
         bool vec = ((uintptr_t)a->q | (uintptr_t)a->k | (uintptr_t)a->v) % 16 == 0;
+        __half *o16 = (__half *)out16;
         if (a->dh == 64)
-            (vec ? k_flash<64, true> : k_flash<64, false>)<<<grid, kWarps * 32, 0, stream>>>(*a);
+            (vec ? k_flash<64, true> : k_flash<64, false>)<<<grid, kWarps * 32, 0, stream>>>(*a,
+                                                                                             o16);
         else
-            (vec ? k_flash<32, true> : k_flash<32, false>)<<<grid, kWarps * 32, 0, stream>>>(*a);
+            (vec ? k_flash<32, true> : k_flash<32, false>)<<<grid, kWarps * 32, 0, stream>>>(*a,
+                                                                                             o16);
     } else {
         dim3 grid((unsigned)a->lq, (unsigned)a->heads, (unsigned)a->batch);
         k_attention_f32<<<grid, 32, 0, stream>>>(*a);

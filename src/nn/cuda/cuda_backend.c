@@ -718,7 +718,19 @@ static void cuda_layernorm(ft_nn_backend *be, int m, int n, const float *x, int 
 static void cuda_attention(ft_nn_backend *be, const ft_nn_attention_args *a)
 {
     ft_nn_cuda *c = cu(be);
-    ENQUEUE(c, ft_cuda_attention(a, !c->fp32, c->stream), "attention");
+    if (c->err)
+        return;
+    void *o16 = ft_cuda_attention_fast(a, !c->fp32)
+                    ? mirror_buffer(c, a->batch * a->lq, a->heads * a->dh)
+                    : NULL;
+    mirror_drop(c);
+    if (c->err)
+        return;
+    prof_begin(c);
+    fail_cuda(c, ft_cuda_attention(a, !c->fp32, o16, c->stream), "attention");
+    prof_end(c, "attention");
+    if (o16)
+        mirror_set(c, a->out, a->batch * a->lq, a->heads * a->dh, a->ldo);
 }
 
 static void cuda_msda(ft_nn_backend *be, const ft_nn_msda_args *a)
@@ -730,7 +742,19 @@ static void cuda_msda(ft_nn_backend *be, const ft_nn_msda_args *a)
 static void cuda_im2col(ft_nn_backend *be, const ft_nn_im2col_args *a)
 {
     ft_nn_cuda *c = cu(be);
-    ENQUEUE(c, ft_cuda_im2col(a, c->stream), "im2col");
+    if (c->err)
+        return;
+    int ho = (a->h + 2 * a->pad - a->k) / a->stride + 1;
+    int wo = (a->w + 2 * a->pad - a->k) / a->stride + 1;
+    int cols = a->c * a->k * a->k;
+    void *y16 = mirror_buffer(c, ho * wo, cols);
+    if (c->err)
+        return;
+    prof_begin(c);
+    fail_cuda(c, ft_cuda_im2col(a, y16, c->stream), "im2col");
+    prof_end(c, "im2col");
+    if (y16)
+        mirror_set(c, a->y, ho * wo, cols, cols);
 }
 
 static void cuda_add(ft_nn_backend *be, int n, const float *a, const float *b, float *y)

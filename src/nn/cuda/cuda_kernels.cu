@@ -177,7 +177,7 @@ __global__ void k_rowmax(int m, int n, const float *x, int ldx, float *y)
         y[warp] = v;
 }
 
-__global__ void k_im2col(ft_nn_im2col_args a, int ho, int wo)
+__global__ void k_im2col(ft_nn_im2col_args a, int ho, int wo, __half *y16)
 {
     int kk = a.k * a.k;
     long long cols = (long long)a.c * kk;
@@ -195,6 +195,8 @@ __global__ void k_im2col(ft_nn_im2col_args a, int ho, int wo)
             v = a.layout == FT_NN_CHW ? a.x[((long long)ch * a.h + iy) * a.w + ix]
                                       : a.x[((long long)iy * a.w + ix) * a.c + ch];
         a.y[i] = v;
+        if (y16)
+            y16[i] = __float2half_rn(v);
     }
 }
 
@@ -571,12 +573,12 @@ cudaError_t ft_cuda_msda(const ft_nn_msda_args *a, cudaStream_t stream)
     return cudaGetLastError();
 }
 
-cudaError_t ft_cuda_im2col(const ft_nn_im2col_args *a, cudaStream_t stream)
+cudaError_t ft_cuda_im2col(const ft_nn_im2col_args *a, void *y16, cudaStream_t stream)
 {
     int ho = (a->h + 2 * a->pad - a->k) / a->stride + 1;
     int wo = (a->w + 2 * a->pad - a->k) / a->stride + 1;
     long long total = (long long)ho * wo * a->c * a->k * a->k;
-    k_im2col<<<blocks_for(total), kThreads, 0, stream>>>(*a, ho, wo);
+    k_im2col<<<blocks_for(total), kThreads, 0, stream>>>(*a, ho, wo, (__half *)y16);
     return cudaGetLastError();
 }
 

@@ -38,11 +38,17 @@ cudaError_t ft_cuda_layernorm(int m, int n, const float *x, int ldx, const float
                               void *y16, cudaStream_t stream);
 
 /* Attention on tensor cores (f16 operands, f32 accumulation and softmax) when
- * fp16 is non-zero and dh is 32 or 64; an exact f32 kernel otherwise. */
-cudaError_t ft_cuda_attention(const ft_nn_attention_args *a, int fp16, cudaStream_t stream);
+ * fp16 is non-zero and dh is 32 or 64; an exact f32 kernel otherwise. out16
+ * (NULL for none) receives an f16 copy of out, (batch*lq) x (heads*dh)
+ * contiguous, from the tensor-core path only. */
+cudaError_t ft_cuda_attention(const ft_nn_attention_args *a, int fp16, void *out16,
+                              cudaStream_t stream);
+/* Whether ft_cuda_attention takes the tensor-core path (and fills out16). */
+int ft_cuda_attention_fast(const ft_nn_attention_args *a, int fp16);
 
 cudaError_t ft_cuda_msda(const ft_nn_msda_args *a, cudaStream_t stream);
-cudaError_t ft_cuda_im2col(const ft_nn_im2col_args *a, cudaStream_t stream);
+/* im2col; y16 as in ft_cuda_epilogue (the rows are contiguous already). */
+cudaError_t ft_cuda_im2col(const ft_nn_im2col_args *a, void *y16, cudaStream_t stream);
 cudaError_t ft_cuda_add(int n, const float *a, const float *b, float *y, cudaStream_t stream);
 cudaError_t ft_cuda_gather_rows(int rows, int cols, const float *x, int ldx, const int32_t *idx,
                                 float *y, int ldy, cudaStream_t stream);
