@@ -246,6 +246,7 @@ int ft_bench_pipeline(int argc, char **argv)
     snprintf(out_a, sizeof out_a, "%s/bare.mp4", tmpdir);
     snprintf(out_b, sizeof out_b, "%s/pipeline.mp4", tmpdir);
     const char *in = o.input ? o.input : (o.keep ? o.keep : clip);
+    av_log_set_level(AV_LOG_ERROR); /* the baseline's encoder statistics are noise here */
     int rc = FT_EXIT_OK;
     ft_log_level saved = ft_log_get_level();
     if (!o.input) {
