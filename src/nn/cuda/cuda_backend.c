@@ -39,6 +39,7 @@ typedef struct gemm_plan {
     int epi;      /* cublasLtEpilogue_t */
     int has_c;    /* beta = 1 with a C operand */
     int align;    /* min alignment of the operands, bytes */
+    bool none;    /* cuBLASLt has no algorithm for this key (remembered too) */
     cublasLtMatmulDesc_t desc;
     cublasLtMatrixLayout_t la, lb, lc, ld;
     cublasLtMatmulAlgo_t algo;
@@ -389,11 +390,14 @@ static int ptr_align(const void *p)
 
 static void plan_destroy(gemm_plan *p)
 {
-    cublasLtMatrixLayoutDestroy(p->la);
-    cublasLtMatrixLayoutDestroy(p->lb);
-    cublasLtMatrixLayoutDestroy(p->lc);
-    cublasLtMatrixLayoutDestroy(p->ld);
-    cublasLtMatmulDescDestroy(p->desc);
+    cublasLtMatrixLayout_t l[4] = {p->la, p->lb, p->lc, p->ld};
+    for (int i = 0; i < 4; i++)
+        if (l[i])
+            cublasLtMatrixLayoutDestroy(l[i]);
+    if (p->desc)
+        cublasLtMatmulDescDestroy(p->desc);
+    p->desc = NULL;
+    p->la = p->lb = p->lc = p->ld = NULL;
 }
 
 /* Find or build the plan for y (m x n, f32) = x (m x k, f16 or f32) · wᵀ with
@@ -406,7 +410,7 @@ static gemm_plan *gemm_plan_get(ft_nn_cuda *c, int m, int n, int k, int ldx, int
         gemm_plan *p = &c->plans[i];
         if (p->m == m && p->n == n && p->k == k && p->ldx == ldx && p->ldc == ldc &&
             p->ldy == ldy && p->epi == (int)epi && p->has_c == has_c && p->align == align)
-            return p;
+            return p->none ? NULL : p;
     }
     if (c->nplans == MAX_PLANS || c->capturing) {
         if (c->capturing)
@@ -461,11 +465,11 @@ static gemm_plan *gemm_plan_get(ft_nn_cuda *c, int m, int n, int k, int ldx, int
     if (s == CUBLAS_STATUS_SUCCESS)
         s = cublasLtMatmulAlgoGetHeuristic(c->lt, p->desc, p->la, p->lb, p->lc, p->ld, pref, 1,
                                            &res, &found);
-    cublasLtMatmulPreferenceDestroy(pref);
-    if (s != CUBLAS_STATUS_SUCCESS || found == 0) {
+    if (pref)
+        cublasLtMatmulPreferenceDestroy(pref);
+    p->none = s != CUBLAS_STATUS_SUCCESS || found == 0;
+    if (p->none)
         plan_destroy(p);
-        return NULL; /* the caller falls back to a plain GEMM + epilogue kernel */
-    }
     p->m = m;
     p->n = n;
     p->k = k;
@@ -475,9 +479,10 @@ static gemm_plan *gemm_plan_get(ft_nn_cuda *c, int m, int n, int k, int ldx, int
     p->epi = (int)epi;
     p->has_c = has_c;
     p->align = align;
-    p->algo = res.algo;
+    if (!p->none)
+        p->algo = res.algo;
     c->nplans++;
-    return p;
+    return p->none ? NULL : p; /* NULL: the caller falls back to a plain GEMM + epilogue */
 }
 
 /* y = x · wᵀ (+ bias, + relu per epi) (+ C). x is in compute precision.
