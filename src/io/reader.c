@@ -102,12 +102,11 @@ static enum AVPixelFormat pick_hw_format(AVCodecContext *c, const enum AVPixelFo
     return AV_PIX_FMT_NONE;
 }
 
-/* NVDEC for "cuda" and "auto" when a CUDA device opens; otherwise software,
- * with one warning when the GPU was asked for explicitly. */
+/* NVDEC for "cuda" and "auto" when a CUDA device opens; otherwise software
+ * decoding. */
 static void try_hw(ft_reader *r, const char *device, const AVCodec *codec)
 {
-    bool want = !strcmp(device, "cuda");
-    if (!want && strcmp(device, "auto"))
+    if (strcmp(device, "cuda") && strcmp(device, "auto"))
         return;
     bool codec_ok = false;
     for (int i = 0;; i++) {
@@ -121,12 +120,13 @@ static void try_hw(ft_reader *r, const char *device, const AVCodec *codec)
     int err = codec_ok ? av_hwdevice_ctx_create(&r->hw_device, AV_HWDEVICE_TYPE_CUDA, NULL, NULL, 0)
                        : AVERROR(ENOSYS);
     if (err < 0) {
+        /* One warning per process, so that a GPU-less deployment is noticed
+         * without every reopened input repeating it. */
+        static atomic_flag warned = ATOMIC_FLAG_INIT;
         char eb[128];
-        if (want)
-            FT_LOGW("io", "%s: NVDEC unavailable (%s); decoding on the CPU", r->url,
-                    codec_ok ? ft_io_av_err(err, eb, sizeof eb) : "codec not supported");
-        else
-            FT_LOGD("io", "%s: no NVDEC; decoding on the CPU", r->url);
+        ft_log(atomic_flag_test_and_set(&warned) ? FT_LOG_DEBUG : FT_LOG_WARN, "io",
+               "%s: NVDEC unavailable (no usable CUDA device: %s); decoding on the CPU", r->url,
+               codec_ok ? ft_io_av_err(err, eb, sizeof eb) : "no CUDA decoder for this codec");
         return;
     }
     r->info.hw_decode = true;
@@ -151,6 +151,10 @@ static ft_status open_demuxer(ft_reader *r, ft_log_level lvl)
         av_dict_set_int(&opts, "rw_timeout", r->timeout_us, 0);
         if (r->buffer_size > 0)
             av_dict_set_int(&opts, "buffer_size", r->buffer_size, 0);
+        /* RTMP announces its streams as they come: libav would wait its
+         * default 5 s for an audio stream that may never appear, delaying
+         * every (re)connect and delivering those seconds as one burst. */
+        av_dict_set_int(&opts, "analyzeduration", 1000000, 0);
     }
     arm_deadline(r);
     int err = avformat_open_input(&r->fmt, r->open_url, NULL, &opts);

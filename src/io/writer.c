@@ -9,6 +9,7 @@
 #include <libswscale/swscale.h>
 #include <errno.h>
 #include <math.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -168,8 +169,8 @@ static int open_encoder(ft_writer *w, const ft_writer_params *p, const AVCodec *
     return 0;
 }
 
-/* NVENC when asked for or (auto) when it opens, else libx264. Falling back
- * from an explicit nvenc request logs one warning. */
+/* NVENC when asked for or (auto) when it opens, else libx264 with one
+ * warning per process. */
 static ft_status choose_encoder(ft_writer *w, const ft_writer_params *p)
 {
     const char *codec = p->codec && *p->codec ? p->codec : "auto";
@@ -185,11 +186,12 @@ static ft_status choose_encoder(ft_writer *w, const ft_writer_params *p)
         int err = nv ? open_encoder(w, p, nv, true) : AVERROR_ENCODER_NOT_FOUND;
         if (err >= 0)
             return FT_OK;
-        if (want_nvenc)
-            FT_LOGW("io", "%s: NVENC unavailable (%s); encoding with libx264", p->url,
-                    ft_io_av_err(err, eb, sizeof eb));
-        else
-            FT_LOGI("io", "%s: no usable NVENC; encoding with libx264", p->url);
+        /* One warning per process (the debug video and reopened live
+         * outputs probe again). */
+        static atomic_flag warned = ATOMIC_FLAG_INIT;
+        ft_log(atomic_flag_test_and_set(&warned) ? FT_LOG_DEBUG : FT_LOG_WARN, "io",
+               "%s: NVENC unavailable (h264_nvenc: %s); encoding with libx264", p->url,
+               ft_io_av_err(err, eb, sizeof eb));
     }
     const AVCodec *x = avcodec_find_encoder_by_name("libx264");
     if (!x) {
