@@ -60,7 +60,8 @@ typedef struct variant {
     int patch;      /* patch kernel */
     int dec_layers; /* decoder layers kept (at most the fixture's 4) */
     int classes;    /* head size; 0 keeps 91 */
-    int wide;       /* 1: ViT-B (768) backbone and a 512-wide transformer, as XL/2XL */
+    int wide;       /* 1: ViT-B (768) backbone and a 512-wide transformer, as XL/2XL;
+                       2: ViT-B, 384-wide, P3 + P5 projector, 4 points, as the legacy Large */
 } variant;
 
 typedef struct dim_map {
@@ -73,6 +74,10 @@ static const dim_map wide_vit[] = {{384, 768}, {1536, 3072}, {0, 0}};
 static const dim_map wide_proj[] = {{256, 512}, {1536, 3072}, {128, 256}, {640, 1280}, {0, 0}};
 static const dim_map wide_rest[] = {{256, 512}, {768, 1536}, {512, 1024}, {64, 256},
                                     {32, 128}, {0, 0}};
+/* legacy Large: 24 cross-attention heads x 2 levels x 4 points */
+static const dim_map legacy_proj[] = {{256, 384}, {128, 192}, {640, 960}, {0, 0}};
+static const dim_map legacy_rest[] = {{256, 384}, {768, 1152}, {512, 768}, {64, 384},
+                                      {32, 192}, {0, 0}};
 
 typedef struct out_tensor {
     char name[160];
@@ -109,9 +114,11 @@ static int reshape_tensor(const char *name, const variant *v, int ndim, int64_t 
 {
     int changed = 0;
     if (v->wide) {
-        const dim_map *map = !strncmp(name, "backbone.0.encoder.", 19)  ? wide_vit
-                             : !strncmp(name, "backbone.0.projector", 20) ? wide_proj
-                                                                          : wide_rest;
+        int proj = !strncmp(name, "backbone.0.projector", 20);
+        const dim_map *map = !strncmp(name, "backbone.0.encoder.", 19) ? wide_vit
+                             : v->wide == 2 ? (proj ? legacy_proj : legacy_rest)
+                             : proj         ? wide_proj
+                                            : wide_rest;
         for (int d = 0; d < ndim; d++)
             for (const dim_map *mp = map; mp->from; mp++)
                 if (shape[d] == mp->from) {
@@ -136,6 +143,63 @@ static int reshape_tensor(const char *name, const variant *v, int ndim, int64_t 
     return changed;
 }
 
+/* Appends a random tensor (the legacy Large's second projector level). */
+static void add_random(out_tensor *ts, size_t *nt, const char *name, int ndim, int64_t d0,
+                       int64_t d1, int64_t d2, int64_t d3)
+{
+    out_tensor *o = &ts[(*nt)++];
+    snprintf(o->name, sizeof(o->name), "%s", name);
+    o->ndim = ndim;
+    int64_t d[4] = {d0, d1, d2, d3};
+    o->n = 1;
+    for (int i = 0; i < ndim; i++) {
+        o->shape[i] = d[i];
+        o->n *= (size_t)d[i];
+    }
+    o->src = NULL;
+}
+
+/* The tensors the legacy Large has beyond the fixture's: per tap a 2x2
+ * transposed conv (P3) and a 3x3 stride-2 conv + LayerNorm (P5), and the
+ * P5 level's C2f (input 4 x 768). */
+static void add_legacy_levels(out_tensor *ts, size_t *nt)
+{
+    char n[160];
+    for (int j = 0; j < 4; j++) {
+        snprintf(n, sizeof(n), "backbone.0.projector.stages_sampling.0.%d.0.weight", j);
+        add_random(ts, nt, n, 4, 768, 384, 2, 2);
+        snprintf(n, sizeof(n), "backbone.0.projector.stages_sampling.0.%d.0.bias", j);
+        add_random(ts, nt, n, 1, 384, 0, 0, 0);
+        snprintf(n, sizeof(n), "backbone.0.projector.stages_sampling.1.%d.0.conv.weight", j);
+        add_random(ts, nt, n, 4, 768, 768, 3, 3);
+        snprintf(n, sizeof(n), "backbone.0.projector.stages_sampling.1.%d.0.bn.weight", j);
+        add_random(ts, nt, n, 1, 768, 0, 0, 0);
+        snprintf(n, sizeof(n), "backbone.0.projector.stages_sampling.1.%d.0.bn.bias", j);
+        add_random(ts, nt, n, 1, 768, 0, 0, 0);
+    }
+    const char *p = "backbone.0.projector.stages.1.";
+#define ADD(suffix, ...) (snprintf(n, sizeof(n), "%s%s", p, suffix), add_random(ts, nt, n, __VA_ARGS__))
+    ADD("0.cv1.conv.weight", 4, 384, 3072, 1, 1);
+    ADD("0.cv1.bn.weight", 1, 384, 0, 0, 0);
+    ADD("0.cv1.bn.bias", 1, 384, 0, 0, 0);
+    for (int b = 0; b < 3; b++)
+        for (int k = 1; k <= 2; k++) {
+            char sfx[64];
+            snprintf(sfx, sizeof(sfx), "0.m.%d.cv%d.conv.weight", b, k);
+            ADD(sfx, 4, 192, 192, 3, 3);
+            snprintf(sfx, sizeof(sfx), "0.m.%d.cv%d.bn.weight", b, k);
+            ADD(sfx, 1, 192, 0, 0, 0);
+            snprintf(sfx, sizeof(sfx), "0.m.%d.cv%d.bn.bias", b, k);
+            ADD(sfx, 1, 192, 0, 0, 0);
+        }
+    ADD("0.cv2.conv.weight", 4, 384, 960, 1, 1);
+    ADD("0.cv2.bn.weight", 1, 384, 0, 0, 0);
+    ADD("0.cv2.bn.bias", 1, 384, 0, 0, 0);
+    ADD("1.weight", 1, 384, 0, 0, 0);
+    ADD("1.bias", 1, 384, 0, 0, 0);
+#undef ADD
+}
+
 /* Writes the fixture's tensors, resized for variant v, as an F32
  * safetensors file, streaming one tensor at a time. */
 static void write_variant(const char *path, const variant *v)
@@ -143,7 +207,7 @@ static void write_variant(const char *path, const variant *v)
     ft_nn_weights *w = NULL;
     assert_int_equal(ft_nn_weights_open(ckpt, &w), FT_OK);
     size_t count = ft_nn_weights_count(w);
-    out_tensor *ts = calloc(count, sizeof(*ts));
+    out_tensor *ts = calloc(count + 128, sizeof(*ts));
     assert_non_null(ts);
     size_t nt = 0, maxn = 0;
     for (size_t i = 0; i < count; i++) {
@@ -159,8 +223,11 @@ static void write_variant(const char *path, const variant *v)
         o->n = 1;
         for (int d = 0; d < o->ndim; d++)
             o->n *= (size_t)o->shape[d];
-        maxn = o->n > maxn ? o->n : maxn;
     }
+    if (v->wide == 2)
+        add_legacy_levels(ts, &nt);
+    for (size_t i = 0; i < nt; i++)
+        maxn = ts[i].n > maxn ? ts[i].n : maxn;
     size_t hcap = nt * 256 + 64, hl = 0, off = 0;
     char *hdr = malloc(hcap);
     float *buf = malloc(maxn * sizeof(float));
@@ -248,6 +315,8 @@ static void test_sizes_from_shapes(void **state)
         /* ViT-B, plain (one window), 512-wide transformer; run at 400 px
          * (20 x 20 patches) to keep the test short */
         {"xl", {35, 20, 4, 0, 1}, 700, 1, 12, 100, 400},
+        /* ViT-B with 4 windows, P3 (32 x 32) + P5 (8 x 8) levels at 224 px */
+        {"large-legacy", {37, 14, 3, 0, 2}, 560, 4, 11, 300, 224},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         char path[1200];
@@ -264,8 +333,9 @@ static void test_sizes_from_shapes(void **state)
         assert_int_equal(a.dec_layers, cases[i].v.dec_layers);
         assert_int_equal(a.num_select, cases[i].num_select);
         assert_int_equal(a.vit_dim, cases[i].v.wide ? 768 : 384);
-        assert_int_equal(a.hidden, cases[i].v.wide ? 512 : 256);
+        assert_int_equal(a.hidden, cases[i].v.wide == 1 ? 512 : cases[i].v.wide ? 384 : 256);
         assert_int_equal(a.dec_points, cases[i].v.wide ? 4 : 2);
+        assert_int_equal(a.levels, cases[i].v.wide == 2 ? 2 : 1);
         remove(path);
     }
 }

@@ -180,6 +180,8 @@ ft_status rfdetr_arch_resolve(const ft_nn_weights *w, const char *size, ft_rfdet
 
     if (!override) {
         /* The checkpoint's own numbers: saved args, then tensor shapes. */
+        if ((st = resolve_levels(w, a)))
+            return st;
         a->vit_dim = vit_dim;
         a->vit_heads = vit_dim / 64;
         a->patch = patch;
@@ -221,7 +223,7 @@ ft_status rfdetr_arch_resolve(const ft_nn_weights *w, const char *size, ft_rfdet
                 a->ffn = (int)t->shape[0];
             t = ft_nn_weights_find(w, "transformer.decoder.layers.0.cross_attn.attention_weights.bias");
             if (t && t->ndim == 1 && a->ca_heads > 0)
-                a->dec_points = (int)t->shape[0] / a->ca_heads;
+                a->dec_points = (int)t->shape[0] / (a->ca_heads * a->levels);
         }
     }
     a->num_classes = (int)ce->shape[0];
@@ -229,8 +231,6 @@ ft_status rfdetr_arch_resolve(const ft_nn_weights *w, const char *size, ft_rfdet
     if (fc1 && fc1->ndim == 2)
         a->vit_mlp = (int)fc1->shape[0];
     a->proj_blocks = count_prefixed(w, "backbone.0.projector.stages.0.0.m.%d.cv1.conv.weight");
-    if (!override && (st = resolve_levels(w, a)))
-        return st;
     a->vit_layers = 0;
     for (int i = 0; i < a->ntaps; i++)
         a->vit_layers = a->taps[i] > a->vit_layers ? a->taps[i] : a->vit_layers;
