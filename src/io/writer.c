@@ -31,6 +31,7 @@ struct ft_writer {
     AVRational audio_in_tb;
     AVFrame *frame;     /* encoder input buffer, YUV420P at the output size */
     AVFrame *prev;      /* last frame sent (target_fps repeats it) */
+    AVFrame *ref;       /* reference to a caller's frame while it is encoded */
     AVPacket *pkt;      /* encoder output */
     AVPacket *apkt;     /* audio packet being written */
     struct SwsContext *sws;
@@ -303,9 +304,10 @@ ft_status ft_writer_open(const ft_writer_params *p, ft_writer **out)
     w->header_written = true;
     w->frame = av_frame_alloc();
     w->prev = av_frame_alloc();
+    w->ref = av_frame_alloc();
     w->pkt = av_packet_alloc();
     w->apkt = av_packet_alloc();
-    if (!w->frame || !w->prev || !w->pkt || !w->apkt) {
+    if (!w->frame || !w->prev || !w->ref || !w->pkt || !w->apkt) {
         st = FT_ERR_NOMEM;
         goto out;
     }
@@ -470,11 +472,10 @@ ft_status ft_writer_write_frame(ft_writer *w, const AVFrame *frame, double pts_s
     if (frame->format == AV_PIX_FMT_YUV420P && frame->width == w->frame->width &&
         frame->height == w->frame->height) {
         /* Encode the caller's buffers directly (a new reference, no copy). */
-        AVFrame *ref = av_frame_clone(frame);
-        if (!ref)
+        if (av_frame_ref(w->ref, frame) < 0)
             return FT_ERR_NOMEM;
-        ft_status st = submit(w, ref, pts_s);
-        av_frame_free(&ref);
+        ft_status st = submit(w, w->ref, pts_s);
+        av_frame_unref(w->ref);
         return st;
     }
     ft_status st = convert_into_frame(w, (const uint8_t *const *)frame->data, frame->linesize,
@@ -548,6 +549,7 @@ void ft_writer_destroy(ft_writer **pw)
     avcodec_free_context(&w->enc);
     av_frame_free(&w->frame);
     av_frame_free(&w->prev);
+    av_frame_free(&w->ref);
     av_packet_free(&w->pkt);
     av_packet_free(&w->apkt);
     sws_freeContext(w->sws);
