@@ -13,6 +13,8 @@ typedef struct ft_command {
 int ft_cmd_config(int argc, char **argv);
 /* batch: process a whole video file (cmd_batch.c). */
 int ft_cmd_batch(int argc, char **argv);
+/* stream: live service, RTMP/SRT in and out, HTTP endpoints, hot reload (cmd_stream.c). */
+int ft_cmd_stream(int argc, char **argv);
 
 /* bench: run a named benchmark (detector, ...) and print figures and a ratio to a baseline. */
 int ft_cmd_bench(int argc, char **argv);

@@ -341,6 +341,9 @@ static void *decode_main(void *arg)
 {
     ft_pipeline *pl = arg;
     int64_t index = 0;
+    double last_pts = 0;
+    const ft_reader_info *info = ft_reader_get_info(pl->reader);
+    const double step_s = info->fps > 0 ? 1.0 / info->fps : 0.04;
     for (;;) {
         if (atomic_load(&pl->stop))
             break;
@@ -363,6 +366,17 @@ static void *decode_main(void *arg)
             break;
         }
         it->kind = kind == FT_READER_VIDEO ? ITEM_VIDEO : ITEM_AUDIO;
+        if (kind == FT_READER_VIDEO) {
+            /* A restarted publisher can hand over a frame that is not after
+             * the last one (reordered frames around the timestamp reset);
+             * the tracker and camera need time to move forward, so such a
+             * frame is shown one nominal frame after its predecessor. */
+            if (index > 0 && pts <= last_pts) {
+                FT_LOGD("pipeline", "frame at %.3f s not after %.3f s: retimed", pts, last_pts);
+                pts = last_pts + step_s;
+            }
+            last_pts = pts;
+        }
         it->pts_s = pts;
         if (pl->p.realtime && it->kind == ITEM_VIDEO)
             pace(pl, pts);

@@ -1,0 +1,112 @@
+/* `football-tracker stream`: the live service (service/stream.h). */
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/commands.h"
+#include "cli/common.h"
+#include "core/log.h"
+#include "service/stream.h"
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: football-tracker stream --input URL --output URL [options]\n"
+            "\n"
+            "Live mode: reads an RTMP/RTMPS/SRT stream, follows the ball and pushes the\n"
+            "virtual-camera stream (x264 zerolatency or NVENC) to an RTMP/RTMPS/SRT URL at a\n"
+            "constant frame rate. When the input stalls the last frame is repeated, then a\n"
+            "RECONNECTING slate is shown; input and output reconnect independently with\n"
+            "exponential backoff (stream.reconnect_attempts, stream.reconnect_delay).\n"
+            "Video is never written to disk.\n"
+            "\n"
+            "options:\n");
+    ft_cli_common_usage(out);
+    fprintf(out,
+            "  --http-port N            HTTP port (http.port, FT_HTTP_PORT; bind address http.bind)\n"
+            "  --realtime               pace the input by its timestamps (a file:// URL as a camera)\n"
+            "  --help                   this text\n"
+            "\n"
+            "HTTP: /health /ready /metrics /status /status.json /preview.mjpg /config (GET, and\n"
+            "PATCH with 'Authorization: Bearer <token from http.token_file>').\n"
+            "Signals: SIGHUP re-reads the configuration files (also done when they change);\n"
+            "SIGINT/SIGTERM stop cleanly.\n"
+            "Exit codes: 0 stopped, 1 configuration, 2 model, 3 input lost (reconnects exhausted),\n"
+            "4 output lost (reconnects exhausted), 5 GPU, 6 runtime.\n");
+}
+
+/* Signal handlers only set flags (ft_service_stream_stop/request_reload are
+ * async-signal-safe). */
+static _Atomic(ft_service_stream *) running_service;
+
+static void on_signal(int sig)
+{
+    ft_service_stream *s = atomic_load(&running_service);
+    if (!s)
+        return;
+    if (sig == SIGHUP)
+        ft_service_stream_request_reload(s);
+    else
+        ft_service_stream_stop(s);
+}
+
+int ft_cmd_stream(int argc, char **argv)
+{
+    ft_cli_common c;
+    ft_cli_common_init(&c);
+    bool realtime = false;
+    for (int i = 1; i < argc; i++) {
+        bool used = false;
+        if (ft_cli_common_parse_arg(&c, argc, argv, &i, &used))
+            return FT_EXIT_CONFIG;
+        if (used)
+            continue;
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            usage(stdout);
+            return FT_EXIT_OK;
+        } else if (!strcmp(argv[i], "--realtime")) {
+            realtime = true;
+        } else if (!strncmp(argv[i], "--http-port", 11) &&
+                   (argv[i][11] == '=' || (argv[i][11] == '\0' && i + 1 < argc))) {
+            const char *v = argv[i][11] == '=' ? argv[i] + 12 : argv[++i];
+            if (ft_cli_common_add_override(&c, "--http-port", "http.port", v))
+                return FT_EXIT_CONFIG;
+        } else {
+            fprintf(stderr, "stream: unknown option or missing value: %s\n", argv[i]);
+            usage(stderr);
+            return FT_EXIT_CONFIG;
+        }
+    }
+    if (!c.input || !c.output) {
+        fprintf(stderr, "stream: --input and --output are required\n");
+        usage(stderr);
+        return FT_EXIT_CONFIG;
+    }
+    ft_config *cfg = NULL;
+    ft_service_stream *s = NULL;
+    ft_status st = ft_cli_common_load(&c, &cfg);
+    if (st)
+        goto out;
+    ft_service_stream_params sp = {c.input, c.output, realtime};
+    if ((st = ft_service_stream_create(&sp, &cfg, &s)))
+        goto out;
+    atomic_store(&running_service, s);
+    struct sigaction sa = {0}, old_int, old_term, old_hup;
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, &old_int);
+    sigaction(SIGTERM, &sa, &old_term);
+    sigaction(SIGHUP, &sa, &old_hup);
+    st = ft_service_stream_run(s);
+    sigaction(SIGINT, &old_int, NULL);
+    sigaction(SIGTERM, &old_term, NULL);
+    sigaction(SIGHUP, &old_hup, NULL);
+    atomic_store(&running_service, NULL);
+out:
+    if (st)
+        fprintf(stderr, "stream: failed: %s (exit %d)\n", ft_status_str(st),
+                ft_status_exit_code(st));
+    ft_service_stream_destroy(&s);
+    ft_config_destroy(&cfg);
+    return ft_status_exit_code(st);
+}

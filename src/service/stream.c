@@ -1,0 +1,573 @@
+/* Stream service: glue between the live pipeline, the HTTP server, the
+ * metrics and the configuration. Threads: the caller runs the pipeline; a
+ * monitor thread polls for reload requests and config-file changes and
+ * mirrors pipeline counters into the metrics; libmicrohttpd serves. */
+#include "service/stream.h"
+
+#include <errno.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "core/log.h"
+#include "io/reader.h"
+#include "pipeline/pipeline.h"
+#include "service/http.h"
+#include "service/metrics.h"
+#include "service/preview.h"
+
+/* Latency buckets in seconds, from one frame time to a stall. */
+static const double latency_buckets[] = {0.005, 0.01, 0.02, 0.033, 0.05, 0.075, 0.1,
+                                         0.15,  0.2,  0.3,  0.5,   1.0,  2.0};
+#define N_LAT_BUCKETS ((int)(sizeof latency_buckets / sizeof latency_buckets[0]))
+
+enum { M_FRAMES_IN, M_FRAMES_OUT, M_SENT, M_DROPPED, M_REPEATED, M_SLATE, M_LOST_OUT,
+       M_IN_RECONN, M_OUT_RECONN, M_INPUT_UP, M_OUTPUT_UP, M_FPS, M_LOST_RATIO, M_CHAOS_RATIO,
+       M_CONFIDENCE, M_RELOAD_OK, M_RELOAD_ERR, M_STAGE0, /* + FT_STAGE_COUNT gauges */
+       M_COUNT = M_STAGE0 + FT_STAGE_COUNT };
+
+struct ft_service_stream {
+    ft_service_stream_params p;
+    pthread_mutex_t mu;  /* guards cfg, cfg_prev_files, mode, counts */
+    ft_config *cfg0;     /* the config the pipeline was made from (its strings are borrowed) */
+    ft_config *cfg;      /* in force now (== cfg0 until the first reload) */
+    struct timespec mtime[FT_CONFIG_FILE_COUNT];
+    ft_detector *det;
+    ft_detect_filter *filter;
+    _Atomic(ft_pipeline *) pl;
+    ft_service_http *http;
+    ft_service_preview *preview;
+    ft_metrics *metrics;
+    ft_metric *m[M_COUNT];
+    ft_metric *latency;  /* end-to-end histogram */
+    atomic_bool stop, reload_requested;
+    atomic_int_fast64_t last_frame_ns;
+    const char *mode;    /* tracker mode of the last frame (static string) */
+    int64_t frames, lost, chaos;
+    pthread_t monitor;
+    bool monitor_started;
+    bool was_stalled;
+};
+
+static int64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+bool ft_service_output_url_allowed(const char *url)
+{
+    static const char *const schemes[] = {"rtmp://", "rtmps://", "srt://", "udp://"};
+    for (size_t i = 0; i < sizeof schemes / sizeof schemes[0]; i++)
+        if (!strncmp(url, schemes[i], strlen(schemes[i])))
+            return true;
+    return false;
+}
+
+/* ---- configuration ---- */
+
+static void file_mtimes(const ft_config *cfg, struct timespec *out)
+{
+    const ft_config_sources *src = ft_config_get_sources(cfg);
+    for (int f = 0; f < FT_CONFIG_FILE_COUNT; f++) {
+        struct stat st;
+        out[f] = (struct timespec){0, 0};
+        if (src->files[f][0] && stat(src->files[f], &st) == 0)
+            out[f] = st.st_mtim;
+    }
+}
+
+/* Reads the bearer token (first line of http.token_file, at most 256 bytes)
+ * into the HTTP server. An unreadable file is a configuration error. */
+static ft_status load_token(ft_service_stream *s, const ft_settings *set)
+{
+    if (!set->http.token_file[0])
+        return ft_service_http_set_token(s->http, NULL);
+    char tok[FT_SERVICE_HTTP_MAX_TOKEN + 2] = "";
+    FILE *f = fopen(set->http.token_file, "r");
+    if (!f) {
+        FT_LOGE("service", "http.token_file %s: cannot read: %s", set->http.token_file,
+                strerror(errno));
+        return FT_ERR_CONFIG;
+    }
+    struct stat st;
+    if (fstat(fileno(f), &st) == 0 && (st.st_mode & 0077))
+        FT_LOGW("service", "http.token_file %s is readable by other users (chmod 600 it)",
+                set->http.token_file);
+    bool ok = fgets(tok, sizeof tok, f) != NULL;
+    fclose(f);
+    tok[strcspn(tok, "\r\n")] = '\0';
+    ft_status rs = FT_ERR_CONFIG;
+    if (!ok || !tok[0])
+        FT_LOGE("service", "http.token_file %s: empty", set->http.token_file);
+    else if (strlen(tok) > FT_SERVICE_HTTP_MAX_TOKEN)
+        FT_LOGE("service", "http.token_file %s: token longer than %d bytes", set->http.token_file,
+                FT_SERVICE_HTTP_MAX_TOKEN);
+    else
+        rs = ft_service_http_set_token(s->http, tok);
+    memset(tok, 0, sizeof tok);
+    return rs;
+}
+
+/* Puts `next` (taken) in force: pipeline stages switch at the next frame. */
+static void install(ft_service_stream *s, ft_config *next)
+{
+    pthread_mutex_lock(&s->mu);
+    ft_config *old = s->cfg;
+    s->cfg = next;
+    file_mtimes(next, s->mtime);
+    ft_pipeline *pl = atomic_load(&s->pl);
+    if (pl)
+        ft_pipeline_update(pl, ft_settings_of(next));
+    pthread_mutex_unlock(&s->mu);
+    if (old != s->cfg0)
+        ft_config_destroy(&old);
+    ft_service_metric_add(s->m[M_RELOAD_OK], 1);
+}
+
+ft_status ft_service_stream_reload(ft_service_stream *s, char *err, size_t cap)
+{
+    ft_config *next = NULL;
+    pthread_mutex_lock(&s->mu);
+    ft_status st = ft_config_reload(s->cfg, &next, err, cap);
+    if (st)
+        file_mtimes(s->cfg, s->mtime); /* report a bad file once, not every poll */
+    pthread_mutex_unlock(&s->mu);
+    if (!st && (st = load_token(s, ft_settings_of(next)))) {
+        snprintf(err, cap, "http.token_file: cannot be read");
+        ft_config_destroy(&next);
+    }
+    if (st) {
+        FT_LOGE("service", "reload refused, the previous configuration stays in force: %s", err);
+        ft_service_metric_add(s->m[M_RELOAD_ERR], 1);
+        return st;
+    }
+    install(s, next);
+    FT_LOGI("service", "configuration reloaded");
+    return FT_OK;
+}
+
+/* ---- HTTP handlers ---- */
+
+static bool h_ready(void *user)
+{
+    ft_service_stream *s = user;
+    int64_t last = atomic_load(&s->last_frame_ns);
+    ft_pipeline *pl = atomic_load(&s->pl);
+    if (!pl || !last || now_ns() - last > 2000000000)
+        return false;
+    ft_pipeline_stats st;
+    ft_pipeline_stats_get(pl, &st);
+    return !st.input_stalled;
+}
+
+static ft_status h_metrics(void *user, char *buf, size_t cap, size_t *len)
+{
+    ft_service_stream *s = user;
+    return ft_service_metrics_render(s->metrics, buf, cap, len);
+}
+
+static ft_status h_status_json(void *user, char *buf, size_t cap, size_t *len)
+{
+    ft_service_stream *s = user;
+    pthread_mutex_lock(&s->mu);
+    const char *mode = s->mode ? s->mode : "starting";
+    pthread_mutex_unlock(&s->mu);
+    ft_pipeline *pl = atomic_load(&s->pl);
+    ft_pipeline_stats st = {0};
+    if (pl)
+        ft_pipeline_stats_get(pl, &st);
+    const char *input = !pl ? "connecting" : st.input_stalled ? "reconnecting" : "connected";
+    if (pl && st.input_stalled && st.frames_slate > 0)
+        mode = "slate";
+    int n = snprintf(buf, cap,
+                     "{\"input\":\"%s\",\"output_up\":%s,\"mode\":\"%s\",\"fps\":%.3f,"
+                     "\"latency_ms_p50\":%.3f,\"latency_ms_p95\":%.3f,\"frames_in\":%lld,"
+                     "\"frames_out\":%lld,\"frames_sent\":%lld,\"frames_dropped\":%lld,"
+                     "\"frames_repeated\":%lld,\"frames_slate\":%lld,\"input_reconnects\":%.0f,"
+                     "\"output_reconnects\":%lld}\n",
+                     input, st.output_up ? "true" : "false", mode, st.fps,
+                     1e3 * ft_service_metric_quantile(s->latency, 0.5),
+                     1e3 * ft_service_metric_quantile(s->latency, 0.95), (long long)st.frames_in,
+                     (long long)st.frames_out, (long long)st.frames_sent,
+                     (long long)st.frames_dropped, (long long)st.frames_repeated,
+                     (long long)st.frames_slate, ft_service_metric_value(s->m[M_IN_RECONN]),
+                     (long long)st.output_reconnects);
+    if (n < 0 || (size_t)n >= cap)
+        return FT_ERR_NOMEM;
+    *len = (size_t)n;
+    return FT_OK;
+}
+
+static ft_status h_config_get(void *user, char *buf, size_t cap, size_t *len)
+{
+    ft_service_stream *s = user;
+    FILE *f = fmemopen(buf, cap, "w");
+    if (!f)
+        return FT_ERR_NOMEM;
+    pthread_mutex_lock(&s->mu);
+    ft_config_print_json(s->cfg, f);
+    pthread_mutex_unlock(&s->mu);
+    long n = ftell(f);
+    bool over = ferror(f) || n < 0 || (size_t)n >= cap;
+    fclose(f);
+    if (over)
+        return FT_ERR_NOMEM;
+    *len = (size_t)n;
+    return FT_OK;
+}
+
+static ft_status h_config_patch(void *user, const char *const *keys, const char *const *values,
+                                int n, char *err, size_t cap)
+{
+    ft_service_stream *s = user;
+    pthread_mutex_lock(&s->mu);
+    ft_config *cur = NULL;
+    ft_status st = FT_OK;
+    /* Each key on a copy of the previous copy; the live config is replaced
+     * only when all of them passed. */
+    for (int i = 0; i < n && !st; i++) {
+        ft_config *next = NULL;
+        st = ft_config_set(cur ? cur : s->cfg, keys[i], values[i], "PATCH /config", true, &next,
+                           err, cap);
+        ft_config_destroy(&cur);
+        cur = next;
+    }
+    pthread_mutex_unlock(&s->mu);
+    if (st) {
+        ft_config_destroy(&cur);
+        char clean[1024];
+        ft_log_sanitize(err, clean, sizeof clean);
+        FT_LOGW("service", "PATCH /config refused, nothing changed: %s", clean);
+        ft_service_metric_add(s->m[M_RELOAD_ERR], 1);
+        return st == FT_ERR_NOMEM ? st : FT_ERR_CONFIG;
+    }
+    install(s, cur);
+    FT_LOGI("service", "PATCH /config applied %d key%s", n, n > 1 ? "s" : "");
+    return FT_OK;
+}
+
+static ft_status h_preview(void *user, uint64_t *seq, uint8_t *buf, size_t cap, size_t *len,
+                           int timeout_ms)
+{
+    ft_service_stream *s = user;
+    return ft_service_preview_wait(s->preview, seq, buf, cap, len, timeout_ms);
+}
+
+/* ---- pipeline hook and monitor ---- */
+
+static ft_status on_frame(void *user, const ft_pipeline_frame *f)
+{
+    ft_service_stream *s = user;
+    int64_t t = now_ns();
+    atomic_store(&s->last_frame_ns, t);
+    ft_service_metric_observe(s->latency, f->latency_ms / 1e3);
+    float best = 0;
+    for (int i = 0; i < f->n_detections; i++)
+        if (f->detections[i].score > best)
+            best = f->detections[i].score;
+    ft_service_metric_set(s->m[M_CONFIDENCE], best);
+    pthread_mutex_lock(&s->mu);
+    s->mode = f->mode;
+    s->frames++;
+    s->lost += !f->track->is_tracking;
+    s->chaos += f->track->chaos;
+    double lost = (double)s->lost / (double)s->frames, chaos = (double)s->chaos / (double)s->frames;
+    pthread_mutex_unlock(&s->mu);
+    ft_service_metric_set(s->m[M_LOST_RATIO], 100 * lost);
+    ft_service_metric_set(s->m[M_CHAOS_RATIO], 100 * chaos);
+    if (f->picture && ft_service_preview_push(s->preview, f->picture, t))
+        FT_LOGD("service", "preview frame skipped");
+    return FT_OK;
+}
+
+static void mirror_stats(ft_service_stream *s)
+{
+    ft_pipeline *pl = atomic_load(&s->pl);
+    if (!pl)
+        return;
+    ft_pipeline_stats st;
+    ft_pipeline_stats_get(pl, &st);
+    ft_service_metric_set(s->m[M_FRAMES_IN], (double)st.frames_in);
+    ft_service_metric_set(s->m[M_FRAMES_OUT], (double)st.frames_out);
+    ft_service_metric_set(s->m[M_SENT], (double)st.frames_sent);
+    ft_service_metric_set(s->m[M_DROPPED], (double)st.frames_dropped);
+    ft_service_metric_set(s->m[M_REPEATED], (double)st.frames_repeated);
+    ft_service_metric_set(s->m[M_SLATE], (double)st.frames_slate);
+    ft_service_metric_set(s->m[M_LOST_OUT], (double)st.frames_lost);
+    ft_service_metric_set(s->m[M_OUT_RECONN], (double)st.output_reconnects);
+    ft_service_metric_set(s->m[M_OUTPUT_UP], st.output_up);
+    ft_service_metric_set(s->m[M_INPUT_UP], !st.input_stalled);
+    ft_service_metric_set(s->m[M_FPS], st.fps);
+    for (int k = 0; k < FT_STAGE_COUNT; k++)
+        ft_service_metric_set(s->m[M_STAGE0 + k], st.stage_ms[k] / 1e3);
+    /* An input stall that ends is one reconnect of the input. */
+    if (s->was_stalled && !st.input_stalled)
+        ft_service_metric_add(s->m[M_IN_RECONN], 1);
+    s->was_stalled = st.input_stalled;
+}
+
+static bool files_changed(ft_service_stream *s)
+{
+    struct timespec now[FT_CONFIG_FILE_COUNT];
+    pthread_mutex_lock(&s->mu);
+    file_mtimes(s->cfg, now);
+    bool changed = false;
+    for (int f = 0; f < FT_CONFIG_FILE_COUNT; f++)
+        changed |= now[f].tv_sec != s->mtime[f].tv_sec || now[f].tv_nsec != s->mtime[f].tv_nsec;
+    pthread_mutex_unlock(&s->mu);
+    return changed;
+}
+
+static void *monitor_main(void *arg)
+{
+    ft_service_stream *s = arg;
+    for (int tick = 0; !atomic_load(&s->stop); tick++) {
+        struct timespec d = {0, 100000000};
+        nanosleep(&d, NULL);
+        char err[2048];
+        bool poll_files = tick % 5 == 0 && files_changed(s);
+        if (atomic_exchange(&s->reload_requested, false) || poll_files)
+            if (ft_service_stream_reload(s, err, sizeof err))
+                FT_LOGD("service", "kept the previous configuration");
+        mirror_stats(s);
+    }
+    return NULL;
+}
+
+/* ---- lifecycle ---- */
+
+static ft_status add_metrics(ft_service_stream *s)
+{
+    static const struct {
+        int id;
+        const char *name, *labels, *help;
+        ft_metric_type type;
+    } defs[] = {
+        {M_FRAMES_IN, "ft_frames_decoded_total", NULL, "Input frames decoded.", FT_METRIC_COUNTER},
+        {M_FRAMES_OUT, "ft_frames_processed_total", NULL, "Frames through every stage.",
+         FT_METRIC_COUNTER},
+        {M_SENT, "ft_frames_sent_total", NULL, "Output frames sent (constant rate, repeats included).",
+         FT_METRIC_COUNTER},
+        {M_DROPPED, "ft_frames_dropped_total", NULL,
+         "Frames dropped by live queues or for arriving ahead of the output clock.",
+         FT_METRIC_COUNTER},
+        {M_REPEATED, "ft_frames_repeated_total", NULL,
+         "Output frames repeated while the input stalled (slate included).", FT_METRIC_COUNTER},
+        {M_SLATE, "ft_frames_slate_total", NULL, "Reconnecting slate frames sent.",
+         FT_METRIC_COUNTER},
+        {M_LOST_OUT, "ft_frames_output_lost_total", NULL,
+         "Output frames not sent because the output was down.", FT_METRIC_COUNTER},
+        {M_IN_RECONN, "ft_reconnects_total", "direction=\"input\"",
+         "Recoveries after the input or the output was lost.", FT_METRIC_COUNTER},
+        {M_OUT_RECONN, "ft_reconnects_total", "direction=\"output\"",
+         "Recoveries after the input or the output was lost.", FT_METRIC_COUNTER},
+        {M_INPUT_UP, "ft_up", "direction=\"input\"", "1 while frames flow in / out.",
+         FT_METRIC_GAUGE},
+        {M_OUTPUT_UP, "ft_up", "direction=\"output\"", "1 while frames flow in / out.",
+         FT_METRIC_GAUGE},
+        {M_FPS, "ft_fps", NULL, "Processed frames per second since the start.", FT_METRIC_GAUGE},
+        {M_LOST_RATIO, "ft_lost_frames_percent", NULL,
+         "Share of frames with no ball estimate, percent.", FT_METRIC_GAUGE},
+        {M_CHAOS_RATIO, "ft_chaos_percent", NULL, "Share of frames in chaos mode, percent.",
+         FT_METRIC_GAUGE},
+        {M_CONFIDENCE, "ft_detector_confidence", NULL,
+         "Best detection score of the last frame (0 = none).", FT_METRIC_GAUGE},
+        {M_RELOAD_OK, "ft_config_reloads_total", "result=\"ok\"",
+         "Configuration reloads (SIGHUP, file change, PATCH /config).", FT_METRIC_COUNTER},
+        {M_RELOAD_ERR, "ft_config_reloads_total", "result=\"error\"",
+         "Configuration reloads (SIGHUP, file change, PATCH /config).", FT_METRIC_COUNTER},
+    };
+    static const char *const stage_labels[FT_STAGE_COUNT] = {
+        "stage=\"decode\"", "stage=\"detect\"", "stage=\"track\"", "stage=\"render\"",
+        "stage=\"encode\""};
+    ft_status st = FT_OK;
+    for (size_t i = 0; i < sizeof defs / sizeof defs[0] && !st; i++)
+        st = ft_service_metrics_add(s->metrics, defs[i].name, defs[i].labels, defs[i].help,
+                                    defs[i].type, NULL, 0, &s->m[defs[i].id]);
+    for (int k = 0; k < FT_STAGE_COUNT && !st; k++)
+        st = ft_service_metrics_add(s->metrics, "ft_stage_seconds", stage_labels[k],
+                                    "Mean busy time per frame of each pipeline stage.",
+                                    FT_METRIC_GAUGE, NULL, 0, &s->m[M_STAGE0 + k]);
+    if (!st)
+        st = ft_service_metrics_add(s->metrics, "ft_latency_seconds", NULL,
+                                    "Decode-to-encode latency of each frame.", FT_METRIC_HISTOGRAM,
+                                    latency_buckets, N_LAT_BUCKETS, &s->latency);
+    return st;
+}
+
+ft_status ft_service_stream_create(const ft_service_stream_params *p, ft_config **cfg,
+                                   ft_service_stream **out)
+{
+    *out = NULL;
+    ft_service_stream *s = calloc(1, sizeof *s);
+    if (!s) {
+        ft_config_destroy(cfg);
+        return FT_ERR_NOMEM;
+    }
+    pthread_mutex_init(&s->mu, NULL);
+    s->p = *p;
+    s->cfg0 = s->cfg = *cfg;
+    *cfg = NULL;
+    file_mtimes(s->cfg, s->mtime);
+    const ft_settings *set = ft_settings_of(s->cfg);
+    char clean[512];
+    ft_status st = FT_OK;
+    if (!p->input || !ft_reader_url_allowed(p->input) || !strstr(p->input, "://")) {
+        ft_log_sanitize(p->input ? p->input : "(none)", clean, sizeof clean);
+        FT_LOGE("service", "--input %s: stream mode reads rtmp://, rtmps://, srt://, udp://, "
+                           "http(s):// or file:// URLs", clean);
+        st = FT_ERR_CONFIG;
+        goto out;
+    }
+    if (!p->output || !ft_service_output_url_allowed(p->output)) {
+        ft_log_sanitize(p->output ? p->output : "(none)", clean, sizeof clean);
+        FT_LOGE("service", "--output %s: stream mode pushes to rtmp://, rtmps://, srt:// or "
+                           "udp:// only (video is never written to disk)", clean);
+        st = FT_ERR_CONFIG;
+        goto out;
+    }
+    int pw = 640, ph = (int)(640.0 * set->output.height / set->output.width) & ~1;
+    if ((st = ft_service_metrics_create(&s->metrics)) || (st = add_metrics(s)) ||
+        (st = ft_service_preview_create(pw, ph < 16 ? 16 : ph, 5.0, &s->preview)))
+        goto out;
+    ft_service_http_handlers h = {.user = s,
+                                  .ready = h_ready,
+                                  .metrics = h_metrics,
+                                  .status_json = h_status_json,
+                                  .config_get = h_config_get,
+                                  .config_patch = h_config_patch,
+                                  .preview = h_preview};
+    ft_service_http_params hp = {set->http.bind, set->http.port};
+    if ((st = ft_service_http_create(&hp, &h, &s->http)) || (st = load_token(s, set)))
+        goto out;
+    FT_LOGI("service", "HTTP on %s:%d (/health /ready /metrics /status /config)",
+            set->http.bind[0] ? set->http.bind : "127.0.0.1", ft_service_http_port(s->http));
+    if ((st = ft_pipeline_detector_create(set, NULL, &s->det, &s->filter)))
+        goto out;
+    if (pthread_create(&s->monitor, NULL, monitor_main, s)) {
+        st = FT_ERR_RUNTIME;
+        goto out;
+    }
+    s->monitor_started = true;
+out:
+    if (st)
+        ft_service_stream_destroy(&s);
+    *out = s;
+    return st;
+}
+
+int ft_service_stream_http_port(const ft_service_stream *s)
+{
+    return ft_service_http_port(s->http);
+}
+
+static bool sleep_unless_stopped(ft_service_stream *s, double sec)
+{
+    for (int64_t end = now_ns() + (int64_t)(sec * 1e9); now_ns() < end;) {
+        if (atomic_load(&s->stop))
+            return true;
+        struct timespec d = {0, 50000000};
+        nanosleep(&d, NULL);
+    }
+    return atomic_load(&s->stop);
+}
+
+ft_status ft_service_stream_run(ft_service_stream *s)
+{
+    const ft_settings *set = ft_settings_of(s->cfg0);
+    ft_pipeline_params pp;
+    ft_pipeline_params_from_settings(set, &pp);
+    pp.input = s->p.input;
+    pp.output = s->p.output;
+    pp.live = true;
+    pp.realtime = s->p.realtime;
+    pp.progress = false;
+    pp.detector = s->det;
+    pp.filter = s->filter;
+    pp.hooks = (ft_pipeline_hooks){.user = s, .on_frame = on_frame};
+    ft_pipeline *pl = NULL;
+    ft_status st;
+    /* The input may not be up yet when the service starts: the same backoff
+     * as for a lost input. */
+    double delay = set->stream.reconnect_delay > 0 ? set->stream.reconnect_delay : 1.0;
+    for (int attempt = 0;; attempt++) {
+        st = ft_pipeline_create(&pp, &pl);
+        if (st != FT_ERR_INPUT || attempt >= set->stream.reconnect_attempts)
+            break;
+        if (attempt == 5)
+            FT_LOGE("service", "input still unavailable after 5 attempts");
+        FT_LOGW("service", "input unavailable; retrying in %.2f s (attempt %d of %d)", delay,
+                attempt + 1, set->stream.reconnect_attempts);
+        if (sleep_unless_stopped(s, delay))
+            return FT_ERR_INTERRUPTED;
+        delay = fmin(2 * delay, 60.0);
+    }
+    if (st)
+        return st;
+    /* Reloads that happened while waiting apply from the first frame. */
+    pthread_mutex_lock(&s->mu);
+    atomic_store(&s->pl, pl);
+    if (s->cfg != s->cfg0)
+        ft_pipeline_update(pl, ft_settings_of(s->cfg));
+    pthread_mutex_unlock(&s->mu);
+    if (atomic_load(&s->stop))
+        ft_pipeline_stop(pl);
+    st = ft_pipeline_run(pl);
+    mirror_stats(s);
+    ft_pipeline_stats ps;
+    ft_pipeline_stats_get(pl, &ps);
+    FT_LOGI("service",
+            "stream ended: %lld frames processed, %lld sent (%lld repeated, %lld slate), %lld "
+            "dropped, %lld output reconnects",
+            (long long)ps.frames_out, (long long)ps.frames_sent, (long long)ps.frames_repeated,
+            (long long)ps.frames_slate, (long long)ps.frames_dropped,
+            (long long)ps.output_reconnects);
+    if (st == FT_ERR_INTERRUPTED && atomic_load(&s->stop))
+        st = FT_OK; /* asked to stop: a clean exit */
+    return st;
+}
+
+void ft_service_stream_stop(ft_service_stream *s)
+{
+    atomic_store(&s->stop, true);
+    ft_pipeline *pl = atomic_load(&s->pl);
+    if (pl)
+        ft_pipeline_stop(pl);
+}
+
+void ft_service_stream_request_reload(ft_service_stream *s)
+{
+    atomic_store(&s->reload_requested, true);
+}
+
+void ft_service_stream_destroy(ft_service_stream **ps)
+{
+    if (!ps || !*ps)
+        return;
+    ft_service_stream *s = *ps;
+    atomic_store(&s->stop, true);
+    if (s->monitor_started)
+        pthread_join(s->monitor, NULL);
+    if (s->preview)
+        ft_service_preview_close(s->preview);
+    ft_service_http_destroy(&s->http);
+    ft_pipeline *pl = atomic_exchange(&s->pl, NULL);
+    ft_pipeline_destroy(&pl);
+    ft_service_preview_destroy(&s->preview);
+    ft_service_metrics_destroy(&s->metrics);
+    ft_detect_filter_destroy(&s->filter);
+    ft_detector_destroy(&s->det);
+    if (s->cfg != s->cfg0)
+        ft_config_destroy(&s->cfg);
+    ft_config_destroy(&s->cfg0);
+    pthread_mutex_destroy(&s->mu);
+    free(s);
+    *ps = NULL;
+}
