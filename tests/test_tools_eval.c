@@ -1,9 +1,11 @@
 /* Evaluator: every metric on hand-built tracks with known answers, the track
  * CSV round trip, JSON and PNG output, the eval command and suite checks. */
+/* cmocka needs these first */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+
 #include <cmocka.h>
 
 #include <math.h>
@@ -375,7 +377,8 @@ static void test_eval_command(void **state)
     snprintf(cmd, sizeof(cmd), "grep -q '\"err_max\": 0,' %s/k.json", dir);
     assert_int_equal(run(cmd), 0);
     /* Without truth, a truth-free report. */
-    snprintf(cmd, sizeof(cmd), "'%s' eval --track %s/k.csv --json %s/n.json >/dev/null 2>&1 && "
+    snprintf(cmd, sizeof(cmd),
+             "'%s' eval --track %s/k.csv --json %s/n.json >/dev/null 2>&1 && "
              "! grep -q recall %s/n.json && grep -q lost_pct %s/n.json",
              bin, dir, dir, dir, dir);
     assert_int_equal(run(cmd), 0);
@@ -403,8 +406,8 @@ static void test_suite_file_errors(void **state)
         FILE *f = fopen(path, "w");
         fputs(bad[i], f);
         fclose(f);
-        ft_eval_suite_params p = {.suite = path, .bin = "/bin/false", .workdir = tmpdir,
-                                  .out = stderr};
+        ft_eval_suite_params p = {
+            .suite = path, .bin = "/bin/false", .workdir = tmpdir, .out = stderr};
         int failed = 0;
         assert_int_equal(ft_eval_suite_run(&p, &failed), FT_ERR_CONFIG);
     }
@@ -415,8 +418,8 @@ static void test_suite_file_errors(void **state)
         char suite[512];
         snprintf(suite, sizeof(suite), "%s/eval/suite.yml", src);
         FILE *null = fopen("/dev/null", "w");
-        ft_eval_suite_params p = {.suite = suite, .bin = "/nonexistent/bin", .workdir = tmpdir,
-                                  .out = null};
+        ft_eval_suite_params p = {
+            .suite = suite, .bin = "/nonexistent/bin", .workdir = tmpdir, .out = null};
         int failed = 0;
         assert_int_equal(ft_eval_suite_run(&p, &failed), FT_ERR_RUNTIME);
         fclose(null);
@@ -441,14 +444,10 @@ static int teardown(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_perfect_track),
-        cmocka_unit_test(test_constant_offset),
-        cmocka_unit_test(test_detection_counts),
-        cmocka_unit_test(test_crop_and_smoothness),
-        cmocka_unit_test(test_modes_and_reacquire),
-        cmocka_unit_test(test_track_csv_roundtrip),
-        cmocka_unit_test(test_json_and_plot),
-        cmocka_unit_test(test_eval_command),
+        cmocka_unit_test(test_perfect_track),       cmocka_unit_test(test_constant_offset),
+        cmocka_unit_test(test_detection_counts),    cmocka_unit_test(test_crop_and_smoothness),
+        cmocka_unit_test(test_modes_and_reacquire), cmocka_unit_test(test_track_csv_roundtrip),
+        cmocka_unit_test(test_json_and_plot),       cmocka_unit_test(test_eval_command),
         cmocka_unit_test(test_suite_file_errors),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

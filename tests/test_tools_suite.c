@@ -1,10 +1,12 @@
 /* The quick version of the evaluation suite (eval/suite.yml, runs marked
  * `short`): synthetic clips through the real synth, batch and eval commands,
  * with regression thresholds on detection, tracking and camera figures. */
+/* cmocka needs these first */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+
 #include <cmocka.h>
 
 #include <stdio.h>

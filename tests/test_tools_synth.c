@@ -1,9 +1,11 @@
 /* Synthetic generator: determinism per seed, truth that matches the rendered
  * pixels, truth CSV round trip, scenario cameras, the synth command. */
+/* cmocka needs these first */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+
 #include <cmocka.h>
 
 #include <math.h>
@@ -88,8 +90,8 @@ static void check_truth_pixels(ft_synth_scenario sc, uint64_t seed, int frames)
         double sx = 0, sy = 0, sw = 0, far = 0;
         for (int y = 0; y < H; y++)
             for (int x = 0; x < W; x++) {
-                int d = a.data[0][(size_t)y * a.stride[0] + x] -
-                        b.data[0][(size_t)y * b.stride[0] + x];
+                int d =
+                    a.data[0][(size_t)y * a.stride[0] + x] - b.data[0][(size_t)y * b.stride[0] + x];
                 if (d <= 4) /* the ball is white: it brightens; its shadow darkens */
                     continue;
                 sx += d * (x + 0.5);
@@ -155,9 +157,9 @@ static void test_match_events(void **state)
             rmax = fmaxf(rmax, t.radius);
         }
     }
-    assert_true(zmax > 1.0f);       /* lofted balls */
+    assert_true(zmax > 1.0f); /* lofted balls */
     assert_true(vis[FT_SYNTH_VISIBLE] > 600);
-    assert_true(fmax > fmin * 1.2f); /* zoom */
+    assert_true(fmax > fmin * 1.2f);  /* zoom */
     assert_true(pmax - pmin > 10.0f); /* pan */
     assert_true(rmax > rmin * 1.3f);  /* perspective size */
     ft_synth_destroy(&s);
@@ -205,8 +207,7 @@ static void test_truth_csv_roundtrip(void **state)
     assert_int_equal(ft_synth_truth_writer_create(path, &p, &w), FT_OK);
     ft_synth_truth in[3] = {
         {.frame = 0, .pts = 0.0, .x = 10.5f, .y = 20.25f, .radius = 3.0f, .vis = FT_SYNTH_VISIBLE},
-        {.frame = 1, .pts = 0.04, .x = 11.0f, .y = 21.0f, .radius = 3.0f,
-         .vis = FT_SYNTH_OCCLUDED},
+        {.frame = 1, .pts = 0.04, .x = 11.0f, .y = 21.0f, .radius = 3.0f, .vis = FT_SYNTH_OCCLUDED},
         {.frame = 2, .pts = 0.08, .x = -5.0f, .y = 2.0f, .vis = FT_SYNTH_OUT_OF_FRAME},
     };
     for (int i = 0; i < 3; i++)
@@ -290,8 +291,7 @@ static void test_synth_command(void **state)
     remove(path);
     snprintf(cmd, sizeof(cmd), "'%s' synth --truth %s/x.csv --size 33x10 2>/dev/null", bin, dir);
     assert_int_equal(run(cmd), 1);
-    snprintf(cmd, sizeof(cmd), "'%s' synth --truth %s/x.csv --scenario moon 2>/dev/null", bin,
-             dir);
+    snprintf(cmd, sizeof(cmd), "'%s' synth --truth %s/x.csv --scenario moon 2>/dev/null", bin, dir);
     assert_int_equal(run(cmd), 1);
     snprintf(cmd, sizeof(cmd), "'%s' synth --truth /nonexistent/x.csv --seconds 0.1 2>/dev/null",
              bin);

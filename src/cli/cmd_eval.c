@@ -17,25 +17,24 @@
 
 static void usage(FILE *out)
 {
-    fprintf(out,
-            "usage: football-tracker eval --track track.csv [--truth truth.csv] [options]\n"
-            "       football-tracker eval --suite eval/suite.yml [--short] [--workdir DIR]\n"
-            "\n"
-            "Scores a per-frame track (batch --track-out) against ground truth (synth\n"
-            "--truth, or your own annotations in the same CSV format). Without --truth\n"
-            "only the figures that need none: camera smoothness, lost %%, chaos %%,\n"
-            "detections per frame.\n"
-            "\n"
-            "  --track FILE    track CSV written by batch --track-out\n"
-            "  --truth FILE    ground-truth CSV (frame, x, y, visibility, ...)\n"
-            "  --radius PX     match radius for detections and re-acquisition (default 8)\n"
-            "  --json FILE     write the figures as JSON\n"
-            "  --plot FILE     write a PNG plot (x, y and error over time)\n"
-            "  --suite FILE    run a suite: synth + batch + eval per run, one table;\n"
-            "                  exit 6 when a regression threshold fails\n"
-            "  --short         only the runs marked short, at the short duration and size\n"
-            "  --workdir DIR   where the suite keeps clips, tracks and logs\n"
-            "                  (default ./eval-out, created if missing)\n");
+    fprintf(out, "usage: football-tracker eval --track track.csv [--truth truth.csv] [options]\n"
+                 "       football-tracker eval --suite eval/suite.yml [--short] [--workdir DIR]\n"
+                 "\n"
+                 "Scores a per-frame track (batch --track-out) against ground truth (synth\n"
+                 "--truth, or your own annotations in the same CSV format). Without --truth\n"
+                 "only the figures that need none: camera smoothness, lost %%, chaos %%,\n"
+                 "detections per frame.\n"
+                 "\n"
+                 "  --track FILE    track CSV written by batch --track-out\n"
+                 "  --truth FILE    ground-truth CSV (frame, x, y, visibility, ...)\n"
+                 "  --radius PX     match radius for detections and re-acquisition (default 8)\n"
+                 "  --json FILE     write the figures as JSON\n"
+                 "  --plot FILE     write a PNG plot (x, y and error over time)\n"
+                 "  --suite FILE    run a suite: synth + batch + eval per run, one table;\n"
+                 "                  exit 6 when a regression threshold fails\n"
+                 "  --short         only the runs marked short, at the short duration and size\n"
+                 "  --workdir DIR   where the suite keeps clips, tracks and logs\n"
+                 "                  (default ./eval-out, created if missing)\n");
 }
 
 static const char *opt_value(int argc, char **argv, int *i, const char *name)
@@ -55,18 +54,19 @@ static int run_suite(const char *suite_path, const char *workdir, bool short_onl
     char self[PATH_MAX];
     ssize_t len = readlink("/proc/self/exe", self, sizeof(self) - 1);
     if (len <= 0) {
-        fprintf(stderr, "eval: cannot find the football-tracker executable: %s\n",
-                strerror(errno));
+        fprintf(stderr, "eval: cannot find the football-tracker executable: %s\n", strerror(errno));
         return FT_EXIT_RUNTIME;
     }
     self[len] = '\0';
     if (mkdir(workdir, 0755) && errno != EEXIST) {
-        fprintf(stderr, "eval: cannot create work directory '%s': %s\n", workdir,
-                strerror(errno));
+        fprintf(stderr, "eval: cannot create work directory '%s': %s\n", workdir, strerror(errno));
         return FT_EXIT_OUTPUT;
     }
-    ft_eval_suite_params sp = {.suite = suite_path, .bin = self, .workdir = workdir,
-                               .short_only = short_only, .out = stdout};
+    ft_eval_suite_params sp = {.suite = suite_path,
+                               .bin = self,
+                               .workdir = workdir,
+                               .short_only = short_only,
+                               .out = stdout};
     int failed = 0;
     ft_status st = ft_eval_suite_run(&sp, &failed);
     if (st)

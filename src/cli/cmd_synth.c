@@ -14,22 +14,21 @@
 
 static void usage(FILE *out)
 {
-    fprintf(out,
-            "usage: football-tracker synth --out clip.mp4 [--truth truth.csv] [options]\n"
-            "\n"
-            "Renders a synthetic football match with exact ball ground truth.\n"
-            "\n"
-            "  --out FILE        video to write (H.264; .mp4, .mkv, ...)\n"
-            "  --truth FILE      per-frame ground truth CSV (see README)\n"
-            "  --seconds S       duration (default 10)\n"
-            "  --fps F           frame rate (default 30)\n"
-            "  --size WxH        frame size (default 1920x1080; even numbers)\n"
-            "  --seed N          random seed; the same seed gives the same match (default 1)\n"
-            "  --scenario NAME   wide (static camera), broadcast (panning, zooming),\n"
-            "                    night (floodlights), cuts (scene cuts) (default wide)\n"
-            "  --crf N           x264 quality, 0-51 (default 20)\n"
-            "  --no-noise        no sensor noise\n"
-            "At least one of --out and --truth is needed.\n");
+    fprintf(out, "usage: football-tracker synth --out clip.mp4 [--truth truth.csv] [options]\n"
+                 "\n"
+                 "Renders a synthetic football match with exact ball ground truth.\n"
+                 "\n"
+                 "  --out FILE        video to write (H.264; .mp4, .mkv, ...)\n"
+                 "  --truth FILE      per-frame ground truth CSV (see README)\n"
+                 "  --seconds S       duration (default 10)\n"
+                 "  --fps F           frame rate (default 30)\n"
+                 "  --size WxH        frame size (default 1920x1080; even numbers)\n"
+                 "  --seed N          random seed; the same seed gives the same match (default 1)\n"
+                 "  --scenario NAME   wide (static camera), broadcast (panning, zooming),\n"
+                 "                    night (floodlights), cuts (scene cuts) (default wide)\n"
+                 "  --crf N           x264 quality, 0-51 (default 20)\n"
+                 "  --no-noise        no sensor noise\n"
+                 "At least one of --out and --truth is needed.\n");
 }
 
 /* Value of option argv[*i] given as "--name value" or "--name=value". */
@@ -93,8 +92,10 @@ int ft_cmd_synth(int argc, char **argv)
             if (*x == 'x')
                 h = strtol(x + 1, &x, 10);
             if (*x || w < 64 || w > 7680 || h < 64 || h > 4320 || (w & 1) || (h & 1)) {
-                fprintf(stderr, "synth: --size: '%s' is not WxH with even sizes from 64x64 "
-                                "to 7680x4320\n", v);
+                fprintf(stderr,
+                        "synth: --size: '%s' is not WxH with even sizes from 64x64 "
+                        "to 7680x4320\n",
+                        v);
                 return FT_EXIT_CONFIG;
             }
             p.width = (int)w;

@@ -8,7 +8,8 @@
 #include "core/log.h"
 
 #define TRACK_CSV_MAGIC "# football-tracker track v1"
-#define TRACK_CSV_HEADER "frame,pts,detections,state,x,y,mode,crop_x,crop_y,crop_w,crop_h,candidates"
+#define TRACK_CSV_HEADER                                                                           \
+    "frame,pts,detections,state,x,y,mode,crop_x,crop_y,crop_w,crop_h,candidates"
 /* A full row with FT_DETECT_MAX candidates is under 3 KB; anything longer is
  * not a track file. */
 #define TRACK_CSV_LINE_MAX 8192
@@ -22,7 +23,7 @@ struct ft_track_csv_writer {
 
 static const char *const state_names[] = {"lost", "predicted", "tracking"};
 static const char *const mode_names[] = {"lost",     "acquiring", "normal",   "recovering",
-                                          "coasting", "chaos",     "stability"};
+                                         "coasting", "chaos",     "stability"};
 
 const char *ft_track_csv_state_name(ft_track_csv_state s)
 {
@@ -63,7 +64,8 @@ ft_status ft_track_csv_writer_create(const char *path, ft_track_csv_writer **out
 
 ft_status ft_track_csv_writer_write(ft_track_csv_writer *w, const ft_track_csv_row *r)
 {
-    if (r->n_det < 0 || r->n_det > FT_DETECT_MAX || (unsigned)r->state > 2 || (unsigned)r->mode >= FT_TRACK_CSV_MODE_COUNT)
+    if (r->n_det < 0 || r->n_det > FT_DETECT_MAX || (unsigned)r->state > 2 ||
+        (unsigned)r->mode >= FT_TRACK_CSV_MODE_COUNT)
         return FT_ERR_INVALID;
     FILE *f = w->f;
     fprintf(f, "%lld,%.6f,%d,%s,", (long long)r->frame, r->pts, r->n_det, state_names[r->state]);
@@ -159,8 +161,8 @@ static int parse_candidates(char *s, ft_track_csv_row *r)
 /* Parses one data line in place; returns the name of the bad column or NULL. */
 static const char *parse_row(char *line, ft_track_csv_row *r)
 {
-    static const char *const cols[] = {"frame", "pts",    "detections", "state",
-                                       "x",     "y",      "mode",       "crop_x",
+    static const char *const cols[] = {"frame",  "pts",    "detections", "state",
+                                       "x",      "y",      "mode",       "crop_x",
                                        "crop_y", "crop_w", "crop_h",     "candidates"};
     char *p = line, *f[12];
     for (int i = 0; i < 12; i++)

@@ -13,10 +13,9 @@
  * state: tracking (a measurement was accepted this frame), predicted (no
  * measurement, the estimate is a prediction) or lost (no estimate; x and y are
  * empty); x, y: estimated ball centre in source pixels; mode: lost,
- * acquiring, normal, recovering, coasting, chaos or stability; crop_*: the crop rectangle in source pixels
- * (top-left corner and size); candidates: space-separated `x:y:score` triples
- * in source pixels, as the detector returned them after filtering.
- * Lines starting with '#' are comments. */
+ * acquiring, normal, recovering, coasting, chaos or stability; crop_*: the crop rectangle in source
+ * pixels (top-left corner and size); candidates: space-separated `x:y:score` triples in source
+ * pixels, as the detector returned them after filtering. Lines starting with '#' are comments. */
 #ifndef FT_PIPELINE_TRACK_CSV_H
 #define FT_PIPELINE_TRACK_CSV_H
 
@@ -28,8 +27,8 @@
 
 typedef enum ft_track_csv_state {
     FT_TRACK_CSV_NO_ESTIMATE = 0, /* no estimate */
-    FT_TRACK_CSV_PREDICTED = 1, /* estimate without a measurement this frame */
-    FT_TRACK_CSV_TRACKING = 2,  /* a measurement was accepted this frame */
+    FT_TRACK_CSV_PREDICTED = 1,   /* estimate without a measurement this frame */
+    FT_TRACK_CSV_TRACKING = 2,    /* a measurement was accepted this frame */
 } ft_track_csv_state;
 
 /* The tracker's mode as one word: its base mode (track/tracker.h), replaced by

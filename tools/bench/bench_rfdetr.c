@@ -25,6 +25,15 @@ static double now_s(void)
     return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
 }
 
+/* CPU seconds of the whole process (all threads), user + system. */
+static double cpu_s(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec * 1e-6 + (double)ru.ru_stime.tv_sec +
+           ru.ru_stime.tv_usec * 1e-6;
+}
+
 static int cmp_double(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
@@ -181,13 +190,15 @@ int ft_bench_rfdetr(int argc, char **argv)
     }
     gemm_time(&g, nthreads); /* warm the baseline too */
     ft_rfdetr_det dets[FT_DETECT_MAX];
+    double cpu_fwd = 0.0;
     for (int r = 0; r < runs && !st; r++) {
         tg[r] = gemm_time(&g, nthreads);
-        double t0 = now_s();
+        double t0 = now_s(), c0 = cpu_s();
         st = ft_rfdetr_forward(m);
         int nd = 0;
         ft_rfdetr_postprocess(m, 1920, 1080, 0.5f, dets, FT_DETECT_MAX, &nd);
         t[r] = now_s() - t0;
+        cpu_fwd += cpu_s() - c0;
     }
     double flops = ft_rfdetr_flops(m);
     gemm_free(&g);
@@ -211,6 +222,8 @@ int ft_bench_rfdetr(int argc, char **argv)
     printf("rfdetr %s %dx%d on %s, %d threads, %d runs after %d warm-up\n", a->size, S, S,
            device, nthreads, runs, warmup);
     printf("  forward+postprocess  p50 %.1f ms/frame  min %.1f ms\n", p50 * 1e3, tmin * 1e3);
+    printf("  cpu time             %.1f ms/frame over all threads (load-independent-ish: on an\n"
+           "                       idle machine wall ~ cpu / threads)\n", cpu_fwd / runs * 1e3);
     printf("  work                 %.2f GFLOP per frame (2 x multiply-adds)\n", flops * 1e-9);
     printf("  achieved             %.1f GFLOP/s p50, %.1f best\n", gfs, gfs_best);
     printf("  baseline sgemm       %.1f GFLOP/s p50, %.1f best (OpenBLAS %dx%dx%d, %d threads,\n"

@@ -9,7 +9,10 @@
 
 #include "core/log.h"
 
-void ft_eval_params_default(ft_eval_params *p) { *p = (ft_eval_params){.radius = 8.0}; }
+void ft_eval_params_default(ft_eval_params *p)
+{
+    *p = (ft_eval_params){.radius = 8.0};
+}
 
 long *ft_eval_truth_index(const ft_synth_truth *truth, size_t n_truth, int64_t max_frame)
 {
@@ -50,7 +53,10 @@ static double rms(const double *v, size_t n)
     return sqrt(s / (double)n);
 }
 
-static double pct(size_t a, size_t b) { return b ? 100.0 * (double)a / (double)b : NAN; }
+static double pct(size_t a, size_t b)
+{
+    return b ? 100.0 * (double)a / (double)b : NAN;
+}
 
 /* Counts one frame's candidates against the truth (one-to-one matching: the
  * nearest candidate within the radius is the hit, every other one a false
@@ -239,8 +245,14 @@ typedef struct eval_field {
     bool is_count;
 } eval_field;
 
-#define F(key, label) {#key, label, offsetof(ft_eval_result, key), false}
-#define C(key, label) {#key, label, offsetof(ft_eval_result, key), true}
+#define F(key, label)                                                                              \
+    {                                                                                              \
+#key, label, offsetof(ft_eval_result, key), false                                          \
+    }
+#define C(key, label)                                                                              \
+    {                                                                                              \
+#key, label, offsetof(ft_eval_result, key), true                                           \
+    }
 static const eval_field fields[] = {
     C(frames, "frames"),
     C(truth_frames, "frames with truth"),
@@ -294,10 +306,9 @@ ft_status ft_eval_result_get(const ft_eval_result *r, const char *key, double *v
 /* Figures that mean nothing without truth are left out of a truth-free report. */
 static bool needs_truth(const eval_field *f)
 {
-    static const char *const free_keys[] = {"frames",   "acc_rms",       "acc_p95",
-                                            "jerk_rms", "jerk_p95",      "zoom_jerk_rms",
-                                            "zoom_jerk_p95", "lost_pct", "chaos_pct",
-                                            "det_per_frame"};
+    static const char *const free_keys[] = {
+        "frames",        "acc_rms",       "acc_p95",  "jerk_rms",  "jerk_p95",
+        "zoom_jerk_rms", "zoom_jerk_p95", "lost_pct", "chaos_pct", "det_per_frame"};
     for (size_t i = 0; i < sizeof(free_keys) / sizeof(free_keys[0]); i++)
         if (!strcmp(f->key, free_keys[i]))
             return false;

@@ -37,9 +37,9 @@ typedef struct ft_eval_result {
     size_t occlusions, reacquired;
     double reacq_mean_s, reacq_max_s;
     /* truth-free */
-    double lost_pct;       /* frames whose state is not "tracking" */
-    double chaos_pct;      /* frames in chaos mode */
-    double det_per_frame;  /* mean number of candidates */
+    double lost_pct;      /* frames whose state is not "tracking" */
+    double chaos_pct;     /* frames in chaos mode */
+    double det_per_frame; /* mean number of candidates */
 } ft_eval_result;
 
 void ft_eval_params_default(ft_eval_params *p);

@@ -243,8 +243,7 @@ ft_status ft_eval_plot_png(const char *path, const ft_eval_params *p, const ft_s
     }
     panel pn[3];
     for (int k = 0; k < 3; k++)
-        pn[k] = (panel){.top = MARGIN + k * (PANEL_H + MARGIN), .f0 = (double)f0,
-                        .f1 = (double)f1};
+        pn[k] = (panel){.top = MARGIN + k * (PANEL_H + MARGIN), .f0 = (double)f0, .f1 = (double)f1};
     coord_panel(&c, &pn[0], tr, truth, idx, 0);
     coord_panel(&c, &pn[1], tr, truth, idx, 1);
     error_panel(&c, &pn[2], p, tr, truth, idx);

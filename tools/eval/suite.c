@@ -283,13 +283,13 @@ static int run_logged(char *const argv[], const char *log)
 static void print_header(FILE *out)
 {
     fprintf(out, "%-16s %-9s %5s %6s %6s %6s %6s %6s %6s %6s %6s %7s %6s %6s %7s  %s\n", "run",
-            "scenario", "frms", "prec%", "rec%", "F1%", "err50", "err95", "crop%", "ctr%",
-            "jerk", "zjerk%", "lost%", "chaos%", "reacq_s", "check");
+            "scenario", "frms", "prec%", "rec%", "F1%", "err50", "err95", "crop%", "ctr%", "jerk",
+            "zjerk%", "lost%", "chaos%", "reacq_s", "check");
 }
 
 static void print_row(FILE *out, const suite_run *r, const ft_eval_result *e, const char *check)
 {
-    double v[] = {e->precision, e->recall,  e->f1,       e->err_p50,       e->err_p95,
+    double v[] = {e->precision, e->recall,         e->f1,       e->err_p50,       e->err_p95,
                   e->in_crop,   e->in_crop_center, e->jerk_rms, e->zoom_jerk_rms, e->lost_pct,
                   e->chaos_pct, e->reacq_mean_s};
     const int width[] = {6, 6, 6, 6, 6, 6, 6, 6, 7, 6, 6, 7};
@@ -336,14 +336,27 @@ ft_status ft_eval_suite_run(const ft_eval_suite_params *p, int *failed)
         snprintf(secs, sizeof(secs), "%g", p->short_only ? s->short_seconds : s->seconds);
         snprintf(fps, sizeof(fps), "%g", s->fps);
         remove(log);
-        char *synth_argv[] = {(char *)p->bin, "synth", "--out", clip, "--truth", truth,
-                              "--scenario", (char *)r->scenario, "--seed", (char *)r->seed,
-                              "--seconds", secs, "--fps", fps, "--size",
-                              p->short_only ? s->short_size : s->size, NULL};
+        char *synth_argv[] = {(char *)p->bin,
+                              "synth",
+                              "--out",
+                              clip,
+                              "--truth",
+                              truth,
+                              "--scenario",
+                              (char *)r->scenario,
+                              "--seed",
+                              (char *)r->seed,
+                              "--seconds",
+                              secs,
+                              "--fps",
+                              fps,
+                              "--size",
+                              p->short_only ? s->short_size : s->size,
+                              NULL};
         char args[256];
         snprintf(args, sizeof(args), "%s", s->batch_args);
-        char *batch_argv[8 + SUITE_ARGS_MAX] = {(char *)p->bin, "batch", "--input", clip,
-                                                "--output", outv, "--track-out", track};
+        char *batch_argv[8 + SUITE_ARGS_MAX] = {(char *)p->bin, "batch", "--input",     clip,
+                                                "--output",     outv,    "--track-out", track};
         int na = 8;
         char *save = NULL;
         for (char *tok = strtok_r(args, " ", &save); tok && na < 7 + SUITE_ARGS_MAX;

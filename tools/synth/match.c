@@ -13,22 +13,31 @@
 #define AIR_DRAG 0.012f   /* 1/m, quadratic drag of a football */
 #define BOUNCE_KEEP 0.55f /* vertical speed kept at a bounce */
 #define BOUNCE_FRICTION 0.8f
-#define REACH 0.75f       /* a player controls a ball within this distance */
+#define REACH 0.75f /* a player controls a ball within this distance */
 #define KEEPER_REACH 1.4f
 #define PLAYER_ACCEL 5.0f
 
 /* 4-4-2 slots for a team attacking +x (metres). */
 static const float formation[11][2] = {
-    {-50.0f, 0.0f},   {-33.0f, -22.0f}, {-35.0f, -8.0f}, {-35.0f, 8.0f},
-    {-33.0f, 22.0f},  {-12.0f, -24.0f}, {-15.0f, -8.0f}, {-15.0f, 8.0f},
-    {-12.0f, 24.0f},  {8.0f, -7.0f},    {6.0f, 7.0f},
+    {-50.0f, 0.0f},  {-33.0f, -22.0f}, {-35.0f, -8.0f}, {-35.0f, 8.0f},
+    {-33.0f, 22.0f}, {-12.0f, -24.0f}, {-15.0f, -8.0f}, {-15.0f, 8.0f},
+    {-12.0f, 24.0f}, {8.0f, -7.0f},    {6.0f, 7.0f},
 };
 
-static float clampf(float v, float lo, float hi) { return v < lo ? lo : v > hi ? hi : v; }
+static float clampf(float v, float lo, float hi)
+{
+    return v < lo ? lo : v > hi ? hi : v;
+}
 
-static int team_dir(int team) { return team == 0 ? 1 : -1; }
+static int team_dir(int team)
+{
+    return team == 0 ? 1 : -1;
+}
 
-static int first_of(int team) { return team * 11; }
+static int first_of(int team)
+{
+    return team * 11;
+}
 
 void match_init(match *m, uint64_t seed)
 {
@@ -61,8 +70,12 @@ void match_init(match *m, uint64_t seed)
     int cf = first_of(team) + 9;
     m->p[cf].x = -team_dir(team) * 0.5f;
     m->p[cf].y = 0.0f;
-    m->ball = (match_ball){.state = BALL_OWNED, .owner = cf, .last_touch = cf, .receiver = -1,
-                           .blocked = -1, .timer = 0.6f};
+    m->ball = (match_ball){.state = BALL_OWNED,
+                           .owner = cf,
+                           .last_touch = cf,
+                           .receiver = -1,
+                           .blocked = -1,
+                           .timer = 0.6f};
 }
 
 /* Puts a free ball on a path: ground pass, lofted ball or shot. */
@@ -189,8 +202,8 @@ static void ball_went_out(match *m)
         b->restart_team = 1 - last_team;
         return;
     }
-    int side = b->x > 0 ? 1 : -1;     /* goal line crossed */
-    int defending = side > 0 ? 1 : 0; /* team 1 defends +x */
+    int side = b->x > 0 ? 1 : -1;                     /* goal line crossed */
+    int defending = side > 0 ? 1 : 0;                 /* team 1 defends +x */
     if (fabsf(b->y) < GOAL_HALF_W && b->z < GOAL_H) { /* goal: kick-off */
         b->restart_x = 0.0f;
         b->restart_y = 0.0f;

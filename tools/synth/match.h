@@ -32,7 +32,10 @@ static inline uint64_t rng_u64(synth_rng *r)
 }
 
 /* Uniform in [0, 1). */
-static inline double rng_unit(synth_rng *r) { return (double)(rng_u64(r) >> 11) * 0x1.0p-53; }
+static inline double rng_unit(synth_rng *r)
+{
+    return (double)(rng_u64(r) >> 11) * 0x1.0p-53;
+}
 
 static inline float rng_range(synth_rng *r, float a, float b)
 {
@@ -40,10 +43,10 @@ static inline float rng_range(synth_rng *r, float a, float b)
 }
 
 typedef struct match_player {
-    float x, y, vx, vy; /* metres, metres/second */
+    float x, y, vx, vy;   /* metres, metres/second */
     float home_x, home_y; /* formation slot for a team attacking +x */
-    float height;       /* metres */
-    float phase;        /* gait phase, radians */
+    float height;         /* metres */
+    float phase;          /* gait phase, radians */
     float wander_ph[2], wander_w[2];
     float vmax;
     int team; /* 0, 1, or 2 for the referee */
@@ -66,7 +69,7 @@ typedef struct match_ball {
     int receiver;   /* intended receiver of a pass, or -1 */
     int blocked;    /* the kicker cannot take it back for a moment */
     float block_t;
-    float timer;    /* hold time (OWNED), time left out (OUT), wait (RESTART) */
+    float timer; /* hold time (OWNED), time left out (OUT), wait (RESTART) */
     float restart_x, restart_y;
     int restart_team, taker;
     float dribble_dy;

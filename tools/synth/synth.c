@@ -13,7 +13,7 @@
 #include "core/log.h"
 #include "tools/synth/match.h"
 
-#define WALL_X 62.0f  /* stands stand on the box |x| = WALL_X, |y| = WALL_Y */
+#define WALL_X 62.0f /* stands stand on the box |x| = WALL_X, |y| = WALL_Y */
 #define WALL_Y 48.0f
 #define STAND_H 22.0f /* height of the stands, metres */
 #define GT_PPM 16     /* ground texture resolution, texels per metre */
@@ -40,9 +40,9 @@ typedef struct tex {
 typedef enum cam_kind { CAM_MAIN, CAM_REVERSE, CAM_FOLLOW } cam_kind;
 
 typedef struct camera {
-    float px, py, pz;  /* position, metres */
-    float pan, tilt;   /* radians */
-    float focal;       /* pixels */
+    float px, py, pz; /* position, metres */
+    float pan, tilt;  /* radians */
+    float focal;      /* pixels */
     float F[3], R[3], U[3];
 } camera;
 
@@ -122,7 +122,10 @@ void ft_synth_params_default(ft_synth_params *p)
 
 /* ---- colours ---- */
 
-static uint8_t clamp8(float v) { return v < 0.0f ? 0 : v > 255.0f ? 255 : (uint8_t)(v + 0.5f); }
+static uint8_t clamp8(float v)
+{
+    return v < 0.0f ? 0 : v > 255.0f ? 255 : (uint8_t)(v + 0.5f);
+}
 
 /* BT.601 limited range, what H.264 players assume for yuv420p. */
 static yuv rgb(float r, float g, float b)
@@ -132,7 +135,10 @@ static yuv rgb(float r, float g, float b)
                  clamp8(128.0f + (112.0f * r - 93.786f * g - 18.214f * b) / 255.0f)};
 }
 
-static yuv scale_luma(yuv c, float k) { return (yuv){clamp8(16.0f + (c.y - 16) * k), c.u, c.v}; }
+static yuv scale_luma(yuv c, float k)
+{
+    return (yuv){clamp8(16.0f + (c.y - 16) * k), c.u, c.v};
+}
 
 static yuv mix(yuv a, yuv b, float t)
 {
@@ -143,20 +149,20 @@ static yuv mix(yuv a, yuv b, float t)
 /* Kits: shirt, shorts, socks. Whites are on purpose: white shirts, socks and
  * boots are the classic false positives of a ball detector. */
 static const float kits[][3][3] = {
-    {{200, 30, 35}, {240, 240, 240}, {200, 30, 35}},   /* red, white shorts */
+    {{200, 30, 35}, {240, 240, 240}, {200, 30, 35}},     /* red, white shorts */
     {{245, 245, 245}, {245, 245, 245}, {245, 245, 245}}, /* all white */
-    {{30, 60, 160}, {30, 60, 160}, {240, 240, 240}},   /* blue, white socks */
-    {{240, 210, 40}, {20, 20, 20}, {240, 210, 40}},    /* yellow and black */
-    {{120, 180, 230}, {245, 245, 245}, {30, 30, 60}},  /* sky blue */
-    {{25, 25, 25}, {25, 25, 25}, {245, 245, 245}},     /* black, white socks */
-    {{240, 130, 30}, {240, 240, 240}, {240, 130, 30}}, /* orange */
-    {{110, 40, 120}, {110, 40, 120}, {240, 240, 240}}, /* purple */
+    {{30, 60, 160}, {30, 60, 160}, {240, 240, 240}},     /* blue, white socks */
+    {{240, 210, 40}, {20, 20, 20}, {240, 210, 40}},      /* yellow and black */
+    {{120, 180, 230}, {245, 245, 245}, {30, 30, 60}},    /* sky blue */
+    {{25, 25, 25}, {25, 25, 25}, {245, 245, 245}},       /* black, white socks */
+    {{240, 130, 30}, {240, 240, 240}, {240, 130, 30}},   /* orange */
+    {{110, 40, 120}, {110, 40, 120}, {240, 240, 240}},   /* purple */
 };
 #define KIT_COUNT 8
 
 static void palette_init(palette *pal, synth_rng *r, bool night)
 {
-    float k = night ? 0.62f : 1.0f;
+    float k = night ? 0.5f : 1.0f;
     pal->grass[0] = rgb(58 * k, 128 * k, 46 * k);
     pal->grass[1] = rgb(70 * k, 145 * k, 55 * k);
     pal->line = rgb(232 * k, 234 * k, 230 * k);
@@ -235,8 +241,8 @@ static float marking_dist(float x, float y)
     const float hx = PITCH_HALF_X, hy = PITCH_HALF_Y;
     float d = fminf(fabsf(fabsf(y) - hy) + (fabsf(x) > hx ? fabsf(x) - hx : 0.0f),
                     fabsf(fabsf(x) - hx) + (fabsf(y) > hy ? fabsf(y) - hy : 0.0f));
-    d = fminf(d, fabsf(x) + (fabsf(y) > hy ? fabsf(y) - hy : 0.0f));  /* halfway line */
-    d = fminf(d, fabsf(hypotf(x, y) - 9.15f));                         /* centre circle */
+    d = fminf(d, fabsf(x) + (fabsf(y) > hy ? fabsf(y) - hy : 0.0f)); /* halfway line */
+    d = fminf(d, fabsf(hypotf(x, y) - 9.15f));                       /* centre circle */
     float ax = fabsf(x), ay = fabsf(y);
     /* penalty area 16.5 x 40.32, goal area 5.5 x 18.32 */
     d = fminf(d, seg_dist(ax, ay, hx - 16.5f, 0.0f, hx - 16.5f, 20.16f));
@@ -323,8 +329,8 @@ static void render_stand(tex *s, const palette *pal, synth_rng *r, bool night)
     int board_len = 6 * ST_PPM;
     yuv boards[8];
     for (int i = 0; i < 8; i++)
-        boards[i] = rgb(rng_range(r, 30, 255) * k, rng_range(r, 30, 255) * k,
-                        rng_range(r, 30, 255) * k);
+        boards[i] =
+            rgb(rng_range(r, 30, 255) * k, rng_range(r, 30, 255) * k, rng_range(r, 30, 255) * k);
     for (int i = 0; i < s->w; i++)
         for (int j = 0; j < s->h; j++)
             tex_put(s, i, j, concrete);
@@ -332,8 +338,8 @@ static void render_stand(tex *s, const palette *pal, synth_rng *r, bool night)
         yuv b = boards[(i / board_len) % 8];
         for (int j = 0; j < (int)(board_h * ST_PPM); j++) {
             /* white lettering blocks on some boards */
-            bool letter = ((i / board_len) % 3 == 0) && (j % 4 == 1 || j % 4 == 2) &&
-                          ((i / 3) % 3 != 0);
+            bool letter =
+                ((i / board_len) % 3 == 0) && (j % 4 == 1 || j % 4 == 2) && ((i / 3) % 3 != 0);
             tex_put(s, i, s->h - 1 - j, letter ? rgb(240 * k, 240 * k, 240 * k) : b);
         }
     }
@@ -444,10 +450,12 @@ static float project(const camera *c, int w, int h, float x, float y, float z, f
 /* Colour seen along a ray that does not hit the grass: stands or sky. */
 static yuv shade_far(const ft_synth *s, const camera *c, const float dir[3], bool chroma)
 {
-    float tx = dir[0] > 0 ? (WALL_X - c->px) / dir[0] : dir[0] < 0 ? (-WALL_X - c->px) / dir[0]
-                                                                   : 1e30f;
-    float ty = dir[1] > 0 ? (WALL_Y - c->py) / dir[1] : dir[1] < 0 ? (-WALL_Y - c->py) / dir[1]
-                                                                   : 1e30f;
+    float tx = dir[0] > 0   ? (WALL_X - c->px) / dir[0]
+               : dir[0] < 0 ? (-WALL_X - c->px) / dir[0]
+                            : 1e30f;
+    float ty = dir[1] > 0   ? (WALL_Y - c->py) / dir[1]
+               : dir[1] < 0 ? (-WALL_Y - c->py) / dir[1]
+                            : 1e30f;
     float t = fminf(tx, ty);
     float z = c->pz + t * dir[2];
     if (z >= 0.0f && z < STAND_H) {
@@ -498,8 +506,8 @@ static void render_background(ft_synth *s, const camera *c)
         /* dir(i) = A + i * R, and R has no z: the row's ground hit is linear in i. */
         float A[3];
         for (int k = 0; k < 3; k++)
-            A[k] = c->F[k] * c->focal + c->R[k] * (0.5f - W * 0.5f) -
-                   c->U[k] * (j + 0.5f - H * 0.5f);
+            A[k] =
+                c->F[k] * c->focal + c->R[k] * (0.5f - W * 0.5f) - c->U[k] * (j + 0.5f - H * 0.5f);
         /* Rows seen at a grazing angle cover many texels: average sub-rows,
          * each again a straight line of texels (start u0, v0; step du, dv). */
         int sub = 1;
@@ -565,23 +573,23 @@ static void render_background(ft_synth *s, const camera *c)
             }
         }
     }
-    /* Floodlight banks on four masts behind the corners of the stands. */
+    /* Floodlight banks on the roofs of both long stands: bright, round and
+     * small at a distance, a classic false positive for a ball detector. */
     bool night = s->p.scenario == FT_SYNTH_NIGHT;
-    for (int m = 0; m < 4; m++) {
-        float mx = (m & 1 ? 1 : -1) * (WALL_X - 4.0f), my = (m & 2 ? 1 : -1) * (WALL_Y + 3.0f);
-        for (int row = 0; row < 3; row++)
-            for (int col = 0; col < 5; col++) {
-                float u, v;
-                float lx = mx + (col - 2) * 1.1f, lz = 36.0f + row * 1.1f;
-                float zc = project(c, W, H, lx, my, lz, &u, &v);
-                if (zc <= 0.0f)
-                    continue;
-                float r = 0.4f * c->focal / zc;
-                if (night)
-                    draw_disc(s, s->bg, u, v, r * 4.0f, s->pal.lamp, 0.25f);
-                draw_disc(s, s->bg, u, v, r, s->pal.lamp, 1.0f);
-            }
-    }
+    for (int side = -1; side <= 1; side += 2)
+        for (int bank = -2; bank <= 2; bank++)
+            for (int row = 0; row < 2; row++)
+                for (int col = 0; col < 5; col++) {
+                    float u, v;
+                    float lx = bank * 24.0f + (col - 2) * 0.9f, lz = STAND_H + 1.0f + row * 0.9f;
+                    float zc = project(c, W, H, lx, side * WALL_Y, lz, &u, &v);
+                    if (zc <= 0.0f)
+                        continue;
+                    float r = 0.35f * c->focal / zc;
+                    if (night)
+                        draw_disc(s, s->bg, u, v, r * 4.0f, s->pal.lamp, 0.25f);
+                    draw_disc(s, s->bg, u, v, r, s->pal.lamp, 1.0f);
+                }
     s->bg_cam = *c;
     s->bg_valid = true;
 }
@@ -712,7 +720,7 @@ static bool player_sample(const ft_synth *s, const scr_player *sp, float x, floa
         float d = seg_dist(rx, ry, hx, 0.62f, fx, 0.975f);
         if (d < 0.042f) {
             float t = (ry - 0.62f) / 0.355f;
-            *out = t < 0.48f ? s->pal.skin
+            *out = t < 0.48f   ? s->pal.skin
                    : t < 0.88f ? s->pal.socks[team]
                                : s->pal.boots[s->boot_kind[sp->index]];
             return true;
@@ -745,7 +753,7 @@ static void draw_player(ft_synth *s, const scr_player *sp)
 /* ---- ball ---- */
 
 typedef struct scr_ball {
-    float u, v, r;   /* centre at the frame time, radius */
+    float u, v, r;        /* centre at the frame time, radius */
     float au, av, bu, bv; /* centre at the start and end of the exposure */
     float depth;
 } scr_ball;
@@ -854,8 +862,8 @@ static void choose_camera(ft_synth *s, double t, float dt)
 ft_status ft_synth_create(const ft_synth_params *p, ft_synth **out)
 {
     *out = NULL;
-    if (p->width < 64 || p->width > 7680 || p->height < 64 || p->height > 4320 ||
-        (p->width & 1) || (p->height & 1) || !(p->fps >= 1.0 && p->fps <= 240.0) ||
+    if (p->width < 64 || p->width > 7680 || p->height < 64 || p->height > 4320 || (p->width & 1) ||
+        (p->height & 1) || !(p->fps >= 1.0 && p->fps <= 240.0) ||
         (unsigned)p->scenario >= FT_SYNTH_SCENARIO_COUNT)
         return FT_ERR_INVALID;
     ft_status st = FT_OK;
@@ -924,7 +932,9 @@ static bool same_camera(const camera *a, const camera *b)
 static int cmp_depth_desc(const void *a, const void *b)
 {
     float da = ((const scr_player *)a)->depth, db = ((const scr_player *)b)->depth;
-    return da < db ? 1 : da > db ? -1 : ((const scr_player *)a)->index - ((const scr_player *)b)->index;
+    return da < db   ? 1
+           : da > db ? -1
+                     : ((const scr_player *)a)->index - ((const scr_player *)b)->index;
 }
 
 static void add_noise(ft_synth *s)
@@ -946,8 +956,10 @@ static void draw_goal(ft_synth *s, int side)
     const camera *c = &s->cam;
     const int W = s->p.width, H = s->p.height;
     float gx = side * PITCH_HALF_X;
-    float pts[4][3] = {{gx, -GOAL_HALF_W, 0}, {gx, -GOAL_HALF_W, GOAL_H},
-                       {gx, GOAL_HALF_W, GOAL_H}, {gx, GOAL_HALF_W, 0}};
+    float pts[4][3] = {{gx, -GOAL_HALF_W, 0},
+                       {gx, -GOAL_HALF_W, GOAL_H},
+                       {gx, GOAL_HALF_W, GOAL_H},
+                       {gx, GOAL_HALF_W, 0}};
     float u[4], v[4], zc[4];
     for (int k = 0; k < 4; k++) {
         zc[k] = project(c, W, H, pts[k][0], pts[k][1], pts[k][2], &u[k], &v[k]);
@@ -988,8 +1000,13 @@ ft_status ft_synth_next(ft_synth *s, ft_image *frame, ft_synth_truth *truth)
         if (hgt < 2.0f || uf < -hgt || uf > W + hgt || vh > H || vf < 0)
             continue;
         float speed = hypotf(p->vx, p->vy);
-        s->sp[n] = (scr_player){.uf = uf, .vf = vf, .h = hgt, .depth = zc, .phase = p->phase,
-                                .swing = sinf(p->phase) * fminf(1.0f, speed / 3.0f), .index = i};
+        s->sp[n] = (scr_player){.uf = uf,
+                                .vf = vf,
+                                .h = hgt,
+                                .depth = zc,
+                                .phase = p->phase,
+                                .swing = sinf(p->phase) * fminf(1.0f, speed / 3.0f),
+                                .index = i};
         /* shadow */
         float su, sv;
         if (project(c, W, H, p->x + sun_x * 0.8f, p->y + sun_y * 0.8f, 0.0f, &su, &sv) > 0.0f) {
@@ -1097,12 +1114,12 @@ ft_status ft_synth_next(ft_synth *s, ft_image *frame, ft_synth_truth *truth)
                               .cam_x = c->px,
                               .cam_y = c->py,
                               .cam_z = c->pz};
-    *frame = (ft_image){.width = W,
-                        .height = H,
-                        .format = FT_PIX_YUV420P,
-                        .data = {s->frame, s->frame + (size_t)W * H,
-                                 s->frame + (size_t)W * H + (size_t)W * H / 4},
-                        .stride = {W, W / 2, W / 2}};
+    *frame = (ft_image){
+        .width = W,
+        .height = H,
+        .format = FT_PIX_YUV420P,
+        .data = {s->frame, s->frame + (size_t)W * H, s->frame + (size_t)W * H + (size_t)W * H / 4},
+        .stride = {W, W / 2, W / 2}};
     s->index++;
     return FT_OK;
 }

@@ -27,27 +27,27 @@ typedef enum ft_synth_visibility {
 } ft_synth_visibility;
 
 typedef struct ft_synth_params {
-    int width, height;  /* frame size, even, 64..7680 x 64..4320 */
-    double fps;         /* frames per second, 1..240 */
-    uint64_t seed;      /* everything random derives from it */
+    int width, height; /* frame size, even, 64..7680 x 64..4320 */
+    double fps;        /* frames per second, 1..240 */
+    uint64_t seed;     /* everything random derives from it */
     ft_synth_scenario scenario;
-    bool noise;         /* sensor noise (on by default; tests turn it off for pixel checks) */
-    bool draw_ball;     /* draw the ball and its shadow (off: a ball-free plate, same seed) */
+    bool noise;     /* sensor noise (on by default; tests turn it off for pixel checks) */
+    bool draw_ball; /* draw the ball and its shadow (off: a ball-free plate, same seed) */
 } ft_synth_params;
 
 /* Ground truth for one frame. Image coordinates are pixels of the rendered
  * frame, origin at the top-left pixel's corner. */
 typedef struct ft_synth_truth {
     int64_t frame;
-    double pts;        /* frame / fps, seconds */
-    float x, y;        /* ball centre (also when occluded or out of the frame) */
-    float radius;      /* projected ball radius in pixels */
+    double pts;   /* frame / fps, seconds */
+    float x, y;   /* ball centre (also when occluded or out of the frame) */
+    float radius; /* projected ball radius in pixels */
     ft_synth_visibility vis;
-    float ball_z;      /* height of the ball's bottom above the grass, metres */
-    int shot;          /* camera shot number; changes at each cut */
-    float cam_pan;     /* camera yaw, degrees (0 looks across the pitch, + to the right) */
-    float cam_tilt;    /* camera pitch below the horizon, degrees */
-    float cam_focal;   /* focal length in pixels (zoom) */
+    float ball_z;              /* height of the ball's bottom above the grass, metres */
+    int shot;                  /* camera shot number; changes at each cut */
+    float cam_pan;             /* camera yaw, degrees (0 looks across the pitch, + to the right) */
+    float cam_tilt;            /* camera pitch below the horizon, degrees */
+    float cam_focal;           /* focal length in pixels (zoom) */
     float cam_x, cam_y, cam_z; /* camera position in pitch metres (origin at the centre spot) */
 } ft_synth_truth;
 

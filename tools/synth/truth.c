@@ -72,8 +72,7 @@ void ft_synth_truth_writer_destroy(ft_synth_truth_writer **w)
 }
 
 enum { COL_FRAME, COL_PTS, COL_X, COL_Y, COL_RADIUS, COL_VIS, COL_KNOWN };
-static const char *const col_names[COL_KNOWN] = {"frame",  "pts",       "x",
-                                                 "y",      "radius",    "visibility"};
+static const char *const col_names[COL_KNOWN] = {"frame", "pts", "x", "y", "radius", "visibility"};
 
 /* Splits a line in place on commas; returns the number of fields. */
 static int split(char *line, char **f, int cap)
@@ -186,8 +185,10 @@ ft_status ft_synth_truth_read(const char *path, ft_synth_truth **rows, size_t *n
                         col[k] = i;
                 bool optional = k == COL_PTS || k == COL_RADIUS;
                 if (col[k] < 0 && !optional) {
-                    FT_LOGE("eval", "%s:%d: header has no '%s' column (need frame, x, y, "
-                            "visibility)", path, lineno, col_names[k]);
+                    FT_LOGE("eval",
+                            "%s:%d: header has no '%s' column (need frame, x, y, "
+                            "visibility)",
+                            path, lineno, col_names[k]);
                     st = FT_ERR_INPUT;
                     goto out;
                 }
