@@ -204,7 +204,7 @@ static int compare_runs(const taps *cpu, const taps *gpu, int nq, int nc, double
 
     /* the CPU's TOPN (query, label) pairs by score among stable slots */
     int used[TOPN][2], nused = 0;
-    for (int k = 0; k < TOPN; k++) {
+    for (int r = 0; r < TOPN; r++) {
         float best = -INFINITY;
         int bq = -1, bl = -1;
         for (int q = 0; q < nq; q++) {
