@@ -60,6 +60,7 @@ enum {
     /* farther out (17 samples) */
     F_OUTER,      /* share of a wider ring that is still grass (no player around) */
     F_ABOVE,      /* share of points above that are still grass (no body: not a sock) */
+    F_PART,       /* 1 for a part of a larger blob (split_blob) */
     N_FEATURES
 };
 
@@ -68,7 +69,7 @@ enum {
  * weights were fitted by maximum likelihood on the synthetic generator's
  * wide, night and broadcast scenarios (the ball: within 8 px of the truth). */
 static const float feature_weights[N_FEATURES] = {
-    -31.29f, 4.15f, 5.16f, -4.15f, -0.36f, 6.02f, -3.71f, -3.39f, -0.04f, 4.33f, 0.79f, 8.04f, -1.59f, 4.65f, 0.68f, 5.44f,
+    -15.49f, 2.48f, 3.44f, -3.34f, -1.22f, 5.02f, -2.71f, -1.23f, 2.81f, 0.77f, -4.25f, 4.49f, -0.72f, 3.49f, -1.51f, 5.57f, -0.99f,
 };
 
 typedef struct blob {
@@ -77,6 +78,7 @@ typedef struct blob {
     int peak, peak_x, peak_y;   /* brightest pixel */
     int local;                  /* local background at the peak */
     double sw, sx, sy;          /* contrast-weighted centroid sums */
+    bool part;                  /* a part of a larger blob (split_blob) */
     float cx, cy, diam, score;  /* set by score_blob: centroid, diameter, logit, then confidence */
     float feat[N_FEATURES];     /* set by score_blob: the evidence behind the score */
 } blob;
@@ -88,6 +90,7 @@ typedef struct prev_cand {
 typedef struct classic {
     ft_detector base;
     ft_detect_classic_params p;
+    ft_detect_filter *pitch; /* automatic pitch mask: blobs off the pitch are not scored */
     int fw, fh;    /* frame size the buffers are made for (0: none yet) */
     int f, w, h;   /* downscale factor, working size */
     int gw, gh;    /* block grid size */
@@ -97,6 +100,7 @@ typedef struct classic {
     int32_t *colp, *prev_colp, *rowp, *prev_rowp;
     int32_t *blocksum;
     uint8_t *thr;  /* per block: seed threshold */
+    uint8_t *thr_row; /* the thresholds of one block row, one per column */
     uint8_t *loc;  /* per block: local background */
     int32_t *stack;
     blob *blobs;
@@ -163,10 +167,11 @@ static void free_buffers(classic *c)
     free(c->prev_rowp);
     free(c->blocksum);
     free(c->thr);
+    free(c->thr_row);
     free(c->loc);
     free(c->stack);
     free(c->blobs);
-    c->cur = c->prev = c->bg = c->bg_tmp = c->seed = c->thr = c->loc = NULL;
+    c->cur = c->prev = c->bg = c->bg_tmp = c->seed = c->thr = c->thr_row = c->loc = NULL;
     c->acc = c->hsum = NULL;
     c->colp = c->prev_colp = c->rowp = c->prev_rowp = c->blocksum = c->stack = NULL;
     c->blobs = NULL;
@@ -206,11 +211,12 @@ static ft_status alloc_buffers(classic *c, int fw, int fh)
     c->prev_rowp = malloc((size_t)c->h * sizeof(int32_t));
     c->blocksum = malloc(g * sizeof(int32_t));
     c->thr = malloc(g);
+    c->thr_row = malloc((size_t)c->w);
     c->loc = malloc(g);
     c->stack = malloc(n * sizeof(int32_t));
     c->blobs = malloc(MAX_BLOBS * sizeof(blob));
     if (!c->cur || !c->prev || !c->bg || !c->bg_tmp || !c->seed || !c->acc || !c->hsum || !c->colp ||
-        !c->prev_colp || !c->rowp || !c->prev_rowp || !c->blocksum || !c->thr || !c->loc ||
+        !c->prev_colp || !c->rowp || !c->prev_rowp || !c->blocksum || !c->thr || !c->thr_row || !c->loc ||
         !c->stack || !c->blobs) {
         free_buffers(c);
         return FT_ERR_NOMEM;
@@ -367,19 +373,18 @@ static void shift_background(classic *c, int dx, int dy)
     c->bg_tmp = t;
 }
 
-/* Approximate running median: each pixel steps towards the current frame. */
-static void update_background(classic *c)
+/* bg[i] steps towards cur[i] by at most `step`, with saturating byte
+ * differences so that it vectorises. */
+static void step_towards(uint8_t *restrict bg, const uint8_t *restrict cur, int n, uint8_t step)
 {
-    const int step = c->bg_age < 25 ? 8 : 2;
-    const int n = c->w * c->h;
-    uint8_t *restrict bg = c->bg;
-    const uint8_t *restrict cur = c->cur;
     int i = 0;
     for (; i + CHUNK <= n; i += CHUNK)
         for (int k = 0; k < CHUNK; k++) {
-            int d = cur[i + k] - bg[i + k];
-            d = d > step ? step : (d < -step ? -step : d);
-            bg[i + k] = (uint8_t)(bg[i + k] + d);
+            uint8_t cv = cur[i + k], bv = bg[i + k];
+            uint8_t up = cv > bv ? (uint8_t)(cv - bv) : 0, dn = bv > cv ? (uint8_t)(bv - cv) : 0;
+            up = up < step ? up : step;
+            dn = dn < step ? dn : step;
+            bg[i + k] = (uint8_t)(bv + up - dn);
         }
     for (; i < n; i++) {
         int d = cur[i] - bg[i];
@@ -388,24 +393,43 @@ static void update_background(classic *c)
     }
 }
 
+/* out[i] = a[i] > b[i] */
+static void greater_u8(uint8_t *restrict out, const uint8_t *restrict a,
+                       const uint8_t *restrict b, int n)
+{
+    int i = 0;
+    for (; i + CHUNK <= n; i += CHUNK)
+        for (int k = 0; k < CHUNK; k++)
+            out[i + k] = a[i + k] > b[i + k];
+    for (; i < n; i++)
+        out[i] = a[i] > b[i];
+}
+
+/* Approximate running median: each pixel steps towards the current frame. */
+static void update_background(classic *c)
+{
+    step_towards(c->bg, c->cur, c->w * c->h, c->bg_age < 25 ? 8 : 2);
+}
+
 /* Local background per block (3x3-blurred block means) and the seed
  * threshold above it; then the seed map: 1 where a pixel clears it. */
 static void make_seeds(classic *c)
 {
     const int w = c->w, h = c->h, gw = c->gw, gh = c->gh;
-    memset(c->blocksum, 0, (size_t)gw * gh * sizeof(int32_t));
-    for (int y = 0; y < h; y++) {
-        const uint8_t *row = c->cur + (size_t)y * w;
-        int32_t *bs = c->blocksum + (size_t)(y / BLOCK) * gw;
-        int x = 0;
-        for (; x + BLOCK <= w; x += BLOCK) {
+    /* Block sums: each block row's columns summed first (c->acc, at most
+     * 8 x 255), then runs of BLOCK columns. */
+    for (int by = 0; by < gh; by++) {
+        int y0 = by * BLOCK, y1 = y0 + BLOCK < h ? y0 + BLOCK : h;
+        widen_u8(c->acc, c->cur + (size_t)y0 * w, w);
+        for (int y = y0 + 1; y < y1; y++)
+            add_u8(c->acc, c->cur + (size_t)y * w, w);
+        int32_t *bs = c->blocksum + (size_t)by * gw;
+        for (int bx = 0; bx < gw; bx++) {
             int32_t sum = 0;
-            for (int k = 0; k < BLOCK; k++)
-                sum += row[x + k];
-            bs[x / BLOCK] += sum;
+            for (int x = bx * BLOCK; x < (bx + 1) * BLOCK && x < w; x++)
+                sum += c->acc[x];
+            bs[bx] = sum;
         }
-        for (; x < w; x++)
-            bs[x / BLOCK] += row[x];
     }
     for (int by = 0; by < gh; by++) {
         for (int bx = 0; bx < gw; bx++) {
@@ -426,25 +450,26 @@ static void make_seeds(classic *c)
             c->thr[(size_t)by * gw + bx] = (uint8_t)(t > 255 ? 255 : t);
         }
     }
-    const int full = w / BLOCK;
+    /* Seeds: each row against its block row's thresholds, spread to one
+     * value per column. */
     for (int y = 0; y < h; y++) {
-        const uint8_t *row = c->cur + (size_t)y * w;
-        const uint8_t *tr = c->thr + (size_t)(y / BLOCK) * gw;
-        uint8_t *sd = c->seed + (size_t)y * w;
-        for (int bx = 0; bx < full; bx++) {
-            const uint8_t t = tr[bx];
-            for (int k = 0; k < BLOCK; k++)
-                sd[bx * BLOCK + k] = row[bx * BLOCK + k] > t;
+        if (y % BLOCK == 0) {
+            const uint8_t *tr = c->thr + (size_t)(y / BLOCK) * gw;
+            for (int x = 0; x < w; x++)
+                c->thr_row[x] = tr[x / BLOCK];
         }
-        for (int x = full * BLOCK; x < w; x++)
-            sd[x] = row[x] > tr[x / BLOCK];
+        greater_u8(c->seed + (size_t)y * w, c->cur + (size_t)y * w, c->thr_row, w);
     }
 }
 
-/* Flood-fills the seed blob containing pixel `start` (marking it visited with
- * 2) and gathers its statistics. Returns false when it is too large to be a
- * ball, in which case it is still fully marked. */
-static bool grow_blob(classic *c, int start, int max_side, blob *b)
+/* Seed map values: a seed not yet visited, visited, and the two marks of a
+ * re-segmentation (split_blob). */
+enum { SEED = 1, VISITED = 2, SPLIT_SEED = 3, SPLIT_VISITED = 4 };
+
+/* Flood-fills the 8-connected pixels marked `from` around pixel `start`
+ * (marking them `to`) and gathers their statistics. Returns false when the
+ * blob is too large to be a ball, in which case it is still fully marked. */
+static bool grow_blob(classic *c, int start, int max_side, uint8_t from, uint8_t to, blob *b)
 {
     const int w = c->w, h = c->h;
     int top = 0;
@@ -452,7 +477,7 @@ static bool grow_blob(classic *c, int start, int max_side, blob *b)
     memset(b, 0, sizeof(*b));
     b->x0 = b->x1 = start % w;
     b->y0 = b->y1 = start / w;
-    c->seed[start] = 2;
+    c->seed[start] = to;
     c->stack[top++] = start;
     while (top > 0) {
         int i = c->stack[--top];
@@ -487,8 +512,8 @@ static bool grow_blob(classic *c, int start, int max_side, blob *b)
                 if (nx < 0 || nx >= w)
                     continue;
                 int j = ny * w + nx;
-                if (c->seed[j] == 1) {
-                    c->seed[j] = 2;
+                if (c->seed[j] == from) {
+                    c->seed[j] = to;
                     c->stack[top++] = j;
                 }
             }
@@ -541,8 +566,9 @@ static float partial_logit(const float *x, int from, int to, float *rest_max)
 }
 
 /* A blob whose logit cannot reach this is never the ball (confidence below
- * 1e-4): scoring stops early, which keeps crowded stands cheap. */
-#define LOGIT_FLOOR (-9.f)
+ * 0.3 %, far under any useful threshold): scoring stops early, which keeps
+ * crowded stands cheap. */
+#define LOGIT_FLOOR (-6.f)
 
 /* Scores one blob: sets its centroid, diameter (working pixels), features
  * and logit (b->score). Returns false, part-way through, for a blob that
@@ -559,6 +585,7 @@ static bool score_blob(const classic *c, const ft_image *im, blob *b)
     float *x = b->feat;
     x[F_BIAS] = 1.f;
 
+    x[F_PART] = b->part ? 1.f : 0.f;
     float contrast = (float)(b->peak - b->local);
     x[F_CONTRAST] = clampf((contrast - 8.f) / 40.f, 0.f, 1.f);
     x[F_ASPECT] = (float)(bw < bh ? bw : bh) / d;
@@ -611,22 +638,34 @@ static bool score_blob(const classic *c, const ft_image *im, blob *b)
                                                 -1.f, -0.866f, -0.5f, 0.f, 0.5f,  0.866f};
     static const float ring_sin[RING_POINTS] = {0.f,  0.5f,  0.866f,  1.f,    0.866f, 0.5f,
                                                 0.f, -0.5f, -0.866f, -1.f, -0.866f, -0.5f};
+    int ring_idx[RING_POINTS];
     for (int k = 0; k < RING_POINTS; k++) {
         int px = (int)(b->cx + r * ring_cos[k] + 0.5f), py = (int)(b->cy + r * ring_sin[k] + 0.5f);
         px = px < 0 ? 0 : (px >= c->w ? c->w - 1 : px);
         py = py < 0 ? 0 : (py >= c->h ? c->h - 1 : py);
         size_t i = (size_t)py * c->w + px;
+        ring_idx[k] = (int)i;
         ring_dark += c->cur[i] < dark_level;
         ring_fg += abs(c->cur[i] - c->bg[i]) > FG_DIFF;
-        if (colour) {
-            uint8_t yuv[3];
-            ft_detect_sample_yuv(im, px * f + f / 2, py * f + f / 2, yuv);
-            ring_grass += ft_detect_is_grass(yuv[0], yuv[1], yuv[2]);
-        }
     }
     x[F_RING_DARK] = (float)ring_dark / RING_POINTS;
-    x[F_RING_GRASS] = colour ? (float)ring_grass / RING_POINTS : 0.7f;
     x[F_RING_FG] = trusted ? (float)ring_fg / RING_POINTS : 0.3f;
+    /* The luma ring alone may already rule the blob out; the colour samples
+     * cost more. */
+    float z_luma = feature_weights[F_RING_DARK] * x[F_RING_DARK] +
+                   feature_weights[F_RING_FG] * x[F_RING_FG];
+    float rest_colour = 0.f;
+    for (int k = F_RING_GRASS; k < N_FEATURES; k++)
+        rest_colour += k != F_RING_FG && feature_weights[k] > 0.f ? feature_weights[k] : 0.f;
+    if (z + z_luma + rest_colour < LOGIT_FLOOR)
+        return false;
+    for (int k = 0; k < RING_POINTS && colour; k++) {
+        uint8_t yuv[3];
+        int px = ring_idx[k] % c->w, py = ring_idx[k] / c->w;
+        ft_detect_sample_yuv(im, px * f + f / 2, py * f + f / 2, yuv);
+        ring_grass += ft_detect_is_grass(yuv[0], yuv[1], yuv[2]);
+    }
+    x[F_RING_GRASS] = colour ? (float)ring_grass / RING_POINTS : 0.7f;
     x[F_WHITE] = 0.5f;
     if (colour) {
         uint8_t yuv[3];
@@ -666,6 +705,63 @@ static void learn_size(classic *c, float cy, float diam)
     else
         c->size_avg[band] += 0.05f * (diam - c->size_avg[band]);
     c->size_n[band]++;
+}
+
+/* Adds a scored blob to the frame's list; when the list is full, it replaces
+ * the weakest if it beats it. */
+static void keep_blob(classic *c, const blob *b, int *nb)
+{
+    int slot = *nb;
+    if (*nb == MAX_BLOBS) {
+        slot = 0;
+        for (int k = 1; k < *nb; k++)
+            if (c->blobs[k].score < c->blobs[slot].score)
+                slot = k;
+        if (c->blobs[slot].score >= b->score)
+            return;
+    } else {
+        (*nb)++;
+    }
+    c->blobs[slot] = *b;
+}
+
+/* A blob well over the expected ball size may be a ball touching a white sock
+ * or another ball-sized bright thing. Re-segmented at a level between its
+ * background and its peak, the dip between the two separates them; each part
+ * is then scored as a candidate of its own (the whole blob was already). */
+static void split_blob(classic *c, const ft_image *im, const blob *parent, int *nb)
+{
+    float expected = (float)c->fh / (150.f * (float)c->f);
+    expected = expected < 2.f ? 2.f : expected;
+    int bw = parent->x1 - parent->x0 + 1, bh = parent->y1 - parent->y0 + 1;
+    if ((float)(bw > bh ? bw : bh) < 1.8f * expected || parent->n < 6)
+        return;
+    int level = parent->local + (parent->peak - parent->local) * 3 / 5;
+    for (int y = parent->y0; y <= parent->y1; y++)
+        for (int x = parent->x0; x <= parent->x1; x++) {
+            size_t i = (size_t)y * c->w + x;
+            if (c->seed[i] == VISITED && c->cur[i] >= level)
+                c->seed[i] = SPLIT_SEED;
+        }
+    enum { MAX_PARTS = 4 };
+    blob part[MAX_PARTS];
+    int n_parts = 0;
+    for (int y = parent->y0; y <= parent->y1; y++)
+        for (int x = parent->x0; x <= parent->x1; x++) {
+            int i = y * c->w + x;
+            if (c->seed[i] != SPLIT_SEED)
+                continue;
+            blob b;
+            grow_blob(c, i, bw > bh ? bw : bh, SPLIT_SEED, SPLIT_VISITED, &b);
+            b.part = true;
+            if (n_parts < MAX_PARTS)
+                part[n_parts++] = b;
+        }
+    if (n_parts < 2)
+        return;
+    for (int k = 0; k < n_parts; k++)
+        if (score_blob(c, im, &part[k]))
+            keep_blob(c, &part[k], nb);
 }
 
 static ft_status classic_detect(ft_detector *d, const ft_image *frame, double pts_s,
@@ -709,32 +805,29 @@ static ft_status classic_detect(ft_detector *d, const ft_image *frame, double pt
         }
     }
 
+    /* Stands, trees and floodlights are not scored at all. */
+    int none = 0;
+    st = ft_detect_filter_apply(c->pitch, frame, NULL, &none);
+    if (st)
+        return st;
     make_seeds(c);
     const int max_side = c->h / 8 > 6 ? c->h / 8 : 6;
     int nb = 0;
     const size_t npix = (size_t)c->w * c->h;
     for (size_t i = 0; i < npix; i++) {
         /* Seeds are sparse: jump to the next unvisited one. */
-        const uint8_t *next = memchr(c->seed + i, 1, npix - i);
+        const uint8_t *next = memchr(c->seed + i, SEED, npix - i);
         if (!next)
             break;
         i = (size_t)(next - c->seed);
         blob b;
-        if (!grow_blob(c, (int)i, max_side, &b) || !score_blob(c, frame, &b))
+        if (!grow_blob(c, (int)i, max_side, SEED, VISITED, &b) ||
+            !ft_detect_filter_allows(c->pitch, ((float)b.peak_x + 0.5f) * (float)c->f,
+                                     ((float)b.peak_y + 0.5f) * (float)c->f, c->fw, c->fh))
             continue;
-        int slot = nb;
-        if (nb == MAX_BLOBS) {
-            /* Full: the new blob replaces the weakest if it beats it. */
-            slot = 0;
-            for (int k = 1; k < nb; k++)
-                if (c->blobs[k].score < c->blobs[slot].score)
-                    slot = k;
-            if (c->blobs[slot].score >= b.score)
-                continue;
-        } else {
-            nb++;
-        }
-        c->blobs[slot] = b;
+        if (score_blob(c, frame, &b))
+            keep_blob(c, &b, &nb);
+        split_blob(c, frame, &b, &nb);
     }
 
     /* Confidences: a softmax over this frame's blobs plus "none of them"
@@ -814,6 +907,7 @@ static ft_status classic_set_param(ft_detector *d, const char *key, double value
 static void classic_destroy(ft_detector *d)
 {
     classic *c = (classic *)d;
+    ft_detect_filter_destroy(&c->pitch);
     free_buffers(c);
     free(c);
 }
@@ -845,9 +939,14 @@ ft_status ft_detect_classic_create(const ft_detect_classic_params *p, ft_detecto
     st = check_params(&c->p);
     if (st)
         goto out;
+    ft_detect_filter_params fp = {.pitch_mask_auto = true};
+    st = ft_detect_filter_create(&fp, &c->pitch);
+    if (st)
+        goto out;
     *out = &c->base;
     c = NULL;
 out:
-    free(c);
+    if (c)
+        classic_destroy(&c->base);
     return st;
 }
