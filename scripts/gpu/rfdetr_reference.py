@@ -92,14 +92,41 @@ def transformers_v4_names():
     if not hasattr(cu, "PretrainedConfig") and hasattr(cu, "PreTrainedConfig"):
         cu.PretrainedConfig = cu.PreTrainedConfig
     try:
-        importlib.import_module("transformers.utils.backbone_utils")
+        bu = importlib.import_module("transformers.utils.backbone_utils")
     except ImportError:
+        bu = None
         for alt in ("transformers.backbone_utils", "transformers.modeling_backbone_utils"):
             try:
-                sys.modules["transformers.utils.backbone_utils"] = importlib.import_module(alt)
+                bu = sys.modules["transformers.utils.backbone_utils"] = importlib.import_module(alt)
                 break
             except ImportError:
                 pass
+    if bu is None:
+        return
+
+    def aligned(out_features=None, out_indices=None, stage_names=None):
+        # bookkeeping only: which named stages the backbone returns
+        if out_features is None and out_indices is None:
+            out_features = [stage_names[-1]]
+        if out_indices is None:
+            out_indices = [stage_names.index(f) for f in out_features]
+        if out_features is None:
+            out_features = [stage_names[i] for i in out_indices]
+        return list(out_features), list(out_indices)
+
+    if not hasattr(bu, "get_aligned_output_features_output_indices"):
+        bu.get_aligned_output_features_output_indices = aligned
+    mixin = getattr(bu, "BackboneMixin", None)
+    if mixin is not None and not hasattr(mixin, "_init_backbone"):
+        def _init_backbone(self, config):
+            self.config = config
+            self.stage_names = config.stage_names
+            self._out_features, self._out_indices = aligned(
+                getattr(config, "out_features", None), getattr(config, "out_indices", None),
+                config.stage_names)
+            self.num_features = None
+
+        mixin._init_backbone = _init_backbone
 
 
 def official_model():
