@@ -14,7 +14,9 @@
 #define PLOT_W 1200
 #define PANEL_H 260
 #define MARGIN 16
-#define PLOT_H (3 * PANEL_H + 4 * MARGIN)
+#define FOOTER 20 /* frame-range labels under the last panel */
+#define PLOT_H (3 * PANEL_H + 4 * MARGIN + FOOTER)
+#define GLYPH_SCALE 2
 
 typedef struct canvas {
     uint8_t *px; /* PLOT_W x PLOT_H RGB */
@@ -65,6 +67,66 @@ static void point(canvas *c, int x, int y, rgb8 col)
     for (int dy = -1; dy <= 1; dy++)
         for (int dx = -1; dx <= 1; dx++)
             put(c, x + dx, y + dy, col);
+}
+
+/* A 5x7 font for the labels: each glyph is 7 rows of 5 bits, MSB left. */
+typedef struct glyph {
+    char c;
+    uint8_t rows[7];
+} glyph;
+
+static const glyph font[] = {
+    {'0', {0x0E, 0x11, 0x13, 0x15, 0x19, 0x11, 0x0E}},
+    {'1', {0x04, 0x0C, 0x04, 0x04, 0x04, 0x04, 0x0E}},
+    {'2', {0x0E, 0x11, 0x01, 0x02, 0x04, 0x08, 0x1F}},
+    {'3', {0x1F, 0x02, 0x04, 0x02, 0x01, 0x11, 0x0E}},
+    {'4', {0x02, 0x06, 0x0A, 0x12, 0x1F, 0x02, 0x02}},
+    {'5', {0x1F, 0x10, 0x1E, 0x01, 0x01, 0x11, 0x0E}},
+    {'6', {0x06, 0x08, 0x10, 0x1E, 0x11, 0x11, 0x0E}},
+    {'7', {0x1F, 0x01, 0x02, 0x04, 0x08, 0x08, 0x08}},
+    {'8', {0x0E, 0x11, 0x11, 0x0E, 0x11, 0x11, 0x0E}},
+    {'9', {0x0E, 0x11, 0x11, 0x0F, 0x01, 0x02, 0x0C}},
+    {'.', {0, 0, 0, 0, 0, 0x0C, 0x0C}},
+    {'-', {0, 0, 0, 0x1F, 0, 0, 0}},
+    {':', {0, 0x0C, 0x0C, 0, 0x0C, 0x0C, 0}},
+    {'a', {0, 0, 0x0E, 0x01, 0x0F, 0x11, 0x0F}},
+    {'c', {0, 0, 0x0E, 0x10, 0x10, 0x11, 0x0E}},
+    {'d', {0x01, 0x01, 0x0D, 0x13, 0x11, 0x11, 0x0F}},
+    {'e', {0, 0, 0x0E, 0x11, 0x1F, 0x10, 0x0E}},
+    {'f', {0x06, 0x09, 0x08, 0x1C, 0x08, 0x08, 0x08}},
+    {'h', {0x10, 0x10, 0x16, 0x19, 0x11, 0x11, 0x11}},
+    {'i', {0x04, 0, 0x0C, 0x04, 0x04, 0x04, 0x0E}},
+    {'m', {0, 0, 0x1A, 0x15, 0x15, 0x11, 0x11}},
+    {'n', {0, 0, 0x16, 0x19, 0x11, 0x11, 0x11}},
+    {'o', {0, 0, 0x0E, 0x11, 0x11, 0x11, 0x0E}},
+    {'p', {0, 0, 0x1E, 0x11, 0x1E, 0x10, 0x10}},
+    {'r', {0, 0, 0x16, 0x19, 0x10, 0x10, 0x10}},
+    {'s', {0, 0, 0x0E, 0x10, 0x0E, 0x01, 0x1E}},
+    {'t', {0x08, 0x08, 0x1C, 0x08, 0x08, 0x09, 0x06}},
+    {'u', {0, 0, 0x11, 0x11, 0x11, 0x13, 0x0D}},
+    {'x', {0, 0, 0x11, 0x0A, 0x04, 0x0A, 0x11}},
+    {'y', {0, 0, 0x11, 0x11, 0x0F, 0x01, 0x0E}},
+};
+
+/* Draws `str` with its top-left corner at (x, y); characters without a glyph
+ * are blanks. Returns the x after the text. */
+static int text(canvas *c, int x, int y, const char *str, rgb8 col)
+{
+    for (; *str; str++, x += 6 * GLYPH_SCALE) {
+        const glyph *g = NULL;
+        for (size_t i = 0; i < sizeof(font) / sizeof(font[0]); i++)
+            if (font[i].c == *str)
+                g = &font[i];
+        if (!g)
+            continue;
+        for (int r = 0; r < 7; r++)
+            for (int b = 0; b < 5; b++)
+                if (g->rows[r] & (0x10 >> b))
+                    for (int k = 0; k < GLYPH_SCALE * GLYPH_SCALE; k++)
+                        put(c, x + b * GLYPH_SCALE + k % GLYPH_SCALE,
+                            y + r * GLYPH_SCALE + k / GLYPH_SCALE, col);
+    }
+    return x;
 }
 
 /* A panel maps (frame, value) to pixels. */
@@ -153,6 +215,9 @@ static void coord_panel(canvas *c, panel *pn, const ft_track_csv *tr, const ft_s
         line(c, px_x(pn, (double)a->frame), px_y(pn, axis ? a->y : a->x),
              px_x(pn, (double)b->frame), px_y(pn, axis ? b->y : b->x), C_EST);
     }
+    char label[64];
+    snprintf(label, sizeof(label), "%s px %.0f to %.0f", axis ? "y" : "x", pn->v0, pn->v1);
+    text(c, MARGIN + 6, pn->top + 6, label, C_AXIS);
 }
 
 static void error_panel(canvas *c, panel *pn, const ft_eval_params *p, const ft_track_csv *tr,
@@ -164,6 +229,9 @@ static void error_panel(canvas *c, panel *pn, const ft_eval_params *p, const ft_
     int y = px_y(pn, p->radius);
     for (int x = MARGIN; x < PLOT_W - MARGIN; x += 6)
         line(c, x, y, x + 2, y, C_RADIUS);
+    char label[64];
+    snprintf(label, sizeof(label), "error px 0 to %.0f  radius %.0f", pn->v1, p->radius);
+    text(c, MARGIN + 6, pn->top + 6, label, C_AXIS);
     if (!idx)
         return;
     int px_prev = -1, py_prev = 0;
@@ -247,6 +315,20 @@ ft_status ft_eval_plot_png(const char *path, const ft_eval_params *p, const ft_s
     coord_panel(&c, &pn[0], tr, truth, idx, 0);
     coord_panel(&c, &pn[1], tr, truth, idx, 1);
     error_panel(&c, &pn[2], p, tr, truth, idx);
+    /* Legend (top right) and the frame range under the last panel. */
+    static const struct {
+        const char *word;
+        rgb8 col;
+    } legend[] = {{"truth", C_TRUTH}, {"hidden", C_HIDDEN}, {"estimate", C_EST}, {"crop", C_CROP}};
+    int x = PLOT_W - MARGIN - 6 - 12 * (5 + 1 + 6 + 1 + 8 + 1 + 4);
+    for (size_t k = 0; k < sizeof(legend) / sizeof(legend[0]); k++)
+        x = text(&c, x, pn[0].top + 6, legend[k].word, legend[k].col) + 12;
+    char label[48];
+    int ybot = pn[2].top + PANEL_H + 4;
+    snprintf(label, sizeof(label), "frame %lld", (long long)f0);
+    text(&c, MARGIN, ybot, label, C_AXIS);
+    snprintf(label, sizeof(label), "%lld", (long long)f1);
+    text(&c, PLOT_W - MARGIN - 12 * (int)strlen(label), ybot, label, C_AXIS);
     st = save_png(path, &c);
 out:
     free(idx);
