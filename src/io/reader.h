@@ -62,9 +62,11 @@ FT_NODISCARD ft_status ft_reader_open(const ft_reader_params *p, ft_reader **out
  * warning per attempt, an error after the fifth); time continues across the
  * gap. On FT_READER_VIDEO, `frame` (caller-owned, must be
  * empty) receives a refcounted software frame (YUV420P, NV12, ... — any
- * format libswscale reads) whose pts is in the video time base, and *pts_s its
- * time in seconds from the stream start. On FT_READER_AUDIO, `pkt` (caller
- * owned, must be empty; NULL = skip audio) receives the packet. Returns
+ * format libswscale reads) whose pts is in the video time base (that of the
+ * stream currently open: use *pts_s, which stays continuous across
+ * reconnects), and *pts_s its time in seconds from the stream start. On
+ * FT_READER_AUDIO, `pkt` (caller owned, must be empty; NULL = skip audio)
+ * receives the packet, timestamps in ft_reader_info's audio time base. Returns
  * FT_ERR_INPUT_EOF at the end, FT_ERR_INPUT on a read failure (or when
  * reconnecting gave up), FT_ERR_INTERRUPTED after ft_reader_interrupt. */
 FT_NODISCARD ft_status ft_reader_read(ft_reader *r, struct AVFrame *frame, struct AVPacket *pkt,
