@@ -69,7 +69,7 @@ enum {
  * weights were fitted by maximum likelihood on the synthetic generator's
  * wide, night and broadcast scenarios (the ball: within 8 px of the truth). */
 static const float feature_weights[N_FEATURES] = {
-    -15.49f, 2.48f, 3.44f, -3.34f, -1.22f, 5.02f, -2.71f, -1.23f, 2.81f, 0.77f, -4.25f, 4.49f, -0.72f, 3.49f, -1.51f, 5.57f, -0.99f,
+    -14.72f, 3.50f, 3.49f, -3.35f, -1.20f, 4.63f, -2.80f, -1.14f, 2.40f, 0.75f, -4.45f, 4.16f, -0.79f, 3.28f, -2.06f, 5.52f, -1.22f,
 };
 
 typedef struct blob {
