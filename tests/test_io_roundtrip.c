@@ -352,6 +352,61 @@ static ft_writer *open_small(const char *path, double target_fps, bool atomic)
     return w;
 }
 
+/* Variable frame rate: irregular timestamps come back as written. */
+static void test_vfr_timestamps_preserved(void **state)
+{
+    (void)state;
+    const double times[] = {0.0, 0.033, 0.1, 0.25, 0.26, 0.9, 0.95};
+    const int n = (int)(sizeof times / sizeof times[0]);
+    static uint8_t buf[64 * 48 * 3 / 2];
+    ft_image img;
+    fill_grey(&img, buf, 64, 48, 90);
+    const char *names[] = {"vfr.mp4", "vfr.mkv"};
+    for (int k = 0; k < 2; k++) {
+        char p[512];
+        path_in(p, sizeof p, names[k]);
+        ft_writer_params wp;
+        ft_writer_params_default(&wp);
+        wp.url = p;
+        wp.width = 64;
+        wp.height = 48;
+        wp.codec = "x264";
+        wp.preset = "ultrafast";
+        wp.tb_num = 1;
+        wp.tb_den = 1000;
+        ft_writer *w = NULL;
+        assert_int_equal(ft_writer_open(&wp, &w), FT_OK);
+        for (int i = 0; i < n; i++)
+            assert_int_equal(ft_writer_write_image(w, &img, times[i]), FT_OK);
+        assert_int_equal(ft_writer_close(w), FT_OK);
+        ft_writer_destroy(&w);
+        ft_reader_params rp = {.url = p, .device = "cpu"};
+        ft_reader *r = NULL;
+        assert_int_equal(ft_reader_open(&rp, &r), FT_OK);
+        AVFrame *f = av_frame_alloc();
+        int got = 0;
+        double first = 0;
+        for (;;) {
+            ft_reader_item kind;
+            double t;
+            ft_status st = ft_reader_read(r, f, NULL, &kind, &t);
+            if (st == FT_ERR_INPUT_EOF)
+                break;
+            assert_int_equal(st, FT_OK);
+            assert_true(got < n);
+            if (got == 0)
+                first = t;
+            assert_true(fabs((t - first) - times[got]) < 0.0015);
+            got++;
+            av_frame_unref(f);
+        }
+        assert_int_equal(got, n);
+        av_frame_free(&f);
+        ft_reader_destroy(&r);
+    }
+    remove_all();
+}
+
 static void test_target_fps_resamples(void **state)
 {
     (void)state;
@@ -532,6 +587,7 @@ int main(void)
         cmocka_unit_test(test_ts_discontinuity_and_resolution_change),
         cmocka_unit_test(test_corrupt_packets_are_skipped),
         cmocka_unit_test(test_live_input_reconnects),
+        cmocka_unit_test(test_vfr_timestamps_preserved),
         cmocka_unit_test(test_target_fps_resamples),
         cmocka_unit_test(test_writer_converts_formats),
         cmocka_unit_test(test_atomic_output),
