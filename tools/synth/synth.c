@@ -541,32 +541,64 @@ static void render_background(ft_synth *s, const camera *c)
         }
         const tex *g = &s->ground;
         const int64_t recip = 65536 / sub; /* no integer division in the loop */
-        for (int i = 0; i < W; i++) {
-            bool cc = crow && (i & 1) == 0;
-            bool ground = false;
-            float cu = 0.0f, cv = 0.0f;
-            if (A[2] < 0.0f) {
-                int m = sub / 2;
-                cu = u0[m] + i * du[m];
-                cv = v0[m] + i * dv[m];
-                ground = cu > 0.0f && cu < gw && cv > 0.0f && cv < gh;
-            }
-            yuv col;
-            if (ground) {
-                int acc = 0;
-                for (int k = 0; k < sub; k++)
-                    acc += ground_luma(g, fu[k] + i * fdu[k], fv[k] + i * fdv[k]) >> 8;
-                col.y = (uint8_t)(((int64_t)acc * recip + (1 << 23)) >> 24);
-                if (cc) {
-                    size_t o = (size_t)(int)cv * g->w + (int)cu;
-                    col.u = g->p[1][o];
-                    col.v = g->p[2][o];
+        /* The texel coordinates are linear in i, so the pixels that see the
+         * grass form one span [i0, i1) found without a per-pixel test. */
+        int i0 = W, i1 = W;
+        if (A[2] < 0.0f) {
+            int m = sub / 2;
+            double lo = 0.0, hi = W;
+            const double a[2] = {u0[m], v0[m]}, b[2] = {du[m], dv[m]}, top[2] = {gw, gh};
+            for (int k = 0; k < 2; k++) {
+                if (b[k] == 0.0) {
+                    if (!(a[k] > 0.0 && a[k] < top[k]))
+                        hi = lo;
+                    continue;
                 }
-            } else {
-                float dir[3] = {A[0] + i * c->R[0], A[1] + i * c->R[1], A[2]};
-                col = shade_far(s, c, dir, cc);
+                double e0 = (0.0 - a[k]) / b[k], e1 = (top[k] - a[k]) / b[k];
+                lo = fmax(lo, fmin(e0, e1));
+                hi = fmin(hi, fmax(e0, e1));
             }
-            Y[(size_t)j * W + i] = col.y;
+            if (hi > lo) {
+                i0 = (int)ceil(lo);
+                i1 = (int)ceil(hi);
+                i1 = i1 > W ? W : i1;
+            }
+        }
+        uint8_t *yrow = Y + (size_t)j * W;
+        for (int i = 0; i < W; i++) {
+            if (i == i0) { /* the grass span */
+                if (sub == 1) {
+                    for (; i < i1; i++)
+                        yrow[i] =
+                            (uint8_t)((ground_luma(g, fu[0] + i * fdu[0], fv[0] + i * fdv[0]) +
+                                       (1 << 15)) >>
+                                      16);
+                } else {
+                    for (; i < i1; i++) {
+                        int acc = 0;
+                        for (int k = 0; k < sub; k++)
+                            acc += ground_luma(g, fu[k] + i * fdu[k], fv[k] + i * fdv[k]) >> 8;
+                        yrow[i] = (uint8_t)(((int64_t)acc * recip + (1 << 23)) >> 24);
+                    }
+                }
+                if (crow) {
+                    int m = sub / 2;
+                    for (int k = (i0 + 1) & ~1; k < i1; k += 2) {
+                        int cu = (int)(u0[m] + k * du[m]), cv = (int)(v0[m] + k * dv[m]);
+                        cu = cu < 0 ? 0 : cu >= g->w ? g->w - 1 : cu;
+                        cv = cv < 0 ? 0 : cv >= g->h ? g->h - 1 : cv;
+                        size_t o = (size_t)cv * g->w + cu;
+                        Ub[(size_t)(j / 2) * (W / 2) + k / 2] = g->p[1][o];
+                        Vb[(size_t)(j / 2) * (W / 2) + k / 2] = g->p[2][o];
+                    }
+                }
+                if (i >= W)
+                    break;
+            }
+            bool cc = crow && (i & 1) == 0;
+            float dir[3] = {A[0] + i * c->R[0], A[1] + i * c->R[1], A[2]};
+            yuv col = shade_far(s, c, dir, cc);
+            yrow[i] = col.y;
             if (cc) {
                 Ub[(size_t)(j / 2) * (W / 2) + i / 2] = col.u;
                 Vb[(size_t)(j / 2) * (W / 2) + i / 2] = col.v;
