@@ -46,8 +46,7 @@ static char fixdir[1024];
 static int find_fixture(void)
 {
     const char *src = getenv("FT_SOURCE_DIR");
-    snprintf(fixdir, sizeof(fixdir), "%s/../shared/fixtures/rfdetr/medium-random",
-             src ? src : ".");
+    snprintf(fixdir, sizeof(fixdir), "%s/../shared/fixtures/rfdetr/medium-random", src ? src : ".");
     char p[1100];
     snprintf(p, sizeof(p), "%s/checkpoint.pth", fixdir);
     FILE *f = fopen(p, "rb");
@@ -85,8 +84,7 @@ static int is_nchw(const char *name)
     return !strncmp(name, "backbone_", 9) || !strcmp(name, "projector_out");
 }
 
-static void on_tap(void *user, const char *name, const float *data, int ndim,
-                   const int64_t *shape)
+static void on_tap(void *user, const char *name, const float *data, int ndim, const int64_t *shape)
 {
     ctx *c = user;
     size_t n = 1;
@@ -183,7 +181,8 @@ static void test_fidelity(void **state)
         maxpx = fmax(maxpx, fabs(dets[j].y1 - b[3]));
     }
     printf("  postprocess: %d of 300 (query,label) pairs missing, max score diff %.3g, max box "
-           "diff %.3g px\n", missing, maxs, maxpx);
+           "diff %.3g px\n",
+           missing, maxs, maxpx);
     assert_int_equal(missing, 0);
     assert_true(maxs <= TOL_SCORE);
     assert_true(maxpx <= TOL_PX);

@@ -33,8 +33,7 @@ static int setup(void **state)
 {
     (void)state;
     const char *src = getenv("FT_SOURCE_DIR"), *bld = getenv("FT_BUILD_DIR");
-    snprintf(fixdir, sizeof(fixdir), "%s/../shared/fixtures/rfdetr/medium-random",
-             src ? src : ".");
+    snprintf(fixdir, sizeof(fixdir), "%s/../shared/fixtures/rfdetr/medium-random", src ? src : ".");
     snprintf(ckpt, sizeof(ckpt), "%s/checkpoint.pth", fixdir);
     snprintf(workdir, sizeof(workdir), "%s", bld ? bld : ".");
     return 0;
@@ -72,12 +71,12 @@ typedef struct dim_map {
  * each part are distinct, so a value maps unambiguously. */
 static const dim_map wide_vit[] = {{384, 768}, {1536, 3072}, {0, 0}};
 static const dim_map wide_proj[] = {{256, 512}, {1536, 3072}, {128, 256}, {640, 1280}, {0, 0}};
-static const dim_map wide_rest[] = {{256, 512}, {768, 1536}, {512, 1024}, {64, 256},
-                                    {32, 128}, {0, 0}};
+static const dim_map wide_rest[] = {{256, 512}, {768, 1536}, {512, 1024},
+                                    {64, 256},  {32, 128},   {0, 0}};
 /* legacy Large: 24 cross-attention heads x 2 levels x 4 points */
 static const dim_map legacy_proj[] = {{256, 384}, {128, 192}, {640, 960}, {0, 0}};
-static const dim_map legacy_rest[] = {{256, 384}, {768, 1152}, {512, 768}, {64, 384},
-                                      {32, 192}, {0, 0}};
+static const dim_map legacy_rest[] = {{256, 384}, {768, 1152}, {512, 768},
+                                      {64, 384},  {32, 192},   {0, 0}};
 
 typedef struct out_tensor {
     char name[160];
@@ -178,7 +177,8 @@ static void add_legacy_levels(out_tensor *ts, size_t *nt)
         add_random(ts, nt, n, 1, 768, 0, 0, 0);
     }
     const char *p = "backbone.0.projector.stages.1.";
-#define ADD(suffix, ...) (snprintf(n, sizeof(n), "%s%s", p, suffix), add_random(ts, nt, n, __VA_ARGS__))
+#define ADD(suffix, ...)                                                                           \
+    (snprintf(n, sizeof(n), "%s%s", p, suffix), add_random(ts, nt, n, __VA_ARGS__))
     ADD("0.cv1.conv.weight", 4, 384, 3072, 1, 1);
     ADD("0.cv1.bn.weight", 1, 384, 0, 0, 0);
     ADD("0.cv1.bn.bias", 1, 384, 0, 0, 0);
@@ -352,15 +352,17 @@ static void test_custom_classes(void **state)
     run_sane(path, NULL, 0, &a);
     assert_int_equal(a.num_classes, 3);
     /* the detector adapter: no class names, not COCO -> ball class 0 */
-    ft_rfdetr_detector_params dp = {.model = {.model_path = path}, .confidence = 0.0f,
-                                    .ball_class_id = -1, .iou_threshold = 0.5f};
+    ft_rfdetr_detector_params dp = {.model = {.model_path = path},
+                                    .confidence = 0.0f,
+                                    .ball_class_id = -1,
+                                    .iou_threshold = 0.5f};
     ft_detector *det = NULL;
     assert_int_equal(ft_rfdetr_detector_create(&dp, &det), FT_OK);
     uint8_t px[64 * 48 * 3];
     for (size_t i = 0; i < sizeof(px); i++)
         px[i] = (uint8_t)(i * 31);
-    ft_image img = {.width = 64, .height = 48, .format = FT_PIX_RGB24, .data = {px},
-                    .stride = {64 * 3}};
+    ft_image img = {
+        .width = 64, .height = 48, .format = FT_PIX_RGB24, .data = {px}, .stride = {64 * 3}};
     ft_detection out[FT_DETECT_MAX];
     int n = -1;
     assert_int_equal(ft_detector_detect(det, &img, 0.0, out, FT_DETECT_MAX, &n), FT_OK);
@@ -427,8 +429,10 @@ static void test_detect_command(void **state)
     need_fixture();
     char args[4096], json[1200];
     snprintf(json, sizeof(json), "%s/rfdetr-detect.jsonl", workdir);
-    snprintf(args, sizeof(args), "detect --model '%s' --input '%s/input.png' --confidence 0.06 "
-             "--json '%s'", ckpt, fixdir, json);
+    snprintf(args, sizeof(args),
+             "detect --model '%s' --input '%s/input.png' --confidence 0.06 "
+             "--json '%s'",
+             ckpt, fixdir, json);
     assert_int_equal(run_cli(args), 0);
     FILE *f = fopen(json, "r");
     assert_non_null(f);
@@ -462,10 +466,8 @@ static void test_detect_command(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_errors),
-        cmocka_unit_test(test_sizes_from_shapes),
-        cmocka_unit_test(test_custom_classes),
-        cmocka_unit_test(test_other_input_size),
+        cmocka_unit_test(test_errors),         cmocka_unit_test(test_sizes_from_shapes),
+        cmocka_unit_test(test_custom_classes), cmocka_unit_test(test_other_input_size),
         cmocka_unit_test(test_detect_command),
     };
     return cmocka_run_group_tests(tests, setup, NULL);

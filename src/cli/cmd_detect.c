@@ -168,8 +168,8 @@ static void json_string(FILE *out, const char *s)
 }
 
 /* Detects on one frame and writes its JSON line. */
-static ft_status detect_frame(ft_rfdetr *m, const ft_image *img, long frame, double pts,
-                              float conf, ft_rfdetr_det *dets, int cap, FILE *out)
+static ft_status detect_frame(ft_rfdetr *m, const ft_image *img, long frame, double pts, float conf,
+                              ft_rfdetr_det *dets, int cap, FILE *out)
 {
     ft_status st = ft_rfdetr_preprocess(m, img);
     if (!st)
@@ -255,8 +255,11 @@ int ft_cmd_detect(int argc, char **argv)
     FILE *out = stdout;
     uint8_t *pixels = NULL;
     ft_rfdetr_det *dets = NULL;
-    ft_rfdetr_params p = {.model_path = o.model, .size = o.size, .imgsz = o.imgsz,
-                          .device = o.device, .threads = o.threads};
+    ft_rfdetr_params p = {.model_path = o.model,
+                          .size = o.size,
+                          .imgsz = o.imgsz,
+                          .device = o.device,
+                          .threads = o.threads};
     if ((st = ft_rfdetr_create(&p, &m)))
         goto out;
     int cap = ft_rfdetr_arch_get(m)->num_select;
@@ -275,8 +278,8 @@ int ft_cmd_detect(int argc, char **argv)
         int w, h;
         if ((st = read_png(o.input, &pixels, &w, &h)))
             goto out;
-        ft_image img = {.width = w, .height = h, .format = FT_PIX_RGB24, .data = {pixels},
-                        .stride = {3 * w}};
+        ft_image img = {
+            .width = w, .height = h, .format = FT_PIX_RGB24, .data = {pixels}, .stride = {3 * w}};
         st = detect_frame(m, &img, 0, 0.0, o.confidence, dets, cap, out);
     } else {
         st = run_video(m, &o, dets, cap, out);

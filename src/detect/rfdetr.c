@@ -301,14 +301,14 @@ static void load_all(loader *L)
     int D = a->vit_dim, P = a->patch, H = a->hidden, C = a->num_classes;
     char n[192];
 
-    m->patch_w = WL(L, VIT "embeddings.patch_embeddings.projection.weight", 4, I(D), I(3), I(P),
-                    I(P));
+    m->patch_w =
+        WL(L, VIT "embeddings.patch_embeddings.projection.weight", 4, I(D), I(3), I(P), I(P));
     m->patch_b = WL(L, VIT "embeddings.patch_embeddings.projection.bias", 1, I(D));
     load_pos(L);
     for (int i = 0; i < a->vit_layers; i++) {
         vit_layer *v = &m->vit[i];
-#define VL(field, suffix, ...)                                                                    \
-    snprintf(n, sizeof(n), VIT "encoder.layer.%d.%s", i, suffix);                                 \
+#define VL(field, suffix, ...)                                                                     \
+    snprintf(n, sizeof(n), VIT "encoder.layer.%d.%s", i, suffix);                                  \
     v->field = WL(L, n, __VA_ARGS__)
         VL(n1w, "norm1.weight", 1, I(D));
         VL(n1b, "norm1.bias", 1, I(D));
@@ -320,8 +320,8 @@ static void load_all(loader *L)
            (snprintf(n, sizeof(n), VIT "encoder.layer.%d.attention.attention.value.weight", i), n),
            2, I(D), I(D));
         VL(qkv_b, "attention.attention.query.bias", 1, I(D));
-        WL(L, (snprintf(n, sizeof(n), VIT "encoder.layer.%d.attention.attention.key.bias", i), n), 1,
-           I(D));
+        WL(L, (snprintf(n, sizeof(n), VIT "encoder.layer.%d.attention.attention.key.bias", i), n),
+           1, I(D));
         WL(L, (snprintf(n, sizeof(n), VIT "encoder.layer.%d.attention.attention.value.bias", i), n),
            1, I(D));
         VL(o_w, "attention.output.dense.weight", 2, I(D), I(D));
@@ -362,7 +362,7 @@ static void load_all(loader *L)
     int nsamp = a->ca_heads * a->dec_points * a->levels;
     for (int l = 0; l < a->dec_layers; l++) {
         dec_layer *dl = &m->dec[l];
-#define DL(field, suffix, ...)                                                                    \
+#define DL(field, suffix, ...)                                                                     \
     snprintf(n, sizeof(n), "transformer.decoder.layers.%d.%s", l, suffix);                         \
     dl->field = WL(L, n, __VA_ARGS__)
         DL(in_w, "self_attn.in_proj_weight", 2, I(3 * H), I(H));
@@ -373,10 +373,16 @@ static void load_all(loader *L)
         DL(n1b, "norm1.bias", 1, I(H));
         /* sampling offsets then attention weights: one [3 nsamp, H] projection */
         DL(off_w, "cross_attn.sampling_offsets.weight", 2, I(2 * nsamp), I(H));
-        WL(L, (snprintf(n, sizeof(n), "transformer.decoder.layers.%d.cross_attn.attention_weights.weight", l), n),
+        WL(L,
+           (snprintf(n, sizeof(n),
+                     "transformer.decoder.layers.%d.cross_attn.attention_weights.weight", l),
+            n),
            2, I(nsamp), I(H));
         DL(off_b, "cross_attn.sampling_offsets.bias", 1, I(2 * nsamp));
-        WL(L, (snprintf(n, sizeof(n), "transformer.decoder.layers.%d.cross_attn.attention_weights.bias", l), n),
+        WL(L,
+           (snprintf(n, sizeof(n),
+                     "transformer.decoder.layers.%d.cross_attn.attention_weights.bias", l),
+            n),
            1, I(nsamp));
         DL(val_w, "cross_attn.value_proj.weight", 2, I(H), I(H));
         DL(val_b, "cross_attn.value_proj.bias", 1, I(H));
@@ -525,11 +531,11 @@ static size_t iota_len(const ft_rfdetr *m)
 static size_t plan_index(ft_rfdetr *m, int32_t *base)
 {
     size_t off = 0;
-#define IRES(field, n)                                                                            \
-    do {                                                                                          \
-        if (base)                                                                                 \
-            m->field = base + off;                                                                \
-        off += round16(n);                                                                        \
+#define IRES(field, n)                                                                             \
+    do {                                                                                           \
+        if (base)                                                                                  \
+            m->field = base + off;                                                                 \
+        off += round16(n);                                                                         \
     } while (0)
     IRES(widx, (size_t)m->tokens);
     IRES(tidx, (size_t)m->hw);
@@ -631,8 +637,8 @@ static void forward_backbone(ft_rfdetr *m)
     int D = a->vit_dim, P = a->patch, T = m->tokens, HW = m->hw;
     ft_nn_im2col_args ic = {FT_NN_CHW, 3, m->size, m->size, P, P, 0, m->img, m->col};
     be->ops->im2col(be, &ic);
-    lin(m, HW, D, 3 * P * P, m->col, 3 * P * P, m->patch_w, m->patch_b, FT_NN_ACT_NONE,
-        m->pos_rows, D, NULL, m->emb + D, D);
+    lin(m, HW, D, 3 * P * P, m->col, 3 * P * P, m->patch_w, m->patch_b, FT_NN_ACT_NONE, m->pos_rows,
+        D, NULL, m->emb + D, D);
     be->ops->gather_rows(be, T, D, m->emb, D, m->widx, m->x, D);
 
     int tap = 0;
@@ -646,9 +652,9 @@ static void forward_backbone(ft_rfdetr *m)
         lnorm(m, T, D, m->x, v->n1w, v->n1b, VIT_EPS, FT_NN_ACT_NONE, m->ln);
         lin(m, T, 3 * D, D, m->ln, D, v->qkv_w, v->qkv_b, FT_NN_ACT_NONE, NULL, 0, NULL, m->qkv,
             3 * D);
-        ft_nn_attention_args at = {batch, T / batch, T / batch, a->vit_heads, 64, 0.125f,
-                                   m->qkv, 3 * D, m->qkv + D, 3 * D, m->qkv + 2 * D, 3 * D,
-                                   m->ao, D};
+        ft_nn_attention_args at = {
+            batch, T / batch,  T / batch, a->vit_heads,   64,    0.125f, m->qkv,
+            3 * D, m->qkv + D, 3 * D,     m->qkv + 2 * D, 3 * D, m->ao,  D};
         m->macs += 2.0 * batch * a->vit_heads * (double)(T / batch) * (T / batch) * 64;
         be->ops->attention(be, &at);
         lin(m, T, D, D, m->ao, D, v->o_w, v->o_b, FT_NN_ACT_NONE, m->x, D, v->ls1, m->x, D);
@@ -758,8 +764,7 @@ static void forward_two_stage(ft_rfdetr *m)
         be->ops->gather_rows(be, HW, H, m->mem, H, m->midx, m->memm, H);
     lin(m, HW, H, H, m->memm, H, m->enc_w, m->enc_b, FT_NN_ACT_NONE, NULL, 0, NULL, m->eo, H);
     lnorm(m, HW, H, m->eo, m->enc_ln_w, m->enc_ln_b, DEC_EPS, FT_NN_ACT_NONE, m->eo);
-    lin(m, HW, C, H, m->eo, H, m->enc_cls_w, m->enc_cls_b, FT_NN_ACT_NONE, NULL, 0, NULL, m->el,
-        C);
+    lin(m, HW, C, H, m->eo, H, m->enc_cls_w, m->enc_cls_b, FT_NN_ACT_NONE, NULL, 0, NULL, m->el, C);
     tap_rows(m, "enc_class_logits_all", m->el, HW, C, C);
     be->ops->rowmax(be, HW, C, m->el, C, m->mx);
     be->ops->topk(be, HW, k, m->mx, m->tki, m->tkv);
@@ -788,8 +793,7 @@ static void forward_decoder(ft_rfdetr *m)
     be->ops->sine_embed(be, nq, H / 2, m->refs, m->sine);
     lin(m, nq, H, 2 * H, m->sine, 2 * H, m->rph_w[0], m->rph_b[0], FT_NN_ACT_RELU, NULL, 0, NULL,
         m->ma, H);
-    lin(m, nq, H, H, m->ma, H, m->rph_w[1], m->rph_b[1], FT_NN_ACT_NONE, NULL, 0, NULL, m->qpos,
-        H);
+    lin(m, nq, H, H, m->ma, H, m->rph_w[1], m->rph_b[1], FT_NN_ACT_NONE, NULL, 0, NULL, m->qpos, H);
     tap_rows(m, "decoder_query_pos", m->qpos, nq, H, H);
     be->ops->gather_rows(be, nq, H, m->query_feat, H, m->iota, m->tgt, H);
     for (int l = 0; l < a->dec_layers; l++) {
@@ -798,11 +802,12 @@ static void forward_decoder(ft_rfdetr *m)
         be->ops->add(be, nq * H, m->tgt, m->qpos, m->qk_in);
         lin(m, nq, 2 * H, H, m->qk_in, H, dl->in_w, dl->in_b, FT_NN_ACT_NONE, NULL, 0, NULL, m->qk,
             2 * H);
-        lin(m, nq, H, H, m->tgt, H, dl->in_w + (size_t)2 * H * H, dl->in_b + 2 * H,
-            FT_NN_ACT_NONE, NULL, 0, NULL, m->v, H);
+        lin(m, nq, H, H, m->tgt, H, dl->in_w + (size_t)2 * H * H, dl->in_b + 2 * H, FT_NN_ACT_NONE,
+            NULL, 0, NULL, m->v, H);
         int dh = H / a->sa_heads;
-        ft_nn_attention_args at = {1, nq, nq, a->sa_heads, dh, 1.0f / sqrtf((float)dh), m->qk,
-                                   2 * H, m->qk + H, 2 * H, m->v, H, m->att, H};
+        ft_nn_attention_args at = {
+            1,     nq,   nq, a->sa_heads, dh, 1.0f / sqrtf((float)dh), m->qk, 2 * H, m->qk + H,
+            2 * H, m->v, H,  m->att,      H};
         m->macs += 2.0 * a->sa_heads * (double)nq * nq * dh;
         be->ops->attention(be, &at);
         lin(m, nq, H, H, m->att, H, dl->out_w, dl->out_b, FT_NN_ACT_NONE, m->tgt, H, NULL, m->tgt,
@@ -814,11 +819,19 @@ static void forward_decoder(ft_rfdetr *m)
             H);
         lin(m, nq, 3 * nsamp, H, m->qk_in, H, dl->off_w, dl->off_b, FT_NN_ACT_NONE, NULL, 0, NULL,
             m->offlog, 3 * nsamp);
-        ft_nn_msda_args ms = {.nq = nq, .heads = a->ca_heads, .dh = H / a->ca_heads,
-                              .levels = a->levels, .points = a->dec_points, .value = m->value,
-                              .ref = m->refs, .offsets = m->offlog, .ldoff = 3 * nsamp,
-                              .logits = m->offlog + 2 * nsamp, .ldlog = 3 * nsamp,
-                              .out = m->att, .ldo = H};
+        ft_nn_msda_args ms = {.nq = nq,
+                              .heads = a->ca_heads,
+                              .dh = H / a->ca_heads,
+                              .levels = a->levels,
+                              .points = a->dec_points,
+                              .value = m->value,
+                              .ref = m->refs,
+                              .offsets = m->offlog,
+                              .ldoff = 3 * nsamp,
+                              .logits = m->offlog + 2 * nsamp,
+                              .ldlog = 3 * nsamp,
+                              .out = m->att,
+                              .ldo = H};
         for (int lv = 0; lv < a->levels; lv++) {
             ms.level_hw[2 * lv] = ms.level_hw[2 * lv + 1] = m->lv[lv].g;
             ms.level_start[lv] = m->lv[lv].start;
@@ -922,8 +935,10 @@ static ft_status plan_check(ft_rfdetr *m, const ft_rfdetr_params *p, const char 
     m->size = p->imgsz > 0 ? p->imgsz : a->resolution;
     int mult = a->patch * a->windows;
     if (m->size % mult) {
-        FT_LOGE("rfdetr", "imgsz %d is not a multiple of %d (patch %d x %d windows) required by "
-                "%s (%s)", m->size, mult, a->patch, a->windows, path, a->size);
+        FT_LOGE("rfdetr",
+                "imgsz %d is not a multiple of %d (patch %d x %d windows) required by "
+                "%s (%s)",
+                m->size, mult, a->patch, a->windows, path, a->size);
         return FT_ERR_CONFIG;
     }
     m->gw = m->size / a->patch;
@@ -1055,9 +1070,11 @@ static ft_status create_on(const ft_rfdetr_params *p, ft_rfdetr **out)
         st = FT_ERR_NOMEM;
         goto out;
     }
-    FT_LOGI("rfdetr", "%s: RF-DETR %s, %dx%d input, ViT %d/%d layers, %d classes, %d queries, "
-            "backend %s", p->model_path, a->size, m->size, m->size, a->vit_dim, a->vit_layers,
-            a->num_classes, a->num_queries, m->be->ops->name);
+    FT_LOGI("rfdetr",
+            "%s: RF-DETR %s, %dx%d input, ViT %d/%d layers, %d classes, %d queries, "
+            "backend %s",
+            p->model_path, a->size, m->size, m->size, a->vit_dim, a->vit_layers, a->num_classes,
+            a->num_queries, m->be->ops->name);
     ft_nn_weights_destroy(&w); /* everything was converted and uploaded */
     for (int i = 0; i < p->warmup_iterations; i++) {
         memset(m->h_in, 0, sizeof(float) * 3 * (size_t)m->size * m->size);

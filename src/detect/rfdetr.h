@@ -18,22 +18,22 @@
 /* The architecture, read from the checkpoint's saved args and tensor shapes
  * (or a size preset). One code path runs every size from these numbers. */
 typedef struct ft_rfdetr_arch {
-    char size[24];       /* preset name: nano, small, medium, large, base, ... */
-    int resolution;      /* default square input size */
-    int patch;           /* ViT patch size */
-    int windows;         /* windows per side (1 = plain ViT) */
+    char size[24];  /* preset name: nano, small, medium, large, base, ... */
+    int resolution; /* default square input size */
+    int patch;      /* ViT patch size */
+    int windows;    /* windows per side (1 = plain ViT) */
     int vit_dim, vit_heads, vit_mlp;
-    int vit_layers;      /* layers run: up to the last tap */
+    int vit_layers;               /* layers run: up to the last tap */
     int taps[FT_RFDETR_MAX_TAPS]; /* 1-based stage numbers (output of layer t-1) */
     int ntaps;
-    int pos_grid;        /* side of the stored position-embedding grid */
-    int hidden;          /* transformer width */
-    int proj_blocks;     /* C2f bottlenecks in the projector */
-    int levels;          /* projector outputs = transformer feature levels */
+    int pos_grid;                          /* side of the stored position-embedding grid */
+    int hidden;                            /* transformer width */
+    int proj_blocks;                       /* C2f bottlenecks in the projector */
+    int levels;                            /* projector outputs = transformer feature levels */
     int level_scale[FT_RFDETR_MAX_LEVELS]; /* +1 P3 (2x up), 0 P4, -1 P5 (2x down) */
     int sa_heads, ca_heads, dec_layers, dec_points, ffn;
     int num_queries, num_select;
-    int num_classes;     /* logits per query (class_embed rows) */
+    int num_classes; /* logits per query (class_embed rows) */
 } ft_rfdetr_arch;
 
 typedef struct ft_rfdetr ft_rfdetr;
@@ -98,8 +98,8 @@ typedef struct ft_rfdetr_det {
  * width x height: sigmoid, top-num_select over queries x classes (sorted by
  * score), cxcywh -> xyxy in pixels. Writes min(cap, num_select) entries with
  * score >= threshold to out and their count to *n. */
-void ft_rfdetr_postprocess(ft_rfdetr *m, int width, int height, float threshold,
-                           ft_rfdetr_det *out, int cap, int *n);
+void ft_rfdetr_postprocess(ft_rfdetr *m, int width, int height, float threshold, ft_rfdetr_det *out,
+                           int cap, int *n);
 
 /* Greedy NMS in place over dets[0..*n) sorted by score: drops a detection
  * whose IoU with a kept one of the same label exceeds iou. */
@@ -109,11 +109,11 @@ void ft_rfdetr_nms(ft_rfdetr_det *dets, int *n, float iou);
  * (label == ball_class_id) above the confidence threshold. */
 typedef struct ft_rfdetr_detector_params {
     ft_rfdetr_params model;
-    float confidence;     /* keep score >= confidence (hot: "confidence") */
+    float confidence; /* keep score >= confidence (hot: "confidence") */
     /* -1 = auto: the class whose args.class_names entry contains "ball", else
      * 37 (COCO "sports ball") for a 91-logit COCO head, else 0. */
     int ball_class_id;
-    float iou_threshold;  /* NMS IoU; 0 or >= 1 disables NMS */
+    float iou_threshold; /* NMS IoU; 0 or >= 1 disables NMS */
 } ft_rfdetr_detector_params;
 
 /* *out is returned-owned (destroy with ft_detector_destroy). Errors as

@@ -79,16 +79,18 @@ static ft_status resolve_levels(const ft_nn_weights *w, ft_rfdetr_arch *a)
     const ft_nn_arg *ps = ft_nn_weights_arg(w, "projector_scale");
     if (ps && ps->type == FT_NN_ARG_LIST && ps->len > 0) {
         if (ps->len > FT_RFDETR_MAX_LEVELS) {
-            FT_LOGE("rfdetr", "%s: args.projector_scale has %zu levels (at most %d)", path,
-                    ps->len, FT_RFDETR_MAX_LEVELS);
+            FT_LOGE("rfdetr", "%s: args.projector_scale has %zu levels (at most %d)", path, ps->len,
+                    FT_RFDETR_MAX_LEVELS);
             return FT_ERR_MODEL;
         }
         for (size_t i = 0; i < ps->len; i++) {
             const char *v = ps->items[i].type == FT_NN_ARG_STR ? ps->items[i].s : "";
             int sc = !strcmp(v, "P3") ? 1 : !strcmp(v, "P4") ? 0 : !strcmp(v, "P5") ? -1 : 9;
             if (sc == 9) {
-                FT_LOGE("rfdetr", "%s: args.projector_scale entry '%s' is not supported (P3, P4, "
-                        "P5)", path, v);
+                FT_LOGE("rfdetr",
+                        "%s: args.projector_scale entry '%s' is not supported (P3, P4, "
+                        "P5)",
+                        path, v);
                 return FT_ERR_MODEL;
             }
             a->level_scale[i] = sc;
@@ -109,8 +111,8 @@ static ft_status resolve_levels(const ft_nn_weights *w, ft_rfdetr_arch *a)
         const ft_nn_tensor *up = ft_nn_weights_find(w, name);
         snprintf(name, sizeof(name), "backbone.0.projector.stages_sampling.%d.0.0.conv.weight", l);
         a->level_scale[l] = up && up->ndim == 4 && up->shape[2] == 2 ? 1
-                            : ft_nn_weights_find(w, name)               ? -1
-                                                                        : 0;
+                            : ft_nn_weights_find(w, name)            ? -1
+                                                                     : 0;
     }
     return FT_OK;
 }
@@ -158,8 +160,10 @@ ft_status rfdetr_arch_resolve(const ft_nn_weights *w, const char *size, ft_rfdet
             if (!strcmp(presets[i].name, size))
                 p = &presets[i];
         if (!p) {
-            FT_LOGE("rfdetr", "model.size '%s' is not a known size (nano, small, medium, large, "
-                    "base, large-legacy, xl, 2xl, auto)", size);
+            FT_LOGE("rfdetr",
+                    "model.size '%s' is not a known size (nano, small, medium, large, "
+                    "base, large-legacy, xl, 2xl, auto)",
+                    size);
             return FT_ERR_CONFIG;
         }
     } else {
@@ -171,8 +175,10 @@ ft_status rfdetr_arch_resolve(const ft_nn_weights *w, const char *size, ft_rfdet
                 if (presets[i].patch == patch && presets[i].vit_dim == vit_dim)
                     p = &presets[i];
         if (!p) {
-            FT_LOGE("rfdetr", "%s: ViT width %d with patch %d matches no RF-DETR size; set "
-                    "model.size", path, vit_dim, patch);
+            FT_LOGE("rfdetr",
+                    "%s: ViT width %d with patch %d matches no RF-DETR size; set "
+                    "model.size",
+                    path, vit_dim, patch);
             return FT_ERR_MODEL;
         }
     }
@@ -221,7 +227,8 @@ ft_status rfdetr_arch_resolve(const ft_nn_weights *w, const char *size, ft_rfdet
             t = ft_nn_weights_find(w, "transformer.decoder.layers.0.linear1.weight");
             if (t && t->ndim == 2)
                 a->ffn = (int)t->shape[0];
-            t = ft_nn_weights_find(w, "transformer.decoder.layers.0.cross_attn.attention_weights.bias");
+            t = ft_nn_weights_find(
+                w, "transformer.decoder.layers.0.cross_attn.attention_weights.bias");
             if (t && t->ndim == 1 && a->ca_heads > 0)
                 a->dec_points = (int)t->shape[0] / (a->ca_heads * a->levels);
         }
@@ -241,10 +248,11 @@ ft_status rfdetr_arch_resolve(const ft_nn_weights *w, const char *size, ft_rfdet
         a->hidden % a->sa_heads || a->hidden % a->ca_heads || a->dec_layers <= 0 ||
         a->dec_points <= 0 || a->dec_points > 16 || a->windows <= 0 || a->proj_blocks <= 0 ||
         a->num_queries <= 0 || a->num_select <= 0 || a->num_classes <= 0 || a->vit_layers <= 0) {
-        FT_LOGE("rfdetr", "%s: inconsistent architecture (vit %d, hidden %d, heads %d/%d, "
-                "decoder %d x %d points, windows %d, queries %d)", path, a->vit_dim, a->hidden,
-                a->sa_heads, a->ca_heads, a->dec_layers, a->dec_points, a->windows,
-                a->num_queries);
+        FT_LOGE("rfdetr",
+                "%s: inconsistent architecture (vit %d, hidden %d, heads %d/%d, "
+                "decoder %d x %d points, windows %d, queries %d)",
+                path, a->vit_dim, a->hidden, a->sa_heads, a->ca_heads, a->dec_layers, a->dec_points,
+                a->windows, a->num_queries);
         return FT_ERR_MODEL;
     }
     for (int i = 0; i < a->ntaps; i++)

@@ -39,8 +39,11 @@ static ft_status rd_detect(ft_detector *d, const ft_image *frame, double pts_s, 
     int cnt = 0;
     for (int i = 0; i < kept && cnt < cap; i++) { /* already sorted by score */
         const ft_rfdetr_det *s = &r->dets[i];
-        out[cnt++] = (ft_detection){.x = 0.5f * (s->x0 + s->x1), .y = 0.5f * (s->y0 + s->y1),
-                                    .w = s->x1 - s->x0, .h = s->y1 - s->y0, .score = s->score,
+        out[cnt++] = (ft_detection){.x = 0.5f * (s->x0 + s->x1),
+                                    .y = 0.5f * (s->y0 + s->y1),
+                                    .w = s->x1 - s->x0,
+                                    .h = s->y1 - s->y0,
+                                    .score = s->score,
                                     .label = s->label};
     }
     *n = cnt;
@@ -101,8 +104,9 @@ ft_status ft_rfdetr_detector_create(const ft_rfdetr_detector_params *p, ft_detec
     if (r->ball_class_id < 0)
         r->ball_class_id = ft_rfdetr_ball_class_auto(r->m);
     FT_LOGI("rfdetr", "ball class %d (%s)", r->ball_class_id,
-            ft_rfdetr_class_name(r->m, r->ball_class_id) ? ft_rfdetr_class_name(r->m, r->ball_class_id)
-                                                          : "unnamed");
+            ft_rfdetr_class_name(r->m, r->ball_class_id)
+                ? ft_rfdetr_class_name(r->m, r->ball_class_id)
+                : "unnamed");
     if (r->ball_class_id >= ft_rfdetr_arch_get(r->m)->num_classes)
         FT_LOGW("rfdetr", "ball_class_id %d is not below the model's %d classes: no candidates",
                 r->ball_class_id, ft_rfdetr_arch_get(r->m)->num_classes);

@@ -31,28 +31,28 @@ typedef struct mlp3 {
 
 /* One projector output level (P3, P4 or P5 of the official code). */
 typedef struct proj_level {
-    int scale;      /* +1: 2x up (P3, transposed conv), 0: P4, -1: 2x down (P5, 3x3 stride 2) */
-    int g, hw;      /* map side and g * g tokens */
-    int start;      /* first row of this level in the transformer memory */
-    int cin;        /* C2f input channels (taps concatenated after resampling) */
+    int scale; /* +1: 2x up (P3, transposed conv), 0: P4, -1: 2x down (P5, 3x3 stride 2) */
+    int g, hw; /* map side and g * g tokens */
+    int start; /* first row of this level in the transformer memory */
+    int cin;   /* C2f input channels (taps concatenated after resampling) */
     const float *up_w[FT_RFDETR_MAX_TAPS], *up_b[FT_RFDETR_MAX_TAPS]; /* P3 */
-    conv_ln down[FT_RFDETR_MAX_TAPS];                                /* P5 (ReLU) */
+    conv_ln down[FT_RFDETR_MAX_TAPS];                                 /* P5 (ReLU) */
     conv_ln cv1, cv2, *bott; /* C2f; bott: 2 per bottleneck */
     const float *ln_w, *ln_b;
-    float *cat;     /* C2f input, hw x cin (P4: the taps concat itself) */
+    float *cat; /* C2f input, hw x cin (P4: the taps concat itself) */
 } proj_level;
 
 struct ft_rfdetr {
     ft_rfdetr_arch a;
-    int size;      /* input side */
-    int gw, hw;    /* patch grid side, gw * gw tokens */
+    int size;       /* input side */
+    int gw, hw;     /* patch grid side, gw * gw tokens */
     int nwin, wtok; /* windows and tokens per window (1 + patches) */
-    int tokens;    /* nwin * wtok */
-    int c;         /* projector hidden channels (hidden / 2) */
-    int k;         /* two-stage selections: num_queries */
+    int tokens;     /* nwin * wtok */
+    int c;          /* projector hidden channels (hidden / 2) */
+    int k;          /* two-stage selections: num_queries */
     proj_level lv[FT_RFDETR_MAX_LEVELS];
-    int hw_all;    /* memory rows: tokens of all levels */
-    bool masked;   /* some proposals invalid: the encoder memory is masked */
+    int hw_all;  /* memory rows: tokens of all levels */
+    bool masked; /* some proposals invalid: the encoder memory is masked */
     ft_nn_backend *be;
     void *wmem, *amem, *imem;
 
@@ -74,9 +74,9 @@ struct ft_rfdetr {
 
     /* host side */
     float *h_logits, *h_boxes;
-    float *h_tmp;        /* preprocessing: RGB planes of the frame, then the resize pass */
+    float *h_tmp; /* preprocessing: RGB planes of the frame, then the resize pass */
     size_t h_tmp_cap;
-    float *h_in;         /* 3 x size x size */
+    float *h_in; /* 3 x size x size */
     ft_rfdetr_tap_fn tap_fn;
     void *tap_user;
     float *h_tap;

@@ -142,8 +142,7 @@ ft_status ft_rfdetr_preprocess(ft_rfdetr *m, const ft_image *f)
         return FT_ERR_INVALID;
     }
     int W = f->width, H = f->height, S = m->size;
-    if (m->be->ops->image_to_tensor &&
-        (f->format == FT_PIX_YUV420P || f->format == FT_PIX_NV12)) {
+    if (m->be->ops->image_to_tensor && (f->format == FT_PIX_YUV420P || f->format == FT_PIX_NV12)) {
         /* the backend converts on its device after one upload of the 8-bit planes */
         m->be->ops->image_to_tensor(m->be, f, S, S, MEAN, STD, m->img);
         return FT_OK;
@@ -202,8 +201,8 @@ static void sift_down(int32_t *idx, float *val, int n, int i)
     }
 }
 
-void ft_rfdetr_postprocess(ft_rfdetr *m, int width, int height, float threshold,
-                           ft_rfdetr_det *out, int cap, int *n)
+void ft_rfdetr_postprocess(ft_rfdetr *m, int width, int height, float threshold, ft_rfdetr_det *out,
+                           int cap, int *n)
 {
     const ft_rfdetr_arch *a = &m->a;
     int total = a->num_queries * a->num_classes;

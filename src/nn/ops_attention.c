@@ -42,8 +42,8 @@ static void attn_tasks(void *ctx, int tid, int64_t t0, int64_t t1)
                 float sum = cpu_softmax_exp(s + (size_t)r * lk, lk);
                 inv[r] = 1.0f / sum;
             }
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, a->dh, lk, 1.0f, s, lk,
-                        vb, a->ldv, 0.0f, ob, a->ldo);
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, a->dh, lk, 1.0f, s, lk, vb,
+                        a->ldv, 0.0f, ob, a->ldo);
             for (int r = 0; r < rows; r++) {
                 float *orow = ob + (size_t)r * a->ldo;
                 for (int c = 0; c < a->dh; c++)
@@ -71,8 +71,8 @@ static inline void msda_tap(const ft_nn_msda_args *a, int l, int h, int y, int x
     if (y < 0 || y >= hh || x < 0 || x >= ww || w == 0.0f)
         return;
     int ld = a->heads * a->dh;
-    const float *v = a->value + ((size_t)a->level_start[l] + (size_t)y * ww + x) * ld +
-                     (size_t)h * a->dh;
+    const float *v =
+        a->value + ((size_t)a->level_start[l] + (size_t)y * ww + x) * ld + (size_t)h * a->dh;
     for (int c = 0; c < a->dh; c++)
         acc[c] += w * v[c];
 }

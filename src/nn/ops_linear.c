@@ -56,8 +56,8 @@ static void linear_rows(void *ctx, int tid, int64_t r0, int64_t r1)
         else
             memset(t + (size_t)r * n, 0, n * sizeof(float));
     }
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, n, a->k, 1.0f, x, a->ldx, a->w,
-                a->k, 1.0f, t, n);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, n, a->k, 1.0f, x, a->ldx, a->w, a->k,
+                1.0f, t, n);
     for (int r = 0; r < rows; r++) {
         float *tr = t + (size_t)r * n;
         cpu_act(a->act, tr, n);
@@ -101,9 +101,8 @@ static void im2col_rows(void *ctx, int tid, int64_t p0, int64_t p1)
                     int ix = ox * a->stride - a->pad + kx;
                     float v = 0.0f;
                     if (iy >= 0 && iy < a->h && ix >= 0 && ix < a->w)
-                        v = a->layout == FT_NN_CHW
-                                ? a->x[((size_t)c * a->h + iy) * a->w + ix]
-                                : a->x[((size_t)iy * a->w + ix) * a->c + c];
+                        v = a->layout == FT_NN_CHW ? a->x[((size_t)c * a->h + iy) * a->w + ix]
+                                                   : a->x[((size_t)iy * a->w + ix) * a->c + c];
                     dst[kx] = v;
                 }
             }

@@ -46,8 +46,8 @@ static int parse_int(const char *opt, const char *s, int lo, int hi, int *out)
     errno = 0;
     long v = strtol(s, &end, 10);
     if (errno || *end || v < lo || v > hi) {
-        fprintf(stderr, "bench rfdetr: %s expects an integer in [%d, %d], got '%s'\n", opt, lo,
-                hi, s);
+        fprintf(stderr, "bench rfdetr: %s expects an integer in [%d, %d], got '%s'\n", opt, lo, hi,
+                s);
         return -1;
     }
     *out = (int)v;
@@ -154,8 +154,11 @@ int ft_bench_rfdetr(int argc, char **argv)
     }
     int nthreads = ft_nn_threads_resolve(threads);
 
-    ft_rfdetr_params p = {.model_path = model, .imgsz = imgsz, .device = device,
-                          .threads = nthreads, .warmup_iterations = warmup};
+    ft_rfdetr_params p = {.model_path = model,
+                          .imgsz = imgsz,
+                          .device = device,
+                          .threads = nthreads,
+                          .warmup_iterations = warmup};
     ft_rfdetr *m = NULL;
     ft_status st = ft_rfdetr_create(&p, &m);
     if (st) {
@@ -219,11 +222,12 @@ int ft_bench_rfdetr(int argc, char **argv)
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     double gfs = flops / p50 * 1e-9, gfs_best = flops / tmin * 1e-9;
-    printf("rfdetr %s %dx%d on %s, %d threads, %d runs after %d warm-up\n", a->size, S, S,
-           device, nthreads, runs, warmup);
+    printf("rfdetr %s %dx%d on %s, %d threads, %d runs after %d warm-up\n", a->size, S, S, device,
+           nthreads, runs, warmup);
     printf("  forward+postprocess  p50 %.1f ms/frame  min %.1f ms\n", p50 * 1e3, tmin * 1e3);
     printf("  cpu time             %.1f ms/frame over all threads (load-independent-ish: on an\n"
-           "                       idle machine wall ~ cpu / threads)\n", cpu_fwd / runs * 1e3);
+           "                       idle machine wall ~ cpu / threads)\n",
+           cpu_fwd / runs * 1e3);
     printf("  work                 %.2f GFLOP per frame (2 x multiply-adds)\n", flops * 1e-9);
     printf("  achieved             %.1f GFLOP/s p50, %.1f best\n", gfs, gfs_best);
     printf("  baseline sgemm       %.1f GFLOP/s p50, %.1f best (OpenBLAS %dx%dx%d, %d threads,\n"
