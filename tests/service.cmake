@@ -1,1 +1,2 @@
 ft_test(test_service_http SOURCES test_service_http.c LIBS ft_service TIMEOUT 60)
+ft_test(test_service_stream SOURCES test_service_stream.c LIBS ft_core TIMEOUT 150)

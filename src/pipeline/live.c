@@ -10,6 +10,9 @@
 #include "core/log.h"
 #include "render/render.h"
 
+/* How long without input frames counts as an input outage (stats.stalled). */
+#define STALL_S 0.5
+
 struct ft_live_output {
     ft_live_output_params p;
     ft_writer *w;
@@ -195,13 +198,16 @@ ft_status ft_live_output_tick(ft_live_output *lo, int64_t now)
 {
     while (lo->t0_ns && now >= ft_live_output_deadline_ns(lo)) {
         int64_t slot = lo->t0_ns + lo->n * lo->period_ns;
-        if (!lo->stall_since_ns) {
+        if (!lo->stall_since_ns)
             lo->stall_since_ns = slot;
+        double stall_s = (double)(slot - lo->stall_since_ns) / 1e9;
+        /* A frame or two of jitter is repeated but is not an outage. */
+        if (stall_s >= STALL_S && !lo->stats.stalled) {
             pthread_mutex_lock(&lo->mu);
             lo->stats.stalled = true;
             pthread_mutex_unlock(&lo->mu);
         }
-        bool slate = (double)(slot - lo->stall_since_ns) / 1e9 >= lo->p.slate_after_s;
+        bool slate = stall_s >= lo->p.slate_after_s;
         if (slate && !lo->slate_ready)
             make_slate(lo);
         pthread_mutex_lock(&lo->mu);

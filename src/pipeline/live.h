@@ -37,7 +37,7 @@ typedef struct ft_live_output_stats {
     int64_t frames_lost;      /* slots that passed while the output was down */
     int64_t reconnects;       /* output reopened successfully */
     bool output_up;
-    bool stalled;             /* repeating because no input frame came */
+    bool stalled;             /* no input frame for 0.5 s or more */
 } ft_live_output_stats;
 
 /* Opens the writer. Errors as ft_writer_open (no retry at start: a wrong URL

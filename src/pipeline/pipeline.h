@@ -124,7 +124,7 @@ typedef struct ft_pipeline_stats {
     int64_t frames_lost;     /* slots that passed while the output was down */
     int64_t output_reconnects;
     bool output_up;
-    bool input_stalled;
+    bool input_stalled;      /* live: no input frame for 0.5 s or more */
     int64_t settings_generation; /* ft_pipeline_update calls applied by every stage */
 } ft_pipeline_stats;
 

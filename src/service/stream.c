@@ -52,6 +52,8 @@ struct ft_service_stream {
     pthread_t monitor;
     bool monitor_started;
     bool was_stalled;
+    int64_t fps_frames, fps_ns; /* window start of the current rate (guarded by mu) */
+    double fps_now;             /* frames processed per second over the last second */
 };
 
 static int64_t now_ns(void)
@@ -178,6 +180,7 @@ static ft_status h_status_json(void *user, char *buf, size_t cap, size_t *len)
     ft_service_stream *s = user;
     pthread_mutex_lock(&s->mu);
     const char *mode = s->mode ? s->mode : "starting";
+    double fps = s->fps_now;
     pthread_mutex_unlock(&s->mu);
     ft_pipeline *pl = atomic_load(&s->pl);
     ft_pipeline_stats st = {0};
@@ -192,7 +195,7 @@ static ft_status h_status_json(void *user, char *buf, size_t cap, size_t *len)
                      "\"frames_out\":%lld,\"frames_sent\":%lld,\"frames_dropped\":%lld,"
                      "\"frames_repeated\":%lld,\"frames_slate\":%lld,\"input_reconnects\":%.0f,"
                      "\"output_reconnects\":%lld}\n",
-                     input, st.output_up ? "true" : "false", mode, st.fps,
+                     input, st.output_up ? "true" : "false", mode, fps,
                      1e3 * ft_service_metric_quantile(s->latency, 0.5),
                      1e3 * ft_service_metric_quantile(s->latency, 0.95), (long long)st.frames_in,
                      (long long)st.frames_out, (long long)st.frames_sent,
@@ -304,7 +307,19 @@ static void mirror_stats(ft_service_stream *s)
     ft_service_metric_set(s->m[M_OUT_RECONN], (double)st.output_reconnects);
     ft_service_metric_set(s->m[M_OUTPUT_UP], st.output_up);
     ft_service_metric_set(s->m[M_INPUT_UP], !st.input_stalled);
-    ft_service_metric_set(s->m[M_FPS], st.fps);
+    int64_t t = now_ns();
+    pthread_mutex_lock(&s->mu);
+    if (!s->fps_ns) {
+        s->fps_ns = t;
+        s->fps_frames = st.frames_out;
+    } else if (t - s->fps_ns >= 1000000000) {
+        s->fps_now = (double)(st.frames_out - s->fps_frames) * 1e9 / (double)(t - s->fps_ns);
+        s->fps_ns = t;
+        s->fps_frames = st.frames_out;
+    }
+    double fps = s->fps_now;
+    pthread_mutex_unlock(&s->mu);
+    ft_service_metric_set(s->m[M_FPS], fps);
     for (int k = 0; k < FT_STAGE_COUNT; k++)
         ft_service_metric_set(s->m[M_STAGE0 + k], st.stage_ms[k] / 1e3);
     /* An input stall that ends is one reconnect of the input. */
@@ -372,7 +387,8 @@ static ft_status add_metrics(ft_service_stream *s)
          FT_METRIC_GAUGE},
         {M_OUTPUT_UP, "ft_up", "direction=\"output\"", "1 while frames flow in / out.",
          FT_METRIC_GAUGE},
-        {M_FPS, "ft_fps", NULL, "Processed frames per second since the start.", FT_METRIC_GAUGE},
+        {M_FPS, "ft_fps", NULL, "Frames processed per second over the last second.",
+         FT_METRIC_GAUGE},
         {M_LOST_RATIO, "ft_lost_frames_percent", NULL,
          "Share of frames with no ball estimate, percent.", FT_METRIC_GAUGE},
         {M_CHAOS_RATIO, "ft_chaos_percent", NULL, "Share of frames in chaos mode, percent.",

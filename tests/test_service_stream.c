@@ -1,0 +1,604 @@
+/* service: `football-tracker stream` end to end over RTMP on loopback. The
+ * test starts its own nginx with the RTMP module, publishes a generated match
+ * with ffmpeg -re, runs the service and records its output through nginx:
+ *
+ *   - frames flow (/ready), /metrics parses as Prometheus text, /status.json
+ *   - PATCH /config: 401 without or with a wrong token, 200 with it, 400 for a
+ *     bad or cold value with the old value kept; a reloaded file (changed on
+ *     disk, or SIGHUP) applies, a bad one is refused and the old value kept
+ *   - the publisher is killed mid-stream: repeats/slate fill the gap, the
+ *     service recovers when it comes back, and the recorded output has
+ *     continuous constant-rate timestamps across the outage
+ *   - the status page in headless Chromium (skipped when Chromium is absent):
+ *     preview and charts rendered, screenshot kept in the build folder.
+ *
+ * Everything it starts is stopped at the end; skipped when nginx, its RTMP
+ * module or ffmpeg are missing. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+extern char **environ;
+
+#define RTMP_MODULE "/usr/lib/nginx/modules/ngx_rtmp_module.so"
+#define FPS 25
+
+static struct {
+    bool ok; /* prerequisites present and everything started */
+    char dir[64];
+    const char *bin;
+    int rtmp_port, http_port;
+    pid_t nginx, publisher, service, recorder;
+    char in_url[128], out_url[128];
+} g;
+
+static void path_in(char *buf, size_t cap, const char *name)
+{
+    snprintf(buf, cap, "%s/%s", g.dir, name);
+}
+
+static void write_text(const char *name, const char *text)
+{
+    char p[256];
+    path_in(p, sizeof p, name);
+    FILE *f = fopen(p, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+static void sleep_s(double s)
+{
+    struct timespec ts = {(time_t)s, (long)((s - floor(s)) * 1e9)};
+    while (nanosleep(&ts, &ts) && errno == EINTR) {
+    }
+}
+
+static int free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof a;
+    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) ||
+        getsockname(fd, (struct sockaddr *)&a, &len)) {
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    close(fd);
+    return ntohs(a.sin_port);
+}
+
+static bool port_open(int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    bool ok = fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof a) == 0;
+    if (fd >= 0)
+        close(fd);
+    return ok;
+}
+
+/* Starts argv[0] (PATH searched) with stdout+stderr into dir/<log>. */
+static pid_t spawn(const char *log, char *const argv[])
+{
+    char p[256];
+    path_in(p, sizeof p, log);
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_addopen(&fa, 1, p, O_WRONLY | O_CREAT | O_APPEND, 0644);
+    posix_spawn_file_actions_adddup2(&fa, 1, 2);
+    pid_t pid = -1;
+    if (posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ))
+        pid = -1;
+    posix_spawn_file_actions_destroy(&fa);
+    return pid;
+}
+
+/* Waits up to `s` seconds for pid; returns its exit code, or -1 (still
+ * running after a SIGKILL) / 128+signal. */
+static int wait_exit(pid_t *pid, double s)
+{
+    if (*pid <= 0)
+        return -1;
+    int status = 0;
+    for (double t = 0; t < s; t += 0.05) {
+        pid_t r = waitpid(*pid, &status, WNOHANG);
+        if (r == *pid) {
+            *pid = 0;
+            return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+        }
+        sleep_s(0.05);
+    }
+    kill(*pid, SIGKILL);
+    waitpid(*pid, &status, 0);
+    *pid = 0;
+    return -1;
+}
+
+static void stop(pid_t *pid, int sig, double grace)
+{
+    if (*pid > 0) {
+        kill(*pid, sig);
+        (void)wait_exit(pid, grace);
+    }
+}
+
+/* curl against the service; returns the HTTP status, body in out. */
+static int http(const char *args, char *out, size_t cap)
+{
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "curl -s -m 5 -w '\\n%%{http_code}' %s 2>/dev/null", args);
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    size_t n = fread(out, 1, cap - 1, p);
+    out[n] = '\0';
+    pclose(p);
+    char *nl = strrchr(out, '\n');
+    if (!nl)
+        return -1;
+    *nl = '\0';
+    return (int)strtol(nl + 1, NULL, 10);
+}
+
+static int get(const char *path, char *out, size_t cap)
+{
+    char args[256];
+    snprintf(args, sizeof args, "http://127.0.0.1:%d%s", g.http_port, path);
+    return http(args, out, cap);
+}
+
+static int patch(const char *token, const char *json, char *out, size_t cap)
+{
+    char args[768];
+    char auth[128] = "";
+    if (token)
+        snprintf(auth, sizeof auth, "-H 'Authorization: Bearer %s'", token);
+    snprintf(args, sizeof args, "-X PATCH %s -d '%s' http://127.0.0.1:%d/config", auth, json,
+             g.http_port);
+    return http(args, out, cap);
+}
+
+/* A number from /status.json ("key":value). */
+static double status_num(const char *key)
+{
+    char body[4096], pat[64];
+    if (get("/status.json", body, sizeof body) != 200)
+        return -1;
+    snprintf(pat, sizeof pat, "\"%s\":", key);
+    const char *p = strstr(body, pat);
+    return p ? strtod(p + strlen(pat), NULL) : -1;
+}
+
+/* A sample's value from /metrics text ("name{labels}" exact). */
+static double metric(const char *series)
+{
+    static char body[65536];
+    if (get("/metrics", body, sizeof body) != 200)
+        return -1;
+    size_t n = strlen(series);
+    for (char *l = body; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL)
+        if (!strncmp(l, series, n) && l[n] == ' ')
+            return strtod(l + n + 1, NULL);
+    return -1;
+}
+
+static bool wait_ready(double s)
+{
+    char body[256];
+    for (double t = 0; t < s; t += 0.25) {
+        if (get("/ready", body, sizeof body) == 200)
+            return true;
+        sleep_s(0.25);
+    }
+    return false;
+}
+
+static pid_t publish(const char *start_s, const char *dur_s)
+{
+    char clip[256];
+    path_in(clip, sizeof clip, "clip.mp4");
+    char *const argv[] = {"ffmpeg", "-nostdin", "-loglevel", "error", "-re", "-ss",
+                          (char *)start_s, "-t", (char *)dur_s, "-i", clip, "-c", "copy",
+                          "-f", "flv", g.in_url, NULL};
+    return spawn("publisher.log", argv);
+}
+
+static bool have(const char *cmd)
+{
+    char c[256];
+    snprintf(c, sizeof c, "command -v %s >/dev/null 2>&1", cmd);
+    return system(c) == 0;
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    g.bin = getenv("FT_BIN");
+    if (!g.bin || !have("nginx") || !have("ffmpeg") || !have("ffprobe") || !have("curl") ||
+        access(RTMP_MODULE, R_OK)) {
+        fprintf(stderr, "skipping: needs FT_BIN, nginx with %s, ffmpeg, ffprobe, curl\n",
+                RTMP_MODULE);
+        return 0;
+    }
+    snprintf(g.dir, sizeof g.dir, "/tmp/ft-service-XXXXXX");
+    if (!mkdtemp(g.dir))
+        return -1;
+    char cmd[1024], p[256];
+    path_in(p, sizeof p, "clip.mp4");
+    /* 24 s, so no loop (and no timestamp reset) happens inside one publish. */
+    snprintf(cmd, sizeof cmd,
+             "%s synth --out %s --seconds 24 --fps %d --size 640x360 --seed 5 >/dev/null 2>&1",
+             g.bin, p, FPS);
+    if (system(cmd) != 0)
+        return -1;
+    g.rtmp_port = free_port();
+    g.http_port = free_port();
+    if (g.rtmp_port <= 0 || g.http_port <= 0)
+        return -1;
+    char conf[1024];
+    snprintf(conf, sizeof conf,
+             "load_module " RTMP_MODULE ";\n"
+             "daemon off;\nmaster_process off;\nworker_processes 1;\n"
+             "pid %s/nginx.pid;\nerror_log %s/nginx-error.log info;\n"
+             "events { worker_connections 64; }\n"
+             "rtmp { server { listen 127.0.0.1:%d; application live { live on; record off; } } }\n",
+             g.dir, g.dir, g.rtmp_port);
+    write_text("nginx.conf", conf);
+    char confp[256], errlog[256];
+    path_in(confp, sizeof confp, "nginx.conf");
+    path_in(errlog, sizeof errlog, "nginx-error.log");
+    char *const nargv[] = {"nginx", "-c", confp, "-p", g.dir, "-e", errlog, NULL};
+    g.nginx = spawn("nginx.out", nargv);
+    for (int i = 0; i < 100 && !port_open(g.rtmp_port); i++)
+        sleep_s(0.05);
+    if (!port_open(g.rtmp_port)) {
+        fprintf(stderr, "nginx did not start (see %s)\n", errlog);
+        return -1;
+    }
+    snprintf(g.in_url, sizeof g.in_url, "rtmp://127.0.0.1:%d/live/in-key123", g.rtmp_port);
+    snprintf(g.out_url, sizeof g.out_url, "rtmp://127.0.0.1:%d/live/out-key456", g.rtmp_port);
+    write_text("token", "test-token-1\n");
+    path_in(p, sizeof p, "token");
+    chmod(p, 0600);
+    char sc[512];
+    snprintf(sc, sizeof sc,
+             "stream:\n  reconnect_attempts: 10\n  reconnect_delay: 0.5\n  bitrate: 1000000\n"
+             "http:\n  token_file: %s/token\n",
+             g.dir);
+    write_text("stream_config.yml", sc);
+    g.publisher = publish("0", "9");
+    sleep_s(0.5);
+    char port_s[16], scp[256];
+    snprintf(port_s, sizeof port_s, "%d", g.http_port);
+    path_in(scp, sizeof scp, "stream_config.yml");
+    char *const sargv[] = {(char *)g.bin, "stream", "--input", g.in_url, "--output", g.out_url,
+                           "--http-port", port_s, "--stream-config", scp,
+                           "--set", "output.width=640", "--set", "output.height=360", NULL};
+    g.service = spawn("service.log", sargv);
+    if (!wait_ready(20)) {
+        fprintf(stderr, "the service never became ready (see %s/service.log)\n", g.dir);
+        return -1;
+    }
+    char rec[256];
+    path_in(rec, sizeof rec, "out.flv");
+    char *const rargv[] = {"ffmpeg", "-nostdin", "-loglevel", "error", "-analyzeduration",
+                           "1000000", "-i", g.out_url, "-c", "copy", "-f", "flv", rec, NULL};
+    g.recorder = spawn("recorder.log", rargv);
+    sleep_s(2);
+    g.ok = true;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    stop(&g.publisher, SIGKILL, 2);
+    stop(&g.service, SIGTERM, 10);
+    stop(&g.recorder, SIGINT, 5);
+    stop(&g.nginx, SIGTERM, 5);
+    if (g.dir[0] && !getenv("FT_KEEP_TMP")) {
+        char cmd[128];
+        snprintf(cmd, sizeof cmd, "rm -rf %s", g.dir);
+        if (system(cmd) != 0)
+            fprintf(stderr, "could not remove %s\n", g.dir);
+    }
+    return 0;
+}
+
+/* Checks the Prometheus text format line by line: comments are HELP/TYPE
+ * of a valid name, samples are name{label="v",...} value, and every sample
+ * belongs to a family whose TYPE came before. */
+static void check_prometheus(char *text)
+{
+    char families[64][64];
+    int nf = 0, samples = 0;
+    for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
+        if (line[0] == '#') {
+            char kind[8], name[64], rest[64];
+            assert_int_equal(sscanf(line, "# %7s %63s %63s", kind, name, rest), 3);
+            assert_true(!strcmp(kind, "HELP") || !strcmp(kind, "TYPE"));
+            if (!strcmp(kind, "TYPE")) {
+                assert_true(!strcmp(rest, "counter") || !strcmp(rest, "gauge") ||
+                            !strcmp(rest, "histogram"));
+                assert_true(nf < 64);
+                snprintf(families[nf++], sizeof families[0], "%s", name);
+            }
+            continue;
+        }
+        size_t n = strspn(line, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_:");
+        assert_true(n > 0);
+        char name[64];
+        snprintf(name, sizeof name, "%.*s", (int)n, line);
+        bool known = false;
+        for (int i = 0; i < nf && !known; i++) {
+            size_t fl = strlen(families[i]);
+            known = !strcmp(name, families[i]) ||
+                    (!strncmp(name, families[i], fl) &&
+                     (!strcmp(name + fl, "_bucket") || !strcmp(name + fl, "_sum") ||
+                      !strcmp(name + fl, "_count")));
+        }
+        assert_true(known);
+        char *p = line + n;
+        if (*p == '{') {
+            char *end = strchr(p, '}');
+            assert_non_null(end);
+            for (char *q = p + 1; q < end;) {
+                size_t k = strspn(q, "abcdefghijklmnopqrstuvwxyz_");
+                assert_true(k > 0 && q[k] == '=' && q[k + 1] == '"');
+                char *close = strchr(q + k + 2, '"');
+                assert_true(close && close < end);
+                q = close + 1;
+                if (*q == ',')
+                    q++;
+            }
+            p = end + 1;
+        }
+        assert_true(*p == ' ');
+        char *num_end;
+        double v = strtod(p + 1, &num_end);
+        (void)v;
+        assert_true(num_end != p + 1 && *num_end == '\0');
+        samples++;
+    }
+    assert_true(samples >= 20);
+}
+
+static void test_flowing_and_metrics(void **state)
+{
+    (void)state;
+    if (!g.ok)
+        skip();
+    static char body[65536];
+    assert_int_equal(get("/health", body, sizeof body), 200);
+    assert_true(wait_ready(10)); /* a loaded machine may just be catching up */
+    assert_int_equal(get("/metrics", body, sizeof body), 200);
+    /* Stream keys never appear in what the service shows. */
+    assert_null(strstr(body, "key123"));
+    assert_null(strstr(body, "key456"));
+    check_prometheus(body);
+    assert_true(metric("ft_frames_processed_total") > 10);
+    assert_true(metric("ft_latency_seconds_count") > 10);
+    assert_int_equal(metric("ft_up{direction=\"output\"}"), 1);
+    assert_int_equal(get("/status.json", body, sizeof body), 200);
+    assert_non_null(strstr(body, "\"input\":\"connected\""));
+    assert_int_equal(get("/config", body, sizeof body), 200);
+    assert_null(strstr(body, "test-token-1"));
+    /* The ball is followed: most frames have an estimate. */
+    double lost = metric("ft_lost_frames_percent");
+    if (!(lost >= 0 && lost < 50))
+        fail_msg("ft_lost_frames_percent %.1f", lost);
+}
+
+static void test_config_patch(void **state)
+{
+    (void)state;
+    if (!g.ok)
+        skip();
+    char body[65536];
+    const char *j = "{\"model.confidence\": 0.35}";
+    assert_int_equal(patch(NULL, j, body, sizeof body), 401);
+    assert_int_equal(patch("test-token-2", j, body, sizeof body), 401);
+    assert_int_equal(patch("test-token-", j, body, sizeof body), 401);
+    assert_int_equal(patch("test-token-1", j, body, sizeof body), 200);
+    assert_non_null(strstr(body, "\"confidence\":{\"value\":0.35"));
+    /* Out of range, a cold key, an unknown key: 400, old value kept. */
+    assert_int_equal(patch("test-token-1", "{\"model.confidence\": 5}", body, sizeof body), 400);
+    assert_non_null(strstr(body, "confidence"));
+    assert_int_equal(patch("test-token-1", "{\"output.width\": 320}", body, sizeof body), 400);
+    assert_int_equal(patch("test-token-1", "{\"model.nope\": 1}", body, sizeof body), 400);
+    /* All or nothing: the good key of a bad pair is not applied either. */
+    assert_int_equal(
+        patch("test-token-1", "{\"model.confidence\": 0.5, \"camera.nope\": 1}", body, sizeof body),
+        400);
+    assert_int_equal(get("/config", body, sizeof body), 200);
+    assert_non_null(strstr(body, "\"confidence\":{\"value\":0.35"));
+    assert_true(metric("ft_config_reloads_total{result=\"error\"}") >= 4);
+}
+
+static void test_reload(void **state)
+{
+    (void)state;
+    if (!g.ok)
+        skip();
+    char body[65536], sc[512];
+    double errors = metric("ft_config_reloads_total{result=\"error\"}");
+    /* A bad value in the file + SIGHUP: refused, old value kept. */
+    snprintf(sc, sizeof sc,
+             "stream:\n  reconnect_attempts: 10\n  reconnect_delay: 0.5\n  bitrate: -5\n"
+             "http:\n  token_file: %s/token\n",
+             g.dir);
+    write_text("stream_config.yml", sc);
+    kill(g.service, SIGHUP);
+    for (int i = 0; i < 40 && metric("ft_config_reloads_total{result=\"error\"}") <= errors; i++)
+        sleep_s(0.1);
+    assert_true(metric("ft_config_reloads_total{result=\"error\"}") > errors);
+    assert_int_equal(get("/config", body, sizeof body), 200);
+    assert_non_null(strstr(body, "\"bitrate\":{\"value\":1000000"));
+    /* A good file is picked up when it changes on disk (no signal). */
+    sleep_s(1.1); /* a new mtime even on coarse file systems */
+    snprintf(sc, sizeof sc,
+             "stream:\n  reconnect_attempts: 10\n  reconnect_delay: 0.5\n  bitrate: 2000000\n"
+             "http:\n  token_file: %s/token\n",
+             g.dir);
+    write_text("stream_config.yml", sc);
+    bool seen = false;
+    for (int i = 0; i < 40 && !seen; i++) {
+        sleep_s(0.1);
+        seen = get("/config", body, sizeof body) == 200 &&
+               strstr(body, "\"bitrate\":{\"value\":2000000");
+    }
+    assert_true(seen);
+}
+
+static void test_status_page_in_browser(void **state)
+{
+    (void)state;
+    if (!g.ok)
+        skip();
+    const char *browser = have("chromium") ? "chromium" : have("chromium-browser") ? "chromium-browser" : NULL;
+    if (!browser) {
+        fprintf(stderr, "skipping: no chromium\n");
+        skip();
+    }
+    const char *build = getenv("FT_BUILD_DIR");
+    char shot[512], cmd[2048], profile[256], dom[256];
+    snprintf(shot, sizeof shot, "%s/service-status.png", build ? build : g.dir);
+    path_in(profile, sizeof profile, "chromium-profile");
+    path_in(dom, sizeof dom, "dom.html");
+    const char *flags = "--headless --no-sandbox --disable-gpu --disable-background-networking "
+                        "--disable-component-update --disable-sync --no-first-run "
+                        "--disable-dev-shm-usage --virtual-time-budget=6000";
+    snprintf(cmd, sizeof cmd,
+             "timeout 60 %s %s --user-data-dir=%s --dump-dom http://127.0.0.1:%d/status > %s "
+             "2>/dev/null",
+             browser, flags, profile, g.http_port, dom);
+    assert_int_equal(system(cmd), 0);
+    FILE *f = fopen(dom, "r");
+    assert_non_null(f);
+    static char html[65536];
+    size_t n = fread(html, 1, sizeof html - 1, f);
+    html[n] = '\0';
+    fclose(f);
+    /* The page marks what it drew: chart points and preview frames. */
+    assert_non_null(strstr(html, "id=\"c_fps\" width=\"420\" height=\"140\" data-points=\""));
+    assert_non_null(strstr(html, "id=\"c_lat\" width=\"420\" height=\"140\" data-points=\""));
+    assert_non_null(strstr(html, "data-frames=\""));
+    snprintf(cmd, sizeof cmd,
+             "timeout 60 %s %s --user-data-dir=%s --window-size=1400,900 --screenshot=%s "
+             "http://127.0.0.1:%d/status >/dev/null 2>&1",
+             browser, flags, profile, shot, g.http_port);
+    assert_int_equal(system(cmd), 0);
+    struct stat st;
+    assert_int_equal(stat(shot, &st), 0);
+    assert_true(st.st_size > 1000);
+}
+
+static void test_publisher_restart(void **state)
+{
+    (void)state;
+    if (!g.ok)
+        skip();
+    double repeated = status_num("frames_repeated");
+    stop(&g.publisher, SIGKILL, 2); /* the camera drops off mid-stream */
+    sleep_s(4);
+    /* The output kept going: repeats, then the slate. */
+    assert_true(status_num("frames_repeated") > repeated + 25);
+    assert_true(status_num("frames_slate") > 0);
+    char body[256];
+    assert_int_equal(get("/ready", body, sizeof body), 503);
+    g.publisher = publish("10", "8");
+    assert_true(wait_ready(25));
+    assert_true(metric("ft_reconnects_total{direction=\"input\"}") >= 1);
+    sleep_s(3);
+    /* The tracker kept its state: it is following the ball again. */
+    assert_true(status_num("frames_out") > 0);
+}
+
+static void test_output_continuous(void **state)
+{
+    (void)state;
+    if (!g.ok)
+        skip();
+    stop(&g.publisher, SIGKILL, 2);
+    kill(g.service, SIGTERM);
+    assert_int_equal(wait_exit(&g.service, 15), 0);
+    stop(&g.recorder, SIGINT, 5);
+    char rec[256], cmd[512];
+    path_in(rec, sizeof rec, "out.flv");
+    snprintf(cmd, sizeof cmd,
+             "ffprobe -v error -select_streams v -show_entries packet=pts_time -of csv=p=0 %s",
+             rec);
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    int n = 0, bad = 0;
+    double prev = 0, first = 0, t;
+    while (fscanf(p, "%lf", &t) == 1) {
+        if (n == 0)
+            first = t;
+        else if (fabs(t - prev - 1.0 / FPS) > 0.0025)
+            bad++;
+        prev = t;
+        n++;
+    }
+    pclose(p);
+    /* The recording spans the outage (several seconds) with one frame every
+     * 40 ms throughout: no gap, no jump back. */
+    assert_true(n > 8 * FPS);
+    assert_true(prev - first > 8);
+    assert_int_equal(bad, 0);
+    /* Frames decode at the configured size. */
+    snprintf(cmd, sizeof cmd,
+             "ffprobe -v error -select_streams v -show_entries stream=width,height -of csv=p=0 %s",
+             rec);
+    p = popen(cmd, "r");
+    assert_non_null(p);
+    int w = 0, h = 0;
+    assert_int_equal(fscanf(p, "%d,%d", &w, &h), 2);
+    pclose(p);
+    assert_int_equal(w, 640);
+    assert_int_equal(h, 360);
+    /* Nothing of the stream keys in the service's log. */
+    char log[256];
+    path_in(log, sizeof log, "service.log");
+    snprintf(cmd, sizeof cmd, "grep -c -e key123 -e key456 -e test-token-1 %s", log);
+    p = popen(cmd, "r");
+    assert_non_null(p);
+    int hits = -1;
+    assert_int_equal(fscanf(p, "%d", &hits), 1);
+    pclose(p);
+    assert_int_equal(hits, 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_flowing_and_metrics),
+        cmocka_unit_test(test_config_patch),
+        cmocka_unit_test(test_reload),
+        cmocka_unit_test(test_status_page_in_browser),
+        cmocka_unit_test(test_publisher_restart),
+        cmocka_unit_test(test_output_continuous),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
