@@ -23,8 +23,19 @@ for p in $PACKAGES; do
     fi
 done
 
+# Optional: headless Chromium for the status-page browser test
+# (tests/test_service_stream.c skips that check without it). Not every
+# distribution or architecture has it, so failing to install it is no error.
+install_optional() {
+    if ! command -v chromium >/dev/null 2>&1 && [ "$(id -u)" -eq 0 ]; then
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium ||
+            echo "install-deps: chromium not installed; the status-page browser test will skip" >&2
+    fi
+}
+
 if [ -z "$missing" ]; then
     echo "install-deps: all packages present"
+    install_optional
     exit 0
 fi
 
@@ -39,3 +50,4 @@ export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 # shellcheck disable=SC2086
 apt-get install -y -qq --no-install-recommends $missing
+install_optional
