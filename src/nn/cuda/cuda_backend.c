@@ -227,8 +227,10 @@ static cudaError_t dev_malloc(ft_nn_cuda *c, void **ptr, size_t bytes)
         c->blocks = nb;
         c->blocks_cap = cap;
     }
-    cudaError_t e = dev_malloc(c, ptr, bytes);
+    cudaError_t e = cudaMalloc(ptr, bytes ? bytes : 64);
     if (e != cudaSuccess) {
+        (void)cudaGetLastError();
+        *ptr = NULL;
         return e;
     }
     c->blocks[c->nblocks++] = (dev_block){*ptr, bytes};
@@ -321,7 +323,6 @@ static ft_status cuda_alloc(ft_nn_backend *be, size_t bytes, ft_nn_mem kind, voi
                 kind == FT_NN_MEM_WEIGHT ? "weights" : "activations", cudaGetErrorString(e));
         return e == cudaErrorMemoryAllocation ? FT_ERR_GPU_OOM : FT_ERR_GPU;
     }
-    (void)c;
     return FT_OK;
 }
 
