@@ -15,6 +15,8 @@
 #define TRACK_CSV_LINE_MAX 8192
 /* Ten hours at 60 fps: a cap so a wrong file cannot exhaust memory. */
 #define TRACK_CSV_ROWS_MAX 2160000u
+/* Frame numbers index arrays in the evaluator: ten hours at 240 fps. */
+#define TRACK_CSV_FRAME_MAX 8640000
 
 struct ft_track_csv_writer {
     FILE *f;
@@ -174,7 +176,7 @@ static const char *parse_row(char *line, ft_track_csv_row *r)
     char *end;
     errno = 0;
     long long frame = strtoll(f[0], &end, 10);
-    if (end == f[0] || *end || errno || frame < 0)
+    if (end == f[0] || *end || errno || frame < 0 || frame > TRACK_CSV_FRAME_MAX)
         return cols[0];
     r->frame = frame;
     double d;

@@ -12,6 +12,7 @@
 #define TRUTH_LINE_MAX 4096
 #define TRUTH_COLS_MAX 64
 #define TRUTH_ROWS_MAX 2160000u /* ten hours at 60 fps */
+#define TRUTH_FRAME_MAX 8640000 /* frame numbers index arrays: ten hours at 240 fps */
 
 struct ft_synth_truth_writer {
     FILE *f;
@@ -111,7 +112,7 @@ static const char *parse(char **f, int nf, const int *col, ft_synth_truth *t)
     char *end;
     errno = 0;
     long long fr = strtoll(f[col[COL_FRAME]], &end, 10);
-    if (end == f[col[COL_FRAME]] || *end || errno || fr < 0)
+    if (end == f[col[COL_FRAME]] || *end || errno || fr < 0 || fr > TRUTH_FRAME_MAX)
         return "frame";
     t->frame = fr;
     int vis = ft_synth_visibility_from_name(f[col[COL_VIS]]);
