@@ -61,6 +61,7 @@ typedef struct variant {
     int classes;    /* head size; 0 keeps 91 */
     int wide;       /* 1: ViT-B (768) backbone and a 512-wide transformer, as XL/2XL;
                        2: ViT-B, 384-wide, P3 + P5 projector, 4 points, as the legacy Large */
+    int bad_ffn;    /* decoder layer 1's FFN narrower than layer 0's: an inconsistent file */
 } variant;
 
 typedef struct dim_map {
@@ -125,6 +126,10 @@ static int reshape_tensor(const char *name, const variant *v, int ndim, int64_t 
                     changed = 1;
                     break;
                 }
+    }
+    if (v->bad_ffn && !strcmp(name, "transformer.decoder.layers.1.linear1.weight")) {
+        shape[0] = 2000;
+        changed = 1;
     }
     if (strstr(name, "position_embeddings")) {
         shape[1] = 1 + (int64_t)v->pos_grid * v->pos_grid;
@@ -309,14 +314,14 @@ static void test_sizes_from_shapes(void **state)
         variant v;
         int res, windows, vit_layers, num_select, imgsz;
     } cases[] = {
-        {"nano", {24, 16, 2, 0, 0}, 384, 2, 12, 300, 0},
-        {"base", {37, 14, 3, 0, 0}, 560, 4, 11, 300, 0},
-        {"large", {44, 16, 4, 0, 0}, 704, 2, 12, 100, 0},
+        {"nano", {24, 16, 2, 0, 0, 0}, 384, 2, 12, 300, 0},
+        {"base", {37, 14, 3, 0, 0, 0}, 560, 4, 11, 300, 0},
+        {"large", {44, 16, 4, 0, 0, 0}, 704, 2, 12, 100, 0},
         /* ViT-B, plain (one window), 512-wide transformer; run at 400 px
          * (20 x 20 patches) to keep the test short */
-        {"xl", {35, 20, 4, 0, 1}, 700, 1, 12, 100, 400},
+        {"xl", {35, 20, 4, 0, 1, 0}, 700, 1, 12, 100, 400},
         /* ViT-B with 4 windows, P3 (32 x 32) + P5 (8 x 8) levels at 224 px */
-        {"large-legacy", {37, 14, 3, 0, 2}, 560, 4, 11, 300, 224},
+        {"large-legacy", {37, 14, 3, 0, 2, 0}, 560, 4, 11, 300, 224},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         char path[1200];
@@ -346,7 +351,7 @@ static void test_custom_classes(void **state)
     need_fixture();
     char path[1200];
     snprintf(path, sizeof(path), "%s/rfdetr-nano-3class.safetensors", workdir);
-    variant v = {24, 16, 2, 3, 0};
+    variant v = {24, 16, 2, 3, 0, 0};
     write_variant(path, &v);
     ft_rfdetr_arch a;
     run_sane(path, NULL, 0, &a);
@@ -396,6 +401,16 @@ static void test_errors(void **state)
     p.device = "tpu";
     assert_int_equal(ft_rfdetr_create(&p, &m), FT_ERR_CONFIG);
     p.device = NULL;
+    /* a file whose tensors contradict each other (FFN width inferred from
+     * layer 0, layer 1 differs) */
+    char bad[1200];
+    snprintf(bad, sizeof(bad), "%s/rfdetr-inconsistent.safetensors", workdir);
+    variant v = {24, 16, 2, 0, 0, 1};
+    write_variant(bad, &v);
+    p.model_path = bad;
+    assert_int_equal(ft_rfdetr_create(&p, &m), FT_ERR_MODEL);
+    assert_null(m);
+    remove(bad);
     char foreign[1200];
     snprintf(foreign, sizeof(foreign), "%s/manifest.json", fixdir);
     p.model_path = foreign;
