@@ -16,6 +16,8 @@ typedef struct bench_entry {
 
 static const bench_entry benches[] = {
     {"detector", "default detector + filters on 1080p frames, one core", ft_bench_detector},
+    {"latency", "live pipeline added latency p50/p95 at 720p30 (frame counters read back)",
+     ft_bench_latency},
     {"pipeline", "1080p25 -> 720p transcode through the pipeline vs bare libav", ft_bench_pipeline},
     {"rfdetr", "RF-DETR forward pass: ms/frame, GFLOP/s vs OpenBLAS sgemm, RSS", ft_bench_rfdetr},
     {"rfdetr-cuda", "RF-DETR on CUDA: 1080p frame latency p50/p99, throughput, VRAM vs CPU",

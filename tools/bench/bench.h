@@ -26,4 +26,9 @@ int ft_bench_rfdetr_cuda(int argc, char **argv);
  * lists: updates/s on one core, ratio to the bare Kalman filter. */
 int ft_bench_track(int argc, char **argv);
 
+/* Added latency of the live pipeline (--seconds --size --fps): frame counters
+ * stamped into a generated match played in real time, read back from the
+ * output; p50/p95 with the default detector and with detection off. */
+int ft_bench_latency(int argc, char **argv);
+
 #endif
