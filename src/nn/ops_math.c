@@ -76,7 +76,10 @@ static inline vf load_n(const float *p, int64_t n, float fill)
 
 static inline void store_n(float *p, vf v, int64_t n)
 {
-    memcpy(p, &v, (size_t)(n < VW ? n : VW) * sizeof(float));
+    if (n >= VW) /* a constant size: one vector store */
+        memcpy(p, &v, sizeof(v));
+    else
+        memcpy(p, &v, (size_t)n * sizeof(float));
 }
 
 static inline vf vmax(vf a, vf b)
@@ -171,21 +174,27 @@ void cpu_act(ft_nn_act act, float *x, int64_t n)
     }
 }
 
+/* Horizontal max and sum take the vector by value: subscripting a live
+ * accumulator inside a loop would make GCC keep it in memory. */
+static inline float hmax(vf v)
+{
+    float m = v[0];
+    for (int i = 1; i < VW; i++)
+        m = v[i] > m ? v[i] : m;
+    return m;
+}
+
 float cpu_softmax_exp(float *x, int64_t n)
 {
     vf vm = splat(-INFINITY);
     for (int64_t i = 0; i < n; i += VW)
         vm = vmax(vm, load_n(x + i, n - i, -INFINITY));
-    float mx = vm[0];
-    for (int l = 1; l < VW; l++)
-        mx = vm[l] > mx ? vm[l] : mx;
+    float mx = hmax(vm);
     vf vs = splat(0.0f);
     for (int64_t i = 0; i < n; i += VW) {
-        /* padded lanes are -inf - mx: exp gives (clamped) ~0, and are not stored */
-        vf e = vexp(load_n(x + i, n - i, -INFINITY) - mx);
-        if (n - i < VW)
-            for (int64_t l = n - i; l < VW; l++)
-                e[l] = 0.0f;
+        /* padded lanes hold -inf: the mask makes their exponential exactly 0 */
+        vf v = load_n(x + i, n - i, -INFINITY);
+        vf e = (vf)((vi)vexp(v - mx) & (v > -INFINITY));
         store_n(x + i, e, n - i);
         vs += e;
     }
