@@ -22,6 +22,7 @@ static const bench_entry benches[] = {
     {"rfdetr", "RF-DETR forward pass: ms/frame, GFLOP/s vs OpenBLAS sgemm, RSS", ft_bench_rfdetr},
     {"rfdetr-cuda", "RF-DETR on CUDA: 1080p frame latency p50/p99, throughput, VRAM vs CPU",
      ft_bench_rfdetr_cuda},
+    {"synth", "synthetic match rendering ms/frame per scenario vs a frame copy", ft_bench_synth},
     {"track", "tracker + virtual camera updates/s on one core vs the bare Kalman filter",
      ft_bench_track},
     {NULL, NULL, NULL},

@@ -31,4 +31,8 @@ int ft_bench_track(int argc, char **argv);
  * output; p50/p95 with the default detector and with detection off. */
 int ft_bench_latency(int argc, char **argv);
 
+/* Synthetic match rendering (--frames N --size WxH): CPU ms per frame of each
+ * scenario on one core, ratio to copying a frame of the same size. */
+int ft_bench_synth(int argc, char **argv);
+
 #endif
