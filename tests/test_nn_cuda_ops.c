@@ -172,9 +172,19 @@ static void run_linear(env *e, ft_nn_backend *gpu, int m, int n, int k, int ldx_
         ft_nn_backend *be = side ? gpu : e->cpu;
 #define P(q) ((float *)(side ? (q).g : (q).c))
         ft_nn_linear_args a = {
-            .m = m, .n = n, .k = k, .x = P(x), .ldx = ldx, .w = P(w), .bias = P(b), .act = act,
-            .res = res_mode ? P(r) : NULL, .ldres = ldy, .scale = res_mode >= 2 ? P(s) : NULL,
-            .y = P(y), .ldy = ldy,
+            .m = m,
+            .n = n,
+            .k = k,
+            .x = P(x),
+            .ldx = ldx,
+            .w = P(w),
+            .bias = P(b),
+            .act = act,
+            .res = res_mode ? P(r) : NULL,
+            .ldres = ldy,
+            .scale = res_mode >= 2 ? P(s) : NULL,
+            .y = P(y),
+            .ldy = ldy,
         };
 #undef P
         be->ops->linear(be, &a);
@@ -256,9 +266,20 @@ static void run_attention(env *e, ft_nn_backend *gpu, int batch, int lq, int lk,
         float *qp = (float *)(side ? q.g : q.c) + off, *kp = (float *)(side ? k.g : k.c) + off,
               *vp = (float *)(side ? v.g : v.c) + off;
         ft_nn_attention_args a = {
-            .batch = batch, .lq = lq, .lk = lk, .heads = heads, .dh = dh,
-            .scale = 1.f / sqrtf((float)dh), .q = qp, .ldq = ld, .k = fused ? kp + d : kp,
-            .ldk = ld, .v = fused ? vp + 2 * d : vp, .ldv = ld, .out = side ? o.g : o.c, .ldo = d,
+            .batch = batch,
+            .lq = lq,
+            .lk = lk,
+            .heads = heads,
+            .dh = dh,
+            .scale = 1.f / sqrtf((float)dh),
+            .q = qp,
+            .ldq = ld,
+            .k = fused ? kp + d : kp,
+            .ldk = ld,
+            .v = fused ? vp + 2 * d : vp,
+            .ldv = ld,
+            .out = side ? o.g : o.c,
+            .ldo = d,
         };
         be->ops->attention(be, &a);
     }
@@ -289,8 +310,7 @@ static void test_attention(void **state)
 static void run_msda(env *e, int levels, const int *hw, int nq, int heads, int dh, int points,
                      const char *what)
 {
-    ft_nn_msda_args base = {.nq = nq, .heads = heads, .dh = dh, .levels = levels,
-                            .points = points};
+    ft_nn_msda_args base = {.nq = nq, .heads = heads, .dh = dh, .levels = levels, .points = points};
     int rows = 0;
     for (int l = 0; l < levels; l++) {
         base.level_hw[2 * l] = hw[2 * l];
@@ -363,8 +383,8 @@ static void test_im2col(void **state)
     /* a projector 3x3 conv: HWC token map, pad 1 */
     pair map = rand_pair(e, e->gpu, 9 * 11 * 16, 1.f);
     pair col2 = out_pair(e, e->gpu, (size_t)99 * 144);
-    ft_nn_im2col_args b = {.layout = FT_NN_HWC, .c = 16, .h = 9, .w = 11, .k = 3, .stride = 1,
-                           .pad = 1};
+    ft_nn_im2col_args b = {
+        .layout = FT_NN_HWC, .c = 16, .h = 9, .w = 11, .k = 3, .stride = 1, .pad = 1};
     for (int side = 0; side < 2; side++) {
         ft_nn_backend *be = side ? e->gpu : e->cpu;
         b.x = side ? map.g : map.c;
@@ -494,8 +514,16 @@ typedef struct graph_ctx {
 static void record(ft_nn_backend *be, void *user)
 {
     graph_ctx *c = user;
-    ft_nn_linear_args a = {.m = c->m, .n = c->n, .k = c->k, .x = c->x, .ldx = c->k, .w = c->w,
-                           .bias = c->b, .act = FT_NN_ACT_GELU, .y = c->y, .ldy = c->n};
+    ft_nn_linear_args a = {.m = c->m,
+                           .n = c->n,
+                           .k = c->k,
+                           .x = c->x,
+                           .ldx = c->k,
+                           .w = c->w,
+                           .bias = c->b,
+                           .act = FT_NN_ACT_GELU,
+                           .y = c->y,
+                           .ldy = c->n};
     be->ops->linear(be, &a);
     be->ops->layernorm(be, c->m, c->n, c->y, c->n, c->g, c->bt, 1e-6f, FT_NN_ACT_NONE, c->z, c->n);
 }
@@ -552,18 +580,26 @@ static void test_chains(void **state)
                 be->ops->add(be, m * d, P(h), P(n), P(h));
             if (step == 2) /* h written by another operator only */
                 be->ops->add(be, m * d, P(n), P(n), P(h));
-            ft_nn_linear_args l1 = {.m = m, .n = f, .k = d, .x = P(h), .ldx = d, .w = P(w1),
-                                    .bias = P(b1), .act = FT_NN_ACT_GELU, .y = P(u), .ldy = f};
+            ft_nn_linear_args l1 = {.m = m,
+                                    .n = f,
+                                    .k = d,
+                                    .x = P(h),
+                                    .ldx = d,
+                                    .w = P(w1),
+                                    .bias = P(b1),
+                                    .act = FT_NN_ACT_GELU,
+                                    .y = P(u),
+                                    .ldy = f};
             be->ops->linear(be, &l1);
-            ft_nn_linear_args l2 = {.m = m, .n = d, .k = f, .x = P(u), .ldx = f, .w = P(w2),
-                                    .y = P(o), .ldy = d};
+            ft_nn_linear_args l2 = {
+                .m = m, .n = d, .k = f, .x = P(u), .ldx = f, .w = P(w2), .y = P(o), .ldy = d};
             be->ops->linear(be, &l2);
 #undef P
         }
-        compare(&o, m, d, d,
-                TOL_F16, step == 0 ? "layernorm -> linear gelu -> linear"
-                                   : (step == 1 ? "layernorm, add, linear -> linear"
-                                                : "add -> linear -> linear"));
+        compare(&o, m, d, d, TOL_F16,
+                step == 0
+                    ? "layernorm -> linear gelu -> linear"
+                    : (step == 1 ? "layernorm, add, linear -> linear" : "add -> linear -> linear"));
     }
     pair *all[] = {&x, &g, &bt, &w1, &b1, &w2, &h, &u, &o, &n};
     for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
@@ -576,7 +612,8 @@ static void test_chains_attention_im2col(void **state)
     /* attention -> output projection (the copy comes from the attention kernel) */
     int b = 4, l = 325, d = 384, heads = 6;
     pair qkv = rand_pair(e, e->gpu, (size_t)b * l * 3 * d, 1.f);
-    pair at = out_pair(e, e->gpu, (size_t)b * l * d), w = rand_pair(e, e->gpu, (size_t)d * d, 0.05f);
+    pair at = out_pair(e, e->gpu, (size_t)b * l * d),
+         w = rand_pair(e, e->gpu, (size_t)d * d, 0.05f);
     pair o = out_pair(e, e->gpu, (size_t)b * l * d);
     /* im2col -> 3x3 conv as a GEMM (the copy comes from im2col) */
     int c = 32, hh = 12, ww = 10, co = 16;
@@ -587,19 +624,42 @@ static void test_chains_attention_im2col(void **state)
     for (int side = 0; side < 2; side++) {
         ft_nn_backend *be = side ? e->gpu : e->cpu;
 #define P(q) ((float *)(side ? (q).g : (q).c))
-        ft_nn_attention_args a = {.batch = b, .lq = l, .lk = l, .heads = heads, .dh = 64,
-                                  .scale = 0.125f, .q = P(qkv), .ldq = 3 * d, .k = P(qkv) + d,
-                                  .ldk = 3 * d, .v = P(qkv) + 2 * d, .ldv = 3 * d, .out = P(at),
+        ft_nn_attention_args a = {.batch = b,
+                                  .lq = l,
+                                  .lk = l,
+                                  .heads = heads,
+                                  .dh = 64,
+                                  .scale = 0.125f,
+                                  .q = P(qkv),
+                                  .ldq = 3 * d,
+                                  .k = P(qkv) + d,
+                                  .ldk = 3 * d,
+                                  .v = P(qkv) + 2 * d,
+                                  .ldv = 3 * d,
+                                  .out = P(at),
                                   .ldo = d};
         be->ops->attention(be, &a);
-        ft_nn_linear_args pl = {.m = b * l, .n = d, .k = d, .x = P(at), .ldx = d, .w = P(w),
-                                .y = P(o), .ldy = d};
+        ft_nn_linear_args pl = {
+            .m = b * l, .n = d, .k = d, .x = P(at), .ldx = d, .w = P(w), .y = P(o), .ldy = d};
         be->ops->linear(be, &pl);
-        ft_nn_im2col_args ic = {.layout = FT_NN_HWC, .c = c, .h = hh, .w = ww, .k = 3,
-                                .stride = 1, .pad = 1, .x = P(map), .y = P(col)};
+        ft_nn_im2col_args ic = {.layout = FT_NN_HWC,
+                                .c = c,
+                                .h = hh,
+                                .w = ww,
+                                .k = 3,
+                                .stride = 1,
+                                .pad = 1,
+                                .x = P(map),
+                                .y = P(col)};
         be->ops->im2col(be, &ic);
-        ft_nn_linear_args cl = {.m = hh * ww, .n = co, .k = c * 9, .x = P(col), .ldx = c * 9,
-                                .w = P(wc), .y = P(oc), .ldy = co};
+        ft_nn_linear_args cl = {.m = hh * ww,
+                                .n = co,
+                                .k = c * 9,
+                                .x = P(col),
+                                .ldx = c * 9,
+                                .w = P(wc),
+                                .y = P(oc),
+                                .ldy = co};
         be->ops->linear(be, &cl);
 #undef P
     }
@@ -623,7 +683,9 @@ static void test_image_to_tensor(void **state)
     uint8_t *planes = malloc((size_t)w * h * 3 / 2);
     assert_non_null(planes);
     memset(planes, 128, (size_t)w * h * 3 / 2);
-    ft_image img = {.width = w, .height = h, .format = FT_PIX_YUV420P,
+    ft_image img = {.width = w,
+                    .height = h,
+                    .format = FT_PIX_YUV420P,
                     .data = {planes, planes + w * h, planes + w * h + (w / 2) * (h / 2)},
                     .stride = {w, w / 2, w / 2}};
     const float mean[3] = {0.485f, 0.456f, 0.406f}, sd[3] = {0.229f, 0.224f, 0.225f};
@@ -708,7 +770,9 @@ static void test_image_to_tensor_random(void **state)
     assert_non_null(out);
     for (int fmt = 0; fmt < 2; fmt++) {
         uint8_t *c0 = buf + (size_t)ys * h;
-        ft_image img = {.width = w, .height = h, .format = fmt ? FT_PIX_NV12 : FT_PIX_YUV420P,
+        ft_image img = {.width = w,
+                        .height = h,
+                        .format = fmt ? FT_PIX_NV12 : FT_PIX_YUV420P,
                         .data = {buf, c0, fmt ? NULL : c0 + (size_t)cs * ch},
                         .stride = {ys, fmt ? 2 * cs : cs, fmt ? 0 : cs}};
         e->gpu->ops->image_to_tensor(e->gpu, &img, s, s, mean, sd, y);
@@ -777,11 +841,16 @@ static void test_errors(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_errors),        cmocka_unit_test(test_linear),
-        cmocka_unit_test(test_layernorm),     cmocka_unit_test(test_attention),
-        cmocka_unit_test(test_msda),          cmocka_unit_test(test_im2col),
-        cmocka_unit_test(test_small_ops),     cmocka_unit_test(test_topk),
-        cmocka_unit_test(test_graph_replay),  cmocka_unit_test(test_chains),
+        cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_linear),
+        cmocka_unit_test(test_layernorm),
+        cmocka_unit_test(test_attention),
+        cmocka_unit_test(test_msda),
+        cmocka_unit_test(test_im2col),
+        cmocka_unit_test(test_small_ops),
+        cmocka_unit_test(test_topk),
+        cmocka_unit_test(test_graph_replay),
+        cmocka_unit_test(test_chains),
         cmocka_unit_test(test_chains_attention_im2col),
         cmocka_unit_test(test_image_to_tensor),
         cmocka_unit_test(test_image_to_tensor_random),

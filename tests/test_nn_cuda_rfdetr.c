@@ -25,8 +25,8 @@
  * is usable or no checkpoint is present. */
 #include <math.h>
 #include <setjmp.h>
-#include <stdbool.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -70,8 +70,7 @@ static const char *checkpoint(void)
     return access(ckpt, R_OK) == 0 ? ckpt : NULL;
 }
 
-static void on_tap(void *user, const char *name, const float *data, int ndim,
-                   const int64_t *shape)
+static void on_tap(void *user, const char *name, const float *data, int ndim, const int64_t *shape)
 {
     taps *ts = user;
     if (ts->count == MAX_TAPS)
@@ -232,8 +231,8 @@ static int compare_runs(const taps *cpu, const taps *gpu, int nq, int nc, double
     int label_diff = 0;
     for (int u = 0; u < nused; u++) {
         int q = used[u][0], l = used[u][1];
-        float ds = fabsf(sigmoidf(gl->data[(size_t)q * nc + l]) -
-                         sigmoidf(cl->data[(size_t)q * nc + l]));
+        float ds =
+            fabsf(sigmoidf(gl->data[(size_t)q * nc + l]) - sigmoidf(cl->data[(size_t)q * nc + l]));
         worst_s = fmaxf(worst_s, ds);
         for (int c = 0; c < 4; c++) {
             float scale = c % 2 ? FRAME_H : FRAME_W;

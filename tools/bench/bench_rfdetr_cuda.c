@@ -51,8 +51,11 @@ static uint8_t *make_frame(ft_image *img)
         buf[ysz + i] = 100;
         buf[ysz + i + 1] = 110;
     }
-    *img = (ft_image){.width = FRAME_W, .height = FRAME_H, .format = FT_PIX_NV12,
-                      .data = {buf, buf + ysz, NULL}, .stride = {FRAME_W, FRAME_W, 0}};
+    *img = (ft_image){.width = FRAME_W,
+                      .height = FRAME_H,
+                      .format = FT_PIX_NV12,
+                      .data = {buf, buf + ysz, NULL},
+                      .stride = {FRAME_W, FRAME_W, 0}};
     return buf;
 }
 
@@ -237,8 +240,8 @@ int ft_bench_rfdetr_cuda(int argc, char **argv)
         printf("rfdetr %s %d concurrent streams: failed (%s)\n", device, streams,
                ft_status_str(cst));
     else
-        printf("rfdetr %s %d concurrent streams (batch 1 each): %.0f frames/s\n", device,
-               streams, fpsn);
+        printf("rfdetr %s %d concurrent streams (batch 1 each): %.0f frames/s\n", device, streams,
+               fpsn);
     printf("RESULT cuda_b1_p50_ms=%.4f cuda_b1_p99_ms=%.4f cuda_fps=%.1f cuda_streams_fps=%.1f\n",
            lat[0], lat[1], fps1, fpsn);
     if (cpu_iters > 0) {
@@ -248,8 +251,8 @@ int ft_bench_rfdetr_cuda(int argc, char **argv)
         if ((st = ft_rfdetr_create(&cp, &cm)) || one_frame(cm, &img, &st) < 0 ||
             (st = latency(cm, &img, cpu_iters, clat)))
             goto out;
-        printf("baseline cpu (same run): p50 %.1f ms -> cuda is %.1fx faster at batch 1\n",
-               clat[0], clat[0] / lat[0]);
+        printf("baseline cpu (same run): p50 %.1f ms -> cuda is %.1fx faster at batch 1\n", clat[0],
+               clat[0] / lat[0]);
     }
 out:
     if (st)

@@ -20,7 +20,8 @@
 
 using namespace nvcuda;
 
-namespace {
+namespace
+{
 
 constexpr int kBQ = 64; /* queries per block */
 constexpr int kBK = 32; /* keys per shared-memory tile */

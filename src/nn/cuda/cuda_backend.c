@@ -36,10 +36,10 @@
 /* A cuBLASLt matmul chosen once per shape and operand alignment. */
 typedef struct gemm_plan {
     int m, n, k, ldx, ldc, ldy;
-    int epi;      /* cublasLtEpilogue_t */
-    int has_c;    /* beta = 1 with a C operand */
-    int align;    /* min alignment of the operands, bytes */
-    bool none;    /* cuBLASLt has no algorithm for this key (remembered too) */
+    int epi;   /* cublasLtEpilogue_t */
+    int has_c; /* beta = 1 with a C operand */
+    int align; /* min alignment of the operands, bytes */
+    bool none; /* cuBLASLt has no algorithm for this key (remembered too) */
     cublasLtMatmulDesc_t desc;
     cublasLtMatrixLayout_t la, lb, lc, ld;
     cublasLtMatmulAlgo_t algo;
@@ -360,8 +360,7 @@ static void cuda_upload(ft_nn_backend *be, void *dst, const void *src, size_t by
         s->cap = bytes;
     }
     memcpy(s->host, src, bytes);
-    fail_cuda(c, cudaMemcpyAsync(dst, s->host, bytes, cudaMemcpyHostToDevice, c->stream),
-              "upload");
+    fail_cuda(c, cudaMemcpyAsync(dst, s->host, bytes, cudaMemcpyHostToDevice, c->stream), "upload");
     fail_cuda(c, cudaEventRecord(s->done, c->stream), "upload (event)");
     s->pending = true;
 }
@@ -618,8 +617,8 @@ static void linear_enqueue(ft_nn_cuda *c, const ft_nn_linear_args *a)
     /* The layer-scale folds into the weights only when it multiplies the
      * plain product: y = res + (scale ⊙ w) x + scale ⊙ b. */
     bool fold = a->res && a->scale && a->act == FT_NN_ACT_NONE;
-    const shadow *sh = shadow_get(c, a->n, a->k, a->w, fold ? a->scale : NULL,
-                                  fold ? a->bias : NULL);
+    const shadow *sh =
+        shadow_get(c, a->n, a->k, a->w, fold ? a->scale : NULL, fold ? a->bias : NULL);
     if (!sh)
         return;
     const void *w = sh->w2 ? sh->w2 : (const void *)a->w;
@@ -627,8 +626,8 @@ static void linear_enqueue(ft_nn_cuda *c, const ft_nn_linear_args *a)
 
     const void *x = a->x;
     int ldx = a->ldx;
-    if (!c->fp32 && c->mir.valid && c->mir.src == a->x && c->mir.m == a->m &&
-        c->mir.n == a->k && c->mir.ld == a->ldx) {
+    if (!c->fp32 && c->mir.valid && c->mir.src == a->x && c->mir.m == a->m && c->mir.n == a->k &&
+        c->mir.ld == a->ldx) {
         x = c->m16; /* the producer already wrote the f16 copy */
         ldx = a->k;
     } else if (!c->fp32) {
@@ -788,8 +787,7 @@ static void cuda_topk(ft_nn_backend *be, int n, int k, const float *x, int32_t *
     if (k > FT_CUDA_TOPK_MAX || k > n) {
         if (!c->err) {
             c->err = FT_ERR_INVALID;
-            FT_LOGE("cuda", "topk: k = %d exceeds n = %d or the limit %d", k, n,
-                    FT_CUDA_TOPK_MAX);
+            FT_LOGE("cuda", "topk: k = %d exceeds n = %d or the limit %d", k, n, FT_CUDA_TOPK_MAX);
         }
         return;
     }
@@ -1056,7 +1054,7 @@ ft_status ft_nn_cuda_backend_create(const ft_nn_backend_params *params, ft_nn_ba
     if (e != cudaSuccess || count == 0) {
         /* with "auto" this is the expected answer on a machine without a GPU */
         ft_log(params && params->device && !strcmp(params->device, "auto") ? FT_LOG_INFO
-                                                                             : FT_LOG_ERROR,
+                                                                           : FT_LOG_ERROR,
                "cuda", "no usable CUDA device: %s",
                e != cudaSuccess ? cudaGetErrorString(e) : "no device found");
         (void)cudaGetLastError();

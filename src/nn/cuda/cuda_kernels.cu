@@ -8,7 +8,8 @@
 
 #include "nn/cuda/cuda_kernels.h"
 
-namespace {
+namespace
+{
 
 constexpr int kThreads = 256;
 
@@ -329,8 +330,8 @@ __device__ int block_prefix(int flag, int *scratch, int *total)
     return before + in_warp;
 }
 
-__global__ void __launch_bounds__(kTopkThreads) k_topk(int n, int k, const float *x, int32_t *idx,
-                                                       float *val)
+__global__ void __launch_bounds__(kTopkThreads)
+    k_topk(int n, int k, const float *x, int32_t *idx, float *val)
 {
     __shared__ int hist[256];
     __shared__ int scratch[32];
@@ -552,8 +553,8 @@ cudaError_t ft_cuda_epilogue(int m, int n, const float *t, int ldt, const float 
 cudaError_t ft_cuda_weight_prepare(int n, int k, const float *w, const float *scale, void *w2,
                                    int f16, const float *bias, float *b_out, cudaStream_t stream)
 {
-    k_weight_prepare<<<blocks_for((long long)n * k), kThreads, 0, stream>>>(n, k, w, scale, w2,
-                                                                             f16, bias, b_out);
+    k_weight_prepare<<<blocks_for((long long)n * k), kThreads, 0, stream>>>(n, k, w, scale, w2, f16,
+                                                                            bias, b_out);
     return cudaGetLastError();
 }
 
@@ -592,7 +593,7 @@ cudaError_t ft_cuda_gather_rows(int rows, int cols, const float *x, int ldx, con
                                 float *y, int ldy, cudaStream_t stream)
 {
     k_gather_rows<<<blocks_for((long long)rows * cols), kThreads, 0, stream>>>(rows, cols, x, ldx,
-                                                                                idx, y, ldy);
+                                                                               idx, y, ldy);
     return cudaGetLastError();
 }
 
@@ -609,8 +610,8 @@ cudaError_t ft_cuda_topk(int n, int k, const float *x, int32_t *idx, float *val,
     return cudaGetLastError();
 }
 
-cudaError_t ft_cuda_box_refine(int m, const float *d, int ldd, const float *r,
-                               const int32_t *ridx, float *y, cudaStream_t stream)
+cudaError_t ft_cuda_box_refine(int m, const float *d, int ldd, const float *r, const int32_t *ridx,
+                               float *y, cudaStream_t stream)
 {
     k_box_refine<<<blocks_for(m), kThreads, 0, stream>>>(m, d, ldd, r, ridx, y);
     return cudaGetLastError();

@@ -16,8 +16,7 @@ extern "C" {
 #endif
 
 /* y (m x n, contiguous, f16) = x (m x n, row stride ldx, f32) rounded. */
-cudaError_t ft_cuda_f32_to_f16(int m, int n, const float *x, int ldx, void *y,
-                               cudaStream_t stream);
+cudaError_t ft_cuda_f32_to_f16(int m, int n, const float *x, int ldx, void *y, cudaStream_t stream);
 
 /* y = res + scale ⊙ act(t + bias) elementwise over m x n; every optional
  * operand may be NULL; y may alias t or res. y16 (NULL for none) receives an
@@ -57,8 +56,8 @@ cudaError_t ft_cuda_rowmax(int m, int n, const float *x, int ldx, float *y, cuda
 #define FT_CUDA_TOPK_MAX 1024
 cudaError_t ft_cuda_topk(int n, int k, const float *x, int32_t *idx, float *val,
                          cudaStream_t stream);
-cudaError_t ft_cuda_box_refine(int m, const float *d, int ldd, const float *r,
-                               const int32_t *ridx, float *y, cudaStream_t stream);
+cudaError_t ft_cuda_box_refine(int m, const float *d, int ldd, const float *r, const int32_t *ridx,
+                               float *y, cudaStream_t stream);
 cudaError_t ft_cuda_sine_embed(int m, int dim, const float *box, float *y, cudaStream_t stream);
 
 /* Pre-processing of one frame already on the device (planes as in the
