@@ -10,7 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/log.h"
 #include "tools/synth/match.h"
 
 #define WALL_X 62.0f /* stands stand on the box |x| = WALL_X, |y| = WALL_Y */
@@ -55,7 +54,8 @@ typedef struct palette {
 
 typedef struct scr_player {
     float uf, vf, h; /* feet centre and height on screen, pixels */
-    float depth, phase, swing;
+    float depth;     /* along the optical axis, metres */
+    float swing;     /* leg swing, -1..1 */
     int index;
 } scr_player;
 
@@ -1036,7 +1036,6 @@ ft_status ft_synth_next(ft_synth *s, ft_image *frame, ft_synth_truth *truth)
                                 .vf = vf,
                                 .h = hgt,
                                 .depth = zc,
-                                .phase = p->phase,
                                 .swing = sinf(p->phase) * fminf(1.0f, speed / 3.0f),
                                 .index = i};
         /* shadow */
