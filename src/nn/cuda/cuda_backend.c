@@ -56,6 +56,7 @@ typedef struct graph_entry {
     ft_nn_record_fn fn;
     void *user;
     int runs;
+    int failed_captures; /* after two, this recorder stays eager */
     cudaGraphExec_t exec;
 } graph_entry;
 
@@ -882,9 +883,16 @@ static ft_status cuda_run(ft_nn_backend *be, ft_nn_record_fn fn, void *user, int
         fail_cuda(c, cudaGraphLaunch(g->exec, c->stream), "graph launch");
         return c->err;
     }
-    if (g && g->runs > 0 && graph_capture(c, g, fn, user)) {
-        fail_cuda(c, cudaGraphLaunch(g->exec, c->stream), "graph launch");
-        return c->err;
+    if (g && g->runs > 0 && g->failed_captures < 2) {
+        if (graph_capture(c, g, fn, user)) {
+            fail_cuda(c, cudaGraphLaunch(g->exec, c->stream), "graph launch");
+            return c->err;
+        }
+        /* a capture that needed new buffers is retried once after the eager
+         * pass below made them; a recorder that keeps changing stays eager
+         * rather than being recorded twice per pass */
+        if (++g->failed_captures == 2)
+            FT_LOGW("cuda", "forward pass not captured twice: running it eagerly from now on");
     }
     if (c->err)
         return c->err;
