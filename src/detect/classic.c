@@ -51,7 +51,7 @@ enum {
     F_SMALL,      /* octaves below the prior ball size */
     F_LARGE,      /* octaves above the prior ball size */
     F_SIZE_FIT,   /* agreement with the size learnt for this image row (0.5: unknown) */
-    F_TRACK,      /* 1 when a candidate of the previous frame was near */
+    F_TRACK,      /* best confidence of a candidate of the previous frame near it */
     /* the ring around the blob (13 samples) */
     F_RING_DARK,  /* share of the ring darker than the blob */
     F_RING_GRASS, /* share of the ring that is grass-coloured */
@@ -69,7 +69,7 @@ enum {
  * weights were fitted by maximum likelihood on the synthetic generator's
  * wide, night and broadcast scenarios (the ball: within 8 px of the truth). */
 static const float feature_weights[N_FEATURES] = {
-    -14.72f, 3.50f, 3.49f, -3.35f, -1.20f, 4.63f, -2.80f, -1.14f, 2.40f, 0.75f, -4.45f, 4.16f, -0.79f, 3.28f, -2.06f, 5.52f, -1.22f,
+    -10.91f, 3.29f, 2.37f, -2.79f, -1.66f, 3.31f, -1.91f, -1.25f, 1.03f, 4.88f, -3.79f, 3.29f, -0.12f, 2.36f, -1.47f, 3.96f, -1.01f,
 };
 
 typedef struct blob {
@@ -84,7 +84,8 @@ typedef struct blob {
 } blob;
 
 typedef struct prev_cand {
-    float x, y; /* working pixels, in the previous frame's view */
+    float x, y;  /* working pixels, in the previous frame's view */
+    float score; /* its confidence */
 } prev_cand;
 
 typedef struct classic {
@@ -610,16 +611,15 @@ static bool score_blob(const classic *c, const ft_image *im, blob *b)
         x[F_SIZE_FIT] = expf(-0.5f * lf * lf / (sigma * sigma));
     }
 
-    /* A predecessor near it in the previous frame (already moved with the
-     * camera): things that move consistently rank above flicker. */
+    /* The best confidence of a predecessor near it in the previous frame
+     * (already moved with the camera): what was the ball a frame ago and is
+     * still there ranks above flicker. */
     x[F_TRACK] = 0.f;
     float reach = (float)c->w / 30.f + 2.f;
     for (int i = 0; i < c->n_prev; i++) {
         float ddx = c->prev_c[i].x - b->cx, ddy = c->prev_c[i].y - b->cy;
-        if (ddx * ddx + ddy * ddy <= reach * reach) {
-            x[F_TRACK] = 1.f;
-            break;
-        }
+        if (ddx * ddx + ddy * ddy <= reach * reach && c->prev_c[i].score > x[F_TRACK])
+            x[F_TRACK] = c->prev_c[i].score;
     }
     float rest;
     float z = partial_logit(x, 0, F_RING_DARK, &rest);
@@ -860,6 +860,7 @@ static ft_status classic_detect(ft_detector *d, const ft_image *frame, double pt
         if (n_prev < PREV_KEEP) {
             next_prev[n_prev].x = b.cx;
             next_prev[n_prev].y = b.cy;
+            next_prev[n_prev].score = b.score;
             n_prev++;
         }
         if (k == 0 && b.score >= 0.8f && b.fg * 2 >= b.n && c->bg_age >= BG_TRUST_FRAMES)
