@@ -131,6 +131,13 @@ static void test_truth_matches_pixels_broadcast(void **state)
     check_truth_pixels(FT_SYNTH_BROADCAST, 4, 60);
 }
 
+static void test_truth_matches_pixels_night_cuts(void **state)
+{
+    (void)state;
+    check_truth_pixels(FT_SYNTH_NIGHT, 5, 45);
+    check_truth_pixels(FT_SYNTH_CUTS, 6, 240); /* several shots and cameras */
+}
+
 /* Over a longer match the ball does what matches do: it flies, it is hidden
  * by players, and the broadcast camera pans and zooms. */
 static void test_match_events(void **state)
@@ -307,6 +314,7 @@ int main(void)
         cmocka_unit_test(test_determinism),
         cmocka_unit_test(test_truth_matches_pixels_wide),
         cmocka_unit_test(test_truth_matches_pixels_broadcast),
+        cmocka_unit_test(test_truth_matches_pixels_night_cuts),
         cmocka_unit_test(test_match_events),
         cmocka_unit_test(test_params_rejected),
         cmocka_unit_test(test_truth_csv_roundtrip),
