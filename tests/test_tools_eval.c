@@ -391,6 +391,41 @@ static void test_eval_command(void **state)
     assert_int_equal(run(cmd), 0);
 }
 
+/* Real footage without annotations (optional: skipped when the shared clips
+ * are absent): batch writes a track of every frame, eval reports the
+ * truth-free figures only. */
+static void test_real_footage_truth_free(void **state)
+{
+    (void)state;
+    const char *bin = getenv("FT_BIN"), *src = getenv("FT_SOURCE_DIR");
+    if (!bin || !src)
+        skip();
+    char clip[512];
+    snprintf(clip, sizeof(clip), "%s/../shared/footage/dfl_08fd33_4_tactical_feed_848x478.mp4",
+             src);
+    if (access(clip, R_OK))
+        skip();
+    char cmd[2048];
+    snprintf(cmd, sizeof(cmd),
+             "'%s' batch --input '%s' --output %s/r.mp4 --track-out %s/r.csv >/dev/null 2>&1 && "
+             "'%s' eval --track %s/r.csv --json %s/r.json >/dev/null",
+             bin, clip, tmpdir, tmpdir, bin, tmpdir, tmpdir);
+    assert_int_equal(run(cmd), 0);
+    char path[128];
+    path_in(path, sizeof(path), "r.csv");
+    ft_track_csv *t = NULL;
+    assert_int_equal(ft_track_csv_read(path, &t), FT_OK);
+    assert_int_equal(t->count, 169); /* 6.75 s at 25 fps */
+    for (size_t i = 0; i < t->count; i++)
+        assert_int_equal(t->rows[i].frame, (int64_t)i);
+    ft_track_csv_destroy(&t);
+    snprintf(cmd, sizeof(cmd),
+             "grep -q '\"has_truth\": false' %s/r.json && grep -q chaos_pct %s/r.json && "
+             "! grep -q recall %s/r.json && rm -f %s/r.mp4 %s/r.csv %s/r.json",
+             tmpdir, tmpdir, tmpdir, tmpdir, tmpdir, tmpdir);
+    assert_int_equal(run(cmd), 0);
+}
+
 static void test_suite_file_errors(void **state)
 {
     (void)state;
@@ -444,11 +479,11 @@ static int teardown(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_perfect_track),       cmocka_unit_test(test_constant_offset),
-        cmocka_unit_test(test_detection_counts),    cmocka_unit_test(test_crop_and_smoothness),
-        cmocka_unit_test(test_modes_and_reacquire), cmocka_unit_test(test_track_csv_roundtrip),
-        cmocka_unit_test(test_json_and_plot),       cmocka_unit_test(test_eval_command),
-        cmocka_unit_test(test_suite_file_errors),
+        cmocka_unit_test(test_perfect_track),           cmocka_unit_test(test_constant_offset),
+        cmocka_unit_test(test_detection_counts),        cmocka_unit_test(test_crop_and_smoothness),
+        cmocka_unit_test(test_modes_and_reacquire),     cmocka_unit_test(test_track_csv_roundtrip),
+        cmocka_unit_test(test_json_and_plot),           cmocka_unit_test(test_eval_command),
+        cmocka_unit_test(test_real_footage_truth_free), cmocka_unit_test(test_suite_file_errors),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
