@@ -28,9 +28,9 @@ demo: build
 	$(BUILD)/football-tracker synth --out out/demo-input.mp4 --truth out/demo-truth.csv \
 		--seconds $(DEMO_SECONDS) --scenario wide
 	$(BUILD)/football-tracker batch --input out/demo-input.mp4 --output out/demo.mp4 \
-		--track-out out/demo-track.csv --set stream.show_stats=true
+		--track-out out/demo-track.csv --set stream.show_stats=true --debug
 	$(BUILD)/football-tracker eval --track out/demo-track.csv --truth out/demo-truth.csv
-	@echo "demo: wrote out/demo.mp4 (input out/demo-input.mp4, track out/demo-track.csv)"
+	@echo "demo: wrote out/demo.mp4 and out/demo.debug.mp4 (input out/demo-input.mp4, track out/demo-track.csv)"
 
 # Every benchmark listed by `football-tracker bench --help`, or only those in
 # BENCH (e.g. `make bench BENCH="track pipeline"`).
