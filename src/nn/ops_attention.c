@@ -25,30 +25,30 @@ static void attn_tasks(void *ctx, int tid, int64_t t0, int64_t t1)
     float *s = cpu_scratch(j->cpu, tid, (size_t)ATTN_ROW_BLOCK * lk);
     if (!s)
         return;
+    int blocks = (a->lq + ATTN_ROW_BLOCK - 1) / ATTN_ROW_BLOCK;
     for (int64_t t = t0; t < t1; t++) {
-        int b = (int)(t / a->heads), h = (int)(t % a->heads);
+        /* one task = one block of query rows of one window x head, so that
+         * the few heads of the global layers still feed many threads */
+        int r0 = (int)(t % blocks) * ATTN_ROW_BLOCK;
+        int bh = (int)(t / blocks), b = bh / a->heads, h = bh % a->heads;
         const float *kb = a->k + (size_t)b * lk * a->ldk + (size_t)h * a->dh;
         const float *vb = a->v + (size_t)b * lk * a->ldv + (size_t)h * a->dh;
-        for (int r0 = 0; r0 < a->lq; r0 += ATTN_ROW_BLOCK) {
-            int rows = a->lq - r0 < ATTN_ROW_BLOCK ? a->lq - r0 : ATTN_ROW_BLOCK;
-            const float *qb = a->q + ((size_t)b * a->lq + r0) * a->ldq + (size_t)h * a->dh;
-            float *ob = a->out + ((size_t)b * a->lq + r0) * a->ldo + (size_t)h * a->dh;
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, lk, a->dh, a->scale, qb,
-                        a->ldq, kb, a->ldk, 0.0f, s, lk);
-            /* Unnormalised softmax; the 1/sum is applied to the dh outputs
-             * instead of the lk probabilities. */
-            float inv[ATTN_ROW_BLOCK];
-            for (int r = 0; r < rows; r++) {
-                float sum = cpu_softmax_exp(s + (size_t)r * lk, lk);
-                inv[r] = 1.0f / sum;
-            }
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, a->dh, lk, 1.0f, s, lk, vb,
-                        a->ldv, 0.0f, ob, a->ldo);
-            for (int r = 0; r < rows; r++) {
-                float *orow = ob + (size_t)r * a->ldo;
-                for (int c = 0; c < a->dh; c++)
-                    orow[c] *= inv[r];
-            }
+        int rows = a->lq - r0 < ATTN_ROW_BLOCK ? a->lq - r0 : ATTN_ROW_BLOCK;
+        const float *qb = a->q + ((size_t)b * a->lq + r0) * a->ldq + (size_t)h * a->dh;
+        float *ob = a->out + ((size_t)b * a->lq + r0) * a->ldo + (size_t)h * a->dh;
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, lk, a->dh, a->scale, qb, a->ldq,
+                    kb, a->ldk, 0.0f, s, lk);
+        /* Unnormalised softmax; the 1/sum is applied to the dh outputs
+         * instead of the lk probabilities. */
+        float inv[ATTN_ROW_BLOCK];
+        for (int r = 0; r < rows; r++)
+            inv[r] = 1.0f / cpu_softmax_exp(s + (size_t)r * lk, lk);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, a->dh, lk, 1.0f, s, lk, vb,
+                    a->ldv, 0.0f, ob, a->ldo);
+        for (int r = 0; r < rows; r++) {
+            float *orow = ob + (size_t)r * a->ldo;
+            for (int c = 0; c < a->dh; c++)
+                orow[c] *= inv[r];
         }
     }
 }
@@ -56,7 +56,8 @@ static void attn_tasks(void *ctx, int tid, int64_t t0, int64_t t1)
 void cpu_attention(ft_nn_backend *be, const ft_nn_attention_args *a)
 {
     attn_job j = {(ft_nn_cpu *)be, a};
-    cpu_parallel_for(j.cpu, (int64_t)a->batch * a->heads, 0, attn_tasks, &j);
+    int64_t blocks = (a->lq + ATTN_ROW_BLOCK - 1) / ATTN_ROW_BLOCK;
+    cpu_parallel_for(j.cpu, (int64_t)a->batch * a->heads * blocks, 0, attn_tasks, &j);
 }
 
 typedef struct msda_job {

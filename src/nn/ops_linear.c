@@ -68,14 +68,12 @@ static void linear_rows(void *ctx, int tid, int64_t r0, int64_t r1)
 void cpu_linear(ft_nn_backend *be, const ft_nn_linear_args *a)
 {
     linear_job j = {(ft_nn_cpu *)be, a};
-    /* Blocks below ~32 rows make sgemm inefficient; small GEMMs run on one
-     * worker. */
-    int64_t blocks = a->m / 32 > 0 ? a->m / 32 : 1;
-    if (blocks >= cpu_threads(j.cpu))
-        cpu_parallel_for(j.cpu, a->m, (a->m + cpu_threads(j.cpu) - 1) / cpu_threads(j.cpu),
-                         linear_rows, &j);
-    else
-        linear_rows(&j, 0, 0, a->m);
+    /* One contiguous block of rows per thread, but no block under 32 rows:
+     * smaller ones make sgemm inefficient (the 300-query decoder GEMMs use
+     * fewer threads than a many-core machine has). */
+    int64_t t = cpu_threads(j.cpu);
+    int64_t grain = (a->m + t - 1) / t;
+    cpu_parallel_for(j.cpu, a->m, grain < 32 ? 32 : grain, linear_rows, &j);
 }
 
 typedef struct im2col_job {
