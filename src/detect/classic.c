@@ -69,7 +69,7 @@ enum {
  * weights were fitted by maximum likelihood on the synthetic generator's
  * wide, night and broadcast scenarios (the ball: within 8 px of the truth). */
 static const float feature_weights[N_FEATURES] = {
-    -10.91f, 3.29f, 2.37f, -2.79f, -1.66f, 3.31f, -1.91f, -1.25f, 1.03f, 4.88f, -3.79f, 3.29f, -0.12f, 2.36f, -1.47f, 3.96f, -1.01f,
+    -11.15f, 2.60f, 2.76f, -2.47f, -1.79f, 3.09f, -2.13f, -1.29f, 1.63f, 5.16f, -2.90f, 3.06f, -0.29f, 2.39f, -1.50f, 3.89f, -1.26f,
 };
 
 typedef struct blob {
@@ -463,9 +463,9 @@ static void make_seeds(classic *c)
     }
 }
 
-/* Seed map values: a seed not yet visited, visited, and the two marks of a
- * re-segmentation (split_blob). */
-enum { SEED = 1, VISITED = 2, SPLIT_SEED = 3, SPLIT_VISITED = 4 };
+/* Seed map values: a seed not yet visited, visited, and the marks of the two
+ * re-segmentations (split_blob, motion_split). */
+enum { SEED = 1, VISITED = 2, SPLIT_SEED = 3, SPLIT_VISITED = 4, MOTION_SEED = 5, MOTION_VISITED = 6 };
 
 /* Flood-fills the 8-connected pixels marked `from` around pixel `start`
  * (marking them `to`) and gathers their statistics. Returns false when the
@@ -483,6 +483,12 @@ static bool grow_blob(classic *c, int start, int max_side, uint8_t from, uint8_t
     while (top > 0) {
         int i = c->stack[--top];
         int x = i % w, y = i / w;
+        /* The box grows for every pixel (motion_split needs all of a large
+         * blob); the statistics only while the blob can still be a ball. */
+        b->x0 = x < b->x0 ? x : b->x0;
+        b->x1 = x > b->x1 ? x : b->x1;
+        b->y0 = y < b->y0 ? y : b->y0;
+        b->y1 = y > b->y1 ? y : b->y1;
         if (small) {
             int v = c->cur[i];
             int local = c->loc[(size_t)(y / BLOCK) * c->gw + x / BLOCK];
@@ -498,10 +504,6 @@ static bool grow_blob(classic *c, int start, int max_side, uint8_t from, uint8_t
                 b->peak_y = y;
                 b->local = local;
             }
-            b->x0 = x < b->x0 ? x : b->x0;
-            b->x1 = x > b->x1 ? x : b->x1;
-            b->y0 = y < b->y0 ? y : b->y0;
-            b->y1 = y > b->y1 ? y : b->y1;
             small = b->x1 - b->x0 < max_side && b->y1 - b->y0 < max_side;
         }
         for (int dy = -1; dy <= 1; dy++) {
@@ -520,7 +522,7 @@ static bool grow_blob(classic *c, int start, int max_side, uint8_t from, uint8_t
             }
         }
     }
-    return small;
+    return b->x1 - b->x0 < max_side && b->y1 - b->y0 < max_side;
 }
 
 static float clampf(float v, float lo, float hi)
@@ -764,6 +766,43 @@ static void split_blob(classic *c, const ft_image *im, const blob *parent, int *
             keep_blob(c, &part[k], nb);
 }
 
+/* A ball rolling over a white line, or along a player's white kit, merges
+ * with it into a blob too large or too odd to score well. The static part
+ * (a line) matches the background and the ball does not: the pixels of the
+ * blob clearly brighter than the background are grown again, and each part
+ * much smaller than the blob becomes a candidate of its own. */
+static void motion_split(classic *c, const ft_image *im, const blob *parent, bool large, int *nb)
+{
+    if (c->bg_age < BG_TRUST_FRAMES)
+        return;
+    float expected = (float)c->fh / (150.f * (float)c->f);
+    expected = expected < 2.f ? 2.f : expected;
+    int bw = parent->x1 - parent->x0 + 1, bh = parent->y1 - parent->y0 + 1;
+    if ((!large && (float)(bw > bh ? bw : bh) < 1.8f * expected) ||
+        (int64_t)bw * bh > (int64_t)c->w * c->h / 16)
+        return;
+    for (int y = parent->y0; y <= parent->y1; y++)
+        for (int x = parent->x0; x <= parent->x1; x++) {
+            size_t i = (size_t)y * c->w + x;
+            if ((c->seed[i] == VISITED || c->seed[i] == SPLIT_VISITED) &&
+                c->cur[i] > c->bg[i] + 2 * FG_DIFF)
+                c->seed[i] = MOTION_SEED;
+        }
+    int max_side = (int)(2.f * expected) + 1, limit = large ? INT32_MAX : parent->n / 2;
+    for (int y = parent->y0; y <= parent->y1; y++)
+        for (int x = parent->x0; x <= parent->x1; x++) {
+            int i = y * c->w + x;
+            if (c->seed[i] != MOTION_SEED)
+                continue;
+            blob b;
+            if (!grow_blob(c, i, max_side, MOTION_SEED, MOTION_VISITED, &b) || b.n > limit)
+                continue;
+            b.part = true;
+            if (score_blob(c, im, &b))
+                keep_blob(c, &b, nb);
+        }
+}
+
 static ft_status classic_detect(ft_detector *d, const ft_image *frame, double pts_s,
                                 ft_detection *out, int cap, int *n)
 {
@@ -821,13 +860,16 @@ static ft_status classic_detect(ft_detector *d, const ft_image *frame, double pt
             break;
         i = (size_t)(next - c->seed);
         blob b;
-        if (!grow_blob(c, (int)i, max_side, SEED, VISITED, &b) ||
-            !ft_detect_filter_allows(c->pitch, ((float)b.peak_x + 0.5f) * (float)c->f,
+        bool small = grow_blob(c, (int)i, max_side, SEED, VISITED, &b);
+        if (!ft_detect_filter_allows(c->pitch, ((float)b.peak_x + 0.5f) * (float)c->f,
                                      ((float)b.peak_y + 0.5f) * (float)c->f, c->fw, c->fh))
             continue;
-        if (score_blob(c, frame, &b))
-            keep_blob(c, &b, &nb);
-        split_blob(c, frame, &b, &nb);
+        if (small) {
+            if (score_blob(c, frame, &b))
+                keep_blob(c, &b, &nb);
+            split_blob(c, frame, &b, &nb);
+        }
+        motion_split(c, frame, &b, !small, &nb);
     }
 
     /* Confidences: a softmax over this frame's blobs plus "none of them"
