@@ -1,0 +1,121 @@
+/* `football-tracker serve`: many streams, one worker process each
+ * (service/supervisor.h). */
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/commands.h"
+#include "core/log.h"
+#include "service/supervisor.h"
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: football-tracker serve --streams streams.yml [--log-format text|json]\n"
+            "\n"
+            "Runs one `football-tracker stream` worker process per stream of streams.yml,\n"
+            "each with its own HTTP port on 127.0.0.1, and restarts a worker that exits,\n"
+            "stops answering, stops producing frames or exceeds serve.rss_limit_mb /\n"
+            "serve.vram_limit_mb, after a delay doubling from serve.backoff_initial_s to\n"
+            "serve.backoff_max_s. One HTTP port (serve.bind, serve.port, default\n"
+            "127.0.0.1:9090) serves /health, /ready (every stream ready), /status.json and\n"
+            "/metrics: every worker's metrics labelled stream=\"<id>\" plus\n"
+            "ft_restarts_total{stream,reason}, ft_worker_up, ft_worker_rss_bytes, ft_serve_load.\n"
+            "\n"
+            "streams.yml:\n"
+            "  serve:                      # optional; defaults shown\n"
+            "    port: 9090\n"
+            "    rss_limit_mb: 0           # 0 = no limit\n"
+            "    stuck_seconds: 15\n"
+            "    stream_config: stream_config.yml   # default for every stream\n"
+            "  streams:\n"
+            "    cam1:\n"
+            "      input: rtmp://ingest/live/cam1\n"
+            "      output: rtmp://cdn/live/cam1\n"
+            "      model_config: model_config.yml   # optional, relative to streams.yml\n"
+            "      set: {model.confidence: 0.4}     # optional config overrides\n"
+            "(full format: docs/serve.md)\n"
+            "\n"
+            "options:\n"
+            "  --streams FILE        the streams file (required)\n"
+            "  --log-format FMT      text or json (workers log to the same stderr)\n"
+            "  --help                this text\n"
+            "\n"
+            "Signals: SIGHUP re-reads streams.yml (also done when it changes): added streams\n"
+            "start, removed ones stop, changed ones restart, the others are not touched.\n"
+            "SIGINT/SIGTERM stop every worker (SIGKILL after 10 s) and exit 0.\n"
+            "Exit codes: 0 stopped, 1 configuration (bad streams.yml), 6 runtime (port in use).\n");
+}
+
+static _Atomic(ft_service_supervisor *) running;
+
+/* Handlers only set flags (stop/request_reload are async-signal-safe). */
+static void on_signal(int sig)
+{
+    ft_service_supervisor *s = atomic_load(&running);
+    if (!s)
+        return;
+    if (sig == SIGHUP)
+        ft_service_supervisor_request_reload(s);
+    else
+        ft_service_supervisor_stop(s);
+}
+
+int ft_cmd_serve(int argc, char **argv)
+{
+    const char *streams = NULL;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            usage(stdout);
+            return FT_EXIT_OK;
+        } else if (!strcmp(a, "--streams") && i + 1 < argc) {
+            streams = argv[++i];
+        } else if (!strncmp(a, "--streams=", 10)) {
+            streams = a + 10;
+        } else if ((!strcmp(a, "--log-format") && i + 1 < argc) ||
+                   !strncmp(a, "--log-format=", 13)) {
+            const char *v = a[12] == '=' ? a + 13 : argv[++i];
+            if (!strcmp(v, "json"))
+                ft_log_set_format(FT_LOG_FORMAT_JSON);
+            else if (!strcmp(v, "text"))
+                ft_log_set_format(FT_LOG_FORMAT_TEXT);
+            else {
+                fprintf(stderr, "serve: --log-format: expected text or json, got '%s'\n", v);
+                return FT_EXIT_CONFIG;
+            }
+        } else {
+            fprintf(stderr, "serve: unknown option or missing value: %s\n", a);
+            usage(stderr);
+            return FT_EXIT_CONFIG;
+        }
+    }
+    if (!streams) {
+        fprintf(stderr, "serve: --streams FILE is required\n");
+        usage(stderr);
+        return FT_EXIT_CONFIG;
+    }
+    ft_service_supervisor *s = NULL;
+    ft_service_supervisor_params p = {.streams_path = streams, .worker_bin = NULL};
+    ft_status st = ft_service_supervisor_create(&p, &s);
+    if (st)
+        goto out;
+    atomic_store(&running, s);
+    struct sigaction sa = {0}, old_int, old_term, old_hup;
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, &old_int);
+    sigaction(SIGTERM, &sa, &old_term);
+    sigaction(SIGHUP, &sa, &old_hup);
+    st = ft_service_supervisor_run(s);
+    sigaction(SIGINT, &old_int, NULL);
+    sigaction(SIGTERM, &old_term, NULL);
+    sigaction(SIGHUP, &old_hup, NULL);
+    atomic_store(&running, NULL);
+out:
+    if (st)
+        fprintf(stderr, "serve: failed: %s (exit %d)\n", ft_status_str(st),
+                ft_status_exit_code(st));
+    ft_service_supervisor_destroy(&s);
+    return ft_status_exit_code(st);
+}
