@@ -15,6 +15,8 @@ int ft_cmd_config(int argc, char **argv);
 int ft_cmd_batch(int argc, char **argv);
 /* stream: live service, RTMP/SRT in and out, HTTP endpoints, hot reload (cmd_stream.c). */
 int ft_cmd_stream(int argc, char **argv);
+/* serve: many streams, one stream worker process each, restarts, one metrics port (cmd_serve.c). */
+int ft_cmd_serve(int argc, char **argv);
 
 /* bench: run a named benchmark (detector, ...) and print figures and a ratio to a baseline. */
 int ft_cmd_bench(int argc, char **argv);
