@@ -1,8 +1,4 @@
 /* The `camera` option table and its defaults and checks. */
-#include <math.h>
-#include <stdarg.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "camera/camera.h"
@@ -64,54 +60,16 @@ const ft_option ft_camera_options[] = {
 void ft_camera_params_default(ft_camera_params *p)
 {
     memset(p, 0, sizeof(*p));
-    for (const ft_option *o = ft_camera_options; o->key; o++) {
-        void *f = (char *)p + o->offset;
-        switch (o->type) {
-        case FT_OPT_BOOL:
-            *(bool *)f = !strcmp(o->def, "true");
-            break;
-        case FT_OPT_INT:
-            *(int *)f = (int)strtol(o->def, NULL, 10);
-            break;
-        case FT_OPT_DOUBLE:
-            *(double *)f = strtod(o->def, NULL);
-            break;
-        default:
-            break;
-        }
-    }
-}
-
-/* Writes a "camera.<key>: ..." message to err (may be NULL). */
-static ft_status __attribute__((format(printf, 3, 4)))
-fail(char *err, size_t err_size, const char *fmt, ...)
-{
-    if (err && err_size) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, err_size, fmt, ap);
-        va_end(ap);
-    }
-    return FT_ERR_CONFIG;
+    ft_options_set_defaults(ft_camera_options, p);
 }
 
 ft_status ft_camera_params_validate(const ft_camera_params *p, char *err, size_t err_size)
 {
-    for (const ft_option *o = ft_camera_options; o->key; o++) {
-        const void *f = (const char *)p + o->offset;
-        double v;
-        if (o->type == FT_OPT_INT)
-            v = *(const int *)f;
-        else if (o->type == FT_OPT_DOUBLE)
-            v = *(const double *)f;
-        else
-            continue;
-        if (!isfinite(v) || v < o->min || v > o->max)
-            return fail(err, err_size, "camera.%s: %g is out of range [%g, %g]", o->key, v, o->min,
-                        o->max);
-    }
+    ft_status st = ft_options_check_ranges(ft_camera_options, p, "camera", err, err_size);
+    if (st != FT_OK)
+        return st;
     if (p->zoom_min > p->zoom_max)
-        return fail(err, err_size, "camera.zoom_min: %g is above zoom_max %g", p->zoom_min,
-                    p->zoom_max);
+        return ft_options_fail(err, err_size, "camera.zoom_min: %g is above zoom_max %g",
+                               p->zoom_min, p->zoom_max);
     return FT_OK;
 }

@@ -7,6 +7,8 @@
 
 #include <stddef.h>
 
+#include "core/status.h"
+
 typedef enum ft_opt_type {
     FT_OPT_BOOL,     /* bool */
     FT_OPT_INT,      /* int, range-checked against min/max */
@@ -53,5 +55,25 @@ typedef struct ft_option {
 
 /* A table ends with a row whose key is NULL. */
 #define FT_OPTION_END {0}
+
+/* Table helpers for a component's params struct. `table` and `params` are
+ * borrowed; `params` is the struct the table's offsets point into. */
+
+/* Writes each BOOL, INT and DOUBLE row's default (its `def` text) into its
+ * field of params; other fields are not touched (the config loader parses the
+ * other types). */
+void ft_options_set_defaults(const ft_option *table, void *params);
+
+/* Checks every INT and DOUBLE field of params against its row's [min, max]
+ * (NaN and infinity are out of range). On the first field out of range writes
+ * "<section>.<key>: <value> is out of range [min, max]" to err (cap bytes, may
+ * be NULL) and returns FT_ERR_CONFIG; FT_OK when all are in range. */
+FT_NODISCARD ft_status ft_options_check_ranges(const ft_option *table, const void *params,
+                                               const char *section, char *err, size_t cap);
+
+/* Writes a formatted reason to err (cap bytes, may be NULL) and returns
+ * FT_ERR_CONFIG: the one way params checks report a bad value. */
+FT_NODISCARD ft_status ft_options_fail(char *err, size_t cap, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 #endif

@@ -1,8 +1,4 @@
 /* The `tracking` option table and its defaults and checks. */
-#include <math.h>
-#include <stdarg.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "track/tracker.h"
@@ -72,62 +68,26 @@ const ft_option ft_tracker_options[] = {
 void ft_tracker_params_default(ft_tracker_params *p)
 {
     memset(p, 0, sizeof(*p));
-    for (const ft_option *o = ft_tracker_options; o->key; o++) {
-        void *f = (char *)p + o->offset;
-        switch (o->type) {
-        case FT_OPT_BOOL:
-            *(bool *)f = !strcmp(o->def, "true");
-            break;
-        case FT_OPT_INT:
-            *(int *)f = (int)strtol(o->def, NULL, 10);
-            break;
-        case FT_OPT_DOUBLE:
-            *(double *)f = strtod(o->def, NULL);
-            break;
-        default:
-            break;
-        }
-    }
-}
-
-/* Writes a "tracking.<key>: ..." message to err (may be NULL). */
-static ft_status __attribute__((format(printf, 3, 4)))
-fail(char *err, size_t err_size, const char *fmt, ...)
-{
-    if (err && err_size) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, err_size, fmt, ap);
-        va_end(ap);
-    }
-    return FT_ERR_CONFIG;
+    ft_options_set_defaults(ft_tracker_options, p);
 }
 
 ft_status ft_tracker_params_validate(const ft_tracker_params *p, char *err, size_t err_size)
 {
-    for (const ft_option *o = ft_tracker_options; o->key; o++) {
-        const void *f = (const char *)p + o->offset;
-        double v;
-        if (o->type == FT_OPT_INT)
-            v = *(const int *)f;
-        else if (o->type == FT_OPT_DOUBLE)
-            v = *(const double *)f;
-        else
-            continue;
-        if (!isfinite(v) || v < o->min || v > o->max)
-            return fail(err, err_size, "tracking.%s: %g is out of range [%g, %g]", o->key, v,
-                        o->min, o->max);
-    }
+    ft_status st = ft_options_check_ranges(ft_tracker_options, p, "tracking", err, err_size);
+    if (st != FT_OK)
+        return st;
     if (p->measurement_noise_min > p->measurement_noise_max)
-        return fail(err, err_size,
-                    "tracking.measurement_noise_min: %g is above "
-                    "measurement_noise_max %g",
-                    p->measurement_noise_min, p->measurement_noise_max);
+        return ft_options_fail(err, err_size,
+                               "tracking.measurement_noise_min: %g is above "
+                               "measurement_noise_max %g",
+                               p->measurement_noise_min, p->measurement_noise_max);
     if (p->gate_chi2 > p->gate_chi2_recovering)
-        return fail(err, err_size, "tracking.gate_chi2: %g is above gate_chi2_recovering %g",
-                    p->gate_chi2, p->gate_chi2_recovering);
+        return ft_options_fail(err, err_size,
+                               "tracking.gate_chi2: %g is above gate_chi2_recovering %g",
+                               p->gate_chi2, p->gate_chi2_recovering);
     if (p->recovering_frames > p->max_lost_frames)
-        return fail(err, err_size, "tracking.recovering_frames: %d is above max_lost_frames %d",
-                    p->recovering_frames, p->max_lost_frames);
+        return ft_options_fail(err, err_size,
+                               "tracking.recovering_frames: %d is above max_lost_frames %d",
+                               p->recovering_frames, p->max_lost_frames);
     return FT_OK;
 }
