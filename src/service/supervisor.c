@@ -425,6 +425,9 @@ static bool file_changed(ft_service_supervisor *s)
 static void reload(ft_service_supervisor *s, int64_t now)
 {
     char err[1024];
+    /* The file as read now is the one in force: a SIGHUP right after an
+     * edit must not be followed by a second reload for the same change. */
+    (void)file_changed(s);
     ft_status st = ft_service_serve_config_load(s->p.streams_path, s->scratch, err, sizeof err);
     pthread_mutex_lock(&s->mu);
     if (st) {
