@@ -606,6 +606,51 @@ static void test_chains(void **state)
         pair_free(all[i]);
 }
 
+/* ---- weight copies: the f16 copy of a weight follows its memory; new
+ * values uploaded there, or a new weight allocated where a freed one lived
+ * (address reuse), must not run with the stale copy ---- */
+
+static void linear_once(env *e, const pair *x, const pair *w, const pair *y, int m, int n, int k,
+                        const char *what)
+{
+    for (int side = 0; side < 2; side++) {
+        ft_nn_backend *be = side ? e->gpu : e->cpu;
+        ft_nn_linear_args a = {.m = m,
+                               .n = n,
+                               .k = k,
+                               .x = side ? x->g : x->c,
+                               .ldx = k,
+                               .w = side ? w->g : w->c,
+                               .y = side ? y->g : y->c,
+                               .ldy = n};
+        be->ops->linear(be, &a);
+    }
+    compare(y, m, n, n, TOL_F16, what);
+}
+
+static void test_weight_copies_follow_memory(void **state)
+{
+    env *e = need_gpu(state);
+    int m = 96, n = 128, k = 64;
+    pair x = rand_pair(e, e->gpu, (size_t)m * k, 1.f), y = out_pair(e, e->gpu, (size_t)m * n);
+    pair w = rand_pair(e, e->gpu, (size_t)n * k, 0.1f);
+    linear_once(e, &x, &w, &y, m, n, k, "linear, first weight");
+    float *h = rand_floats(e, (size_t)n * k, 0.1f);
+    e->cpu->ops->upload(e->cpu, w.c, h, w.bytes);
+    e->gpu->ops->upload(e->gpu, w.g, h, w.bytes);
+    free(h);
+    linear_once(e, &x, &w, &y, m, n, k, "linear, weight re-uploaded");
+    /* free and allocate again: the allocator usually hands back the address */
+    void *old = w.g;
+    pair_free(&w);
+    w = rand_pair(e, e->gpu, (size_t)n * k, 0.1f);
+    linear_once(e, &x, &w, &y, m, n, k,
+                w.g == old ? "linear, new weight at a freed address" : "linear, new weight");
+    pair *all[] = {&x, &y, &w};
+    for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
+        pair_free(all[i]);
+}
+
 static void test_chains_attention_im2col(void **state)
 {
     env *e = need_gpu(state);
@@ -851,6 +896,7 @@ int main(void)
         cmocka_unit_test(test_topk),
         cmocka_unit_test(test_graph_replay),
         cmocka_unit_test(test_chains),
+        cmocka_unit_test(test_weight_copies_follow_memory),
         cmocka_unit_test(test_chains_attention_im2col),
         cmocka_unit_test(test_image_to_tensor),
         cmocka_unit_test(test_image_to_tensor_random),

@@ -45,9 +45,13 @@ typedef struct gemm_plan {
     cublasLtMatmulAlgo_t algo;
 } gemm_plan;
 
-/* f16 (or scaled f32) copy of a weight, keyed by the pointers it was made from. */
+/* f16 copy of a weight (with the layer-scale folded in when the call has one),
+ * keyed by the pointers and shape it was made from. Freeing or re-uploading
+ * memory under any of those pointers forgets the copy (shadows_forget): a new
+ * weight that lands at a freed weight's address must not reuse its copy. */
 typedef struct shadow {
     const float *w, *scale, *bias;
+    int n, k;
     void *w2;     /* weight in compute precision, NULL = use w itself */
     float *bias2; /* bias times scale, NULL = use bias itself */
 } shadow;
@@ -239,17 +243,21 @@ static cudaError_t dev_malloc(ft_nn_cuda *c, void **ptr, size_t bytes)
     return cudaSuccess;
 }
 
-static void dev_free(ft_nn_cuda *c, void *ptr)
+/* Free a block; returns its size (0 when it was not ours). */
+static size_t dev_free(ft_nn_cuda *c, void *ptr)
 {
+    size_t bytes = 0;
     if (!ptr)
-        return;
+        return 0;
     for (int i = c->nblocks - 1; i >= 0; i--)
         if (c->blocks[i].ptr == ptr) {
-            c->mem_used -= c->blocks[i].bytes;
+            bytes = c->blocks[i].bytes;
+            c->mem_used -= bytes;
             c->blocks[i] = c->blocks[--c->nblocks];
             break;
         }
     cudaFree(ptr);
+    return bytes;
 }
 
 /* Grow a scratch buffer. Growing is impossible while a graph is being
@@ -327,9 +335,16 @@ static ft_status cuda_alloc(ft_nn_backend *be, size_t bytes, ft_nn_mem kind, voi
     return FT_OK;
 }
 
+static void shadows_forget(ft_nn_cuda *c, const void *p, size_t bytes);
+
 static void cuda_free(ft_nn_backend *be, void *ptr)
 {
-    dev_free(cu(be), ptr);
+    ft_nn_cuda *c = cu(be);
+    /* the copies of weights in this block die with it (the stream has
+     * finished with them: cudaFree waits for the device) */
+    size_t bytes = dev_free(c, ptr);
+    shadows_forget(c, ptr, bytes ? bytes : 1);
+    mirror_drop(c);
 }
 
 /* Host -> device through a pinned staging slot, so the copy is truly
@@ -341,6 +356,7 @@ static void cuda_upload(ft_nn_backend *be, void *dst, const void *src, size_t by
     mirror_drop(c);
     if (c->err || !bytes)
         return;
+    shadows_forget(c, dst, bytes); /* new weight values need new copies */
     staging *s = &c->stage[c->next_stage];
     c->next_stage = (c->next_stage + 1) % STAGING_SLOTS;
     if (s->pending) {
@@ -529,6 +545,34 @@ static void shadows_clear(ft_nn_cuda *c)
     c->nshadows = 0;
 }
 
+static bool in_range(const void *x, const char *lo, const char *hi)
+{
+    return x && (const char *)x >= lo && (const char *)x < hi;
+}
+
+/* Drop the weight copies made from anything in [p, p + bytes). Cheap when
+ * nothing matches (a scan of the table), which is the per-frame case of
+ * input uploads; the stream is synchronised before a copy is freed. */
+static void shadows_forget(ft_nn_cuda *c, const void *p, size_t bytes)
+{
+    const char *lo = p, *hi = lo + bytes;
+    bool synced = false;
+    for (int i = 0; i < c->nshadows;) {
+        shadow *s = &c->shadows[i];
+        if (!in_range(s->w, lo, hi) && !in_range(s->scale, lo, hi) && !in_range(s->bias, lo, hi)) {
+            i++;
+            continue;
+        }
+        if (!synced) {
+            fail_cuda(c, cudaStreamSynchronize(c->stream), "synchronize before freeing a copy");
+            synced = true;
+        }
+        dev_free(c, s->w2);
+        dev_free(c, s->bias2);
+        c->shadows[i] = c->shadows[--c->nshadows];
+    }
+}
+
 static void graphs_clear(ft_nn_cuda *c)
 {
     for (int i = 0; i < c->ngraphs; i++)
@@ -561,14 +605,14 @@ static void switch_to_fp32(ft_nn_cuda *c)
     c->fp32 = true;
 }
 
-/* The compute-precision copy of a weight (and of its bias when a scale is
- * folded in), made on first use. */
+/* The f16 copy of a weight (and of its bias when a scale is folded in),
+ * made on first use; in FP32 mode only the lookup entry (no copy). */
 static const shadow *shadow_get(ft_nn_cuda *c, int n, int k, const float *w, const float *scale,
                                 const float *bias)
 {
     for (int i = 0; i < c->nshadows; i++) {
         shadow *s = &c->shadows[i];
-        if (s->w == w && s->scale == scale && s->bias == bias)
+        if (s->w == w && s->scale == scale && s->bias == bias && s->n == n && s->k == k)
             return s;
     }
     if (c->capturing) {
@@ -586,15 +630,14 @@ static const shadow *shadow_get(ft_nn_cuda *c, int n, int k, const float *w, con
         c->shadows = ns;
         c->shadow_cap = cap;
     }
-    shadow s = {w, scale, bias, NULL, NULL};
+    shadow s = {w, scale, bias, n, k, NULL, NULL};
     cudaError_t e = cudaSuccess;
-    if (!c->fp32 || scale) {
-        size_t esz = c->fp32 ? sizeof(float) : 2;
-        e = dev_malloc(c, &s.w2, (size_t)n * k * esz);
+    if (!c->fp32) { /* FP32 GEMMs read the weights as uploaded */
+        e = dev_malloc(c, &s.w2, (size_t)n * k * 2);
         if (e == cudaSuccess && scale && bias)
             e = dev_malloc(c, (void **)&s.bias2, (size_t)n * sizeof(float));
         if (e == cudaSuccess)
-            e = ft_cuda_weight_prepare(n, k, w, scale, s.w2, !c->fp32, bias, s.bias2, c->stream);
+            e = ft_cuda_weight_prepare(n, k, w, scale, s.w2, bias, s.bias2, c->stream);
     }
     if (e == cudaErrorMemoryAllocation && !c->fp32) {
         (void)cudaGetLastError();
@@ -615,9 +658,11 @@ static const shadow *shadow_get(ft_nn_cuda *c, int n, int k, const float *w, con
 
 static void linear_enqueue(ft_nn_cuda *c, const ft_nn_linear_args *a)
 {
-    /* The layer-scale folds into the weights only when it multiplies the
-     * plain product: y = res + (scale ⊙ w) x + scale ⊙ b. */
-    bool fold = a->res && a->scale && a->act == FT_NN_ACT_NONE;
+    /* The layer-scale folds into the f16 weights only when it multiplies the
+     * plain product: y = res + (scale ⊙ w) x + scale ⊙ b. FP32 mode never
+     * folds: it is the low-memory fallback, so it keeps no weight copies at
+     * all and applies the scale in the epilogue pass instead. */
+    bool fold = !c->fp32 && a->res && a->scale && a->act == FT_NN_ACT_NONE;
     const shadow *sh =
         shadow_get(c, a->n, a->k, a->w, fold ? a->scale : NULL, fold ? a->bias : NULL);
     if (!sh)

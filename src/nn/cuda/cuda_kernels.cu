@@ -91,18 +91,15 @@ __global__ void k_epilogue(int m, int n, const float *t, int ldt, const float *b
     }
 }
 
-__global__ void k_weight_prepare(int n, int k, const float *w, const float *scale, void *w2,
-                                 int f16, const float *bias, float *b_out)
+__global__ void k_weight_prepare(int n, int k, const float *w, const float *scale, __half *w2,
+                                 const float *bias, float *b_out)
 {
     long long total = (long long)n * k;
     for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < total;
          i += (long long)gridDim.x * blockDim.x) {
         long long r = i / k;
         float s = scale ? scale[r] : 1.f;
-        if (f16)
-            ((__half *)w2)[i] = __float2half_rn(w[i] * s);
-        else
-            ((float *)w2)[i] = w[i] * s;
+        w2[i] = __float2half_rn(w[i] * s);
         if (scale && bias && b_out && i - r * k == 0)
             b_out[r] = bias[r] * s;
     }
@@ -551,10 +548,10 @@ cudaError_t ft_cuda_epilogue(int m, int n, const float *t, int ldt, const float 
 }
 
 cudaError_t ft_cuda_weight_prepare(int n, int k, const float *w, const float *scale, void *w2,
-                                   int f16, const float *bias, float *b_out, cudaStream_t stream)
+                                   const float *bias, float *b_out, cudaStream_t stream)
 {
-    k_weight_prepare<<<blocks_for((long long)n * k), kThreads, 0, stream>>>(n, k, w, scale, w2, f16,
-                                                                            bias, b_out);
+    k_weight_prepare<<<blocks_for((long long)n * k), kThreads, 0, stream>>>(
+        n, k, w, scale, (__half *)w2, bias, b_out);
     return cudaGetLastError();
 }
 

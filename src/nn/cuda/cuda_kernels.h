@@ -26,10 +26,9 @@ cudaError_t ft_cuda_epilogue(int m, int n, const float *t, int ldt, const float 
                              float *y, int ldy, void *y16, cudaStream_t stream);
 
 /* w2[i][j] = w[i][j] * (scale ? scale[i] : 1) for an n x k weight, stored as
- * f16 when f16 is non-zero and f32 otherwise; b_out[i] = bias[i] * scale[i]
- * when bias, scale and b_out are given. */
+ * f16; b_out[i] = bias[i] * scale[i] when bias, scale and b_out are given. */
 cudaError_t ft_cuda_weight_prepare(int n, int k, const float *w, const float *scale, void *w2,
-                                   int f16, const float *bias, float *b_out, cudaStream_t stream);
+                                   const float *bias, float *b_out, cudaStream_t stream);
 
 /* Row-wise LayerNorm (+ activation); y16 as in ft_cuda_epilogue. */
 cudaError_t ft_cuda_layernorm(int m, int n, const float *x, int ldx, const float *gamma,
