@@ -1,159 +1,262 @@
 /* Multi-head attention for the CUDA backend.
  *
- * The fast path is a flash-style kernel on tensor cores (WMMA, f16 operands,
- * f32 accumulation): a block owns 64 queries of one head of one sequence
- * (4 warps x 16 rows) and streams keys and values through shared memory 32 at
- * a time with an online softmax, so the lq x lk score matrix never reaches
- * device memory. The same kernel serves the windowed layers (batch = windows,
- * 325 tokens each) and the global layers (1300 tokens) of the DINOv2 encoder,
- * and the decoder self-attention (dh = 32). Inputs and outputs stay f32 as
- * the backend interface requires; tiles are rounded to f16 as they are
- * staged, which costs no extra pass over memory.
+ * The fast path is a flash-attention kernel on tensor cores (mma.sync
+ * m16n8k16, f16 operands, f32 accumulation): a block owns 64 queries of one
+ * head of one sequence (4 warps x 16 rows), keeps Q, the scores and the
+ * output accumulator in registers, and streams keys and values through two
+ * shared-memory buffers 64 rows at a time (the next tile's global loads are
+ * in flight while the current one is computed) with an online softmax, so
+ * the lq x lk score matrix never leaves registers. The same kernel serves
+ * the windowed layers (batch = windows, 325 tokens each) and the global
+ * layers (1300 tokens) of the DINOv2 encoder, and the decoder self-attention
+ * (300 queries, dh = 32); the ragged last tiles are masked. Inputs and
+ * outputs stay f32 as the backend interface requires; tiles are rounded to
+ * f16 as they are staged, which costs no extra pass over memory.
  *
  * The exact path (f32 everywhere, one warp per query row) runs in FP32 mode
  * (the out-of-memory fallback) and for head sizes the fast path lacks. */
 #include <cuda_fp16.h>
 #include <math.h>
-#include <mma.h>
+#include <stdint.h>
 
 #include "nn/cuda/cuda_kernels.h"
-
-using namespace nvcuda;
 
 namespace
 {
 
-constexpr int kBQ = 64; /* queries per block */
-constexpr int kBK = 32; /* keys per shared-memory tile */
+constexpr int kBQ = 64;  /* queries per block: 4 warps x 16 rows */
+constexpr int kBK = 64;  /* keys per shared-memory tile */
 constexpr int kWarps = kBQ / 16;
+constexpr int kThreadsFlash = kWarps * 32;
 
+/* Two K and two V tiles (double buffering), f16, row-major [key][dim]. The
+ * row pitch D + 8 halves keeps rows 16-byte aligned (ldmatrix) and puts the
+ * eight rows a fragment load touches in different banks. */
 template <int D> struct FlashSmem {
-    static constexpr int LDH = D + 8; /* f16 row pitch: 16-byte multiple, staggers banks */
-    static constexpr int LDO = D + 4;
-    static constexpr int LDS = kBK + 4;
-    static constexpr int LDP = kBK + 8;
-    union {
-        __half q[kBQ][LDH]; /* staging for the Q fragments, then reused for O */
-        float o[kBQ][LDO];
-    } qo;
-    __half k[kBK][LDH];
-    __half v[kBK][LDH];
-    float s[kBQ][LDS];
-    __half p[kBQ][LDP];
+    static constexpr int LD = D + 8;
+    __half k[2][kBK][LD];
+    __half v[2][kBK][LD];
 };
 
-/* Stage rows [row0, row0 + rows) of one head of an f32 matrix as f16,
- * multiplied by `mul`; rows at or past `limit` are zero. VEC: the rows are
- * 16-byte aligned, so each thread loads four floats at once. */
-template <int D, int LD, bool VEC>
-__device__ __forceinline__ void stage_tile(__half (*dst)[LD], int rows, const float *base, int ld,
-                                           int row0, int limit, float mul)
+__device__ __forceinline__ uint32_t pack_half2(float lo, float hi)
 {
-    for (int i = threadIdx.x; i < rows * (D / 4); i += blockDim.x) {
-        int r = i / (D / 4), c = (i - r * (D / 4)) * 4;
-        float4 v = make_float4(0.f, 0.f, 0.f, 0.f);
-        if (row0 + r < limit) {
-            const float *src = base + (long long)(row0 + r) * ld + c;
-            v = VEC ? __ldg((const float4 *)src) : make_float4(src[0], src[1], src[2], src[3]);
-        }
-        __half2 *d2 = (__half2 *)&dst[r][c];
-        d2[0] = __floats2half2_rn(v.x * mul, v.y * mul);
-        d2[1] = __floats2half2_rn(v.z * mul, v.w * mul);
-    }
+    __half2 h = __floats2half2_rn(lo, hi);
+    return *reinterpret_cast<uint32_t *>(&h);
 }
 
+/* d += a (16x16, row) * b (16x8, col), f16 operands, f32 accumulators. */
+__device__ __forceinline__ void mma16816(float (&d)[4], uint32_t a0, uint32_t a1, uint32_t a2,
+                                         uint32_t a3, uint32_t b0, uint32_t b1)
+{
+    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, "
+                 "{%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
+                 : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+                 : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1));
+}
+
+/* Four transposed 8x8 f16 tiles from shared memory (lanes 8i..8i+7 give the
+ * row addresses of tile i): the B fragments of P·V from row-major V. */
+__device__ __forceinline__ void ldmatrix_x4_trans(uint32_t (&r)[4], const __half *p)
+{
+    unsigned a = (unsigned)__cvta_generic_to_shared(p);
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+                 : "r"(a));
+}
+
+/* One K or V tile in flight: each thread's share of kBK rows x D floats,
+ * loaded into registers before the current tile is computed and stored to
+ * shared memory (as f16) after it, so the global loads overlap the math. */
+template <int D, bool VEC> struct TileRegs {
+    static constexpr int N = kBK * D / 4 / kThreadsFlash;
+    float4 r[N];
+
+    __device__ __forceinline__ void load(const float *base, int ld, int row0, int limit)
+    {
+#pragma unroll
+        for (int i = 0; i < N; i++) {
+            int e = threadIdx.x + i * kThreadsFlash;
+            int row = e / (D / 4), col = (e % (D / 4)) * 4;
+            r[i] = make_float4(0.f, 0.f, 0.f, 0.f); /* rows past the end: zero (P·V stays finite) */
+            if (row0 + row < limit) {
+                const float *src = base + (long long)(row0 + row) * ld + col;
+                r[i] = VEC ? __ldg(reinterpret_cast<const float4 *>(src))
+                           : make_float4(src[0], src[1], src[2], src[3]);
+            }
+        }
+    }
+
+    __device__ __forceinline__ void store(__half (*dst)[FlashSmem<D>::LD]) const
+    {
+#pragma unroll
+        for (int i = 0; i < N; i++) {
+            int e = threadIdx.x + i * kThreadsFlash;
+            int row = e / (D / 4), col = (e % (D / 4)) * 4;
+            uint2 h = make_uint2(pack_half2(r[i].x, r[i].y), pack_half2(r[i].z, r[i].w));
+            *reinterpret_cast<uint2 *>(&dst[row][col]) = h;
+        }
+    }
+};
+
+/* Flash attention on tensor cores (mma.sync m16n8k16, f16 x f16 -> f32).
+ * A block owns kBQ queries of one head of one sequence, a warp 16 of them:
+ * the warp's Q fragments stay in registers, scores S = Q Kᵀ and the output
+ * accumulator O live in registers as mma fragments, and the softmax is
+ * online in the log2 domain (scale · log2 e folded into Q). Keys past lk are
+ * masked to -inf in the last tile; queries past lq compute on zeros and are
+ * not stored. Lane (g = lane / 4, t = lane % 4) holds rows g and g + 8 of
+ * the warp's 16, columns 2t and 2t + 1 of every 8-wide tile. */
 template <int D, bool VEC>
-__global__ void __launch_bounds__(kWarps * 32) k_flash(ft_nn_attention_args a, __half *out16)
+__global__ void __launch_bounds__(kThreadsFlash) k_flash(ft_nn_attention_args a, __half *out16)
 {
     __shared__ __align__(128) FlashSmem<D> sm;
-    using S = FlashSmem<D>;
     const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
-    const int seq = blockIdx.z, head = blockIdx.y, q0 = blockIdx.x * kBQ;
+    const int g = lane >> 2, t = lane & 3;
+    const int seq = blockIdx.z, head = blockIdx.y, q0 = blockIdx.x * kBQ + warp * 16;
     const float *qb = a.q + (long long)seq * a.lq * a.ldq + head * D;
     const float *kb = a.k + (long long)seq * a.lk * a.ldk + head * D;
     const float *vb = a.v + (long long)seq * a.lk * a.ldv + head * D;
 
-    /* scores in the log2 domain: fold scale * log2(e) into Q */
-    stage_tile<D, S::LDH, VEC>(sm.qo.q, kBQ, qb, a.ldq, q0, a.lq, a.scale * 1.4426950408889634f);
-    __syncthreads();
-    wmma::fragment<wmma::matrix_a, 16, 16, 16, __half, wmma::row_major> qf[D / 16];
+    TileRegs<D, VEC> kr, vr;
+    kr.load(kb, a.ldk, 0, a.lk);
+    vr.load(vb, a.ldv, 0, a.lk);
+
+    /* Q fragments straight from global memory (read once per block) */
+    const float qs = a.scale * 1.4426950408889634f;
+    uint32_t qf[D / 16][4];
+#pragma unroll
     for (int kk = 0; kk < D / 16; kk++)
-        wmma::load_matrix_sync(qf[kk], &sm.qo.q[warp * 16][kk * 16], S::LDH);
+#pragma unroll
+        for (int h = 0; h < 4; h++) {
+            int r = q0 + g + (h & 1) * 8, c = kk * 16 + 2 * t + (h >> 1) * 8;
+            float x0 = 0.f, x1 = 0.f;
+            if (r < a.lq) {
+                const float *src = qb + (long long)r * a.ldq + c;
+                x0 = src[0] * qs;
+                x1 = src[1] * qs;
+            }
+            qf[kk][h] = pack_half2(x0, x1);
+        }
+
+    float o[D / 8][4];
+#pragma unroll
+    for (int n = 0; n < D / 8; n++)
+        o[n][0] = o[n][1] = o[n][2] = o[n][3] = 0.f;
+    float m0 = -INFINITY, m1 = -INFINITY; /* running maxima of rows g, g + 8 */
+    float l0 = 0.f, l1 = 0.f;             /* this lane's partial row sums */
+
+    kr.store(sm.k[0]);
+    vr.store(sm.v[0]);
     __syncthreads();
-    for (int i = threadIdx.x; i < kBQ * S::LDO; i += blockDim.x)
-        (&sm.qo.o[0][0])[i] = 0.f;
 
-    /* lane pair (2r, 2r+1) owns row r of this warp's 16: half the columns each */
-    const int row = warp * 16 + (lane >> 1), part = lane & 1;
-    float m = -INFINITY, l = 0.f;
+    const int ntiles = (a.lk + kBK - 1) / kBK;
+    for (int it = 0; it < ntiles; it++) {
+        const int buf = it & 1, k0 = it * kBK;
+        const bool more = it + 1 < ntiles;
+        if (more) {
+            kr.load(kb, a.ldk, k0 + kBK, a.lk);
+            vr.load(vb, a.ldv, k0 + kBK, a.lk);
+        }
 
-    for (int k0 = 0; k0 < a.lk; k0 += kBK) {
-        __syncthreads();
-        stage_tile<D, S::LDH, VEC>(sm.k, kBK, kb, a.ldk, k0, a.lk, 1.f);
-        stage_tile<D, S::LDH, VEC>(sm.v, kBK, vb, a.ldv, k0, a.lk, 1.f);
-        __syncthreads();
-
-        for (int nt = 0; nt < kBK / 16; nt++) {
-            wmma::fragment<wmma::accumulator, 16, 16, 16, float> sf;
-            wmma::fill_fragment(sf, 0.f);
+        /* S = Q Kᵀ: 8 tiles of 8 keys */
+        float s[kBK / 8][4];
+#pragma unroll
+        for (int j = 0; j < kBK / 8; j++) {
+            s[j][0] = s[j][1] = s[j][2] = s[j][3] = 0.f;
+            const __half *krow = &sm.k[buf][j * 8 + g][2 * t];
+#pragma unroll
             for (int kk = 0; kk < D / 16; kk++) {
-                wmma::fragment<wmma::matrix_b, 16, 16, 16, __half, wmma::col_major> kf;
-                wmma::load_matrix_sync(kf, &sm.k[nt * 16][kk * 16], S::LDH);
-                wmma::mma_sync(sf, qf[kk], kf, sf);
+                uint32_t b0 = *reinterpret_cast<const uint32_t *>(krow + kk * 16);
+                uint32_t b1 = *reinterpret_cast<const uint32_t *>(krow + kk * 16 + 8);
+                mma16816(s[j], qf[kk][0], qf[kk][1], qf[kk][2], qf[kk][3], b0, b1);
             }
-            wmma::store_matrix_sync(&sm.s[warp * 16][nt * 16], sf, S::LDS, wmma::mem_row_major);
         }
-        __syncwarp();
-
-        /* online softmax of this row's slice */
-        const int c0 = part * (kBK / 2);
-        const int valid = a.lk - k0;
-        float tmax = -INFINITY;
-        for (int c = c0; c < c0 + kBK / 2; c++)
-            if (c < valid)
-                tmax = fmaxf(tmax, sm.s[row][c]);
-        tmax = fmaxf(tmax, __shfl_xor_sync(0xffffffffu, tmax, 1));
-        const float m_new = fmaxf(m, tmax);
-        const float alpha = exp2f(m - m_new);
-        float sum = 0.f;
-        for (int c = c0; c < c0 + kBK / 2; c++) {
-            float p = c < valid ? exp2f(sm.s[row][c] - m_new) : 0.f;
-            sum += p;
-            sm.p[row][c] = __float2half_rn(p);
+        if (k0 + kBK > a.lk) {
+#pragma unroll
+            for (int j = 0; j < kBK / 8; j++)
+#pragma unroll
+                for (int e = 0; e < 4; e++)
+                    if (k0 + j * 8 + 2 * t + (e & 1) >= a.lk)
+                        s[j][e] = -INFINITY;
         }
-        sum += __shfl_xor_sync(0xffffffffu, sum, 1);
-        l = l * alpha + sum;
-        m = m_new;
-        for (int c = part * (D / 2); c < (part + 1) * (D / 2); c++)
-            sm.qo.o[row][c] *= alpha;
-        __syncwarp();
 
-        for (int nt = 0; nt < D / 16; nt++) {
-            wmma::fragment<wmma::accumulator, 16, 16, 16, float> of;
-            wmma::load_matrix_sync(of, &sm.qo.o[warp * 16][nt * 16], S::LDO, wmma::mem_row_major);
-            for (int kk = 0; kk < kBK / 16; kk++) {
-                wmma::fragment<wmma::matrix_a, 16, 16, 16, __half, wmma::row_major> pf;
-                wmma::fragment<wmma::matrix_b, 16, 16, 16, __half, wmma::row_major> vf;
-                wmma::load_matrix_sync(pf, &sm.p[warp * 16][kk * 16], S::LDP);
-                wmma::load_matrix_sync(vf, &sm.v[kk * 16][nt * 16], S::LDH);
-                wmma::mma_sync(of, pf, vf, of);
+        /* online softmax: every tile has a valid key, so the maxima are finite */
+        float t0 = -INFINITY, t1 = -INFINITY;
+#pragma unroll
+        for (int j = 0; j < kBK / 8; j++) {
+            t0 = fmaxf(t0, fmaxf(s[j][0], s[j][1]));
+            t1 = fmaxf(t1, fmaxf(s[j][2], s[j][3]));
+        }
+        t0 = fmaxf(t0, __shfl_xor_sync(0xffffffffu, t0, 1));
+        t0 = fmaxf(t0, __shfl_xor_sync(0xffffffffu, t0, 2));
+        t1 = fmaxf(t1, __shfl_xor_sync(0xffffffffu, t1, 1));
+        t1 = fmaxf(t1, __shfl_xor_sync(0xffffffffu, t1, 2));
+        const float n0 = fmaxf(m0, t0), n1 = fmaxf(m1, t1);
+        const float al0 = exp2f(m0 - n0), al1 = exp2f(m1 - n1);
+        m0 = n0;
+        m1 = n1;
+        l0 *= al0;
+        l1 *= al1;
+#pragma unroll
+        for (int n = 0; n < D / 8; n++) {
+            o[n][0] *= al0;
+            o[n][1] *= al0;
+            o[n][2] *= al1;
+            o[n][3] *= al1;
+        }
+        uint32_t p[kBK / 8][2];
+#pragma unroll
+        for (int j = 0; j < kBK / 8; j++) {
+            float p0 = exp2f(s[j][0] - n0), p1 = exp2f(s[j][1] - n0);
+            float p2 = exp2f(s[j][2] - n1), p3 = exp2f(s[j][3] - n1);
+            l0 += p0 + p1;
+            l1 += p2 + p3;
+            p[j][0] = pack_half2(p0, p1);
+            p[j][1] = pack_half2(p2, p3);
+        }
+
+        /* O += P V: P's accumulator layout is the A fragment of the next mma */
+#pragma unroll
+        for (int kc = 0; kc < kBK / 16; kc++) {
+#pragma unroll
+            for (int np = 0; np < D / 16; np++) {
+                uint32_t b[4];
+                const int key = kc * 16 + ((lane >> 3) & 1) * 8 + (lane & 7);
+                ldmatrix_x4_trans(b, &sm.v[buf][key][np * 16 + (lane >> 4) * 8]);
+                mma16816(o[2 * np], p[2 * kc][0], p[2 * kc][1], p[2 * kc + 1][0],
+                         p[2 * kc + 1][1], b[0], b[1]);
+                mma16816(o[2 * np + 1], p[2 * kc][0], p[2 * kc][1], p[2 * kc + 1][0],
+                         p[2 * kc + 1][1], b[2], b[3]);
             }
-            wmma::store_matrix_sync(&sm.qo.o[warp * 16][nt * 16], of, S::LDO, wmma::mem_row_major);
         }
-        __syncwarp();
+
+        if (more) {
+            kr.store(sm.k[buf ^ 1]);
+            vr.store(sm.v[buf ^ 1]);
+        }
+        __syncthreads();
     }
 
-    const int qi = q0 + row;
-    if (qi < a.lq) {
-        float inv = 1.f / l;
-        long long r = (long long)seq * a.lq + qi;
-        float *dst = a.out + r * a.ldo + head * D;
-        __half *dst16 = out16 ? out16 + r * (a.heads * D) + head * D : NULL;
-        for (int c = part * (D / 2); c < (part + 1) * (D / 2); c++) {
-            float v = sm.qo.o[row][c] * inv;
-            dst[c] = v;
+    l0 += __shfl_xor_sync(0xffffffffu, l0, 1);
+    l0 += __shfl_xor_sync(0xffffffffu, l0, 2);
+    l1 += __shfl_xor_sync(0xffffffffu, l1, 1);
+    l1 += __shfl_xor_sync(0xffffffffu, l1, 2);
+#pragma unroll
+    for (int h = 0; h < 2; h++) {
+        const int qi = q0 + g + h * 8;
+        if (qi >= a.lq)
+            continue;
+        const float inv = 1.f / (h ? l1 : l0);
+        const long long r = (long long)seq * a.lq + qi;
+        float *dst = a.out + r * a.ldo + head * D + 2 * t;
+        __half *dst16 = out16 ? out16 + r * (a.heads * D) + head * D + 2 * t : NULL;
+#pragma unroll
+        for (int n = 0; n < D / 8; n++) {
+            const float v0 = o[n][2 * h] * inv, v1 = o[n][2 * h + 1] * inv;
+            dst[n * 8] = v0;
+            dst[n * 8 + 1] = v1;
             if (dst16)
-                dst16[c] = __float2half_rn(v);
+                *reinterpret_cast<uint32_t *>(dst16 + n * 8) = pack_half2(v0, v1);
         }
     }
 }
@@ -235,11 +338,11 @@ extern "C" cudaError_t ft_cuda_attention(const ft_nn_attention_args *a, int fp16
         bool vec = ((uintptr_t)a->q | (uintptr_t)a->k | (uintptr_t)a->v) % 16 == 0;
         __half *o16 = (__half *)out16;
         if (a->dh == 64)
-            (vec ? k_flash<64, true> : k_flash<64, false>)<<<grid, kWarps * 32, 0, stream>>>(*a,
-                                                                                             o16);
+            (vec ? k_flash<64, true> : k_flash<64, false>)<<<grid, kThreadsFlash, 0, stream>>>(
+                *a, o16);
         else
-            (vec ? k_flash<32, true> : k_flash<32, false>)<<<grid, kWarps * 32, 0, stream>>>(*a,
-                                                                                             o16);
+            (vec ? k_flash<32, true> : k_flash<32, false>)<<<grid, kThreadsFlash, 0, stream>>>(
+                *a, o16);
     } else {
         dim3 grid((unsigned)a->lq, (unsigned)a->heads, (unsigned)a->batch);
         k_attention_f32<<<grid, 32, 0, stream>>>(*a);
