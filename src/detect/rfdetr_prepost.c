@@ -175,32 +175,6 @@ ft_status ft_rfdetr_preprocess(ft_rfdetr *m, const ft_image *f)
     return ft_rfdetr_set_input(m, m->h_in);
 }
 
-/* Whether (va, ia) ranks before (vb, ib): larger value, then lower index. */
-static inline bool ranks_before(float va, int32_t ia, float vb, int32_t ib)
-{
-    return va > vb || (va == vb && ia < ib);
-}
-
-static void sift_down(int32_t *idx, float *val, int n, int i)
-{
-    for (;;) {
-        int worst = i, l = 2 * i + 1, r = l + 1;
-        if (l < n && ranks_before(val[worst], idx[worst], val[l], idx[l]))
-            worst = l;
-        if (r < n && ranks_before(val[worst], idx[worst], val[r], idx[r]))
-            worst = r;
-        if (worst == i)
-            return;
-        float tv = val[i];
-        int32_t ti = idx[i];
-        val[i] = val[worst];
-        idx[i] = idx[worst];
-        val[worst] = tv;
-        idx[worst] = ti;
-        i = worst;
-    }
-}
-
 void ft_rfdetr_postprocess(ft_rfdetr *m, int width, int height, float threshold, ft_rfdetr_det *out,
                            int cap, int *n)
 {
@@ -209,29 +183,8 @@ void ft_rfdetr_postprocess(ft_rfdetr *m, int width, int height, float threshold,
     int k = a->num_select < total ? a->num_select : total;
     int32_t *idx = m->sel_idx;
     float *val = m->sel_val;
-    const float *lg = m->h_logits;
-    /* top-k on logits (sigmoid is monotonic): a min-heap of the best k */
-    for (int i = 0; i < k; i++) {
-        idx[i] = i;
-        val[i] = lg[i];
-    }
-    for (int i = k / 2 - 1; i >= 0; i--)
-        sift_down(idx, val, k, i);
-    for (int i = k; i < total; i++)
-        if (ranks_before(lg[i], i, val[0], idx[0])) {
-            val[0] = lg[i];
-            idx[0] = i;
-            sift_down(idx, val, k, 0);
-        }
-    for (int end = k - 1; end > 0; end--) {
-        float tv = val[0];
-        int32_t ti = idx[0];
-        val[0] = val[end];
-        idx[0] = idx[end];
-        val[end] = tv;
-        idx[end] = ti;
-        sift_down(idx, val, end, 0);
-    }
+    /* top-k on logits (sigmoid is monotonic) */
+    ft_nn_host_topk(total, k, m->h_logits, idx, val);
     int cnt = 0;
     for (int i = 0; i < k && cnt < cap; i++) {
         float score = 1.0f / (1.0f + expf(-val[i]));

@@ -215,6 +215,11 @@ FT_NODISCARD ft_status ft_nn_backend_create(const ft_nn_backend_params *params,
  * have been freed first. */
 void ft_nn_backend_destroy(ft_nn_backend **be);
 
+/* The topk op on host memory (x, idx and val borrowed): the CPU backend's op,
+ * and the way to rank results already downloaded to the host. k is clamped to
+ * n; idx and val receive k entries in the op's order. */
+void ft_nn_host_topk(int n, int k, const float *x, int32_t *idx, float *val);
+
 /* Constructors of the individual backends, used by ft_nn_backend_create. */
 FT_NODISCARD ft_status ft_nn_cpu_backend_create(const ft_nn_backend_params *params,
                                                 ft_nn_backend **out);

@@ -98,9 +98,8 @@ static void heap_sift_down(int32_t *idx, float *val, int n, int i)
 
 /* A min-heap (root = the worst kept element) of size k in the output arrays,
  * then an in-place heap sort into descending rank: O(n log k), no scratch. */
-void cpu_topk(ft_nn_backend *be, int n, int k, const float *x, int32_t *idx, float *val)
+void ft_nn_host_topk(int n, int k, const float *x, int32_t *idx, float *val)
 {
-    (void)be;
     if (k > n)
         k = n;
     for (int i = 0; i < k; i++) {
@@ -125,6 +124,12 @@ void cpu_topk(ft_nn_backend *be, int n, int k, const float *x, int32_t *idx, flo
         idx[end] = ti;
         heap_sift_down(idx, val, end, 0);
     }
+}
+
+void cpu_topk(ft_nn_backend *be, int n, int k, const float *x, int32_t *idx, float *val)
+{
+    (void)be;
+    ft_nn_host_topk(n, k, x, idx, val);
 }
 
 void cpu_box_refine(ft_nn_backend *be, int m, const float *d, int ldd, const float *r,
