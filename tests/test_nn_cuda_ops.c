@@ -246,6 +246,26 @@ static void test_layernorm(void **state)
     pair_free(&g);
     pair_free(&b);
     pair_free(&y);
+    /* every row-width path of the kernel: 8, 16, 32 floats per lane in
+     * registers (ragged last lane) and the general loop past 1024 */
+    const int widths[] = {100, 700, 1500};
+    for (int i = 0; i < 3; i++) {
+        int w = widths[i], rows = 37;
+        pair xi = rand_pair(e, e->gpu, (size_t)rows * w, 2.f);
+        pair yi = out_pair(e, e->gpu, (size_t)rows * w);
+        pair gi = rand_pair(e, e->gpu, (size_t)w, 1.f), bi = rand_pair(e, e->gpu, (size_t)w, 1.f);
+        for (int side = 0; side < 2; side++) {
+            ft_nn_backend *be = side ? e->gpu : e->cpu;
+            be->ops->layernorm(be, rows, w, side ? xi.g : xi.c, w, side ? gi.g : gi.c,
+                               side ? bi.g : bi.c, 1e-6f, FT_NN_ACT_GELU, side ? yi.g : yi.c, w);
+        }
+        char what[48];
+        snprintf(what, sizeof(what), "layernorm + gelu, rows of %d", w);
+        compare(&yi, rows, w, w, TOL_TRANS, what);
+        pair *all[] = {&xi, &yi, &gi, &bi};
+        for (size_t j = 0; j < 4; j++)
+            pair_free(all[j]);
+    }
 }
 
 /* ---- attention ---- */

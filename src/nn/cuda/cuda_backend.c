@@ -65,6 +65,7 @@ typedef struct graph_entry {
 } graph_entry;
 
 #define PROF_EVENTS 4096
+#define PROF_SPIN_NS 10000000ull /* longer than the host takes to enqueue a pass */
 #define PROF_ROWS 32
 typedef struct prof_row {
     const char *name;
@@ -667,6 +668,7 @@ static void linear_enqueue(ft_nn_cuda *c, const ft_nn_linear_args *a)
         shadow_get(c, a->n, a->k, a->w, fold ? a->scale : NULL, fold ? a->bias : NULL);
     if (!sh)
         return;
+    fold = fold && !c->fp32; /* shadow_get may have switched to FP32 (out of memory) */
     const void *w = sh->w2 ? sh->w2 : (const void *)a->w;
     const float *bias = fold && sh->bias2 ? sh->bias2 : a->bias;
 
@@ -941,6 +943,10 @@ static ft_status cuda_run(ft_nn_backend *be, ft_nn_record_fn fn, void *user, int
     }
     if (c->err)
         return c->err;
+    /* profiling: the GPU waits while the host enqueues the pass, so each
+     * event pair times its operator alone, without host gaps */
+    if (c->profile)
+        fail_cuda(c, ft_cuda_spin(PROF_SPIN_NS, c->stream), "profile spin");
     fn(be, user);
     if (g)
         g->runs++;

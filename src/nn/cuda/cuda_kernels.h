@@ -44,6 +44,9 @@ cudaError_t ft_cuda_attention(const ft_nn_attention_args *a, int fp16, void *out
 /* Whether ft_cuda_attention takes the tensor-core path (and fills out16). */
 int ft_cuda_attention_fast(const ft_nn_attention_args *a, int fp16);
 
+/* One thread busy-waiting ns nanoseconds on the stream (profiling). */
+cudaError_t ft_cuda_spin(unsigned long long ns, cudaStream_t stream);
+
 cudaError_t ft_cuda_msda(const ft_nn_msda_args *a, cudaStream_t stream);
 /* im2col; y16 as in ft_cuda_epilogue (the rows are contiguous already). */
 cudaError_t ft_cuda_im2col(const ft_nn_im2col_args *a, void *y16, cudaStream_t stream);
