@@ -18,6 +18,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "ft_test_media.h"
 #include "io/reader.h"
 #include "io/writer.h"
 #include "tools/bench/testclip.h"
@@ -42,78 +43,7 @@ static int count_entries(void)
 
 static void remove_all(void)
 {
-    DIR *d = opendir(dir);
-    for (struct dirent *e; d && (e = readdir(d));) {
-        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
-            continue;
-        char p[512];
-        path_in(p, sizeof p, e->d_name);
-        unlink(p);
-    }
-    if (d)
-        closedir(d);
-}
-
-typedef struct readback {
-    int frames, audio_packets, size_changes;
-    double first_pts, last_pts, last_audio_pts;
-    int width, height;
-    bool monotonic, has_audio;
-    int64_t corrupt;
-} readback;
-
-static void read_all(const char *path, readback *rb)
-{
-    memset(rb, 0, sizeof *rb);
-    rb->monotonic = true;
-    ft_reader_params rp = {.url = path, .device = "cpu"};
-    ft_reader *r = NULL;
-    assert_int_equal(ft_reader_open(&rp, &r), FT_OK);
-    rb->has_audio = ft_reader_get_info(r)->has_audio;
-    AVFrame *f = av_frame_alloc();
-    AVPacket *pkt = av_packet_alloc();
-    for (;;) {
-        ft_reader_item kind;
-        double pts;
-        ft_status st = ft_reader_read(r, f, pkt, &kind, &pts);
-        if (st == FT_ERR_INPUT_EOF)
-            break;
-        assert_int_equal(st, FT_OK);
-        if (kind == FT_READER_VIDEO) {
-            if (rb->frames == 0)
-                rb->first_pts = pts;
-            else if (pts <= rb->last_pts)
-                rb->monotonic = false;
-            rb->last_pts = pts;
-            rb->size_changes += rb->frames && (f->width != rb->width || f->height != rb->height);
-            rb->width = f->width;
-            rb->height = f->height;
-            rb->frames++;
-            av_frame_unref(f);
-        } else {
-            rb->audio_packets++;
-            rb->last_audio_pts = pts;
-            av_packet_unref(pkt);
-        }
-    }
-    rb->corrupt = ft_reader_corrupt_packets(r);
-    av_frame_free(&f);
-    av_packet_free(&pkt);
-    ft_reader_destroy(&r);
-    assert_null(r);
-}
-
-static void append_file(const char *dst, const char *src)
-{
-    FILE *in = fopen(src, "rb"), *out = fopen(dst, "ab");
-    assert_non_null(in);
-    assert_non_null(out);
-    char buf[65536];
-    size_t n;
-    while ((n = fread(buf, 1, sizeof buf, in)) > 0)
-        assert_int_equal(fwrite(buf, 1, n, out), n);
-    fclose(in);
-    fclose(out);
+    ft_test_dir_clear(dir, NULL);
 }
 
 /* Two MPEG-TS clips of different sizes, byte-concatenated: the second one's
@@ -129,10 +59,10 @@ static void test_ts_discontinuity_and_resolution_change(void **state)
     assert_int_equal(ft_testclip_write(&cp), FT_OK);
     cp = (ft_testclip_params){b, 160, 96, 25.0, 15, true, NULL};
     assert_int_equal(ft_testclip_write(&cp), FT_OK);
-    append_file(ab, a);
-    append_file(ab, b);
-    readback rb;
-    read_all(ab, &rb);
+    ft_test_append_file(ab, a);
+    ft_test_append_file(ab, b);
+    ft_test_readback rb;
+    ft_test_read_all(ab, &rb);
     assert_int_equal(rb.frames, 40);
     assert_int_equal(rb.size_changes, 1);
     assert_int_equal(rb.width, 160);
@@ -168,8 +98,8 @@ static void test_corrupt_packets_are_skipped(void **state)
         fputc((int)(x >> 16) & 0xff, f);
     }
     fclose(f);
-    readback rb;
-    read_all(p, &rb);
+    ft_test_readback rb;
+    ft_test_read_all(p, &rb);
     assert_true(rb.corrupt > 0);
     assert_true(rb.frames >= 40 && rb.frames <= 50);
     assert_true(rb.last_pts > 1.9);
@@ -294,8 +224,8 @@ static void test_clip_round_trip_with_audio(void **state)
     path_in(p, sizeof p, "clip.mp4");
     ft_testclip_params cp = {p, 320, 180, 25.0, 30, true, NULL};
     assert_int_equal(ft_testclip_write(&cp), FT_OK);
-    readback rb;
-    read_all(p, &rb);
+    ft_test_readback rb;
+    ft_test_read_all(p, &rb);
     assert_int_equal(rb.corrupt, 0);
     assert_int_equal(rb.frames, 30);
     assert_int_equal(rb.width, 320);
@@ -319,8 +249,8 @@ static void test_containers(void **state)
         path_in(p, sizeof p, names[i]);
         ft_testclip_params cp = {p, 160, 96, 25.0, 12, i < 3, NULL};
         assert_int_equal(ft_testclip_write(&cp), FT_OK);
-        readback rb;
-        read_all(p, &rb);
+        ft_test_readback rb;
+        ft_test_read_all(p, &rb);
         assert_int_equal(rb.frames, 12);
         assert_true(rb.monotonic);
         assert_int_equal(rb.has_audio, i < 3);
@@ -427,8 +357,8 @@ static void test_target_fps_resamples(void **state)
     assert_int_equal(s.frames_encoded, 21);
     assert_int_equal(s.frames_dropped, 29);
     ft_writer_destroy(&w);
-    readback rb;
-    read_all(p, &rb);
+    ft_test_readback rb;
+    ft_test_read_all(p, &rb);
     assert_int_equal(rb.frames, 21);
     assert_true(fabs(rb.last_pts - 2.0) < 1e-3);
     /* A gap is filled by repeating the previous picture: 0 s and 0.5 s at
@@ -440,7 +370,7 @@ static void test_target_fps_resamples(void **state)
     ft_writer_stats_get(w, &s);
     assert_int_equal(s.frames_repeated, 4);
     ft_writer_destroy(&w);
-    read_all(p, &rb);
+    ft_test_read_all(p, &rb);
     assert_int_equal(rb.frames, 6);
     remove_all();
 }

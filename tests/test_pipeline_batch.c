@@ -7,7 +7,6 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <dirent.h>
-#include <libavcodec/avcodec.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,7 +15,7 @@
 #include <unistd.h>
 
 #include "detect/replay.h"
-#include "io/reader.h"
+#include "ft_test_media.h"
 #include "pipeline/pipeline.h"
 #include "pipeline/track_csv.h"
 #include "tools/bench/testclip.h"
@@ -74,48 +73,7 @@ static int stray_files(void)
 
 static void remove_except_clip(void)
 {
-    DIR *d = opendir(dir);
-    for (struct dirent *e; d && (e = readdir(d));) {
-        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..") || !strcmp(e->d_name, "clip.mp4"))
-            continue;
-        char p[512];
-        path_in(p, sizeof p, e->d_name);
-        unlink(p);
-    }
-    if (d)
-        closedir(d);
-}
-
-typedef struct probe {
-    int frames, width, height;
-    double first_pts, last_pts;
-    bool audio;
-} probe;
-
-static void probe_file(const char *path, probe *pr)
-{
-    memset(pr, 0, sizeof *pr);
-    ft_reader_params rp = {.url = path, .device = "cpu"};
-    ft_reader *r = NULL;
-    assert_int_equal(ft_reader_open(&rp, &r), FT_OK);
-    pr->audio = ft_reader_get_info(r)->has_audio;
-    AVFrame *f = av_frame_alloc();
-    for (;;) {
-        ft_reader_item kind;
-        double pts;
-        ft_status st = ft_reader_read(r, f, NULL, &kind, &pts);
-        if (st == FT_ERR_INPUT_EOF)
-            break;
-        assert_int_equal(st, FT_OK);
-        if (pr->frames++ == 0)
-            pr->first_pts = pts;
-        pr->width = f->width;
-        pr->height = f->height;
-        pr->last_pts = pts;
-        av_frame_unref(f);
-    }
-    av_frame_free(&f);
-    ft_reader_destroy(&r);
+    ft_test_dir_clear(dir, "clip.mp4");
 }
 
 static void test_batch_round_trip(void **state)
@@ -128,18 +86,18 @@ static void test_batch_round_trip(void **state)
              "--set output.height=180 --set stream.show_stats=true",
              clip, out);
     assert_int_equal(run(args, err, sizeof err), 0);
-    probe in, o, dbg;
-    probe_file(clip, &in);
-    probe_file(out, &o);
+    ft_test_readback in, o, dbg;
+    ft_test_read_all(clip, &in);
+    ft_test_read_all(out, &o);
     assert_int_equal(o.frames, FRAMES);
     assert_int_equal(o.frames, in.frames);
     assert_true(fabs(o.last_pts - in.last_pts) < 1e-3);
-    assert_true(o.audio);
+    assert_true(o.has_audio);
     assert_int_equal(o.width, 320);
     assert_int_equal(o.height, 180);
     char dbgp[256];
     path_in(dbgp, sizeof dbgp, "out.debug.mp4");
-    probe_file(dbgp, &dbg);
+    ft_test_read_all(dbgp, &dbg);
     assert_int_equal(dbg.frames, FRAMES);
     assert_int_equal(dbg.width, 640);
     assert_int_equal(stray_files(), 2); /* out.mp4 and out.debug.mp4, no temp files */
@@ -196,23 +154,10 @@ static void test_batch_replay_and_track_out(void **state)
     /* Every frame has the ball: after acquisition the tracker follows it. */
     assert_true(tracking > FRAMES / 2);
     ft_track_csv_destroy(&t);
-    probe o;
-    probe_file(out, &o);
+    ft_test_readback o;
+    ft_test_read_all(out, &o);
     assert_int_equal(o.frames, FRAMES);
     remove_except_clip();
-}
-
-static void append_file(const char *dst, const char *src)
-{
-    FILE *in = fopen(src, "rb"), *out = fopen(dst, "ab");
-    assert_non_null(in);
-    assert_non_null(out);
-    char buf[65536];
-    size_t n;
-    while ((n = fread(buf, 1, sizeof buf, in)) > 0)
-        assert_int_equal(fwrite(buf, 1, n, out), n);
-    fclose(in);
-    fclose(out);
 }
 
 /* Mid-stream resolution change and timestamp reset (two MPEG-TS clips back
@@ -229,18 +174,18 @@ static void test_batch_resolution_change(void **state)
     assert_int_equal(ft_testclip_write(&cp), FT_OK);
     cp = (ft_testclip_params){b, 192, 144, FPS, 15, true, NULL}; /* 4:3 */
     assert_int_equal(ft_testclip_write(&cp), FT_OK);
-    append_file(ab, a);
-    append_file(ab, b);
+    ft_test_append_file(ab, a);
+    ft_test_append_file(ab, b);
     snprintf(args, sizeof args,
              "batch --input %s --output %s --no-progress --set output.width=320 "
              "--set output.height=180",
              ab, out);
     assert_int_equal(run(args, err, sizeof err), 0);
-    probe o;
-    probe_file(out, &o);
+    ft_test_readback o;
+    ft_test_read_all(out, &o);
     assert_int_equal(o.frames, 35);
     assert_int_equal(o.width, 320);
-    assert_true(o.audio);
+    assert_true(o.has_audio);
     assert_true(fabs(o.last_pts - o.first_pts - 34 / FPS) < 0.005);
     remove_except_clip();
 }
@@ -293,6 +238,17 @@ static void test_batch_unwritable_output_exit_4(void **state)
     assert_int_equal(stray_files(), 0);
 }
 
+/* Defaults for a quiet in-process run of the test clip into out (borrowed). */
+static void clip_params(ft_pipeline_params *p, const char *out)
+{
+    ft_pipeline_params_default(p);
+    p->input = clip;
+    p->output = out;
+    p->out_width = W;
+    p->out_height = H;
+    p->progress = false;
+}
+
 static ft_status fail_at_10(void *user, const ft_pipeline_frame *f)
 {
     (void)user;
@@ -305,12 +261,7 @@ static void test_failed_run_leaves_no_file(void **state)
     char out[256];
     path_in(out, sizeof out, "partial.mp4");
     ft_pipeline_params p;
-    ft_pipeline_params_default(&p);
-    p.input = clip;
-    p.output = out;
-    p.out_width = 320;
-    p.out_height = 180;
-    p.progress = false;
+    clip_params(&p, out);
     p.hooks.on_frame = fail_at_10;
     ft_pipeline *pl = NULL;
     assert_int_equal(ft_pipeline_create(&p, &pl), FT_OK);
@@ -350,12 +301,7 @@ static void test_stop_batch_and_live(void **state)
         char out[256];
         path_in(out, sizeof out, live ? "live.flv" : "batch.mp4");
         ft_pipeline_params p;
-        ft_pipeline_params_default(&p);
-        p.input = clip;
-        p.output = out;
-        p.out_width = 320;
-        p.out_height = 180;
-        p.progress = false;
+        clip_params(&p, out);
         p.live = live;
         p.realtime = live; /* played like a live source */
         p.target_fps = live ? 10 : 0;
@@ -373,8 +319,8 @@ static void test_stop_batch_and_live(void **state)
             assert_int_equal(stray_files(), 0);
             continue;
         }
-        probe o;
-        probe_file(out, &o);
+        ft_test_readback o;
+        ft_test_read_all(out, &o);
         assert_true(o.frames >= 4);
         /* 10 fps: one frame per 0.1 s */
         assert_true(fabs(o.last_pts - o.first_pts - (o.frames - 1) * 0.1) < 0.002);
