@@ -14,9 +14,9 @@
 #include <unistd.h>
 
 #include "ft_test_media.h"
-#include "io/reader.h"
 
-void ft_test_read_all(const char *path, ft_test_readback *rb)
+void ft_test_read_each(const char *path, bool with_audio, ft_test_item_fn on_item, void *user,
+                       ft_test_readback *rb)
 {
     memset(rb, 0, sizeof *rb);
     rb->monotonic = true;
@@ -25,7 +25,7 @@ void ft_test_read_all(const char *path, ft_test_readback *rb)
     assert_int_equal(ft_reader_open(&rp, &r), FT_OK);
     rb->has_audio = ft_reader_get_info(r)->has_audio;
     AVFrame *f = av_frame_alloc();
-    AVPacket *pkt = av_packet_alloc();
+    AVPacket *pkt = with_audio ? av_packet_alloc() : NULL;
     for (;;) {
         ft_reader_item kind;
         double pts;
@@ -33,6 +33,8 @@ void ft_test_read_all(const char *path, ft_test_readback *rb)
         if (st == FT_ERR_INPUT_EOF)
             break;
         assert_int_equal(st, FT_OK);
+        if (on_item)
+            on_item(user, kind, f, pkt, pts);
         if (kind == FT_READER_VIDEO) {
             if (rb->frames == 0)
                 rb->first_pts = pts;
@@ -55,6 +57,11 @@ void ft_test_read_all(const char *path, ft_test_readback *rb)
     av_packet_free(&pkt);
     ft_reader_destroy(&r);
     assert_null(r);
+}
+
+void ft_test_read_all(const char *path, ft_test_readback *rb)
+{
+    ft_test_read_each(path, true, NULL, NULL, rb);
 }
 
 void ft_test_append_file(const char *dst, const char *src)

@@ -6,6 +6,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "io/reader.h"
+
 /* What reading a file back to its end found. */
 typedef struct ft_test_readback {
     int frames, audio_packets, size_changes;
@@ -15,8 +17,19 @@ typedef struct ft_test_readback {
     int64_t corrupt;                            /* ft_reader_corrupt_packets at the end */
 } ft_test_readback;
 
-/* Reads path (borrowed) to its end with the CPU reader into *rb; fails the
- * test when it cannot be opened or a read fails before the end. */
+/* Called for each item read: frame (on FT_READER_VIDEO) or pkt (on
+ * FT_READER_AUDIO), both borrowed for the call, and its time in seconds. */
+typedef void (*ft_test_item_fn)(void *user, ft_reader_item kind, const struct AVFrame *frame,
+                                const struct AVPacket *pkt, double pts);
+
+/* Reads path (borrowed) to its end with the CPU reader into *rb, skipping
+ * audio unless with_audio, and calls on_item (NULL: none) for each item read.
+ * Fails the test when the file cannot be opened or a read fails before the
+ * end. */
+void ft_test_read_each(const char *path, bool with_audio, ft_test_item_fn on_item, void *user,
+                       ft_test_readback *rb);
+
+/* ft_test_read_each with audio and no callback. */
 void ft_test_read_all(const char *path, ft_test_readback *rb);
 
 /* Appends the bytes of file src to file dst (both borrowed; dst is created

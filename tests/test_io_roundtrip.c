@@ -282,6 +282,25 @@ static ft_writer *open_small(const char *path, double target_fps, bool atomic)
     return w;
 }
 
+/* Frame times expected from a file, relative to its first frame. */
+typedef struct vfr_check {
+    const double *times;
+    int n, got;
+    double first;
+} vfr_check;
+
+static void check_vfr_time(void *user, ft_reader_item kind, const AVFrame *f, const AVPacket *pkt,
+                           double t)
+{
+    vfr_check *c = user;
+    (void)kind, (void)f, (void)pkt; /* video only: read without audio */
+    assert_true(c->got < c->n);
+    if (c->got == 0)
+        c->first = t;
+    assert_true(fabs((t - c->first) - c->times[c->got]) < 0.0015);
+    c->got++;
+}
+
 /* Variable frame rate: irregular timestamps come back as written. */
 static void test_vfr_timestamps_preserved(void **state)
 {
@@ -310,29 +329,10 @@ static void test_vfr_timestamps_preserved(void **state)
             assert_int_equal(ft_writer_write_image(w, &img, times[i]), FT_OK);
         assert_int_equal(ft_writer_close(w), FT_OK);
         ft_writer_destroy(&w);
-        ft_reader_params rp = {.url = p, .device = "cpu"};
-        ft_reader *r = NULL;
-        assert_int_equal(ft_reader_open(&rp, &r), FT_OK);
-        AVFrame *f = av_frame_alloc();
-        int got = 0;
-        double first = 0;
-        for (;;) {
-            ft_reader_item kind;
-            double t;
-            ft_status st = ft_reader_read(r, f, NULL, &kind, &t);
-            if (st == FT_ERR_INPUT_EOF)
-                break;
-            assert_int_equal(st, FT_OK);
-            assert_true(got < n);
-            if (got == 0)
-                first = t;
-            assert_true(fabs((t - first) - times[got]) < 0.0015);
-            got++;
-            av_frame_unref(f);
-        }
-        assert_int_equal(got, n);
-        av_frame_free(&f);
-        ft_reader_destroy(&r);
+        vfr_check c = {times, n, 0, 0};
+        ft_test_readback rb;
+        ft_test_read_each(p, false, check_vfr_time, &c, &rb);
+        assert_int_equal(rb.frames, n);
     }
     remove_all();
 }
@@ -375,6 +375,22 @@ static void test_target_fps_resamples(void **state)
     remove_all();
 }
 
+/* The luma at the centre of the first four 64x48 frames. */
+typedef struct luma_probe {
+    int lumas[4], n;
+} luma_probe;
+
+static void sample_luma(void *user, ft_reader_item kind, const AVFrame *f, const AVPacket *pkt,
+                        double t)
+{
+    luma_probe *lp = user;
+    (void)kind, (void)pkt, (void)t; /* video only: read without audio */
+    assert_int_equal(f->width, 64);
+    if (lp->n < 4)
+        lp->lumas[lp->n] = f->data[0][24 * f->linesize[0] + 32];
+    lp->n++;
+}
+
 /* Pictures in other formats and sizes are converted and scaled: white RGB
  * and a dark NV12 frame come back with the expected luma. */
 static void test_writer_converts_formats(void **state)
@@ -393,29 +409,12 @@ static void test_writer_converts_formats(void **state)
         assert_int_equal(ft_writer_write_image(w, i < 2 ? &a : &b, i / 25.0), FT_OK);
     assert_int_equal(ft_writer_close(w), FT_OK);
     ft_writer_destroy(&w);
-    ft_reader_params rp = {.url = p, .device = "cpu"};
-    ft_reader *r = NULL;
-    assert_int_equal(ft_reader_open(&rp, &r), FT_OK);
-    AVFrame *f = av_frame_alloc();
-    int lumas[4] = {0}, n = 0;
-    for (;;) {
-        ft_reader_item kind;
-        double t;
-        ft_status st = ft_reader_read(r, f, NULL, &kind, &t);
-        if (st == FT_ERR_INPUT_EOF)
-            break;
-        assert_int_equal(st, FT_OK);
-        assert_int_equal(f->width, 64);
-        if (n < 4)
-            lumas[n] = f->data[0][24 * f->linesize[0] + 32];
-        n++;
-        av_frame_unref(f);
-    }
-    assert_int_equal(n, 4);
-    assert_true(abs(lumas[0] - 235) <= 3); /* white, limited range */
-    assert_true(abs(lumas[3] - 40) <= 3);
-    av_frame_free(&f);
-    ft_reader_destroy(&r);
+    luma_probe lp = {{0}, 0};
+    ft_test_readback rb;
+    ft_test_read_each(p, false, sample_luma, &lp, &rb);
+    assert_int_equal(rb.frames, 4);
+    assert_true(abs(lp.lumas[0] - 235) <= 3); /* white, limited range */
+    assert_true(abs(lp.lumas[3] - 40) <= 3);
     remove_all();
 }
 
