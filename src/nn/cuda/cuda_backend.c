@@ -15,6 +15,7 @@
  * algorithms), captures it into a CUDA graph the second time and replays the
  * graph afterwards. A recorder is identified by its (fn, user) pair: callers
  * use one user pointer per planned input size. */
+#include <math.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -32,6 +33,12 @@
 #define MAX_PLANS 256
 #define MAX_GRAPHS 16
 #define STAGING_SLOTS 2
+/* cuBLASLt's heuristic is tuned for large GEMMs; for the model's small ones
+ * (decoder, heads: m = 300, n = 4..256) its first pick is often not the
+ * fastest, so in FP16 mode the first call of each shape times up to this
+ * many candidates and keeps the fastest for the plan's lifetime */
+#define GEMM_CANDIDATES 8
+#define GEMM_TIMING_RUNS 3
 
 /* A cuBLASLt matmul chosen once per shape and operand alignment. */
 typedef struct gemm_plan {
@@ -40,9 +47,12 @@ typedef struct gemm_plan {
     int has_c; /* beta = 1 with a C operand */
     int align; /* min alignment of the operands, bytes */
     bool none; /* cuBLASLt has no algorithm for this key (remembered too) */
+    bool timed; /* the candidates were timed on the first call */
     cublasLtMatmulDesc_t desc;
     cublasLtMatrixLayout_t la, lb, lc, ld;
     cublasLtMatmulAlgo_t algo;
+    cublasLtMatmulAlgo_t cand[GEMM_CANDIDATES]; /* heuristic's picks, best first */
+    int ncand;
 } gemm_plan;
 
 /* f16 copy of a weight (with the layer-scale folded in when the call has one),
@@ -263,6 +273,17 @@ static size_t dev_free(ft_nn_cuda *c, void *ptr)
 
 /* Grow a scratch buffer. Growing is impossible while a graph is being
  * captured: the capture is then marked broken and redone after an eager run. */
+static cudaError_t scratch_grow(ft_nn_cuda *c, void **buf, size_t *cap, size_t bytes)
+{
+    dev_free(c, *buf);
+    *buf = NULL;
+    *cap = 0;
+    cudaError_t e = dev_malloc(c, buf, bytes);
+    if (e == cudaSuccess)
+        *cap = bytes;
+    return e;
+}
+
 static void *scratch(ft_nn_cuda *c, void **buf, size_t *cap, size_t bytes)
 {
     if (*cap >= bytes)
@@ -271,16 +292,11 @@ static void *scratch(ft_nn_cuda *c, void **buf, size_t *cap, size_t bytes)
         c->capture_broken = true;
         return NULL;
     }
-    dev_free(c, *buf);
-    *buf = NULL;
-    *cap = 0;
-    cudaError_t e = dev_malloc(c, buf, bytes);
+    cudaError_t e = scratch_grow(c, buf, cap, bytes);
     if (e != cudaSuccess) {
         fail_cuda(c, e, "scratch allocation");
-        *buf = NULL;
         return NULL;
     }
-    *cap = bytes;
     return *buf;
 }
 
@@ -478,11 +494,11 @@ static gemm_plan *gemm_plan_get(ft_nn_cuda *c, int m, int n, int k, int ldx, int
         CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES};
     for (int i = 0; i < 4 && s == CUBLAS_STATUS_SUCCESS; i++)
         s = cublasLtMatmulPreferenceSetAttribute(pref, al_attr[i], &al, sizeof(al));
-    cublasLtMatmulHeuristicResult_t res;
+    cublasLtMatmulHeuristicResult_t res[GEMM_CANDIDATES];
     int found = 0;
     if (s == CUBLAS_STATUS_SUCCESS)
-        s = cublasLtMatmulAlgoGetHeuristic(c->lt, p->desc, p->la, p->lb, p->lc, p->ld, pref, 1,
-                                           &res, &found);
+        s = cublasLtMatmulAlgoGetHeuristic(c->lt, p->desc, p->la, p->lb, p->lc, p->ld, pref,
+                                           GEMM_CANDIDATES, res, &found);
     if (pref)
         cublasLtMatmulPreferenceDestroy(pref);
     p->none = s != CUBLAS_STATUS_SUCCESS || found == 0;
@@ -497,10 +513,65 @@ static gemm_plan *gemm_plan_get(ft_nn_cuda *c, int m, int n, int k, int ldx, int
     p->epi = (int)epi;
     p->has_c = has_c;
     p->align = align;
-    if (!p->none)
-        p->algo = res.algo;
+    if (!p->none) {
+        p->algo = res[0].algo;
+        for (int i = 0; i < found; i++)
+            if (res[i].state == CUBLAS_STATUS_SUCCESS && res[i].workspaceSize <= WORKSPACE_BYTES)
+                p->cand[p->ncand++] = res[i].algo;
+        /* FP32 mode (the fallback) keeps the heuristic's deterministic pick,
+         * so every FP32 instance computes bit-identical results */
+        p->timed = p->ncand < 2 || c->fp32;
+    }
     c->nplans++;
     return p->none ? NULL : p; /* NULL: the caller falls back to a plain GEMM + epilogue */
+}
+
+/* Time the plan's candidates on the real operands, writing into the scratch
+ * result buffer (y may be its own C operand, so it must not be written
+ * here), and keep the fastest. Runs once per plan, in an eager pass: it
+ * synchronises. A candidate that fails is skipped; when none can be timed
+ * the heuristic's first pick stays. */
+static void gemm_time(ft_nn_cuda *c, gemm_plan *p, const void *x, const void *w, const float *cm,
+                      int m, int ldy)
+{
+    p->timed = true;
+    /* when y is the scratch buffer itself (linear's general path) it has the
+     * size already, so it is never reallocated under the caller */
+    size_t need = (size_t)m * ldy * sizeof(float);
+    cudaEvent_t ev[2] = {NULL, NULL};
+    if (c->tmp_cap < need && scratch_grow(c, (void **)&c->tmp, &c->tmp_cap, need) != cudaSuccess) {
+        (void)cudaGetLastError(); /* no memory to time in: keep the heuristic's pick */
+        return;
+    }
+    float *t = c->tmp;
+    if (cudaEventCreate(&ev[0]) != cudaSuccess || cudaEventCreate(&ev[1]) != cudaSuccess) {
+        (void)cudaGetLastError();
+        goto out;
+    }
+    float alpha = 1.f, beta = cm ? 1.f : 0.f, best = INFINITY;
+    const void *cin = cm ? (const void *)cm : (const void *)t;
+    for (int i = 0; i < p->ncand; i++) {
+        bool ok = cublasLtMatmul(c->lt, p->desc, &alpha, w, p->la, x, p->lb, &beta, cin, p->lc, t,
+                                 p->ld, &p->cand[i], c->workspace, WORKSPACE_BYTES,
+                                 c->stream) == CUBLAS_STATUS_SUCCESS; /* warm-up */
+        ok = ok && cudaEventRecord(ev[0], c->stream) == cudaSuccess;
+        for (int r = 0; ok && r < GEMM_TIMING_RUNS; r++)
+            ok = cublasLtMatmul(c->lt, p->desc, &alpha, w, p->la, x, p->lb, &beta, cin, p->lc, t,
+                                p->ld, &p->cand[i], c->workspace, WORKSPACE_BYTES,
+                                c->stream) == CUBLAS_STATUS_SUCCESS;
+        ok = ok && cudaEventRecord(ev[1], c->stream) == cudaSuccess &&
+             cudaEventSynchronize(ev[1]) == cudaSuccess;
+        float ms = 0.f;
+        if (ok && cudaEventElapsedTime(&ms, ev[0], ev[1]) == cudaSuccess && ms < best) {
+            best = ms;
+            p->algo = p->cand[i];
+        }
+        (void)cudaGetLastError(); /* a failed candidate leaves no error behind */
+    }
+out:
+    for (int i = 0; i < 2; i++)
+        if (ev[i])
+            cudaEventDestroy(ev[i]);
 }
 
 /* y = x · wᵀ (+ bias, + relu per epi) (+ C). x is in compute precision.
@@ -529,6 +600,8 @@ static bool gemm(ft_nn_cuda *c, int m, int n, int k, const void *x, int ldx, con
             return true;
         }
     }
+    if (!p->timed && !c->capturing)
+        gemm_time(c, p, x, w, cm, m, ldy);
     float alpha = 1.f, beta = cm ? 1.f : 0.f;
     cublasStatus_t s = cublasLtMatmul(c->lt, p->desc, &alpha, w, p->la, x, p->lb, &beta,
                                       cm ? (const void *)cm : (const void *)y, p->lc, y, p->ld,
