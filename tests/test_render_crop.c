@@ -183,6 +183,31 @@ static void test_text_and_overlay(void **state)
     free(p.buf);
 }
 
+static void test_font_glyphs(void **state)
+{
+    (void)state;
+    /* '1': a stem in column 2 with a foot across columns 1..3. */
+    const uint8_t *one = ft_render_font_glyph('1');
+    assert_non_null(one);
+    assert_int_equal(one[3], 0x04);
+    assert_int_equal(one[6], 0x0E);
+    /* Lower case has its own glyphs where the font has them; none for '~'. */
+    const uint8_t *a = ft_render_font_glyph('a'), *A = ft_render_font_glyph('A');
+    assert_non_null(a);
+    assert_non_null(A);
+    assert_memory_not_equal(a, A, 7);
+    assert_null(ft_render_font_glyph('~'));
+    /* The overlay text still writes capitals, and '?' for what is missing. */
+    pic lo = pic_new(64, 16, FT_PIX_YUV420P), up = pic_new(64, 16, FT_PIX_YUV420P);
+    memset(lo.buf, 128, 64 * 16 * 3 / 2);
+    memset(up.buf, 128, 64 * 16 * 3 / 2);
+    ft_render_text(&lo.img, 1, 1, 1, 235, "ab~");
+    ft_render_text(&up.img, 1, 1, 1, 235, "AB?");
+    assert_memory_equal(lo.buf, up.buf, 64 * 16);
+    free(lo.buf);
+    free(up.buf);
+}
+
 static void test_debug_compose(void **state)
 {
     (void)state;
@@ -213,6 +238,7 @@ int main(void)
         cmocka_unit_test(test_integer_crop_is_a_copy),
         cmocka_unit_test(test_rect_fit),
         cmocka_unit_test(test_text_and_overlay),
+        cmocka_unit_test(test_font_glyphs),
         cmocka_unit_test(test_debug_compose),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -53,6 +53,11 @@ void ft_render_overlay_draw(ft_image *dst, const ft_render_rect *crop, const ft_
  * with a dark outline so it reads on any background. Clipped to the image. */
 void ft_render_text(ft_image *dst, int x, int y, int scale, uint8_t luma, const char *text);
 
+/* The 7 rows of c in the built-in 5x7 font (bit 4 of each row is the leftmost
+ * column; returned pointer borrowed from static data), or NULL when the font
+ * has no glyph for c. Upper- and lower-case letters are distinct glyphs. */
+const uint8_t *ft_render_font_glyph(char c);
+
 /* Draws a rectangle outline in colour (y, u, v), `thickness` pixels wide, clipped. */
 void ft_render_box(ft_image *dst, double x, double y, double w, double h, int thickness,
                    uint8_t luma, uint8_t u, uint8_t v);
