@@ -362,6 +362,40 @@ static void test_streams_file(void **state)
     free(c);
 }
 
+/* ---- sharding ---- */
+
+static void test_shard_rendezvous(void **state)
+{
+    (void)state;
+    int per_pod[5] = {0}, moved = 0, to_new = 0;
+    for (int i = 0; i < 400; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "venue-%03d", i);
+        int owner4 = -1, owner5 = -1;
+        for (int k = 0; k < 5; k++) {
+            if (k < 4 && ft_service_serve_shard_owns(id, k, 4)) {
+                assert_int_equal(owner4, -1); /* exactly one owner */
+                owner4 = k;
+            }
+            if (ft_service_serve_shard_owns(id, k, 5)) {
+                assert_int_equal(owner5, -1);
+                owner5 = k;
+            }
+        }
+        assert_true(owner4 >= 0 && owner5 >= 0);
+        per_pod[owner4]++;
+        moved += owner4 != owner5;
+        to_new += owner5 == 4;
+        assert_true(ft_service_serve_shard_owns(id, 0, 1));
+    }
+    /* Only the streams the fifth pod takes move (about 1/5 of them)... */
+    assert_int_equal(moved, to_new);
+    assert_true(to_new > 40 && to_new < 130);
+    /* ...and the four pods share the load roughly evenly. */
+    for (int k = 0; k < 4; k++)
+        assert_true(per_pod[k] > 60 && per_pod[k] < 140);
+}
+
 /* ---- relabel and merge ---- */
 
 static void test_metrics_merge(void **state)
@@ -673,6 +707,7 @@ int main(void)
         cmocka_unit_test(test_json_checker),
         cmocka_unit_test(test_deploy_files_parse),
         cmocka_unit_test(test_streams_file),
+        cmocka_unit_test(test_shard_rendezvous),
         cmocka_unit_test(test_metrics_merge),
         cmocka_unit_test_setup_teardown(test_serve_end_to_end, setup_e2e, teardown_e2e),
     };

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
@@ -87,6 +88,7 @@ struct ft_service_supervisor {
     atomic_bool stop, reload;
     struct stat file_st;
     bool stopping;
+    int ordinal, pods; /* sharding (serve.shard_service): this pod's ordinal, pool size */
 };
 
 static int64_t now_ns(void)
@@ -408,6 +410,70 @@ static void probe_and_watch(ft_service_supervisor *s)
     pthread_mutex_unlock(&s->mu);
 }
 
+/* ---- sharding over a StatefulSet pool ---- */
+
+/* Pods behind the headless Service `name` (distinct addresses), or -1 when
+ * it does not resolve. Blocking; called every 10 s from the loop. */
+static int shard_pods(const char *name)
+{
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
+    struct addrinfo *res = NULL;
+    if (getaddrinfo(name, NULL, &hints, &res) || !res)
+        return -1;
+    int n = 0;
+    for (const struct addrinfo *a = res; a; a = a->ai_next) {
+        bool dup = false;
+        for (const struct addrinfo *b = res; b != a && !dup; b = b->ai_next)
+            dup = b->ai_addrlen == a->ai_addrlen && !memcmp(b->ai_addr, a->ai_addr, a->ai_addrlen);
+        n += !dup;
+    }
+    freeaddrinfo(res);
+    return n;
+}
+
+/* The StatefulSet ordinal: the number after the hostname's last '-'. */
+static int shard_ordinal(void)
+{
+    char host[256];
+    if (gethostname(host, sizeof host))
+        return -1;
+    host[sizeof host - 1] = '\0';
+    const char *dash = strrchr(host, '-');
+    char *end = NULL;
+    long v = dash ? strtol(dash + 1, &end, 10) : -1;
+    return dash && end != dash + 1 && *end == '\0' && v >= 0 && v < 100000 ? (int)v : -1;
+}
+
+/* Keeps the streams of c this pod owns. */
+static void shard_filter(const ft_service_supervisor *s, ft_serve_config *c)
+{
+    if (!c->shard_service[0])
+        return;
+    int n = 0;
+    for (int i = 0; i < c->n_streams; i++)
+        if (ft_service_serve_shard_owns(c->streams[i].id, s->ordinal, s->pods))
+            c->streams[n++] = c->streams[i];
+    c->n_streams = n;
+}
+
+/* Re-resolves the pool; a new size re-reads streams.yml (which re-shards). */
+static void shard_check(ft_service_supervisor *s)
+{
+    if (!s->cfg->shard_service[0])
+        return;
+    int n = shard_pods(s->cfg->shard_service);
+    if (n <= 0)
+        return; /* DNS trouble: keep the streams we have */
+    if (n <= s->ordinal)
+        n = s->ordinal + 1; /* a new pod may not be listed yet */
+    if (n != s->pods) {
+        FT_LOGI("serve", "pool of %s: %d -> %d pods (this is pod %d)", s->cfg->shard_service,
+                s->pods, n, s->ordinal);
+        s->pods = n;
+        atomic_store(&s->reload, true);
+    }
+}
+
 /* ---- streams.yml (re)loading ---- */
 
 static bool file_changed(ft_service_supervisor *s)
@@ -439,6 +505,14 @@ static void reload(ft_service_supervisor *s, int64_t now)
         return;
     }
     ft_serve_config *nc = s->scratch;
+    if (nc->shard_service[0] && s->ordinal < 0) {
+        FT_LOGE("serve", "reload refused: serve.shard_service needs a host name ending in "
+                         "-<ordinal> (a StatefulSet pod)");
+        s->reloads_err += 1;
+        pthread_mutex_unlock(&s->mu);
+        return;
+    }
+    shard_filter(s, nc);
     if (strcmp(nc->bind, s->cfg->bind) || nc->port != s->cfg->port)
         FT_LOGW("serve", "serve.bind/serve.port changes apply at the next start");
     int added = 0, removed = 0, changed = 0;
@@ -559,6 +633,9 @@ static void own_metrics(ft_service_supervisor *s, out_buf *o)
     family(o, "ft_serve_load", "gauge",
            "Mean over workers of the busiest pipeline thread's share of wall time (1 = saturated).");
     outf(o, "ft_serve_load %.4f\n", s->n_w ? load / s->n_w : 0.0);
+    family(o, "ft_serve_pool_pods", "gauge",
+           "Supervisors sharing streams.yml (serve.shard_service; 1 without).");
+    outf(o, "ft_serve_pool_pods %d\n", s->pods);
     family(o, "ft_serve_reloads_total", "counter", "streams.yml reloads by result.");
     outf(o, "ft_serve_reloads_total{result=\"ok\"} %.0f\n", s->reloads_ok);
     outf(o, "ft_serve_reloads_total{result=\"error\"} %.0f\n", s->reloads_err);
@@ -690,6 +767,21 @@ ft_status ft_service_supervisor_create(const ft_service_supervisor_params *p,
         goto out;
     }
     (void)file_changed(s);
+    s->ordinal = shard_ordinal();
+    s->pods = 1;
+    if (s->cfg->shard_service[0]) {
+        if (s->ordinal < 0) {
+            FT_LOGE("serve", "serve.shard_service needs a host name ending in -<ordinal> "
+                             "(a StatefulSet pod)");
+            st = FT_ERR_CONFIG;
+            goto out;
+        }
+        int n = shard_pods(s->cfg->shard_service);
+        s->pods = n > s->ordinal ? n : s->ordinal + 1;
+        shard_filter(s, s->cfg);
+        FT_LOGI("serve", "pod %d of %d in %s: %d stream(s) here", s->ordinal, s->pods,
+                s->cfg->shard_service, s->cfg->n_streams);
+    }
     ft_service_http_params hp = {.bind = s->cfg->bind, .port = s->cfg->port};
     ft_service_http_handlers h = {.user = s, .ready = ready, .metrics = metrics,
                                   .status_json = status_json, .config_get = status_json};
@@ -708,6 +800,7 @@ out:
 ft_status ft_service_supervisor_run(ft_service_supervisor *s)
 {
     int64_t now = now_ns(), next_probe = now + PROBE_PERIOD_NS, next_stat = now;
+    int64_t next_shard = now + 10000000000LL;
     pthread_mutex_lock(&s->mu);
     for (int i = 0; i < s->cfg->n_streams && s->n_w < FT_SERVE_MAX_STREAMS; i++) {
         worker *w = worker_new(&s->cfg->streams[i], now);
@@ -724,6 +817,10 @@ ft_status ft_service_supervisor_run(ft_service_supervisor *s)
             next_stat = now + 1000000000LL;
             if (file_changed(s))
                 atomic_store(&s->reload, true);
+        }
+        if (now >= next_shard) {
+            next_shard = now + 10000000000LL;
+            shard_check(s);
         }
         if (atomic_exchange(&s->reload, false))
             reload(s, now);

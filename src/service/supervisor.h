@@ -16,7 +16,9 @@
  *     supervisor's own (ft_restarts_total{stream,reason}, ...);
  *   - SIGHUP or a change of streams.yml re-reads it: streams that were added
  *     are started, removed ones stopped, changed ones restarted; the others
- *     are not touched.  SIGTERM/SIGINT stop every worker and return FT_OK. */
+ *     are not touched.  SIGTERM/SIGINT stop every worker and return FT_OK;
+ *   - with serve.shard_service, only the streams this pod owns among the
+ *     pods that name resolves to (re-resolved every 10 s) are run. */
 #ifndef FT_SERVICE_SUPERVISOR_H
 #define FT_SERVICE_SUPERVISOR_H
 
@@ -54,6 +56,7 @@ typedef struct ft_serve_config {
     double stuck_seconds;       /* no /ready answer or no output progress this long */
     double start_grace_seconds; /* time a new worker has to answer at all */
     double backoff_initial_s, backoff_max_s;
+    char shard_service[256];    /* "" = run every stream; else a DNS name listing the pool's pods */
     int n_streams;
     ft_serve_stream streams[FT_SERVE_MAX_STREAMS];
 } ft_serve_config;
@@ -68,6 +71,12 @@ FT_NODISCARD ft_status ft_service_serve_config_load(const char *path, ft_serve_c
 /* True when the worker of `a` and of `b` would be started with the same
  * arguments (a stream whose entry did not change is never restarted). */
 bool ft_service_serve_stream_equal(const ft_serve_stream *a, const ft_serve_stream *b);
+
+/* Sharding over a pool of `pods` supervisors (StatefulSet ordinals 0..pods-1):
+ * true when rendezvous hashing of (id, ordinal) gives stream `id` to
+ * `ordinal`. Exactly one ordinal owns each id; going from n to n+1 pods moves
+ * only the streams the new pod takes. */
+bool ft_service_serve_shard_owns(const char *id, int ordinal, int pods);
 
 /* Inserts stream="<id>" as the first label of every sample of a Prometheus
  * text `in` (in_len bytes, borrowed) and appends the result to out (cap bytes,

@@ -5,6 +5,7 @@
 #include <limits.h>
 #include <math.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -182,12 +183,15 @@ static ft_status parse_serve(parse_ctx *c, const yaml_node_t *map, ft_serve_conf
                             &cfg->start_grace_seconds);
         } else if (!strcmp(key, "backoff_initial_s")) {
             st = get_number(c, v, "serve.backoff_initial_s", 0.05, 600, &cfg->backoff_initial_s);
+        } else if (!strcmp(key, "shard_service")) {
+            st = get_string(c, v, "serve.shard_service", cfg->shard_service,
+                            sizeof cfg->shard_service);
         } else if (!strcmp(key, "backoff_max_s")) {
             st = get_number(c, v, "serve.backoff_max_s", 0.05, 3600, &cfg->backoff_max_s);
         } else {
             st = fail(c, k, "serve.%s: unknown key (bind, port, rss_limit_mb, vram_limit_mb, "
                             "stuck_seconds, start_grace_seconds, backoff_initial_s, "
-                            "backoff_max_s, model_config, stream_config, realtime, set)",
+                            "backoff_max_s, shard_service, model_config, stream_config, realtime, set)",
                       key);
         }
         if (st)
@@ -367,4 +371,34 @@ bool ft_service_serve_stream_equal(const ft_serve_stream *a, const ft_serve_stre
         if (strcmp(a->sets[i], b->sets[i]))
             return false;
     return true;
+}
+
+/* 64-bit FNV-1a of id, a separator and the ordinal, finished with the
+ * splitmix64 mixer so nearby ordinals give unrelated weights. */
+static uint64_t shard_weight(const char *id, int ordinal)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (const char *p = id; *p; p++)
+        h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+    h = (h ^ 0xffu) * 1099511628211ULL;
+    for (int i = 0; i < 4; i++)
+        h = (h ^ (unsigned)((ordinal >> (8 * i)) & 0xff)) * 1099511628211ULL;
+    h += 0x9e3779b97f4a7c15ULL;
+    h = (h ^ (h >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    h = (h ^ (h >> 27)) * 0x94d049bb133111ebULL;
+    return h ^ (h >> 31);
+}
+
+bool ft_service_serve_shard_owns(const char *id, int ordinal, int pods)
+{
+    int best = 0;
+    uint64_t best_w = 0;
+    for (int k = 0; k < pods; k++) {
+        uint64_t w = shard_weight(id, k);
+        if (k == 0 || w > best_w) {
+            best = k;
+            best_w = w;
+        }
+    }
+    return best == ordinal;
 }
