@@ -221,8 +221,50 @@ static void test_modes_recover_same_track(void **state)
     ft_tracker_destroy(&t);
 }
 
-/* A huge jump starts chaos: 4 s of accepting only candidates within 80 px of
- * the prediction, then it cools down. */
+/* Two places a confused detector alternates between while the ball is
+ * missed: each far from the ball (x = 400 + 200 t, y = 500) and from the other. */
+static const double erratic_xy[2][2] = {{1500.0, 900.0}, {200.0, 100.0}};
+
+/* Frames k, k+1, ... with only an erratic candidate; returns the last state. */
+static ft_track_state feed_erratic(ft_tracker *t, int *k, int frames)
+{
+    ft_track_state s = {0};
+    for (int i = 0; i < frames; i++, ++*k)
+        s = feed(t, *k / 30.0, erratic_xy[i % 2][0], erratic_xy[i % 2][1], 0.95);
+    return s;
+}
+
+/* One confident false positive in a frame where the ball was missed is an
+ * outlier: rejected, counted as a jump, no chaos; isolated ones (one per
+ * 2 s) never add up to chaos either. */
+static void test_single_false_positive_no_chaos(void **state)
+{
+    (void)state;
+    ft_tracker *t = make(NULL, W, H);
+    double time;
+    ft_track_state s = run_track(t, 30.0, 1.0, &time);
+    int k = (int)lround(time * 30.0) + 1;
+    for (int n = 0; n < 5; n++) {
+        s = feed(t, k / 30.0, erratic_xy[n % 2][0], erratic_xy[n % 2][1], 0.95);
+        assert_false(s.chaos);
+        assert_false(s.measured);
+        assert_int_equal(s.stats.jumps, (uint64_t)n + 1);
+        for (int i = 1; i < 60; i++) {
+            const double tt = (k + i) / 30.0;
+            s = feed(t, tt, 400.0 + 200.0 * tt, 500.0, 0.9);
+            assert_true(s.measured);
+            assert_false(s.chaos);
+        }
+        k += 60;
+    }
+    assert_int_equal(s.stats.chaos_frames, 0);
+    assert_int_equal(s.stats.chaos_starts, 0);
+    ft_tracker_destroy(&t);
+}
+
+/* Repeated erratic jumps (3 within 1 s) start chaos: 4 s of accepting only
+ * candidates within 80 px of the prediction or the last detection, then it
+ * cools down. */
 static void test_mode_chaos(void **state)
 {
     (void)state;
@@ -230,13 +272,32 @@ static void test_mode_chaos(void **state)
     double time;
     ft_track_state s = run_track(t, 30.0, 1.0, &time);
     assert_false(s.chaos);
-    const int start = (int)lround(time * 30.0) + 1;
-    s = feed(t, start / 30.0, 1500.0, 900.0, 0.95);
+    int k = (int)lround(time * 30.0) + 1;
+    s = feed_erratic(t, &k, 2);
+    assert_false(s.chaos);
+    s = feed(t, k / 30.0, erratic_xy[0][0], erratic_xy[0][1], 0.95);
     assert_true(s.chaos);
     assert_false(s.measured);
-    assert_int_equal(s.stats.jumps, 1);
+    assert_int_equal(s.stats.jumps, 3);
+    assert_int_equal(s.stats.chaos_starts, 1);
+    /* Jumps spread wider than the window do not: 3 jumps over 40 frames. */
+    ft_tracker *u = make(NULL, W, H);
+    ft_track_state su = run_track(u, 30.0, 1.0, &time);
+    int ku = (int)lround(time * 30.0) + 1;
+    for (int i = 0; i < 41; i++, ku++) {
+        const double tt = ku / 30.0;
+        if (i % 20 == 0)
+            su = feed(u, tt, erratic_xy[(i / 20) % 2][0], erratic_xy[(i / 20) % 2][1], 0.95);
+        else
+            su = feed(u, tt, 400.0 + 200.0 * tt, 500.0, 0.9);
+        assert_false(su.chaos);
+    }
+    assert_int_equal(su.stats.jumps, 3);
+    ft_tracker_destroy(&u);
+
     /* 100 px from the ball: rejected in chaos (the normal gate would too, but
      * a nearby candidate at 60 px is accepted, though outside the gate). */
+    const int start = k;
     for (int i = 1; i < 120; i++) {
         const double tt = (start + i) / 30.0;
         const double bx = 400.0 + 200.0 * tt;
@@ -247,7 +308,7 @@ static void test_mode_chaos(void **state)
         else
             assert_true(s.measured);
     }
-    assert_int_equal(s.stats.jumps, 1);
+    assert_int_equal(s.stats.chaos_starts, 1);
     s = feed(t, (start + 120) / 30.0, 400.0 + 200.0 * (start + 120) / 30.0, 500.0, 0.9);
     assert_false(s.chaos);
     assert_int_equal(s.stats.chaos_frames, 120);
@@ -259,24 +320,25 @@ static void test_mode_chaos(void **state)
     t = make(NULL, W, H);
     s = run_track(t, 30.0, 1.0, &time);
     const double last_x = s.x;
-    int k = (int)lround(time * 30.0) + 1;
-    s = feed(t, k / 30.0, 1500.0, 900.0, 0.95);
+    k = (int)lround(time * 30.0) + 1;
+    s = feed_erratic(t, &k, 3);
     assert_true(s.chaos);
-    for (int i = 0; i < 10; i++)
-        s = feed(t, ++k / 30.0, 0, 0, -1);
+    for (int i = 0; i < 8; i++)
+        s = feed(t, k++ / 30.0, 0, 0, -1);
     assert_int_equal(s.mode, FT_TRACK_LOST);
     assert_true(s.x - last_x > 50.0); /* the prediction ran ahead */
-    s = feed(t, ++k / 30.0, last_x + 150.0, 500.0, 0.9);
+    s = feed(t, k++ / 30.0, last_x + 150.0, 500.0, 0.9);
     assert_false(s.measured);
-    s = feed(t, ++k / 30.0, last_x - 60.0, 500.0, 0.9);
+    s = feed(t, k++ / 30.0, last_x - 60.0, 500.0, 0.9);
     assert_true(s.measured && s.new_track && s.chaos);
     ft_tracker_destroy(&t);
 }
 
-/* A scene cut: the ball reappears far away and stays there. Chaos starts,
- * and once the far candidate is confirmed for relocate_frames (5 at 30 fps,
- * the same 1/6 s at 60 fps) with no support for the old track, the track
- * restarts there. Scattered false positives never confirm. */
+/* A scene cut: the ball reappears far away and stays there. One huge jump,
+ * then consistent sightings: no chaos (nothing erratic), and once the far
+ * candidate is confirmed for relocate_frames (5 at 30 fps, the same 1/6 s at
+ * 60 fps) with no support for the old track, the track restarts there.
+ * Scattered false positives never confirm; they are erratic: chaos. */
 static void test_relocation_after_cut(void **state)
 {
     (void)state;
@@ -293,14 +355,16 @@ static void test_relocation_after_cut(void **state)
         for (; i < cut + (int)fps; i++) {
             s = feed(t, i / fps, 1500.0 + 100.0 * (i - cut) / fps, 300.0, 0.8);
             if (i == cut)
-                assert_true(s.chaos && !s.measured);
+                assert_true(!s.chaos && !s.measured);
             if (s.new_track && moved_at < 0)
                 moved_at = i - cut;
         }
         assert_int_equal(moved_at, (int)lround(5 * fps / 30.0));
-        assert_true(s.measured && s.is_tracking && s.chaos);
+        assert_true(s.measured && s.is_tracking && !s.chaos);
         assert_true(fabsf(s.x - 1600.0f) < 5.0f);
         assert_int_equal(s.stats.relocations, 1);
+        assert_int_equal(s.stats.jumps, 1);
+        assert_int_equal(s.stats.chaos_frames, 0);
         ft_tracker_destroy(&t);
     }
     /* False positives scattered over the frame while the ball is hidden. */
@@ -313,6 +377,7 @@ static void test_relocation_after_cut(void **state)
         s = feed(t, i / 30.0, 1920.0 * ft_test_rng_uniform(&rng),
                  1080.0 * ft_test_rng_uniform(&rng), 0.9);
     assert_int_equal(s.stats.relocations, 0);
+    assert_int_equal(s.stats.chaos_starts, 1);
     ft_tracker_destroy(&t);
 }
 
@@ -459,6 +524,7 @@ int main(void)
         cmocka_unit_test(test_mode_normal_trigger),
         cmocka_unit_test(test_modes_loss_and_reacquire),
         cmocka_unit_test(test_modes_recover_same_track),
+        cmocka_unit_test(test_single_false_positive_no_chaos),
         cmocka_unit_test(test_mode_chaos),
         cmocka_unit_test(test_relocation_after_cut),
         cmocka_unit_test(test_mode_stability_lock),

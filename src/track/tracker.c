@@ -34,6 +34,9 @@ struct ft_tracker {
     double stable_since;
     bool chaos;
     double chaos_until;
+    double jump_t[FT_TRACK_CHAOS_JUMPS_MAX]; /* times of the latest erratic jumps (ring) */
+    int jump_n, jump_head;                   /* jumps in the ring, next slot */
+    double jump_x, jump_y, jump_last_t;      /* the latest jump's candidate, reference px */
     bool lock;
     double q_factor;             /* adaptive multiple of the base process noise */
     double box_w, box_h;         /* last accepted box, reference pixels */
@@ -228,6 +231,58 @@ static void start_track(ft_tracker *t, double x, double y, double r, double time
             (unsigned)t->st.track_id);
 }
 
+/* Chaos is the reaction to erratic evidence (the spec's "multiple false
+ * positives, rapid camera movement, model confusion"), not to one outlier:
+ * a single confident false positive in a frame where the ball was missed is
+ * just rejected by the gate. A huge jump (a confident candidate more than
+ * chaos_jump_px from the prediction that the track cannot take, or a reseed
+ * that far) counts as erratic only when it is also out of a fast ball's reach
+ * of the previous jump (when that one is recent, within the window): far
+ * sightings that stay consistent are one object seen again (a cut, which
+ * confirm_relocation follows), not confusion.
+ * Returns true when chaos_jump_count erratic jumps fell within
+ * chaos_window_frames. */
+static bool note_jump(ft_tracker *t, double time, double x, double y)
+{
+    const ft_tracker_params *p = &t->p;
+    const double gap = time - t->jump_last_t;
+    const bool consistent = t->jump_n > 0 &&
+                            gap <= ref_frames_s(p->chaos_window_frames) + TIME_EPS &&
+                            hypot(x - t->jump_x, y - t->jump_y) <=
+                                p->max_ball_speed_px * FT_TRACK_REF_FPS * gap;
+    t->jump_x = x;
+    t->jump_y = y;
+    t->jump_last_t = time;
+    if (consistent)
+        return false;
+    t->st.stats.jumps++;
+    t->jump_t[t->jump_head] = time;
+    t->jump_head = (t->jump_head + 1) % FT_TRACK_CHAOS_JUMPS_MAX;
+    if (t->jump_n < FT_TRACK_CHAOS_JUMPS_MAX)
+        t->jump_n++;
+    if (t->jump_n < p->chaos_jump_count)
+        return false;
+    /* The oldest of the last chaos_jump_count jumps. */
+    const int k = (t->jump_head - p->chaos_jump_count + FT_TRACK_CHAOS_JUMPS_MAX) %
+                  FT_TRACK_CHAOS_JUMPS_MAX;
+    return time - t->jump_t[k] <= ref_frames_s(p->chaos_window_frames) + TIME_EPS;
+}
+
+static void start_chaos(ft_tracker *t, double time, double jump)
+{
+    const ft_tracker_params *p = &t->p;
+    t->chaos = true;
+    t->chaos_until = time + ref_frames_s(p->chaos_frames);
+    t->lock = false;
+    t->jump_n = 0;
+    t->st.stats.chaos_starts++;
+    FT_LOGW("track",
+            "HUGE JUMP detected: %.0f px (limit %.0f), %d erratic jumps within %.2f s: chaos "
+            "mode for %.1f s",
+            jump * t->scale, p->chaos_jump_px * t->scale, p->chaos_jump_count,
+            ref_frames_s(p->chaos_window_frames), ref_frames_s(p->chaos_frames));
+}
+
 /* Scene cuts and fast re-framing in the source move the ball far at once:
  * the spec's chaos rejects that as a huge jump for 4 s. A far candidate that
  * is seen again and again at a consistent place (within a fast ball's reach
@@ -420,18 +475,20 @@ ft_status ft_tracker_update(ft_tracker *t, double time, const ft_track_candidate
         }
     }
 
-    /* A confident detection far from the prediction while nothing fits the
-     * track is the spec's "huge jump": distrust detections for a while. */
-    if (best < 0 && top >= 0 && t->has_track && !t->chaos) {
-        const double jump =
-            hypot(cands[top].x * inv - t->kf.s[0][0], cands[top].y * inv - t->kf.s[1][0]);
-        if (jump > p->chaos_jump_px) {
-            t->chaos = true;
-            t->chaos_until = time + ref_frames_s(p->chaos_frames);
-            t->lock = false;
-            s->stats.jumps++;
-            FT_LOGW("track", "HUGE JUMP detected: %.0f px (limit %.0f), chaos mode for %.1f s",
-                    jump * t->scale, p->chaos_jump_px * t->scale, ref_frames_s(p->chaos_frames));
+    /* A confident candidate far from the prediction that the track cannot
+     * take (or only by a reseed) is the spec's "huge jump"; several erratic
+     * ones in a short window start chaos: distrust detections for a while. */
+    const int jumper = best < 0 ? top : best_reseed ? best : -1;
+    if (jumper >= 0 && t->has_track && !t->chaos) {
+        const double jx = cands[jumper].x * inv, jy = cands[jumper].y * inv;
+        const double jump = hypot(jx - t->kf.s[0][0], jy - t->kf.s[1][0]);
+        if (jump > p->chaos_jump_px && note_jump(t, time, jx, jy)) {
+            start_chaos(t, time, jump);
+            if (best >= 0) {
+                /* The reseed that completed the evidence is itself suspect. */
+                best = -1;
+                s->stats.rejected++;
+            }
         }
     }
 

@@ -20,6 +20,8 @@
 /* The spec states per-frame numbers at 30 fps and pixel numbers at 1080p. */
 #define FT_TRACK_REF_FPS 30.0
 #define FT_TRACK_REF_HEIGHT 1080.0
+/* Largest chaos_jump_count (the tracker keeps that many jump times). */
+#define FT_TRACK_CHAOS_JUMPS_MAX 16
 
 /* One ball candidate of a frame, in full-frame pixels. The pipeline copies the
  * fields of its detections (detect/detector.h ft_detection) into these; track/
@@ -47,7 +49,9 @@ typedef struct ft_tracker_params {
     double measurement_noise_max;    /* R (px^2) for unstable or weak detections (10) */
     int normal_min_frames;           /* consecutive detections before Normal: more than 15 */
     int recovering_frames;           /* lost frames counted as Recovering (1..5); then Coasting */
-    double chaos_jump_px;            /* a jump larger than this triggers chaos (120) */
+    double chaos_jump_px;            /* a candidate this far from the prediction is a huge jump (120) */
+    int chaos_jump_count;            /* this many erratic huge jumps ... (3) */
+    int chaos_window_frames;         /* ... within this many frames start chaos (30 = 1 s) */
     int chaos_frames;                /* chaos duration (120 frames = 4 s) */
     double chaos_radius_px;     /* while in chaos only candidates this close are accepted (80) */
     double stability_motion_px; /* stability lock: movement below this per frame (5) ... */
@@ -92,7 +96,8 @@ typedef struct ft_track_stats {
     uint64_t accepted;                         /* candidates accepted as the ball */
     uint64_t rejected;                         /* confident candidates rejected (gate, radius) */
     uint64_t low_confidence;                   /* candidates below min_confidence */
-    uint64_t jumps;                            /* huge jumps (chaos activations) */
+    uint64_t jumps;                            /* erratic huge jumps (rejected or reseeded) */
+    uint64_t chaos_starts;                     /* chaos activations */
     uint64_t acquisitions;                     /* new tracks started */
     uint64_t losses;                           /* tracks lost */
     uint64_t relocations;                      /* tracks moved to a confirmed far candidate */
