@@ -39,6 +39,22 @@ static double cpu_s(void)
     return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+/* Sends frame (NULL: flush) to enc and writes every packet it gives back to
+ * ost of ofmt; pkt is scratch. Negative on an encoder or muxer error. */
+static int encode_write(AVCodecContext *enc, const AVFrame *frame, AVPacket *pkt,
+                        AVFormatContext *ofmt, const AVStream *ost)
+{
+    if (avcodec_send_frame(enc, frame) < 0)
+        return -1;
+    while (avcodec_receive_packet(enc, pkt) == 0) {
+        av_packet_rescale_ts(pkt, enc->time_base, ost->time_base);
+        pkt->stream_index = ost->index;
+        if (av_interleaved_write_frame(ofmt, pkt) < 0)
+            return -1;
+    }
+    return 0;
+}
+
 /* The baseline: the straight-line transcode any libav user would write, with
  * libav's own threading in the decoder and the encoder. Returns frames, or
  * -1 on error. */
@@ -125,24 +141,12 @@ static long bare_transcode(const char *in, const char *out, const bench_opts *o)
                   sf->linesize);
         sf->pts = f->best_effort_timestamp;
         av_frame_unref(f);
-        if (avcodec_send_frame(enc, sf) < 0)
+        if (encode_write(enc, sf, opkt, ofmt, ost) < 0)
             goto out;
-        while (avcodec_receive_packet(enc, opkt) == 0) {
-            av_packet_rescale_ts(opkt, enc->time_base, ost->time_base);
-            opkt->stream_index = ost->index;
-            if (av_interleaved_write_frame(ofmt, opkt) < 0)
-                goto out;
-        }
         n++;
     }
-    if (avcodec_send_frame(enc, NULL) < 0)
+    if (encode_write(enc, NULL, opkt, ofmt, ost) < 0)
         goto out;
-    while (avcodec_receive_packet(enc, opkt) == 0) {
-        av_packet_rescale_ts(opkt, enc->time_base, ost->time_base);
-        opkt->stream_index = ost->index;
-        if (av_interleaved_write_frame(ofmt, opkt) < 0)
-            goto out;
-    }
     if (av_write_trailer(ofmt) < 0)
         goto out;
     frames = n;
