@@ -173,12 +173,64 @@ static void test_candidates_and_params(void **state)
     assert_null(d);
 }
 
+/* Odd sizes and every accepted pixel format: no crash, candidates inside the
+ * frame, and a size change in the middle of a stream re-sizes the buffers. */
+static void test_odd_sizes_and_formats(void **state)
+{
+    (void)state;
+    static const int sizes[][2] = {{16, 16}, {17, 19}, {161, 90}, {1921, 1081}, {641, 361}};
+    static const ft_pixfmt formats[] = {FT_PIX_YUV420P, FT_PIX_NV12, FT_PIX_GRAY8};
+    ft_detector *d = NULL;
+    ft_detect_classic_params p;
+    ft_detect_classic_params_default(&p);
+    p.confidence = 0.0;
+    assert_int_equal(ft_detect_classic_create(&p, &d), FT_OK);
+    for (size_t si = 0; si < sizeof(sizes) / sizeof(sizes[0]); si++) {
+        int w = sizes[si][0], h = sizes[si][1];
+        int cw = (w + 1) / 2, ch = (h + 1) / 2;
+        uint8_t *y = malloc((size_t)w * h), *uv = malloc((size_t)cw * 2 * ch);
+        assert_non_null(y);
+        assert_non_null(uv);
+        for (size_t fi = 0; fi < sizeof(formats) / sizeof(formats[0]); fi++) {
+            for (int t = 0; t < 3; t++) {
+                for (int i = 0; i < w * h; i++)
+                    y[i] = (uint8_t)(100 + noise() * 3 + ((i * 7 + t) % 97 == 0) * 120);
+                for (int i = 0; i < cw * 2 * ch; i++)
+                    uv[i] = (uint8_t)(110 + noise());
+                ft_image im = {.width = w, .height = h, .format = formats[fi]};
+                im.data[0] = y;
+                im.stride[0] = w;
+                if (formats[fi] == FT_PIX_YUV420P) {
+                    im.data[1] = uv;
+                    im.data[2] = uv + (size_t)cw * ch;
+                    im.stride[1] = im.stride[2] = cw;
+                } else if (formats[fi] == FT_PIX_NV12) {
+                    im.data[1] = uv;
+                    im.stride[1] = cw * 2;
+                }
+                ft_detection det[FT_DETECT_MAX];
+                int n = -1;
+                assert_int_equal(ft_detector_detect(d, &im, t / 25.0, det, FT_DETECT_MAX, &n),
+                                 FT_OK);
+                for (int i = 0; i < n; i++) {
+                    assert_true(det[i].x >= 0.f && det[i].x <= (float)w);
+                    assert_true(det[i].y >= 0.f && det[i].y <= (float)h);
+                }
+            }
+        }
+        free(y);
+        free(uv);
+    }
+    ft_detector_destroy(&d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_static_camera),
         cmocka_unit_test(test_panning_camera),
         cmocka_unit_test(test_candidates_and_params),
+        cmocka_unit_test(test_odd_sizes_and_formats),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
