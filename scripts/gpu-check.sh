@@ -125,6 +125,8 @@ if [ "${GPU_CHECK_SKIP_SUITE:-0}" != 1 ]; then
         >"$OUT/ctest.log" 2>&1)
     tail -25 "$OUT/ctest.log"
     say "ctest: $(grep -E 'tests passed|tests failed' "$OUT/ctest.log" | tail -1)"
+    grep -E '^\s+[0-9]+ - ' "$OUT/ctest.log" | tee -a "$SUMMARY"
+    [ -x "$FT_BIN" ] || say "(no football-tracker binary in cuda-only mode: tests that run the program, e.g. test_nn_weights' test_inspect_cli and test_tools_suite, fail for that reason alone)"
 fi
 
 # ---- benchmarks ----

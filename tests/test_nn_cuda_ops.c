@@ -120,8 +120,13 @@ static pair out_pair(env *e, ft_nn_backend *gpu, size_t n)
     return p;
 }
 
+/* Soft mode (>= 0: the number of failed comparisons so far): a test with
+ * many cases prints every one before failing, so one GPU run shows them all. */
+static int soft_failures = -1;
+
 /* Normalised error of the GPU result against the CPU one over the elements
- * [row * ld, row * ld + cols) of `rows` rows; fails above tol. */
+ * [row * ld, row * ld + cols) of `rows` rows; fails above tol (or counts
+ * the failure in soft mode). */
 static double compare(const pair *p, int rows, int cols, int ld, double tol, const char *what)
 {
     size_t n = p->bytes / sizeof(float);
@@ -149,6 +154,10 @@ static double compare(const pair *p, int rows, int cols, int ld, double tol, con
                   bad ? " NON-FINITE" : "");
     free(a);
     free(b);
+    if (soft_failures >= 0) {
+        soft_failures += bad || !(err <= tol);
+        return err;
+    }
     assert_false(bad);
     assert_true(err <= tol);
     return err;
@@ -202,6 +211,7 @@ static void run_linear(env *e, ft_nn_backend *gpu, int m, int n, int k, int ldx_
 static void test_linear(void **state)
 {
     env *e = need_gpu(state);
+    soft_failures = 0;
     run_linear(e, e->gpu, 300, 256, 384, 0, FT_NN_ACT_NONE, 0, TOL_F16, "linear bias");
     run_linear(e, e->gpu, 1300, 1536, 384, 0, FT_NN_ACT_GELU, 0, TOL_F16, "linear bias+gelu");
     run_linear(e, e->gpu, 300, 2048, 256, 0, FT_NN_ACT_RELU, 0, TOL_F16, "linear bias+relu");
@@ -217,6 +227,9 @@ static void test_linear(void **state)
         run_linear(e, e->gpu32, 200, 384, 1536, 0, FT_NN_ACT_NONE, 2, TOL_TRANS,
                    "fp32 linear residual*scale");
     }
+    int failed = soft_failures;
+    soft_failures = -1;
+    assert_int_equal(failed, 0);
 }
 
 /* ---- layernorm ---- */
@@ -315,14 +328,24 @@ static void run_attention(env *e, ft_nn_backend *gpu, int batch, int lq, int lk,
 static void test_attention(void **state)
 {
     env *e = need_gpu(state);
+    soft_failures = 0;
     run_attention(e, e->gpu, 4, 325, 325, 6, 64, 1, TOL_F16, "attention windowed 4x325 dh64");
     run_attention(e, e->gpu, 1, 1300, 1300, 6, 64, 1, TOL_F16, "attention global 1300 dh64");
     run_attention(e, e->gpu, 1, 300, 300, 8, 32, 0, TOL_F16, "attention decoder 300 dh32");
     run_attention(e, e->gpu, 3, 100, 100, 6, 64, 2, TOL_F16, "attention 8-byte aligned rows");
     run_attention(e, e->gpu, 2, 37, 100, 2, 64, 0, TOL_F16, "attention lq!=lk");
     run_attention(e, e->gpu, 2, 50, 70, 3, 16, 0, TOL_F32 * 10, "attention dh16 (exact path)");
+    /* tile edges of the tensor-core kernel (64 queries x 64 keys per step):
+     * whole tiles, one key, one query, a partial single tile */
+    run_attention(e, e->gpu, 1, 128, 128, 2, 64, 0, TOL_F16, "attention whole 64-tiles");
+    run_attention(e, e->gpu, 2, 65, 1, 2, 32, 0, TOL_F16, "attention one key");
+    run_attention(e, e->gpu, 2, 1, 200, 3, 64, 0, TOL_F16, "attention one query");
+    run_attention(e, e->gpu, 1, 20, 9, 4, 32, 0, TOL_F16, "attention 20 queries, 9 keys");
     if (e->gpu32)
         run_attention(e, e->gpu32, 4, 325, 325, 6, 64, 1, TOL_F32 * 10, "fp32 attention windowed");
+    int failed = soft_failures;
+    soft_failures = -1;
+    assert_int_equal(failed, 0);
 }
 
 /* ---- deformable attention ---- */

@@ -24,8 +24,8 @@
 namespace
 {
 
-constexpr int kBQ = 64;  /* queries per block: 4 warps x 16 rows */
-constexpr int kBK = 64;  /* keys per shared-memory tile */
+constexpr int kBQ = 64; /* queries per block: 4 warps x 16 rows */
+constexpr int kBK = 64; /* keys per shared-memory tile */
 constexpr int kWarps = kBQ / 16;
 constexpr int kThreadsFlash = kWarps * 32;
 
@@ -223,8 +223,8 @@ __global__ void __launch_bounds__(kThreadsFlash) k_flash(ft_nn_attention_args a,
                 uint32_t b[4];
                 const int key = kc * 16 + ((lane >> 3) & 1) * 8 + (lane & 7);
                 ldmatrix_x4_trans(b, &sm.v[buf][key][np * 16 + (lane >> 4) * 8]);
-                mma16816(o[2 * np], p[2 * kc][0], p[2 * kc][1], p[2 * kc + 1][0],
-                         p[2 * kc + 1][1], b[0], b[1]);
+                mma16816(o[2 * np], p[2 * kc][0], p[2 * kc][1], p[2 * kc + 1][0], p[2 * kc + 1][1],
+                         b[0], b[1]);
                 mma16816(o[2 * np + 1], p[2 * kc][0], p[2 * kc][1], p[2 * kc + 1][0],
                          p[2 * kc + 1][1], b[2], b[3]);
             }
@@ -338,11 +338,11 @@ extern "C" cudaError_t ft_cuda_attention(const ft_nn_attention_args *a, int fp16
         bool vec = ((uintptr_t)a->q | (uintptr_t)a->k | (uintptr_t)a->v) % 16 == 0;
         __half *o16 = (__half *)out16;
         if (a->dh == 64)
-            (vec ? k_flash<64, true> : k_flash<64, false>)<<<grid, kThreadsFlash, 0, stream>>>(
-                *a, o16);
+            (vec ? k_flash<64, true> : k_flash<64, false>)<<<grid, kThreadsFlash, 0, stream>>>(*a,
+                                                                                               o16);
         else
-            (vec ? k_flash<32, true> : k_flash<32, false>)<<<grid, kThreadsFlash, 0, stream>>>(
-                *a, o16);
+            (vec ? k_flash<32, true> : k_flash<32, false>)<<<grid, kThreadsFlash, 0, stream>>>(*a,
+                                                                                               o16);
     } else {
         dim3 grid((unsigned)a->lq, (unsigned)a->heads, (unsigned)a->batch);
         k_attention_f32<<<grid, 32, 0, stream>>>(*a);

@@ -43,10 +43,10 @@
 /* A cuBLASLt matmul chosen once per shape and operand alignment. */
 typedef struct gemm_plan {
     int m, n, k, ldx, ldc, ldy;
-    int epi;   /* cublasLtEpilogue_t */
-    int has_c; /* beta = 1 with a C operand */
-    int align; /* min alignment of the operands, bytes */
-    bool none; /* cuBLASLt has no algorithm for this key (remembered too) */
+    int epi;    /* cublasLtEpilogue_t */
+    int has_c;  /* beta = 1 with a C operand */
+    int align;  /* min alignment of the operands, bytes */
+    bool none;  /* cuBLASLt has no algorithm for this key (remembered too) */
     bool timed; /* the candidates were timed on the first call */
     cublasLtMatmulDesc_t desc;
     cublasLtMatrixLayout_t la, lb, lc, ld;

@@ -619,14 +619,14 @@ cudaError_t ft_cuda_layernorm(int m, int n, const float *x, int ldx, const float
     unsigned blocks = blocks_for((long long)m * 32);
     __half *h = (__half *)y16;
     if (n <= 256)
-        k_layernorm_reg<8><<<blocks, kThreads, 0, stream>>>(m, n, x, ldx, gamma, beta, eps, act, y,
-                                                            ldy, h);
+        k_layernorm_reg<8>
+            <<<blocks, kThreads, 0, stream>>>(m, n, x, ldx, gamma, beta, eps, act, y, ldy, h);
     else if (n <= 512)
-        k_layernorm_reg<16><<<blocks, kThreads, 0, stream>>>(m, n, x, ldx, gamma, beta, eps, act,
-                                                             y, ldy, h);
+        k_layernorm_reg<16>
+            <<<blocks, kThreads, 0, stream>>>(m, n, x, ldx, gamma, beta, eps, act, y, ldy, h);
     else if (n <= 1024)
-        k_layernorm_reg<32><<<blocks, kThreads, 0, stream>>>(m, n, x, ldx, gamma, beta, eps, act,
-                                                             y, ldy, h);
+        k_layernorm_reg<32>
+            <<<blocks, kThreads, 0, stream>>>(m, n, x, ldx, gamma, beta, eps, act, y, ldy, h);
     else
         k_layernorm<<<blocks, kThreads, 0, stream>>>(m, n, x, ldx, gamma, beta, eps, act, y, ldy,
                                                      h);
