@@ -33,6 +33,7 @@
 #define MAX_PLANS 256
 #define MAX_GRAPHS 16
 #define STAGING_SLOTS 2
+#define FRAME_CHUNK_BYTES (512u << 10) /* frame upload granularity */
 /* cuBLASLt's heuristic is tuned for large GEMMs; for the model's small ones
  * (decoder, heads: m = 300, n = 4..256) its first pick is often not the
  * fastest, so in FP16 mode the first call of each shape times up to this
@@ -1064,17 +1065,25 @@ static void cuda_image_to_tensor(ft_nn_backend *be, const ft_image *frame, int o
     int rows[3] = {frame->height, ch, ch};
     size_t widths[3] = {(size_t)frame->width, nv12 ? (size_t)cw * 2 : (size_t)cw, (size_t)cw};
     int planes = nv12 ? 2 : 3;
-    size_t off = 0, offs[3] = {0, 0, 0};
-    for (int p = 0; p < planes; p++) {
-        offs[p] = off;
-        for (int r = 0; r < rows[p]; r++)
-            memcpy(h + off + (size_t)r * widths[p], frame->data[p] + (size_t)r * frame->stride[p],
-                   widths[p]);
-        off += widths[p] * rows[p];
-    }
+    size_t off = 0, sent = 0, offs[3] = {0, 0, 0};
     uint8_t *d = c->frame_dev;
     prof_begin(c);
-    fail_cuda(c, cudaMemcpyAsync(d, h, total, cudaMemcpyHostToDevice, c->stream), "frame upload");
+    /* each packed chunk is sent while the next is packed, so the host copy
+     * and the DMA overlap */
+    for (int p = 0; p < planes; p++) {
+        offs[p] = off;
+        for (int r = 0; r < rows[p]; r++) {
+            memcpy(h + off, frame->data[p] + (size_t)r * frame->stride[p], widths[p]);
+            off += widths[p];
+            if (off - sent >= FRAME_CHUNK_BYTES || off == total) {
+                fail_cuda(c,
+                          cudaMemcpyAsync(d + sent, h + sent, off - sent, cudaMemcpyHostToDevice,
+                                          c->stream),
+                          "frame upload");
+                sent = off;
+            }
+        }
+    }
     prof_end(c, "frame upload");
     fail_cuda(c, cudaEventRecord(s->done, c->stream), "frame upload (event)");
     s->pending = true;
