@@ -176,6 +176,13 @@ if command -v compute-sanitizer >/dev/null && [ -x "$BUILD/tests/test_nn_cuda_op
     grep -E '^=========' "$OUT/memcheck.log" | head -30
     say "memcheck: $(grep -E 'ERROR SUMMARY' "$OUT/memcheck.log" | tail -1), tests under memcheck: $([ $rc = 0 ] && echo PASS || echo "FAIL (rc $rc)")"
     [ $rc = 0 ] || grep -E -B2 'FAILED|ERROR  ' "$OUT/memcheck.log" | head -20 | tee -a "$SUMMARY"
+    echo "== compute-sanitizer racecheck of the attention kernels ($(elapsed) s)"
+    # shared-memory hazards of the double-buffered flash-attention tiles
+    FT_TEST_FILTER=test_attention timeout ${GPU_CHECK_RACECHECK_S:-60} compute-sanitizer \
+        --tool racecheck --print-limit 10 "$BUILD/tests/test_nn_cuda_ops" >"$OUT/racecheck.log" 2>&1
+    rc=$?
+    grep -E '^=========' "$OUT/racecheck.log" | head -20
+    say "racecheck (test_attention): $(grep -E 'RACECHECK SUMMARY|ERROR SUMMARY' "$OUT/racecheck.log" | tail -1), rc $rc$([ $rc = 124 ] && echo ' (timed out)')"
 fi
 
 echo "== summary ($(elapsed) s)"

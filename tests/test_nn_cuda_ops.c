@@ -944,5 +944,9 @@ int main(void)
         cmocka_unit_test(test_image_to_tensor),
         cmocka_unit_test(test_image_to_tensor_random),
     };
+    /* FT_TEST_FILTER=<name>: run one test (gpu-check's racecheck pass) */
+    const char *filter = getenv("FT_TEST_FILTER");
+    if (filter && *filter)
+        cmocka_set_test_filter(filter);
     return cmocka_run_group_tests(tests, setup, teardown);
 }
