@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/array.h"
 #include "core/log.h"
 
 #define REPLAY_MAX_BYTES (64l << 20)
@@ -31,14 +32,9 @@ typedef struct replay {
 
 static ft_status push_entry(replay *r, const entry *e)
 {
-    if (r->n == r->cap) {
-        size_t cap = r->cap ? 2 * r->cap : 256;
-        entry *ne = realloc(r->e, cap * sizeof *ne);
-        if (!ne)
-            return FT_ERR_NOMEM;
-        r->e = ne;
-        r->cap = cap;
-    }
+    ft_status st = ft_array_reserve(&r->e, &r->cap, r->n + 1, sizeof *r->e, 256);
+    if (st)
+        return st;
     r->e[r->n++] = *e;
     return FT_OK;
 }

@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/array.h"
+
 typedef enum pk_global {
     G_ORDERED_DICT,
     G_REBUILD_TENSOR,
@@ -113,14 +115,9 @@ static ft_status push(reader *r, ft_nn_pk_value *v)
 {
     if (!v)
         return FT_ERR_NOMEM;
-    if (r->sp == r->stack_cap) {
-        size_t cap = r->stack_cap ? r->stack_cap * 2 : 256;
-        ft_nn_pk_value **s = realloc(r->stack, cap * sizeof(*s));
-        if (!s)
-            return FT_ERR_NOMEM;
-        r->stack = s;
-        r->stack_cap = cap;
-    }
+    ft_status st = ft_array_reserve(&r->stack, &r->stack_cap, r->sp + 1, sizeof(*r->stack), 256);
+    if (st)
+        return st;
     r->stack[r->sp++] = v;
     return FT_OK;
 }
@@ -146,14 +143,9 @@ static ft_status top(reader *r, ft_nn_pk_value **out)
 
 static ft_status append_item(ft_nn_pk_value *c, ft_nn_pk_value *item)
 {
-    if (c->len == c->cap) {
-        size_t cap = c->cap ? c->cap * 2 : 8;
-        ft_nn_pk_value **it = realloc(c->items, cap * sizeof(*it));
-        if (!it)
-            return FT_ERR_NOMEM;
-        c->items = it;
-        c->cap = cap;
-    }
+    ft_status st = ft_array_reserve(&c->items, &c->cap, c->len + 1, sizeof(*c->items), 8);
+    if (st)
+        return st;
     c->items[c->len++] = item;
     return FT_OK;
 }
@@ -269,17 +261,11 @@ static ft_status memo_put(reader *r, uint64_t idx)
     if (idx >= FT_NN_PICKLE_MAX_MEMO || idx > r->size)
         return fail(r, "pickle memo index %llu too large at offset %zu", (unsigned long long)idx,
                     r->pos);
-    if (idx >= r->memo_cap) {
-        size_t cap = r->memo_cap ? r->memo_cap : 1024;
-        while (cap <= idx)
-            cap *= 2;
-        ft_nn_pk_value **m = realloc(r->memo, cap * sizeof(*m));
-        if (!m)
-            return FT_ERR_NOMEM;
-        memset(m + r->memo_cap, 0, (cap - r->memo_cap) * sizeof(*m));
-        r->memo = m;
-        r->memo_cap = cap;
-    }
+    size_t old_cap = r->memo_cap;
+    st = ft_array_reserve(&r->memo, &r->memo_cap, (size_t)idx + 1, sizeof(*r->memo), 1024);
+    if (st)
+        return st;
+    memset(r->memo + old_cap, 0, (r->memo_cap - old_cap) * sizeof(*r->memo));
     if (!r->memo[idx])
         r->memo_count++;
     r->memo[idx] = v;

@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/array.h"
 #include "core/log.h"
 #include "nn/weights_internal.h"
 
@@ -50,14 +51,8 @@ const uint8_t *ft_nn_weights_map(const ft_nn_weights *w, size_t *size)
 
 void *ft_nn_weights_alloc(ft_nn_weights *w, size_t size)
 {
-    if (w->nallocs == w->allocs_cap) {
-        size_t cap = w->allocs_cap ? w->allocs_cap * 2 : 64;
-        void **a = realloc(w->allocs, cap * sizeof(*a));
-        if (!a)
-            return NULL;
-        w->allocs = a;
-        w->allocs_cap = cap;
-    }
+    if (ft_array_reserve(&w->allocs, &w->allocs_cap, w->nallocs + 1, sizeof(*w->allocs), 64))
+        return NULL;
     void *p = NULL;
     if (posix_memalign(&p, 64, size ? size : 1))
         return NULL;
@@ -77,14 +72,9 @@ char *ft_nn_weights_strndup(ft_nn_weights *w, const char *s, size_t len)
 
 ft_status ft_nn_weights_add(ft_nn_weights *w, const ft_nn_tensor *t)
 {
-    if (w->count == w->cap) {
-        size_t cap = w->cap ? w->cap * 2 : 256;
-        ft_nn_tensor *a = realloc(w->tensors, cap * sizeof(*a));
-        if (!a)
-            return FT_ERR_NOMEM;
-        w->tensors = a;
-        w->cap = cap;
-    }
+    ft_status st = ft_array_reserve(&w->tensors, &w->cap, w->count + 1, sizeof(*w->tensors), 256);
+    if (st)
+        return st;
     w->tensors[w->count++] = *t;
     w->params += ft_nn_tensor_numel(t);
     return FT_OK;
