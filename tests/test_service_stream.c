@@ -9,6 +9,8 @@
  *   - the publisher is killed mid-stream: repeats/slate fill the gap, the
  *     service recovers when it comes back, and the recorded output has
  *     continuous constant-rate timestamps across the outage
+ *   - ball in crop: the track the service wrote (--track-out) against the
+ *     generator's truth, on most frames
  *   - the status page in headless Chromium (skipped when Chromium is absent):
  *     preview and charts rendered, screenshot kept in the build folder.
  *
@@ -244,12 +246,15 @@ static int setup(void **state)
     snprintf(g.dir, sizeof g.dir, "/tmp/ft-service-XXXXXX");
     if (!mkdtemp(g.dir))
         return -1;
-    char cmd[1024], p[256];
+    char cmd[1024], p[256], truth[256];
     path_in(p, sizeof p, "clip.mp4");
-    /* 24 s, so no loop (and no timestamp reset) happens inside one publish. */
+    path_in(truth, sizeof truth, "truth.csv");
+    /* The broadcast scenario keeps the ball a few pixels wide at a size the
+     * shared 2-core test machine decodes and detects in real time. */
     snprintf(cmd, sizeof cmd,
-             "%s synth --out %s --seconds 24 --fps %d --size 640x360 --seed 5 >/dev/null 2>&1",
-             g.bin, p, FPS);
+             "%s synth --out %s --truth %s --seconds 24 --fps %d --size 640x360 --seed 5 "
+             "--scenario broadcast >/dev/null 2>&1",
+             g.bin, p, truth, FPS);
     if (system(cmd) != 0)
         return -1;
     g.rtmp_port = free_port();
@@ -284,16 +289,18 @@ static int setup(void **state)
     char sc[512];
     snprintf(sc, sizeof sc,
              "stream:\n  reconnect_attempts: 10\n  reconnect_delay: 0.5\n  bitrate: 1000000\n"
+             "  timeout_ms: 2000\n"
              "http:\n  token_file: %s/token\n",
              g.dir);
     write_text("stream_config.yml", sc);
-    g.publisher = publish("0", "9");
+    g.publisher = publish("0", "12");
     sleep_s(0.5);
-    char port_s[16], scp[256];
+    char port_s[16], scp[256], track[256];
     snprintf(port_s, sizeof port_s, "%d", g.http_port);
     path_in(scp, sizeof scp, "stream_config.yml");
+    path_in(track, sizeof track, "track.csv");
     char *const sargv[] = {(char *)g.bin, "stream", "--input", g.in_url, "--output", g.out_url,
-                           "--http-port", port_s, "--stream-config", scp,
+                           "--http-port", port_s, "--stream-config", scp, "--track-out", track,
                            "--set", "output.width=640", "--set", "output.height=360", NULL};
     g.service = spawn("service.log", sargv);
     if (!wait_ready(20)) {
@@ -404,10 +411,8 @@ static void test_flowing_and_metrics(void **state)
     assert_non_null(strstr(body, "\"input\":\"connected\""));
     assert_int_equal(get("/config", body, sizeof body), 200);
     assert_null(strstr(body, "test-token-1"));
-    /* The ball is followed: most frames have an estimate. */
     double lost = metric("ft_lost_frames_percent");
-    if (!(lost >= 0 && lost < 50))
-        fail_msg("ft_lost_frames_percent %.1f", lost);
+    assert_true(lost >= 0 && lost <= 100);
 }
 
 static void test_config_patch(void **state)
@@ -446,6 +451,7 @@ static void test_reload(void **state)
     /* A bad value in the file + SIGHUP: refused, old value kept. */
     snprintf(sc, sizeof sc,
              "stream:\n  reconnect_attempts: 10\n  reconnect_delay: 0.5\n  bitrate: -5\n"
+             "  timeout_ms: 2000\n"
              "http:\n  token_file: %s/token\n",
              g.dir);
     write_text("stream_config.yml", sc);
@@ -459,6 +465,7 @@ static void test_reload(void **state)
     sleep_s(1.1); /* a new mtime even on coarse file systems */
     snprintf(sc, sizeof sc,
              "stream:\n  reconnect_attempts: 10\n  reconnect_delay: 0.5\n  bitrate: 2000000\n"
+             "  timeout_ms: 2000\n"
              "http:\n  token_file: %s/token\n",
              g.dir);
     write_text("stream_config.yml", sc);
@@ -521,18 +528,106 @@ static void test_publisher_restart(void **state)
         skip();
     double repeated = status_num("frames_repeated");
     stop(&g.publisher, SIGKILL, 2); /* the camera drops off mid-stream */
-    sleep_s(4);
+    sleep_s(4); /* past stream.timeout_ms: the reader reconnects */
     /* The output kept going: repeats, then the slate. */
     assert_true(status_num("frames_repeated") > repeated + 25);
     assert_true(status_num("frames_slate") > 0);
     char body[256];
     assert_int_equal(get("/ready", body, sizeof body), 503);
-    g.publisher = publish("10", "8");
+    g.publisher = publish("12", "12");
     assert_true(wait_ready(25));
     assert_true(metric("ft_reconnects_total{direction=\"input\"}") >= 1);
     sleep_s(3);
     /* The tracker kept its state: it is following the ball again. */
     assert_true(status_num("frames_out") > 0);
+}
+
+/* Truth ball centre per frame (x, y; visible frames only, else NAN). */
+static int load_truth(double *tx, double *ty, int cap)
+{
+    char p[256], line[512];
+    path_in(p, sizeof p, "truth.csv");
+    FILE *f = fopen(p, "r");
+    assert_non_null(f);
+    int n = 0;
+    while (fgets(line, sizeof line, f) && n < cap) {
+        int frame;
+        double pts, x, y, r;
+        char vis[32];
+        if (sscanf(line, "%d,%lf,%lf,%lf,%lf,%31[a-z_]", &frame, &pts, &x, &y, &r, vis) != 6)
+            continue;
+        bool visible = !strcmp(vis, "visible");
+        tx[n] = visible ? x : NAN;
+        ty[n] = visible ? y : NAN;
+        n++;
+    }
+    fclose(f);
+    return n;
+}
+
+typedef struct track_row {
+    double pts, x, y, cx, cy, cw, ch;
+    bool estimate;
+} track_row;
+
+/* The stream's first publish: the service joined it a moment after it
+ * started, so its time 0 is an unknown frame of the clip. That offset is
+ * the one that best lines the tracker's estimates up with the truth; then
+ * the truth ball must lie inside the rendered crop on most frames. */
+static void check_ball_in_crop(void)
+{
+    static double tx[1024], ty[1024];
+    static track_row rows[2048];
+    int nt = load_truth(tx, ty, 1024);
+    assert_true(nt >= 24 * FPS);
+    char p[256], line[1024];
+    path_in(p, sizeof p, "track.csv");
+    FILE *f = fopen(p, "r");
+    assert_non_null(f);
+    int nr = 0;
+    while (fgets(line, sizeof line, f) && nr < 2048) {
+        track_row r = {0};
+        int frame, dets;
+        char st[16], mode[16];
+        if (sscanf(line, "%d,%lf,%d,%15[a-z],%lf,%lf,%15[a-z],%lf,%lf,%lf,%lf", &frame, &r.pts,
+                   &dets, st, &r.x, &r.y, mode, &r.cx, &r.cy, &r.cw, &r.ch) != 11)
+            continue;
+        r.estimate = strcmp(st, "lost") != 0;
+        if (r.pts < 6) /* inside the first publish (0-12 s of the clip) */
+            rows[nr++] = r;
+    }
+    fclose(f);
+    assert_true(nr > 3 * FPS);
+    int best_off = 0;
+    double best_err = INFINITY;
+    for (int off = 0; off < 3 * FPS; off++) {
+        double err = 0;
+        int n = 0;
+        for (int i = 0; i < nr; i++) {
+            int k = (int)lround(rows[i].pts * FPS) + off;
+            if (!rows[i].estimate || k >= nt || isnan(tx[k]))
+                continue;
+            err += fmin(hypot(rows[i].x - tx[k], rows[i].y - ty[k]), 100);
+            n++;
+        }
+        if (n > nr / 3 && err / n < best_err) {
+            best_err = err / n;
+            best_off = off;
+        }
+    }
+    int inside = 0, counted = 0;
+    for (int i = 0; i < nr; i++) {
+        int k = (int)lround(rows[i].pts * FPS) + best_off;
+        if (k >= nt || isnan(tx[k]))
+            continue;
+        counted++;
+        inside += tx[k] >= rows[i].cx && tx[k] <= rows[i].cx + rows[i].cw && ty[k] >= rows[i].cy &&
+                  ty[k] <= rows[i].cy + rows[i].ch;
+    }
+    fprintf(stderr, "ball in crop: %d of %d frames (offset %d frames, mean error %.1f px)\n",
+            inside, counted, best_off, best_err);
+    assert_true(counted > 2 * FPS);
+    assert_true(inside >= 0.8 * counted);
 }
 
 static void test_output_continuous(void **state)
@@ -578,6 +673,7 @@ static void test_output_continuous(void **state)
     pclose(p);
     assert_int_equal(w, 640);
     assert_int_equal(h, 360);
+    check_ball_in_crop();
     /* Nothing of the stream keys in the service's log. */
     char log[256];
     path_in(log, sizeof log, "service.log");
@@ -596,8 +692,8 @@ int main(void)
         cmocka_unit_test(test_flowing_and_metrics),
         cmocka_unit_test(test_config_patch),
         cmocka_unit_test(test_reload),
-        cmocka_unit_test(test_status_page_in_browser),
         cmocka_unit_test(test_publisher_restart),
+        cmocka_unit_test(test_status_page_in_browser),
         cmocka_unit_test(test_output_continuous),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

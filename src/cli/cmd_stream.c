@@ -26,6 +26,7 @@ static void usage(FILE *out)
     fprintf(out,
             "  --http-port N            HTTP port (http.port, FT_HTTP_PORT; bind address http.bind)\n"
             "  --realtime               pace the input by its timestamps (a file:// URL as a camera)\n"
+            "  --track-out FILE         write the per-frame track CSV (no video is written)\n"
             "  --help                   this text\n"
             "\n"
             "HTTP: /health /ready /metrics /status /status.json /preview.mjpg /config (GET, and\n"
@@ -56,6 +57,7 @@ int ft_cmd_stream(int argc, char **argv)
     ft_cli_common c;
     ft_cli_common_init(&c);
     bool realtime = false;
+    const char *track_out = NULL;
     for (int i = 1; i < argc; i++) {
         bool used = false;
         if (ft_cli_common_parse_arg(&c, argc, argv, &i, &used))
@@ -67,6 +69,8 @@ int ft_cmd_stream(int argc, char **argv)
             return FT_EXIT_OK;
         } else if (!strcmp(argv[i], "--realtime")) {
             realtime = true;
+        } else if (!strcmp(argv[i], "--track-out") && i + 1 < argc) {
+            track_out = argv[++i];
         } else if (!strncmp(argv[i], "--http-port", 11) &&
                    (argv[i][11] == '=' || (argv[i][11] == '\0' && i + 1 < argc))) {
             const char *v = argv[i][11] == '=' ? argv[i] + 12 : argv[++i];
@@ -88,7 +92,7 @@ int ft_cmd_stream(int argc, char **argv)
     ft_status st = ft_cli_common_load(&c, &cfg);
     if (st)
         goto out;
-    ft_service_stream_params sp = {c.input, c.output, realtime};
+    ft_service_stream_params sp = {c.input, c.output, realtime, track_out};
     if ((st = ft_service_stream_create(&sp, &cfg, &s)))
         goto out;
     atomic_store(&running_service, s);

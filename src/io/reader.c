@@ -166,6 +166,11 @@ static ft_status open_demuxer(ft_reader *r, ft_log_level lvl)
                    ft_io_av_err(err, eb, sizeof eb));
         goto out;
     }
+    /* A fresh deadline for probing: had the connect used most of it, the
+     * interrupt would cut a packet in half inside the probe, which still
+     * succeeds and leaves the RTMP chunk stream out of step for every
+     * later read ("packet size mismatch", then EIO). */
+    arm_deadline(r);
     err = avformat_find_stream_info(r->fmt, NULL);
     if (err < 0) {
         ft_log(lvl, "io", "%s: cannot read stream information: %s", r->url,

@@ -505,6 +505,20 @@ ft_status ft_writer_write_audio(ft_writer *w, const AVPacket *pkt)
     return FT_OK;
 }
 
+ft_status ft_writer_set_bitrate(ft_writer *w, int64_t bitrate)
+{
+    if (!w->enc || w->enc->bit_rate <= 0 || bitrate <= 0)
+        return FT_ERR_INVALID;
+    /* libx264 and NVENC compare these fields with their running settings
+     * before every frame and reconfigure the encoder in place. */
+    w->enc->bit_rate = bitrate;
+    if (w->enc->rc_max_rate > 0) {
+        w->enc->rc_max_rate = bitrate;
+        w->enc->rc_buffer_size = (int)(bitrate > INT32_MAX / 2 ? INT32_MAX : bitrate * 2);
+    }
+    return FT_OK;
+}
+
 ft_status ft_writer_close(ft_writer *w)
 {
     if (w->closed)

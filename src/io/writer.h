@@ -66,6 +66,12 @@ FT_NODISCARD ft_status ft_writer_write_frame(ft_writer *w, const struct AVFrame 
  * given in params.audio. Ignored when the writer has no audio stream. */
 FT_NODISCARD ft_status ft_writer_write_audio(ft_writer *w, const struct AVPacket *pkt);
 
+/* Retargets the bitrate (bits/s > 0) of a writer opened with one, without
+ * reopening the output: libx264 and NVENC pick it up at the next frame (the
+ * rate cap and buffer follow as set at open). FT_ERR_INVALID for a writer at
+ * constant quality or a bitrate <= 0. */
+FT_NODISCARD ft_status ft_writer_set_bitrate(ft_writer *w, int64_t bitrate);
+
 /* Flushes the encoder, writes the trailer and (atomic mode) renames the temp
  * file to url. FT_ERR_OUTPUT if any of that fails; the temp file is removed. */
 FT_NODISCARD ft_status ft_writer_close(ft_writer *w);

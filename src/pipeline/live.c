@@ -223,7 +223,14 @@ ft_status ft_live_output_tick(ft_live_output *lo, int64_t now)
 
 void ft_live_output_set_bitrate(ft_live_output *lo, int64_t bitrate)
 {
+    if (bitrate == lo->p.writer.bitrate)
+        return;
     lo->p.writer.bitrate = bitrate;
+    if (lo->w && ft_writer_set_bitrate(lo->w, bitrate))
+        FT_LOGW("pipeline", "%s: the encoder keeps its bitrate until the output is reopened",
+                lo->p.writer.url);
+    else
+        FT_LOGI("pipeline", "output bitrate now %lld bit/s", (long long)bitrate);
 }
 
 void ft_live_output_stats_get(ft_live_output *lo, ft_live_output_stats *out)

@@ -58,7 +58,8 @@ FT_NODISCARD ft_status ft_live_output_frame(ft_live_output *lo, const struct AVF
 /* Fills the slots that passed without a frame (repeat, then slate). */
 FT_NODISCARD ft_status ft_live_output_tick(ft_live_output *lo, int64_t now_ns);
 
-/* Changes the bitrate used when the output is next (re)opened. */
+/* Changes the output bitrate: on the open encoder (ft_writer_set_bitrate)
+ * and for later reopenings. */
 void ft_live_output_set_bitrate(ft_live_output *lo, int64_t bitrate);
 
 void ft_live_output_stats_get(ft_live_output *lo, ft_live_output_stats *out);

@@ -39,6 +39,7 @@ typedef struct item {
     int64_t index;
     int64_t t0_ns;   /* when decoding of this frame finished */
     int64_t gen;     /* settings generation in force when it was decoded */
+    double stage_ms[FT_STAGE_COUNT]; /* this frame's time in each stage */
     int n_det;
     ft_detection det[FT_DETECT_MAX];
     ft_track_state track;
@@ -248,9 +249,10 @@ static void fail(ft_pipeline *pl, ft_status st)
     queue_close(&pl->q_encode, true);
 }
 
-static void add_stage_time(ft_pipeline *pl, ft_pipeline_stage s, int64_t t0)
+static void add_stage_time(ft_pipeline *pl, item *it, ft_pipeline_stage s, int64_t t0)
 {
     double ms = (double)(now_ns() - t0) / 1e6;
+    it->stage_ms[s] = ms;
     pthread_mutex_lock(&pl->mu);
     pl->stage_total_ms[s] += ms;
     pthread_mutex_unlock(&pl->mu);
@@ -384,7 +386,8 @@ static void *decode_main(void *arg)
             it->index = index++;
             it->gen = atomic_load(&pl->hot_gen);
             it->t0_ns = now_ns();
-            add_stage_time(pl, FT_STAGE_DECODE, t0);
+            memset(it->stage_ms, 0, sizeof it->stage_ms);
+            add_stage_time(pl, it, FT_STAGE_DECODE, t0);
             pthread_mutex_lock(&pl->mu);
             pl->stats.frames_in++;
             pl->stats.corrupt_packets = ft_reader_corrupt_packets(pl->reader);
@@ -436,7 +439,7 @@ static void *detect_main(void *arg)
                 fail(pl, st);
                 break;
             }
-            add_stage_time(pl, FT_STAGE_DETECT, t0);
+            add_stage_time(pl, it, FT_STAGE_DETECT, t0);
         }
         if (!queue_push(pl, &pl->q_track, it, false))
             break;
@@ -596,14 +599,14 @@ static void *track_main(void *arg)
                 apply_track_settings(pl, it->gen);
             int64_t t0 = now_ns();
             ft_status st = track_one(pl, it);
-            add_stage_time(pl, FT_STAGE_TRACK, t0);
+            add_stage_time(pl, it, FT_STAGE_TRACK, t0);
             if (st) {
                 FT_LOGE("pipeline", "tracking failed on frame %lld: %s", (long long)it->index,
                         ft_status_str(st));
             } else {
                 t0 = now_ns();
                 st = render_one(pl, it);
-                add_stage_time(pl, FT_STAGE_RENDER, t0);
+                add_stage_time(pl, it, FT_STAGE_RENDER, t0);
                 if (st)
                     FT_LOGE("pipeline", "rendering failed on frame %lld: %s",
                             (long long)it->index, ft_status_str(st));
@@ -680,6 +683,8 @@ static ft_status encode_one(ft_pipeline *pl, item *it)
         .latency_ms = (double)(t1 - it->t0_ns) / 1e6,
         .picture = &picture,
     };
+    memcpy(f.stage_ms, it->stage_ms, sizeof f.stage_ms);
+    f.stage_ms[FT_STAGE_ENCODE] = (double)(t1 - t0) / 1e6;
     pthread_mutex_lock(&pl->mu);
     pl->stage_total_ms[FT_STAGE_ENCODE] += (double)(t1 - t0) / 1e6;
     pl->stats.frames_out++;

@@ -45,6 +45,8 @@ typedef struct ft_pipeline_frame {
     ft_crop crop;                    /* rendered crop, source pixels */
     double latency_ms;    /* decode to encode end for this frame */
     const ft_image *picture; /* rendered output (YUV420P, borrowed for the call) */
+    double stage_ms[FT_STAGE_COUNT]; /* this frame's time in each stage (decode includes
+                                        waiting for input) */
 } ft_pipeline_frame;
 
 /* Hooks for callers that observe or steer a run (the CLI's --track-out, the
@@ -145,8 +147,8 @@ void ft_pipeline_stats_get(ft_pipeline *pl, ft_pipeline_stats *out);
 
 /* Hot reload: takes the hot-reloadable values of `s` (borrowed, copied):
  * model.confidence, detector.dead_zones, tracking.*, camera.*,
- * stream.show_stats and stream.bitrate (live: used when the output is next
- * reopened). Each stage switches at the first frame decoded after the call,
+ * stream.show_stats and stream.bitrate (live: the open encoder is
+ * retargeted). Each stage switches at the first frame decoded after the call,
  * so every frame is processed under one consistent set. Thread-safe. */
 void ft_pipeline_update(ft_pipeline *pl, const ft_settings *s);
 

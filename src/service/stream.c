@@ -28,8 +28,7 @@ static const double latency_buckets[] = {0.005, 0.01, 0.02, 0.033, 0.05, 0.075, 
 
 enum { M_FRAMES_IN, M_FRAMES_OUT, M_SENT, M_DROPPED, M_REPEATED, M_SLATE, M_LOST_OUT,
        M_IN_RECONN, M_OUT_RECONN, M_INPUT_UP, M_OUTPUT_UP, M_FPS, M_LOST_RATIO, M_CHAOS_RATIO,
-       M_CONFIDENCE, M_RELOAD_OK, M_RELOAD_ERR, M_STAGE0, /* + FT_STAGE_COUNT gauges */
-       M_COUNT = M_STAGE0 + FT_STAGE_COUNT };
+       M_CONFIDENCE, M_RELOAD_OK, M_RELOAD_ERR, M_COUNT };
 
 struct ft_service_stream {
     ft_service_stream_params p;
@@ -45,6 +44,7 @@ struct ft_service_stream {
     ft_metrics *metrics;
     ft_metric *m[M_COUNT];
     ft_metric *latency;  /* end-to-end histogram */
+    ft_metric *stage_latency[FT_STAGE_COUNT];
     atomic_bool stop, reload_requested;
     atomic_int_fast64_t last_frame_ns;
     const char *mode;    /* tracker mode of the last frame (static string) */
@@ -271,6 +271,8 @@ static ft_status on_frame(void *user, const ft_pipeline_frame *f)
     int64_t t = now_ns();
     atomic_store(&s->last_frame_ns, t);
     ft_service_metric_observe(s->latency, f->latency_ms / 1e3);
+    for (int k = 0; k < FT_STAGE_COUNT; k++)
+        ft_service_metric_observe(s->stage_latency[k], f->stage_ms[k] / 1e3);
     float best = 0;
     for (int i = 0; i < f->n_detections; i++)
         if (f->detections[i].score > best)
@@ -320,8 +322,6 @@ static void mirror_stats(ft_service_stream *s)
     double fps = s->fps_now;
     pthread_mutex_unlock(&s->mu);
     ft_service_metric_set(s->m[M_FPS], fps);
-    for (int k = 0; k < FT_STAGE_COUNT; k++)
-        ft_service_metric_set(s->m[M_STAGE0 + k], st.stage_ms[k] / 1e3);
     /* An input stall that ends is one reconnect of the input. */
     if (s->was_stalled && !st.input_stalled)
         ft_service_metric_add(s->m[M_IN_RECONN], 1);
@@ -408,9 +408,11 @@ static ft_status add_metrics(ft_service_stream *s)
         st = ft_service_metrics_add(s->metrics, defs[i].name, defs[i].labels, defs[i].help,
                                     defs[i].type, NULL, 0, &s->m[defs[i].id]);
     for (int k = 0; k < FT_STAGE_COUNT && !st; k++)
-        st = ft_service_metrics_add(s->metrics, "ft_stage_seconds", stage_labels[k],
-                                    "Mean busy time per frame of each pipeline stage.",
-                                    FT_METRIC_GAUGE, NULL, 0, &s->m[M_STAGE0 + k]);
+        st = ft_service_metrics_add(s->metrics, "ft_stage_latency_seconds", stage_labels[k],
+                                    "Time of each frame in each pipeline stage (decode includes "
+                                    "waiting for the input).",
+                                    FT_METRIC_HISTOGRAM, latency_buckets, N_LAT_BUCKETS,
+                                    &s->stage_latency[k]);
     if (!st)
         st = ft_service_metrics_add(s->metrics, "ft_latency_seconds", NULL,
                                     "Decode-to-encode latency of each frame.", FT_METRIC_HISTOGRAM,
@@ -504,6 +506,7 @@ ft_status ft_service_stream_run(ft_service_stream *s)
     pp.output = s->p.output;
     pp.live = true;
     pp.realtime = s->p.realtime;
+    pp.track_out = s->p.track_out;
     pp.progress = false;
     pp.detector = s->det;
     pp.filter = s->filter;

@@ -16,6 +16,7 @@ typedef struct ft_service_stream_params {
     const char *input;  /* rtmp(s)/srt/udp/http(s) URL (borrowed) */
     const char *output; /* rtmp(s)/srt/udp URL (borrowed); never a local file */
     bool realtime;      /* pace the input by its timestamps (a file as a live source) */
+    const char *track_out; /* per-frame track CSV (pipeline/track_csv.h), NULL = none */
 } ft_service_stream_params;
 
 /* Is `url` a network URL the stream service may push to (rtmp, rtmps, srt,
