@@ -177,18 +177,24 @@ static bool prof_on(const ft_nn_cuda *c)
     return c->profile && !c->capturing && c->pn < PROF_EVENTS;
 }
 
-static void prof_begin(ft_nn_cuda *c)
+/* Start an event pair; returns its slot (-1: not profiling). Pairs may nest:
+ * the slot is taken at the start. */
+static int prof_begin(ft_nn_cuda *c)
 {
-    if (prof_on(c))
-        cudaEventRecord(c->pev[2 * c->pn], c->stream);
+    if (!prof_on(c))
+        return -1;
+    int i = c->pn++;
+    c->pname[i] = NULL;
+    cudaEventRecord(c->pev[2 * i], c->stream);
+    return i;
 }
 
-static void prof_end(ft_nn_cuda *c, const char *name)
+static void prof_end(ft_nn_cuda *c, int slot, const char *name)
 {
-    if (prof_on(c)) {
-        cudaEventRecord(c->pev[2 * c->pn + 1], c->stream);
-        c->pname[c->pn++] = name;
-    }
+    if (slot < 0)
+        return;
+    cudaEventRecord(c->pev[2 * slot + 1], c->stream);
+    c->pname[slot] = name;
 }
 
 /* Fold the finished event pairs into the per-operator totals (the stream has
@@ -197,7 +203,8 @@ static void prof_collect(ft_nn_cuda *c)
 {
     for (int i = 0; i < c->pn; i++) {
         float ms = 0.f;
-        if (cudaEventElapsedTime(&ms, c->pev[2 * i], c->pev[2 * i + 1]) != cudaSuccess)
+        if (!c->pname[i] ||
+            cudaEventElapsedTime(&ms, c->pev[2 * i], c->pev[2 * i + 1]) != cudaSuccess)
             continue;
         int r = 0;
         while (r < c->nprow && strcmp(c->prow[r].name, c->pname[i]))
@@ -217,9 +224,11 @@ static void prof_report(ft_nn_cuda *c)
 {
     if (!c->profile || c->pforwards == 0)
         return;
+    /* rows named "- ..." are parts of the operator rows (inside linear) */
     double total = 0;
     for (int r = 0; r < c->nprow; r++)
-        total += c->prow[r].ms;
+        if (c->prow[r].name[0] != '-')
+            total += c->prow[r].ms;
     FT_LOGI("cuda", "cuda profile: %ld eager forward passes, operators %.3f ms per pass",
             c->pforwards, total / c->pforwards);
     for (int r = 0; r < c->nprow; r++)
@@ -756,7 +765,9 @@ static void linear_enqueue(ft_nn_cuda *c, const ft_nn_linear_args *a)
         void *x16 = scratch(c, &c->x16, &c->x16_cap, (size_t)a->m * a->k * 2);
         if (!x16)
             return;
+        int ps = prof_begin(c);
         fail_cuda(c, ft_cuda_f32_to_f16(a->m, a->k, a->x, a->ldx, x16, c->stream), "f32_to_f16");
+        prof_end(c, ps, "- to f16");
         x = x16;
         ldx = a->k;
     }
@@ -774,10 +785,12 @@ static void linear_enqueue(ft_nn_cuda *c, const ft_nn_linear_args *a)
             if (a->act == FT_NN_ACT_GELU || a->act == FT_NN_ACT_SILU) {
                 /* stream order: the GEMM has read m16 before this rewrites it */
                 void *y16 = mirror_buffer(c, a->m, a->n);
+                int ps = prof_begin(c);
                 fail_cuda(c,
                           ft_cuda_epilogue(a->m, a->n, a->y, a->ldy, NULL, a->act, NULL, 0, NULL,
                                            a->y, a->ldy, y16, c->stream),
                           "activation");
+                prof_end(c, ps, "- gelu/silu");
                 if (y16)
                     mirror_set(c, a->y, a->m, a->n, a->ldy);
             }
@@ -796,10 +809,12 @@ static void linear_enqueue(ft_nn_cuda *c, const ft_nn_linear_args *a)
         return;
     }
     /* with a folded layer-scale, w and bias already carry it */
+    int ps = prof_begin(c);
     fail_cuda(c,
               ft_cuda_epilogue(a->m, a->n, t, a->n, bias, a->act, a->res, a->ldres,
                                fold ? NULL : a->scale, a->y, a->ldy, NULL, c->stream),
               "linear epilogue");
+    prof_end(c, ps, "- epilogue pass");
 }
 
 static void cuda_linear(ft_nn_backend *be, const ft_nn_linear_args *a)
@@ -807,9 +822,9 @@ static void cuda_linear(ft_nn_backend *be, const ft_nn_linear_args *a)
     ft_nn_cuda *c = cu(be);
     if (c->err)
         return;
-    prof_begin(c);
+    int ps = prof_begin(c);
     linear_enqueue(c, a);
-    prof_end(c, a->res ? "linear+residual" : "linear");
+    prof_end(c, ps, a->res ? "linear+residual" : "linear");
 }
 
 /* ---- the other operators: thin wrappers over the kernels ---- */
@@ -818,9 +833,9 @@ static void cuda_linear(ft_nn_backend *be, const ft_nn_linear_args *a)
     do {                                                                                           \
         mirror_drop(c);                                                                            \
         if (!(c)->err) {                                                                           \
-            prof_begin(c);                                                                         \
+            int ps_ = prof_begin(c);                                                               \
             fail_cuda((c), (call), (what));                                                        \
-            prof_end((c), (what));                                                                 \
+            prof_end((c), ps_, (what));                                                            \
         }                                                                                          \
     } while (0)
 
@@ -834,10 +849,10 @@ static void cuda_layernorm(ft_nn_backend *be, int m, int n, const float *x, int 
     void *y16 = mirror_buffer(c, m, n);
     if (c->err)
         return;
-    prof_begin(c);
+    int ps = prof_begin(c);
     fail_cuda(c, ft_cuda_layernorm(m, n, x, ldx, gamma, beta, eps, act, y, ldy, y16, c->stream),
               "layernorm");
-    prof_end(c, "layernorm");
+    prof_end(c, ps, "layernorm");
     if (y16)
         mirror_set(c, y, m, n, ldy);
 }
@@ -853,9 +868,9 @@ static void cuda_attention(ft_nn_backend *be, const ft_nn_attention_args *a)
     mirror_drop(c);
     if (c->err)
         return;
-    prof_begin(c);
+    int ps = prof_begin(c);
     fail_cuda(c, ft_cuda_attention(a, !c->fp32, o16, c->stream), "attention");
-    prof_end(c, "attention");
+    prof_end(c, ps, "attention");
     if (o16)
         mirror_set(c, a->out, a->batch * a->lq, a->heads * a->dh, a->ldo);
 }
@@ -877,9 +892,9 @@ static void cuda_im2col(ft_nn_backend *be, const ft_nn_im2col_args *a)
     void *y16 = mirror_buffer(c, ho * wo, cols);
     if (c->err)
         return;
-    prof_begin(c);
+    int ps = prof_begin(c);
     fail_cuda(c, ft_cuda_im2col(a, y16, c->stream), "im2col");
-    prof_end(c, "im2col");
+    prof_end(c, ps, "im2col");
     if (y16)
         mirror_set(c, a->y, ho * wo, cols, cols);
 }
@@ -1067,7 +1082,7 @@ static void cuda_image_to_tensor(ft_nn_backend *be, const ft_image *frame, int o
     int planes = nv12 ? 2 : 3;
     size_t off = 0, sent = 0, offs[3] = {0, 0, 0};
     uint8_t *d = c->frame_dev;
-    prof_begin(c);
+    int ps = prof_begin(c);
     /* each packed chunk is sent while the next is packed, so the host copy
      * and the DMA overlap */
     for (int p = 0; p < planes; p++) {
@@ -1084,7 +1099,7 @@ static void cuda_image_to_tensor(ft_nn_backend *be, const ft_image *frame, int o
             }
         }
     }
-    prof_end(c, "frame upload");
+    prof_end(c, ps, "frame upload");
     fail_cuda(c, cudaEventRecord(s->done, c->stream), "frame upload (event)");
     s->pending = true;
     ft_cuda_frame f = {
