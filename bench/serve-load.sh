@@ -1,0 +1,139 @@
+#!/bin/bash
+# Load test of `football-tracker serve` on loopback: N generated live streams
+# published to a private nginx-rtmp, one serve worker per stream (default
+# detector, 1280x720 output pushed back to nginx), N = 1, 2, ... until a step
+# is not real time. A step is real time when, over the measuring window,
+# every stream processed at least 97 % of the nominal frames and dropped none
+# (ft_frames_dropped_total unchanged) and the input never stalled
+# (ft_frames_repeated_total unchanged). Prints one line per step and the
+# largest real-time N. Everything runs on 127.0.0.1 and is stopped at the end.
+#
+#   bench/serve-load.sh [MAX_N]          (default 6)
+#
+# Environment: FT_BIN (default build/football-tracker), SIZE (input, default
+# 1280x720), FPS (default 30), WARMUP (s, default 8), WINDOW (s, default 15),
+# KEEP=1 keeps the work folder. Bounded: about (WARMUP + WINDOW + 5) s a step.
+set -u
+MAX_N=${1:-6}
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+BIN=${FT_BIN:-$ROOT/build/football-tracker}
+SIZE=${SIZE:-1280x720}
+FPS=${FPS:-30}
+WARMUP=${WARMUP:-8}
+WINDOW=${WINDOW:-15}
+MODULE=/usr/lib/nginx/modules/ngx_rtmp_module.so
+for t in nginx ffmpeg curl; do
+    command -v $t >/dev/null || { echo "serve-load: needs $t" >&2; exit 1; }
+done
+[ -r $MODULE ] || { echo "serve-load: needs $MODULE (libnginx-mod-rtmp)" >&2; exit 1; }
+[ -x "$BIN" ] || { echo "serve-load: $BIN is not built (set FT_BIN)" >&2; exit 1; }
+
+WORK=$(mktemp -d /tmp/ft-serve-load-XXXXXX)
+PIDS=()
+cleanup() {
+    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
+    wait 2>/dev/null
+    [ "${KEEP:-0}" = 1 ] && echo "work folder: $WORK" || rm -rf "$WORK"
+}
+trap cleanup EXIT INT TERM
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+RTMP=$(free_port)
+HTTP=$(free_port)
+
+echo "serve-load: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
+echo "serve-load: input ${SIZE}@${FPS} (synth, looped), output 1280x720, default detector"
+"$BIN" synth --out "$WORK/clip.mp4" --seconds 20 --fps "$FPS" --size "$SIZE" --seed 11 \
+    >"$WORK/synth.log" 2>&1 || { echo "synth failed" >&2; exit 1; }
+
+cat >"$WORK/nginx.conf" <<NGINX
+load_module $MODULE;
+daemon off;
+master_process off;
+worker_processes 1;
+pid $WORK/nginx.pid;
+error_log $WORK/nginx-error.log warn;
+events { worker_connections 256; }
+rtmp { server { listen 127.0.0.1:$RTMP; application live { live on; record off; } } }
+NGINX
+nginx -c "$WORK/nginx.conf" -p "$WORK" -e "$WORK/nginx-error.log" >"$WORK/nginx.out" 2>&1 &
+PIDS+=($!)
+sleep 0.5
+
+worker_ticks() { # CPU ticks (user + system) of all workers now
+    local t=0
+    for pid in $(curl -s -m 3 "http://127.0.0.1:$HTTP/status.json" | grep -o '"pid":[0-9]*' | cut -d: -f2); do
+        [ -r "/proc/$pid/stat" ] && t=$((t + $(awk '{ print $14 + $15 }' "/proc/$pid/stat")))
+    done
+    echo $t
+}
+
+metric() { # metric SERIES -> value (0 when absent)
+    curl -s -m 3 "http://127.0.0.1:$HTTP/metrics" | awk -v s="$1" '$1 == s { print $2; f=1 } END { if (!f) print 0 }'
+}
+
+best=0
+for ((n = 1; n <= MAX_N; n++)); do
+    # Publishers: one looping ffmpeg per stream, real-time paced.
+    pubs=()
+    for ((i = 1; i <= n; i++)); do
+        ffmpeg -nostdin -loglevel error -re -stream_loop -1 -i "$WORK/clip.mp4" -c copy -f flv \
+            "rtmp://127.0.0.1:$RTMP/live/in$i" >>"$WORK/pub.log" 2>&1 &
+        pubs+=($!)
+        PIDS+=($!)
+    done
+    {
+        echo "serve:"
+        echo "  port: $HTTP"
+        echo "  realtime: false"
+        echo "  set: {output.width: 1280, output.height: 720, stream.bitrate: 2500k}"
+        echo "streams:"
+        for ((i = 1; i <= n; i++)); do
+            echo "  s$i: {input: \"rtmp://127.0.0.1:$RTMP/live/in$i\", output: \"rtmp://127.0.0.1:$RTMP/live/out$i\"}"
+        done
+    } >"$WORK/streams.yml"
+    "$BIN" serve --streams "$WORK/streams.yml" >"$WORK/serve-$n.log" 2>&1 &
+    serve=$!
+    PIDS+=($serve)
+    sleep "$WARMUP"
+    declare -A p0 d0 r0
+    for ((i = 1; i <= n; i++)); do
+        p0[$i]=$(metric "ft_frames_processed_total{stream=\"s$i\"}")
+        d0[$i]=$(metric "ft_frames_dropped_total{stream=\"s$i\"}")
+        r0[$i]=$(metric "ft_frames_repeated_total{stream=\"s$i\"}")
+    done
+    cpu0=$(awk '/^cpu /{print $2+$3+$4+$6+$7+$8, $5}' /proc/stat)
+    w0=$(worker_ticks)
+    sleep "$WINDOW"
+    w1=$(worker_ticks)
+    cpu1=$(awk '/^cpu /{print $2+$3+$4+$6+$7+$8, $5}' /proc/stat)
+    per=$(awk -v a="$w0" -v b="$w1" -v hz="$(getconf CLK_TCK)" -v w="$WINDOW" -v n="$n" 'BEGIN { printf "%.0f", 100 * (b - a) / hz / w / n }')
+    ok=1
+    worst=999
+    drops=0
+    reps=0
+    for ((i = 1; i <= n; i++)); do
+        p=$(metric "ft_frames_processed_total{stream=\"s$i\"}")
+        d=$(metric "ft_frames_dropped_total{stream=\"s$i\"}")
+        r=$(metric "ft_frames_repeated_total{stream=\"s$i\"}")
+        pct=$(awk -v a="${p0[$i]}" -v b="$p" -v f="$FPS" -v w="$WINDOW" 'BEGIN { printf "%.1f", 100 * (b - a) / (f * w) }')
+        drops=$(awk -v s="$drops" -v a="${d0[$i]}" -v b="$d" 'BEGIN { print s + b - a }')
+        reps=$(awk -v s="$reps" -v a="${r0[$i]}" -v b="$r" 'BEGIN { print s + b - a }')
+        worst=$(awk -v a="$worst" -v b="$pct" 'BEGIN { print (b < a) ? b : a }')
+    done
+    load=$(metric ft_serve_load)
+    lat=$(curl -s -m 3 "http://127.0.0.1:$HTTP/metrics" | awk '/^ft_latency_seconds_sum/ { s += $2 } /^ft_latency_seconds_count/ { c += $2 } END { if (c) printf "%.1f", 1000 * s / c; else print "n/a" }')
+    busy=$(echo "$cpu0 $cpu1" | awk '{ printf "%.0f", 100 * ($3 - $1) / (($3 - $1) + ($4 - $2)) }')
+    awk -v w="$worst" 'BEGIN { exit !(w >= 97) }' || ok=0
+    [ "$drops" = 0 ] || ok=0
+    [ "$reps" = 0 ] || ok=0
+    printf 'N=%d  slowest stream %s%% of %s fps  dropped %s  repeated %s  mean latency %s ms  ft_serve_load %s  CPU per worker %s%% of a core  machine CPU %s%% (load avg %s)  -> %s\n' \
+        "$n" "$worst" "$FPS" "$drops" "$reps" "$lat" "$load" "$per" "$busy" "$(cut -d' ' -f1 /proc/loadavg)" \
+        "$([ $ok = 1 ] && echo 'real time' || echo 'NOT real time')"
+    kill -TERM "$serve"
+    wait "$serve" 2>/dev/null
+    for p in "${pubs[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
+    [ $ok = 1 ] || break
+    best=$n
+done
+echo "serve-load: largest real-time N = $best (input ${SIZE}@${FPS}, output 1280x720, default detector)"
