@@ -219,6 +219,8 @@ static void worker_start(ft_service_supervisor *s, worker *w, int64_t now)
         sigset_t none;
         sigemptyset(&none);
         sigprocmask(SIG_SETMASK, &none, NULL);
+        /* Nothing of the supervisor's (HTTP socket, NVML) leaks into a worker. */
+        close_range(3, ~0U, 0);
         execv(s->bin, argv);
         _exit(127);
     }
