@@ -8,11 +8,13 @@
  *      things brighter than the background are "moving" for static and
  *      panning cameras alike; a scene cut resets it;
  *   3. seeds: pixels clearly brighter than their neighbourhood (a blurred
- *      8x8-block mean), grouped into 8-connected blobs;
- *   4. each small blob is scored: contrast, roundness, a darker and grassy
- *      ring around it, whiteness, share of moving pixels, size against the
- *      ball size learnt for that image row, and a predecessor in the previous
- *      frame; a logistic function turns the sum into a confidence.
+ *      8x8-block mean), grouped into 8-connected blobs; blobs off the
+ *      automatic pitch mask are skipped, and blobs that may hide a ball
+ *      (touching a sock, rolling over a line) are split again;
+ *   4. each blob is scored: contrast, shape, size, motion and motion
+ *      consistency, the ring around it, the grass farther out and above it;
+ *      a softmax over the frame's blobs and a "no ball" option turns the
+ *      logits into confidences.
  * Everything is allocated when the frame size changes, never per frame. */
 #include "detect/classic.h"
 

@@ -3,8 +3,9 @@
  * them on appearance (contrast, roundness, whiteness, grass around them, size
  * expected at that image row) and motion (against a background model that
  * follows camera pans), and returns several candidates with confidences for
- * the tracker to choose from. Dead zones and the pitch mask are applied
- * afterwards by detect/filters.h, as for every detector. */
+ * the tracker to choose from. It skips blobs off the grass (the automatic
+ * pitch mask of detect/filters.h); the configured dead zones and pitch mask
+ * are applied afterwards by detect/filters.h, as for every detector. */
 #ifndef FT_DETECT_CLASSIC_H
 #define FT_DETECT_CLASSIC_H
 
