@@ -47,8 +47,8 @@ static struct {
     bool ok; /* prerequisites present and everything started */
     char dir[64];
     const char *bin;
-    int rtmp_port, http_port;
-    pid_t nginx, publisher, service, recorder;
+    int rtmp_port, out_port, http_port;
+    pid_t nginx, nginx_out, publisher, service, recorder;
     char in_url[128], out_url[128];
 } g;
 
@@ -233,6 +233,37 @@ static bool have(const char *cmd)
     return system(c) == 0;
 }
 
+/* Starts nginx with the RTMP module on 127.0.0.1:port, its config, pid and
+ * logs in the temp dir under `name`; returns its pid once it listens. */
+static pid_t start_nginx(const char *name, int port)
+{
+    char conf[1024], file[64], confp[256], errlog[256], log[64];
+    snprintf(conf, sizeof conf,
+             "load_module " RTMP_MODULE ";\n"
+             "daemon off;\nmaster_process off;\nworker_processes 1;\n"
+             "pid %s/%s.pid;\nerror_log %s/%s-error.log info;\n"
+             "events { worker_connections 64; }\n"
+             "rtmp { server { listen 127.0.0.1:%d; application live { live on; record off; } } }\n",
+             g.dir, name, g.dir, name, port);
+    snprintf(file, sizeof file, "%s.conf", name);
+    write_text(file, conf);
+    path_in(confp, sizeof confp, file);
+    snprintf(file, sizeof file, "%s-error.log", name);
+    path_in(errlog, sizeof errlog, file);
+    snprintf(log, sizeof log, "%s.out", name);
+    char *const nargv[] = {"nginx", "-c", confp, "-p", g.dir, "-e", errlog, NULL};
+    pid_t pid = spawn(log, nargv);
+    for (int i = 0; i < 100 && pid > 0 && !port_open(port); i++)
+        sleep_s(0.05);
+    if (pid <= 0 || !port_open(port)) {
+        fprintf(stderr, "nginx did not start (see %s)\n", errlog);
+        if (pid > 0)
+            stop(&pid, SIGKILL, 2);
+        return -1;
+    }
+    return pid;
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -252,7 +283,7 @@ static int setup(void **state)
     /* The broadcast scenario keeps the ball a few pixels wide at a size the
      * shared 2-core test machine decodes and detects in real time. */
     snprintf(cmd, sizeof cmd,
-             "%s synth --out %s --truth %s --seconds 24 --fps %d --size 640x360 --seed 5 "
+             "%s synth --out %s --truth %s --seconds 30 --fps %d --size 640x360 --seed 5 "
              "--scenario broadcast >/dev/null 2>&1",
              g.bin, p, truth, FPS);
     if (system(cmd) != 0)
@@ -261,28 +292,14 @@ static int setup(void **state)
     g.http_port = free_port();
     if (g.rtmp_port <= 0 || g.http_port <= 0)
         return -1;
-    char conf[1024];
-    snprintf(conf, sizeof conf,
-             "load_module " RTMP_MODULE ";\n"
-             "daemon off;\nmaster_process off;\nworker_processes 1;\n"
-             "pid %s/nginx.pid;\nerror_log %s/nginx-error.log info;\n"
-             "events { worker_connections 64; }\n"
-             "rtmp { server { listen 127.0.0.1:%d; application live { live on; record off; } } }\n",
-             g.dir, g.dir, g.rtmp_port);
-    write_text("nginx.conf", conf);
-    char confp[256], errlog[256];
-    path_in(confp, sizeof confp, "nginx.conf");
-    path_in(errlog, sizeof errlog, "nginx-error.log");
-    char *const nargv[] = {"nginx", "-c", confp, "-p", g.dir, "-e", errlog, NULL};
-    g.nginx = spawn("nginx.out", nargv);
-    for (int i = 0; i < 100 && !port_open(g.rtmp_port); i++)
-        sleep_s(0.05);
-    if (!port_open(g.rtmp_port)) {
-        fprintf(stderr, "nginx did not start (see %s)\n", errlog);
+    g.out_port = free_port();
+    /* Two servers: the camera's ingest and the CDN the output goes to, so
+     * each side can fail on its own. */
+    if (g.out_port <= 0 || (g.nginx = start_nginx("ingest", g.rtmp_port)) <= 0 ||
+        (g.nginx_out = start_nginx("cdn", g.out_port)) <= 0)
         return -1;
-    }
     snprintf(g.in_url, sizeof g.in_url, "rtmp://127.0.0.1:%d/live/in-key123", g.rtmp_port);
-    snprintf(g.out_url, sizeof g.out_url, "rtmp://127.0.0.1:%d/live/out-key456", g.rtmp_port);
+    snprintf(g.out_url, sizeof g.out_url, "rtmp://127.0.0.1:%d/live/out-key456", g.out_port);
     write_text("token", "test-token-1\n");
     path_in(p, sizeof p, "token");
     chmod(p, 0600);
@@ -324,6 +341,7 @@ static int teardown(void **state)
     stop(&g.service, SIGTERM, 10);
     stop(&g.recorder, SIGINT, 5);
     stop(&g.nginx, SIGTERM, 5);
+    stop(&g.nginx_out, SIGTERM, 5);
     if (g.dir[0] && !getenv("FT_KEEP_TMP")) {
         char cmd[128];
         snprintf(cmd, sizeof cmd, "rm -rf %s", g.dir);
@@ -534,7 +552,7 @@ static void test_publisher_restart(void **state)
     assert_true(status_num("frames_slate") > 0);
     char body[256];
     assert_int_equal(get("/ready", body, sizeof body), 503);
-    g.publisher = publish("12", "12");
+    g.publisher = publish("12", "18");
     assert_true(wait_ready(25));
     assert_true(metric("ft_reconnects_total{direction=\"input\"}") >= 1);
     sleep_s(3);
@@ -579,7 +597,7 @@ static void check_ball_in_crop(void)
     static double tx[1024], ty[1024];
     static track_row rows[2048];
     int nt = load_truth(tx, ty, 1024);
-    assert_true(nt >= 24 * FPS);
+    assert_true(nt >= 30 * FPS);
     char p[256], line[1024];
     path_in(p, sizeof p, "track.csv");
     FILE *f = fopen(p, "r");
@@ -635,9 +653,6 @@ static void test_output_continuous(void **state)
     (void)state;
     if (!g.ok)
         skip();
-    stop(&g.publisher, SIGKILL, 2);
-    kill(g.service, SIGTERM);
-    assert_int_equal(wait_exit(&g.service, 15), 0);
     stop(&g.recorder, SIGINT, 5);
     char rec[256], cmd[512];
     path_in(rec, sizeof rec, "out.flv");
@@ -673,9 +688,43 @@ static void test_output_continuous(void **state)
     pclose(p);
     assert_int_equal(w, 640);
     assert_int_equal(h, 360);
+}
+
+/* The CDN goes away while the camera keeps publishing: the output is
+ * reopened with backoff on its own, the input never notices. Then a clean
+ * stop (exit 0), the ball-in-crop check on the track the service wrote, and
+ * no secret in its log. */
+static void test_output_reconnect(void **state)
+{
+    (void)state;
+    if (!g.ok)
+        skip();
+    double in_reconn = metric("ft_reconnects_total{direction=\"input\"}");
+    stop(&g.nginx_out, SIGKILL, 2);
+    bool down = false;
+    for (int i = 0; i < 40 && !down; i++) {
+        sleep_s(0.1);
+        down = metric("ft_up{direction=\"output\"}") == 0;
+    }
+    assert_true(down);
+    sleep_s(1);
+    assert_true((g.nginx_out = start_nginx("cdn", g.out_port)) > 0);
+    bool up = false;
+    for (int i = 0; i < 100 && !up; i++) {
+        sleep_s(0.1);
+        up = metric("ft_reconnects_total{direction=\"output\"}") >= 1 &&
+             metric("ft_up{direction=\"output\"}") == 1;
+    }
+    assert_true(up);
+    assert_true(metric("ft_frames_output_lost_total") > 0);
+    assert_true(metric("ft_reconnects_total{direction=\"input\"}") == in_reconn);
+    stop(&g.publisher, SIGKILL, 2);
+    kill(g.service, SIGTERM);
+    assert_int_equal(wait_exit(&g.service, 15), 0);
     check_ball_in_crop();
+    char log[256], cmd[512];
+    FILE *p;
     /* Nothing of the stream keys in the service's log. */
-    char log[256];
     path_in(log, sizeof log, "service.log");
     snprintf(cmd, sizeof cmd, "grep -c -e key123 -e key456 -e test-token-1 %s", log);
     p = popen(cmd, "r");
@@ -684,6 +733,44 @@ static void test_output_continuous(void **state)
     assert_int_equal(fscanf(p, "%d", &hits), 1);
     pclose(p);
     assert_int_equal(hits, 0);
+}
+
+/* Runs `stream` with `args` to its end; returns its exit code. */
+static int run_stream(const char *args)
+{
+    char cmd[1024], log[256];
+    path_in(log, sizeof log, "exit.log");
+    snprintf(cmd, sizeof cmd, "timeout 60 %s stream %s --http-port %d >>%s 2>&1", g.bin, args,
+             free_port(), log);
+    int rc = system(cmd);
+    return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+}
+
+/* Exit codes: 1 for a URL stream mode refuses, 4 when the output cannot be
+ * opened, 3 once every reconnect attempt of the input failed. */
+static void test_exit_codes(void **state)
+{
+    (void)state;
+    if (!g.ok)
+        skip();
+    int dead = free_port(); /* nothing listens there */
+    char args[768], clip[256];
+    path_in(clip, sizeof clip, "clip.mp4");
+    snprintf(args, sizeof args, "--input file://%s --output %s/out.mp4", clip, g.dir);
+    assert_int_equal(run_stream(args), 1); /* video is never written to disk */
+    snprintf(args, sizeof args, "--input ftp://example/x --output rtmp://127.0.0.1:%d/live/x",
+             dead);
+    assert_int_equal(run_stream(args), 1);
+    snprintf(args, sizeof args,
+             "--input file://%s --realtime --output rtmp://127.0.0.1:%d/live/x "
+             "--set stream.reconnect_attempts=1 --set stream.reconnect_delay=0.1",
+             clip, dead);
+    assert_int_equal(run_stream(args), 4);
+    snprintf(args, sizeof args,
+             "--input rtmp://127.0.0.1:%d/live/x --output rtmp://127.0.0.1:%d/live/y "
+             "--set stream.reconnect_attempts=2 --set stream.reconnect_delay=0.1",
+             dead, dead);
+    assert_int_equal(run_stream(args), 3);
 }
 
 int main(void)
@@ -695,6 +782,8 @@ int main(void)
         cmocka_unit_test(test_publisher_restart),
         cmocka_unit_test(test_status_page_in_browser),
         cmocka_unit_test(test_output_continuous),
+        cmocka_unit_test(test_output_reconnect),
+        cmocka_unit_test(test_exit_codes),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
