@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "core/log.h"
 #include "io/reader.h"
@@ -20,6 +21,13 @@
 #include "service/http.h"
 #include "service/metrics.h"
 #include "service/preview.h"
+#include "service/supervisor_internal.h" /* NVML loader shared with `serve` */
+
+/* GPUs shown in the metrics (label values must be static strings). */
+#define MAX_GPU_METRICS 8
+static const char *const gpu_labels[MAX_GPU_METRICS] = {
+    "gpu=\"0\"", "gpu=\"1\"", "gpu=\"2\"", "gpu=\"3\"",
+    "gpu=\"4\"", "gpu=\"5\"", "gpu=\"6\"", "gpu=\"7\""};
 
 /* Latency buckets in seconds, from one frame time to a stall. */
 static const double latency_buckets[] = {0.005, 0.01, 0.02, 0.033, 0.05, 0.075, 0.1,
@@ -45,6 +53,10 @@ struct ft_service_stream {
     ft_metric *m[M_COUNT];
     ft_metric *latency;  /* end-to-end histogram */
     ft_metric *stage_latency[FT_STAGE_COUNT];
+    ft_serve_nvml *nvml; /* NULL without an NVIDIA driver */
+    int n_gpus;          /* GPUs with metrics */
+    ft_metric *gpu_util[MAX_GPU_METRICS], *gpu_used[MAX_GPU_METRICS],
+        *gpu_total[MAX_GPU_METRICS], *vram_self;
     atomic_bool stop, reload_requested;
     atomic_int_fast64_t last_frame_ns;
     const char *mode;    /* tracker mode of the last frame (static string) */
@@ -328,6 +340,22 @@ static void mirror_stats(ft_service_stream *s)
     s->was_stalled = st.input_stalled;
 }
 
+/* GPU utilisation and memory through NVML, once a second. */
+static void mirror_gpu(ft_service_stream *s)
+{
+    if (!s->nvml)
+        return;
+    ft_serve_nvml_refresh(s->nvml);
+    for (int g = 0; g < s->n_gpus; g++) {
+        uint64_t used = 0, total = 0;
+        ft_serve_nvml_gpu_memory(s->nvml, g, &used, &total);
+        ft_service_metric_set(s->gpu_util[g], ft_serve_nvml_gpu_utilization(s->nvml, g));
+        ft_service_metric_set(s->gpu_used[g], (double)used);
+        ft_service_metric_set(s->gpu_total[g], (double)total);
+    }
+    ft_service_metric_set(s->vram_self, (double)ft_serve_nvml_pid_bytes(s->nvml, (int)getpid()));
+}
+
 static bool files_changed(ft_service_stream *s)
 {
     struct timespec now[FT_CONFIG_FILE_COUNT];
@@ -352,6 +380,8 @@ static void *monitor_main(void *arg)
             if (ft_service_stream_reload(s, err, sizeof err))
                 FT_LOGD("service", "kept the previous configuration");
         mirror_stats(s);
+        if (tick % 10 == 0)
+            mirror_gpu(s);
     }
     return NULL;
 }
@@ -413,6 +443,23 @@ static ft_status add_metrics(ft_service_stream *s)
                                     "waiting for the input).",
                                     FT_METRIC_HISTOGRAM, latency_buckets, N_LAT_BUCKETS,
                                     &s->stage_latency[k]);
+    /* One family after the other: the exposition groups series by name. */
+    for (int g = 0; g < s->n_gpus && !st; g++)
+        st = ft_service_metrics_add(s->metrics, "ft_gpu_utilization_percent", gpu_labels[g],
+                                    "GPU busy time over NVML's last sample period, percent.",
+                                    FT_METRIC_GAUGE, NULL, 0, &s->gpu_util[g]);
+    for (int g = 0; g < s->n_gpus && !st; g++)
+        st = ft_service_metrics_add(s->metrics, "ft_gpu_vram_used_bytes", gpu_labels[g],
+                                    "GPU memory in use on the device (all processes).",
+                                    FT_METRIC_GAUGE, NULL, 0, &s->gpu_used[g]);
+    for (int g = 0; g < s->n_gpus && !st; g++)
+        st = ft_service_metrics_add(s->metrics, "ft_gpu_vram_total_bytes", gpu_labels[g],
+                                    "GPU memory of the device.", FT_METRIC_GAUGE, NULL, 0,
+                                    &s->gpu_total[g]);
+    if (!st && s->n_gpus > 0)
+        st = ft_service_metrics_add(s->metrics, "ft_process_vram_bytes", NULL,
+                                    "GPU memory used by this process over all GPUs.",
+                                    FT_METRIC_GAUGE, NULL, 0, &s->vram_self);
     if (!st)
         st = ft_service_metrics_add(s->metrics, "ft_latency_seconds", NULL,
                                     "Decode-to-encode latency of each frame.", FT_METRIC_HISTOGRAM,
@@ -452,6 +499,11 @@ ft_status ft_service_stream_create(const ft_service_stream_params *p, ft_config 
         goto out;
     }
     int pw = 640, ph = (int)(640.0 * set->output.height / set->output.width) & ~1;
+    if ((s->nvml = ft_serve_nvml_open())) {
+        s->n_gpus = ft_serve_nvml_gpus(s->nvml);
+        if (s->n_gpus > MAX_GPU_METRICS)
+            s->n_gpus = MAX_GPU_METRICS;
+    }
     if ((st = ft_service_metrics_create(&s->metrics)) || (st = add_metrics(s)) ||
         (st = ft_service_preview_create(pw, ph < 16 ? 16 : ph, 5.0, &s->preview)))
         goto out;
@@ -581,6 +633,7 @@ void ft_service_stream_destroy(ft_service_stream **ps)
     ft_pipeline_destroy(&pl);
     ft_service_preview_destroy(&s->preview);
     ft_service_metrics_destroy(&s->metrics);
+    ft_serve_nvml_close(&s->nvml);
     ft_detect_filter_destroy(&s->filter);
     ft_detector_destroy(&s->det);
     if (s->cfg != s->cfg0)

@@ -77,6 +77,8 @@ uint64_t ft_serve_nvml_pid_bytes(const ft_serve_nvml *n, int pid);
 /* Number of GPUs and one GPU's used and total memory, bytes. */
 int ft_serve_nvml_gpus(const ft_serve_nvml *n);
 void ft_serve_nvml_gpu_memory(const ft_serve_nvml *n, int gpu, uint64_t *used, uint64_t *total);
+/* One GPU's utilisation, percent of the last sample period (0 when unknown). */
+unsigned int ft_serve_nvml_gpu_utilization(const ft_serve_nvml *n, int gpu);
 
 /* Shuts NVML down (NULL allowed) and sets *n to NULL. */
 void ft_serve_nvml_close(ft_serve_nvml **n);

@@ -29,13 +29,20 @@ typedef int (*fn_count)(unsigned int *);
 typedef int (*fn_handle)(unsigned int, nvml_device *);
 typedef int (*fn_memory)(nvml_device, nvml_memory *);
 typedef int (*fn_procs)(nvml_device, unsigned int *, nvml_process *);
+/* nvmlUtilization_t: percent of time busy over the last sample period. */
+typedef struct nvml_utilization {
+    unsigned int gpu, memory;
+} nvml_utilization;
+typedef int (*fn_util)(nvml_device, nvml_utilization *);
 
 struct ft_serve_nvml {
     void *lib;
     fn_init shutdown;
     fn_memory memory;
     fn_procs compute, graphics;
+    fn_util util;
     int n_gpus;
+    unsigned int busy[MAX_GPUS]; /* utilisation %, last refresh */
     nvml_device dev[MAX_GPUS];
     uint64_t used[MAX_GPUS], total[MAX_GPUS];
     int n_procs;
@@ -71,6 +78,7 @@ ft_serve_nvml *ft_serve_nvml_open(void)
                                "nvmlDeviceGetComputeRunningProcesses_v2");
     n->graphics = (fn_procs)sym(lib, "nvmlDeviceGetGraphicsRunningProcesses_v3",
                                 "nvmlDeviceGetGraphicsRunningProcesses_v2");
+    n->util = (fn_util)sym(lib, "nvmlDeviceGetUtilizationRates", NULL);
     if (count(&cnt) != 0)
         cnt = 0;
     for (unsigned int i = 0; i < cnt && n->n_gpus < MAX_GPUS; i++)
@@ -99,6 +107,9 @@ void ft_serve_nvml_refresh(ft_serve_nvml *n)
             n->used[g] = m.used;
             n->total[g] = m.total;
         }
+        nvml_utilization u = {0};
+        if (n->util && n->util(n->dev[g], &u) == 0)
+            n->busy[g] = u.gpu;
         add_procs(n, n->compute, n->dev[g]);
         add_procs(n, n->graphics, n->dev[g]);
     }
@@ -124,6 +135,11 @@ void ft_serve_nvml_gpu_memory(const ft_serve_nvml *n, int gpu, uint64_t *used, u
 {
     *used = n->used[gpu];
     *total = n->total[gpu];
+}
+
+unsigned int ft_serve_nvml_gpu_utilization(const ft_serve_nvml *n, int gpu)
+{
+    return n->busy[gpu];
 }
 
 void ft_serve_nvml_close(ft_serve_nvml **pn)
