@@ -18,7 +18,7 @@ OUT=${OUT:-/tmp/gpu-share}
 WORK=${TMPDIR:-/tmp}/gpu-share-work
 mkdir -p "$OUT" "$WORK"
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader | tee "$OUT/gpu.txt"
-if ! ldconfig -p | grep -q 'libopenblas.so.0' && [ -d "$ROOT/third_party/debs" ]; then
+if ! ldconfig -p | grep -q 'libminizip.so.1' && [ -d "$ROOT/third_party/debs" ]; then
     for f in "$ROOT"/third_party/debs/*.deb; do dpkg-deb -x "$f" "$WORK/sys"; done
     L=$WORK/sys/usr/lib/x86_64-linux-gnu
     export LD_LIBRARY_PATH=$L:$L/openblas-pthread:${LD_LIBRARY_PATH:-}
@@ -56,7 +56,9 @@ inproc=$(sed -n "s/.*$K concurrent streams (batch 1 each): \([0-9.]*\) frames\/s
 
 echo "== $K processes, time-sliced"
 sliced=$(procs sliced)
-mem=$(grep -h 'device memory of one model' "$OUT"/sliced-1.log | sed 's/.*: //')
+# Device memory of one model: only meaningful in the process alone (the bench
+# reads the device-wide figure, which other processes change meanwhile).
+mem=$(grep -h 'device memory of one model' "$OUT"/inproc.log | sed 's/.*: //')
 
 mps=n/a
 if command -v nvidia-cuda-mps-control >/dev/null; then
@@ -74,8 +76,8 @@ fi
 ratio() { awk -v a="$1" -v b="$sliced" 'BEGIN { if (b > 0 && a + 0 > 0) printf "%.2fx", a / b; else print "n/a" }'; }
 {
     echo "gpu-share K=$K ($(cat "$OUT/gpu.txt")), RF-DETR Medium, 1080p NV12, batch 1"
-    echo "  1 process, 1 model alone:                 ${one:-n/a} frames/s"
-    echo "  $K processes, 1 model each, time-sliced:  $sliced frames/s (baseline; ${mem:-?} per model)"
+    echo "  1 process, 1 model alone:                 ${one:-n/a} frames/s (${mem:-?} of device memory)"
+    echo "  $K processes, 1 model each, time-sliced:  $sliced frames/s (baseline)"
     echo "  $K processes, 1 model each, MPS:          $mps frames/s ($(ratio "$mps"))"
     echo "  1 process, $K models on $K CUDA streams:  ${inproc:-n/a} frames/s ($(ratio "${inproc:-0}"))"
     echo "  streams at 30 fps (detection only): time-sliced $(awk -v a="$sliced" 'BEGIN{printf "%d", a/30}'), MPS $(awk -v a="$mps" 'BEGIN{printf "%d", a/30}'), in-process $(awk -v a="${inproc:-0}" 'BEGIN{printf "%d", a/30}')"
