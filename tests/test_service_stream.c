@@ -306,7 +306,7 @@ static int setup(void **state)
     char sc[512];
     snprintf(sc, sizeof sc,
              "stream:\n  reconnect_attempts: 10\n  reconnect_delay: 0.5\n  bitrate: 1000000\n"
-             "  timeout_ms: 2000\n"
+             "  timeout_ms: 2000\n  memory_limit_mb: 4096\n"
              "http:\n  token_file: %s/token\n",
              g.dir);
     write_text("stream_config.yml", sc);
@@ -429,6 +429,16 @@ static void test_flowing_and_metrics(void **state)
     assert_non_null(strstr(body, "\"input\":\"connected\""));
     assert_int_equal(get("/config", body, sizeof body), 200);
     assert_null(strstr(body, "test-token-1"));
+    /* stream.memory_limit_mb became the process's RLIMIT_AS. */
+    char lim[64], line[256];
+    snprintf(lim, sizeof lim, "/proc/%d/limits", (int)g.service);
+    FILE *f = fopen(lim, "r");
+    assert_non_null(f);
+    bool capped = false;
+    while (fgets(line, sizeof line, f))
+        capped |= !strncmp(line, "Max address space", 17) && strstr(line, " 4294967296 ");
+    fclose(f);
+    assert_true(capped);
     double lost = metric("ft_lost_frames_percent");
     assert_true(lost >= 0 && lost <= 100);
 }
@@ -469,7 +479,7 @@ static void test_reload(void **state)
     /* A bad value in the file + SIGHUP: refused, old value kept. */
     snprintf(sc, sizeof sc,
              "stream:\n  reconnect_attempts: 10\n  reconnect_delay: 0.5\n  bitrate: -5\n"
-             "  timeout_ms: 2000\n"
+             "  timeout_ms: 2000\n  memory_limit_mb: 4096\n"
              "http:\n  token_file: %s/token\n",
              g.dir);
     write_text("stream_config.yml", sc);
@@ -483,7 +493,7 @@ static void test_reload(void **state)
     sleep_s(1.1); /* a new mtime even on coarse file systems */
     snprintf(sc, sizeof sc,
              "stream:\n  reconnect_attempts: 10\n  reconnect_delay: 0.5\n  bitrate: 2000000\n"
-             "  timeout_ms: 2000\n"
+             "  timeout_ms: 2000\n  memory_limit_mb: 4096\n"
              "http:\n  token_file: %s/token\n",
              g.dir);
     write_text("stream_config.yml", sc);

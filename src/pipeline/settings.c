@@ -84,6 +84,10 @@ static const ft_option stream_options[] = {
      "5000", 100, 600000, 0, "RTMP_TIMEOUT", NULL},
     {"buffer_size", "Network buffer size in bytes.", FT_OPT_INT, S(buffer_size), "4096000", 4096,
      1073741824, 0, "RTMP_BUFFER_SIZE", NULL},
+    {"memory_limit_mb",
+     "Address-space cap (RLIMIT_AS) of the stream service in MiB; 0 = none. Leave it 0 with "
+     "CUDA, which reserves large address ranges.",
+     FT_OPT_INT, S(memory_limit_mb), "0", 0, 1048576, 0, NULL, NULL},
     FT_OPTION_END,
 };
 #undef S

@@ -85,6 +85,7 @@ typedef struct ft_stream_settings {
     double reconnect_delay; /* first reconnect delay, seconds (doubles each try) */
     int timeout_ms;         /* network I/O timeout */
     int buffer_size;        /* network buffer, bytes */
+    int memory_limit_mb;    /* stream service address-space cap (RLIMIT_AS), 0 = none */
 } ft_stream_settings;
 
 /* stream_config.yml `encoder:` */

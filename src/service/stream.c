@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -388,6 +389,29 @@ static void *monitor_main(void *arg)
 
 /* ---- lifecycle ---- */
 
+/* stream.memory_limit_mb: a runaway allocation then fails inside the
+ * process (and is reported) instead of starving the machine. Only lowered,
+ * never raised above a limit set from outside. */
+static ft_status apply_memory_limit(int mb)
+{
+    if (mb <= 0)
+        return FT_OK;
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_AS, &rl))
+        return FT_ERR_RUNTIME;
+    rlim_t want = (rlim_t)mb << 20;
+    if (rl.rlim_max != RLIM_INFINITY && want > rl.rlim_max)
+        want = rl.rlim_max;
+    rl.rlim_cur = want;
+    if (setrlimit(RLIMIT_AS, &rl)) {
+        FT_LOGE("service", "stream.memory_limit_mb %d: cannot set RLIMIT_AS: %s", mb,
+                strerror(errno));
+        return FT_ERR_CONFIG;
+    }
+    FT_LOGI("service", "address space limited to %d MiB", mb);
+    return FT_OK;
+}
+
 static ft_status add_metrics(ft_service_stream *s)
 {
     static const struct {
@@ -498,6 +522,8 @@ ft_status ft_service_stream_create(const ft_service_stream_params *p, ft_config 
         st = FT_ERR_CONFIG;
         goto out;
     }
+    if ((st = apply_memory_limit(set->stream.memory_limit_mb)))
+        goto out;
     int pw = 640, ph = (int)(640.0 * set->output.height / set->output.width) & ~1;
     if ((s->nvml = ft_serve_nvml_open())) {
         s->n_gpus = ft_serve_nvml_gpus(s->nvml);
