@@ -198,6 +198,56 @@ static void test_crop_and_smoothness(void **state)
     assert_float_equal(r.in_crop_center, 100.0 * center / N, 1e-9);
 }
 
+/* Framing figures: how tight the crop is, so that a full-frame camera (ball
+ * always "in crop") shows as such. */
+static void test_framing(void **state)
+{
+    (void)state;
+    make_truth();
+    make_track(0, 0);
+    /* 100 frames at half width (zoom 2), 200 at the full 1920x1080 frame. */
+    for (int i = 0; i < N; i++) {
+        const float k = i < 100 ? 0.5f : 1.0f;
+        rows[i].crop_x = rows[i].crop_y = 0.0f;
+        rows[i].crop_w = 1920.0f * k;
+        rows[i].crop_h = 1080.0f * k;
+    }
+    ft_eval_params p;
+    ft_eval_params_default(&p);
+    assert_true(ft_eval_parse_size("1920x1080", &p.frame_w, &p.frame_h));
+    assert_int_equal(p.frame_w, 1920);
+    assert_int_equal(p.frame_h, 1080);
+    for (int known = 1; known >= 0; known--) {
+        if (!known)
+            p.frame_w = p.frame_h = 0; /* the widest crop stands for the frame */
+        ft_eval_result r;
+        assert_int_equal(ft_eval_compute(&p, NULL, 0, &track, &r), FT_OK);
+        assert_float_equal(r.crop_frac_mean, (100 * 0.5 + 200 * 1.0) / N, 1e-9);
+        assert_float_equal(r.crop_frac_p50, 1.0, 1e-9);
+        assert_float_equal(r.zoom_mean, (100 * 2.0 + 200 * 1.0) / N, 1e-9);
+        assert_float_equal(r.full_frame_pct, 100.0 * 200 / N, 1e-9);
+        double v;
+        assert_int_equal(ft_eval_result_get(&r, "full_frame_pct", &v), FT_OK);
+        assert_float_equal(v, r.full_frame_pct, 0.0);
+    }
+    /* A vertical 9:16 output: zoom 1.0 is the full-height crop 607.5 px wide. */
+    p.frame_w = 1920;
+    p.frame_h = 1080;
+    for (int i = 0; i < N; i++) {
+        rows[i].crop_w = 607.5f;
+        rows[i].crop_h = 1080.0f;
+    }
+    ft_eval_result r;
+    assert_int_equal(ft_eval_compute(&p, NULL, 0, &track, &r), FT_OK);
+    assert_float_equal(r.zoom_mean, 1.0, 1e-6);
+    assert_float_equal(r.full_frame_pct, 100.0, 1e-9);
+    assert_float_equal(r.crop_frac_mean, 607.5 / 1920.0, 1e-6);
+    static const char *const bad[] = {"", "1920", "1920x", "x1080", "0x1080", "1920x1080x", "-5x3"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        assert_false(ft_eval_parse_size(bad[i], &p.frame_w, &p.frame_h));
+    assert_int_equal(p.frame_w, 1920);
+}
+
 static void test_modes_and_reacquire(void **state)
 {
     (void)state;
@@ -435,6 +485,7 @@ static void test_suite_file_errors(void **state)
         "runs:\n  - name: a\n    colour: red\n",
         "runs:\n  - name: a\n    thresholds: {min_happiness: 3}\n",
         "defaults:\n  fps: -3\n",
+        "defaults:\n  size: 1920by1080\n",
         "runs: [\n",
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -484,6 +535,7 @@ int main(void)
         cmocka_unit_test(test_modes_and_reacquire),     cmocka_unit_test(test_track_csv_roundtrip),
         cmocka_unit_test(test_json_and_plot),           cmocka_unit_test(test_eval_command),
         cmocka_unit_test(test_real_footage_truth_free), cmocka_unit_test(test_suite_file_errors),
+        cmocka_unit_test(test_framing),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -28,6 +28,9 @@ static void usage(FILE *out)
                  "  --track FILE    track CSV written by batch --track-out\n"
                  "  --truth FILE    ground-truth CSV (frame, x, y, visibility, ...)\n"
                  "  --radius PX     match radius for detections and re-acquisition (default 8)\n"
+                 "  --frame-size WxH  source frame size for the framing figures (crop width\n"
+                 "                  fraction, zoom); without it the track's widest crop is\n"
+                 "                  taken as the full frame\n"
                  "  --json FILE     write the figures as JSON\n"
                  "  --plot FILE     write a PNG plot (x, y and error over time)\n"
                  "  --suite FILE    run a suite: synth + batch + eval per run, one table;\n"
@@ -104,6 +107,11 @@ int ft_cmd_eval(int argc, char **argv)
             suite_path = v;
         } else if ((v = opt_value(argc, argv, &i, "--workdir"))) {
             workdir = v;
+        } else if ((v = opt_value(argc, argv, &i, "--frame-size"))) {
+            if (!ft_eval_parse_size(v, &ep.frame_w, &ep.frame_h)) {
+                fprintf(stderr, "eval: --frame-size: '%s' is not WxH (1..100000 each)\n", v);
+                return FT_EXIT_CONFIG;
+            }
         } else if ((v = opt_value(argc, argv, &i, "--radius"))) {
             char *end;
             errno = 0;

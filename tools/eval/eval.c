@@ -14,6 +14,22 @@ void ft_eval_params_default(ft_eval_params *p)
     *p = (ft_eval_params){.radius = 8.0};
 }
 
+bool ft_eval_parse_size(const char *s, int *w, int *h)
+{
+    char *end;
+    errno = 0;
+    const long a = strtol(s, &end, 10);
+    if (end == s || *end != 'x' || errno || a < 1 || a > 100000)
+        return false;
+    const char *s2 = end + 1;
+    const long b = strtol(s2, &end, 10);
+    if (end == s2 || *end || errno || b < 1 || b > 100000)
+        return false;
+    *w = (int)a;
+    *h = (int)b;
+    return true;
+}
+
 long *ft_eval_truth_index(const ft_synth_truth *truth, size_t n_truth, int64_t max_frame)
 {
     long *idx = malloc(((size_t)max_frame + 1) * sizeof(*idx));
@@ -80,6 +96,37 @@ static void score_detections(const ft_track_csv_row *r, const ft_synth_truth *t,
     } else {
         out->fp += (size_t)(r->n_det - near);
     }
+}
+
+/* Framing: how tight the crop is. Without the frame size the widest crop
+ * of the track stands for the frame (the camera starts at its widest zoom). */
+static void framing(const ft_eval_params *p, const ft_track_csv *tr, double *frac,
+                    ft_eval_result *out)
+{
+    double widest_seen = 0.0;
+    for (size_t i = 0; i < tr->count; i++)
+        widest_seen = fmax(widest_seen, tr->rows[i].crop_w);
+    size_t n = 0, full = 0;
+    double sum_frac = 0.0, sum_zoom = 0.0;
+    for (size_t i = 0; i < tr->count; i++) {
+        const ft_track_csv_row *r = &tr->rows[i];
+        if (!(r->crop_w > 0.0f && r->crop_h > 0.0f))
+            continue;
+        const double frame_w = p->frame_w > 0 ? p->frame_w : widest_seen;
+        /* The widest crop of this aspect that fits the frame is zoom 1.0. */
+        const double widest = p->frame_w > 0 && p->frame_h > 0
+                                  ? fmin(p->frame_w, p->frame_h * (double)r->crop_w / r->crop_h)
+                                  : widest_seen;
+        const double zoom = widest / r->crop_w;
+        frac[n++] = r->crop_w / frame_w;
+        sum_frac += r->crop_w / frame_w;
+        sum_zoom += zoom;
+        full += zoom <= 1.05;
+    }
+    out->crop_frac_mean = n ? sum_frac / (double)n : NAN;
+    out->crop_frac_p50 = percentile(frac, n, 0.50);
+    out->zoom_mean = n ? sum_zoom / (double)n : NAN;
+    out->full_frame_pct = pct(full, n);
 }
 
 /* Third and second differences of the crop centre and ln(crop width) over
@@ -151,6 +198,7 @@ ft_status ft_eval_compute(const ft_eval_params *p, const ft_synth_truth *truth, 
     out->chaos_pct = pct(chaos, n);
     out->det_per_frame = n ? (double)dets / (double)n : NAN;
     smoothness(tr, buf, buf + n, buf + 2 * n, out);
+    framing(p, tr, buf, out);
 
     out->precision = out->recall = out->f1 = NAN;
     out->err_p50 = out->err_p95 = out->err_max = NAN;
@@ -274,6 +322,10 @@ static const eval_field fields[] = {
     F(jerk_p95, "crop jerk p95 px/f^3"),
     F(zoom_jerk_rms, "zoom jerk RMS %/f^3"),
     F(zoom_jerk_p95, "zoom jerk p95 %/f^3"),
+    F(crop_frac_mean, "crop width / frame width, mean"),
+    F(crop_frac_p50, "crop width / frame width, median"),
+    F(zoom_mean, "zoom mean (1 = widest crop)"),
+    F(full_frame_pct, "frames at zoom <= 1.05 %"),
     C(occlusions, "hidden / out-of-frame episodes"),
     C(reacquired, "episodes re-acquired"),
     F(reacq_mean_s, "time to re-acquire mean s"),
@@ -307,8 +359,10 @@ ft_status ft_eval_result_get(const ft_eval_result *r, const char *key, double *v
 static bool needs_truth(const eval_field *f)
 {
     static const char *const free_keys[] = {
-        "frames",        "acc_rms",       "acc_p95",  "jerk_rms",  "jerk_p95",
-        "zoom_jerk_rms", "zoom_jerk_p95", "lost_pct", "chaos_pct", "det_per_frame"};
+        "frames",         "acc_rms",       "acc_p95",       "jerk_rms",
+        "jerk_p95",       "zoom_jerk_rms", "zoom_jerk_p95", "crop_frac_mean",
+        "crop_frac_p50",  "zoom_mean",     "full_frame_pct", "lost_pct",
+        "chaos_pct",      "det_per_frame"};
     for (size_t i = 0; i < sizeof(free_keys) / sizeof(free_keys[0]); i++)
         if (!strcmp(f->key, free_keys[i]))
             return false;

@@ -14,6 +14,9 @@
 
 typedef struct ft_eval_params {
     double radius; /* a candidate or estimate within this many pixels is "on the ball" (8) */
+    /* Source frame size for the framing figures; 0 = unknown: the widest crop
+     * of the track then stands for the frame width and zoom 1.0. */
+    int frame_w, frame_h;
 } ft_eval_params;
 
 /* Figures that cannot be computed (no visible frame, no detection...) are NAN. */
@@ -37,6 +40,10 @@ typedef struct ft_eval_result {
     size_t occlusions, reacquired;
     double reacq_mean_s, reacq_max_s;
     /* truth-free */
+    /* framing: crop width as a fraction of the frame width (mean, median);
+     * zoom = widest crop of the output aspect / crop width, its mean and the
+     * percent of frames at zoom <= 1.05 (a full-frame camera: 100) */
+    double crop_frac_mean, crop_frac_p50, zoom_mean, full_frame_pct;
     double lost_pct;      /* frames whose state is not "tracking" */
     double chaos_pct;     /* frames in chaos mode */
     double det_per_frame; /* mean number of candidates */
@@ -51,6 +58,10 @@ void ft_eval_params_default(ft_eval_params *p);
 FT_NODISCARD ft_status ft_eval_compute(const ft_eval_params *p, const ft_synth_truth *truth,
                                        size_t n_truth, const ft_track_csv *track,
                                        ft_eval_result *out);
+
+/* Parses a frame size "WxH" (each 1..100000) into *w, *h; false when `s` is
+ * not one (nothing written). */
+bool ft_eval_parse_size(const char *s, int *w, int *h);
 
 /* Prints the figures as a two-column table (`out` borrowed). */
 void ft_eval_print_table(FILE *out, const ft_eval_result *r);

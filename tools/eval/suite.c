@@ -171,11 +171,13 @@ static ft_status parse_defaults(const parse_ctx *c, const yaml_node_t *map, suit
             st = get_num(c, v, key, 1, 240, &s->fps);
         else if (!strcmp(key, "radius"))
             st = get_num(c, v, key, 0.1, 1000, &s->radius);
-        else if (!strcmp(key, "size"))
-            st = get_str(c, v, key, s->size, sizeof(s->size));
-        else if (!strcmp(key, "short_size"))
-            st = get_str(c, v, key, s->short_size, sizeof(s->short_size));
-        else if (!strcmp(key, "batch_args")) {
+        else if (!strcmp(key, "size") || !strcmp(key, "short_size")) {
+            char *dst = strcmp(key, "size") ? s->short_size : s->size;
+            int w, h;
+            st = get_str(c, v, key, dst, sizeof(s->size));
+            if (!st && !ft_eval_parse_size(dst, &w, &h))
+                st = bad(c, v, "bad frame size (WxH) for", key);
+        } else if (!strcmp(key, "batch_args")) {
             const char *a = scalar(v);
             if (!a || strlen(a) >= sizeof(s->batch_args))
                 return bad(c, v, "bad value for", key);
@@ -282,23 +284,24 @@ static int run_logged(char *const argv[], const char *log)
 
 static void print_header(FILE *out)
 {
-    fprintf(out, "%-16s %-9s %5s %6s %6s %6s %6s %6s %6s %6s %6s %7s %6s %6s %7s  %s\n", "run",
-            "scenario", "frms", "prec%", "rec%", "F1%", "err50", "err95", "crop%", "ctr%", "jerk",
-            "zjerk%", "lost%", "chaos%", "reacq_s", "check");
+    fprintf(out, "%-16s %-9s %5s %6s %6s %6s %6s %6s %6s %6s %6s %6s %6s %7s %6s %6s %7s  %s\n",
+            "run", "scenario", "frms", "prec%", "rec%", "F1%", "err50", "err95", "crop%", "ctr%",
+            "cropw", "zoom1%", "jerk", "zjerk%", "lost%", "chaos%", "reacq_s", "check");
 }
 
 static void print_row(FILE *out, const suite_run *r, const ft_eval_result *e, const char *check)
 {
-    double v[] = {e->precision, e->recall,         e->f1,       e->err_p50,       e->err_p95,
-                  e->in_crop,   e->in_crop_center, e->jerk_rms, e->zoom_jerk_rms, e->lost_pct,
-                  e->chaos_pct, e->reacq_mean_s};
-    const int width[] = {6, 6, 6, 6, 6, 6, 6, 6, 7, 6, 6, 7};
+    double v[] = {e->precision,      e->recall,         e->f1,           e->err_p50,
+                  e->err_p95,        e->in_crop,        e->in_crop_center, e->crop_frac_mean,
+                  e->full_frame_pct, e->jerk_rms,       e->zoom_jerk_rms, e->lost_pct,
+                  e->chaos_pct,      e->reacq_mean_s};
+    const int width[] = {6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 7, 6, 6, 7};
     fprintf(out, "%-16s %-9s %5zu", r->name, r->scenario, e->frames);
     for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
         if (isnan(v[i]))
             fprintf(out, " %*s", width[i], "-");
         else
-            fprintf(out, " %*.*f", width[i], i == 7 || i == 8 ? 2 : 1, v[i]);
+            fprintf(out, " %*.*f", width[i], i == 7 || i == 9 || i == 10 ? 2 : 1, v[i]);
     }
     fprintf(out, "  %s\n", check);
 }
@@ -374,6 +377,9 @@ ft_status ft_eval_suite_run(const ft_eval_suite_params *p, int *failed)
         ft_synth_truth *rows = NULL;
         size_t nrows = 0;
         ft_eval_params ep = {.radius = s->radius};
+        /* The size was checked when the suite was loaded. */
+        (void)ft_eval_parse_size(p->short_only ? s->short_size : s->size, &ep.frame_w,
+                                 &ep.frame_h);
         if (rc != 0) {
             if (n_msgs < SUITE_MSG_MAX)
                 snprintf(msgs[n_msgs++], sizeof(msgs[0]), "%s: %s failed (exit %d), see %s",
