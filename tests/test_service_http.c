@@ -5,7 +5,9 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+/* cmocka needs the headers above first. */
 #include <cmocka.h>
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,12 +26,11 @@ static void test_metrics_text(void **state)
     ft_metric *c, *g, *h1, *h2;
     assert_int_equal(ft_service_metrics_create(&m), FT_OK);
     static const double b[] = {0.01, 0.1, 1};
-    assert_int_equal(ft_service_metrics_add(m, "ft_x_total", NULL, "X things.", FT_METRIC_COUNTER,
-                                            NULL, 0, &c),
-                     FT_OK);
-    assert_int_equal(ft_service_metrics_add(m, "ft_g", "k=\"a\"", "G.", FT_METRIC_GAUGE, NULL, 0,
-                                            &g),
-                     FT_OK);
+    assert_int_equal(
+        ft_service_metrics_add(m, "ft_x_total", NULL, "X things.", FT_METRIC_COUNTER, NULL, 0, &c),
+        FT_OK);
+    assert_int_equal(
+        ft_service_metrics_add(m, "ft_g", "k=\"a\"", "G.", FT_METRIC_GAUGE, NULL, 0, &g), FT_OK);
     assert_int_equal(ft_service_metrics_add(m, "ft_h_seconds", "stage=\"a\"", "H.",
                                             FT_METRIC_HISTOGRAM, b, 3, &h1),
                      FT_OK);
@@ -68,9 +69,9 @@ static void test_metrics_text(void **state)
     assert_int_equal(ft_service_metrics_add(m, "9bad", NULL, "x", FT_METRIC_GAUGE, NULL, 0, &bad),
                      FT_ERR_INVALID);
     static const double unsorted[] = {1, 0.5};
-    assert_int_equal(ft_service_metrics_add(m, "ft_u", NULL, "x", FT_METRIC_HISTOGRAM, unsorted, 2,
-                                            &bad),
-                     FT_ERR_INVALID);
+    assert_int_equal(
+        ft_service_metrics_add(m, "ft_u", NULL, "x", FT_METRIC_HISTOGRAM, unsorted, 2, &bad),
+        FT_ERR_INVALID);
     ft_service_metrics_destroy(&m);
     assert_null(m);
     ft_service_metrics_destroy(&m);
@@ -83,9 +84,8 @@ static void test_metrics_capacity(void **state)
     ft_metric *x;
     assert_int_equal(ft_service_metrics_create(&m), FT_OK);
     for (int i = 0; i < FT_METRICS_MAX; i++)
-        assert_int_equal(ft_service_metrics_add(m, "ft_many", NULL, "m", FT_METRIC_GAUGE, NULL, 0,
-                                                &x),
-                         FT_OK);
+        assert_int_equal(
+            ft_service_metrics_add(m, "ft_many", NULL, "m", FT_METRIC_GAUGE, NULL, 0, &x), FT_OK);
     assert_int_equal(ft_service_metrics_add(m, "ft_many", NULL, "m", FT_METRIC_GAUGE, NULL, 0, &x),
                      FT_ERR_NOMEM);
     ft_service_metrics_destroy(&m);
@@ -152,8 +152,8 @@ static ft_service_http *g_srv;
 static int curl(const char *args, char *out, size_t cap)
 {
     char cmd[1024];
-    snprintf(cmd, sizeof cmd,
-             "curl -s -m 5 -o /dev/stdout -w '\\n%%{http_code}' %s 2>/dev/null", args);
+    snprintf(cmd, sizeof cmd, "curl -s -m 5 -o /dev/stdout -w '\\n%%{http_code}' %s 2>/dev/null",
+             args);
     FILE *p = popen(cmd, "r");
     assert_non_null(p);
     size_t n = fread(out, 1, cap - 1, p);
@@ -233,8 +233,7 @@ static void test_http_config(void **state)
     const char *body = "-X PATCH -d '{\"model.confidence\": 0.4}' ";
     snprintf(args, sizeof args, "%s" URL("/config"), body, port);
     assert_int_equal(curl(args, out, sizeof out), 401);
-    snprintf(args, sizeof args, "%s -H 'Authorization: Bearer tok-12' " URL("/config"), body,
-             port);
+    snprintf(args, sizeof args, "%s -H 'Authorization: Bearer tok-12' " URL("/config"), body, port);
     assert_int_equal(curl(args, out, sizeof out), 401);
     snprintf(args, sizeof args, "%s -H 'Authorization: Bearer tok-1234' " URL("/config"), body,
              port);
@@ -262,18 +261,19 @@ static void test_http_config(void **state)
     assert_int_equal(curl(args, out, sizeof out), 400);
     assert_non_null(strstr(out, "above 1"));
     /* Bad JSON. */
-    snprintf(args, sizeof args,
-             "-X PATCH -H 'Authorization: Bearer tok-123' -d '{\"model.confidence\" 7' " URL(
-                 "/config"),
-             port);
+    snprintf(
+        args, sizeof args,
+        "-X PATCH -H 'Authorization: Bearer tok-123' -d '{\"model.confidence\" 7' " URL("/config"),
+        port);
     assert_int_equal(curl(args, out, sizeof out), 400);
     /* Too large a body: 413, nothing applied. */
     int before = g_fake.patches;
     char cmd[1200];
-    snprintf(cmd, sizeof cmd,
-             "head -c 40000 /dev/zero | tr '\\0' ' ' | curl -s -m 5 -o /dev/null -w '%%{http_code}' "
-             "-X PATCH -H 'Authorization: Bearer tok-123' --data-binary @- " URL("/config"),
-             port);
+    snprintf(
+        cmd, sizeof cmd,
+        "head -c 40000 /dev/zero | tr '\\0' ' ' | curl -s -m 5 -o /dev/null -w '%%{http_code}' "
+        "-X PATCH -H 'Authorization: Bearer tok-123' --data-binary @- " URL("/config"),
+        port);
     FILE *p = popen(cmd, "r");
     assert_non_null(p);
     size_t n = fread(out, 1, sizeof out - 1, p);
@@ -302,12 +302,9 @@ static void test_http_bad_bind(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_metrics_text),
-        cmocka_unit_test(test_metrics_capacity),
-        cmocka_unit_test(test_token_equal),
-        cmocka_unit_test(test_http_endpoints),
-        cmocka_unit_test(test_http_config),
-        cmocka_unit_test(test_http_bad_bind),
+        cmocka_unit_test(test_metrics_text), cmocka_unit_test(test_metrics_capacity),
+        cmocka_unit_test(test_token_equal),  cmocka_unit_test(test_http_endpoints),
+        cmocka_unit_test(test_http_config),  cmocka_unit_test(test_http_bad_bind),
     };
     return cmocka_run_group_tests(tests, setup_server, teardown_server);
 }

@@ -20,7 +20,9 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+/* cmocka needs the headers above first. */
 #include <cmocka.h>
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -92,7 +94,8 @@ static int free_port(void)
 static bool port_open(int port)
 {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+    struct sockaddr_in a = {.sin_family = AF_INET,
+                            .sin_port = htons((uint16_t)port),
                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     bool ok = fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof a) == 0;
     if (fd >= 0)
@@ -220,9 +223,9 @@ static pid_t publish(const char *start_s, const char *dur_s)
 {
     char clip[256];
     path_in(clip, sizeof clip, "clip.mp4");
-    char *const argv[] = {"ffmpeg", "-nostdin", "-loglevel", "error", "-re", "-ss",
-                          (char *)start_s, "-t", (char *)dur_s, "-i", clip, "-c", "copy",
-                          "-f", "flv", g.in_url, NULL};
+    char *const argv[] = {"ffmpeg",        "-nostdin", "-loglevel",   "error",  "-re", "-ss",
+                          (char *)start_s, "-t",       (char *)dur_s, "-i",     clip,  "-c",
+                          "copy",          "-f",       "flv",         g.in_url, NULL};
     return spawn("publisher.log", argv);
 }
 
@@ -316,9 +319,11 @@ static int setup(void **state)
     snprintf(port_s, sizeof port_s, "%d", g.http_port);
     path_in(scp, sizeof scp, "stream_config.yml");
     path_in(track, sizeof track, "track.csv");
-    char *const sargv[] = {(char *)g.bin, "stream", "--input", g.in_url, "--output", g.out_url,
-                           "--http-port", port_s, "--stream-config", scp, "--track-out", track,
-                           "--set", "output.width=640", "--set", "output.height=360", NULL};
+    char *const sargv[] = {
+        (char *)g.bin,       "stream",      "--input", g.in_url,           "--output",
+        g.out_url,           "--http-port", port_s,    "--stream-config",  scp,
+        "--track-out",       track,         "--set",   "output.width=640", "--set",
+        "output.height=360", NULL};
     g.service = spawn("service.log", sargv);
     if (!wait_ready(20)) {
         fprintf(stderr, "the service never became ready (see %s/service.log)\n", g.dir);
@@ -326,8 +331,9 @@ static int setup(void **state)
     }
     char rec[256];
     path_in(rec, sizeof rec, "out.flv");
-    char *const rargv[] = {"ffmpeg", "-nostdin", "-loglevel", "error", "-analyzeduration",
-                           "1000000", "-i", g.out_url, "-c", "copy", "-f", "flv", rec, NULL};
+    char *const rargv[] = {"ffmpeg",  "-nostdin", "-loglevel", "error", "-analyzeduration",
+                           "1000000", "-i",       g.out_url,   "-c",    "copy",
+                           "-f",      "flv",      rec,         NULL};
     g.recorder = spawn("recorder.log", rargv);
     sleep_s(2);
     g.ok = true;
@@ -511,7 +517,9 @@ static void test_status_page_in_browser(void **state)
     (void)state;
     if (!g.ok)
         skip();
-    const char *browser = have("chromium") ? "chromium" : have("chromium-browser") ? "chromium-browser" : NULL;
+    const char *browser = have("chromium")           ? "chromium"
+                          : have("chromium-browser") ? "chromium-browser"
+                                                     : NULL;
     if (!browser) {
         fprintf(stderr, "skipping: no chromium\n");
         skip();
@@ -556,7 +564,7 @@ static void test_publisher_restart(void **state)
         skip();
     double repeated = status_num("frames_repeated");
     stop(&g.publisher, SIGKILL, 2); /* the camera drops off mid-stream */
-    sleep_s(4); /* past stream.timeout_ms: the reader reconnects */
+    sleep_s(4);                     /* past stream.timeout_ms: the reader reconnects */
     /* The output kept going: repeats, then the slate. */
     assert_true(status_num("frames_repeated") > repeated + 25);
     assert_true(status_num("frames_slate") > 0);

@@ -11,30 +11,30 @@
 
 static void usage(FILE *out)
 {
-    fprintf(out,
-            "usage: football-tracker stream --input URL --output URL [options]\n"
-            "\n"
-            "Live mode: reads an RTMP/RTMPS/SRT stream, follows the ball and pushes the\n"
-            "virtual-camera stream (x264 zerolatency or NVENC) to an RTMP/RTMPS/SRT URL at a\n"
-            "constant frame rate. When the input stalls the last frame is repeated, then a\n"
-            "RECONNECTING slate is shown; input and output reconnect independently with\n"
-            "exponential backoff (stream.reconnect_attempts, stream.reconnect_delay).\n"
-            "Video is never written to disk.\n"
-            "\n"
-            "options:\n");
+    fprintf(out, "usage: football-tracker stream --input URL --output URL [options]\n"
+                 "\n"
+                 "Live mode: reads an RTMP/RTMPS/SRT stream, follows the ball and pushes the\n"
+                 "virtual-camera stream (x264 zerolatency or NVENC) to an RTMP/RTMPS/SRT URL at a\n"
+                 "constant frame rate. When the input stalls the last frame is repeated, then a\n"
+                 "RECONNECTING slate is shown; input and output reconnect independently with\n"
+                 "exponential backoff (stream.reconnect_attempts, stream.reconnect_delay).\n"
+                 "Video is never written to disk.\n"
+                 "\n"
+                 "options:\n");
     ft_cli_common_usage(out);
-    fprintf(out,
-            "  --http-port N            HTTP port (http.port, FT_HTTP_PORT; bind address http.bind)\n"
-            "  --realtime               pace the input by its timestamps (a file:// URL as a camera)\n"
-            "  --track-out FILE         write the per-frame track CSV (no video is written)\n"
-            "  --help                   this text\n"
-            "\n"
-            "HTTP: /health /ready /metrics /status /status.json /preview.mjpg /config (GET, and\n"
-            "PATCH with 'Authorization: Bearer <token from http.token_file>').\n"
-            "Signals: SIGHUP re-reads the configuration files (also done when they change);\n"
-            "SIGINT/SIGTERM stop cleanly.\n"
-            "Exit codes: 0 stopped, 1 configuration, 2 model, 3 input lost (reconnects exhausted),\n"
-            "4 output lost (reconnects exhausted), 5 GPU, 6 runtime.\n");
+    fprintf(
+        out,
+        "  --http-port N            HTTP port (http.port, FT_HTTP_PORT; bind address http.bind)\n"
+        "  --realtime               pace the input by its timestamps (a file:// URL as a camera)\n"
+        "  --track-out FILE         write the per-frame track CSV (no video is written)\n"
+        "  --help                   this text\n"
+        "\n"
+        "HTTP: /health /ready /metrics /status /status.json /preview.mjpg /config (GET, and\n"
+        "PATCH with 'Authorization: Bearer <token from http.token_file>').\n"
+        "Signals: SIGHUP re-reads the configuration files (also done when they change);\n"
+        "SIGINT/SIGTERM stop cleanly.\n"
+        "Exit codes: 0 stopped, 1 configuration, 2 model, 3 input lost (reconnects exhausted),\n"
+        "4 output lost (reconnects exhausted), 5 GPU, 6 runtime.\n");
 }
 
 /* Signal handlers only set flags (ft_service_stream_stop/request_reload are

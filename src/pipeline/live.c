@@ -17,10 +17,10 @@ struct ft_live_output {
     ft_live_output_params p;
     ft_writer *w;
     int64_t period_ns;
-    int64_t t0_ns;      /* wall time of slot 0; 0 = no frame yet */
-    int64_t n;          /* next slot */
-    AVFrame *last;      /* copy of the last real frame */
-    AVFrame *slate;     /* made from `last` when a stall passes slate_after_s */
+    int64_t t0_ns;  /* wall time of slot 0; 0 = no frame yet */
+    int64_t n;      /* next slot */
+    AVFrame *last;  /* copy of the last real frame */
+    AVFrame *slate; /* made from `last` when a stall passes slate_after_s */
     bool have_last, slate_ready;
     int64_t stall_since_ns; /* slot time of the first repeat of this stall; 0 = none */
     int failures;           /* reopen attempts since the output went down */

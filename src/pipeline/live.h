@@ -30,20 +30,19 @@ typedef struct ft_live_output_params {
 } ft_live_output_params;
 
 typedef struct ft_live_output_stats {
-    int64_t frames_sent;      /* output slots filled (real, repeated or slate) */
-    int64_t frames_repeated;  /* repeats of the last frame, slate included */
+    int64_t frames_sent;     /* output slots filled (real, repeated or slate) */
+    int64_t frames_repeated; /* repeats of the last frame, slate included */
     int64_t frames_slate;
-    int64_t frames_early;     /* real frames dropped for arriving ahead of the clock */
-    int64_t frames_lost;      /* slots that passed while the output was down */
-    int64_t reconnects;       /* output reopened successfully */
+    int64_t frames_early; /* real frames dropped for arriving ahead of the clock */
+    int64_t frames_lost;  /* slots that passed while the output was down */
+    int64_t reconnects;   /* output reopened successfully */
     bool output_up;
-    bool stalled;             /* no input frame for 0.5 s or more */
+    bool stalled; /* no input frame for 0.5 s or more */
 } ft_live_output_stats;
 
 /* Opens the writer. Errors as ft_writer_open (no retry at start: a wrong URL
  * should fail fast). *out returned-owned. */
-FT_NODISCARD ft_status ft_live_output_create(const ft_live_output_params *p,
-                                             ft_live_output **out);
+FT_NODISCARD ft_status ft_live_output_create(const ft_live_output_params *p, ft_live_output **out);
 
 /* Monotonic time (ns) until which the caller may wait for the next frame
  * before calling ft_live_output_tick; INT64_MAX before the first frame. */

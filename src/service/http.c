@@ -137,15 +137,15 @@ static ssize_t mjpeg_read(void *cls, uint64_t off, char *buf, size_t max)
         /* The JPEG goes after room for the part header, which is written
          * once its length is known. */
         const size_t room = sizeof head;
-        ft_status st = m->s->h.preview(m->s->h.user, &m->seq, m->jpeg + room,
-                                       JPEG_CAP - room - 2, &jl, 1000);
+        ft_status st =
+            m->s->h.preview(m->s->h.user, &m->seq, m->jpeg + room, JPEG_CAP - room - 2, &jl, 1000);
         if (st == FT_ERR_AGAIN)
             continue;
         if (st)
             return MHD_CONTENT_READER_END_OF_STREAM;
-        int hl = snprintf(head, sizeof head,
-                          "--ftframe\r\nContent-Type: image/jpeg\r\nContent-Length: %zu\r\n\r\n",
-                          jl);
+        int hl =
+            snprintf(head, sizeof head,
+                     "--ftframe\r\nContent-Type: image/jpeg\r\nContent-Length: %zu\r\n\r\n", jl);
         memmove(m->jpeg + room - (size_t)hl, head, (size_t)hl);
         m->pos = room - (size_t)hl;
         m->jpeg[room + jl] = '\r';
@@ -226,10 +226,19 @@ static char *json_string(char *p)
         if (*p == '\\') {
             p++;
             switch (*p) {
-            case '"': case '\\': case '/': *w++ = *p; break;
-            case 'n': *w++ = '\n'; break;
-            case 't': *w++ = '\t'; break;
-            default: return NULL; /* \u and friends: not needed for config values */
+            case '"':
+            case '\\':
+            case '/':
+                *w++ = *p;
+                break;
+            case 'n':
+                *w++ = '\n';
+                break;
+            case 't':
+                *w++ = '\t';
+                break;
+            default:
+                return NULL; /* \u and friends: not needed for config values */
             }
         } else {
             *w++ = *p;
@@ -276,8 +285,8 @@ static bool parse_patch(char *body, char **keys, char **values, int *n)
                     depth++;
                 else if (*end == ']' && --depth < 0)
                     return false;
-                else if (depth == 0 && (*end == ',' || *end == '}' || *end == ' ' ||
-                                        *end == '\n' || *end == '\r' || *end == '\t'))
+                else if (depth == 0 && (*end == ',' || *end == '}' || *end == ' ' || *end == '\n' ||
+                                        *end == '\r' || *end == '\t'))
                     break;
             }
             if (end == p || depth)
@@ -306,10 +315,10 @@ static enum MHD_Result handle_patch(struct MHD_Connection *c, ft_service_http *s
         return reply_error(c, MHD_HTTP_BAD_REQUEST,
                            "body must be a JSON object of \"section.key\": value pairs");
     char err[1024] = "";
-    ft_status st = s->h.config_patch ? s->h.config_patch(s->h.user, (const char *const *)keys,
-                                                         (const char *const *)values, n, err,
-                                                         sizeof err)
-                                     : FT_ERR_INVALID;
+    ft_status st = s->h.config_patch
+                       ? s->h.config_patch(s->h.user, (const char *const *)keys,
+                                           (const char *const *)values, n, err, sizeof err)
+                       : FT_ERR_INVALID;
     if (st == FT_ERR_CONFIG)
         return reply_error(c, MHD_HTTP_BAD_REQUEST, err[0] ? err : "invalid value");
     if (st)
@@ -332,9 +341,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         if (!*con_cls) {
             unsigned code = authorise(c, s);
             if (code != MHD_HTTP_OK)
-                return reply_error(c, code, code == MHD_HTTP_FORBIDDEN
-                                                ? "configuration is read-only (no http.token_file)"
-                                                : "missing or wrong bearer token");
+                return reply_error(c, code,
+                                   code == MHD_HTTP_FORBIDDEN
+                                       ? "configuration is read-only (no http.token_file)"
+                                       : "missing or wrong bearer token");
             request *rq = calloc(1, sizeof *rq);
             if (!rq)
                 return MHD_NO;
@@ -403,8 +413,8 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
     FT_LOGD("service", "http: %s", msg);
 }
 
-ft_status ft_service_http_create(const ft_service_http_params *p,
-                                 const ft_service_http_handlers *h, ft_service_http **out)
+ft_status ft_service_http_create(const ft_service_http_params *p, const ft_service_http_handlers *h,
+                                 ft_service_http **out)
 {
     *out = NULL;
     const char *bind = p->bind && *p->bind ? p->bind : "127.0.0.1";
@@ -421,13 +431,12 @@ ft_status ft_service_http_create(const ft_service_http_params *p,
         return FT_ERR_NOMEM;
     s->h = *h;
     pthread_mutex_init(&s->mu, NULL);
-    s->d = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
-                                MHD_USE_ERROR_LOG,
-                            0, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, &sa,
-                            MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
-                            MHD_OPTION_CONNECTION_LIMIT, 32u, MHD_OPTION_CONNECTION_TIMEOUT, 30u,
-                            MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)64 * 1024,
-                            MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_END);
+    s->d = MHD_start_daemon(
+        MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, 0,
+        NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, &sa, MHD_OPTION_NOTIFY_COMPLETED,
+        on_completed, s, MHD_OPTION_CONNECTION_LIMIT, 32u, MHD_OPTION_CONNECTION_TIMEOUT, 30u,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)64 * 1024, MHD_OPTION_EXTERNAL_LOGGER, mhd_log,
+        NULL, MHD_OPTION_END);
     if (!s->d) {
         FT_LOGE("service", "cannot listen on %s:%d (port in use or not permitted)", bind, p->port);
         pthread_mutex_destroy(&s->mu);

@@ -39,8 +39,8 @@ typedef struct ft_service_http_handlers {
     ft_status (*config_get)(void *user, char *buf, size_t cap, size_t *len);
     /* Applies all of keys[i]=values[i] (borrowed) atomically or none of them;
      * FT_ERR_CONFIG with a reason in err answers 400. */
-    ft_status (*config_patch)(void *user, const char *const *keys, const char *const *values,
-                              int n, char *err, size_t cap);
+    ft_status (*config_patch)(void *user, const char *const *keys, const char *const *values, int n,
+                              char *err, size_t cap);
     /* Waits up to timeout_ms for a preview JPEG newer than *seq, copies it
      * into buf and updates *seq. FT_ERR_AGAIN on timeout, FT_ERR_NOMEM when
      * it does not fit, FT_ERR_INTERRUPTED when the service is stopping. */

@@ -83,9 +83,9 @@ ft_status ft_service_preview_push(ft_service_preview *p, const ft_image *img, in
     p->last_ns = now_ns;
     /* The output is limited-range YUV; the JPEG is full range: swscale
      * expands the levels while scaling down. */
-    p->sws = sws_getCachedContext(p->sws, img->width, img->height, AV_PIX_FMT_YUV420P,
-                                  p->small->width, p->small->height, AV_PIX_FMT_YUVJ420P,
-                                  SWS_BILINEAR, NULL, NULL, NULL);
+    p->sws =
+        sws_getCachedContext(p->sws, img->width, img->height, AV_PIX_FMT_YUV420P, p->small->width,
+                             p->small->height, AV_PIX_FMT_YUVJ420P, SWS_BILINEAR, NULL, NULL, NULL);
     if (!p->sws)
         return FT_ERR_RUNTIME;
     const uint8_t *const src[3] = {img->data[0], img->data[1], img->data[2]};

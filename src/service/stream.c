@@ -26,24 +26,41 @@
 
 /* GPUs shown in the metrics (label values must be static strings). */
 #define MAX_GPU_METRICS 8
-static const char *const gpu_labels[MAX_GPU_METRICS] = {
-    "gpu=\"0\"", "gpu=\"1\"", "gpu=\"2\"", "gpu=\"3\"",
-    "gpu=\"4\"", "gpu=\"5\"", "gpu=\"6\"", "gpu=\"7\""};
+static const char *const gpu_labels[MAX_GPU_METRICS] = {"gpu=\"0\"", "gpu=\"1\"", "gpu=\"2\"",
+                                                        "gpu=\"3\"", "gpu=\"4\"", "gpu=\"5\"",
+                                                        "gpu=\"6\"", "gpu=\"7\""};
 
 /* Latency buckets in seconds, from one frame time to a stall. */
 static const double latency_buckets[] = {0.005, 0.01, 0.02, 0.033, 0.05, 0.075, 0.1,
                                          0.15,  0.2,  0.3,  0.5,   1.0,  2.0};
 #define N_LAT_BUCKETS ((int)(sizeof latency_buckets / sizeof latency_buckets[0]))
 
-enum { M_FRAMES_IN, M_FRAMES_OUT, M_SENT, M_DROPPED, M_REPEATED, M_SLATE, M_LOST_OUT,
-       M_IN_RECONN, M_OUT_RECONN, M_INPUT_UP, M_OUTPUT_UP, M_FPS, M_LOST_RATIO, M_CHAOS_RATIO,
-       M_CONFIDENCE, M_RELOAD_OK, M_RELOAD_ERR, M_COUNT };
+enum {
+    M_FRAMES_IN,
+    M_FRAMES_OUT,
+    M_SENT,
+    M_DROPPED,
+    M_REPEATED,
+    M_SLATE,
+    M_LOST_OUT,
+    M_IN_RECONN,
+    M_OUT_RECONN,
+    M_INPUT_UP,
+    M_OUTPUT_UP,
+    M_FPS,
+    M_LOST_RATIO,
+    M_CHAOS_RATIO,
+    M_CONFIDENCE,
+    M_RELOAD_OK,
+    M_RELOAD_ERR,
+    M_COUNT
+};
 
 struct ft_service_stream {
     ft_service_stream_params p;
-    pthread_mutex_t mu;  /* guards cfg, cfg_prev_files, mode, counts */
-    ft_config *cfg0;     /* the config the pipeline was made from (its strings are borrowed) */
-    ft_config *cfg;      /* in force now (== cfg0 until the first reload) */
+    pthread_mutex_t mu; /* guards cfg, cfg_prev_files, mode, counts */
+    ft_config *cfg0;    /* the config the pipeline was made from (its strings are borrowed) */
+    ft_config *cfg;     /* in force now (== cfg0 until the first reload) */
     struct timespec mtime[FT_CONFIG_FILE_COUNT];
     ft_detector *det;
     ft_detect_filter *filter;
@@ -52,15 +69,15 @@ struct ft_service_stream {
     ft_service_preview *preview;
     ft_metrics *metrics;
     ft_metric *m[M_COUNT];
-    ft_metric *latency;  /* end-to-end histogram */
+    ft_metric *latency; /* end-to-end histogram */
     ft_metric *stage_latency[FT_STAGE_COUNT];
     ft_serve_nvml *nvml; /* NULL without an NVIDIA driver */
     int n_gpus;          /* GPUs with metrics */
-    ft_metric *gpu_util[MAX_GPU_METRICS], *gpu_used[MAX_GPU_METRICS],
-        *gpu_total[MAX_GPU_METRICS], *vram_self;
+    ft_metric *gpu_util[MAX_GPU_METRICS], *gpu_used[MAX_GPU_METRICS], *gpu_total[MAX_GPU_METRICS],
+        *vram_self;
     atomic_bool stop, reload_requested;
     atomic_int_fast64_t last_frame_ns;
-    const char *mode;    /* tracker mode of the last frame (static string) */
+    const char *mode; /* tracker mode of the last frame (static string) */
     int64_t frames, lost, chaos;
     pthread_t monitor;
     bool monitor_started;
@@ -202,19 +219,19 @@ static ft_status h_status_json(void *user, char *buf, size_t cap, size_t *len)
     const char *input = !pl ? "connecting" : st.input_stalled ? "reconnecting" : "connected";
     if (pl && st.input_stalled && st.frames_slate > 0)
         mode = "slate";
-    int n = snprintf(buf, cap,
-                     "{\"input\":\"%s\",\"output_up\":%s,\"mode\":\"%s\",\"fps\":%.3f,"
-                     "\"latency_ms_p50\":%.3f,\"latency_ms_p95\":%.3f,\"frames_in\":%lld,"
-                     "\"frames_out\":%lld,\"frames_sent\":%lld,\"frames_dropped\":%lld,"
-                     "\"frames_repeated\":%lld,\"frames_slate\":%lld,\"input_reconnects\":%.0f,"
-                     "\"output_reconnects\":%lld}\n",
-                     input, st.output_up ? "true" : "false", mode, fps,
-                     1e3 * ft_service_metric_quantile(s->latency, 0.5),
-                     1e3 * ft_service_metric_quantile(s->latency, 0.95), (long long)st.frames_in,
-                     (long long)st.frames_out, (long long)st.frames_sent,
-                     (long long)st.frames_dropped, (long long)st.frames_repeated,
-                     (long long)st.frames_slate, ft_service_metric_value(s->m[M_IN_RECONN]),
-                     (long long)st.output_reconnects);
+    int n =
+        snprintf(buf, cap,
+                 "{\"input\":\"%s\",\"output_up\":%s,\"mode\":\"%s\",\"fps\":%.3f,"
+                 "\"latency_ms_p50\":%.3f,\"latency_ms_p95\":%.3f,\"frames_in\":%lld,"
+                 "\"frames_out\":%lld,\"frames_sent\":%lld,\"frames_dropped\":%lld,"
+                 "\"frames_repeated\":%lld,\"frames_slate\":%lld,\"input_reconnects\":%.0f,"
+                 "\"output_reconnects\":%lld}\n",
+                 input, st.output_up ? "true" : "false", mode, fps,
+                 1e3 * ft_service_metric_quantile(s->latency, 0.5),
+                 1e3 * ft_service_metric_quantile(s->latency, 0.95), (long long)st.frames_in,
+                 (long long)st.frames_out, (long long)st.frames_sent, (long long)st.frames_dropped,
+                 (long long)st.frames_repeated, (long long)st.frames_slate,
+                 ft_service_metric_value(s->m[M_IN_RECONN]), (long long)st.output_reconnects);
     if (n < 0 || (size_t)n >= cap)
         return FT_ERR_NOMEM;
     *len = (size_t)n;
@@ -422,8 +439,8 @@ static ft_status add_metrics(ft_service_stream *s)
         {M_FRAMES_IN, "ft_frames_decoded_total", NULL, "Input frames decoded.", FT_METRIC_COUNTER},
         {M_FRAMES_OUT, "ft_frames_processed_total", NULL, "Frames through every stage.",
          FT_METRIC_COUNTER},
-        {M_SENT, "ft_frames_sent_total", NULL, "Output frames sent (constant rate, repeats included).",
-         FT_METRIC_COUNTER},
+        {M_SENT, "ft_frames_sent_total", NULL,
+         "Output frames sent (constant rate, repeats included).", FT_METRIC_COUNTER},
         {M_DROPPED, "ft_frames_dropped_total", NULL,
          "Frames dropped by live queues or for arriving ahead of the output clock.",
          FT_METRIC_COUNTER},
@@ -454,9 +471,9 @@ static ft_status add_metrics(ft_service_stream *s)
         {M_RELOAD_ERR, "ft_config_reloads_total", "result=\"error\"",
          "Configuration reloads (SIGHUP, file change, PATCH /config).", FT_METRIC_COUNTER},
     };
-    static const char *const stage_labels[FT_STAGE_COUNT] = {
-        "stage=\"decode\"", "stage=\"detect\"", "stage=\"track\"", "stage=\"render\"",
-        "stage=\"encode\""};
+    static const char *const stage_labels[FT_STAGE_COUNT] = {"stage=\"decode\"", "stage=\"detect\"",
+                                                             "stage=\"track\"", "stage=\"render\"",
+                                                             "stage=\"encode\""};
     ft_status st = FT_OK;
     for (size_t i = 0; i < sizeof defs / sizeof defs[0] && !st; i++)
         st = ft_service_metrics_add(s->metrics, defs[i].name, defs[i].labels, defs[i].help,
@@ -510,15 +527,19 @@ ft_status ft_service_stream_create(const ft_service_stream_params *p, ft_config 
     ft_status st = FT_OK;
     if (!p->input || !ft_reader_url_allowed(p->input) || !strstr(p->input, "://")) {
         ft_log_sanitize(p->input ? p->input : "(none)", clean, sizeof clean);
-        FT_LOGE("service", "--input %s: stream mode reads rtmp://, rtmps://, srt://, udp://, "
-                           "http(s):// or file:// URLs", clean);
+        FT_LOGE("service",
+                "--input %s: stream mode reads rtmp://, rtmps://, srt://, udp://, "
+                "http(s):// or file:// URLs",
+                clean);
         st = FT_ERR_CONFIG;
         goto out;
     }
     if (!p->output || !ft_service_output_url_allowed(p->output)) {
         ft_log_sanitize(p->output ? p->output : "(none)", clean, sizeof clean);
-        FT_LOGE("service", "--output %s: stream mode pushes to rtmp://, rtmps://, srt:// or "
-                           "udp:// only (video is never written to disk)", clean);
+        FT_LOGE("service",
+                "--output %s: stream mode pushes to rtmp://, rtmps://, srt:// or "
+                "udp:// only (video is never written to disk)",
+                clean);
         st = FT_ERR_CONFIG;
         goto out;
     }

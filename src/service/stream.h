@@ -13,9 +13,9 @@
 typedef struct ft_service_stream ft_service_stream;
 
 typedef struct ft_service_stream_params {
-    const char *input;  /* rtmp(s)/srt/udp/http(s) URL (borrowed) */
-    const char *output; /* rtmp(s)/srt/udp URL (borrowed); never a local file */
-    bool realtime;      /* pace the input by its timestamps (a file as a live source) */
+    const char *input;     /* rtmp(s)/srt/udp/http(s) URL (borrowed) */
+    const char *output;    /* rtmp(s)/srt/udp URL (borrowed); never a local file */
+    bool realtime;         /* pace the input by its timestamps (a file as a live source) */
     const char *track_out; /* per-frame track CSV (pipeline/track_csv.h), NULL = none */
 } ft_service_stream_params;
 
@@ -28,8 +28,8 @@ bool ft_service_output_url_allowed(const char *url);
  * (owned by the service from then on, even on error; *cfg set to NULL).
  * Errors: FT_ERR_CONFIG (URL scheme, bind address), FT_ERR_MODEL, ...
  * *out returned-owned. */
-FT_NODISCARD ft_status ft_service_stream_create(const ft_service_stream_params *p,
-                                                ft_config **cfg, ft_service_stream **out);
+FT_NODISCARD ft_status ft_service_stream_create(const ft_service_stream_params *p, ft_config **cfg,
+                                                ft_service_stream **out);
 
 /* The HTTP port actually bound. */
 int ft_service_stream_http_port(const ft_service_stream *s);

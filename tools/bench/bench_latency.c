@@ -27,9 +27,9 @@
 #define ORIGIN 8
 
 typedef struct run_state {
-    double origin_ns;   /* wall time of the source's time 0 (0 = not known yet) */
+    double origin_ns; /* wall time of the source's time 0 (0 = not known yet) */
     double fps;
-    double *lat_ms;     /* per counter value, NAN = not seen */
+    double *lat_ms; /* per counter value, NAN = not seen */
     int n_frames;
     int64_t unreadable;
 } run_state;
@@ -258,8 +258,8 @@ int ft_bench_latency(int argc, char **argv)
     printf("added latency, %dx%d at %g fps played in real time, %ld cores:\n", w, h, fps, cores);
     printf("  %-28s p50 %7.1f ms  p95 %7.1f ms  max %7.1f ms  (%d frames read back, %lld "
            "dropped, %lld unreadable)\n",
-           "default detector", with.p50, with.p95, with.max, with.measured,
-           (long long)with.dropped, (long long)with.unreadable);
+           "default detector", with.p50, with.p95, with.max, with.measured, (long long)with.dropped,
+           (long long)with.unreadable);
     printf("  %-28s p50 %7.1f ms  p95 %7.1f ms  max %7.1f ms  (%d frames read back, %lld "
            "dropped, %lld unreadable)\n",
            "baseline (no detection)", without.p50, without.p95, without.max, without.measured,
