@@ -17,7 +17,9 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+/* cmocka needs the headers above first. */
 #include <cmocka.h>
+
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
@@ -338,10 +340,12 @@ static void test_streams_file(void **state)
     static const struct {
         const char *text, *expect;
     } bad[] = {
-        {"streams:\n  a:\n    input: rtmp://x/y/z\n    outptu: rtmp://q/r/s\n", ":4: streams.a.outptu: unknown key"},
+        {"streams:\n  a:\n    input: rtmp://x/y/z\n    outptu: rtmp://q/r/s\n",
+         ":4: streams.a.outptu: unknown key"},
         {"streams:\n  a:\n    input: rtmp://x/y/z\n", "streams.a: input and output are required"},
         {"streams:\n  a b:\n    input: i\n    output: o\n", "id 'a b' must be"},
-        {"streams:\n  a:\n    input: i\n    output: o\n  a:\n    input: i\n    output: o\n", "duplicate"},
+        {"streams:\n  a:\n    input: i\n    output: o\n  a:\n    input: i\n    output: o\n",
+         "duplicate"},
         {"serve:\n  port: 70000\nstreams: {}\n", "serve.port: expected a number in [1, 65535]"},
         {"serve:\n  backoff_initial_s: 10\n  backoff_max_s: 1\nstreams: {}\n", "below"},
         {"streams:\n  a: [1\n", "YAML error"},

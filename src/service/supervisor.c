@@ -28,12 +28,12 @@
 #include "service/http.h"
 #include "service/supervisor_internal.h"
 
-#define SCRAPE_CAP (256 * 1024)  /* one worker's /metrics text */
+#define SCRAPE_CAP (256 * 1024) /* one worker's /metrics text */
 #define PROBE_PERIOD_NS 1000000000LL
 #define PROBE_TIMEOUT_MS 900
-#define STOP_GRACE_NS 10000000000LL  /* SIGTERM to SIGKILL on shutdown, removal, change */
-#define KILL_GRACE_NS 5000000000LL   /* the same for a worker the watchdog restarts */
-#define STABLE_NS 60000000000LL      /* a worker up this long starts its backoff afresh */
+#define STOP_GRACE_NS 10000000000LL /* SIGTERM to SIGKILL on shutdown, removal, change */
+#define KILL_GRACE_NS 5000000000LL  /* the same for a worker the watchdog restarts */
+#define STABLE_NS 60000000000LL     /* a worker up this long starts its backoff afresh */
 
 enum { R_EXIT, R_SIGNAL, R_HEALTH, R_STUCK, R_MEMORY, R_VRAM, R_COUNT };
 static const char *const reason_names[R_COUNT] = {"exit",  "signal", "health",
@@ -336,10 +336,10 @@ static void probe_and_watch(ft_service_supervisor *s)
         worker *w = s->w[i];
         if (w->pid <= 0 || w->kill_ns)
             continue;
-        req[2 * n] = (ft_serve_get){.port = w->port, .path = "/ready", .buf = w->ready_buf,
-                                    .cap = sizeof w->ready_buf};
-        req[2 * n + 1] = (ft_serve_get){.port = w->port, .path = "/metrics", .buf = w->rx,
-                                        .cap = SCRAPE_CAP};
+        req[2 * n] = (ft_serve_get){
+            .port = w->port, .path = "/ready", .buf = w->ready_buf, .cap = sizeof w->ready_buf};
+        req[2 * n + 1] =
+            (ft_serve_get){.port = w->port, .path = "/metrics", .buf = w->rx, .cap = SCRAPE_CAP};
         who[n++] = w;
     }
     pthread_mutex_unlock(&s->mu);
@@ -390,8 +390,8 @@ static void probe_and_watch(ft_service_supervisor *s)
         w->rss = rss_bytes(w->pid);
         w->vram = s->nvml ? ft_serve_nvml_pid_bytes(s->nvml, (int)w->pid) : 0;
         char why[160];
-        double since_answer = (double)(now - (w->last_answer_ns ? w->last_answer_ns
-                                                                : w->started_ns)) * 1e-9;
+        double since_answer =
+            (double)(now - (w->last_answer_ns ? w->last_answer_ns : w->started_ns)) * 1e-9;
         if (since_answer > (w->last_answer_ns ? c->stuck_seconds : c->start_grace_seconds)) {
             snprintf(why, sizeof why, "HTTP not answering for %.0f s", since_answer);
             worker_restart(w, R_HEALTH, now, why);
@@ -632,8 +632,9 @@ static void own_metrics(ft_service_supervisor *s, out_buf *o)
     outf(o, "ft_serve_streams %d\n", s->cfg->n_streams);
     family(o, "ft_serve_workers_running", "gauge", "Worker processes alive.");
     outf(o, "ft_serve_workers_running %d\n", running);
-    family(o, "ft_serve_load", "gauge",
-           "Mean over workers of the busiest pipeline thread's share of wall time (1 = saturated).");
+    family(
+        o, "ft_serve_load", "gauge",
+        "Mean over workers of the busiest pipeline thread's share of wall time (1 = saturated).");
     outf(o, "ft_serve_load %.4f\n", s->n_w ? load / s->n_w : 0.0);
     family(o, "ft_serve_pool_pods", "gauge",
            "Supervisors sharing streams.yml (serve.shard_service; 1 without).");
@@ -723,8 +724,9 @@ static ft_status status_json(void *user, char *buf, size_t cap, size_t *len)
              w->up ? "true" : "false", w->ready ? "true" : "false",
              w->pid > 0 ? (double)(now - w->started_ns) * 1e-9 : 0.0, restarts, w->last_exit,
              (unsigned long long)w->rss, (unsigned long long)w->vram, w->load, w->progress,
-             w->removed ? "stopping" : w->pid > 0 ? (w->kill_ns ? "restarting" : "running")
-                                                  : "waiting");
+             w->removed   ? "stopping"
+             : w->pid > 0 ? (w->kill_ns ? "restarting" : "running")
+                          : "waiting");
     }
     outf(&o, "]}\n");
     pthread_mutex_unlock(&s->mu);
@@ -785,8 +787,11 @@ ft_status ft_service_supervisor_create(const ft_service_supervisor_params *p,
                 s->cfg->shard_service, s->cfg->n_streams);
     }
     ft_service_http_params hp = {.bind = s->cfg->bind, .port = s->cfg->port};
-    ft_service_http_handlers h = {.user = s, .ready = ready, .metrics = metrics,
-                                  .status_json = status_json, .config_get = status_json};
+    ft_service_http_handlers h = {.user = s,
+                                  .ready = ready,
+                                  .metrics = metrics,
+                                  .status_json = status_json,
+                                  .config_get = status_json};
     if ((st = ft_service_http_create(&hp, &h, &s->http)))
         goto out;
     s->nvml = ft_serve_nvml_open();

@@ -56,7 +56,7 @@ typedef struct ft_serve_config {
     double stuck_seconds;       /* no /ready answer or no output progress this long */
     double start_grace_seconds; /* time a new worker has to answer at all */
     double backoff_initial_s, backoff_max_s;
-    char shard_service[256];    /* "" = run every stream; else a DNS name listing the pool's pods */
+    char shard_service[256]; /* "" = run every stream; else a DNS name listing the pool's pods */
     int n_streams;
     ft_serve_stream streams[FT_SERVE_MAX_STREAMS];
 } ft_serve_config;

@@ -26,7 +26,7 @@ typedef struct parse_ctx {
 
 /* Records the first error only: later ones are usually its consequences. */
 __attribute__((format(printf, 3, 4))) static ft_status fail(parse_ctx *c, const yaml_node_t *n,
-                                                           const char *fmt, ...)
+                                                            const char *fmt, ...)
 {
     if (c->err[0] == '\0') {
         char msg[512];
@@ -133,8 +133,8 @@ static ft_status get_sets(parse_ctx *c, const yaml_node_t *map, ft_serve_stream 
 }
 
 /* Keys a stream entry and the serve-level defaults share. */
-static ft_status stream_key(parse_ctx *c, const char *key, const yaml_node_t *v,
-                            ft_serve_stream *s, bool *used)
+static ft_status stream_key(parse_ctx *c, const char *key, const yaml_node_t *v, ft_serve_stream *s,
+                            bool *used)
 {
     *used = true;
     if (!strcmp(key, "model_config"))
@@ -179,8 +179,7 @@ static ft_status parse_serve(parse_ctx *c, const yaml_node_t *map, ft_serve_conf
         } else if (!strcmp(key, "stuck_seconds")) {
             st = get_number(c, v, "serve.stuck_seconds", 2, 3600, &cfg->stuck_seconds);
         } else if (!strcmp(key, "start_grace_seconds")) {
-            st = get_number(c, v, "serve.start_grace_seconds", 1, 3600,
-                            &cfg->start_grace_seconds);
+            st = get_number(c, v, "serve.start_grace_seconds", 1, 3600, &cfg->start_grace_seconds);
         } else if (!strcmp(key, "backoff_initial_s")) {
             st = get_number(c, v, "serve.backoff_initial_s", 0.05, 600, &cfg->backoff_initial_s);
         } else if (!strcmp(key, "shard_service")) {
@@ -189,9 +188,10 @@ static ft_status parse_serve(parse_ctx *c, const yaml_node_t *map, ft_serve_conf
         } else if (!strcmp(key, "backoff_max_s")) {
             st = get_number(c, v, "serve.backoff_max_s", 0.05, 3600, &cfg->backoff_max_s);
         } else {
-            st = fail(c, k, "serve.%s: unknown key (bind, port, rss_limit_mb, vram_limit_mb, "
-                            "stuck_seconds, start_grace_seconds, backoff_initial_s, "
-                            "backoff_max_s, shard_service, model_config, stream_config, realtime, set)",
+            st = fail(c, k,
+                      "serve.%s: unknown key (bind, port, rss_limit_mb, vram_limit_mb, "
+                      "stuck_seconds, start_grace_seconds, backoff_initial_s, "
+                      "backoff_max_s, shard_service, model_config, stream_config, realtime, set)",
                       key);
         }
         if (st)
@@ -233,8 +233,9 @@ static ft_status parse_stream(parse_ctx *c, const yaml_node_t *k, const yaml_nod
         } else if (!strcmp(key, "output")) {
             st = get_string(c, v, "output", s->output, sizeof s->output);
         } else {
-            st = fail(c, kk, "streams.%s.%s: unknown key (input, output, model_config, "
-                             "stream_config, realtime, set)",
+            st = fail(c, kk,
+                      "streams.%s.%s: unknown key (input, output, model_config, "
+                      "stream_config, realtime, set)",
                       id, key);
         }
         if (st)

@@ -40,18 +40,18 @@ double ft_serve_scrape_value(const ft_serve_scrape *s, const char *series);
  * samples of every worker labelled stream="ids[i]". FT_ERR_NOMEM when cap is
  * too small. */
 FT_NODISCARD ft_status ft_serve_scrape_merge(const ft_serve_scrape *const *scrapes,
-                                             const char *const *ids, int n, char *out,
-                                             size_t cap, size_t *len);
+                                             const char *const *ids, int n, char *out, size_t cap,
+                                             size_t *len);
 
 /* ---- HTTP GETs on loopback, all in flight at once (supervisor_probe.c) ---- */
 
 typedef struct ft_serve_get {
-    int port;        /* 127.0.0.1:port */
+    int port; /* 127.0.0.1:port */
     const char *path;
-    char *buf;       /* response storage (borrowed), cap bytes */
+    char *buf; /* response storage (borrowed), cap bytes */
     size_t cap;
     /* results */
-    int code;        /* HTTP status; 0 = no answer (refused, timeout, too large) */
+    int code;         /* HTTP status; 0 = no answer (refused, timeout, too large) */
     const char *body; /* into buf, NUL-terminated */
     size_t body_len;
 } ft_serve_get;

@@ -8,8 +8,7 @@
 #include "service/supervisor.h"
 #include "service/supervisor_internal.h"
 
-static const char name_chars[] =
-    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_:";
+static const char name_chars[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_:";
 
 static bool put(char *out, size_t cap, size_t *len, const char *s, size_t n)
 {
@@ -21,8 +20,8 @@ static bool put(char *out, size_t cap, size_t *len, const char *s, size_t n)
     return true;
 }
 
-ft_status ft_service_metrics_relabel(const char *in, size_t in_len, const char *id,
-                                     bool with_meta, char *out, size_t cap, size_t *len)
+ft_status ft_service_metrics_relabel(const char *in, size_t in_len, const char *id, bool with_meta,
+                                     char *out, size_t cap, size_t *len)
 {
     const char *end = in + in_len;
     size_t idl = strlen(id);
@@ -144,9 +143,9 @@ ft_status ft_serve_scrape_merge(const ft_serve_scrape *const *scrapes, const cha
                 const ft_serve_family *g = find_family(scrapes[o], fam->name, fam->name_len);
                 if (!g)
                     continue;
-                ft_status st = ft_service_metrics_relabel(scrapes[o]->text + g->samples,
-                                                          g->end - g->samples, ids[o], false, out,
-                                                          cap, len);
+                ft_status st =
+                    ft_service_metrics_relabel(scrapes[o]->text + g->samples, g->end - g->samples,
+                                               ids[o], false, out, cap, len);
                 if (st)
                     return st;
             }

@@ -102,8 +102,7 @@ void ft_serve_get_all(ft_serve_get *reqs, int n, int timeout_ms)
             conn *cc = &c[idx[k]];
             ft_serve_get *rq = &reqs[idx[k]];
             if (cc->sent < cc->req_len) {
-                ssize_t w = send(cc->fd, cc->req + cc->sent, cc->req_len - cc->sent,
-                                 MSG_NOSIGNAL);
+                ssize_t w = send(cc->fd, cc->req + cc->sent, cc->req_len - cc->sent, MSG_NOSIGNAL);
                 if (w > 0)
                     cc->sent += (size_t)w;
                 else if (w < 0 && errno != EAGAIN && errno != EINTR)
