@@ -766,6 +766,7 @@ static void test_inspect_cli(void **state)
     assert_non_null(strstr(out, "lr = 0.00015"));
     assert_non_null(strstr(out, "output_dir = \"/runs/x\""));
     assert_non_null(strstr(out, "parameters: 14"));
+    assert_non_null(strstr(out, "rfdetr: none")); /* no RF-DETR tensors */
     snprintf(args, sizeof(args), "inspect --json '%s'", tmp_path("cli.pth"));
     assert_int_equal(run_cli(args, out, sizeof(out)), 0);
     assert_non_null(strstr(out, "{\"name\": \"wt\", \"dtype\": \"f32\", \"shape\": [3,2]}"));
@@ -786,6 +787,11 @@ static void test_inspect_cli(void **state)
         assert_non_null(strstr(out, "tensor count: 509"));
         assert_non_null(strstr(out, "parameters: 33687458"));
         assert_non_null(strstr(out, "encoder = \"dinov2_windowed_small\""));
+        /* the size the detector resolves, not only the raw args */
+        assert_non_null(strstr(out, "rfdetr: medium (input 576, patch 16, 2 windows per side"));
+        snprintf(args, sizeof(args), "inspect --json --args-only '%s'", fx);
+        assert_int_equal(run_cli(args, out, sizeof(out)), 0);
+        assert_non_null(strstr(out, "\"rfdetr\": {\"size\": \"medium\", \"resolution\": 576"));
     }
 }
 

@@ -1,6 +1,7 @@
 /* `inspect`: print what a model file holds (format, saved architecture args,
- * every tensor's name, dtype and shape, the parameter count) without building
- * a model, so users can check a checkpoint before running it. */
+ * every tensor's name, dtype and shape, the parameter count, and the RF-DETR
+ * size the detector would build from it) without building a model, so users
+ * can check a checkpoint before running it. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,6 +9,7 @@
 
 #include "cli/commands.h"
 #include "core/status.h"
+#include "detect/rfdetr.h"
 #include "nn/weights.h"
 
 static void usage(FILE *out)
@@ -16,7 +18,8 @@ static void usage(FILE *out)
                  "\n"
                  "Prints a model file's format (.pth checkpoint or safetensors, detected from\n"
                  "its content), its saved architecture args, each tensor's name, dtype and\n"
-                 "shape, and the parameter count.\n"
+                 "shape, the parameter count, and the RF-DETR size and architecture that\n"
+                 "batch/detect would build from it ('rfdetr: none' for other files).\n"
                  "\n"
                  "  --json        one JSON object instead of text\n"
                  "  --ema         read the checkpoint's ema_model instead of model\n"
@@ -100,6 +103,17 @@ static void print_value(FILE *out, const ft_nn_arg *a)
     }
 }
 
+/* The RF-DETR architecture the detector would resolve from this file, or
+ * false when the file is not an RF-DETR detection checkpoint (no class head
+ * or ViT embeddings: nothing to report) or one it cannot run (reason logged). */
+static bool rfdetr_arch(const ft_nn_weights *w, ft_rfdetr_arch *a)
+{
+    if (!ft_nn_weights_find(w, "class_embed.bias") ||
+        !ft_nn_weights_find(w, "backbone.0.encoder.encoder.embeddings.cls_token"))
+        return false;
+    return ft_rfdetr_arch_resolve(w, NULL, a) == FT_OK;
+}
+
 static void print_text(const ft_nn_weights *w, bool tensors)
 {
     printf("file: %s\n", ft_nn_weights_path(w));
@@ -126,6 +140,14 @@ static void print_text(const ft_nn_weights *w, bool tensors)
     }
     printf("tensor count: %zu\n", ft_nn_weights_count(w));
     printf("parameters: %lld\n", (long long)ft_nn_weights_param_count(w));
+    ft_rfdetr_arch a;
+    if (rfdetr_arch(w, &a))
+        printf("rfdetr: %s (input %d, patch %d, %d windows per side, ViT %d wide x %d layers, "
+               "hidden %d, %d decoder layers, %d queries, %d classes)\n",
+               a.size, a.resolution, a.patch, a.windows, a.vit_dim, a.vit_layers, a.hidden,
+               a.dec_layers, a.num_queries, a.num_classes);
+    else
+        printf("rfdetr: none\n");
 }
 
 static void print_json(const ft_nn_weights *w, bool tensors)
@@ -160,8 +182,20 @@ static void print_json(const ft_nn_weights *w, bool tensors)
         }
         putchar(']');
     }
-    printf(", \"tensor_count\": %zu, \"parameters\": %lld}\n", ft_nn_weights_count(w),
+    printf(", \"tensor_count\": %zu, \"parameters\": %lld, \"rfdetr\": ", ft_nn_weights_count(w),
            (long long)ft_nn_weights_param_count(w));
+    ft_rfdetr_arch a;
+    if (rfdetr_arch(w, &a)) {
+        printf("{\"size\": ");
+        json_str(stdout, a.size);
+        printf(", \"resolution\": %d, \"patch\": %d, \"windows\": %d, \"vit_dim\": %d, "
+               "\"vit_layers\": %d, \"hidden\": %d, \"dec_layers\": %d, \"num_queries\": %d, "
+               "\"num_classes\": %d}}\n",
+               a.resolution, a.patch, a.windows, a.vit_dim, a.vit_layers, a.hidden, a.dec_layers,
+               a.num_queries, a.num_classes);
+    } else {
+        printf("null}\n");
+    }
 }
 
 int ft_cmd_inspect(int argc, char **argv)

@@ -11,7 +11,7 @@ const ft_command ft_commands[] = {
     {"serve", "run many streams (one worker process each) from streams.yml", ft_cmd_serve},
     {"config", "print the effective configuration or the key reference", ft_cmd_config},
     {"bench", "run a benchmark (detector, ...)", ft_cmd_bench},
-    {"inspect", "print a model file's args, tensors and parameter count", ft_cmd_inspect},
+    {"inspect", "print a model file's args, tensors and RF-DETR size", ft_cmd_inspect},
     {"detect", "run an RF-DETR model on an image or video, print detections as JSON", ft_cmd_detect},
     {"synth", "render a synthetic match video with ball ground truth", ft_cmd_synth},
     {"eval", "score a track against ground truth; run the evaluation suite", ft_cmd_eval},

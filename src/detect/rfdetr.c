@@ -1002,7 +1002,7 @@ static ft_status create_on(const ft_rfdetr_params *p, ft_rfdetr **out)
     }
     if ((st = ft_nn_weights_open(p->model_path, &w)))
         goto out;
-    if ((st = rfdetr_arch_resolve(w, p->size, &m->a)))
+    if ((st = ft_rfdetr_arch_resolve(w, p->size, &m->a)))
         goto out;
     if ((st = plan_check(m, p, p->model_path)))
         goto out;

@@ -11,6 +11,7 @@
 #include "core/image.h"
 #include "core/status.h"
 #include "detect/detector.h"
+#include "nn/weights.h"
 
 #define FT_RFDETR_MAX_TAPS 4
 #define FT_RFDETR_MAX_LEVELS 3
@@ -35,6 +36,15 @@ typedef struct ft_rfdetr_arch {
     int num_queries, num_select;
     int num_classes; /* logits per query (class_embed rows) */
 } ft_rfdetr_arch;
+
+/* Fill *out (caller's) from an opened weights file (borrowed): the preset
+ * named by size (non-NULL and not "auto"), else the preset matching the
+ * file's patch size, position grid and ViT width, refined by its saved args
+ * and tensor shapes. Used by the loader and by `inspect`. FT_ERR_CONFIG for an
+ * unknown preset name, FT_ERR_MODEL (reason logged with the file name) when
+ * the file is not an RF-DETR detection checkpoint or an unsupported variant. */
+FT_NODISCARD ft_status ft_rfdetr_arch_resolve(const ft_nn_weights *w, const char *size,
+                                              ft_rfdetr_arch *out);
 
 typedef struct ft_rfdetr ft_rfdetr;
 

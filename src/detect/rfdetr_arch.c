@@ -135,7 +135,7 @@ static void arg_int(const ft_nn_weights *w, const char *key, int *dst)
         *dst = (int)v;
 }
 
-ft_status rfdetr_arch_resolve(const ft_nn_weights *w, const char *size, ft_rfdetr_arch *a)
+ft_status ft_rfdetr_arch_resolve(const ft_nn_weights *w, const char *size, ft_rfdetr_arch *a)
 {
     ft_status st = FT_OK;
     const char *path = ft_nn_weights_path(w);

@@ -88,13 +88,6 @@ struct ft_rfdetr {
     int n_class_names;
 };
 
-/* Fill *a from a preset override (size non-NULL and not "auto"), else from the
- * checkpoint: the preset matching its patch size, position grid and ViT
- * width, then its saved args, then the sizes its tensors imply.
- * FT_ERR_CONFIG for an unknown preset name, FT_ERR_MODEL when the file is
- * not an RF-DETR detection checkpoint or uses an unsupported variant. */
-FT_NODISCARD ft_status rfdetr_arch_resolve(const ft_nn_weights *w, const char *size,
-                                           ft_rfdetr_arch *a);
 
 /* Separable antialiased resampling of `planes` float planes, as PyTorch's
  * interpolate(antialias=True, align_corners=False): filter support scales
