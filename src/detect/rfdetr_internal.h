@@ -88,7 +88,6 @@ struct ft_rfdetr {
     int n_class_names;
 };
 
-
 /* Separable antialiased resampling of `planes` float planes, as PyTorch's
  * interpolate(antialias=True, align_corners=False): filter support scales
  * with the downscale factor, weights are normalised per output sample.
