@@ -32,7 +32,7 @@ static void usage(FILE *out)
 {
     fprintf(out, "usage: football-tracker bench <benchmark> [options]\n\nbenchmarks:\n");
     for (const bench_entry *b = benches; b->name; b++)
-        fprintf(out, "  %-10s %s\n", b->name, b->summary);
+        fprintf(out, "  %-12s %s\n", b->name, b->summary);
     fprintf(out, "\nRun 'football-tracker bench <benchmark> --help' for its options.\n");
 }
 

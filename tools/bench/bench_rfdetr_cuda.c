@@ -156,8 +156,8 @@ out:
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: bench rfdetr-cuda --model FILE [--size NAME] [--device cuda[:N]]\n"
-               "                         [--iters N] [--streams N] [--cpu-iters N]\n"
+    fprintf(f, "usage: football-tracker bench rfdetr-cuda --model FILE [--size NAME]\n"
+               "           [--device cuda[:N]] [--iters N] [--streams N] [--cpu-iters N]\n"
                "RF-DETR on a 1080p NV12 frame: batch-1 latency p50/p99 including\n"
                "pre-processing, throughput of one and of N concurrent streams (default\n"
                "8), device memory per model, and the CPU engine in the same run as the\n"
