@@ -520,17 +520,19 @@ static int worker_pid(const char *id)
     return p ? (int)strtol(p + strlen(pat), NULL, 10) : 0;
 }
 
-static void write_streams(bool with_b)
+/* The test's streams.yml: stream a, and b when with_b; `watchdog` is extra
+ * serve: lines (limits). */
+static void write_streams(bool with_b, const char *watchdog)
 {
     char text[2048], path[128];
     int n = snprintf(text, sizeof text,
-                     "serve:\n  port: %d\n  backoff_initial_s: 0.5\n  stuck_seconds: 10\n"
+                     "serve:\n  port: %d\n  backoff_initial_s: 0.5\n%s"
                      "  realtime: true\n"
                      "  set:\n    output.width: 320\n    output.height: 180\n"
                      "    stream.bitrate: 300k\n"
                      "streams:\n"
                      "  a:\n    input: file://%s/clip.mp4\n    output: udp://127.0.0.1:%d\n",
-                     g.http_port, g.dir, g.udp_port[0]);
+                     g.http_port, watchdog, g.dir, g.udp_port[0]);
     if (with_b)
         snprintf(text + n, sizeof text - (size_t)n,
                  "  b:\n    input: file://%s/clip.mp4\n    output: udp://127.0.0.1:%d\n", g.dir,
@@ -559,6 +561,18 @@ static double a_recovered(void)
 {
     return metric("ft_worker_ready{stream=\"a\"}") == 1 &&
            metric("ft_frames_sent_total{stream=\"a\"}") > 10;
+}
+
+static double a_frozen_restarted(void)
+{
+    return metric("ft_restarts_total{stream=\"a\",reason=\"health\"}") +
+               metric("ft_restarts_total{stream=\"a\",reason=\"stuck\"}") >=
+           1;
+}
+
+static double a_memory_restarted(void)
+{
+    return metric("ft_restarts_total{stream=\"a\",reason=\"memory\"}") >= 1;
 }
 
 static double b_gone(void)
@@ -591,7 +605,7 @@ static int setup_e2e(void **state)
     for (int i = 0; i < 2; i++)
         g.udp_fd[i] = udp_socket(&g.udp_port[i]);
     g.http_port = free_tcp_port();
-    write_streams(true);
+    write_streams(true, "  stuck_seconds: 10\n");
     return 0;
 }
 
@@ -669,7 +683,7 @@ static void test_serve_end_to_end(void **state)
     assert_true(udp_drain(g.udp_fd[0]) > 5000);
 
     /* Remove b from the file + SIGHUP: only b stops. */
-    write_streams(false);
+    write_streams(false, "  stuck_seconds: 10\n");
     assert_int_equal(kill(g.serve, SIGHUP), 0);
     if (!wait_for(b_gone, 15))
         fail_msg("worker b was not stopped after its removal (see %s)", log);
@@ -691,6 +705,28 @@ static void test_serve_end_to_end(void **state)
     double r_error = metric("ft_serve_reloads_total{result=\"error\"}");
     assert_true(r_error >= 1 && r_error <= 2);
     assert_int_equal(worker_pid("a"), pa2);
+
+    /* Watchdog: a shorter stuck_seconds applies without a restart; a frozen
+     * worker (SIGSTOP: no HTTP answer, no frames) is killed and restarted. */
+    write_streams(false, "  stuck_seconds: 3\n");
+    assert_int_equal(kill(g.serve, SIGHUP), 0);
+    sleep_s(1.5);
+    assert_int_equal(worker_pid("a"), pa2);
+    assert_int_equal(kill(pa2, SIGSTOP), 0);
+    if (!wait_for(a_frozen_restarted, 25))
+        fail_msg("frozen worker a was not restarted (see %s)", log);
+    /* SIGTERM stays pending in a stopped process: SIGKILL follows after 5 s. */
+    if (!wait_for(a_recovered, 25))
+        fail_msg("worker a did not recover after the watchdog restart (see %s)", log);
+    int pa3 = worker_pid("a");
+    assert_true(pa3 > 0 && pa3 != pa2);
+    assert_false(alive(pa2));
+    /* An RSS limit below what a worker needs: restarted for memory. */
+    write_streams(false, "  stuck_seconds: 3\n  rss_limit_mb: 5\n");
+    assert_int_equal(kill(g.serve, SIGHUP), 0);
+    if (!wait_for(a_memory_restarted, 15))
+        fail_msg("worker a over its RSS limit was not restarted (see %s)", log);
+    pa2 = worker_pid("a");
 
     /* SIGTERM: workers stopped, exit 0. */
     assert_int_equal(kill(g.serve, SIGTERM), 0);

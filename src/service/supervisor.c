@@ -311,7 +311,10 @@ static void reap(ft_service_supervisor *s, int64_t now)
                     w->failures = 0;
                 double d = backoff_s(s->cfg, w->failures++);
                 w->due_ns = now + (int64_t)(d * 1e9);
-                if (sig)
+                if (w->kill_counted)
+                    FT_LOGI("serve", "stream %s: worker ended (watchdog); restart in %.1f s",
+                            w->spec.id, d);
+                else if (sig)
                     FT_LOGW("serve", "stream %s: worker killed by signal %d; restart in %.1f s",
                             w->spec.id, WTERMSIG(status), d);
                 else
