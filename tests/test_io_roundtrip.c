@@ -13,6 +13,7 @@
 #include <netinet/in.h>
 #include <pthread.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -461,6 +462,13 @@ static void test_writer_errors(void **state)
     assert_null(w);
     path_in(p, sizeof p, "out.unknownext");
     assert_int_equal(ft_writer_open(&wp, &w), FT_ERR_OUTPUT);
+    /* An existing directory as the output fails at open, before any frame
+     * is encoded, and is left as it was. */
+    path_in(p, sizeof p, "dir.mp4");
+    assert_int_equal(mkdir(p, 0755), 0);
+    assert_int_equal(ft_writer_open(&wp, &w), FT_ERR_OUTPUT);
+    assert_null(w);
+    assert_int_equal(rmdir(p), 0);
     path_in(p, sizeof p, "out.mp4");
     wp.codec = "vp9";
     assert_int_equal(ft_writer_open(&wp, &w), FT_ERR_CONFIG);

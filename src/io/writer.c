@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "core/log.h"
@@ -247,6 +248,15 @@ ft_status ft_writer_open(const ft_writer_params *p, ft_writer **out)
         return FT_ERR_NOMEM;
     if ((size_t)snprintf(w->url, sizeof w->url, "%s", p->url) >= sizeof w->url) {
         FT_LOGE("io", "output URL too long: %.64s...", p->url);
+        st = FT_ERR_OUTPUT;
+        goto out;
+    }
+    /* Caught here, not when the finished file is renamed over it: a whole
+     * run would otherwise be encoded for nothing. */
+    struct stat sb;
+    if (!is_network(p->url) && stat(p->url, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+        FT_LOGE("io", "%s: is a directory; the output must name a file (e.g. out.mp4 in it)",
+                p->url);
         st = FT_ERR_OUTPUT;
         goto out;
     }
