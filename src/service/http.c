@@ -15,8 +15,11 @@
 #include "core/log.h"
 #include "service/status_page.h"
 
-/* Largest /metrics, /status.json or /config body. */
-#define BODY_CAP (256 * 1024)
+/* Largest /metrics, /status.json or /config body. `serve` merges every
+ * worker's /metrics (about 10 KiB each with the stream label): 2 MiB holds
+ * the 128 workers a supervisor may run. Allocated per request, touched
+ * only as far as written. */
+#define BODY_CAP (2 * 1024 * 1024)
 /* Largest preview JPEG (a 640-wide JPEG is ~30-60 kB). */
 #define JPEG_CAP (512 * 1024)
 
