@@ -23,14 +23,17 @@ test: build
 # A generated match clip (synth, with ground truth) through `batch`, scored
 # by `eval`: out/demo.mp4 is the virtual-camera video with the overlay.
 DEMO_SECONDS ?= 10
-demo: build
+# Only the program is built (not the test executables), to keep the first run short.
+demo: deps $(BUILD)/CMakeCache.txt
+	cmake --build $(BUILD) -j $(JOBS) --target football-tracker
 	mkdir -p out
 	$(BUILD)/football-tracker synth --out out/demo-input.mp4 --truth out/demo-truth.csv \
 		--seconds $(DEMO_SECONDS) --scenario wide
 	$(BUILD)/football-tracker batch --input out/demo-input.mp4 --output out/demo.mp4 \
 		--track-out out/demo-track.csv --set stream.show_stats=true --debug
-	$(BUILD)/football-tracker eval --track out/demo-track.csv --truth out/demo-truth.csv
-	@echo "demo: wrote out/demo.mp4 and out/demo.debug.mp4 (input out/demo-input.mp4, track out/demo-track.csv)"
+	$(BUILD)/football-tracker eval --track out/demo-track.csv --truth out/demo-truth.csv \
+		--json out/demo-eval.json
+	@echo "demo: wrote out/demo.mp4 and out/demo.debug.mp4 (input out/demo-input.mp4, track out/demo-track.csv, scores out/demo-eval.json)"
 
 # Every benchmark listed by `football-tracker bench --help`, or only those in
 # BENCH (e.g. `make bench BENCH="track pipeline"`).
