@@ -8,6 +8,7 @@
 #include <dirent.h>
 #include <libavcodec/avcodec.h>
 #include <libavutil/frame.h>
+#include <libavutil/hwcontext.h>
 #include <arpa/inet.h>
 #include <math.h>
 #include <netinet/in.h>
@@ -498,6 +499,22 @@ static void test_reader_errors(void **state)
     rp.url = "concat:a.mp4|b.mp4";
     assert_int_equal(ft_reader_open(&rp, &r), FT_ERR_INPUT);
     assert_null(r);
+
+    /* An explicit "cuda" needs a usable CUDA device (exit 5 otherwise, as
+     * for RF-DETR); "auto" falls back to the CPU either way. */
+    path_in(p, sizeof p, "clip.mp4");
+    ft_testclip_params cp = {p, 64, 48, 25.0, 2, false, NULL};
+    assert_int_equal(ft_testclip_write(&cp), FT_OK);
+    AVBufferRef *cuda = NULL;
+    bool have_cuda = av_hwdevice_ctx_create(&cuda, AV_HWDEVICE_TYPE_CUDA, NULL, NULL, 0) >= 0;
+    av_buffer_unref(&cuda);
+    rp.url = p;
+    rp.device = "cuda";
+    assert_int_equal(ft_reader_open(&rp, &r), have_cuda ? FT_OK : FT_ERR_GPU);
+    ft_reader_destroy(&r);
+    rp.device = "auto";
+    assert_int_equal(ft_reader_open(&rp, &r), FT_OK);
+    ft_reader_destroy(&r);
     remove_all();
 }
 

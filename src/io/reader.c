@@ -103,11 +103,14 @@ static enum AVPixelFormat pick_hw_format(AVCodecContext *c, const enum AVPixelFo
 }
 
 /* NVDEC for "cuda" and "auto" when a CUDA device opens; otherwise software
- * decoding. */
-static void try_hw(ft_reader *r, const char *device, const AVCodec *codec)
+ * decoding. "cuda" asks for the GPU explicitly: without a usable CUDA device
+ * that is FT_ERR_GPU (exit 5) whatever the detector, as RF-DETR does, and
+ * "auto" is the setting that falls back to the CPU. */
+static ft_status try_hw(ft_reader *r, const char *device, const AVCodec *codec)
 {
-    if (strcmp(device, "cuda") && strcmp(device, "auto"))
-        return;
+    bool required = !strcmp(device, "cuda");
+    if (!required && strcmp(device, "auto"))
+        return FT_OK;
     bool codec_ok = false;
     for (int i = 0;; i++) {
         const AVCodecHWConfig *hc = avcodec_get_hw_config(codec, i);
@@ -117,19 +120,34 @@ static void try_hw(ft_reader *r, const char *device, const AVCodec *codec)
             (hc->methods & AV_CODEC_HW_CONFIG_METHOD_HW_DEVICE_CTX))
             codec_ok = true;
     }
-    int err = codec_ok ? av_hwdevice_ctx_create(&r->hw_device, AV_HWDEVICE_TYPE_CUDA, NULL, NULL, 0)
-                       : AVERROR(ENOSYS);
+    /* An explicit "cuda" checks for the device even when this codec has no
+     * NVDEC decoder, so that the answer does not depend on the input. */
+    int err = codec_ok || required
+                  ? av_hwdevice_ctx_create(&r->hw_device, AV_HWDEVICE_TYPE_CUDA, NULL, NULL, 0)
+                  : AVERROR(ENOSYS);
+    char eb[128];
+    if (err < 0 && required) {
+        FT_LOGE("io",
+                "%s: device 'cuda' (model.device / --device) asked for, but no usable CUDA "
+                "device: %s; use --device auto or cpu",
+                r->url, ft_io_av_err(err, eb, sizeof eb));
+        return FT_ERR_GPU;
+    }
+    if (err >= 0 && !codec_ok) {
+        av_buffer_unref(&r->hw_device);
+        err = AVERROR(ENOSYS);
+    }
     if (err < 0) {
         /* One warning per process, so that a GPU-less deployment is noticed
          * without every reopened input repeating it. */
         static atomic_flag warned = ATOMIC_FLAG_INIT;
-        char eb[128];
         ft_log(atomic_flag_test_and_set(&warned) ? FT_LOG_DEBUG : FT_LOG_WARN, "io",
-               "%s: NVDEC unavailable (no usable CUDA device: %s); decoding on the CPU", r->url,
+               "%s: NVDEC unavailable (%s); decoding on the CPU", r->url,
                codec_ok ? ft_io_av_err(err, eb, sizeof eb) : "no CUDA decoder for this codec");
-        return;
+        return FT_OK;
     }
     r->info.hw_decode = true;
+    return FT_OK;
 }
 
 /* Opens the container and picks the streams. Failures are logged at `lvl`
@@ -222,7 +240,9 @@ static ft_status open_decoder(ft_reader *r, ft_log_level lvl)
     r->dec->thread_type = FF_THREAD_FRAME | FF_THREAD_SLICE;
     if (!r->hw_tried) { /* once: a reconnect keeps the first open's choice */
         r->hw_tried = true;
-        try_hw(r, r->device, codec);
+        ft_status st = try_hw(r, r->device, codec);
+        if (st)
+            return st;
     }
     if (r->hw_device) {
         r->dec->hw_device_ctx = av_buffer_ref(r->hw_device);
