@@ -789,6 +789,39 @@ static void test_exit_codes(void **state)
              "--set stream.reconnect_attempts=2 --set stream.reconnect_delay=0.1",
              dead, dead);
     assert_int_equal(run_stream(args), 3);
+    /* Past 5 failed attempts: the alert reaches stream.alert_webhook. The
+     * listener accepts only afterwards; the request waits in its backlog. */
+    int lfd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t al = sizeof a;
+    assert_true(lfd >= 0);
+    assert_int_equal(bind(lfd, (struct sockaddr *)&a, sizeof a), 0);
+    assert_int_equal(listen(lfd, 4), 0);
+    assert_int_equal(getsockname(lfd, (struct sockaddr *)&a, &al), 0);
+    snprintf(args, sizeof args,
+             "--input rtmp://127.0.0.1:%d/live/x --output rtmp://127.0.0.1:%d/live/y "
+             "--set stream.reconnect_attempts=6 --set stream.reconnect_delay=0.05 "
+             "--set stream.alert_webhook=http://127.0.0.1:%d/hooks/ft",
+             dead, dead, ntohs(a.sin_port));
+    assert_int_equal(run_stream(args), 3);
+    fcntl(lfd, F_SETFL, O_NONBLOCK);
+    int cfd = accept(lfd, NULL, NULL);
+    assert_true(cfd >= 0);
+    char req[2048];
+    ssize_t n = recv(cfd, req, sizeof req - 1, 0);
+    assert_true(n > 0);
+    req[n] = '\0';
+    close(cfd);
+    close(lfd);
+    assert_non_null(strstr(req, "POST /hooks/ft HTTP/1.0\r\n"));
+    assert_non_null(strstr(req, "\"alert\":\"stream_input_down\""));
+    assert_non_null(strstr(req, "\"failed_attempts\":5"));
+    /* Only http:// receivers. */
+    snprintf(args, sizeof args,
+             "--input rtmp://127.0.0.1:%d/live/x --output rtmp://127.0.0.1:%d/live/y "
+             "--set stream.alert_webhook=ftp://127.0.0.1/x",
+             dead, dead);
+    assert_int_equal(run_stream(args), 1);
 }
 
 int main(void)

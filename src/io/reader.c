@@ -42,6 +42,7 @@ struct ft_reader {
     bool have_dts[2];
     bool draining;        /* demuxer at EOF, decoder being flushed */
     int64_t corrupt;
+    atomic_int failures; /* reopen attempts failed in the current outage */
     atomic_bool interrupted;
     int64_t deadline_us;  /* network open/read deadline, 0 = none */
     int64_t timeout_us;
@@ -360,8 +361,11 @@ static ft_status reconnect(ft_reader *r, int why)
             FT_LOGE("io", "%s: still down after 5 reconnect attempts", r->url);
         if (sleep_interruptible(r, delay))
             return FT_ERR_INTERRUPTED;
-        if (open_demuxer(r, FT_LOG_WARN) || open_decoder(r, FT_LOG_WARN))
+        if (open_demuxer(r, FT_LOG_WARN) || open_decoder(r, FT_LOG_WARN)) {
+            atomic_store(&r->failures, i);
             continue;
+        }
+        atomic_store(&r->failures, 0);
         if (!r->info.has_audio)
             r->aidx = -1; /* the output has no audio stream to put it in */
         else if (r->aidx >= 0)
@@ -543,6 +547,11 @@ ft_status ft_reader_read(ft_reader *r, AVFrame *frame, AVPacket *pkt, ft_reader_
 const ft_reader_info *ft_reader_get_info(const ft_reader *r)
 {
     return &r->info;
+}
+
+int ft_reader_reconnect_failures(const ft_reader *r)
+{
+    return atomic_load(&r->failures);
 }
 
 int64_t ft_reader_corrupt_packets(const ft_reader *r)

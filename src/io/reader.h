@@ -78,6 +78,10 @@ const ft_reader_info *ft_reader_get_info(const ft_reader *r);
 /* Packets that failed to decode and were skipped. */
 int64_t ft_reader_corrupt_packets(const ft_reader *r);
 
+/* Reopen attempts that failed in the current outage (0 while the input is
+ * up); thread-safe, for alerting on a long outage. */
+int ft_reader_reconnect_failures(const ft_reader *r);
+
 /* Asks a blocking read to give up soon (thread-safe; used on shutdown). */
 void ft_reader_interrupt(ft_reader *r);
 

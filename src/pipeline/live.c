@@ -114,10 +114,14 @@ static ft_status try_reopen(ft_live_output *lo, int64_t now)
         pthread_mutex_lock(&lo->mu);
         lo->stats.reconnects++;
         lo->stats.output_up = true;
+        lo->stats.failures = 0;
         pthread_mutex_unlock(&lo->mu);
         lo->failures = 0;
         return FT_OK;
     }
+    pthread_mutex_lock(&lo->mu);
+    lo->stats.failures = lo->failures;
+    pthread_mutex_unlock(&lo->mu);
     if (lo->failures >= lo->p.reconnect_attempts) {
         FT_LOGE("pipeline", "%s: output lost; gave up after %d reconnect attempts",
                 lo->p.writer.url, lo->failures);

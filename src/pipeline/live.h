@@ -36,6 +36,7 @@ typedef struct ft_live_output_stats {
     int64_t frames_early; /* real frames dropped for arriving ahead of the clock */
     int64_t frames_lost;  /* slots that passed while the output was down */
     int64_t reconnects;   /* output reopened successfully */
+    int failures;         /* reopen attempts failed in the current outage */
     bool output_up;
     bool stalled; /* no input frame for 0.5 s or more */
 } ft_live_output_stats;

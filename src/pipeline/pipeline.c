@@ -1035,6 +1035,7 @@ void ft_pipeline_stats_get(ft_pipeline *pl, ft_pipeline_stats *out)
     pthread_mutex_unlock(&pl->mu);
     int64_t gen = atomic_load(&pl->hot_gen);
     out->settings_generation = gen;
+    out->input_failures = pl->reader ? ft_reader_reconnect_failures(pl->reader) : 0;
     if (pl->live) {
         ft_live_output_stats ls;
         ft_live_output_stats_get(pl->live, &ls);
@@ -1043,6 +1044,7 @@ void ft_pipeline_stats_get(ft_pipeline *pl, ft_pipeline_stats *out)
         out->frames_slate = ls.frames_slate;
         out->frames_lost = ls.frames_lost;
         out->output_reconnects = ls.reconnects;
+        out->output_failures = ls.failures;
         out->output_up = ls.output_up;
         out->input_stalled = ls.stalled;
     }

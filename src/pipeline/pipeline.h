@@ -125,6 +125,8 @@ typedef struct ft_pipeline_stats {
     int64_t frames_slate;
     int64_t frames_lost;     /* slots that passed while the output was down */
     int64_t output_reconnects;
+    int input_failures;      /* reconnect attempts failed in the current input outage */
+    int output_failures;     /* live: the same for the output */
     bool output_up;
     bool input_stalled;      /* live: no input frame for 0.5 s or more */
     int64_t settings_generation; /* ft_pipeline_update calls applied by every stage */

@@ -88,6 +88,10 @@ static const ft_option stream_options[] = {
      "Address-space cap (RLIMIT_AS) of the stream service in MiB; 0 = none. Leave it 0 with "
      "CUDA, which reserves large address ranges.",
      FT_OPT_INT, S(memory_limit_mb), "0", 0, 1048576, 0, NULL, NULL},
+    {"alert_webhook",
+     "http:// URL that receives a JSON POST when the input or output stays down through 5 "
+     "reconnect attempts; \"\" = none.",
+     FT_OPT_STRING, S(alert_webhook), "", 0, 0, FT_OPT_SECRET, NULL, NULL},
     FT_OPTION_END,
 };
 #undef S

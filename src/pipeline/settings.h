@@ -86,6 +86,7 @@ typedef struct ft_stream_settings {
     int timeout_ms;         /* network I/O timeout */
     int buffer_size;        /* network buffer, bytes */
     int memory_limit_mb;    /* stream service address-space cap (RLIMIT_AS), 0 = none */
+    char alert_webhook[FT_OPT_STRLEN]; /* http:// URL POSTed after 5 failed reconnects (secret) */
 } ft_stream_settings;
 
 /* stream_config.yml `encoder:` */

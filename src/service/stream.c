@@ -23,6 +23,7 @@
 #include "service/metrics.h"
 #include "service/preview.h"
 #include "service/supervisor_internal.h" /* NVML loader shared with `serve` */
+#include "service/webhook.h"
 
 /* GPUs shown in the metrics (label values must be static strings). */
 #define MAX_GPU_METRICS 8
@@ -53,8 +54,15 @@ enum {
     M_CONFIDENCE,
     M_RELOAD_OK,
     M_RELOAD_ERR,
+    M_IN_FAIL,
+    M_OUT_FAIL,
+    M_IN_ALERT,
+    M_OUT_ALERT,
     M_COUNT
 };
+
+/* Failed reconnect attempts in one outage that raise an alert. */
+#define ALERT_FAILURES 5
 
 struct ft_service_stream {
     ft_service_stream_params p;
@@ -82,6 +90,7 @@ struct ft_service_stream {
     pthread_t monitor;
     bool monitor_started;
     bool was_stalled;
+    bool alerted[2];            /* input, output: alert sent for the current outage */
     int64_t fps_frames, fps_ns; /* window start of the current rate (guarded by mu) */
     double fps_now;             /* frames processed per second over the last second */
 };
@@ -322,6 +331,35 @@ static ft_status on_frame(void *user, const ft_pipeline_frame *f)
     return FT_OK;
 }
 
+/* The guide's alert after five failed reconnects: an error log line, a
+ * counter, and the optional webhook. Once per outage and direction. */
+static void alert(ft_service_stream *s, int dir, int failures)
+{
+    static const char *const names[2] = {"input", "output"};
+    if (failures < ALERT_FAILURES) {
+        if (failures == 0)
+            s->alerted[dir] = false;
+        return;
+    }
+    if (s->alerted[dir])
+        return;
+    s->alerted[dir] = true;
+    FT_LOGE("service", "ALERT: %s down, %d reconnect attempts failed", names[dir], failures);
+    ft_service_metric_add(s->m[dir ? M_OUT_ALERT : M_IN_ALERT], 1);
+    pthread_mutex_lock(&s->mu);
+    char url[FT_OPT_STRLEN];
+    snprintf(url, sizeof url, "%s", ft_settings_of(s->cfg)->stream.alert_webhook);
+    pthread_mutex_unlock(&s->mu);
+    if (!url[0])
+        return;
+    char body[256];
+    snprintf(body, sizeof body,
+             "{\"alert\":\"stream_%s_down\",\"direction\":\"%s\",\"failed_attempts\":%d}",
+             names[dir], names[dir], failures);
+    if (ft_service_webhook_post(url, body, 2000))
+        FT_LOGW("service", "alert kept in the log and metrics only (webhook failed)");
+}
+
 static void mirror_stats(ft_service_stream *s)
 {
     ft_pipeline *pl = atomic_load(&s->pl);
@@ -337,6 +375,10 @@ static void mirror_stats(ft_service_stream *s)
     ft_service_metric_set(s->m[M_SLATE], (double)st.frames_slate);
     ft_service_metric_set(s->m[M_LOST_OUT], (double)st.frames_lost);
     ft_service_metric_set(s->m[M_OUT_RECONN], (double)st.output_reconnects);
+    ft_service_metric_set(s->m[M_IN_FAIL], st.input_failures);
+    ft_service_metric_set(s->m[M_OUT_FAIL], st.output_failures);
+    alert(s, 0, st.input_failures);
+    alert(s, 1, st.output_failures);
     ft_service_metric_set(s->m[M_OUTPUT_UP], st.output_up);
     ft_service_metric_set(s->m[M_INPUT_UP], !st.input_stalled);
     int64_t t = now_ns();
@@ -470,6 +512,14 @@ static ft_status add_metrics(ft_service_stream *s)
          "Configuration reloads (SIGHUP, file change, PATCH /config).", FT_METRIC_COUNTER},
         {M_RELOAD_ERR, "ft_config_reloads_total", "result=\"error\"",
          "Configuration reloads (SIGHUP, file change, PATCH /config).", FT_METRIC_COUNTER},
+        {M_IN_FAIL, "ft_reconnect_failures", "direction=\"input\"",
+         "Reconnect attempts failed in the current outage (alert at 5).", FT_METRIC_GAUGE},
+        {M_OUT_FAIL, "ft_reconnect_failures", "direction=\"output\"",
+         "Reconnect attempts failed in the current outage (alert at 5).", FT_METRIC_GAUGE},
+        {M_IN_ALERT, "ft_alerts_total", "direction=\"input\"",
+         "Outages that outlasted 5 reconnect attempts.", FT_METRIC_COUNTER},
+        {M_OUT_ALERT, "ft_alerts_total", "direction=\"output\"",
+         "Outages that outlasted 5 reconnect attempts.", FT_METRIC_COUNTER},
     };
     static const char *const stage_labels[FT_STAGE_COUNT] = {"stage=\"decode\"", "stage=\"detect\"",
                                                              "stage=\"track\"", "stage=\"render\"",
@@ -540,6 +590,11 @@ ft_status ft_service_stream_create(const ft_service_stream_params *p, ft_config 
                 "--output %s: stream mode pushes to rtmp://, rtmps://, srt:// or "
                 "udp:// only (video is never written to disk)",
                 clean);
+        st = FT_ERR_CONFIG;
+        goto out;
+    }
+    if (set->stream.alert_webhook[0] && !ft_service_webhook_url_ok(set->stream.alert_webhook)) {
+        FT_LOGE("service", "stream.alert_webhook: not an http://host[:port][/path] URL");
         st = FT_ERR_CONFIG;
         goto out;
     }
@@ -619,8 +674,7 @@ ft_status ft_service_stream_run(ft_service_stream *s)
         st = ft_pipeline_create(&pp, &pl);
         if (st != FT_ERR_INPUT || attempt >= set->stream.reconnect_attempts)
             break;
-        if (attempt == 5)
-            FT_LOGE("service", "input still unavailable after 5 attempts");
+        alert(s, 0, attempt + 1);
         FT_LOGW("service", "input unavailable; retrying in %.2f s (attempt %d of %d)", delay,
                 attempt + 1, set->stream.reconnect_attempts);
         if (sleep_unless_stopped(s, delay))
