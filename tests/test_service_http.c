@@ -16,6 +16,7 @@
 
 #include "service/http.h"
 #include "service/metrics.h"
+#include "service/webhook.h"
 
 /* ---- metrics ---- */
 
@@ -299,12 +300,29 @@ static void test_http_bad_bind(void **state)
     assert_null(s);
 }
 
+static void test_webhook_urls(void **state)
+{
+    (void)state;
+    assert_true(ft_service_webhook_url_ok("http://alerts.local:9093/api/v2/alerts"));
+    assert_true(ft_service_webhook_url_ok("http://10.0.0.5"));
+    assert_false(ft_service_webhook_url_ok("https://alerts.local/")); /* no TLS client */
+    assert_false(ft_service_webhook_url_ok("http://user:pw@host/"));  /* no credentials */
+    assert_false(ft_service_webhook_url_ok("http://host:80x/"));
+    assert_false(ft_service_webhook_url_ok("http://host/a b")); /* header injection */
+    assert_false(ft_service_webhook_url_ok("http://host/a\r\nX: y"));
+    assert_false(ft_service_webhook_url_ok("http:///path"));
+    /* Port 1 on loopback refuses: FT_ERR_IO, quickly. */
+    assert_int_equal(ft_service_webhook_post("http://127.0.0.1:1/x", "{}", 500), FT_ERR_IO);
+    assert_int_equal(ft_service_webhook_post("ftp://x/", "{}", 500), FT_ERR_CONFIG);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_metrics_text), cmocka_unit_test(test_metrics_capacity),
         cmocka_unit_test(test_token_equal),  cmocka_unit_test(test_http_endpoints),
         cmocka_unit_test(test_http_config),  cmocka_unit_test(test_http_bad_bind),
+        cmocka_unit_test(test_webhook_urls),
     };
     return cmocka_run_group_tests(tests, setup_server, teardown_server);
 }
