@@ -1,16 +1,19 @@
 /* pipeline: `batch` end to end (frame count, duration, audio, debug video,
  * track CSV, replayed detections), its exit codes for bad inputs/outputs, the
- * no-partial-file guarantee, and the replay detector's file formats. */
+ * no-partial-file guarantee (also on SIGINT), and the replay detector's file formats. */
+#include <cmocka.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <math.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <cmocka.h>
-#include <dirent.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -238,6 +241,67 @@ static void test_batch_unwritable_output_exit_4(void **state)
     assert_int_equal(stray_files(), 0);
 }
 
+/* SIGINT while batch waits for more input (a FIFO fed with most of an MPEG-TS
+ * clip and kept open): exit 6, and neither the video, nor its temp file, nor
+ * the --track-out CSV is left behind. */
+static void test_sigint_leaves_no_output(void **state)
+{
+    (void)state;
+    char ts[256], fifo[256], out[256], csv[256];
+    path_in(ts, sizeof ts, "long.ts");
+    path_in(fifo, sizeof fifo, "in.fifo");
+    path_in(out, sizeof out, "out.mp4");
+    path_in(csv, sizeof csv, "track.csv");
+    ft_testclip_params cp = {ts, W, H, FPS, 200, false, NULL};
+    assert_int_equal(ft_testclip_write(&cp), FT_OK);
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        int devnull = open("/dev/null", O_WRONLY);
+        dup2(devnull, 1);
+        dup2(devnull, 2);
+        execl(bin, bin, "batch", "--input", fifo, "--output", out, "--track-out", csv,
+              "--no-progress", (char *)NULL);
+        _exit(127);
+    }
+    signal(SIGPIPE, SIG_IGN);
+    FILE *src = fopen(ts, "rb");
+    FILE *dst = fopen(fifo, "wb"); /* blocks until batch opens the FIFO */
+    assert_non_null(src);
+    assert_non_null(dst);
+    fseek(src, 0, SEEK_END);
+    long keep = ftell(src) * 3 / 4; /* the rest never comes: batch waits */
+    fseek(src, 0, SEEK_SET);
+    char buf[4096];
+    for (long done = 0; done < keep;) {
+        size_t n = fread(buf, 1, sizeof buf, src);
+        assert_true(n > 0);
+        assert_int_equal(fwrite(buf, 1, n, dst), n);
+        done += (long)n;
+    }
+    fflush(dst);
+    fclose(src);
+    /* The pipeline is running once the track CSV exists (it opens it after
+     * the input and the output); give it time to take in what was sent. */
+    struct stat sb;
+    for (int i = 0; i < 200 && stat(csv, &sb) != 0; i++)
+        usleep(50000);
+    assert_int_equal(stat(csv, &sb), 0);
+    usleep(500000);
+    assert_int_equal(kill(pid, SIGINT), 0);
+    int rc;
+    assert_int_equal(waitpid(pid, &rc, 0), pid);
+    fclose(dst);
+    assert_true(WIFEXITED(rc));
+    assert_int_equal(WEXITSTATUS(rc), 6);
+    assert_int_not_equal(stat(out, &sb), 0);
+    assert_int_not_equal(stat(csv, &sb), 0);
+    unlink(fifo);
+    unlink(ts);
+    assert_int_equal(stray_files(), 0);
+}
+
 /* Defaults for a quiet in-process run of the test clip into out (borrowed). */
 static void clip_params(ft_pipeline_params *p, const char *out)
 {
@@ -418,6 +482,7 @@ int main(void)
         cmocka_unit_test(test_batch_unwritable_output_exit_4),
         cmocka_unit_test(test_failed_run_leaves_no_file),
         cmocka_unit_test(test_stop_batch_and_live),
+        cmocka_unit_test(test_sigint_leaves_no_output),
         cmocka_unit_test(test_replay_formats),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

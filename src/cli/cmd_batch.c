@@ -18,19 +18,22 @@ static void usage(FILE *out)
             "\n"
             "Processes a whole video: decode, detect, track, virtual camera, render, encode.\n"
             "The output is written to a temporary file beside PATH and renamed when complete;\n"
-            "a failed run leaves nothing under PATH. Audio is copied from the input.\n"
+            "a failed or interrupted run (SIGINT/SIGTERM: exit 6) leaves nothing under PATH,\n"
+            "nor a --track-out file. Audio is copied from the input.\n"
             "\n"
             "options:\n");
     ft_cli_common_usage(out);
-    fprintf(out,
-            "  --detections FILE        replay detections from a CSV/JSON file instead of a detector\n"
-            "  --track-out FILE         write the per-frame track CSV (frame, state, crop, candidates)\n"
-            "  --no-progress            no progress bar (none is drawn when stderr is not a terminal)\n"
-            "  --help                   this text\n"
-            "\n"
-            "With --debug a side-by-side debug video (full frame with detections, gate and crop |\n"
-            "output) is written next to the output as NAME.debug.EXT.\n"
-            "Exit codes: 0 done, 1 configuration, 2 model, 3 input, 4 output, 5 GPU, 6 runtime.\n");
+    fprintf(
+        out,
+        "  --detections FILE        replay detections from a CSV/JSON file instead of a detector\n"
+        "  --track-out FILE         write the per-frame track CSV (frame, state, crop, "
+        "candidates)\n"
+        "  --no-progress            no progress bar (none is drawn when stderr is not a terminal)\n"
+        "  --help                   this text\n"
+        "\n"
+        "With --debug a side-by-side debug video (full frame with detections, gate and crop |\n"
+        "output) is written next to the output as NAME.debug.EXT.\n"
+        "Exit codes: 0 done, 1 configuration, 2 model, 3 input, 4 output, 5 GPU, 6 runtime.\n");
 }
 
 /* Signal handlers may only touch lock-free atomics: ft_pipeline_stop does. */
@@ -153,6 +156,10 @@ int ft_cmd_batch(int argc, char **argv)
     if (!st)
         FT_LOGI("batch", "wrote %s%s%s", c.output, pp.debug_output ? " and " : "",
                 pp.debug_output ? pp.debug_output : "");
+    else if (track_out && remove(track_out) == 0)
+        /* The videos of a failed run are never renamed into place; the track
+         * CSV the pipeline opened goes too, so no output is left partial. */
+        FT_LOGI("batch", "removed the partial track %s", track_out);
 out:
     if (st)
         fprintf(stderr, "batch: failed: %s (exit %d)\n", ft_status_str(st),
