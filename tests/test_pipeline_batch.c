@@ -1,15 +1,16 @@
 /* pipeline: `batch` end to end (frame count, duration, audio, debug video,
  * track CSV, replayed detections), its exit codes for bad inputs/outputs, the
- * no-partial-file guarantee (also on SIGINT), and the replay detector's file formats. */
+ * no-partial-file guarantee (also on SIGINT), and the replay detector's file
+ * formats. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <cmocka.h>
 #include <dirent.h>
 #include <fcntl.h>
 #include <math.h>
-#include <setjmp.h>
 #include <signal.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
