@@ -2,6 +2,7 @@
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli/commands.h"
@@ -82,6 +83,11 @@ int ft_cmd_stream(int argc, char **argv)
             return FT_EXIT_CONFIG;
         }
     }
+    /* `serve` names each worker's stream in its log records (they share
+     * stderr); not an FT_* variable, which the configuration would read. */
+    const char *stream_id = getenv("FOOTBALL_TRACKER_STREAM_ID");
+    if (stream_id && *stream_id)
+        ft_log_set_stream_id(stream_id);
     if (!c.input || !c.output) {
         fprintf(stderr, "stream: --input and --output are required\n");
         usage(stderr);

@@ -28,6 +28,8 @@
 #include "service/http.h"
 #include "service/supervisor_internal.h"
 
+extern char **environ;
+
 #define SCRAPE_CAP (256 * 1024) /* one worker's /metrics text */
 #define PROBE_PERIOD_NS 1000000000LL
 #define PROBE_TIMEOUT_MS 900
@@ -208,6 +210,25 @@ static void worker_start(ft_service_supervisor *s, worker *w, int64_t now)
     if (sp->realtime)
         argv[n++] = "--realtime";
     argv[n] = NULL;
+    /* The environment, with FOOTBALL_TRACKER_STREAM_ID=<id> (the worker's log records name
+     * their stream) in place of any inherited one. */
+    size_t n_env = 0;
+    while (environ[n_env])
+        n_env++;
+    char **envp = malloc((n_env + 2) * sizeof *envp);
+    char id_var[32 + FT_SERVE_ID_MAX];
+    if (!envp) {
+        FT_LOGE("serve", "stream %s: out of memory starting the worker; retrying", sp->id);
+        w->due_ns = now + 1000000000LL;
+        return;
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < n_env; i++)
+        if (strncmp(environ[i], "FOOTBALL_TRACKER_STREAM_ID=", 27))
+            envp[k++] = environ[i];
+    snprintf(id_var, sizeof id_var, "FOOTBALL_TRACKER_STREAM_ID=%s", sp->id);
+    envp[k++] = id_var;
+    envp[k] = NULL;
     pid_t parent = getpid();
     pid_t pid = fork();
     if (pid == 0) {
@@ -221,9 +242,10 @@ static void worker_start(ft_service_supervisor *s, worker *w, int64_t now)
         sigprocmask(SIG_SETMASK, &none, NULL);
         /* Nothing of the supervisor's (HTTP socket, NVML) leaks into a worker. */
         close_range(3, ~0U, 0);
-        execv(s->bin, argv);
+        execve(s->bin, argv, envp);
         _exit(127);
     }
+    free(envp);
     if (pid < 0) {
         FT_LOGE("serve", "stream %s: fork failed: %s; retrying", sp->id, strerror(errno));
         w->due_ns = now + 1000000000LL;
