@@ -647,11 +647,17 @@ static void family(out_buf *o, const char *name, const char *type, const char *h
 /* The supervisor's own series (caller holds mu). */
 static void own_metrics(ft_service_supervisor *s, out_buf *o)
 {
-    int running = 0;
+    /* Workers being stopped after their removal are left out: a stream
+     * removed and added again would otherwise appear twice. */
+    const worker *lw[FT_SERVE_MAX_STREAMS];
+    int nl = 0, running = 0;
     double load = 0;
     for (int i = 0; i < s->n_w; i++) {
         running += s->w[i]->pid > 0;
+        if (s->w[i]->removed)
+            continue;
         load += s->w[i]->load;
+        lw[nl++] = s->w[i];
     }
     family(o, "ft_serve_streams", "gauge", "Streams configured in streams.yml.");
     outf(o, "ft_serve_streams %d\n", s->cfg->n_streams);
@@ -660,7 +666,7 @@ static void own_metrics(ft_service_supervisor *s, out_buf *o)
     family(
         o, "ft_serve_load", "gauge",
         "Mean over workers of the busiest pipeline thread's share of wall time (1 = saturated).");
-    outf(o, "ft_serve_load %.4f\n", s->n_w ? load / s->n_w : 0.0);
+    outf(o, "ft_serve_load %.4f\n", nl ? load / nl : 0.0);
     family(o, "ft_serve_pool_pods", "gauge",
            "Supervisors sharing streams.yml (serve.shard_service; 1 without).");
     outf(o, "ft_serve_pool_pods %d\n", s->pods);
@@ -668,31 +674,31 @@ static void own_metrics(ft_service_supervisor *s, out_buf *o)
     outf(o, "ft_serve_reloads_total{result=\"ok\"} %.0f\n", s->reloads_ok);
     outf(o, "ft_serve_reloads_total{result=\"error\"} %.0f\n", s->reloads_err);
     family(o, "ft_worker_up", "gauge", "1 while the worker's HTTP server answers.");
-    for (int i = 0; i < s->n_w; i++)
-        outf(o, "ft_worker_up{stream=\"%s\"} %d\n", s->w[i]->spec.id, s->w[i]->up);
+    for (int i = 0; i < nl; i++)
+        outf(o, "ft_worker_up{stream=\"%s\"} %d\n", lw[i]->spec.id, lw[i]->up);
     family(o, "ft_worker_ready", "gauge", "1 while the worker's /ready answers 200.");
-    for (int i = 0; i < s->n_w; i++)
-        outf(o, "ft_worker_ready{stream=\"%s\"} %d\n", s->w[i]->spec.id, s->w[i]->ready);
+    for (int i = 0; i < nl; i++)
+        outf(o, "ft_worker_ready{stream=\"%s\"} %d\n", lw[i]->spec.id, lw[i]->ready);
     family(o, "ft_restarts_total", "counter",
            "Worker restarts by reason (exit, signal, health, stuck, memory, vram).");
-    for (int i = 0; i < s->n_w; i++)
+    for (int i = 0; i < nl; i++)
         for (int r = 0; r < R_COUNT; r++)
-            outf(o, "ft_restarts_total{stream=\"%s\",reason=\"%s\"} %.0f\n", s->w[i]->spec.id,
-                 reason_names[r], s->w[i]->restarts[r]);
+            outf(o, "ft_restarts_total{stream=\"%s\",reason=\"%s\"} %.0f\n", lw[i]->spec.id,
+                 reason_names[r], lw[i]->restarts[r]);
     family(o, "ft_worker_rss_bytes", "gauge", "Resident memory of the worker process.");
-    for (int i = 0; i < s->n_w; i++)
-        outf(o, "ft_worker_rss_bytes{stream=\"%s\"} %llu\n", s->w[i]->spec.id,
-             (unsigned long long)s->w[i]->rss);
+    for (int i = 0; i < nl; i++)
+        outf(o, "ft_worker_rss_bytes{stream=\"%s\"} %llu\n", lw[i]->spec.id,
+             (unsigned long long)lw[i]->rss);
     family(o, "ft_worker_load", "gauge",
            "Busiest pipeline thread's share of wall time over the last second (1 = saturated).");
-    for (int i = 0; i < s->n_w; i++)
-        outf(o, "ft_worker_load{stream=\"%s\"} %.4f\n", s->w[i]->spec.id, s->w[i]->load);
+    for (int i = 0; i < nl; i++)
+        outf(o, "ft_worker_load{stream=\"%s\"} %.4f\n", lw[i]->spec.id, lw[i]->load);
     if (!s->nvml)
         return;
     family(o, "ft_worker_vram_bytes", "gauge", "GPU memory of the worker process (NVML).");
-    for (int i = 0; i < s->n_w; i++)
-        outf(o, "ft_worker_vram_bytes{stream=\"%s\"} %llu\n", s->w[i]->spec.id,
-             (unsigned long long)s->w[i]->vram);
+    for (int i = 0; i < nl; i++)
+        outf(o, "ft_worker_vram_bytes{stream=\"%s\"} %llu\n", lw[i]->spec.id,
+             (unsigned long long)lw[i]->vram);
     int g = ft_serve_nvml_gpus(s->nvml);
     uint64_t used, total;
     family(o, "ft_gpu_memory_used_bytes", "gauge", "GPU memory in use, all processes (NVML).");
@@ -717,7 +723,7 @@ static ft_status metrics(void *user, char *buf, size_t cap, size_t *len)
     pthread_mutex_lock(&s->mu);
     own_metrics(s, &o);
     for (int i = 0; i < s->n_w; i++)
-        if (s->w[i]->pid > 0 && s->w[i]->text_len > 0) {
+        if (s->w[i]->pid > 0 && s->w[i]->text_len > 0 && !s->w[i]->removed) {
             sc[n] = &s->w[i]->scrape;
             ids[n++] = s->w[i]->spec.id;
         }
