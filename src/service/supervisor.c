@@ -667,6 +667,12 @@ static void own_metrics(ft_service_supervisor *s, out_buf *o)
         o, "ft_serve_load", "gauge",
         "Mean over workers of the busiest pipeline thread's share of wall time (1 = saturated).");
     outf(o, "ft_serve_load %.4f\n", nl ? load / nl : 0.0);
+    family(o, "ft_serve_rss_limit_bytes", "gauge",
+           "Per-worker RSS limit (serve.rss_limit_mb; 0 = none).");
+    outf(o, "ft_serve_rss_limit_bytes %.0f\n", s->cfg->rss_limit_mb * 1048576.0);
+    family(o, "ft_serve_vram_limit_bytes", "gauge",
+           "Per-worker GPU memory limit (serve.vram_limit_mb; 0 = none).");
+    outf(o, "ft_serve_vram_limit_bytes %.0f\n", s->cfg->vram_limit_mb * 1048576.0);
     family(o, "ft_serve_pool_pods", "gauge",
            "Supervisors sharing streams.yml (serve.shard_service; 1 without).");
     outf(o, "ft_serve_pool_pods %d\n", s->pods);
