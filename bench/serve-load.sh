@@ -138,3 +138,46 @@ for ((n = 1; n <= MAX_N; n++)); do
     [ $ok = 1 ] || [ "${CONTINUE:-0}" = 1 ] || break
 done
 echo "serve-load: largest real-time N = $best (input ${SIZE}@${FPS}, output 1280x720, default detector)"
+
+# Kill check over RTMP: two streams, SIGKILL the worker of s1; s1 must come
+# back (new pid, ready, frames) and s2 keep its process and its frame count
+# moving throughout.
+[ "${KILLCHECK:-1}" = 1 ] || exit 0
+pubs=()
+for i in 1 2; do
+    ffmpeg -nostdin -loglevel error -re -stream_loop -1 -i "$WORK/clip.mp4" -c copy -f flv \
+        "rtmp://127.0.0.1:$RTMP/live/in$i" >>"$WORK/pub.log" 2>&1 &
+    pubs+=($!)
+    PIDS+=($!)
+done
+{
+    echo "serve: {port: $HTTP, backoff_initial_s: 0.5, set: {output.width: 1280, output.height: 720}}"
+    echo "streams:"
+    for i in 1 2; do
+        echo "  s$i: {input: \"rtmp://127.0.0.1:$RTMP/live/in$i\", output: \"rtmp://127.0.0.1:$RTMP/live/out$i\"}"
+    done
+} >"$WORK/streams.yml"
+"$BIN" serve --streams "$WORK/streams.yml" >"$WORK/serve-kill.log" 2>&1 &
+serve=$!
+PIDS+=($serve)
+sleep "$WARMUP"
+pid_of() { curl -s -m 3 "http://127.0.0.1:$HTTP/status.json" | grep -o "\"id\":\"$1\",\"pid\":[0-9]*" | grep -o '[0-9]*$'; }
+p1=$(pid_of s1)
+p2=$(pid_of s2)
+f2a=$(metric 'ft_frames_sent_total{stream="s2"}')
+kill -KILL "$p1"
+sleep 12
+p1b=$(pid_of s1)
+p2b=$(pid_of s2)
+f2b=$(metric 'ft_frames_sent_total{stream="s2"}')
+f1=$(metric 'ft_frames_sent_total{stream="s1"}')
+r1=$(metric 'ft_worker_ready{stream="s1"}')
+k1=$(metric 'ft_restarts_total{stream="s1",reason="signal"}')
+k2=$(metric 'ft_restarts_total{stream="s2",reason="signal"}')
+verdict=ok
+{ [ "$p1b" != "$p1" ] && [ "${p1b:-0}" -gt 0 ] && [ "$r1" = 1 ] && awk -v f="$f1" 'BEGIN { exit !(f > 0) }'; } || verdict=FAILED
+{ [ "$p2b" = "$p2" ] && [ "$k2" = 0 ] && awk -v a="$f2a" -v b="$f2b" 'BEGIN { exit !(b > a) }'; } || verdict=FAILED
+printf 'kill check: s1 pid %s -> %s (restarts{signal} %s, ready %s, %s frames sent since), s2 pid %s -> %s, frames sent %s -> %s in 12 s -> %s\n' \
+    "$p1" "$p1b" "$k1" "$r1" "$f1" "$p2" "$p2b" "$f2a" "$f2b" "$verdict"
+kill -TERM "$serve"
+wait "$serve" 2>/dev/null
