@@ -654,6 +654,21 @@ static void test_serve_end_to_end(void **state)
     assert_true(udp_drain(g.udp_fd[1]) > 10000);
     char body[8192];
     assert_int_equal(http_get("/health", body, sizeof body), 200);
+    /* The supervisor's own probe client: an answer, one too large for its
+     * buffer (no answer, never a partial one), and a closed port. */
+    static char big[1 << 20];
+    char tiny[64];
+    ft_serve_get rq[3] = {
+        {.port = g.http_port, .path = "/metrics", .buf = big, .cap = sizeof big},
+        {.port = g.http_port, .path = "/metrics", .buf = tiny, .cap = sizeof tiny},
+        {.port = free_tcp_port(), .path = "/ready", .buf = tiny, .cap = sizeof tiny},
+    };
+    ft_serve_get_all(rq, 3, 2000);
+    assert_int_equal(rq[0].code, 200);
+    assert_non_null(strstr(rq[0].body, "ft_frames_sent_total{stream=\"b\"}"));
+    assert_int_equal(rq[0].body_len, strlen(rq[0].body));
+    assert_int_equal(rq[1].code, 0);
+    assert_int_equal(rq[2].code, 0);
     assert_int_equal(http_get("/ready", body, sizeof body), 200);
     /* Worker series carry the stream label, the supervisor's its own. */
     assert_true(metric("ft_frames_sent_total{stream=\"a\"}") > 0);
