@@ -26,8 +26,9 @@ done
 # Optional: headless Chromium for the status-page browser test
 # (tests/test_service_stream.c skips that check without it). Not every
 # distribution or architecture has it, so failing to install it is no error.
+# FT_DEPS_NO_OPTIONAL=1 skips it (container builds, deploy/Dockerfile).
 install_optional() {
-    if ! command -v chromium >/dev/null 2>&1 && [ "$(id -u)" -eq 0 ]; then
+    if [ -z "${FT_DEPS_NO_OPTIONAL:-}" ] && ! command -v chromium >/dev/null 2>&1 && [ "$(id -u)" -eq 0 ]; then
         DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium ||
             echo "install-deps: chromium not installed; the status-page browser test will skip" >&2
     fi
