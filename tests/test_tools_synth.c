@@ -303,6 +303,15 @@ static void test_synth_command(void **state)
     snprintf(cmd, sizeof(cmd), "'%s' synth --truth /nonexistent/x.csv --seconds 0.1 2>/dev/null",
              bin);
     assert_int_equal(run(cmd), 4);
+    /* The video of a run that fails (here: its truth file) is not left
+     * behind half-written, nor is its temp file. */
+    snprintf(cmd, sizeof(cmd),
+             "'%s' synth --out %s/v.mp4 --truth /nonexistent/x.csv --seconds 0.1 "
+             "--size 320x180 2>/dev/null",
+             bin, dir);
+    assert_int_equal(run(cmd), 4);
+    snprintf(path, sizeof(path), "%s/v.mp4", dir);
+    assert_int_not_equal(stat(path, &st), 0);
     snprintf(cmd, sizeof(cmd), "'%s' synth --help >/dev/null", bin);
     assert_int_equal(run(cmd), 0);
     rmdir(dir);

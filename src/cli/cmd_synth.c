@@ -28,7 +28,9 @@ static void usage(FILE *out)
                  "                    night (floodlights), cuts (scene cuts) (default wide)\n"
                  "  --crf N           x264 quality, 0-51 (default 20)\n"
                  "  --no-noise        no sensor noise\n"
-                 "At least one of --out and --truth is needed.\n");
+                 "  --help            this text\n"
+                 "At least one of --out and --truth is needed.\n"
+                 "Exit codes: 0 written, 1 bad option, 4 cannot write a file, 6 runtime error.\n");
 }
 
 /* Value of option argv[*i] given as "--name value" or "--name=value". */
@@ -123,6 +125,7 @@ int ft_cmd_synth(int argc, char **argv)
     ft_synth *s = NULL;
     ft_writer *w = NULL;
     ft_synth_truth_writer *tw = NULL;
+    bool tw_created = false;
     st = ft_synth_create(&p, &s);
     if (st)
         goto out;
@@ -135,6 +138,7 @@ int ft_cmd_synth(int argc, char **argv)
         wp.fps = p.fps;
         wp.codec = "x264";
         wp.crf = (int)crf;
+        wp.atomic = true; /* a failed or interrupted run leaves no broken video */
         st = ft_writer_open(&wp, &w);
         if (st)
             goto out;
@@ -143,6 +147,7 @@ int ft_cmd_synth(int argc, char **argv)
         st = ft_synth_truth_writer_create(truth_path, &p, &tw);
         if (st)
             goto out;
+        tw_created = true;
     }
     long long frames = (long long)(seconds * p.fps + 0.5);
     if (frames < 1)
@@ -172,6 +177,8 @@ out:
     if (st)
         fprintf(stderr, "synth: failed: %s\n", ft_status_str(st));
     ft_synth_truth_writer_destroy(&tw);
+    if (st && tw_created)
+        remove(truth_path); /* partial ground truth would score a clip it does not match */
     ft_writer_destroy(&w);
     ft_synth_destroy(&s);
     return ft_status_exit_code(st);
