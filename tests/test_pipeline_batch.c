@@ -227,7 +227,7 @@ static void test_batch_unwritable_output_exit_4(void **state)
     char args[1024], err[4096], out[256], blocker[256];
     snprintf(args, sizeof args, "batch --input %s --output %s", clip, clip);
     assert_int_equal(run(args, err, sizeof err), 4);
-    assert_non_null(strstr(err, "is the input file"));
+    assert_non_null(strstr(err, "is also the input file"));
     path_in(out, sizeof out, "no-such-dir/out.mp4");
     snprintf(args, sizeof args, "batch --input %s --output %s", clip, out);
     assert_int_equal(run(args, err, sizeof err), 4);
@@ -239,6 +239,27 @@ static void test_batch_unwritable_output_exit_4(void **state)
     snprintf(args, sizeof args, "batch --input %s --output %s", clip, out);
     assert_int_equal(run(args, err, sizeof err), 4);
     unlink(blocker);
+    assert_int_equal(stray_files(), 0);
+
+    /* A --track-out that is the input (it was truncated while being read) or
+     * an output under another spelling (the video replaced the track). */
+    struct stat before, after;
+    assert_int_equal(stat(clip, &before), 0);
+    snprintf(args, sizeof args, "batch --input %s --output %s/o.mp4 --track-out %s", clip, dir,
+             clip);
+    assert_int_equal(run(args, err, sizeof err), 4);
+    assert_non_null(strstr(err, "is also the input file"));
+    assert_int_equal(stat(clip, &after), 0);
+    assert_int_equal(after.st_size, before.st_size);
+    snprintf(args, sizeof args, "batch --input %s --output %s/o.mp4 --track-out %s/./o.mp4", clip,
+             dir, dir);
+    assert_int_equal(run(args, err, sizeof err), 4);
+    assert_non_null(strstr(err, "is also --output"));
+    snprintf(args, sizeof args,
+             "batch --input %s --output %s/o.mp4 --debug --track-out %s/o.debug.mp4", clip, dir,
+             dir);
+    assert_int_equal(run(args, err, sizeof err), 4);
+    assert_non_null(strstr(err, "is also the debug video"));
     assert_int_equal(stray_files(), 0);
 }
 

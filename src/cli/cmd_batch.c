@@ -1,8 +1,10 @@
 /* `football-tracker batch`: one file (or stream) in, one virtual-camera video
  * out, every frame processed. */
+#include <limits.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -57,12 +59,45 @@ static int debug_path(const char *output, char *buf, size_t cap)
     return snprintf(buf, cap, "%.*s.debug%s", (int)(dot - output), output, dot);
 }
 
-/* Whether two paths name the same existing file (URLs never do). */
-static bool same_file(const char *a, const char *b)
+/* path with its directory resolved ("./a.mp4" and "/work/a.mp4" alike), so
+ * that files not created yet compare too; the path itself when its directory
+ * does not resolve. */
+static void canonical(const char *path, char *buf, size_t cap)
 {
+    const char *slash = strrchr(path, '/');
+    char dir[PATH_MAX], real[PATH_MAX];
+    if (slash)
+        snprintf(dir, sizeof dir, "%.*s", (int)(slash - path) + (slash == path), path);
+    else
+        snprintf(dir, sizeof dir, ".");
+    if (!realpath(dir, real) ||
+        (size_t)snprintf(buf, cap, "%s/%s", real, slash ? slash + 1 : path) >= cap)
+        snprintf(buf, cap, "%s", path);
+}
+
+/* Whether two paths name the same file: the same place, or the same
+ * existing file through another name (links). */
+static bool same_path(const char *a, const char *b)
+{
+    char ca[PATH_MAX + 256], cb[PATH_MAX + 256];
+    canonical(a, ca, sizeof ca);
+    canonical(b, cb, sizeof cb);
+    if (!strcmp(ca, cb))
+        return true;
     struct stat sa, sb;
     return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev &&
            sa.st_ino == sb.st_ino;
+}
+
+/* Whether the file this run writes as `what` (path, NULL = none) is also
+ * `other_what` (other, NULL = none); says so on stderr. Writing it would
+ * destroy an input while it is read, or one output would replace another. */
+static bool clash(const char *what, const char *path, const char *other_what, const char *other)
+{
+    if (!path || !other || !same_path(path, other))
+        return false;
+    fprintf(stderr, "batch: %s %s is also %s; refusing to overwrite it\n", what, path, other_what);
+    return true;
 }
 
 static void report(ft_pipeline *pl)
@@ -109,11 +144,6 @@ int ft_cmd_batch(int argc, char **argv)
         usage(stderr);
         return FT_EXIT_CONFIG;
     }
-    if (same_file(c.input, c.output)) {
-        fprintf(stderr, "batch: --output %s is the input file; refusing to overwrite it\n",
-                c.output);
-        return FT_EXIT_OUTPUT;
-    }
     ft_config *cfg = NULL;
     ft_detector *det = NULL;
     ft_detect_filter *filter = NULL;
@@ -123,6 +153,24 @@ int ft_cmd_batch(int argc, char **argv)
     if (st)
         goto out;
     const ft_settings *s = ft_settings_of(cfg);
+    const char *debug_out = NULL;
+    if (s->stream.debug_mode) {
+        if ((size_t)debug_path(c.output, dbg, sizeof dbg) >= sizeof dbg) {
+            fprintf(stderr, "batch: output path too long: %s\n", c.output);
+            st = FT_ERR_OUTPUT;
+            goto out;
+        }
+        debug_out = dbg;
+    }
+    if (clash("--output", c.output, "the input file", c.input) ||
+        clash("the debug video", debug_out, "the input file", c.input) ||
+        clash("--track-out", track_out, "the input file", c.input) ||
+        clash("--track-out", track_out, "--detections", detections) ||
+        clash("--track-out", track_out, "--output", c.output) ||
+        clash("--track-out", track_out, "the debug video", debug_out)) {
+        st = FT_ERR_OUTPUT;
+        goto out;
+    }
     if ((st = ft_pipeline_detector_create(s, detections, &det, &filter)))
         goto out;
     ft_pipeline_params pp;
@@ -133,14 +181,7 @@ int ft_cmd_batch(int argc, char **argv)
     pp.filter = filter;
     pp.track_out = track_out;
     pp.progress = progress;
-    if (s->stream.debug_mode) {
-        if ((size_t)debug_path(c.output, dbg, sizeof dbg) >= sizeof dbg) {
-            fprintf(stderr, "batch: output path too long: %s\n", c.output);
-            st = FT_ERR_OUTPUT;
-            goto out;
-        }
-        pp.debug_output = dbg;
-    }
+    pp.debug_output = debug_out;
     if ((st = ft_pipeline_create(&pp, &pl)))
         goto out;
     atomic_store(&running_pipeline, pl);
