@@ -5,7 +5,10 @@
 # is not real time. A step is real time when, over the measuring window,
 # every stream processed at least 97 % of the nominal frames and dropped none
 # (ft_frames_dropped_total unchanged) and the input never stalled
-# (ft_frames_repeated_total unchanged). Prints one line per step and the
+# (ft_frames_repeated_total unchanged); MAX_DROP_PCT (default 0) tolerates
+# drops and repeats up to that share of the nominal frames (a loaded machine
+# delays the publisher: a late frame is repeated and the burst after it
+# loses one, whatever the capacity). Prints one line per step and the
 # largest real-time N. Everything runs on 127.0.0.1 and is stopped at the end.
 #
 #   bench/serve-load.sh [MAX_N]          (default 6)
@@ -125,11 +128,12 @@ for ((n = 1; n <= MAX_N; n++)); do
     load=$(metric ft_serve_load)
     lat=$(curl -s -m 3 "http://127.0.0.1:$HTTP/metrics" | awk '/^ft_latency_seconds_sum/ { s += $2 } /^ft_latency_seconds_count/ { c += $2 } END { if (c) printf "%.1f", 1000 * s / c; else print "n/a" }')
     busy=$(echo "$cpu0 $cpu1" | awk '{ printf "%.0f", 100 * ($3 - $1) / (($3 - $1) + ($4 - $2)) }')
+    nominal=$((FPS * WINDOW * n))
+    droppct=$(awk -v d="$drops" -v r="$reps" -v t="$nominal" 'BEGIN { printf "%.2f", 100 * (d > r ? d : r) / t }')
     awk -v w="$worst" 'BEGIN { exit !(w >= 97) }' || ok=0
-    [ "$drops" = 0 ] || ok=0
-    [ "$reps" = 0 ] || ok=0
-    printf 'N=%d  slowest stream %s%% of %s fps  dropped %s  repeated %s  mean latency %s ms  ft_serve_load %s  CPU per worker %s%% of a core  machine CPU %s%% (load avg %s)  -> %s\n' \
-        "$n" "$worst" "$FPS" "$drops" "$reps" "$lat" "$load" "$per" "$busy" "$(cut -d' ' -f1 /proc/loadavg)" \
+    awk -v p="$droppct" -v m="${MAX_DROP_PCT:-0}" 'BEGIN { exit !(p <= m) }' || ok=0
+    printf 'N=%d  slowest stream %s%% of %s fps  dropped %s  repeated %s (%s%%)  mean latency %s ms  ft_serve_load %s  CPU per worker %s%% of a core  machine CPU %s%% (load avg %s)  -> %s\n' \
+        "$n" "$worst" "$FPS" "$drops" "$reps" "$droppct" "$lat" "$load" "$per" "$busy" "$(cut -d' ' -f1 /proc/loadavg)" \
         "$([ $ok = 1 ] && echo 'real time' || echo 'NOT real time')"
     kill -TERM "$serve"
     wait "$serve" 2>/dev/null
