@@ -181,6 +181,19 @@ static void test_text_and_overlay(void **state)
             yellow += px(&p.img, 0, x, y) == 210;
     assert_true(yellow > 20);
     free(p.buf);
+
+    /* The statistics line names what its numbers are: the same pixels as
+     * the labelled text drawn where the overlay puts it. */
+    pic a = pic_new(320, 180, FT_PIX_YUV420P), b = pic_new(320, 180, FT_PIX_YUV420P);
+    memset(a.buf, 128, 320 * 180 * 3 / 2);
+    memset(b.buf, 128, 320 * 180 * 3 / 2);
+    ov.ball_visible = false;
+    ov.trail_n = 0;
+    ft_render_overlay_draw(&a.img, &crop, &ov);
+    ft_render_text(&b.img, 16, 16, 2, 235, "normal  60.0 FPS  LATENCY 30 MS");
+    assert_memory_equal(a.buf, b.buf, 320 * 180);
+    free(a.buf);
+    free(b.buf);
 }
 
 static void test_font_glyphs(void **state)

@@ -344,8 +344,9 @@ void ft_render_overlay_draw(ft_image *dst, const ft_render_rect *crop, const ft_
         ft_render_box(dst, px - r, py - r, 2 * r, 2 * r, scale > 2 ? 3 : 2, COL_YELLOW);
     }
     char line[128];
-    snprintf(line, sizeof line, "%s  %.1f FPS  %.0f MS", ov->mode ? ov->mode : "-", ov->fps,
-             ov->latency_ms);
+    /* Labelled: a bare "1982 MS" next to the fps read as a frame time. */
+    snprintf(line, sizeof line, "%s  %.1f FPS  LATENCY %.0f MS", ov->mode ? ov->mode : "-",
+             ov->fps, ov->latency_ms);
     ft_render_text(dst, 8 * scale, 8 * scale, scale, 235, line);
 }
 
