@@ -780,6 +780,30 @@ static void test_inspect_cli(void **state)
     assert_int_equal(run_cli("inspect", out, sizeof(out)), 1);
     assert_int_equal(run_cli("inspect --help", out, sizeof(out)), 0);
 
+    /* RF-DETR's tensors with a ViT width no size has: readable (exit 0), but
+     * named as a model the detector would refuse, with the reason. */
+    static uint8_t zeros[100 + 500 + 14700 + 3];
+    char header[1024];
+    snprintf(
+        header, sizeof(header),
+        "{\"backbone.0.encoder.encoder.embeddings.cls_token\":{\"dtype\":\"U8\","
+        "\"shape\":[1,1,100],\"data_offsets\":[0,100]},"
+        "\"backbone.0.encoder.encoder.embeddings.position_embeddings\":{\"dtype\":\"U8\","
+        "\"shape\":[1,5,100],\"data_offsets\":[100,600]},"
+        "\"backbone.0.encoder.encoder.embeddings.patch_embeddings.projection.weight\":"
+        "{\"dtype\":\"U8\",\"shape\":[100,3,7,7],\"data_offsets\":[600,15300]},"
+        "\"class_embed.bias\":{\"dtype\":\"U8\",\"shape\":[3],\"data_offsets\":[15300,15303]}}");
+    size_t hl = strlen(header);
+    while ((8 + hl) % 8) {
+        header[hl++] = ' ';
+        header[hl] = '\0';
+    }
+    write_safetensors(tmp_path("odd.safetensors"), header, zeros, sizeof(zeros));
+    snprintf(args, sizeof(args), "inspect --args-only '%s'", tmp_path("odd.safetensors"));
+    assert_int_equal(run_cli(args, out, sizeof(out)), 0);
+    assert_non_null(strstr(out, "rfdetr: unsupported"));
+    assert_non_null(strstr(out, "matches no RF-DETR size"));
+
     const char *fx = fixture_path();
     if (fx) {
         snprintf(args, sizeof(args), "inspect '%s'", fx);

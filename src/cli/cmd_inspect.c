@@ -19,7 +19,9 @@ static void usage(FILE *out)
                  "Prints a model file's format (.pth checkpoint or safetensors, detected from\n"
                  "its content), its saved architecture args, each tensor's name, dtype and\n"
                  "shape, the parameter count, and the RF-DETR size and architecture that\n"
-                 "batch/detect would build from it ('rfdetr: none' for other files).\n"
+                 "batch/detect would build from it ('rfdetr: none' for other files,\n"
+                 "'unsupported' with the reason logged when it looks like RF-DETR but would\n"
+                 "not load).\n"
                  "\n"
                  "  --json        one JSON object instead of text\n"
                  "  --ema         read the checkpoint's ema_model instead of model\n"
@@ -103,15 +105,19 @@ static void print_value(FILE *out, const ft_nn_arg *a)
     }
 }
 
-/* The RF-DETR architecture the detector would resolve from this file, or
- * false when the file is not an RF-DETR detection checkpoint (no class head
- * or ViT embeddings: nothing to report) or one it cannot run (reason logged). */
-static bool rfdetr_arch(const ft_nn_weights *w, ft_rfdetr_arch *a)
+/* What the RF-DETR detector makes of the file. */
+typedef enum arch_result {
+    ARCH_NONE,        /* no class head or ViT embeddings: not an RF-DETR checkpoint */
+    ARCH_OK,          /* *a is the architecture it would build */
+    ARCH_UNSUPPORTED, /* looks like RF-DETR but would not load (reason logged) */
+} arch_result;
+
+static arch_result rfdetr_arch(const ft_nn_weights *w, ft_rfdetr_arch *a)
 {
     if (!ft_nn_weights_find(w, "class_embed.bias") ||
         !ft_nn_weights_find(w, "backbone.0.encoder.encoder.embeddings.cls_token"))
-        return false;
-    return ft_rfdetr_arch_resolve(w, NULL, a) == FT_OK;
+        return ARCH_NONE;
+    return ft_rfdetr_arch_resolve(w, NULL, a) == FT_OK ? ARCH_OK : ARCH_UNSUPPORTED;
 }
 
 static void print_text(const ft_nn_weights *w, bool tensors)
@@ -141,13 +147,14 @@ static void print_text(const ft_nn_weights *w, bool tensors)
     printf("tensor count: %zu\n", ft_nn_weights_count(w));
     printf("parameters: %lld\n", (long long)ft_nn_weights_param_count(w));
     ft_rfdetr_arch a;
-    if (rfdetr_arch(w, &a))
+    arch_result r = rfdetr_arch(w, &a);
+    if (r == ARCH_OK)
         printf("rfdetr: %s (input %d, patch %d, %d windows per side, ViT %d wide x %d layers, "
                "hidden %d, %d decoder layers, %d queries, %d classes)\n",
                a.size, a.resolution, a.patch, a.windows, a.vit_dim, a.vit_layers, a.hidden,
                a.dec_layers, a.num_queries, a.num_classes);
     else
-        printf("rfdetr: none\n");
+        printf("rfdetr: %s\n", r == ARCH_NONE ? "none" : "unsupported (reason logged above)");
 }
 
 static void print_json(const ft_nn_weights *w, bool tensors)
@@ -185,7 +192,8 @@ static void print_json(const ft_nn_weights *w, bool tensors)
     printf(", \"tensor_count\": %zu, \"parameters\": %lld, \"rfdetr\": ", ft_nn_weights_count(w),
            (long long)ft_nn_weights_param_count(w));
     ft_rfdetr_arch a;
-    if (rfdetr_arch(w, &a)) {
+    arch_result r = rfdetr_arch(w, &a);
+    if (r == ARCH_OK) {
         printf("{\"size\": ");
         json_str(stdout, a.size);
         printf(", \"resolution\": %d, \"patch\": %d, \"windows\": %d, \"vit_dim\": %d, "
@@ -194,7 +202,7 @@ static void print_json(const ft_nn_weights *w, bool tensors)
                a.resolution, a.patch, a.windows, a.vit_dim, a.vit_layers, a.hidden, a.dec_layers,
                a.num_queries, a.num_classes);
     } else {
-        printf("null}\n");
+        printf("%s}\n", r == ARCH_NONE ? "null" : "\"unsupported\"");
     }
 }
 
