@@ -12,7 +12,8 @@
 
 static void usage(FILE *out)
 {
-    fprintf(out, "usage: football-tracker stream --input URL --output URL [options]\n"
+    fprintf(out, "usage: football-tracker stream (--input URL | --listen rtmp://ADDR:PORT/APP)\n"
+                 "                              --output URL [options]\n"
                  "\n"
                  "Live mode: reads an RTMP/RTMPS/SRT stream, follows the ball and pushes the\n"
                  "virtual-camera stream (x264 zerolatency or NVENC) to an RTMP/RTMPS/SRT URL at a\n"
@@ -26,6 +27,9 @@ static void usage(FILE *out)
     fprintf(
         out,
         "  --http-port N            HTTP port (http.port, FT_HTTP_PORT; bind address http.bind)\n"
+        "  --listen URL             accept an RTMP publisher on rtmp://ADDR:PORT/APP instead of\n"
+        "                           --input: only from stream.listen_allow addresses, with the\n"
+        "                           stream key in stream.listen_token_file\n"
         "  --realtime               pace the input by its timestamps (a file:// URL as a camera)\n"
         "  --track-out FILE         write the per-frame track CSV (no video is written)\n"
         "  --help                   this text\n"
@@ -58,7 +62,7 @@ int ft_cmd_stream(int argc, char **argv)
     ft_cli_common c;
     ft_cli_common_init(&c);
     bool realtime = false;
-    const char *track_out = NULL;
+    const char *track_out = NULL, *listen = NULL;
     for (int i = 1; i < argc; i++) {
         bool used = false;
         if (ft_cli_common_parse_arg(&c, argc, argv, &i, &used))
@@ -70,6 +74,8 @@ int ft_cmd_stream(int argc, char **argv)
             return FT_EXIT_OK;
         } else if (!strcmp(argv[i], "--realtime")) {
             realtime = true;
+        } else if (!strcmp(argv[i], "--listen") && i + 1 < argc) {
+            listen = argv[++i];
         } else if (!strcmp(argv[i], "--track-out") && i + 1 < argc) {
             track_out = argv[++i];
         } else if (!strncmp(argv[i], "--http-port", 11) &&
@@ -88,8 +94,8 @@ int ft_cmd_stream(int argc, char **argv)
     const char *stream_id = getenv("FOOTBALL_TRACKER_STREAM_ID");
     if (stream_id && *stream_id)
         ft_log_set_stream_id(stream_id);
-    if (!c.input || !c.output) {
-        fprintf(stderr, "stream: --input and --output are required\n");
+    if ((!c.input && !listen) || !c.output) {
+        fprintf(stderr, "stream: --input (or --listen) and --output are required\n");
         usage(stderr);
         return FT_EXIT_CONFIG;
     }
@@ -98,7 +104,7 @@ int ft_cmd_stream(int argc, char **argv)
     ft_status st = ft_cli_common_load(&c, &cfg);
     if (st)
         goto out;
-    ft_service_stream_params sp = {c.input, c.output, realtime, track_out};
+    ft_service_stream_params sp = {c.input, c.output, realtime, track_out, listen};
     if ((st = ft_service_stream_create(&sp, &cfg, &s)))
         goto out;
     atomic_store(&running_service, s);

@@ -8,6 +8,7 @@
 #include <libavutil/hwcontext.h>
 #include <libavutil/pixdesc.h>
 #include <libavutil/time.h>
+#include <limits.h>
 #include <math.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -25,6 +26,7 @@ struct ft_reader {
     AVPacket *pkt;        /* packet being decoded */
     char open_url[4200]; /* url as given to libavformat ("file:" prefixed for paths) */
     bool local;
+    bool listen; /* RTMP server mode (URL suffix "?ft_listen"): wait for a publisher */
     char device[16];
     int threads, buffer_size, reconnect_attempts;
     double reconnect_delay_s;
@@ -175,8 +177,20 @@ static ft_status open_demuxer(ft_reader *r, ft_log_level lvl)
          * every (re)connect and delivering those seconds as one burst. */
         av_dict_set_int(&opts, "analyzeduration", 1000000, 0);
     }
-    arm_deadline(r);
+    if (r->listen) {
+        /* Waiting for a publisher is not a stalled read: no deadline, but
+         * libavformat's own accept timeout (seconds) so that the open
+         * returns now and then and a stop request is seen. */
+        av_dict_set(&opts, "listen", "1", 0);
+        av_dict_set_int(&opts, "timeout", r->timeout_us > 1000000 ? r->timeout_us / 1000000 : 1,
+                        0);
+        r->deadline_us = 0;
+    } else {
+        arm_deadline(r);
+    }
     int err = avformat_open_input(&r->fmt, r->open_url, NULL, &opts);
+    if (err < 0 && r->listen)
+        lvl = FT_LOG_DEBUG; /* no publisher yet, or one the gate refused (and logged) */
     if (err < 0) { /* avformat_open_input freed the context */
         if (err == AVERROR_INVALIDDATA)
             ft_log(lvl, "io", "%s: not a video file (no known container format)", r->url);
@@ -290,6 +304,15 @@ ft_status ft_reader_open(const ft_reader_params *p, ft_reader **out)
     r->reconnect_attempts = r->local ? 0 : p->reconnect_attempts;
     r->reconnect_delay_s = p->reconnect_delay_s > 0 ? p->reconnect_delay_s : 1.0;
     r->timeout_us = r->local ? 0 : (int64_t)(p->timeout_ms > 0 ? p->timeout_ms : 5000) * 1000;
+    size_t ul = strlen(r->open_url), sl = strlen(FT_READER_LISTEN_SUFFIX);
+    if (!strncmp(p->url, "rtmp://", 7) && ul > sl &&
+        !strcmp(r->open_url + ul - sl, FT_READER_LISTEN_SUFFIX)) {
+        r->listen = true;
+        r->open_url[ul - sl] = '\0';
+        /* A listener waits for the next publisher as long as it runs. */
+        r->reconnect_attempts = INT_MAX;
+        r->reconnect_delay_s = 0.2;
+    }
     r->pkt = av_packet_alloc();
     r->hw_frame = av_frame_alloc();
     if (!r->pkt || !r->hw_frame) {
@@ -352,11 +375,16 @@ static ft_status reconnect(ft_reader *r, int why)
     char eb[128];
     ft_io_av_err(why, eb, sizeof eb);
     double delay = r->reconnect_delay_s;
-    for (int i = 1; i <= r->reconnect_attempts; i++, delay = fmin(2 * delay, 60.0)) {
+    /* A listener re-listens at once: there is no server to spare. */
+    for (int i = 1; i <= r->reconnect_attempts;
+         i++, delay = r->listen ? delay : fmin(2 * delay, 60.0)) {
         avcodec_free_context(&r->dec);
         avformat_close_input(&r->fmt);
-        FT_LOGW("io", "%s: input lost (%s); reconnecting in %.2f s (attempt %d of %d)", r->url,
-                eb, delay, i, r->reconnect_attempts);
+        if (r->listen && i == 1)
+            FT_LOGW("io", "%s: publisher gone (%s); listening for the next one", r->url, eb);
+        else if (!r->listen)
+            FT_LOGW("io", "%s: input lost (%s); reconnecting in %.2f s (attempt %d of %d)",
+                    r->url, eb, delay, i, r->reconnect_attempts);
         if (i == 6)
             FT_LOGE("io", "%s: still down after 5 reconnect attempts", r->url);
         if (sleep_interruptible(r, delay))

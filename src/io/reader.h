@@ -49,6 +49,13 @@ typedef struct ft_reader_info {
     const char *format_name; /* demuxer, e.g. "mov,mp4,m4a,3gp,3g2,mj2" */
 } ft_reader_info;
 
+/* Appended to an rtmp://127.0.0.1:PORT/app/name URL, opens it in RTMP
+ * server mode (libavformat listen=1): the open waits for one publisher
+ * (returning after timeout_ms without one), a lost input re-listens without
+ * backoff. Only behind the stream service's gate (service/rtmp_gate.h),
+ * which checks the publisher's address and stream key first. */
+#define FT_READER_LISTEN_SUFFIX "?ft_listen"
+
 /* Is `url` a local path or does it use an allowed scheme (file, rtmp, rtmps,
  * srt, udp, http, https)? */
 bool ft_reader_url_allowed(const char *url);

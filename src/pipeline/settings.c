@@ -92,6 +92,13 @@ static const ft_option stream_options[] = {
      "http:// URL that receives a JSON POST when the input or output stays down through 5 "
      "reconnect attempts; \"\" = none.",
      FT_OPT_STRING, S(alert_webhook), "", 0, 0, FT_OPT_SECRET, NULL, NULL},
+    {"listen_allow",
+     "stream --listen: IPv4 addresses/CIDRs allowed to publish, comma separated "
+     "(\"127.0.0.1, 10.0.0.0/8\"); others are refused.",
+     FT_OPT_STRING, S(listen_allow), "127.0.0.1/32", 0, 0, 0, NULL, NULL},
+    {"listen_token_file",
+     "stream --listen: file whose first line is the stream key publishers must use.",
+     FT_OPT_STRING, S(listen_token_file), "", 0, 0, 0, NULL, NULL},
     FT_OPTION_END,
 };
 #undef S

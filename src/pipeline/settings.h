@@ -87,6 +87,8 @@ typedef struct ft_stream_settings {
     int buffer_size;        /* network buffer, bytes */
     int memory_limit_mb;    /* stream service address-space cap (RLIMIT_AS), 0 = none */
     char alert_webhook[FT_OPT_STRLEN]; /* http:// URL POSTed after 5 failed reconnects (secret) */
+    char listen_allow[FT_OPT_STRLEN];      /* stream --listen: IPv4 CIDRs allowed to publish */
+    char listen_token_file[FT_OPT_STRLEN]; /* stream --listen: file holding the stream key */
 } ft_stream_settings;
 
 /* stream_config.yml `encoder:` */

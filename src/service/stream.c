@@ -22,6 +22,7 @@
 #include "service/http.h"
 #include "service/metrics.h"
 #include "service/preview.h"
+#include "service/rtmp_gate.h"
 #include "service/supervisor_internal.h" /* NVML loader shared with `serve` */
 #include "service/webhook.h"
 
@@ -58,8 +59,15 @@ enum {
     M_OUT_FAIL,
     M_IN_ALERT,
     M_OUT_ALERT,
+    M_LISTEN_OK,
+    M_LISTEN_ADDR,
+    M_LISTEN_KEY,
+    M_LISTEN_PROTO,
     M_COUNT
 };
+
+/* Pause between listens while waiting for the first publisher. */
+#define LISTEN_RETRY_S 0.05
 
 /* Failed reconnect attempts in one outage that raise an alert. */
 #define ALERT_FAILURES 5
@@ -75,6 +83,7 @@ struct ft_service_stream {
     _Atomic(ft_pipeline *) pl;
     ft_service_http *http;
     ft_service_preview *preview;
+    ft_rtmp_gate *gate; /* listen mode; NULL when pulling the input */
     ft_metrics *metrics;
     ft_metric *m[M_COUNT];
     ft_metric *latency; /* end-to-end histogram */
@@ -124,36 +133,72 @@ static void file_mtimes(const ft_config *cfg, struct timespec *out)
     }
 }
 
-/* Reads the bearer token (first line of http.token_file, at most 256 bytes)
- * into the HTTP server. An unreadable file is a configuration error. */
-static ft_status load_token(ft_service_stream *s, const ft_settings *set)
+/* Reads the first line of the secret file `path` (config key `key`) into
+ * buf (cap bytes, at most max_len characters). An unreadable or empty file is
+ * a configuration error; the secret itself is never logged. */
+static ft_status read_secret(const char *key, const char *path, char *buf, size_t cap,
+                             size_t max_len)
 {
-    if (!set->http.token_file[0])
-        return ft_service_http_set_token(s->http, NULL);
-    char tok[FT_SERVICE_HTTP_MAX_TOKEN + 2] = "";
-    FILE *f = fopen(set->http.token_file, "r");
+    buf[0] = '\0';
+    FILE *f = fopen(path, "r");
     if (!f) {
-        FT_LOGE("service", "http.token_file %s: cannot read: %s", set->http.token_file,
-                strerror(errno));
+        FT_LOGE("service", "%s %s: cannot read: %s", key, path, strerror(errno));
         return FT_ERR_CONFIG;
     }
     struct stat st;
     if (fstat(fileno(f), &st) == 0 && (st.st_mode & 0077))
-        FT_LOGW("service", "http.token_file %s is readable by other users (chmod 600 it)",
-                set->http.token_file);
-    bool ok = fgets(tok, sizeof tok, f) != NULL;
+        FT_LOGW("service", "%s %s is readable by other users (chmod 600 it)", key, path);
+    bool ok = fgets(buf, (int)cap, f) != NULL;
     fclose(f);
-    tok[strcspn(tok, "\r\n")] = '\0';
-    ft_status rs = FT_ERR_CONFIG;
-    if (!ok || !tok[0])
-        FT_LOGE("service", "http.token_file %s: empty", set->http.token_file);
-    else if (strlen(tok) > FT_SERVICE_HTTP_MAX_TOKEN)
-        FT_LOGE("service", "http.token_file %s: token longer than %d bytes", set->http.token_file,
-                FT_SERVICE_HTTP_MAX_TOKEN);
-    else
+    buf[strcspn(buf, "\r\n")] = '\0';
+    if (!ok || !buf[0]) {
+        FT_LOGE("service", "%s %s: empty", key, path);
+        return FT_ERR_CONFIG;
+    }
+    if (strlen(buf) > max_len) {
+        memset(buf, 0, cap);
+        FT_LOGE("service", "%s %s: longer than %zu bytes", key, path, max_len);
+        return FT_ERR_CONFIG;
+    }
+    return FT_OK;
+}
+
+/* Reads the bearer token (first line of http.token_file, at most 256 bytes)
+ * into the HTTP server. */
+static ft_status load_token(ft_service_stream *s, const ft_settings *set)
+{
+    if (!set->http.token_file[0])
+        return ft_service_http_set_token(s->http, NULL);
+    char tok[FT_SERVICE_HTTP_MAX_TOKEN + 2];
+    ft_status rs = read_secret("http.token_file", set->http.token_file, tok, sizeof tok,
+                               FT_SERVICE_HTTP_MAX_TOKEN);
+    if (!rs)
         rs = ft_service_http_set_token(s->http, tok);
     memset(tok, 0, sizeof tok);
     return rs;
+}
+
+/* Listen mode: the stream key from stream.listen_token_file, then the gate
+ * on the public port. */
+static ft_status open_gate(ft_service_stream *s, const ft_settings *set)
+{
+    if (!set->stream.listen_token_file[0]) {
+        FT_LOGE("service", "--listen needs stream.listen_token_file (the stream key publishers "
+                           "must use)");
+        return FT_ERR_CONFIG;
+    }
+    char key[FT_RTMP_GATE_MAX_TOKEN + 2];
+    ft_status st = read_secret("stream.listen_token_file", set->stream.listen_token_file, key,
+                               sizeof key, FT_RTMP_GATE_MAX_TOKEN);
+    if (!st) {
+        ft_rtmp_gate_params gp = {.listen_url = s->p.listen,
+                                  .allow = set->stream.listen_allow,
+                                  .token = key,
+                                  .timeout_ms = set->stream.timeout_ms * 2};
+        st = ft_rtmp_gate_create(&gp, &s->gate);
+    }
+    memset(key, 0, sizeof key);
+    return st;
 }
 
 /* Puts `next` (taken) in force: pipeline stages switch at the next frame. */
@@ -360,8 +405,21 @@ static void alert(ft_service_stream *s, int dir, int failures)
         FT_LOGW("service", "alert kept in the log and metrics only (webhook failed)");
 }
 
+static void mirror_gate(ft_service_stream *s)
+{
+    if (!s->gate)
+        return;
+    ft_rtmp_gate_stats gs;
+    ft_rtmp_gate_stats_get(s->gate, &gs);
+    ft_service_metric_set(s->m[M_LISTEN_OK], (double)gs.accepted);
+    ft_service_metric_set(s->m[M_LISTEN_ADDR], (double)gs.refused_address);
+    ft_service_metric_set(s->m[M_LISTEN_KEY], (double)gs.refused_key);
+    ft_service_metric_set(s->m[M_LISTEN_PROTO], (double)gs.refused_protocol);
+}
+
 static void mirror_stats(ft_service_stream *s)
 {
+    mirror_gate(s); /* also before the first publisher, when there is no pipeline */
     ft_pipeline *pl = atomic_load(&s->pl);
     if (!pl)
         return;
@@ -520,6 +578,14 @@ static ft_status add_metrics(ft_service_stream *s)
          "Outages that outlasted 5 reconnect attempts.", FT_METRIC_COUNTER},
         {M_OUT_ALERT, "ft_alerts_total", "direction=\"output\"",
          "Outages that outlasted 5 reconnect attempts.", FT_METRIC_COUNTER},
+        {M_LISTEN_OK, "ft_listen_connections_total", "result=\"accepted\"",
+         "Publisher connections to the --listen port, by outcome.", FT_METRIC_COUNTER},
+        {M_LISTEN_ADDR, "ft_listen_connections_total", "result=\"refused_address\"",
+         "Publisher connections to the --listen port, by outcome.", FT_METRIC_COUNTER},
+        {M_LISTEN_KEY, "ft_listen_connections_total", "result=\"refused_key\"",
+         "Publisher connections to the --listen port, by outcome.", FT_METRIC_COUNTER},
+        {M_LISTEN_PROTO, "ft_listen_connections_total", "result=\"refused_protocol\"",
+         "Publisher connections to the --listen port, by outcome.", FT_METRIC_COUNTER},
     };
     static const char *const stage_labels[FT_STAGE_COUNT] = {"stage=\"decode\"", "stage=\"detect\"",
                                                              "stage=\"track\"", "stage=\"render\"",
@@ -575,7 +641,14 @@ ft_status ft_service_stream_create(const ft_service_stream_params *p, ft_config 
     const ft_settings *set = ft_settings_of(s->cfg);
     char clean[512];
     ft_status st = FT_OK;
-    if (!p->input || !ft_reader_url_allowed(p->input) || !strstr(p->input, "://")) {
+    if (p->listen && p->input) {
+        FT_LOGE("service", "--listen and --input exclude each other (a publisher pushes to "
+                           "--listen; --input pulls)");
+        st = FT_ERR_CONFIG;
+        goto out;
+    }
+    if (!p->listen &&
+        (!p->input || !ft_reader_url_allowed(p->input) || !strstr(p->input, "://"))) {
         ft_log_sanitize(p->input ? p->input : "(none)", clean, sizeof clean);
         FT_LOGE("service",
                 "--input %s: stream mode reads rtmp://, rtmps://, srt://, udp://, "
@@ -623,6 +696,8 @@ ft_status ft_service_stream_create(const ft_service_stream_params *p, ft_config 
             set->http.bind[0] ? set->http.bind : "127.0.0.1", ft_service_http_port(s->http));
     if ((st = ft_pipeline_detector_create(set, NULL, &s->det, &s->filter)))
         goto out;
+    if (p->listen && (st = open_gate(s, set)))
+        goto out;
     if (pthread_create(&s->monitor, NULL, monitor_main, s)) {
         st = FT_ERR_RUNTIME;
         goto out;
@@ -656,8 +731,9 @@ ft_status ft_service_stream_run(ft_service_stream *s)
     const ft_settings *set = ft_settings_of(s->cfg0);
     ft_pipeline_params pp;
     ft_pipeline_params_from_settings(set, &pp);
-    pp.input = s->p.input;
+    pp.input = s->gate ? ft_rtmp_gate_internal_url(s->gate) : s->p.input;
     pp.output = s->p.output;
+
     pp.live = true;
     pp.realtime = s->p.realtime;
     pp.track_out = s->p.track_out;
@@ -672,6 +748,13 @@ ft_status ft_service_stream_run(ft_service_stream *s)
     double delay = set->stream.reconnect_delay > 0 ? set->stream.reconnect_delay : 1.0;
     for (int attempt = 0;; attempt++) {
         st = ft_pipeline_create(&pp, &pl);
+        /* A listener waits for its first publisher as long as the service
+         * runs: no publisher yet, or one refused, is not an outage. */
+        if (s->gate && st == FT_ERR_INPUT) {
+            if (sleep_unless_stopped(s, LISTEN_RETRY_S))
+                return FT_OK; /* asked to stop while waiting: a clean exit */
+            continue;
+        }
         if (st != FT_ERR_INPUT || attempt >= set->stream.reconnect_attempts)
             break;
         alert(s, 0, attempt + 1);
@@ -732,6 +815,7 @@ void ft_service_stream_destroy(ft_service_stream **ps)
     ft_service_http_destroy(&s->http);
     ft_pipeline *pl = atomic_exchange(&s->pl, NULL);
     ft_pipeline_destroy(&pl);
+    ft_rtmp_gate_destroy(&s->gate);
     ft_service_preview_destroy(&s->preview);
     ft_service_metrics_destroy(&s->metrics);
     ft_serve_nvml_close(&s->nvml);

@@ -17,13 +17,17 @@ typedef struct ft_service_stream_params {
     const char *output;    /* rtmp(s)/srt/udp URL (borrowed); never a local file */
     bool realtime;         /* pace the input by its timestamps (a file as a live source) */
     const char *track_out; /* per-frame track CSV (pipeline/track_csv.h), NULL = none */
+    const char *listen;    /* rtmp://ADDR:PORT/APP: accept publishers there instead of reading
+                              `input` (service/rtmp_gate.h; stream.listen_allow,
+                              stream.listen_token_file); NULL = pull `input` (borrowed) */
 } ft_service_stream_params;
 
 /* Is `url` a network URL the stream service may push to (rtmp, rtmps, srt,
  * udp)? Stream mode keeps video in memory only, so files are refused. */
 bool ft_service_output_url_allowed(const char *url);
 
-/* Creates the service: checks the URLs, starts the HTTP server (so /health
+/* Creates the service: checks the URLs (with `listen`: reads the stream key
+ * and opens the public port), starts the HTTP server (so /health
  * answers while the input is awaited), creates the detector. `cfg` is taken
  * (owned by the service from then on, even on error; *cfg set to NULL).
  * Errors: FT_ERR_CONFIG (URL scheme, bind address), FT_ERR_MODEL, ...
