@@ -23,6 +23,8 @@
 /* cmocka needs the headers above first. */
 #include <cmocka.h>
 
+#include "ft_test_service.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -76,108 +78,11 @@ static void write_text(const char *name, const char *text)
     fclose(f);
 }
 
-static void sleep_s(double s)
-{
-    struct timespec ts = {(time_t)s, (long)((s - floor(s)) * 1e9)};
-    while (nanosleep(&ts, &ts) && errno == EINTR) {
-    }
-}
-
-static int free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof a;
-    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) ||
-        getsockname(fd, (struct sockaddr *)&a, &len)) {
-        if (fd >= 0)
-            close(fd);
-        return -1;
-    }
-    close(fd);
-    return ntohs(a.sin_port);
-}
-
-static bool port_open(int port)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET,
-                            .sin_port = htons((uint16_t)port),
-                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    bool ok = fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof a) == 0;
-    if (fd >= 0)
-        close(fd);
-    return ok;
-}
-
-/* Starts argv[0] (PATH searched) with stdout+stderr into dir/<log>. */
-static pid_t spawn(const char *log, char *const argv[])
-{
-    char p[256];
-    path_in(p, sizeof p, log);
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_addopen(&fa, 1, p, O_WRONLY | O_CREAT | O_APPEND, 0644);
-    posix_spawn_file_actions_adddup2(&fa, 1, 2);
-    pid_t pid = -1;
-    if (posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ))
-        pid = -1;
-    posix_spawn_file_actions_destroy(&fa);
-    return pid;
-}
-
-/* Waits up to `s` seconds for pid; returns its exit code, or -1 (still
- * running after a SIGKILL) / 128+signal. */
-static int wait_exit(pid_t *pid, double s)
-{
-    if (*pid <= 0)
-        return -1;
-    int status = 0;
-    for (double t = 0; t < s; t += 0.05) {
-        pid_t r = waitpid(*pid, &status, WNOHANG);
-        if (r == *pid) {
-            *pid = 0;
-            return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-        }
-        sleep_s(0.05);
-    }
-    kill(*pid, SIGKILL);
-    waitpid(*pid, &status, 0);
-    *pid = 0;
-    return -1;
-}
-
-static void stop(pid_t *pid, int sig, double grace)
-{
-    if (*pid > 0) {
-        kill(*pid, sig);
-        (void)wait_exit(pid, grace);
-    }
-}
-
-/* curl against the service; returns the HTTP status, body in out. */
-static int http(const char *args, char *out, size_t cap)
-{
-    char cmd[1024];
-    snprintf(cmd, sizeof cmd, "curl -s -m 5 -w '\\n%%{http_code}' %s 2>/dev/null", args);
-    FILE *p = popen(cmd, "r");
-    assert_non_null(p);
-    size_t n = fread(out, 1, cap - 1, p);
-    out[n] = '\0';
-    pclose(p);
-    char *nl = strrchr(out, '\n');
-    if (!nl)
-        return -1;
-    *nl = '\0';
-    return (int)strtol(nl + 1, NULL, 10);
-}
-
 static int get(const char *path, char *out, size_t cap)
 {
     char args[256];
     snprintf(args, sizeof args, "http://127.0.0.1:%d%s", g.http_port, path);
-    return http(args, out, cap);
+    return ft_test_http(args, out, cap);
 }
 
 static int patch(const char *token, const char *json, char *out, size_t cap)
@@ -188,7 +93,7 @@ static int patch(const char *token, const char *json, char *out, size_t cap)
         snprintf(auth, sizeof auth, "-H 'Authorization: Bearer %s'", token);
     snprintf(args, sizeof args, "-X PATCH %s -d '%s' http://127.0.0.1:%d/config", auth, json,
              g.http_port);
-    return http(args, out, cap);
+    return ft_test_http(args, out, cap);
 }
 
 /* A number from /status.json ("key":value). */
@@ -205,14 +110,7 @@ static double status_num(const char *key)
 /* A sample's value from /metrics text ("name{labels}" exact). */
 static double metric(const char *series)
 {
-    static char body[65536];
-    if (get("/metrics", body, sizeof body) != 200)
-        return -1;
-    size_t n = strlen(series);
-    for (char *l = body; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL)
-        if (!strncmp(l, series, n) && l[n] == ' ')
-            return strtod(l + n + 1, NULL);
-    return -1;
+    return ft_test_metric(g.http_port, series);
 }
 
 static bool wait_ready(double s)
@@ -221,7 +119,7 @@ static bool wait_ready(double s)
     for (double t = 0; t < s; t += 0.25) {
         if (get("/ready", body, sizeof body) == 200)
             return true;
-        sleep_s(0.25);
+        ft_test_sleep(0.25);
     }
     return false;
 }
@@ -233,7 +131,7 @@ static pid_t publish(const char *start_s, const char *dur_s)
     char *const argv[] = {"ffmpeg",        "-nostdin", "-loglevel",   "error",  "-re", "-ss",
                           (char *)start_s, "-t",       (char *)dur_s, "-i",     clip,  "-c",
                           "copy",          "-f",       "flv",         g.in_url, NULL};
-    return spawn("publisher.log", argv);
+    return ft_test_spawn(g.dir, "publisher.log", argv);
 }
 
 static bool have(const char *cmd)
@@ -262,13 +160,13 @@ static pid_t start_nginx(const char *name, int port)
     path_in(errlog, sizeof errlog, file);
     snprintf(log, sizeof log, "%s.out", name);
     char *const nargv[] = {"nginx", "-c", confp, "-p", g.dir, "-e", errlog, NULL};
-    pid_t pid = spawn(log, nargv);
-    for (int i = 0; i < 100 && pid > 0 && !port_open(port); i++)
-        sleep_s(0.05);
-    if (pid <= 0 || !port_open(port)) {
+    pid_t pid = ft_test_spawn(g.dir, log, nargv);
+    for (int i = 0; i < 100 && pid > 0 && !ft_test_port_open(port); i++)
+        ft_test_sleep(0.05);
+    if (pid <= 0 || !ft_test_port_open(port)) {
         fprintf(stderr, "nginx did not start (see %s)\n", errlog);
         if (pid > 0)
-            stop(&pid, SIGKILL, 2);
+            ft_test_stop(&pid, SIGKILL, 2);
         return -1;
     }
     return pid;
@@ -298,11 +196,11 @@ static int setup(void **state)
              g.bin, p, truth, FPS);
     if (system(cmd) != 0)
         return -1;
-    g.rtmp_port = free_port();
-    g.http_port = free_port();
+    g.rtmp_port = ft_test_free_port();
+    g.http_port = ft_test_free_port();
     if (g.rtmp_port <= 0 || g.http_port <= 0)
         return -1;
-    g.out_port = free_port();
+    g.out_port = ft_test_free_port();
     /* Two servers: the camera's ingest and the CDN the output goes to, so
      * each side can fail on its own. */
     if (g.out_port <= 0 || (g.nginx = start_nginx("ingest", g.rtmp_port)) <= 0 ||
@@ -321,7 +219,7 @@ static int setup(void **state)
              MEMORY_LIMIT_MB, g.dir);
     write_text("stream_config.yml", sc);
     g.publisher = publish("0", "12");
-    sleep_s(0.5);
+    ft_test_sleep(0.5);
     char port_s[16], scp[256], track[256];
     snprintf(port_s, sizeof port_s, "%d", g.http_port);
     path_in(scp, sizeof scp, "stream_config.yml");
@@ -331,7 +229,7 @@ static int setup(void **state)
         g.out_url,           "--http-port", port_s,    "--stream-config",  scp,
         "--track-out",       track,         "--set",   "output.width=640", "--set",
         "output.height=360", NULL};
-    g.service = spawn("service.log", sargv);
+    g.service = ft_test_spawn(g.dir, "service.log", sargv);
     if (!wait_ready(20)) {
         fprintf(stderr, "the service never became ready (see %s/service.log)\n", g.dir);
         return -1;
@@ -341,8 +239,8 @@ static int setup(void **state)
     char *const rargv[] = {"ffmpeg",  "-nostdin", "-loglevel", "error", "-analyzeduration",
                            "1000000", "-i",       g.out_url,   "-c",    "copy",
                            "-f",      "flv",      rec,         NULL};
-    g.recorder = spawn("recorder.log", rargv);
-    sleep_s(2);
+    g.recorder = ft_test_spawn(g.dir, "recorder.log", rargv);
+    ft_test_sleep(2);
     g.ok = true;
     return 0;
 }
@@ -350,11 +248,11 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
-    stop(&g.publisher, SIGKILL, 2);
-    stop(&g.service, SIGTERM, 10);
-    stop(&g.recorder, SIGINT, 5);
-    stop(&g.nginx, SIGTERM, 5);
-    stop(&g.nginx_out, SIGTERM, 5);
+    ft_test_stop(&g.publisher, SIGKILL, 2);
+    ft_test_stop(&g.service, SIGTERM, 10);
+    ft_test_stop(&g.recorder, SIGINT, 5);
+    ft_test_stop(&g.nginx, SIGTERM, 5);
+    ft_test_stop(&g.nginx_out, SIGTERM, 5);
     if (g.dir[0] && !getenv("FT_KEEP_TMP")) {
         char cmd[128];
         snprintf(cmd, sizeof cmd, "rm -rf %s", g.dir);
@@ -498,12 +396,12 @@ static void test_reload(void **state)
     write_text("stream_config.yml", sc);
     kill(g.service, SIGHUP);
     for (int i = 0; i < 40 && metric("ft_config_reloads_total{result=\"error\"}") <= errors; i++)
-        sleep_s(0.1);
+        ft_test_sleep(0.1);
     assert_true(metric("ft_config_reloads_total{result=\"error\"}") > errors);
     assert_int_equal(get("/config", body, sizeof body), 200);
     assert_non_null(strstr(body, "\"bitrate\":{\"value\":1000000"));
     /* A good file is picked up when it changes on disk (no signal). */
-    sleep_s(1.1); /* a new mtime even on coarse file systems */
+    ft_test_sleep(1.1); /* a new mtime even on coarse file systems */
     snprintf(sc, sizeof sc,
              "stream:\n  reconnect_attempts: 10\n  reconnect_delay: 0.5\n  bitrate: 2000000\n"
              "  timeout_ms: 2000\n  memory_limit_mb: %d\n"
@@ -512,7 +410,7 @@ static void test_reload(void **state)
     write_text("stream_config.yml", sc);
     bool seen = false;
     for (int i = 0; i < 40 && !seen; i++) {
-        sleep_s(0.1);
+        ft_test_sleep(0.1);
         seen = get("/config", body, sizeof body) == 200 &&
                strstr(body, "\"bitrate\":{\"value\":2000000");
     }
@@ -570,8 +468,8 @@ static void test_publisher_restart(void **state)
     if (!g.ok)
         skip();
     double repeated = status_num("frames_repeated");
-    stop(&g.publisher, SIGKILL, 2); /* the camera drops off mid-stream */
-    sleep_s(4);                     /* past stream.timeout_ms: the reader reconnects */
+    ft_test_stop(&g.publisher, SIGKILL, 2); /* the camera drops off mid-stream */
+    ft_test_sleep(4);                     /* past stream.timeout_ms: the reader reconnects */
     /* The output kept going: repeats, then the slate. */
     assert_true(status_num("frames_repeated") > repeated + 25);
     assert_true(status_num("frames_slate") > 0);
@@ -580,7 +478,7 @@ static void test_publisher_restart(void **state)
     g.publisher = publish("12", "18");
     assert_true(wait_ready(25));
     assert_true(metric("ft_reconnects_total{direction=\"input\"}") >= 1);
-    sleep_s(3);
+    ft_test_sleep(3);
     /* The tracker kept its state: it is following the ball again. */
     assert_true(status_num("frames_out") > 0);
 }
@@ -678,7 +576,7 @@ static void test_output_continuous(void **state)
     (void)state;
     if (!g.ok)
         skip();
-    stop(&g.recorder, SIGINT, 5);
+    ft_test_stop(&g.recorder, SIGINT, 5);
     char rec[256], cmd[512];
     path_in(rec, sizeof rec, "out.flv");
     snprintf(cmd, sizeof cmd,
@@ -725,27 +623,27 @@ static void test_output_reconnect(void **state)
     if (!g.ok)
         skip();
     double in_reconn = metric("ft_reconnects_total{direction=\"input\"}");
-    stop(&g.nginx_out, SIGKILL, 2);
+    ft_test_stop(&g.nginx_out, SIGKILL, 2);
     bool down = false;
     for (int i = 0; i < 40 && !down; i++) {
-        sleep_s(0.1);
+        ft_test_sleep(0.1);
         down = metric("ft_up{direction=\"output\"}") == 0;
     }
     assert_true(down);
-    sleep_s(1);
+    ft_test_sleep(1);
     assert_true((g.nginx_out = start_nginx("cdn", g.out_port)) > 0);
     bool up = false;
     for (int i = 0; i < 100 && !up; i++) {
-        sleep_s(0.1);
+        ft_test_sleep(0.1);
         up = metric("ft_reconnects_total{direction=\"output\"}") >= 1 &&
              metric("ft_up{direction=\"output\"}") == 1;
     }
     assert_true(up);
     assert_true(metric("ft_frames_output_lost_total") > 0);
     assert_true(metric("ft_reconnects_total{direction=\"input\"}") == in_reconn);
-    stop(&g.publisher, SIGKILL, 2);
+    ft_test_stop(&g.publisher, SIGKILL, 2);
     kill(g.service, SIGTERM);
-    assert_int_equal(wait_exit(&g.service, 15), 0);
+    assert_int_equal(ft_test_wait_exit(&g.service, 15), 0);
     check_ball_in_crop();
     char log[256], cmd[512];
     FILE *p;
@@ -766,7 +664,7 @@ static int run_stream(const char *args)
     char cmd[1024], log[256];
     path_in(log, sizeof log, "exit.log");
     snprintf(cmd, sizeof cmd, "timeout 60 %s stream %s --http-port %d >>%s 2>&1", g.bin, args,
-             free_port(), log);
+             ft_test_free_port(), log);
     int rc = system(cmd);
     return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
 }
@@ -778,7 +676,7 @@ static void test_exit_codes(void **state)
     (void)state;
     if (!g.ok)
         skip();
-    int dead = free_port(); /* nothing listens there */
+    int dead = ft_test_free_port(); /* nothing listens there */
     char args[768], clip[256];
     path_in(clip, sizeof clip, "clip.mp4");
     snprintf(args, sizeof args, "--input file://%s --output %s/out.mp4", clip, g.dir);
