@@ -381,6 +381,33 @@ static void test_relocation_after_cut(void **state)
     ft_tracker_destroy(&t);
 }
 
+/* A ball rolling to a stop is hidden: while coasting, the prediction keeps
+ * the last velocity and does not extrapolate the braking (which would turn
+ * it round and run it back across the pitch). */
+static void test_coasting_constant_velocity(void **state)
+{
+    (void)state;
+    ft_tracker *t = make(NULL, W, H);
+    ft_track_state s = {0};
+    int i = 0;
+    for (; i < 24; i++) {
+        const double tt = i / 30.0;
+        s = feed(t, tt, 500.0 + 600.0 * tt - 300.0 * tt * tt, 500.0, 0.9);
+    }
+    assert_true(s.measured && s.vx > 0.0f && s.ax < -100.0f);
+    float x_prev = s.x;
+    for (int k = 0; k < 9; k++, i++) {
+        s = feed(t, i / 30.0, 0, 0, -1);
+        assert_true(s.is_tracking && !s.measured);
+        assert_true(s.vx > 0.0f);
+        if (k > 0) /* the first missed frame was predicted with the last state */
+            assert_float_equal(s.ax, 0.0, 1e-6);
+        assert_true(s.x >= x_prev);
+        x_prev = s.x;
+    }
+    ft_tracker_destroy(&t);
+}
+
 /* Stability lock after 25 frames below 5 px/frame: an 80 px acceptance
  * radius; released by a fast ball, which is still followed. */
 static void test_mode_stability_lock(void **state)
@@ -527,6 +554,7 @@ int main(void)
         cmocka_unit_test(test_single_false_positive_no_chaos),
         cmocka_unit_test(test_mode_chaos),
         cmocka_unit_test(test_relocation_after_cut),
+        cmocka_unit_test(test_coasting_constant_velocity),
         cmocka_unit_test(test_mode_stability_lock),
         cmocka_unit_test(test_no_invented_detections),
         cmocka_unit_test(test_resolution_independent),

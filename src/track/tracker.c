@@ -422,6 +422,13 @@ ft_status ft_tracker_update(ft_tracker *t, double time, const ft_track_candidate
         if (s->lost_frames > 0)
             qf = fmax(qf, p->recovering_noise_factor);
         const double q = p->process_noise * pow(FT_TRACK_REF_FPS, 5) * qf;
+        /* A ball that is not seen does not keep accelerating: the
+         * acceleration state is what the last kick or bounce left, and
+         * extrapolating it runs the prediction (and the camera) off the
+         * pitch within a few frames of coasting. Predict at constant
+         * velocity until the next measurement. */
+        if (s->lost_frames > 0)
+            t->kf.s[0][2] = t->kf.s[1][2] = 0.0;
         ft_track_kalman_predict(&t->kf, dt, q);
         t->q_factor = 1.0 + (t->q_factor - 1.0) * exp(-dt / Q_DECAY_S);
         /* Missed time is counted in whole frames: the gap to this frame less
