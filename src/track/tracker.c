@@ -242,14 +242,33 @@ static void start_track(ft_tracker *t, double x, double y, double r, double time
  * confirm_relocation follows), not confusion.
  * Returns true when chaos_jump_count erratic jumps fell within
  * chaos_window_frames. */
-static bool note_jump(ft_tracker *t, double time, double x, double y)
+static bool note_jump(ft_tracker *t, double time, const ft_track_candidate *cands, int n,
+                      int jumper)
 {
     const ft_tracker_params *p = &t->p;
+    const double inv = 1.0 / t->scale;
+    double x = cands[jumper].x * inv, y = cands[jumper].y * inv;
     const double gap = time - t->jump_last_t;
-    const bool consistent = t->jump_n > 0 &&
-                            gap <= ref_frames_s(p->chaos_window_frames) + TIME_EPS &&
-                            hypot(x - t->jump_x, y - t->jump_y) <=
-                                p->max_ball_speed_px * FT_TRACK_REF_FPS * gap;
+    bool consistent = false;
+    if (t->jump_n > 0 && gap <= ref_frames_s(p->chaos_window_frames) + TIME_EPS) {
+        /* Any confident candidate of this frame within reach of the previous
+         * jump continues it (the most confident one may be a false positive
+         * beside the ball). */
+        const double reach = p->max_ball_speed_px * FT_TRACK_REF_FPS * gap;
+        double best = INFINITY;
+        for (int i = 0; i < n; i++) {
+            if (!cand_valid(&cands[i]) || cands[i].score < p->min_confidence)
+                continue;
+            const double cx = cands[i].x * inv, cy = cands[i].y * inv;
+            const double d = hypot(cx - t->jump_x, cy - t->jump_y);
+            if (d <= reach && d < best) {
+                best = d;
+                x = cx;
+                y = cy;
+                consistent = true;
+            }
+        }
+    }
     t->jump_x = x;
     t->jump_y = y;
     t->jump_last_t = time;
@@ -489,7 +508,7 @@ ft_status ft_tracker_update(ft_tracker *t, double time, const ft_track_candidate
     if (jumper >= 0 && t->has_track && !t->chaos) {
         const double jx = cands[jumper].x * inv, jy = cands[jumper].y * inv;
         const double jump = hypot(jx - t->kf.s[0][0], jy - t->kf.s[1][0]);
-        if (jump > p->chaos_jump_px && note_jump(t, time, jx, jy)) {
+        if (jump > p->chaos_jump_px && note_jump(t, time, cands, n, jumper)) {
             start_chaos(t, time, jump);
             if (best >= 0) {
                 /* The reseed that completed the evidence is itself suspect. */
