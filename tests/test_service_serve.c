@@ -293,6 +293,18 @@ static void test_deploy_files_parse(void **state)
         fail_msg("%s", err);
     assert_true(c->n_streams >= 2);
     free(c);
+    /* serve --check: the same parser from the command line, exit 0 / 1. */
+    const char *bin = getenv("FT_BIN");
+    if (bin) {
+        char cmd[2048];
+        snprintf(cmd, sizeof cmd, "'%s' serve --check --streams '%s' >/dev/null", bin, p);
+        int rc = system(cmd);
+        assert_true(WIFEXITED(rc) && WEXITSTATUS(rc) == 0);
+        snprintf(cmd, sizeof cmd, "'%s' serve --check --streams '%s/deploy/Dockerfile' 2>/dev/null",
+                 bin, src);
+        rc = system(cmd);
+        assert_true(WIFEXITED(rc) && WEXITSTATUS(rc) == 1);
+    }
 }
 
 /* ---- streams.yml parser ---- */

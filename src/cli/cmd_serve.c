@@ -2,7 +2,9 @@
  * (service/supervisor.h). */
 #include <signal.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli/commands.h"
@@ -11,41 +13,65 @@
 
 static void usage(FILE *out)
 {
-    fprintf(out,
-            "usage: football-tracker serve --streams streams.yml [--log-format text|json]\n"
-            "\n"
-            "Runs one `football-tracker stream` worker process per stream of streams.yml,\n"
-            "each with its own HTTP port on 127.0.0.1, and restarts a worker that exits,\n"
-            "stops answering, stops producing frames or exceeds serve.rss_limit_mb /\n"
-            "serve.vram_limit_mb, after a delay doubling from serve.backoff_initial_s to\n"
-            "serve.backoff_max_s. One HTTP port (serve.bind, serve.port, default\n"
-            "127.0.0.1:9090) serves /health, /ready (every stream ready), /status.json and\n"
-            "/metrics: every worker's metrics labelled stream=\"<id>\" plus\n"
-            "ft_restarts_total{stream,reason}, ft_worker_up, ft_worker_rss_bytes, ft_serve_load.\n"
-            "\n"
-            "streams.yml:\n"
-            "  serve:                      # optional; defaults shown\n"
-            "    port: 9090\n"
-            "    rss_limit_mb: 0           # 0 = no limit\n"
-            "    stuck_seconds: 15\n"
-            "    stream_config: stream_config.yml   # default for every stream\n"
-            "  streams:\n"
-            "    cam1:\n"
-            "      input: rtmp://ingest/live/cam1\n"
-            "      output: rtmp://cdn/live/cam1\n"
-            "      model_config: model_config.yml   # optional, relative to streams.yml\n"
-            "      set: {model.confidence: 0.4}     # optional config overrides\n"
-            "(full format: docs/serve.md)\n"
-            "\n"
-            "options:\n"
-            "  --streams FILE        the streams file (required)\n"
-            "  --log-format FMT      text or json (workers log to the same stderr)\n"
-            "  --help                this text\n"
-            "\n"
-            "Signals: SIGHUP re-reads streams.yml (also done when it changes): added streams\n"
-            "start, removed ones stop, changed ones restart, the others are not touched.\n"
-            "SIGINT/SIGTERM stop every worker (SIGKILL after 10 s) and exit 0.\n"
-            "Exit codes: 0 stopped, 1 configuration (bad streams.yml), 6 runtime (port in use).\n");
+    fprintf(
+        out,
+        "usage: football-tracker serve --streams streams.yml [--check] [--log-format text|json]\n"
+        "\n"
+        "Runs one `football-tracker stream` worker process per stream of streams.yml,\n"
+        "each with its own HTTP port on 127.0.0.1, and restarts a worker that exits,\n"
+        "stops answering, stops producing frames or exceeds serve.rss_limit_mb /\n"
+        "serve.vram_limit_mb, after a delay doubling from serve.backoff_initial_s to\n"
+        "serve.backoff_max_s. One HTTP port (serve.bind, serve.port, default\n"
+        "127.0.0.1:9090) serves /health, /ready (every stream ready), /status.json and\n"
+        "/metrics: every worker's metrics labelled stream=\"<id>\" plus\n"
+        "ft_restarts_total{stream,reason}, ft_worker_up, ft_worker_rss_bytes, ft_serve_load.\n"
+        "\n"
+        "streams.yml:\n"
+        "  serve:                      # optional; defaults shown\n"
+        "    port: 9090\n"
+        "    rss_limit_mb: 0           # 0 = no limit\n"
+        "    stuck_seconds: 15\n"
+        "    stream_config: stream_config.yml   # default for every stream\n"
+        "  streams:\n"
+        "    cam1:\n"
+        "      input: rtmp://ingest/live/cam1\n"
+        "      output: rtmp://cdn/live/cam1\n"
+        "      model_config: model_config.yml   # optional, relative to streams.yml\n"
+        "      set: {model.confidence: 0.4}     # optional config overrides\n"
+        "(full format: docs/serve.md)\n"
+        "\n"
+        "options:\n"
+        "  --streams FILE        the streams file (required)\n"
+        "  --check               only check the file: print its streams, exit 0, or the\n"
+        "                        error and exit 1 (before a reload or a deployment)\n"
+        "  --log-format FMT      text or json (workers log to the same stderr)\n"
+        "  --help                this text\n"
+        "\n"
+        "Signals: SIGHUP re-reads streams.yml (also done when it changes): added streams\n"
+        "start, removed ones stop, changed ones restart, the others are not touched.\n"
+        "SIGINT/SIGTERM stop every worker (SIGKILL after 10 s) and exit 0.\n"
+        "Exit codes: 0 stopped, 1 configuration (bad streams.yml), 6 runtime (port in use).\n");
+}
+
+/* --check: parse the file as a reload would and list what it runs. */
+static int check_file(const char *path)
+{
+    ft_serve_config *c = calloc(1, sizeof *c);
+    char err[1024], clean[1024];
+    if (!c)
+        return FT_EXIT_RUNTIME;
+    ft_status st = ft_service_serve_config_load(path, c, err, sizeof err);
+    if (st) {
+        ft_log_sanitize(err, clean, sizeof clean);
+        fprintf(stderr, "serve: %s\n", clean);
+    } else {
+        printf("%s: ok, %d stream(s), HTTP %s:%d%s%s\n", path, c->n_streams, c->bind, c->port,
+               c->shard_service[0] ? ", sharded over " : "", c->shard_service);
+        for (int i = 0; i < c->n_streams; i++)
+            printf("  %s\n", c->streams[i].id);
+    }
+    free(c);
+    return ft_status_exit_code(st);
 }
 
 static _Atomic(ft_service_supervisor *) running;
@@ -65,11 +91,14 @@ static void on_signal(int sig)
 int ft_cmd_serve(int argc, char **argv)
 {
     const char *streams = NULL;
+    bool check = false;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
             usage(stdout);
             return FT_EXIT_OK;
+        } else if (!strcmp(a, "--check")) {
+            check = true;
         } else if (!strcmp(a, "--streams") && i + 1 < argc) {
             streams = argv[++i];
         } else if (!strncmp(a, "--streams=", 10)) {
@@ -96,6 +125,8 @@ int ft_cmd_serve(int argc, char **argv)
         usage(stderr);
         return FT_EXIT_CONFIG;
     }
+    if (check)
+        return check_file(streams);
     ft_service_supervisor *s = NULL;
     ft_service_supervisor_params p = {.streams_path = streams, .worker_bin = NULL};
     ft_status st = ft_service_supervisor_create(&p, &s);
