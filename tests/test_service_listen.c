@@ -6,6 +6,7 @@
  *   - ffmpeg publishing with a wrong key fails and no frame is processed
  *   - ffmpeg publishing with the key is processed (frames counted), and after
  *     it leaves the service listens again and takes a second publisher
+ *   - neither key appears in the service's debug-level log
  *   - a bad allow-list entry or a missing key file is a configuration error
  *
  * Skipped when ffmpeg or curl are missing. */
@@ -121,7 +122,8 @@ static int setup(void **state)
     char *const argv[] = {(char *)g.bin,   "stream",          "--listen", listen,
                           "--output",      out,               "--http-port", port_s,
                           "--stream-config", scp,             "--set",    "output.width=640",
-                          "--set",         "output.height=360", NULL};
+                          "--set",         "output.height=360", "--set",
+                          "logging.level=debug", NULL};
     g.service = ft_test_spawn(g.dir, "service.log", argv);
     for (int i = 0; i < 200 && g.service > 0 && !ft_test_port_open(g.http_port); i++)
         ft_test_sleep(0.05);
@@ -221,6 +223,27 @@ static void test_key_accepted_then_relisten(void **state)
     assert_true(metric("ft_frames_processed_total") > frames);
 }
 
+/* Neither the key nor a wrong one appears in the service's log, even at
+ * debug level (which includes libavformat's warnings). */
+static void test_keys_not_logged(void **state)
+{
+    (void)state;
+    if (!g.ok)
+        skip();
+    char p[256], line[4096];
+    path_in(p, sizeof p, "service.log");
+    FILE *f = fopen(p, "r");
+    assert_non_null(f);
+    int lines = 0;
+    while (fgets(line, sizeof line, f)) {
+        lines++;
+        assert_null(strstr(line, "k3y-for-the-test"));
+        assert_null(strstr(line, "not-the-key"));
+    }
+    fclose(f);
+    assert_true(lines > 5);
+}
+
 /* Runs the service with extra arguments; returns its exit code. */
 static int run_bad(const char *extra)
 {
@@ -255,6 +278,7 @@ int main(void)
         cmocka_unit_test(test_refused_address),
         cmocka_unit_test(test_wrong_key_refused),
         cmocka_unit_test(test_key_accepted_then_relisten),
+        cmocka_unit_test(test_keys_not_logged),
         cmocka_unit_test(test_config_errors),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -66,7 +66,7 @@ struct ft_rtmp_gate {
     int n_allow;
     int timeout_ms;
     int lfd, port, internal_port;
-    char internal_url[320];
+    char internal_url[600];
     pthread_t thread;
     bool started;
     atomic_bool stop;
@@ -281,7 +281,8 @@ static bool connect_app(const uint8_t *p, const uint8_t *end, char *app, size_t 
     }
 }
 
-/* A complete command message: only connect and publish are checked. */
+/* A complete command message: connect (app) and the commands naming the
+ * stream (key) are checked; the others are libavformat's to answer. */
 static parse_result on_command(ft_rtmp_gate *g, const uint8_t *m, size_t n)
 {
     const uint8_t *p = m, *end = m + n;
@@ -296,18 +297,21 @@ static parse_result on_command(ft_rtmp_gate *g, const uint8_t *m, size_t n)
         g->ps.connected = true;
         return P_MORE;
     }
-    if (strcmp(name, "publish"))
+    /* Every command that names the stream is checked, not only publish:
+     * libavformat logs a mismatching name in FCPublish with its own. */
+    bool publish = !strcmp(name, "publish");
+    if (!publish && strcmp(name, "releaseStream") && strcmp(name, "FCPublish"))
         return P_MORE;
     /* transaction id, null, stream name */
     if (!g->ps.connected || !amf_skip(&p, end, 0) || !amf_skip(&p, end, 0) ||
         !amf_string(&p, end, s, sizeof s) ||
         !ct_equal(s, strlen(s), g->token, g->token_len)) {
         memset(s, 0, sizeof s);
-        FT_LOGW("service", "listen: %s: publish with a wrong stream key refused", g->peer);
+        FT_LOGW("service", "listen: %s: %s with a wrong stream key refused", g->peer, name);
         return P_REFUSE_KEY;
     }
     memset(s, 0, sizeof s);
-    return P_OK;
+    return publish ? P_OK : P_MORE;
 }
 
 static chunk_stream *stream_of(parser *ps, int csid)
@@ -616,6 +620,12 @@ ft_status ft_rtmp_gate_create(const ft_rtmp_gate_params *p, ft_rtmp_gate **out)
         goto out;
     }
     g->token_len = strlen(p->token);
+    if (strspn(p->token, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._~-") !=
+        g->token_len) {
+        FT_LOGE("service", "listen: the stream key in stream.listen_token_file may contain only "
+                           "letters, digits and . _ ~ - (it is a URL path element)");
+        goto out;
+    }
     memcpy(g->token, p->token, g->token_len);
     g->timeout_ms = p->timeout_ms > 0 ? p->timeout_ms : 10000;
     if ((st = parse_url(g, p->listen_url, &sa)) || (st = parse_allow(g, p->allow)))
@@ -638,10 +648,11 @@ ft_status ft_rtmp_gate_create(const ft_rtmp_gate_params *p, ft_rtmp_gate **out)
         st = FT_ERR_RUNTIME;
         goto out;
     }
-    /* The internal stream name is fixed: the key never reaches libavformat's
-     * URL, and so never its log lines or ours. */
-    snprintf(g->internal_url, sizeof g->internal_url, "rtmp://127.0.0.1:%d/%s/live%s",
-             g->internal_port, g->app, FT_READER_LISTEN_SUFFIX);
+    /* The internal stream name is the key itself: libavformat warns with both
+     * names when the published one differs from its URL's. Our log lines
+     * mask URL paths after the app. */
+    snprintf(g->internal_url, sizeof g->internal_url, "rtmp://127.0.0.1:%d/%s/%s%s",
+             g->internal_port, g->app, g->token, FT_READER_LISTEN_SUFFIX);
     if (pthread_create(&g->thread, NULL, gate_main, g)) {
         st = FT_ERR_RUNTIME;
         goto out;
@@ -687,6 +698,7 @@ void ft_rtmp_gate_destroy(ft_rtmp_gate **pg)
     if (g->lfd >= 0)
         close(g->lfd);
     memset(g->token, 0, sizeof g->token);
+    memset(g->internal_url, 0, sizeof g->internal_url);
     free(g);
     *pg = NULL;
 }

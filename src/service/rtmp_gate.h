@@ -24,7 +24,8 @@ typedef struct ft_rtmp_gate_params {
     const char *listen_url; /* rtmp://ADDR:PORT/APP (IPv4 address; borrowed) */
     const char *allow;      /* comma/space separated IPv4 CIDRs ("10.0.0.0/8, 127.0.0.1");
                                "" refuses everyone (borrowed) */
-    const char *token;      /* the stream key publishers must use (borrowed, copied) */
+    const char *token;      /* the stream key publishers must use: letters, digits, . _ ~ -
+                               (borrowed, copied) */
     int timeout_ms;         /* handshake-to-publish and idle limit; 0 = 10000 */
 } ft_rtmp_gate_params;
 
@@ -42,7 +43,8 @@ typedef struct ft_rtmp_gate_stats {
 FT_NODISCARD ft_status ft_rtmp_gate_create(const ft_rtmp_gate_params *p, ft_rtmp_gate **out);
 
 /* The URL the reader opens for libavformat's internal listener (with
- * FT_READER_LISTEN_SUFFIX); borrowed from the gate. */
+ * FT_READER_LISTEN_SUFFIX; its stream name is the key, which the log
+ * sanitizer masks); borrowed from the gate. */
 const char *ft_rtmp_gate_internal_url(const ft_rtmp_gate *g);
 
 /* The public port actually bound (for port 0 in the URL). */
