@@ -76,8 +76,9 @@ static int publish(const char *key, const char *seconds)
     char clip[256], url[128];
     path_in(clip, sizeof clip, "clip.mp4");
     snprintf(url, sizeof url, "rtmp://127.0.0.1:%d/live/%s", g.port, key);
-    char *const argv[] = {"ffmpeg", "-nostdin", "-loglevel", "error", "-re", "-t", (char *)seconds,
-                          "-i",     clip,       "-c",        "copy",  "-f",  "flv", url, NULL};
+    char *const argv[] = {"ffmpeg",        "-nostdin", "-loglevel", "error", "-re",  "-t",
+                          (char *)seconds, "-i",       clip,        "-c",    "copy", "-f",
+                          "flv",           url,        NULL};
     pid_t pid = ft_test_spawn(g.dir, "publisher.log", argv);
     assert_true(pid > 0);
     return ft_test_wait_exit(&pid, 20);
@@ -119,11 +120,23 @@ static int setup(void **state)
     snprintf(listen, sizeof listen, "rtmp://127.0.0.1:%d/live", g.port);
     snprintf(out, sizeof out, "udp://127.0.0.1:%d", g.udp_port);
     snprintf(port_s, sizeof port_s, "%d", g.http_port);
-    char *const argv[] = {(char *)g.bin,   "stream",          "--listen", listen,
-                          "--output",      out,               "--http-port", port_s,
-                          "--stream-config", scp,             "--set",    "output.width=640",
-                          "--set",         "output.height=360", "--set",
-                          "logging.level=debug", NULL};
+    char *const argv[] = {(char *)g.bin,
+                          "stream",
+                          "--listen",
+                          listen,
+                          "--output",
+                          out,
+                          "--http-port",
+                          port_s,
+                          "--stream-config",
+                          scp,
+                          "--set",
+                          "output.width=640",
+                          "--set",
+                          "output.height=360",
+                          "--set",
+                          "logging.level=debug",
+                          NULL};
     g.service = ft_test_spawn(g.dir, "service.log", argv);
     for (int i = 0; i < 200 && g.service > 0 && !ft_test_port_open(g.http_port); i++)
         ft_test_sleep(0.05);

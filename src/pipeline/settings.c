@@ -97,8 +97,8 @@ static const ft_option stream_options[] = {
      "(\"127.0.0.1, 10.0.0.0/8\"); others are refused.",
      FT_OPT_STRING, S(listen_allow), "127.0.0.1/32", 0, 0, 0, NULL, NULL},
     {"listen_token_file",
-     "stream --listen: file whose first line is the stream key publishers must use.",
-     FT_OPT_STRING, S(listen_token_file), "", 0, 0, 0, NULL, NULL},
+     "stream --listen: file whose first line is the stream key publishers must use.", FT_OPT_STRING,
+     S(listen_token_file), "", 0, 0, 0, NULL, NULL},
     FT_OPTION_END,
 };
 #undef S

@@ -53,7 +53,7 @@ typedef struct {
     uint64_t total;
     chunk_stream cs[MAX_CSIDS];
     int n_cs;
-    bool connected; /* `connect` with the right app seen */
+    bool connected;                       /* `connect` with the right app seen */
     uint8_t pend[3 + 11 + 4 + MAX_CHUNK]; /* unparsed tail: at most one chunk */
     size_t n_pend;
 } parser;
@@ -215,12 +215,20 @@ static bool amf_skip(const uint8_t **p, const uint8_t *end, int depth)
     uint8_t m = *(*p)++;
     size_t n;
     switch (m) {
-    case 0x00: n = 8; break;  /* number */
-    case 0x01: n = 1; break;  /* boolean */
-    case 0x05:                /* null */
-    case 0x06: n = 0; break;  /* undefined */
-    case 0x0B: n = 10; break; /* date */
-    case 0x02:                /* string */
+    case 0x00:
+        n = 8;
+        break; /* number */
+    case 0x01:
+        n = 1;
+        break; /* boolean */
+    case 0x05: /* null */
+    case 0x06:
+        n = 0;
+        break; /* undefined */
+    case 0x0B:
+        n = 10;
+        break; /* date */
+    case 0x02: /* string */
         if (end - *p < 2)
             return false;
         n = 2 + ((size_t)(*p)[0] << 8 | (*p)[1]);
@@ -304,8 +312,7 @@ static parse_result on_command(ft_rtmp_gate *g, const uint8_t *m, size_t n)
         return P_MORE;
     /* transaction id, null, stream name */
     if (!g->ps.connected || !amf_skip(&p, end, 0) || !amf_skip(&p, end, 0) ||
-        !amf_string(&p, end, s, sizeof s) ||
-        !ct_equal(s, strlen(s), g->token, g->token_len)) {
+        !amf_string(&p, end, s, sizeof s) || !ct_equal(s, strlen(s), g->token, g->token_len)) {
         memset(s, 0, sizeof s);
         FT_LOGW("service", "listen: %s: %s with a wrong stream key refused", g->peer, name);
         return P_REFUSE_KEY;

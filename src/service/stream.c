@@ -647,8 +647,7 @@ ft_status ft_service_stream_create(const ft_service_stream_params *p, ft_config 
         st = FT_ERR_CONFIG;
         goto out;
     }
-    if (!p->listen &&
-        (!p->input || !ft_reader_url_allowed(p->input) || !strstr(p->input, "://"))) {
+    if (!p->listen && (!p->input || !ft_reader_url_allowed(p->input) || !strstr(p->input, "://"))) {
         ft_log_sanitize(p->input ? p->input : "(none)", clean, sizeof clean);
         FT_LOGE("service",
                 "--input %s: stream mode reads rtmp://, rtmps://, srt://, udp://, "
