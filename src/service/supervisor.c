@@ -66,7 +66,7 @@ typedef struct worker {
     int last_exit; /* exit code, or 128 + signal, of the last process; -1 none */
     /* watchdog */
     int64_t last_answer_ns, last_progress_ns, busy_ns;
-    double progress, busy[N_BUSY];
+    double progress, sent, busy[N_BUSY]; /* progress: frames sent + output slots lost */
     bool progressed, ready, up;
     uint64_t rss, vram;
     double load;
@@ -256,7 +256,7 @@ static void worker_start(ft_service_supervisor *s, worker *w, int64_t now)
     w->kill_ns = 0;
     w->kill_counted = false;
     w->last_answer_ns = w->last_progress_ns = w->busy_ns = 0;
-    w->progress = 0;
+    w->progress = w->sent = 0;
     memset(w->busy, 0, sizeof w->busy);
     w->progressed = w->ready = w->up = false;
     w->rss = w->vram = 0;
@@ -399,6 +399,7 @@ static void probe_and_watch(ft_service_supervisor *s)
                 w->last_progress_ns = now;
             }
             w->progress = prog;
+            w->sent = isnan(sent) ? 0 : sent;
             double busy[N_BUSY_THREADS] = {0}, busy_max = 0;
             for (int b = 0; b < N_BUSY; b++) {
                 double v = ft_serve_scrape_value(&w->scrape, busy_series[b]);
@@ -760,7 +761,7 @@ static ft_status status_json(void *user, char *buf, size_t cap, size_t *len)
              i ? "," : "", w->spec.id, (int)w->pid, w->pid > 0 ? w->port : 0,
              w->up ? "true" : "false", w->ready ? "true" : "false",
              w->pid > 0 ? (double)(now - w->started_ns) * 1e-9 : 0.0, restarts, w->last_exit,
-             (unsigned long long)w->rss, (unsigned long long)w->vram, w->load, w->progress,
+             (unsigned long long)w->rss, (unsigned long long)w->vram, w->load, w->sent,
              w->removed   ? "stopping"
              : w->pid > 0 ? (w->kill_ns ? "restarting" : "running")
                           : "waiting");
