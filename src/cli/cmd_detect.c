@@ -41,6 +41,7 @@ static void usage(FILE *out)
             "  --imgsz N           model input size (default: the checkpoint's)\n"
             "  --size NAME         architecture preset override (default auto)\n"
             "  --threads N         CPU threads (default FT_THREADS, OMP_NUM_THREADS or all)\n"
+            "  --help              this text\n"
             "Exit codes: 0 ok, 1 bad options, 2 model load failure, 3 input error,\n"
             "4 cannot write --json, 5 GPU error, 6 runtime error.\n");
 }
