@@ -3,11 +3,12 @@
  * nor the stream key, so the public port is ours: each accepted connection
  * is checked against an IPv4 CIDR allow-list, then relayed to libavformat's
  * listener on an ephemeral 127.0.0.1 port while the client->server bytes are
- * parsed (handshake, chunk stream, AMF0 `connect` and `publish`). The chunk
- * that completes `publish` is forwarded only when the app matches and the
- * stream key equals the token (constant-time compare); otherwise both
- * connections are closed, so libavformat never sees a publish with a wrong
- * key. One publisher at a time; bounded sizes and timeouts. */
+ * parsed (handshake, chunk stream, AMF0 `connect`, `releaseStream`,
+ * `FCPublish`, `publish`). The data completing each of these commands is
+ * forwarded only when the app matches and the stream name equals the key
+ * (constant-time compare); otherwise both connections are closed, so
+ * libavformat never sees a wrong key. One publisher at a time; bounded sizes
+ * and timeouts. */
 #ifndef FT_SERVICE_RTMP_GATE_H
 #define FT_SERVICE_RTMP_GATE_H
 
