@@ -12,6 +12,7 @@
  * the fidelity test's job, and every size runs the same code path.
  *
  * Missing fixture: a failure when CI=true, a skip otherwise. */
+#include <dirent.h>
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -474,6 +475,27 @@ static void test_detect_command(void **state)
     assert_int_equal(run_cli(args), 1);
     snprintf(args, sizeof(args), "detect --model '%s' --input '%s/no-such.mp4'", ckpt, fixdir);
     assert_int_equal(run_cli(args), 3);
+    /* A failed run leaves an earlier --json file as it was, and no temp file. */
+    snprintf(json, sizeof(json), "%s/rfdetr-keep.jsonl", workdir);
+    f = fopen(json, "w");
+    assert_non_null(f);
+    fputs("{\"kept\":1}\n", f);
+    fclose(f);
+    snprintf(args, sizeof(args), "detect --model '%s' --input '%s/no-such.mp4' --json '%s'", ckpt,
+             fixdir, json);
+    assert_int_equal(run_cli(args), 3);
+    f = fopen(json, "r");
+    assert_non_null(f);
+    assert_non_null(fgets(line, sizeof(line), f));
+    fclose(f);
+    assert_string_equal(line, "{\"kept\":1}\n");
+    remove(json);
+    DIR *d = opendir(workdir);
+    assert_non_null(d);
+    for (struct dirent *e; (e = readdir(d));)
+        if (strstr(e->d_name, "rfdetr-keep"))
+            fail_msg("left behind: %s", e->d_name);
+    closedir(d);
     assert_int_equal(run_cli("detect --model x --input y --confidence 2"), 1);
     assert_int_equal(run_cli("detect --help"), 0);
 }

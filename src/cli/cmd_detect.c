@@ -2,9 +2,11 @@
  * video and print every frame's post-processed detections as JSON lines, for
  * users checking a model and for tests. */
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <libavutil/frame.h>
 #include <libavutil/pixfmt.h>
@@ -43,7 +45,9 @@ static void usage(FILE *out)
             "  --threads N         CPU threads (default FT_THREADS, OMP_NUM_THREADS or all)\n"
             "  --help              this text\n"
             "Exit codes: 0 ok, 1 bad options, 2 model load failure, 3 input error,\n"
-            "4 cannot write --json, 5 GPU error, 6 runtime error.\n");
+            "4 cannot write --json, 5 GPU error, 6 runtime error or interrupted (SIGINT,\n"
+            "SIGTERM). --json FILE is renamed into place when complete: a failed run\n"
+            "leaves no partial file and an earlier FILE as it was.\n");
 }
 
 static int parse_num(const char *opt, const char *v, double lo, double hi, double *out)
@@ -195,6 +199,16 @@ static ft_status detect_frame(ft_rfdetr *m, const ft_image *img, long frame, dou
     return ferror(out) ? FT_ERR_OUTPUT : FT_OK;
 }
 
+/* Set by SIGINT/SIGTERM (a handler may only touch a lock-free atomic flag);
+ * the frame loop stops at the next frame. */
+static volatile sig_atomic_t stop_requested;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    stop_requested = 1;
+}
+
 static ft_status run_video(ft_rfdetr *m, const detect_opts *o, ft_rfdetr_det *dets, int cap,
                            FILE *out)
 {
@@ -206,6 +220,10 @@ static ft_status run_video(ft_rfdetr *m, const detect_opts *o, ft_rfdetr_det *de
     ft_status st = ft_reader_open(&rp, &r);
     long frame = 0;
     while (!st) {
+        if (stop_requested) {
+            st = FT_ERR_INTERRUPTED;
+            break;
+        }
         ft_reader_item item;
         double pts = 0;
         st = ft_reader_read(r, f, NULL, &item, &pts);
@@ -254,6 +272,9 @@ int ft_cmd_detect(int argc, char **argv)
     ft_status st = FT_OK;
     ft_rfdetr *m = NULL;
     FILE *out = stdout;
+    char tmp[4200];
+    struct sigaction sa = {0}, old_int, old_term;
+    bool handlers = false;
     uint8_t *pixels = NULL;
     ft_rfdetr_det *dets = NULL;
     ft_rfdetr_params p = {.model_path = o.model,
@@ -269,12 +290,25 @@ int ft_cmd_detect(int argc, char **argv)
         st = FT_ERR_NOMEM;
         goto out;
     }
-    if (o.json && !(out = fopen(o.json, "w"))) {
+    /* --json is written beside its place and renamed when complete, so a
+     * failed or interrupted run neither leaves a partial file nor truncates
+     * the one a previous run wrote. */
+    if (o.json &&
+        (size_t)snprintf(tmp, sizeof tmp, "%s.%ld.part", o.json, (long)getpid()) >= sizeof tmp) {
+        FT_LOGE("detect", "%s: path too long", o.json);
+        st = FT_ERR_OUTPUT;
+        goto out;
+    }
+    if (o.json && !(out = fopen(tmp, "w"))) {
         FT_LOGE("detect", "%s: cannot open for writing: %s", o.json, strerror(errno));
         out = NULL;
         st = FT_ERR_OUTPUT;
         goto out;
     }
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, &old_int);
+    sigaction(SIGTERM, &sa, &old_term);
+    handlers = true;
     if (has_png_signature(o.input)) {
         int w, h;
         if ((st = read_png(o.input, &pixels, &w, &h)))
@@ -286,8 +320,19 @@ int ft_cmd_detect(int argc, char **argv)
         st = run_video(m, &o, dets, cap, out);
     }
 out:
+    if (handlers) {
+        sigaction(SIGINT, &old_int, NULL);
+        sigaction(SIGTERM, &old_term, NULL);
+    }
     if (out && out != stdout && fclose(out) && !st)
         st = FT_ERR_OUTPUT;
+    if (out && out != stdout && !st && rename(tmp, o.json) != 0) {
+        FT_LOGE("detect", "%s: cannot move the finished file into place: %s", o.json,
+                strerror(errno));
+        st = FT_ERR_OUTPUT;
+    }
+    if (out && out != stdout && st)
+        unlink(tmp);
     free(pixels);
     free(dets);
     ft_rfdetr_destroy(&m);
