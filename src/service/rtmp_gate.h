@@ -51,6 +51,7 @@ const char *ft_rtmp_gate_internal_url(const ft_rtmp_gate *g);
 /* The public port actually bound (for port 0 in the URL). */
 int ft_rtmp_gate_port(const ft_rtmp_gate *g);
 
+/* Copies the connection counts into *out (caller-owned); thread-safe. */
 void ft_rtmp_gate_stats_get(const ft_rtmp_gate *g, ft_rtmp_gate_stats *out);
 
 /* Stops the thread, closes every socket, frees (NULL allowed), sets *g NULL. */
