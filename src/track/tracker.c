@@ -541,8 +541,11 @@ ft_status ft_tracker_update(ft_tracker *t, double time, const ft_track_candidate
         if (!t->has_track) {
             start_track(t, x, y, best_r, time);
         } else if (best_reseed) {
-            const double gap = time - t->t_last_hit;
-            seed_filter(t, x, y, (x - t->meas_x) / gap, (y - t->meas_y) / gap, best_r);
+            /* At rest: the velocity implied by the last detection and this
+             * one is wrong whenever this one is a false positive, and then
+             * runs the prediction and the camera away; the next detection
+             * gives the velocity (init_velocity_std lets it). */
+            seed_filter(t, x, y, 0.0, 0.0, best_r);
             t->streak_start = time;
         } else {
             if (s->lost_frames > 0)
