@@ -54,7 +54,6 @@ enum {
     F_LARGE,      /* octaves above the prior ball size */
     F_SIZE_FIT,   /* agreement with the size learnt for this image row (0.5: unknown) */
     F_TRACK,      /* best confidence of a candidate of the previous frame near it */
-    F_PREDICT,    /* the same, discounted by the distance from where that candidate's motion leads */
     /* the ring around the blob (13 samples) */
     F_RING_DARK,  /* share of the ring darker than the blob */
     F_RING_GRASS, /* share of the ring that is grass-coloured */
@@ -71,10 +70,9 @@ enum {
  * frame's blobs and a "no ball" option (a conditional logit model); the
  * weights were fitted by maximum likelihood on the synthetic generator's
  * wide, night and broadcast scenarios, seeds 1, 2 and 5-8, 300 frames each
- * (the ball: within 8 px of the truth), refitted until the features that
- * depend on the previous frame's confidences settled. */
+ * (the ball: within 8 px of the truth), after peak_split was added. */
 static const float feature_weights[N_FEATURES] = {
-    -25.99f, 4.47f, 6.35f, -0.05f, 4.63f, 1.98f, -1.55f, -0.25f, 2.53f, 2.27f, 5.31f, 0.76f, 1.62f, 0.70f, 2.51f, 0.27f, 4.33f, -1.19f,
+    -25.78f, 4.01f, 5.55f, -1.96f, 1.77f, 3.08f, -2.05f, -1.25f, 1.74f, 3.36f, 2.66f, 2.26f, -0.63f, 3.69f, -0.24f, 6.28f, -2.62f,
 };
 
 typedef struct blob {
@@ -85,13 +83,11 @@ typedef struct blob {
     double sw, sx, sy;          /* contrast-weighted centroid sums */
     bool part;                  /* a part of a larger blob (split_blob) */
     float cx, cy, diam, score;  /* set by score_blob: centroid, diameter, logit, then confidence */
-    float vx, vy;               /* set by score_blob: motion since the predecessor behind F_PREDICT */
     float feat[N_FEATURES];     /* set by score_blob: the evidence behind the score */
 } blob;
 
 typedef struct prev_cand {
     float x, y;  /* working pixels, in the previous frame's view */
-    float vx, vy; /* its motion over the frame before (working pixels per frame) */
     float score; /* its confidence */
 } prev_cand;
 
@@ -624,29 +620,12 @@ static bool score_blob(const classic *c, const ft_image *im, blob *b)
      * (already moved with the camera): what was the ball a frame ago and is
      * still there ranks above flicker. */
     x[F_TRACK] = 0.f;
-    x[F_PREDICT] = 0.f;
-    b->vx = b->vy = 0.f;
-    float reach = (float)c->w / 30.f + 2.f, near = (float)c->w / 240.f;
+    float reach = (float)c->w / 30.f + 2.f;
     for (int i = 0; i < c->n_prev; i++) {
-        const prev_cand *pc = &c->prev_c[i];
-        float ddx = b->cx - pc->x, ddy = b->cy - pc->y;
-        if (ddx * ddx + ddy * ddy > reach * reach)
-            continue;
-        x[F_TRACK] = pc->score > x[F_TRACK] ? pc->score : x[F_TRACK];
-        /* A sock next to the ball shares its predecessor within `reach`;
-         * only the blob where the predecessor's own motion leads keeps this
-         * term (constant velocity). It is scaled by the blob's moving share
-         * below: a static spot or flag that won once must not keep winning
-         * on its own history while the ball moves elsewhere. */
-        float ex = ddx - pc->vx, ey = ddy - pc->vy;
-        float s = pc->score * expf(-0.5f * (ex * ex + ey * ey) / (near * near));
-        if (s > x[F_PREDICT]) {
-            x[F_PREDICT] = s;
-            b->vx = ddx;
-            b->vy = ddy;
-        }
+        float ddx = c->prev_c[i].x - b->cx, ddy = c->prev_c[i].y - b->cy;
+        if (ddx * ddx + ddy * ddy <= reach * reach && c->prev_c[i].score > x[F_TRACK])
+            x[F_TRACK] = c->prev_c[i].score;
     }
-    x[F_PREDICT] *= x[F_MOTION];
     float rest;
     float z = partial_logit(x, 0, F_RING_DARK, &rest);
     if (z + rest < LOGIT_FLOOR)
@@ -991,8 +970,6 @@ static ft_status classic_detect(ft_detector *d, const ft_image *frame, double pt
             next_prev[n_prev].x = b.cx;
             next_prev[n_prev].y = b.cy;
             next_prev[n_prev].score = b.score;
-            next_prev[n_prev].vx = b.vx;
-            next_prev[n_prev].vy = b.vy;
             n_prev++;
         }
         if (k == 0 && b.score >= 0.8f && b.fg * 2 >= b.n && c->bg_age >= BG_TRUST_FRAMES)
