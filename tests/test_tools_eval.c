@@ -530,11 +530,16 @@ static int teardown(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_perfect_track),           cmocka_unit_test(test_constant_offset),
-        cmocka_unit_test(test_detection_counts),        cmocka_unit_test(test_crop_and_smoothness),
-        cmocka_unit_test(test_modes_and_reacquire),     cmocka_unit_test(test_track_csv_roundtrip),
-        cmocka_unit_test(test_json_and_plot),           cmocka_unit_test(test_eval_command),
-        cmocka_unit_test(test_real_footage_truth_free), cmocka_unit_test(test_suite_file_errors),
+        cmocka_unit_test(test_perfect_track),
+        cmocka_unit_test(test_constant_offset),
+        cmocka_unit_test(test_detection_counts),
+        cmocka_unit_test(test_crop_and_smoothness),
+        cmocka_unit_test(test_modes_and_reacquire),
+        cmocka_unit_test(test_track_csv_roundtrip),
+        cmocka_unit_test(test_json_and_plot),
+        cmocka_unit_test(test_eval_command),
+        cmocka_unit_test(test_real_footage_truth_free),
+        cmocka_unit_test(test_suite_file_errors),
         cmocka_unit_test(test_framing),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -43,8 +43,7 @@ const ft_option ft_camera_options[] = {
      FT_OPT_DOUBLE, OFF(stable_max_speed_px), "100", 1, 1e5, FT_OPT_HOT, NULL, NULL},
     {"zoom_min", "Widest zoom (1.0 = the largest crop of the output aspect in the frame)",
      FT_OPT_DOUBLE, OFF(zoom_min), "1.0", 1, 20, FT_OPT_HOT, NULL, NULL},
-    {"zoom_max",
-     "Tightest zoom, for a slow, certain ball (2.5: crop 40 % of a 16:9 frame's width)",
+    {"zoom_max", "Tightest zoom, for a slow, certain ball (2.5: crop 40 % of a 16:9 frame's width)",
      FT_OPT_DOUBLE, OFF(zoom_max), "2.5", 1, 20, FT_OPT_HOT, NULL, NULL},
     {"zoom_speed_ref",
      "Ball speed (px/s at 1080p) at which the speed-driven zoom halves (1500: a pass keeps "

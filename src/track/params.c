@@ -35,9 +35,8 @@ const ft_option ft_tracker_options[] = {
      OFF(normal_min_frames), "15", 0, 3000, FT_OPT_HOT, NULL, NULL},
     {"recovering_frames", "Lost frames (30-fps) with the relaxed gate before coasting", FT_OPT_INT,
      OFF(recovering_frames), "5", 1, 3000, FT_OPT_HOT, NULL, NULL},
-    {"chaos_jump_px",
-     "A candidate this far (px at 1080p) from the prediction is a huge jump", FT_OPT_DOUBLE,
-     OFF(chaos_jump_px), "120", 1, 1e5, FT_OPT_HOT, NULL, NULL},
+    {"chaos_jump_px", "A candidate this far (px at 1080p) from the prediction is a huge jump",
+     FT_OPT_DOUBLE, OFF(chaos_jump_px), "120", 1, 1e5, FT_OPT_HOT, NULL, NULL},
     {"chaos_jump_count",
      "Chaos starts after this many erratic huge jumps (far from the prediction and from each "
      "other) within chaos_window_frames; a single outlier is only rejected",

@@ -282,8 +282,8 @@ static bool note_jump(ft_tracker *t, double time, const ft_track_candidate *cand
     if (t->jump_n < p->chaos_jump_count)
         return false;
     /* The oldest of the last chaos_jump_count jumps. */
-    const int k = (t->jump_head - p->chaos_jump_count + FT_TRACK_CHAOS_JUMPS_MAX) %
-                  FT_TRACK_CHAOS_JUMPS_MAX;
+    const int k =
+        (t->jump_head - p->chaos_jump_count + FT_TRACK_CHAOS_JUMPS_MAX) % FT_TRACK_CHAOS_JUMPS_MAX;
     return time - t->jump_t[k] <= ref_frames_s(p->chaos_window_frames) + TIME_EPS;
 }
 

@@ -49,10 +49,10 @@ typedef struct ft_tracker_params {
     double measurement_noise_max;    /* R (px^2) for unstable or weak detections (10) */
     int normal_min_frames;           /* consecutive detections before Normal: more than 15 */
     int recovering_frames;           /* lost frames counted as Recovering (1..5); then Coasting */
-    double chaos_jump_px;            /* a candidate this far from the prediction is a huge jump (120) */
-    int chaos_jump_count;            /* this many erratic huge jumps ... (3) */
-    int chaos_window_frames;         /* ... within this many frames start chaos (30 = 1 s) */
-    int chaos_frames;                /* chaos duration (120 frames = 4 s) */
+    double chaos_jump_px;       /* a candidate this far from the prediction is a huge jump (120) */
+    int chaos_jump_count;       /* this many erratic huge jumps ... (3) */
+    int chaos_window_frames;    /* ... within this many frames start chaos (30 = 1 s) */
+    int chaos_frames;           /* chaos duration (120 frames = 4 s) */
     double chaos_radius_px;     /* while in chaos only candidates this close are accepted (80) */
     double stability_motion_px; /* stability lock: movement below this per frame (5) ... */
     int stability_frames;       /* ... for this many frames (25) */

@@ -359,10 +359,9 @@ ft_status ft_eval_result_get(const ft_eval_result *r, const char *key, double *v
 static bool needs_truth(const eval_field *f)
 {
     static const char *const free_keys[] = {
-        "frames",         "acc_rms",       "acc_p95",       "jerk_rms",
-        "jerk_p95",       "zoom_jerk_rms", "zoom_jerk_p95", "crop_frac_mean",
-        "crop_frac_p50",  "zoom_mean",     "full_frame_pct", "lost_pct",
-        "chaos_pct",      "det_per_frame"};
+        "frames",         "acc_rms",       "acc_p95",        "jerk_rms",      "jerk_p95",
+        "zoom_jerk_rms",  "zoom_jerk_p95", "crop_frac_mean", "crop_frac_p50", "zoom_mean",
+        "full_frame_pct", "lost_pct",      "chaos_pct",      "det_per_frame"};
     for (size_t i = 0; i < sizeof(free_keys) / sizeof(free_keys[0]); i++)
         if (!strcmp(f->key, free_keys[i]))
             return false;

@@ -291,9 +291,10 @@ static void print_header(FILE *out)
 
 static void print_row(FILE *out, const suite_run *r, const ft_eval_result *e, const char *check)
 {
-    double v[] = {e->precision,      e->recall,         e->f1,           e->err_p50,
-                  e->err_p95,        e->in_crop,        e->in_crop_center, e->crop_frac_mean,
-                  e->full_frame_pct, e->jerk_rms,       e->zoom_jerk_rms, e->lost_pct,
+    double v[] = {e->precision,      e->recall,         e->f1,
+                  e->err_p50,        e->err_p95,        e->in_crop,
+                  e->in_crop_center, e->crop_frac_mean, e->full_frame_pct,
+                  e->jerk_rms,       e->zoom_jerk_rms,  e->lost_pct,
                   e->chaos_pct,      e->reacq_mean_s};
     const int width[] = {6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 7, 6, 6, 7};
     fprintf(out, "%-16s %-9s %5zu", r->name, r->scenario, e->frames);
@@ -378,8 +379,7 @@ ft_status ft_eval_suite_run(const ft_eval_suite_params *p, int *failed)
         size_t nrows = 0;
         ft_eval_params ep = {.radius = s->radius};
         /* The size was checked when the suite was loaded. */
-        (void)ft_eval_parse_size(p->short_only ? s->short_size : s->size, &ep.frame_w,
-                                 &ep.frame_h);
+        (void)ft_eval_parse_size(p->short_only ? s->short_size : s->size, &ep.frame_w, &ep.frame_h);
         if (rc != 0) {
             if (n_msgs < SUITE_MSG_MAX)
                 snprintf(msgs[n_msgs++], sizeof(msgs[0]), "%s: %s failed (exit %d), see %s",
