@@ -9,6 +9,9 @@
  *   - the publisher is killed mid-stream: repeats/slate fill the gap, the
  *     service recovers when it comes back, and the recorded output has
  *     continuous constant-rate timestamps across the outage
+ *   - audio: the clip carries a sine tone (AAC); the recording has an audio
+ *     stream with increasing timestamps spanning the video's duration, and
+ *     the output reopened after a CDN outage still carries it
  *   - ball in crop: the track the service wrote (--track-out) against the
  *     generator's truth, on most frames
  *   - the status page in headless Chromium (skipped when Chromium is absent):
@@ -151,7 +154,11 @@ static pid_t start_nginx(const char *name, int port)
              "daemon off;\nmaster_process off;\nworker_processes 1;\n"
              "pid %s/%s.pid;\nerror_log %s/%s-error.log info;\n"
              "events { worker_connections 64; }\n"
-             "rtmp { server { listen 127.0.0.1:%d; application live { live on; record off; } } }\n",
+             "rtmp { server { listen 127.0.0.1:%d; application live {\n"
+             "  live on; record off;\n"
+             /* A subscriber joining mid-GOP would get audio up to the next
+              * keyframe, and a probe of 1 s may end before any video. */
+             "  wait_video on;\n} } }\n",
              g.dir, name, g.dir, name, port);
     snprintf(file, sizeof file, "%s.conf", name);
     write_text(file, conf);
@@ -185,15 +192,24 @@ static int setup(void **state)
     snprintf(g.dir, sizeof g.dir, "/tmp/ft-service-XXXXXX");
     if (!mkdtemp(g.dir))
         return -1;
-    char cmd[1024], p[256], truth[256];
+    char cmd[1024], p[256], truth[256], video[256];
     path_in(p, sizeof p, "clip.mp4");
+    path_in(video, sizeof video, "video.mp4");
     path_in(truth, sizeof truth, "truth.csv");
     /* The broadcast scenario keeps the ball a few pixels wide at a size the
      * shared 2-core test machine decodes and detects in real time. */
     snprintf(cmd, sizeof cmd,
              "%s synth --out %s --truth %s --seconds 30 --fps %d --size 640x360 --seed 5 "
              "--scenario broadcast >/dev/null 2>&1",
-             g.bin, p, truth, FPS);
+             g.bin, video, truth, FPS);
+    if (system(cmd) != 0)
+        return -1;
+    /* synth writes no audio: a tone muxed in, as a camera's AAC track. */
+    snprintf(cmd, sizeof cmd,
+             "ffmpeg -nostdin -loglevel error -i %s -f lavfi "
+             "-i sine=frequency=440:sample_rate=44100 "
+             "-map 0:v -map 1:a -c:v copy -c:a aac -b:a 64k -shortest %s",
+             video, p);
     if (system(cmd) != 0)
         return -1;
     g.rtmp_port = ft_test_free_port();
@@ -611,6 +627,31 @@ static void test_output_continuous(void **state)
     pclose(p);
     assert_int_equal(w, 640);
     assert_int_equal(h, 360);
+    /* Audio copied through on the output clock: strictly increasing,
+     * dropped only across the outage, and ending with the video. */
+    snprintf(cmd, sizeof cmd,
+             "ffprobe -v error -select_streams a -show_entries packet=pts_time,duration_time "
+             "-of csv=p=0 %s",
+             rec);
+    p = popen(cmd, "r");
+    assert_non_null(p);
+    int na = 0, back = 0;
+    double a_first = 0, a_prev = -1, a_end = 0, d;
+    while (fscanf(p, "%lf,%lf", &t, &d) == 2) {
+        if (na == 0)
+            a_first = t;
+        else if (t <= a_prev)
+            back++;
+        a_prev = t;
+        a_end = t + d;
+        na++;
+    }
+    pclose(p);
+    assert_true(na > 100);
+    assert_int_equal(back, 0);
+    double v_end = prev + 1.0 / FPS;
+    assert_true(fabs(a_first - first) < 0.5);
+    assert_true(fabs(a_end - v_end) < 0.5);
 }
 
 /* The CDN goes away while the camera keeps publishing: the output is
@@ -641,12 +682,23 @@ static void test_output_reconnect(void **state)
     assert_true(up);
     assert_true(metric("ft_frames_output_lost_total") > 0);
     assert_true(metric("ft_reconnects_total{direction=\"input\"}") == in_reconn);
+    /* The reopened output has its audio stream again. */
+    char cmd[512], types[64] = "";
+    snprintf(cmd, sizeof cmd,
+             "timeout 15 ffprobe -v error -analyzeduration 1000000 -show_entries "
+             "stream=codec_type,codec_name -of csv=p=0 %s",
+             g.out_url);
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    size_t got = fread(types, 1, sizeof types - 1, p);
+    types[got] = '\0';
+    pclose(p);
+    assert_non_null(strstr(types, "aac,audio"));
     ft_test_stop(&g.publisher, SIGKILL, 2);
     kill(g.service, SIGTERM);
     assert_int_equal(ft_test_wait_exit(&g.service, 15), 0);
     check_ball_in_crop();
-    char log[256], cmd[512];
-    FILE *p;
+    char log[256];
     /* Nothing of the stream keys in the service's log. */
     path_in(log, sizeof log, "service.log");
     snprintf(cmd, sizeof cmd, "grep -c -e key123 -e key456 -e test-token-1 %s", log);

@@ -1,6 +1,8 @@
 /* Live output clock, repeats, slate and output reconnection. */
 #include "pipeline/live.h"
 
+#include <libavcodec/codec_par.h>
+#include <libavcodec/packet.h>
 #include <libavutil/frame.h>
 #include <math.h>
 #include <pthread.h>
@@ -22,11 +24,16 @@ struct ft_live_output {
     AVFrame *last;  /* copy of the last real frame */
     AVFrame *slate; /* made from `last` when a stall passes slate_after_s */
     bool have_last, slate_ready;
-    int64_t stall_since_ns; /* slot time of the first repeat of this stall; 0 = none */
-    int failures;           /* reopen attempts since the output went down */
-    double delay_s;         /* current backoff */
-    int64_t retry_ns;       /* when to try reopening */
-    pthread_mutex_t mu;     /* guards stats */
+    int64_t stall_since_ns;     /* slot time of the first repeat of this stall; 0 = none */
+    int failures;               /* reopen attempts since the output went down */
+    double delay_s;             /* current backoff */
+    int64_t retry_ns;           /* when to try reopening */
+    AVCodecParameters *apar;    /* copy of the input's audio parameters; NULL = no audio */
+    ft_writer_audio_copy audio; /* what p.writer.audio points to */
+    bool anchored;              /* offset_s set by a frame */
+    double offset_s;            /* output time - input time, for audio */
+    int64_t audio_end;          /* end of the last audio packet written (audio tb) */
+    pthread_mutex_t mu;         /* guards stats */
     ft_live_output_stats stats;
 };
 
@@ -56,7 +63,21 @@ ft_status ft_live_output_create(const ft_live_output_params *p, ft_live_output *
     if (lo->p.slate_after_s <= 0)
         lo->p.slate_after_s = 1.0;
     lo->period_ns = llrint(1e9 / p->fps);
-    ft_status st = alloc_like(&lo->last, p->writer.width, p->writer.height);
+    lo->audio_end = INT64_MIN;
+    ft_status st = FT_OK;
+    const ft_writer_audio_copy *a = p->writer.audio;
+    lo->p.writer.audio = NULL;
+    if (a && a->par && a->tb_num > 0 && a->tb_den > 0) {
+        /* The reader's parameters change or go away with its reconnects;
+         * an output reopen needs the ones the output started with. */
+        lo->apar = avcodec_parameters_alloc();
+        if (!lo->apar || avcodec_parameters_copy(lo->apar, a->par) < 0)
+            st = FT_ERR_NOMEM;
+        lo->audio = (ft_writer_audio_copy){lo->apar, a->tb_num, a->tb_den};
+        lo->p.writer.audio = &lo->audio;
+    }
+    if (!st)
+        st = alloc_like(&lo->last, p->writer.width, p->writer.height);
     if (!st)
         st = alloc_like(&lo->slate, p->writer.width, p->writer.height);
     if (!st)
@@ -136,6 +157,24 @@ static ft_status try_reopen(ft_live_output *lo, int64_t now)
     return FT_OK;
 }
 
+/* Drops a writer whose write failed and schedules its reopening. */
+static ft_status output_lost(ft_live_output *lo, int64_t now)
+{
+    ft_writer_destroy(&lo->w);
+    pthread_mutex_lock(&lo->mu);
+    lo->stats.output_up = false;
+    pthread_mutex_unlock(&lo->mu);
+    if (lo->p.reconnect_attempts <= 0) {
+        FT_LOGE("pipeline", "%s: output lost (reconnecting is off)", lo->p.writer.url);
+        return FT_ERR_OUTPUT;
+    }
+    lo->failures = 0;
+    lo->delay_s = lo->p.reconnect_delay_s;
+    lo->retry_ns = now + (int64_t)(lo->delay_s * 1e9);
+    FT_LOGW("pipeline", "%s: output lost; reconnecting in %.2f s", lo->p.writer.url, lo->delay_s);
+    return FT_OK;
+}
+
 /* Fills the next slot with `f`. */
 static ft_status emit(ft_live_output *lo, const AVFrame *f, int64_t now)
 {
@@ -150,29 +189,16 @@ static ft_status emit(ft_live_output *lo, const AVFrame *f, int64_t now)
         pthread_mutex_unlock(&lo->mu);
         return FT_OK;
     }
-    if ((st = ft_writer_write_frame(lo->w, f, pts))) {
-        ft_writer_destroy(&lo->w);
-        pthread_mutex_lock(&lo->mu);
-        lo->stats.output_up = false;
-        pthread_mutex_unlock(&lo->mu);
-        if (lo->p.reconnect_attempts <= 0) {
-            FT_LOGE("pipeline", "%s: output lost (reconnecting is off)", lo->p.writer.url);
-            return FT_ERR_OUTPUT;
-        }
-        lo->failures = 0;
-        lo->delay_s = lo->p.reconnect_delay_s;
-        lo->retry_ns = now + (int64_t)(lo->delay_s * 1e9);
-        FT_LOGW("pipeline", "%s: output lost; reconnecting in %.2f s", lo->p.writer.url,
-                lo->delay_s);
-        return FT_OK;
-    }
+    if (ft_writer_write_frame(lo->w, f, pts))
+        return output_lost(lo, now);
     pthread_mutex_lock(&lo->mu);
     lo->stats.frames_sent++;
     pthread_mutex_unlock(&lo->mu);
     return FT_OK;
 }
 
-ft_status ft_live_output_frame(ft_live_output *lo, const AVFrame *f, int64_t now, bool *sent)
+ft_status ft_live_output_frame(ft_live_output *lo, const AVFrame *f, double in_s, int64_t now,
+                               bool *sent)
 {
     *sent = false;
     if (!lo->t0_ns)
@@ -194,8 +220,58 @@ ft_status ft_live_output_frame(ft_live_output *lo, const AVFrame *f, int64_t now
         lo->stats.stalled = false;
         pthread_mutex_unlock(&lo->mu);
     }
+    /* Re-anchored only beyond a period of drift: after a stall the output
+     * clock has run on while the input's stood still, but re-anchoring on
+     * every frame's jitter would cut or overlap the audio all the time. */
+    double off = (double)lo->n / lo->p.fps - in_s;
+    if (!lo->anchored || fabs(off - lo->offset_s) > 1.0 / lo->p.fps) {
+        if (lo->anchored)
+            FT_LOGD("pipeline", "audio re-anchored: offset %.3f s -> %.3f s", lo->offset_s, off);
+        lo->offset_s = off;
+        lo->anchored = true;
+    }
     *sent = true;
     return emit(lo, lo->last, now);
+}
+
+static void count_audio(ft_live_output *lo, bool written)
+{
+    pthread_mutex_lock(&lo->mu);
+    if (written)
+        lo->stats.audio_packets++;
+    else
+        lo->stats.audio_dropped++;
+    pthread_mutex_unlock(&lo->mu);
+}
+
+ft_status ft_live_output_audio(ft_live_output *lo, AVPacket *pkt, int64_t now)
+{
+    int64_t ts = pkt->dts != AV_NOPTS_VALUE ? pkt->dts : pkt->pts;
+    /* No input audio reaches the output while it stalls: silence. */
+    if (!lo->p.writer.audio || !lo->anchored || lo->stats.stalled || !lo->w ||
+        ts == AV_NOPTS_VALUE) {
+        count_audio(lo, false);
+        return FT_OK;
+    }
+    AVRational tb = {lo->audio.tb_num, lo->audio.tb_den};
+    int64_t shift = llrint(lo->offset_s / av_q2d(tb));
+    if (ts + shift < lo->audio_end) { /* overlap after a re-anchor back in time */
+        count_audio(lo, false);
+        return FT_OK;
+    }
+    int64_t pts = pkt->pts, dts = pkt->dts;
+    if (pkt->pts != AV_NOPTS_VALUE)
+        pkt->pts += shift;
+    if (pkt->dts != AV_NOPTS_VALUE)
+        pkt->dts += shift;
+    ft_status st = ft_writer_write_audio(lo->w, pkt);
+    pkt->pts = pts;
+    pkt->dts = dts;
+    if (st)
+        return output_lost(lo, now);
+    lo->audio_end = ts + shift + (pkt->duration > 0 ? pkt->duration : 1);
+    count_audio(lo, true);
+    return FT_OK;
 }
 
 ft_status ft_live_output_tick(ft_live_output *lo, int64_t now)
@@ -246,6 +322,9 @@ void ft_live_output_stats_get(ft_live_output *lo, ft_live_output_stats *out)
 
 ft_status ft_live_output_close(ft_live_output *lo)
 {
+    if (lo->apar)
+        FT_LOGI("pipeline", "%s: audio: %lld packets copied, %lld dropped", lo->p.writer.url,
+                (long long)lo->stats.audio_packets, (long long)lo->stats.audio_dropped);
     ft_status st = lo->w ? ft_writer_close(lo->w) : FT_OK;
     ft_writer_destroy(&lo->w);
     return st;
@@ -259,6 +338,7 @@ void ft_live_output_destroy(ft_live_output **plo)
     ft_writer_destroy(&lo->w);
     av_frame_free(&lo->last);
     av_frame_free(&lo->slate);
+    avcodec_parameters_free(&lo->apar);
     pthread_mutex_destroy(&lo->mu);
     free(lo);
     *plo = NULL;

@@ -6,7 +6,8 @@
  * Output timestamps are slot numbers over the rate: continuous whatever
  * the input does. A failing output is reopened with exponential backoff
  * (the input's reconnect settings), independently of the input; frames due
- * meanwhile are counted as lost. Internal to the pipeline module; used from
+ * meanwhile are counted as lost. Input audio is copied through on the same
+ * clock (ft_live_output_audio). Internal to the pipeline module; used from
  * the encode thread only (the stats getter is thread-safe). */
 #ifndef FT_PIPELINE_LIVE_H
 #define FT_PIPELINE_LIVE_H
@@ -18,11 +19,14 @@
 #include "io/writer.h"
 
 struct AVFrame;
+struct AVPacket;
 
 typedef struct ft_live_output ft_live_output;
 
 typedef struct ft_live_output_params {
-    ft_writer_params writer;  /* copied; writer.url borrowed and must outlive the object */
+    ft_writer_params writer;  /* copied; writer.url borrowed and must outlive the object;
+                                 writer.audio (NULL = no audio) and its codec parameters
+                                 copied, so a reopened output gets the same audio stream */
     double fps;               /* output rate (> 0) */
     int reconnect_attempts;   /* reopen attempts after an output failure (0 = fail at once) */
     double reconnect_delay_s; /* first wait, doubled per attempt up to 60 s; 0 = 1 s */
@@ -33,10 +37,12 @@ typedef struct ft_live_output_stats {
     int64_t frames_sent;     /* output slots filled (real, repeated or slate) */
     int64_t frames_repeated; /* repeats of the last frame, slate included */
     int64_t frames_slate;
-    int64_t frames_early; /* real frames dropped for arriving ahead of the clock */
-    int64_t frames_lost;  /* slots that passed while the output was down */
-    int64_t reconnects;   /* output reopened successfully */
-    int failures;         /* reopen attempts failed in the current outage */
+    int64_t frames_early;  /* real frames dropped for arriving ahead of the clock */
+    int64_t frames_lost;   /* slots that passed while the output was down */
+    int64_t reconnects;    /* output reopened successfully */
+    int64_t audio_packets; /* audio packets written */
+    int64_t audio_dropped; /* before the first frame, during a stall or an outage, overlapping */
+    int failures;          /* reopen attempts failed in the current outage */
     bool output_up;
     bool stalled; /* no input frame for 0.5 s or more */
 } ft_live_output_stats;
@@ -49,11 +55,23 @@ FT_NODISCARD ft_status ft_live_output_create(const ft_live_output_params *p, ft_
  * before calling ft_live_output_tick; INT64_MAX before the first frame. */
 int64_t ft_live_output_deadline_ns(const ft_live_output *lo);
 
-/* Offers one rendered frame (borrowed; output size, YUV420P) at monotonic
- * time now_ns. *sent tells whether it took a slot (false: dropped early).
+/* Offers one rendered frame (borrowed; output size, YUV420P) shot at input
+ * time in_s, at monotonic time now_ns. *sent tells whether it took a slot
+ * (false: dropped early). A frame that takes a slot more than one period off
+ * the audio mapping (the first one, the first after a stall, or drift)
+ * re-anchors it: audio at input time in_s goes out with this slot.
  * FT_ERR_OUTPUT once reconnecting gave up. */
 FT_NODISCARD ft_status ft_live_output_frame(ft_live_output *lo, const struct AVFrame *f,
-                                            int64_t now_ns, bool *sent);
+                                            double in_s, int64_t now_ns, bool *sent);
+
+/* Copies one input audio packet (borrowed; timestamps in writer.audio's
+ * time base, input time; rewritten to the output clock and restored) at
+ * monotonic time now_ns. Dropped (counted) without an audio stream, before
+ * the first frame, during a stall of 0.5 s or more (silence), while the
+ * output is down, or when it would start before the end of the previous
+ * packet. A failed write is handled as a lost output, as for frames. */
+FT_NODISCARD ft_status ft_live_output_audio(ft_live_output *lo, struct AVPacket *pkt,
+                                            int64_t now_ns);
 
 /* Fills the slots that passed without a frame (repeat, then slate). */
 FT_NODISCARD ft_status ft_live_output_tick(ft_live_output *lo, int64_t now_ns);

@@ -647,10 +647,9 @@ static ft_status write_csv_row(ft_pipeline *pl, const item *it)
 
 static ft_status encode_one(ft_pipeline *pl, item *it)
 {
-    /* Live output runs on its own clock; input audio would drift from it
-     * across stalls, so the live output carries video only. */
     if (it->kind == ITEM_AUDIO)
-        return pl->live ? FT_OK : ft_writer_write_audio(pl->writer, it->pkt);
+        return pl->live ? ft_live_output_audio(pl->live, it->pkt, now_ns())
+                        : ft_writer_write_audio(pl->writer, it->pkt);
     if (pl->live && it->gen != pl->enc_gen) {
         pthread_mutex_lock(&pl->mu);
         ft_live_output_set_bitrate(pl->live, pl->hot.bitrate);
@@ -659,7 +658,7 @@ static ft_status encode_one(ft_pipeline *pl, item *it)
     }
     int64_t t0 = now_ns();
     bool sent = true;
-    ft_status st = pl->live ? ft_live_output_frame(pl->live, it->out, t0, &sent)
+    ft_status st = pl->live ? ft_live_output_frame(pl->live, it->out, it->pts_s, t0, &sent)
                             : ft_writer_write_frame(pl->writer, it->out, it->pts_s);
     if (!st && pl->dbg_writer)
         st = ft_writer_write_frame(pl->dbg_writer, it->dbg, it->pts_s);
@@ -813,7 +812,6 @@ static ft_status open_writers(ft_pipeline *pl, const ft_reader_info *in)
                                     .fps = p->target_fps > 0 ? p->target_fps : wp.fps,
                                     .reconnect_attempts = p->reconnect_attempts,
                                     .reconnect_delay_s = p->reconnect_delay_s};
-        lp.writer.audio = NULL;
         lp.writer.target_fps = 0; /* the live clock already gives one frame per slot */
         lp.writer.fps = lp.fps;
         lp.writer.tb_num = 0;
