@@ -153,6 +153,10 @@ static ft_status try_hw(ft_reader *r, const char *device, const AVCodec *codec)
     return FT_OK;
 }
 
+/* Probe rounds of about a second each that a network input may take to show
+ * its video stream (longer than a 2 s keyframe interval). */
+#define PROBE_ROUNDS_MAX 4
+
 /* Opens the container and picks the streams. Failures are logged at `lvl`
  * (errors at the first open, warnings while reconnecting). */
 static ft_status open_demuxer(ft_reader *r, ft_log_level lvl)
@@ -203,14 +207,22 @@ static ft_status open_demuxer(ft_reader *r, ft_log_level lvl)
      * interrupt would cut a packet in half inside the probe, which still
      * succeeds and leaves the RTMP chunk stream out of step for every
      * later read ("packet size mismatch", then EIO). */
-    arm_deadline(r);
-    err = avformat_find_stream_info(r->fmt, NULL);
-    if (err < 0) {
-        ft_log(lvl, "io", "%s: cannot read stream information: %s", r->url,
-               ft_io_av_err(err, eb, sizeof eb));
-        goto out;
+    for (int round = 1;; round++) {
+        arm_deadline(r);
+        err = avformat_find_stream_info(r->fmt, NULL);
+        if (err < 0) {
+            ft_log(lvl, "io", "%s: cannot read stream information: %s", r->url,
+                   ft_io_av_err(err, eb, sizeof eb));
+            goto out;
+        }
+        r->vidx = av_find_best_stream(r->fmt, AVMEDIA_TYPE_VIDEO, -1, -1, NULL, 0);
+        /* A live input announces its streams as their packets arrive: joined
+         * between two keyframes, RTMP delivers audio alone until the next
+         * one. Probe on, a second more each round, rather than refuse it. */
+        if (r->vidx >= 0 || r->local || round >= PROBE_ROUNDS_MAX)
+            break;
+        r->fmt->max_analyze_duration = (int64_t)(round + 1) * 1000000;
     }
-    r->vidx = av_find_best_stream(r->fmt, AVMEDIA_TYPE_VIDEO, -1, -1, NULL, 0);
     if (r->vidx < 0) {
         ft_log(lvl, "io", "%s: not a video (%s)", r->url,
                r->vidx == AVERROR_DECODER_NOT_FOUND ? "no decoder for its video stream"
