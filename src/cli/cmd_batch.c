@@ -59,7 +59,7 @@ static int debug_path(const char *output, char *buf, size_t cap)
     return snprintf(buf, cap, "%.*s.debug%s", (int)(dot - output), output, dot);
 }
 
-/* path with its directory resolved ("./a.mp4" and "/work/a.mp4" alike), so
+/* path with its directory resolved ("./a.mp4" and "/videos/a.mp4" alike), so
  * that files not created yet compare too; the path itself when its directory
  * does not resolve. */
 static void canonical(const char *path, char *buf, size_t cap)
