@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "cli/commands.h"
+#include "cli/common.h"
 #include "core/status.h"
 #include "pipeline/track_csv.h"
 #include "tools/eval/eval.h"
@@ -38,18 +39,6 @@ static void usage(FILE *out)
                  "  --short         only the runs marked short, at the short duration and size\n"
                  "  --workdir DIR   where the suite keeps clips, tracks and logs\n"
                  "                  (default ./eval-out, created if missing)\n");
-}
-
-static const char *opt_value(int argc, char **argv, int *i, const char *name)
-{
-    size_t n = strlen(name);
-    if (strncmp(argv[*i], name, n))
-        return NULL;
-    if (argv[*i][n] == '=')
-        return argv[*i] + n + 1;
-    if (argv[*i][n] || *i + 1 >= argc)
-        return NULL;
-    return argv[++*i];
 }
 
 static int run_suite(const char *suite_path, const char *workdir, bool short_only)
@@ -95,24 +84,24 @@ int ft_cmd_eval(int argc, char **argv)
             return FT_EXIT_OK;
         } else if (!strcmp(a, "--short")) {
             short_only = true;
-        } else if ((v = opt_value(argc, argv, &i, "--track"))) {
+        } else if ((v = ft_cli_opt_value(argc, argv, &i, "--track"))) {
             track_path = v;
-        } else if ((v = opt_value(argc, argv, &i, "--truth"))) {
+        } else if ((v = ft_cli_opt_value(argc, argv, &i, "--truth"))) {
             truth_path = v;
-        } else if ((v = opt_value(argc, argv, &i, "--json"))) {
+        } else if ((v = ft_cli_opt_value(argc, argv, &i, "--json"))) {
             json = v;
-        } else if ((v = opt_value(argc, argv, &i, "--plot"))) {
+        } else if ((v = ft_cli_opt_value(argc, argv, &i, "--plot"))) {
             plot = v;
-        } else if ((v = opt_value(argc, argv, &i, "--suite"))) {
+        } else if ((v = ft_cli_opt_value(argc, argv, &i, "--suite"))) {
             suite_path = v;
-        } else if ((v = opt_value(argc, argv, &i, "--workdir"))) {
+        } else if ((v = ft_cli_opt_value(argc, argv, &i, "--workdir"))) {
             workdir = v;
-        } else if ((v = opt_value(argc, argv, &i, "--frame-size"))) {
+        } else if ((v = ft_cli_opt_value(argc, argv, &i, "--frame-size"))) {
             if (!ft_eval_parse_size(v, &ep.frame_w, &ep.frame_h)) {
                 fprintf(stderr, "eval: --frame-size: '%s' is not WxH (1..100000 each)\n", v);
                 return FT_EXIT_CONFIG;
             }
-        } else if ((v = opt_value(argc, argv, &i, "--radius"))) {
+        } else if ((v = ft_cli_opt_value(argc, argv, &i, "--radius"))) {
             char *end;
             errno = 0;
             ep.radius = strtod(v, &end);

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "cli/commands.h"
+#include "cli/common.h"
 #include "core/status.h"
 #include "io/writer.h"
 #include "tools/synth/synth.h"
@@ -31,19 +32,6 @@ static void usage(FILE *out)
                  "  --help            this text\n"
                  "At least one of --out and --truth is needed.\n"
                  "Exit codes: 0 written, 1 bad option, 4 cannot write a file, 6 runtime error.\n");
-}
-
-/* Value of option argv[*i] given as "--name value" or "--name=value". */
-static const char *opt_value(int argc, char **argv, int *i, const char *name)
-{
-    size_t n = strlen(name);
-    if (strncmp(argv[*i], name, n))
-        return NULL;
-    if (argv[*i][n] == '=')
-        return argv[*i] + n + 1;
-    if (argv[*i][n] || *i + 1 >= argc)
-        return NULL;
-    return argv[++*i];
 }
 
 static int parse_num(const char *opt, const char *s, double lo, double hi, double *v)
@@ -71,24 +59,24 @@ int ft_cmd_synth(int argc, char **argv)
             return FT_EXIT_OK;
         } else if (!strcmp(a, "--no-noise")) {
             p.noise = false;
-        } else if ((v = opt_value(argc, argv, &i, "--out"))) {
+        } else if ((v = ft_cli_opt_value(argc, argv, &i, "--out"))) {
             out_path = v;
-        } else if ((v = opt_value(argc, argv, &i, "--truth"))) {
+        } else if ((v = ft_cli_opt_value(argc, argv, &i, "--truth"))) {
             truth_path = v;
-        } else if ((v = opt_value(argc, argv, &i, "--seconds"))) {
+        } else if ((v = ft_cli_opt_value(argc, argv, &i, "--seconds"))) {
             if (parse_num("--seconds", v, 0.01, 36000.0, &seconds))
                 return FT_EXIT_CONFIG;
-        } else if ((v = opt_value(argc, argv, &i, "--fps"))) {
+        } else if ((v = ft_cli_opt_value(argc, argv, &i, "--fps"))) {
             if (parse_num("--fps", v, 1.0, 240.0, &p.fps))
                 return FT_EXIT_CONFIG;
-        } else if ((v = opt_value(argc, argv, &i, "--crf"))) {
+        } else if ((v = ft_cli_opt_value(argc, argv, &i, "--crf"))) {
             if (parse_num("--crf", v, 0.0, 51.0, &crf))
                 return FT_EXIT_CONFIG;
-        } else if ((v = opt_value(argc, argv, &i, "--seed"))) {
+        } else if ((v = ft_cli_opt_value(argc, argv, &i, "--seed"))) {
             if (parse_num("--seed", v, 0.0, 9007199254740992.0, &num))
                 return FT_EXIT_CONFIG;
             p.seed = (uint64_t)num;
-        } else if ((v = opt_value(argc, argv, &i, "--size"))) {
+        } else if ((v = ft_cli_opt_value(argc, argv, &i, "--size"))) {
             char *x;
             long w = strtol(v, &x, 10), h = 0;
             if (*x == 'x')
@@ -102,7 +90,7 @@ int ft_cmd_synth(int argc, char **argv)
             }
             p.width = (int)w;
             p.height = (int)h;
-        } else if ((v = opt_value(argc, argv, &i, "--scenario"))) {
+        } else if ((v = ft_cli_opt_value(argc, argv, &i, "--scenario"))) {
             int sc = ft_synth_scenario_from_name(v);
             if (sc < 0) {
                 fprintf(stderr, "synth: --scenario: unknown '%s' (wide, broadcast, night, cuts)\n",

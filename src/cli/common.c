@@ -180,3 +180,15 @@ ft_status ft_cli_common_load(const ft_cli_common *c, ft_config **out)
         ft_config_destroy(out);
     return st;
 }
+
+const char *ft_cli_opt_value(int argc, char **argv, int *i, const char *name)
+{
+    size_t n = strlen(name);
+    if (strncmp(argv[*i], name, n))
+        return NULL;
+    if (argv[*i][n] == '=')
+        return argv[*i] + n + 1;
+    if (argv[*i][n] || *i + 1 >= argc)
+        return NULL;
+    return argv[++*i];
+}

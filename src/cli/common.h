@@ -62,4 +62,9 @@ void ft_cli_common_usage(FILE *out);
  * error prints the problems to stderr and returns FT_ERR_CONFIG. */
 FT_NODISCARD ft_status ft_cli_common_load(const ft_cli_common *c, ft_config **out);
 
+/* The value of option `name` at argv[*i], written "--name value" or
+ * "--name=value" (borrowed from argv), advancing *i past a separate value;
+ * NULL when argv[*i] is another option or the value is missing. */
+const char *ft_cli_opt_value(int argc, char **argv, int *i, const char *name);
+
 #endif
