@@ -11,6 +11,7 @@
 
 #include "camera/camera.h"
 #include "ft_test_rng.h"
+#include "pipeline/track_camera.h"
 #include "track/tracker.h"
 
 #define W 1920.0
@@ -82,17 +83,7 @@ static void run_scene(const run_opts *o, double path[51][3], ft_crop *frames, in
                 c[m].x = (float)fw - c[m].x;
         ft_track_state s;
         assert_int_equal(ft_tracker_update(tr, t, c, nc, &s), FT_OK);
-        const ft_camera_target tg = {s.x,
-                                     s.y,
-                                     s.vx,
-                                     s.vy,
-                                     s.ax,
-                                     s.ay,
-                                     s.pos_std,
-                                     (s.is_tracking ? FT_CAMERA_TARGET_VALID : 0u) |
-                                         (s.chaos ? FT_CAMERA_TARGET_CHAOS : 0u) |
-                                         (s.stability_lock ? FT_CAMERA_TARGET_STABLE : 0u) |
-                                         (s.new_track ? FT_CAMERA_TARGET_NEW : 0u)};
+        const ft_camera_target tg = ft_pipeline_camera_target(&s);
         ft_crop r;
         assert_int_equal(ft_camera_update(cam, t, &tg, &r), FT_OK);
         if (frames && i < cap)

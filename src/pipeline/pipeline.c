@@ -20,6 +20,7 @@
 #include "io/reader.h"
 #include "io/writer.h"
 #include "pipeline/live.h"
+#include "pipeline/track_camera.h"
 #include "pipeline/track_csv.h"
 #include "render/render.h"
 
@@ -480,16 +481,7 @@ static ft_status track_one(ft_pipeline *pl, item *it)
                                        it->det[i].score};
     if ((st = ft_tracker_update(pl->tracker, it->pts_s, cand, it->n_det, &it->track)))
         return st;
-    const ft_track_state *s = &it->track;
-    ft_camera_target tg = {s->x, s->y, s->vx, s->vy, s->ax, s->ay, s->pos_std, 0};
-    if (s->is_tracking)
-        tg.flags |= FT_CAMERA_TARGET_VALID;
-    if (s->chaos)
-        tg.flags |= FT_CAMERA_TARGET_CHAOS;
-    if (s->stability_lock)
-        tg.flags |= FT_CAMERA_TARGET_STABLE;
-    if (s->new_track)
-        tg.flags |= FT_CAMERA_TARGET_NEW;
+    const ft_camera_target tg = ft_pipeline_camera_target(&it->track);
     return ft_camera_update(pl->camera, it->pts_s, &tg, &it->crop);
 }
 

@@ -14,6 +14,7 @@
 #include "camera/camera.h"
 #include "core/log.h"
 #include "core/status.h"
+#include "pipeline/track_camera.h"
 #include "tools/bench/bench.h"
 #include "track/kalman.h"
 #include "track/tracker.h"
@@ -187,17 +188,7 @@ int ft_bench_track(int argc, char **argv)
         st = ft_tracker_update(tr, t, f->c, f->n, &s);
         if (st)
             break;
-        const ft_camera_target tg = {s.x,
-                                     s.y,
-                                     s.vx,
-                                     s.vy,
-                                     s.ax,
-                                     s.ay,
-                                     s.pos_std,
-                                     (s.is_tracking ? FT_CAMERA_TARGET_VALID : 0u) |
-                                         (s.chaos ? FT_CAMERA_TARGET_CHAOS : 0u) |
-                                         (s.stability_lock ? FT_CAMERA_TARGET_STABLE : 0u) |
-                                         (s.new_track ? FT_CAMERA_TARGET_NEW : 0u)};
+        const ft_camera_target tg = ft_pipeline_camera_target(&s);
         st = ft_camera_update(cam, t, &tg, &crop);
         if (st)
             break;
