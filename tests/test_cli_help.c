@@ -10,18 +10,7 @@
 
 #include <cmocka.h>
 
-static int run(const char *cmd, char *buf, size_t cap)
-{
-    char full[1024];
-    snprintf(full, sizeof(full), "%s 2>&1 </dev/null", cmd);
-    FILE *p = popen(full, "r");
-    assert_non_null(p);
-    size_t n = fread(buf, 1, cap - 1, p);
-    buf[n] = '\0';
-    int st = pclose(p);
-    assert_true(WIFEXITED(st));
-    return WEXITSTATUS(st);
-}
+#include "ft_test_cmd.h"
 
 static const char *bin(void)
 {
@@ -37,13 +26,13 @@ static void test_top_level(void **state)
     static char out[1 << 16];
     char cmd[600];
     snprintf(cmd, sizeof(cmd), "'%s' --version", bin());
-    assert_int_equal(run(cmd, out, sizeof(out)), 0);
+    assert_int_equal(ft_test_run(cmd, out, sizeof(out)), 0);
     assert_non_null(strstr(out, "football-tracker "));
     snprintf(cmd, sizeof(cmd), "'%s'", bin());
-    assert_int_equal(run(cmd, out, sizeof(out)), 1); /* no command: usage error */
+    assert_int_equal(ft_test_run(cmd, out, sizeof(out)), 1); /* no command: usage error */
     assert_non_null(strstr(out, "usage:"));
     snprintf(cmd, sizeof(cmd), "'%s' no-such-command", bin());
-    assert_int_equal(run(cmd, out, sizeof(out)), 1);
+    assert_int_equal(ft_test_run(cmd, out, sizeof(out)), 1);
     assert_non_null(strstr(out, "unknown command"));
 }
 
@@ -53,7 +42,7 @@ static void test_every_subcommand_help(void **state)
     static char top[1 << 16], out[1 << 16];
     char cmd[600];
     snprintf(cmd, sizeof(cmd), "'%s' --help", bin());
-    assert_int_equal(run(cmd, top, sizeof(top)), 0);
+    assert_int_equal(ft_test_run(cmd, top, sizeof(top)), 0);
     char *list = strstr(top, "commands:\n");
     assert_non_null(list);
     int n = 0;
@@ -65,7 +54,7 @@ static void test_every_subcommand_help(void **state)
             continue;
         char sub[600];
         snprintf(sub, sizeof(sub), "'%s' %s --help", bin(), name);
-        int rc = run(sub, out, sizeof(out));
+        int rc = ft_test_run(sub, out, sizeof(out));
         if (rc != 0 || strlen(out) < 20)
             fail_msg("'%s --help' exited %d with:\n%s", name, rc, out);
         if (!strstr(out, name))

@@ -11,19 +11,7 @@
 
 #include <cmocka.h>
 
-/* Runs cmd, its stdout and stderr into buf; returns the exit code. */
-static int run(const char *cmd, char *buf, size_t cap)
-{
-    char full[1024];
-    snprintf(full, sizeof(full), "%s 2>&1 </dev/null", cmd);
-    FILE *p = popen(full, "r");
-    assert_non_null(p);
-    size_t n = fread(buf, 1, cap - 1, p);
-    buf[n] = '\0';
-    int st = pclose(p);
-    assert_true(WIFEXITED(st));
-    return WEXITSTATUS(st);
-}
+#include "ft_test_cmd.h"
 
 static void test_every_benchmark_help(void **state)
 {
@@ -34,7 +22,7 @@ static void test_every_benchmark_help(void **state)
     static char list[8192], out[8192];
     char cmd[512], want[128];
     snprintf(cmd, sizeof(cmd), "'%s' bench --help", bin);
-    assert_int_equal(run(cmd, list, sizeof(list)), 0);
+    assert_int_equal(ft_test_run(cmd, list, sizeof(list)), 0);
     char *rows = strstr(list, "benchmarks:\n");
     assert_non_null(rows);
     int n = 0;
@@ -45,7 +33,7 @@ static void test_every_benchmark_help(void **state)
         if (sscanf(l, " %63s", name) != 1)
             continue;
         snprintf(cmd, sizeof(cmd), "'%s' bench %s --help", bin, name);
-        int rc = run(cmd, out, sizeof(out));
+        int rc = ft_test_run(cmd, out, sizeof(out));
         if (rc != 0)
             fail_msg("'bench %s --help' exited %d with:\n%s", name, rc, out);
         snprintf(want, sizeof(want), "usage: football-tracker bench %s ", name);
@@ -55,7 +43,7 @@ static void test_every_benchmark_help(void **state)
     }
     assert_true(n >= 3); /* detector, pipeline, track at least */
     snprintf(cmd, sizeof(cmd), "'%s' bench no-such-bench", bin);
-    assert_int_equal(run(cmd, out, sizeof(out)), 1);
+    assert_int_equal(ft_test_run(cmd, out, sizeof(out)), 1);
     assert_non_null(strstr(out, "unknown benchmark"));
 }
 
