@@ -476,6 +476,25 @@ static yuv shade_far(const ft_synth *s, const camera *c, const float dir[3], boo
     return mix(s->pal.sky_low, s->pal.sky_top, e);
 }
 
+/* The frame's pixel box covering [fx0, fx1] x [fy0, fy1] (rounded outwards,
+ * clipped to the frame; empty when x0 > x1 or y0 > y1). */
+static void pixel_box(const ft_synth *s, float fx0, float fy0, float fx1, float fy1, int *x0,
+                      int *y0, int *x1, int *y1)
+{
+    *x0 = (int)floorf(fx0);
+    *y0 = (int)floorf(fy0);
+    *x1 = (int)ceilf(fx1);
+    *y1 = (int)ceilf(fy1);
+    if (*x0 < 0)
+        *x0 = 0;
+    if (*y0 < 0)
+        *y0 = 0;
+    if (*x1 > s->p.width - 1)
+        *x1 = s->p.width - 1;
+    if (*y1 > s->p.height - 1)
+        *y1 = s->p.height - 1;
+}
+
 static void draw_disc(ft_synth *s, uint8_t *buf, float cx, float cy, float r, yuv c, float alpha);
 
 /* Bilinear luma of the ground texture at 16.16 fixed-point texel coordinates
@@ -643,16 +662,8 @@ static void blend_px(ft_synth *s, uint8_t *buf, int x, int y, yuv c, float a)
 
 static void draw_disc(ft_synth *s, uint8_t *buf, float cx, float cy, float r, yuv c, float alpha)
 {
-    int x0 = (int)floorf(cx - r - 1), x1 = (int)ceilf(cx + r + 1);
-    int y0 = (int)floorf(cy - r - 1), y1 = (int)ceilf(cy + r + 1);
-    if (x0 < 0)
-        x0 = 0;
-    if (y0 < 0)
-        y0 = 0;
-    if (x1 > s->p.width - 1)
-        x1 = s->p.width - 1;
-    if (y1 > s->p.height - 1)
-        y1 = s->p.height - 1;
+    int x0, y0, x1, y1;
+    pixel_box(s, cx - r - 1, cy - r - 1, cx + r + 1, cy + r + 1, &x0, &y0, &x1, &y1);
     for (int y = y0; y <= y1; y++)
         for (int x = x0; x <= x1; x++) {
             float d = hypotf(x + 0.5f - cx, y + 0.5f - cy);
@@ -665,16 +676,8 @@ static void draw_disc(ft_synth *s, uint8_t *buf, float cx, float cy, float r, yu
 /* Darkens an ellipse on the ground (a shadow); rx, ry in pixels. */
 static void draw_shadow(ft_synth *s, float cx, float cy, float rx, float ry, float k)
 {
-    int x0 = (int)floorf(cx - rx), x1 = (int)ceilf(cx + rx);
-    int y0 = (int)floorf(cy - ry), y1 = (int)ceilf(cy + ry);
-    if (x0 < 0)
-        x0 = 0;
-    if (y0 < 0)
-        y0 = 0;
-    if (x1 > s->p.width - 1)
-        x1 = s->p.width - 1;
-    if (y1 > s->p.height - 1)
-        y1 = s->p.height - 1;
+    int x0, y0, x1, y1;
+    pixel_box(s, cx - rx, cy - ry, cx + rx, cy + ry, &x0, &y0, &x1, &y1);
     for (int y = y0; y <= y1; y++)
         for (int x = x0; x <= x1; x++) {
             float dx = (x + 0.5f - cx) / rx, dy = (y + 0.5f - cy) / ry;
@@ -690,16 +693,9 @@ static void draw_shadow(ft_synth *s, float cx, float cy, float rx, float ry, flo
 /* Thick anti-aliased segment (goal frame). */
 static void draw_segment(ft_synth *s, float ax, float ay, float bx, float by, float w, yuv c)
 {
-    int x0 = (int)floorf(fminf(ax, bx) - w - 1), x1 = (int)ceilf(fmaxf(ax, bx) + w + 1);
-    int y0 = (int)floorf(fminf(ay, by) - w - 1), y1 = (int)ceilf(fmaxf(ay, by) + w + 1);
-    if (x0 < 0)
-        x0 = 0;
-    if (y0 < 0)
-        y0 = 0;
-    if (x1 > s->p.width - 1)
-        x1 = s->p.width - 1;
-    if (y1 > s->p.height - 1)
-        y1 = s->p.height - 1;
+    int x0, y0, x1, y1;
+    pixel_box(s, fminf(ax, bx) - w - 1, fminf(ay, by) - w - 1, fmaxf(ax, bx) + w + 1,
+              fmaxf(ay, by) + w + 1, &x0, &y0, &x1, &y1);
     if (hypotf(bx - ax, by - ay) < 1e-3f)
         return;
     for (int y = y0; y <= y1; y++)
@@ -764,16 +760,8 @@ static bool player_sample(const ft_synth *s, const scr_player *sp, float x, floa
 static void draw_player(ft_synth *s, const scr_player *sp)
 {
     float h = sp->h;
-    int x0 = (int)floorf(sp->uf - 0.3f * h), x1 = (int)ceilf(sp->uf + 0.3f * h);
-    int y0 = (int)floorf(sp->vf - h), y1 = (int)ceilf(sp->vf);
-    if (x0 < 0)
-        x0 = 0;
-    if (y0 < 0)
-        y0 = 0;
-    if (x1 > s->p.width - 1)
-        x1 = s->p.width - 1;
-    if (y1 > s->p.height - 1)
-        y1 = s->p.height - 1;
+    int x0, y0, x1, y1;
+    pixel_box(s, sp->uf - 0.3f * h, sp->vf - h, sp->uf + 0.3f * h, sp->vf, &x0, &y0, &x1, &y1);
     for (int y = y0; y <= y1; y++)
         for (int x = x0; x <= x1; x++) {
             yuv c;
@@ -797,16 +785,9 @@ static void draw_ball(ft_synth *s, const scr_ball *b)
     if (n > 16)
         n = 16;
     float r = b->r;
-    int x0 = (int)floorf(fminf(b->au, b->bu) - r - 1), x1 = (int)ceilf(fmaxf(b->au, b->bu) + r + 1);
-    int y0 = (int)floorf(fminf(b->av, b->bv) - r - 1), y1 = (int)ceilf(fmaxf(b->av, b->bv) + r + 1);
-    if (x0 < 0)
-        x0 = 0;
-    if (y0 < 0)
-        y0 = 0;
-    if (x1 > s->p.width - 1)
-        x1 = s->p.width - 1;
-    if (y1 > s->p.height - 1)
-        y1 = s->p.height - 1;
+    int x0, y0, x1, y1;
+    pixel_box(s, fminf(b->au, b->bu) - r - 1, fminf(b->av, b->bv) - r - 1,
+              fmaxf(b->au, b->bu) + r + 1, fmaxf(b->av, b->bv) + r + 1, &x0, &y0, &x1, &y1);
     for (int y = y0; y <= y1; y++)
         for (int x = x0; x <= x1; x++) {
             float cov = 0.0f, shade = 0.0f;
