@@ -263,14 +263,15 @@ static void test_batch_unwritable_output_exit_4(void **state)
     assert_int_equal(stray_files(), 0);
 }
 
-/* SIGINT in the middle of a run: exit 6, and neither the video, nor its temp
- * file, nor the --track-out CSV is left behind. The signal is sent once the
- * CSV has its first rows on disk (stdio flushes it every 4 KiB, about 50
- * frames), far from the end of a 1500-frame clip. */
+/* SIGINT in the middle of a run: exit 6, and neither the video, nor the
+ * --track-out CSV, nor their temp files are left behind. The signal is sent
+ * once the CSV's temp file (".track.csv.<pid>.part") has its first rows on
+ * disk (stdio flushes it every 4 KiB, about 50 frames), far from the end of a
+ * 1500-frame clip. */
 static void test_sigint_leaves_no_output(void **state)
 {
     (void)state;
-    char in[256], out[256], csv[256];
+    char in[256], out[256], csv[256], part[256], name[64];
     remove_except_clip(); /* what a failed earlier test left would count as ours */
     path_in(in, sizeof in, "long.mp4");
     path_in(out, sizeof out, "out.mp4");
@@ -287,10 +288,12 @@ static void test_sigint_leaves_no_output(void **state)
               "--no-progress", (char *)NULL);
         _exit(127);
     }
+    snprintf(name, sizeof name, ".track.csv.%ld.part", (long)pid);
+    path_in(part, sizeof part, name);
     struct stat sb;
     bool started = false;
     for (int i = 0; i < 600 && !started; i++) {
-        started = stat(csv, &sb) == 0 && sb.st_size > 0;
+        started = stat(part, &sb) == 0 && sb.st_size > 0;
         if (!started)
             usleep(50000);
     }
@@ -307,6 +310,40 @@ static void test_sigint_leaves_no_output(void **state)
     assert_int_not_equal(stat(out, &sb), 0);
     assert_int_not_equal(stat(csv, &sb), 0);
     unlink(in);
+    assert_int_equal(stray_files(), 0);
+}
+
+/* Output files are replaced only by a complete run: a failed run keeps the
+ * track CSV an earlier run wrote, and a device given as the track file is
+ * written in place, never renamed over or removed. */
+static void test_failed_run_keeps_older_track(void **state)
+{
+    (void)state;
+    char args[1024], err[4096], out[256], csv[256], missing[256], buf[64] = "";
+    path_in(out, sizeof out, "out.mp4");
+    path_in(csv, sizeof csv, "track.csv");
+    path_in(missing, sizeof missing, "missing.mp4");
+    write_text(csv, "older run\n");
+    snprintf(args, sizeof args, "batch --input %s --output %s --track-out %s --no-progress",
+             missing, out, csv);
+    assert_int_equal(run(args, err, sizeof err), 3);
+    FILE *f = fopen(csv, "r");
+    assert_non_null(f);
+    assert_non_null(fgets(buf, sizeof buf, f));
+    fclose(f);
+    assert_string_equal(buf, "older run\n");
+    unlink(csv);
+    assert_int_equal(stray_files(), 0);
+
+    snprintf(args, sizeof args,
+             "batch --input %s --output %s --track-out /dev/null --no-progress "
+             "--set output.width=320 --set output.height=180",
+             clip, out);
+    assert_int_equal(run(args, err, sizeof err), 0);
+    struct stat sb;
+    assert_int_equal(stat("/dev/null", &sb), 0);
+    assert_true(S_ISCHR(sb.st_mode));
+    unlink(out);
     assert_int_equal(stray_files(), 0);
 }
 
@@ -495,6 +532,7 @@ int main(void)
         cmocka_unit_test(test_failed_run_leaves_no_file),
         cmocka_unit_test(test_stop_batch_and_live),
         cmocka_unit_test(test_sigint_leaves_no_output),
+        cmocka_unit_test(test_failed_run_keeps_older_track),
         cmocka_unit_test(test_replay_formats),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -307,13 +307,13 @@ static void test_track_csv_roundtrip(void **state)
     char path[128];
     path_in(path, sizeof(path), "track.csv");
     ft_track_csv_writer *w = NULL;
-    assert_int_equal(ft_track_csv_writer_create(path, &w), FT_OK);
+    assert_int_equal(ft_track_csv_writer_create(path, true, &w), FT_OK);
     for (int i = 0; i < N; i++)
         assert_int_equal(ft_track_csv_writer_write(w, &rows[i]), FT_OK);
     ft_track_csv_row badrow = rows[0];
     badrow.n_det = FT_DETECT_MAX + 1;
     assert_int_equal(ft_track_csv_writer_write(w, &badrow), FT_ERR_INVALID);
-    assert_int_equal(ft_track_csv_writer_flush(w), FT_OK);
+    assert_int_equal(ft_track_csv_writer_finish(w), FT_OK);
     ft_track_csv_writer_destroy(&w);
     assert_null(w);
     ft_track_csv *t = NULL;

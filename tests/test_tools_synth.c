@@ -219,7 +219,7 @@ static void test_truth_csv_roundtrip(void **state)
     };
     for (int i = 0; i < 3; i++)
         assert_int_equal(ft_synth_truth_writer_write(w, &in[i]), FT_OK);
-    assert_int_equal(ft_synth_truth_writer_flush(w), FT_OK);
+    assert_int_equal(ft_synth_truth_writer_finish(w), FT_OK);
     ft_synth_truth_writer_destroy(&w);
     assert_null(w);
     ft_synth_truth *rows = NULL;

@@ -197,10 +197,6 @@ int ft_cmd_batch(int argc, char **argv)
     if (!st)
         FT_LOGI("batch", "wrote %s%s%s", c.output, pp.debug_output ? " and " : "",
                 pp.debug_output ? pp.debug_output : "");
-    else if (track_out && remove(track_out) == 0)
-        /* The videos of a failed run are never renamed into place; the track
-         * CSV the pipeline opened goes too, so no output is left partial. */
-        FT_LOGI("batch", "removed the partial track %s", track_out);
 out:
     if (st)
         fprintf(stderr, "batch: failed: %s (exit %d)\n", ft_status_str(st),

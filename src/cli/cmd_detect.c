@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <libavutil/frame.h>
 #include <libavutil/pixfmt.h>
@@ -15,6 +14,7 @@
 #include "cli/commands.h"
 #include "core/log.h"
 #include "core/status.h"
+#include "core/text_out.h"
 #include "detect/rfdetr.h"
 #include "io/reader.h"
 
@@ -272,7 +272,7 @@ int ft_cmd_detect(int argc, char **argv)
     ft_status st = FT_OK;
     ft_rfdetr *m = NULL;
     FILE *out = stdout;
-    char tmp[4200];
+    ft_text_out json = {0};
     struct sigaction sa = {0}, old_int, old_term;
     bool handlers = false;
     uint8_t *pixels = NULL;
@@ -293,17 +293,10 @@ int ft_cmd_detect(int argc, char **argv)
     /* --json is written beside its place and renamed when complete, so a
      * failed or interrupted run neither leaves a partial file nor truncates
      * the one a previous run wrote. */
-    if (o.json &&
-        (size_t)snprintf(tmp, sizeof tmp, "%s.%ld.part", o.json, (long)getpid()) >= sizeof tmp) {
-        FT_LOGE("detect", "%s: path too long", o.json);
-        st = FT_ERR_OUTPUT;
-        goto out;
-    }
-    if (o.json && !(out = fopen(tmp, "w"))) {
-        FT_LOGE("detect", "%s: cannot open for writing: %s", o.json, strerror(errno));
-        out = NULL;
-        st = FT_ERR_OUTPUT;
-        goto out;
+    if (o.json) {
+        if ((st = ft_text_out_open(&json, o.json, true, "JSON", "detect")))
+            goto out;
+        out = json.f;
     }
     sa.sa_handler = on_signal;
     sigaction(SIGINT, &sa, &old_int);
@@ -324,15 +317,9 @@ out:
         sigaction(SIGINT, &old_int, NULL);
         sigaction(SIGTERM, &old_term, NULL);
     }
-    if (out && out != stdout && fclose(out) && !st)
-        st = FT_ERR_OUTPUT;
-    if (out && out != stdout && !st && rename(tmp, o.json) != 0) {
-        FT_LOGE("detect", "%s: cannot move the finished file into place: %s", o.json,
-                strerror(errno));
-        st = FT_ERR_OUTPUT;
-    }
-    if (out && out != stdout && st)
-        unlink(tmp);
+    if (json.f && !st)
+        st = ft_text_out_commit(&json);
+    ft_text_out_close(&json);
     free(pixels);
     free(dets);
     ft_rfdetr_destroy(&m);

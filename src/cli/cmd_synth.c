@@ -113,7 +113,6 @@ int ft_cmd_synth(int argc, char **argv)
     ft_synth *s = NULL;
     ft_writer *w = NULL;
     ft_synth_truth_writer *tw = NULL;
-    bool tw_created = false;
     st = ft_synth_create(&p, &s);
     if (st)
         goto out;
@@ -135,7 +134,6 @@ int ft_cmd_synth(int argc, char **argv)
         st = ft_synth_truth_writer_create(truth_path, &p, &tw);
         if (st)
             goto out;
-        tw_created = true;
     }
     long long frames = (long long)(seconds * p.fps + 0.5);
     if (frames < 1)
@@ -160,13 +158,11 @@ int ft_cmd_synth(int argc, char **argv)
     if (w)
         st = ft_writer_close(w);
     if (!st && tw)
-        st = ft_synth_truth_writer_flush(tw);
+        st = ft_synth_truth_writer_finish(tw);
 out:
     if (st)
         fprintf(stderr, "synth: failed: %s\n", ft_status_str(st));
     ft_synth_truth_writer_destroy(&tw);
-    if (st && tw_created)
-        remove(truth_path); /* partial ground truth would score a clip it does not match */
     ft_writer_destroy(&w);
     ft_synth_destroy(&s);
     return ft_status_exit_code(st);

@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/atomic_path.h"
 #include "core/log.h"
 #include "io/av_glue.h"
 
@@ -76,22 +77,6 @@ static const AVOutputFormat *pick_format(const ft_writer_params *p)
     if (has_prefix(p->url, "srt://") || has_prefix(p->url, "udp://"))
         return av_guess_format("mpegts", NULL, NULL);
     return av_guess_format(NULL, p->url, NULL);
-}
-
-/* Temp file in the same directory (so rename is atomic), hidden, unique per
- * process: "dir/.name.<pid>.part". */
-static ft_status make_tmp_path(ft_writer *w)
-{
-    const char *slash = strrchr(w->url, '/');
-    int dir_len = slash ? (int)(slash - w->url + 1) : 0;
-    const char *base = slash ? slash + 1 : w->url;
-    int n = snprintf(w->tmp_path, sizeof w->tmp_path, "%.*s.%s.%ld.part", dir_len, w->url, base,
-                     (long)getpid());
-    if (n < 0 || (size_t)n >= sizeof w->tmp_path) {
-        FT_LOGE("io", "output path too long: %s", w->url);
-        return FT_ERR_OUTPUT;
-    }
-    return FT_OK;
 }
 
 /* x264 preset names mapped onto NVENC's p1 (fastest) .. p7 (best). */
@@ -267,8 +252,8 @@ ft_status ft_writer_open(const ft_writer_params *p, ft_writer **out)
         st = FT_ERR_OUTPUT;
         goto out;
     }
-    w->atomic = p->atomic && !is_network(p->url);
-    if (w->atomic && (st = make_tmp_path(w)))
+    w->atomic = p->atomic && !is_network(p->url) && ft_atomic_path_applies(p->url);
+    if (w->atomic && (st = ft_atomic_path_temp(p->url, "io", w->tmp_path, sizeof w->tmp_path)))
         goto out;
     const char *path = w->atomic ? w->tmp_path : w->url;
     int err = avformat_alloc_output_context2(&w->fmt, ofmt, NULL, path);

@@ -867,7 +867,7 @@ ft_status ft_pipeline_create(const ft_pipeline_params *p, ft_pipeline **out)
     const ft_reader_info *in = ft_reader_get_info(pl->reader);
     if ((st = open_writers(pl, in)))
         goto out;
-    if (p->track_out && (st = ft_track_csv_writer_create(p->track_out, &pl->csv)))
+    if (p->track_out && (st = ft_track_csv_writer_create(p->track_out, !p->live, &pl->csv)))
         goto out;
     if ((st = ensure_tracker(pl, in->width, in->height)))
         goto out;
@@ -992,7 +992,7 @@ ft_status ft_pipeline_run(ft_pipeline *pl)
         if (!cs && pl->dbg_writer)
             cs = ft_writer_close(pl->dbg_writer);
         if (!cs && pl->csv)
-            cs = ft_track_csv_writer_flush(pl->csv);
+            cs = ft_track_csv_writer_finish(pl->csv);
         if (!st)
             st = cs;
     }

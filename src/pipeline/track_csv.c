@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "core/log.h"
+#include "core/text_out.h"
 
 #define TRACK_CSV_MAGIC "# football-tracker track v1"
 #define TRACK_CSV_HEADER                                                                           \
@@ -19,8 +20,7 @@
 #define TRACK_CSV_FRAME_MAX 8640000
 
 struct ft_track_csv_writer {
-    FILE *f;
-    char path[512];
+    ft_text_out out;
 };
 
 static const char *const state_names[] = {"lost", "predicted", "tracking"};
@@ -46,20 +46,18 @@ void ft_track_csv_row_set_detections(ft_track_csv_row *row, const ft_detection *
         row->det[i] = (ft_track_csv_cand){det[i].x, det[i].y, det[i].score};
 }
 
-ft_status ft_track_csv_writer_create(const char *path, ft_track_csv_writer **out)
+ft_status ft_track_csv_writer_create(const char *path, bool atomic, ft_track_csv_writer **out)
 {
     *out = NULL;
     ft_track_csv_writer *w = calloc(1, sizeof(*w));
     if (!w)
         return FT_ERR_NOMEM;
-    snprintf(w->path, sizeof(w->path), "%s", path);
-    w->f = fopen(path, "w");
-    if (!w->f) {
-        FT_LOGE("pipeline", "cannot create track file '%s': %s", path, strerror(errno));
+    ft_status st = ft_text_out_open(&w->out, path, atomic, "track", "pipeline");
+    if (st) {
         free(w);
-        return FT_ERR_OUTPUT;
+        return st;
     }
-    fputs(TRACK_CSV_MAGIC "\n" TRACK_CSV_HEADER "\n", w->f);
+    fputs(TRACK_CSV_MAGIC "\n" TRACK_CSV_HEADER "\n", w->out.f);
     *out = w;
     return FT_OK;
 }
@@ -69,7 +67,7 @@ ft_status ft_track_csv_writer_write(ft_track_csv_writer *w, const ft_track_csv_r
     if (r->n_det < 0 || r->n_det > FT_DETECT_MAX || (unsigned)r->state > 2 ||
         (unsigned)r->mode >= FT_TRACK_CSV_MODE_COUNT)
         return FT_ERR_INVALID;
-    FILE *f = w->f;
+    FILE *f = w->out.f;
     fprintf(f, "%lld,%.6f,%d,%s,", (long long)r->frame, r->pts, r->n_det, state_names[r->state]);
     if (r->state == FT_TRACK_CSV_NO_ESTIMATE)
         fputs(",,", f);
@@ -79,27 +77,20 @@ ft_status ft_track_csv_writer_write(ft_track_csv_writer *w, const ft_track_csv_r
             r->crop_h);
     for (int i = 0; i < r->n_det; i++)
         fprintf(f, "%s%.1f:%.1f:%.3f", i ? " " : "", r->det[i].x, r->det[i].y, r->det[i].score);
-    if (fputc('\n', f) == EOF || ferror(f)) {
-        FT_LOGE("pipeline", "cannot write track file '%s': %s", w->path, strerror(errno));
-        return FT_ERR_OUTPUT;
-    }
-    return FT_OK;
+    fputc('\n', f);
+    return ft_text_out_check(&w->out);
 }
 
-ft_status ft_track_csv_writer_flush(ft_track_csv_writer *w)
+ft_status ft_track_csv_writer_finish(ft_track_csv_writer *w)
 {
-    if (fflush(w->f) != 0 || ferror(w->f)) {
-        FT_LOGE("pipeline", "cannot write track file '%s': %s", w->path, strerror(errno));
-        return FT_ERR_OUTPUT;
-    }
-    return FT_OK;
+    return ft_text_out_commit(&w->out);
 }
 
 void ft_track_csv_writer_destroy(ft_track_csv_writer **w)
 {
     if (!w || !*w)
         return;
-    fclose((*w)->f);
+    ft_text_out_close(&(*w)->out);
     free(*w);
     *w = NULL;
 }

@@ -19,6 +19,7 @@
 #ifndef FT_PIPELINE_TRACK_CSV_H
 #define FT_PIPELINE_TRACK_CSV_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -77,20 +78,26 @@ const char *ft_track_csv_mode_name(ft_track_csv_mode m);
  * FT_DETECT_MAX are kept). */
 void ft_track_csv_row_set_detections(ft_track_csv_row *row, const ft_detection *det, int n);
 
-/* Creates `path` (truncating it) and writes the header. FT_ERR_OUTPUT when the
- * file cannot be created. `path` is borrowed; *out is returned-owned. */
-FT_NODISCARD ft_status ft_track_csv_writer_create(const char *path, ft_track_csv_writer **out);
+/* Creates `path` and writes the header. `atomic` (batch runs): the rows go to
+ * a temporary file beside it that ft_track_csv_writer_finish renames into
+ * place, so a failed run neither leaves a partial track nor destroys an older
+ * one; otherwise (live, where the file is read while it grows) `path` is
+ * written directly. FT_ERR_OUTPUT when the file cannot be created. `path` is
+ * borrowed; *out is returned-owned. */
+FT_NODISCARD ft_status ft_track_csv_writer_create(const char *path, bool atomic,
+                                                  ft_track_csv_writer **out);
 
 /* Appends one row (`row` borrowed). Rows need no allocation. FT_ERR_OUTPUT on a
  * write error, FT_ERR_INVALID for an out-of-range n_det, state or mode. */
 FT_NODISCARD ft_status ft_track_csv_writer_write(ft_track_csv_writer *w,
                                                  const ft_track_csv_row *row);
 
-/* Flushes buffered rows to disk; FT_ERR_OUTPUT if that fails (disk full). */
-FT_NODISCARD ft_status ft_track_csv_writer_flush(ft_track_csv_writer *w);
+/* Completes the file: flushes it and moves an atomic file into place.
+ * FT_ERR_OUTPUT if that fails (disk full). Call once, then destroy. */
+FT_NODISCARD ft_status ft_track_csv_writer_finish(ft_track_csv_writer *w);
 
 /* Closes the file and frees the writer (NULL allowed), setting *w to NULL.
- * Call ft_track_csv_writer_flush first to learn about late write errors. */
+ * An atomic file not finished is removed. */
 void ft_track_csv_writer_destroy(ft_track_csv_writer **w);
 
 /* Reads a whole track file. Errors name the file and line: FT_ERR_INPUT when it

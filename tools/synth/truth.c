@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "core/log.h"
+#include "core/text_out.h"
 
 #define TRUTH_HEADER                                                                               \
     "frame,pts,x,y,radius,visibility,ball_z,shot,cam_pan,cam_tilt,cam_focal,cam_x,cam_y,cam_z"
@@ -15,8 +16,7 @@
 #define TRUTH_FRAME_MAX 8640000 /* frame numbers index arrays: ten hours at 240 fps */
 
 struct ft_synth_truth_writer {
-    FILE *f;
-    char path[512];
+    ft_text_out out;
 };
 
 ft_status ft_synth_truth_writer_create(const char *path, const ft_synth_params *p,
@@ -26,48 +26,39 @@ ft_status ft_synth_truth_writer_create(const char *path, const ft_synth_params *
     ft_synth_truth_writer *w = calloc(1, sizeof(*w));
     if (!w)
         return FT_ERR_NOMEM;
-    snprintf(w->path, sizeof(w->path), "%s", path);
-    w->f = fopen(path, "w");
-    if (!w->f) {
-        FT_LOGE("synth", "cannot create truth file '%s': %s", path, strerror(errno));
+    ft_status st = ft_text_out_open(&w->out, path, true, "truth", "synth");
+    if (st) {
         free(w);
-        return FT_ERR_OUTPUT;
+        return st;
     }
-    fprintf(w->f, "# football-tracker truth v1 width=%d height=%d fps=%g scenario=%s seed=%llu\n",
+    fprintf(w->out.f,
+            "# football-tracker truth v1 width=%d height=%d fps=%g scenario=%s seed=%llu\n",
             p->width, p->height, p->fps, ft_synth_scenario_name(p->scenario),
             (unsigned long long)p->seed);
-    fputs(TRUTH_HEADER "\n", w->f);
+    fputs(TRUTH_HEADER "\n", w->out.f);
     *out = w;
     return FT_OK;
 }
 
 ft_status ft_synth_truth_writer_write(ft_synth_truth_writer *w, const ft_synth_truth *t)
 {
-    int r = fprintf(w->f, "%lld,%.6f,%.2f,%.2f,%.2f,%s,%.3f,%d,%.3f,%.3f,%.1f,%.2f,%.2f,%.2f\n",
-                    (long long)t->frame, t->pts, t->x, t->y, t->radius,
-                    ft_synth_visibility_name(t->vis), t->ball_z, t->shot, t->cam_pan, t->cam_tilt,
-                    t->cam_focal, t->cam_x, t->cam_y, t->cam_z);
-    if (r < 0) {
-        FT_LOGE("synth", "cannot write truth file '%s': %s", w->path, strerror(errno));
-        return FT_ERR_OUTPUT;
-    }
-    return FT_OK;
+    fprintf(w->out.f, "%lld,%.6f,%.2f,%.2f,%.2f,%s,%.3f,%d,%.3f,%.3f,%.1f,%.2f,%.2f,%.2f\n",
+            (long long)t->frame, t->pts, t->x, t->y, t->radius, ft_synth_visibility_name(t->vis),
+            t->ball_z, t->shot, t->cam_pan, t->cam_tilt, t->cam_focal, t->cam_x, t->cam_y,
+            t->cam_z);
+    return ft_text_out_check(&w->out);
 }
 
-ft_status ft_synth_truth_writer_flush(ft_synth_truth_writer *w)
+ft_status ft_synth_truth_writer_finish(ft_synth_truth_writer *w)
 {
-    if (fflush(w->f) != 0 || ferror(w->f)) {
-        FT_LOGE("synth", "cannot write truth file '%s': %s", w->path, strerror(errno));
-        return FT_ERR_OUTPUT;
-    }
-    return FT_OK;
+    return ft_text_out_commit(&w->out);
 }
 
 void ft_synth_truth_writer_destroy(ft_synth_truth_writer **w)
 {
     if (!w || !*w)
         return;
-    fclose((*w)->f);
+    ft_text_out_close(&(*w)->out);
     free(*w);
     *w = NULL;
 }

@@ -20,8 +20,11 @@
 
 typedef struct ft_synth_truth_writer ft_synth_truth_writer;
 
-/* Creates `path` and writes the comment line (from `p`) and the header.
- * FT_ERR_OUTPUT with a message naming the file. Borrowed args; *out owned. */
+/* Creates `path` and writes the comment line (from `p`) and the header. The
+ * rows go to a temporary file beside `path` until ft_synth_truth_writer_finish
+ * moves it into place (a failed run leaves no truth that does not match its
+ * clip, and keeps an older one). FT_ERR_OUTPUT with a message naming the file.
+ * Borrowed args; *out owned. */
 FT_NODISCARD ft_status ft_synth_truth_writer_create(const char *path, const ft_synth_params *p,
                                                     ft_synth_truth_writer **out);
 
@@ -29,11 +32,12 @@ FT_NODISCARD ft_status ft_synth_truth_writer_create(const char *path, const ft_s
 FT_NODISCARD ft_status ft_synth_truth_writer_write(ft_synth_truth_writer *w,
                                                    const ft_synth_truth *t);
 
-/* Flushes buffered rows to disk; FT_ERR_OUTPUT if that fails (disk full). */
-FT_NODISCARD ft_status ft_synth_truth_writer_flush(ft_synth_truth_writer *w);
+/* Completes the file: flushes it and moves it into place. FT_ERR_OUTPUT if
+ * that fails (disk full). Call once, then destroy. */
+FT_NODISCARD ft_status ft_synth_truth_writer_finish(ft_synth_truth_writer *w);
 
-/* Closes the file and frees the writer (NULL allowed), setting *w to NULL.
- * Call ft_synth_truth_writer_flush first to learn about late write errors. */
+/* Closes the file and frees the writer (NULL allowed), setting *w to NULL;
+ * a file not finished is removed. */
 void ft_synth_truth_writer_destroy(ft_synth_truth_writer **w);
 
 /* Reads a truth file into *rows (returned-owned, free()) and *n. Rows keep
