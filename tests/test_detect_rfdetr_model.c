@@ -1,6 +1,7 @@
 /* RF-DETR beyond the fidelity fixture: other sizes built from checkpoints of
  * their shapes, a fine-tuned class count, architecture errors and input-size
- * errors, the detector adapter and the detect command.
+ * errors, several frames per forward pass against one at a time, the
+ * detector adapter and the detect command.
  *
  * There is no PyTorch here, so the other sizes' checkpoints are written by
  * this test as safetensors (no saved args: the architecture must be inferred
@@ -402,6 +403,12 @@ static void test_errors(void **state)
     p.device = "tpu";
     assert_int_equal(ft_rfdetr_create(&p, &m), FT_ERR_CONFIG);
     p.device = NULL;
+    p.max_batch = FT_RFDETR_MAX_BATCH + 1;
+    assert_int_equal(ft_rfdetr_create(&p, &m), FT_ERR_CONFIG);
+    p.max_batch = -1;
+    assert_int_equal(ft_rfdetr_create(&p, &m), FT_ERR_CONFIG);
+    assert_null(m);
+    p.max_batch = 0;
     /* a file whose tensors contradict each other (FFN width inferred from
      * layer 0, layer 1 differs) */
     char bad[1200];
@@ -427,6 +434,169 @@ static void test_other_input_size(void **state)
     ft_rfdetr_arch a;
     run_sane(ckpt, NULL, 512, &a);
     assert_string_equal(a.size, "medium");
+}
+
+/* ---- several frames per forward pass ---- */
+
+#define BATCH_W 1000
+#define BATCH_H 800
+
+static float *pseudo_image(int S, uint32_t seed)
+{
+    size_t n = 3 * (size_t)S * S;
+    float *x = malloc(n * sizeof(float));
+    assert_non_null(x);
+    uint32_t s = seed * 2654435761u + 1;
+    for (size_t i = 0; i < n; i++) {
+        s = s * 1664525u + 1013904223u;
+        x[i] = (float)(s >> 8) / 8388608.0f - 1.0f; /* [-1, 1) */
+    }
+    return x;
+}
+
+typedef struct dets {
+    ft_rfdetr_det d[300];
+    int n;
+} dets;
+
+/* Worst differences between two detection lists (score-sorted top-k over
+ * queries x classes). Each (query, label) pair of one is looked up in the
+ * other: near-tied scores (random weights give ties to 1e-8) may swap
+ * places, and a pair may be missing only where it ties with the cut-off. */
+static void compare_dets(const dets *a, const dets *b, double *ds, double *db)
+{
+    assert_int_equal(a->n, b->n);
+    assert_true(a->n > 0);
+    for (int i = 0; i < a->n; i++) {
+        const ft_rfdetr_det *x = &a->d[i], *y = NULL;
+        for (int j = 0; j < b->n && !y; j++)
+            if (b->d[j].query == x->query && b->d[j].label == x->label)
+                y = &b->d[j];
+        if (!y) {
+            assert_true(fabs((double)x->score - b->d[b->n - 1].score) <= 1e-6);
+            continue;
+        }
+        *ds = fmax(*ds, fabs((double)x->score - y->score));
+        double e[4] = {x->x0 - y->x0, x->y0 - y->y0, x->x1 - y->x1, x->y1 - y->y1};
+        for (int j = 0; j < 4; j++)
+            *db = fmax(*db, fabs(e[j]));
+    }
+}
+
+/* Frames 0, 1, 0 as one batch of three against each frame alone, on the
+ * same model (planned for 3) and on a model planned for one frame. */
+static void batch_vs_single(const char *path, int imgsz)
+{
+    ft_rfdetr_params p = {.model_path = path, .imgsz = imgsz, .max_batch = 3};
+    ft_rfdetr *m = NULL, *m1 = NULL;
+    assert_int_equal(ft_rfdetr_create(&p, &m), FT_OK);
+    p.max_batch = 0;
+    assert_int_equal(ft_rfdetr_create(&p, &m1), FT_OK);
+    int S = ft_rfdetr_input_size(m), order[3] = {0, 1, 0};
+    size_t per = 3 * (size_t)S * S;
+    float *img[2] = {pseudo_image(S, 1), pseudo_image(S, 2)};
+    float *all = malloc(3 * per * sizeof(float));
+    assert_non_null(all);
+    for (int b = 0; b < 3; b++)
+        memcpy(all + b * per, img[order[b]], per * sizeof(float));
+    static dets ref[2], ref1, got[3], again;
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(ft_rfdetr_set_input(m, img[i]), FT_OK);
+        assert_int_equal(ft_rfdetr_forward(m), FT_OK);
+        ft_rfdetr_postprocess(m, BATCH_W, BATCH_H, 0.0f, ref[i].d, 300, &ref[i].n);
+    }
+    assert_int_equal(ft_rfdetr_set_input(m1, img[0]), FT_OK);
+    assert_int_equal(ft_rfdetr_forward(m1), FT_OK);
+    ft_rfdetr_postprocess(m1, BATCH_W, BATCH_H, 0.0f, ref1.d, 300, &ref1.n);
+    assert_int_equal(ft_rfdetr_set_input_batch(m, all, 3), FT_OK);
+    assert_int_equal(ft_rfdetr_batch(m), 3);
+    assert_int_equal(ft_rfdetr_forward(m), FT_OK);
+    for (int b = 0; b < 3; b++)
+        ft_rfdetr_postprocess_image(m, b, BATCH_W, BATCH_H, 0.0f, got[b].d, 300, &got[b].n);
+    int none = -1;
+    ft_rfdetr_postprocess_image(m, 3, BATCH_W, BATCH_H, 0.0f, again.d, 300, &none);
+    assert_int_equal(none, 0);
+    /* back to one frame after the batch */
+    assert_int_equal(ft_rfdetr_set_input(m, img[0]), FT_OK);
+    assert_int_equal(ft_rfdetr_forward(m), FT_OK);
+    ft_rfdetr_postprocess(m, BATCH_W, BATCH_H, 0.0f, again.d, 300, &again.n);
+
+    double ds = 0, db = 0, ds1 = 0, db1 = 0;
+    assert_true(ref[0].n > 0);
+    for (int b = 0; b < 3; b++)
+        compare_dets(&ref[order[b]], &got[b], &ds, &db);
+    compare_dets(&ref[0], &ref1, &ds1, &db1);
+    compare_dets(&ref[0], &again, &ds1, &db1);
+    printf("  %s at %d px: batch of 3 vs one frame at a time: worst score diff %.3g, box diff "
+           "%.3g px; batch-1 on the models planned for 3 and for 1: %.3g, %.3g px\n",
+           path, S, ds, db, ds1, db1);
+    assert_true(ds <= 1e-6 && db <= 1e-3);
+    assert_true(ds1 == 0.0 && db1 == 0.0); /* the plan for one frame is the same code path */
+
+    /* counts outside 1..max_batch are refused */
+    assert_int_equal(ft_rfdetr_set_input_batch(m, all, 4), FT_ERR_INVALID);
+    assert_int_equal(ft_rfdetr_set_input_batch(m, all, 0), FT_ERR_INVALID);
+    assert_int_equal(ft_rfdetr_set_input_batch(m1, all, 2), FT_ERR_INVALID);
+    free(all);
+    free(img[0]);
+    free(img[1]);
+    ft_rfdetr_destroy(&m1);
+    ft_rfdetr_destroy(&m);
+}
+
+/* ft_rfdetr_preprocess_batch: frames of different sizes and formats, each
+ * as ft_rfdetr_preprocess would make it. */
+static void preprocess_batch_vs_single(void)
+{
+    ft_rfdetr_params p = {.model_path = ckpt, .imgsz = 320, .max_batch = 2};
+    ft_rfdetr *m = NULL;
+    assert_int_equal(ft_rfdetr_create(&p, &m), FT_OK);
+    static uint8_t rgb[96 * 64 * 3], gray[50 * 70];
+    for (size_t i = 0; i < sizeof(rgb); i++)
+        rgb[i] = (uint8_t)(i * 37 + (i / 288) * 11);
+    for (size_t i = 0; i < sizeof(gray); i++)
+        gray[i] = (uint8_t)(i * 13);
+    ft_image f0 = {
+        .width = 96, .height = 64, .format = FT_PIX_RGB24, .data = {rgb}, .stride = {288}};
+    ft_image f1 = {
+        .width = 50, .height = 70, .format = FT_PIX_GRAY8, .data = {gray}, .stride = {50}};
+    const ft_image *frames[2] = {&f0, &f1};
+    static dets ref[2], got[2];
+    for (int b = 0; b < 2; b++) {
+        assert_int_equal(ft_rfdetr_preprocess(m, frames[b]), FT_OK);
+        assert_int_equal(ft_rfdetr_forward(m), FT_OK);
+        ft_rfdetr_postprocess(m, frames[b]->width, frames[b]->height, 0.0f, ref[b].d, 300,
+                              &ref[b].n);
+    }
+    assert_int_equal(ft_rfdetr_preprocess_batch(m, frames, 2), FT_OK);
+    assert_int_equal(ft_rfdetr_forward(m), FT_OK);
+    double ds = 0, db = 0;
+    for (int b = 0; b < 2; b++) {
+        ft_rfdetr_postprocess_image(m, b, frames[b]->width, frames[b]->height, 0.0f, got[b].d, 300,
+                                    &got[b].n);
+        compare_dets(&ref[b], &got[b], &ds, &db);
+    }
+    assert_true(ds <= 1e-6 && db <= 1e-3);
+    const ft_image *bad[2] = {&f0, NULL};
+    assert_int_equal(ft_rfdetr_preprocess_batch(m, bad, 2), FT_ERR_INVALID);
+    assert_int_equal(ft_rfdetr_preprocess_batch(m, frames, 3), FT_ERR_INVALID);
+    ft_rfdetr_destroy(&m);
+}
+
+static void test_batch(void **state)
+{
+    (void)state;
+    need_fixture();
+    /* Medium at 320 px (20 x 20 patches: fast); the legacy Large's P3 + P5
+     * projector (two memory levels) and 4 windows at 224 px */
+    batch_vs_single(ckpt, 320);
+    char path[1200];
+    snprintf(path, sizeof(path), "%s/rfdetr-large-legacy-batch.safetensors", workdir);
+    variant v = {37, 14, 3, 0, 2, 0};
+    write_variant(path, &v);
+    batch_vs_single(path, 224);
+    remove(path);
+    preprocess_batch_vs_single();
 }
 
 static int run_cli(const char *args)
@@ -505,7 +675,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_errors),         cmocka_unit_test(test_sizes_from_shapes),
         cmocka_unit_test(test_custom_classes), cmocka_unit_test(test_other_input_size),
-        cmocka_unit_test(test_detect_command),
+        cmocka_unit_test(test_batch),          cmocka_unit_test(test_detect_command),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }

@@ -177,7 +177,8 @@ static void load_pos(loader *L)
         m->be->ops->upload(m->be, rows, out, sizeof(float) * D * g2);
         for (int c = 0; c < D; c++)
             cls[c] += pos[c];
-        m->be->ops->upload(m->be, m->emb, cls, sizeof(float) * D);
+        for (int b = 0; b < m->max_batch; b++) /* each frame's embedding block starts with CLS */
+            m->be->ops->upload(m->be, m->emb + (size_t)b * (m->hw + 1) * D, cls, sizeof(float) * D);
     }
     free(pos);
     free(cls);
@@ -405,12 +406,13 @@ static void load_all(loader *L)
     load_mlp3(L, &m->box, "bbox_embed", H, 4);
 
     /* two-stage grid proposals (cx, cy, w, h) per level, w = h = 0.05 * 2^level;
-     * invalid ones are 0 and mask their memory row */
+     * invalid ones are 0 and mask their memory row (in every frame's memory) */
     float *prop = wreserve(L, (size_t)m->hw_all * 4);
     m->proposals = prop;
     if (L->pass == 1 && !L->st) {
         float *hp = L->stage; /* stage holds at least hw_all * 4 floats (see create) */
-        int32_t *mask = malloc(sizeof(int32_t) * m->hw_all);
+        size_t nmask = (size_t)m->max_batch * m->hw_all;
+        int32_t *mask = malloc(sizeof(int32_t) * nmask);
         if (!mask) {
             L->st = FT_ERR_NOMEM;
             return;
@@ -427,12 +429,13 @@ static void load_all(loader *L)
                         ok = ok && p[j] > 0.01f && p[j] < 0.99f;
                     for (int j = 0; j < 4; j++)
                         hp[i * 4 + j] = ok ? p[j] : 0.0f;
-                    mask[i] = ok ? i : -1;
+                    for (int b = 0; b < m->max_batch; b++)
+                        mask[(size_t)b * m->hw_all + i] = ok ? b * m->hw_all + i : -1;
                 }
         }
         m->be->ops->upload(m->be, prop, hp, sizeof(float) * 4 * m->hw_all);
         if (m->masked)
-            m->be->ops->upload(m->be, m->midx, mask, sizeof(int32_t) * m->hw_all);
+            m->be->ops->upload(m->be, m->midx, mask, sizeof(int32_t) * nmask);
         free(mask);
     }
 }
@@ -457,105 +460,122 @@ static size_t max_sz(size_t a, size_t b)
     return a > b ? a : b;
 }
 
+/* Every activation for max_batch frames: frame b's rows follow frame a's in
+ * each token matrix, so a GEMM, layer norm or row-wise operator runs once
+ * over the whole batch. */
 static void plan_acts(ft_rfdetr *m, planner *p)
 {
     const ft_rfdetr_arch *a = &m->a;
+    size_t B = (size_t)m->max_batch;
     size_t HW = (size_t)m->hw, T = (size_t)m->tokens, D = (size_t)a->vit_dim;
     size_t H = (size_t)a->hidden, C = (size_t)a->num_classes, nq = (size_t)a->num_queries;
     size_t k = (size_t)m->k, c = (size_t)m->c, P = (size_t)a->patch, M = (size_t)m->hw_all;
     size_t nsamp = (size_t)a->ca_heads * a->dec_points * a->levels;
-    /* the projector's scratch serves every level: sized for the largest */
+    /* the projector's scratch serves every level: sized for the largest; the
+     * patch embedding's columns are made one frame at a time */
     size_t col = HW * 3 * P * P, lmax = 0, cinmax = 0;
     bool up = false;
     for (int l = 0; l < a->levels; l++) {
         const proj_level *lv = &m->lv[l];
-        col = max_sz(col, (size_t)lv->hw * 9 * c);
+        col = max_sz(col, B * lv->hw * 9 * c);
         if (lv->scale < 0)
-            col = max_sz(col, (size_t)lv->hw * 9 * D);
+            col = max_sz(col, B * lv->hw * 9 * D);
         lmax = max_sz(lmax, (size_t)lv->hw);
         up = up || lv->scale > 0;
     }
-    m->img = areserve(p, 3 * (size_t)m->size * m->size);
+    m->img = areserve(p, B * 3 * m->size * m->size);
     m->col = areserve(p, col);
-    m->emb = areserve(p, (HW + 1) * D);
-    m->x = areserve(p, T * D);
-    m->ln = areserve(p, T * D);
-    m->qkv = areserve(p, T * 3 * D);
-    m->ao = areserve(p, T * D);
-    m->hmlp = areserve(p, T * (size_t)a->vit_mlp);
-    m->cat = areserve(p, HW * a->ntaps * D);
+    m->emb = areserve(p, B * (HW + 1) * D);
+    m->x = areserve(p, B * T * D);
+    m->ln = areserve(p, B * T * D);
+    m->qkv = areserve(p, B * T * 3 * D);
+    m->ao = areserve(p, B * T * D);
+    m->hmlp = areserve(p, B * T * a->vit_mlp);
+    m->cat = areserve(p, B * HW * a->ntaps * D);
     for (int l = 0; l < a->levels; l++) {
         proj_level *lv = &m->lv[l];
-        lv->cat = lv->scale == 0 ? m->cat : areserve(p, (size_t)lv->hw * lv->cin);
+        lv->cat = lv->scale == 0 ? m->cat : areserve(p, B * lv->hw * lv->cin);
         cinmax = max_sz(cinmax, (size_t)lv->cin);
     }
-    m->up = up ? areserve(p, HW * 2 * D) : NULL;
-    m->pcat = areserve(p, lmax * (2 + a->proj_blocks) * c);
-    m->psrc = areserve(p, max_sz(lmax * c, HW * D));
-    m->pt = areserve(p, lmax * c);
-    m->mem = areserve(p, M * H);
-    m->memm = m->masked ? areserve(p, M * H) : m->mem;
-    m->eo = areserve(p, M * H);
-    m->el = areserve(p, M * C);
-    m->mx = areserve(p, M);
-    m->tkv = areserve(p, k);
-    m->tm = areserve(p, k * H);
-    m->tlog = areserve(p, k * C);
-    m->ma = areserve(p, nq * H);
-    m->mb = areserve(p, nq * H);
-    m->d = areserve(p, nq * 4);
-    m->ts = areserve(p, k * 4);
-    m->refs = areserve(p, nq * 4);
-    m->sine = areserve(p, nq * 2 * H);
-    m->qpos = areserve(p, nq * H);
-    m->tgt = areserve(p, nq * H);
-    m->qk_in = areserve(p, nq * H);
-    m->qk = areserve(p, nq * 2 * H);
-    m->v = areserve(p, nq * H);
-    m->att = areserve(p, nq * H);
-    m->value = areserve(p, M * H);
-    m->offlog = areserve(p, nq * 3 * nsamp);
-    m->ffn = areserve(p, nq * (size_t)a->ffn);
-    m->hs = areserve(p, (size_t)a->dec_layers * nq * H);
-    m->logits = areserve(p, nq * C);
-    m->boxes = areserve(p, nq * 4);
+    m->up = up ? areserve(p, B * HW * 2 * D) : NULL;
+    m->pcat = areserve(p, B * lmax * (2 + a->proj_blocks) * c);
+    m->psrc = areserve(p, B * max_sz(lmax * c, HW * D));
+    m->pt = areserve(p, B * lmax * c);
+    m->mem = areserve(p, B * M * H);
+    m->pmem = a->levels > 1 && B > 1 ? areserve(p, B * M * H) : NULL;
+    m->memm = m->masked ? areserve(p, B * M * H) : m->mem;
+    m->eo = areserve(p, B * M * H);
+    m->el = areserve(p, B * M * C);
+    m->mx = areserve(p, B * M);
+    m->tkv = areserve(p, B * k);
+    m->tm = areserve(p, B * k * H);
+    m->tlog = areserve(p, k * C); /* debug tap of frame 0 only */
+    m->ma = areserve(p, B * nq * H);
+    m->mb = areserve(p, B * nq * H);
+    m->d = areserve(p, B * nq * 4);
+    m->ts = areserve(p, B * k * 4);
+    m->refs = areserve(p, B * nq * 4);
+    m->sine = areserve(p, B * nq * 2 * H);
+    m->qpos = areserve(p, B * nq * H);
+    m->tgt = areserve(p, B * nq * H);
+    m->qk_in = areserve(p, B * nq * H);
+    m->qk = areserve(p, B * nq * 2 * H);
+    m->v = areserve(p, B * nq * H);
+    m->att = areserve(p, B * nq * H);
+    m->value = areserve(p, B * M * H);
+    m->offlog = areserve(p, B * nq * 3 * nsamp);
+    m->ffn = areserve(p, B * nq * (size_t)a->ffn);
+    m->hs = areserve(p, (size_t)a->dec_layers * B * nq * H);
+    m->logits = areserve(p, B * nq * C);
+    m->boxes = areserve(p, B * nq * 4);
 }
 
 static size_t iota_len(const ft_rfdetr *m)
 {
-    return max_sz(max_sz((size_t)m->hw_all, (size_t)m->hw), (size_t)m->a.num_queries);
+    return (size_t)m->max_batch * max_sz((size_t)m->hw_all, (size_t)m->hw);
 }
 
-/* int32 tables: window gather, tap un-windowing, identity, proposal mask,
- * top-k, P3 sub-pixel shuffle */
+static bool has_lidx(const ft_rfdetr *m)
+{
+    return m->a.levels > 1 && m->max_batch > 1;
+}
+
+/* int32 tables, each for max_batch frames: window gather, tap un-windowing,
+ * identity, query of each decoder row, proposal mask, top-k, P3 sub-pixel
+ * shuffle, level-major -> image-major memory rows */
 static size_t plan_index(ft_rfdetr *m, int32_t *base)
 {
-    size_t off = 0;
+    size_t off = 0, B = (size_t)m->max_batch;
 #define IRES(field, n)                                                                             \
     do {                                                                                           \
         if (base)                                                                                  \
             m->field = base + off;                                                                 \
         off += round16(n);                                                                         \
     } while (0)
-    IRES(widx, (size_t)m->tokens);
-    IRES(tidx, (size_t)m->hw);
+    IRES(widx, B * m->tokens);
+    IRES(tidx, B * m->hw);
     IRES(iota, iota_len(m));
-    IRES(midx, (size_t)m->hw_all);
-    IRES(tki, (size_t)m->k);
-    IRES(upidx, (size_t)4 * m->hw);
+    IRES(qidx, B * m->a.num_queries);
+    IRES(midx, B * m->hw_all);
+    IRES(tki, B * m->k);
+    IRES(upidx, B * 4 * m->hw);
+    if (has_lidx(m))
+        IRES(lidx, B * m->hw_all);
 #undef IRES
     return off;
 }
 
 static ft_status upload_index(ft_rfdetr *m)
 {
-    int win = m->a.windows, pw = m->gw / win, g = m->gw;
-    size_t n_iota = iota_len(m);
-    size_t total = (size_t)m->tokens + m->hw + n_iota + 4 * (size_t)m->hw;
+    int win = m->a.windows, pw = m->gw / win, g = m->gw, nq = m->a.num_queries;
+    size_t B = (size_t)m->max_batch, T = (size_t)m->tokens, HW = (size_t)m->hw;
+    size_t M = (size_t)m->hw_all, n_iota = iota_len(m);
+    size_t total = B * (T + HW + 4 * HW + (size_t)nq + M) + n_iota;
     int32_t *h = malloc(sizeof(int32_t) * total);
     if (!h)
         return FT_ERR_NOMEM;
-    int32_t *widx = h, *tidx = h + m->tokens, *iota = tidx + m->hw, *upidx = iota + n_iota;
+    int32_t *widx = h, *tidx = h + B * T, *iota = tidx + B * HW, *upidx = iota + n_iota;
+    int32_t *qidx = upidx + B * 4 * HW, *lidx = qidx + B * nq;
     for (int wy = 0; wy < win; wy++)
         for (int wx = 0; wx < win; wx++) {
             int w = wy * win + wx;
@@ -573,10 +593,32 @@ static ft_status upload_index(ft_rfdetr *m)
     for (int y = 0; y < 2 * g; y++)
         for (int x = 0; x < 2 * g; x++)
             upidx[y * 2 * g + x] = ((y / 2) * g + x / 2) * 4 + (y % 2) * 2 + x % 2;
-    m->be->ops->upload(m->be, m->widx, widx, sizeof(int32_t) * m->tokens);
-    m->be->ops->upload(m->be, m->tidx, tidx, sizeof(int32_t) * m->hw);
+    /* frame b: the same tables shifted to its rows (embedding blocks of HW + 1) */
+    for (size_t b = 1; b < B; b++) {
+        for (size_t i = 0; i < T; i++)
+            widx[b * T + i] = (int32_t)(b * (HW + 1)) + widx[i];
+        for (size_t i = 0; i < HW; i++)
+            tidx[b * HW + i] = (int32_t)(b * T) + tidx[i];
+        for (size_t i = 0; i < 4 * HW; i++)
+            upidx[b * 4 * HW + i] = (int32_t)(b * 4 * HW) + upidx[i];
+    }
+    for (size_t i = 0; i < B * nq; i++)
+        qidx[i] = (int32_t)(i % nq);
+    /* level l of frame b lies at rows start * max_batch + b * hw of the
+     * level-major projector output */
+    for (size_t b = 0; b < B; b++)
+        for (int l = 0; l < m->a.levels; l++) {
+            const proj_level *lv = &m->lv[l];
+            for (int i = 0; i < lv->hw; i++)
+                lidx[b * M + lv->start + i] = (int32_t)((size_t)lv->start * B + b * lv->hw + i);
+        }
+    m->be->ops->upload(m->be, m->widx, widx, sizeof(int32_t) * B * T);
+    m->be->ops->upload(m->be, m->tidx, tidx, sizeof(int32_t) * B * HW);
     m->be->ops->upload(m->be, m->iota, iota, sizeof(int32_t) * n_iota);
-    m->be->ops->upload(m->be, m->upidx, upidx, sizeof(int32_t) * 4 * m->hw);
+    m->be->ops->upload(m->be, m->qidx, qidx, sizeof(int32_t) * B * nq);
+    m->be->ops->upload(m->be, m->upidx, upidx, sizeof(int32_t) * B * 4 * HW);
+    if (has_lidx(m))
+        m->be->ops->upload(m->be, m->lidx, lidx, sizeof(int32_t) * B * M);
     free(h);
     return FT_OK;
 }
@@ -634,35 +676,40 @@ static void forward_backbone(ft_rfdetr *m)
 {
     const ft_rfdetr_arch *a = &m->a;
     ft_nn_backend *be = m->be;
-    int D = a->vit_dim, P = a->patch, T = m->tokens, HW = m->hw;
-    ft_nn_im2col_args ic = {FT_NN_CHW, 3, m->size, m->size, P, P, 0, m->img, m->col};
-    be->ops->im2col(be, &ic);
-    lin(m, HW, D, 3 * P * P, m->col, 3 * P * P, m->patch_w, m->patch_b, FT_NN_ACT_NONE, m->pos_rows,
-        D, NULL, m->emb + D, D);
-    be->ops->gather_rows(be, T, D, m->emb, D, m->widx, m->x, D);
+    int B = m->nb, D = a->vit_dim, P = a->patch, T = m->tokens, HW = m->hw;
+    /* patch embedding frame by frame: its residual is the one position table */
+    for (int b = 0; b < B; b++) {
+        ft_nn_im2col_args ic = {FT_NN_CHW, 3, m->size, m->size,
+                                P,         P, 0,       m->img + (size_t)b * 3 * m->size * m->size,
+                                m->col};
+        be->ops->im2col(be, &ic);
+        lin(m, HW, D, 3 * P * P, m->col, 3 * P * P, m->patch_w, m->patch_b, FT_NN_ACT_NONE,
+            m->pos_rows, D, NULL, m->emb + ((size_t)b * (HW + 1) + 1) * D, D);
+    }
+    be->ops->gather_rows(be, B * T, D, m->emb, D, m->widx, m->x, D);
 
     int tap = 0;
     for (int i = 0; i < a->vit_layers; i++) {
         const vit_layer *v = &m->vit[i];
-        /* the layer after each tap attends globally; the others per window */
+        /* the layer after each tap attends globally (one sequence per frame);
+         * the others per window */
         bool global = false;
         for (int t = 0; t < a->ntaps; t++)
             global = global || a->taps[t] == i;
-        int batch = global ? 1 : m->nwin;
-        lnorm(m, T, D, m->x, v->n1w, v->n1b, VIT_EPS, FT_NN_ACT_NONE, m->ln);
-        lin(m, T, 3 * D, D, m->ln, D, v->qkv_w, v->qkv_b, FT_NN_ACT_NONE, NULL, 0, NULL, m->qkv,
+        int seqs = global ? B : B * m->nwin, len = global ? T : m->wtok;
+        lnorm(m, B * T, D, m->x, v->n1w, v->n1b, VIT_EPS, FT_NN_ACT_NONE, m->ln);
+        lin(m, B * T, 3 * D, D, m->ln, D, v->qkv_w, v->qkv_b, FT_NN_ACT_NONE, NULL, 0, NULL, m->qkv,
             3 * D);
-        ft_nn_attention_args at = {
-            batch, T / batch,  T / batch, a->vit_heads,   64,    0.125f, m->qkv,
-            3 * D, m->qkv + D, 3 * D,     m->qkv + 2 * D, 3 * D, m->ao,  D};
-        m->macs += 2.0 * batch * a->vit_heads * (double)(T / batch) * (T / batch) * 64;
+        ft_nn_attention_args at = {seqs,  len,        len,   a->vit_heads,   64,    0.125f, m->qkv,
+                                   3 * D, m->qkv + D, 3 * D, m->qkv + 2 * D, 3 * D, m->ao,  D};
+        m->macs += 2.0 * seqs * a->vit_heads * (double)len * len * 64;
         be->ops->attention(be, &at);
-        lin(m, T, D, D, m->ao, D, v->o_w, v->o_b, FT_NN_ACT_NONE, m->x, D, v->ls1, m->x, D);
-        lnorm(m, T, D, m->x, v->n2w, v->n2b, VIT_EPS, FT_NN_ACT_NONE, m->ln);
-        lin(m, T, a->vit_mlp, D, m->ln, D, v->fc1_w, v->fc1_b, FT_NN_ACT_GELU, NULL, 0, NULL,
+        lin(m, B * T, D, D, m->ao, D, v->o_w, v->o_b, FT_NN_ACT_NONE, m->x, D, v->ls1, m->x, D);
+        lnorm(m, B * T, D, m->x, v->n2w, v->n2b, VIT_EPS, FT_NN_ACT_NONE, m->ln);
+        lin(m, B * T, a->vit_mlp, D, m->ln, D, v->fc1_w, v->fc1_b, FT_NN_ACT_GELU, NULL, 0, NULL,
             m->hmlp, a->vit_mlp);
-        lin(m, T, D, a->vit_mlp, m->hmlp, a->vit_mlp, v->fc2_w, v->fc2_b, FT_NN_ACT_NONE, m->x, D,
-            v->ls2, m->x, D);
+        lin(m, B * T, D, a->vit_mlp, m->hmlp, a->vit_mlp, v->fc2_w, v->fc2_b, FT_NN_ACT_NONE, m->x,
+            D, v->ls2, m->x, D);
         if (tap < a->ntaps && a->taps[tap] == i + 1) {
             char name[48];
             if (m->tap_fn) {
@@ -670,9 +717,9 @@ static void forward_backbone(ft_rfdetr *m)
                 snprintf(name, sizeof(name), "backbone_block%d_pre_ln", i + 1);
                 tap_rows(m, name, m->ao, HW, D, D);
             }
-            lnorm(m, T, D, m->x, m->vit_ln_w, m->vit_ln_b, VIT_EPS, FT_NN_ACT_NONE, m->ln);
+            lnorm(m, B * T, D, m->x, m->vit_ln_w, m->vit_ln_b, VIT_EPS, FT_NN_ACT_NONE, m->ln);
             float *dst = m->cat + (size_t)tap * D;
-            be->ops->gather_rows(be, HW, D, m->ln, D, m->tidx, dst, a->ntaps * D);
+            be->ops->gather_rows(be, B * HW, D, m->ln, D, m->tidx, dst, a->ntaps * D);
             snprintf(name, sizeof(name), "backbone_block%d_post_ln", i + 1);
             tap_rows(m, name, dst, HW, D, a->ntaps * D);
             tap++;
@@ -686,39 +733,63 @@ static void forward_sampling(ft_rfdetr *m, const proj_level *lv)
 {
     const ft_rfdetr_arch *a = &m->a;
     ft_nn_backend *be = m->be;
-    int D = a->vit_dim, HW = m->hw, ld = a->ntaps * D;
+    int B = m->nb, D = a->vit_dim, HW = m->hw, ld = a->ntaps * D;
     for (int j = 0; j < a->ntaps; j++) {
         const float *tap = m->cat + (size_t)j * D;
         if (lv->scale > 0) {
             /* transposed conv: 4 sub-pixels per input pixel, then shuffled */
-            lin(m, HW, 2 * D, D, tap, ld, lv->up_w[j], lv->up_b[j], FT_NN_ACT_NONE, NULL, 0, NULL,
-                m->up, 2 * D);
-            be->ops->gather_rows(be, 4 * HW, D / 2, m->up, D / 2, m->upidx,
+            lin(m, B * HW, 2 * D, D, tap, ld, lv->up_w[j], lv->up_b[j], FT_NN_ACT_NONE, NULL, 0,
+                NULL, m->up, 2 * D);
+            be->ops->gather_rows(be, B * 4 * HW, D / 2, m->up, D / 2, m->upidx,
                                  lv->cat + (size_t)j * (D / 2), lv->cin);
         } else {
             /* 3x3 stride-2 conv, channel LayerNorm, ReLU */
-            be->ops->gather_rows(be, HW, D, tap, ld, m->iota, m->psrc, D);
-            ft_nn_im2col_args ic = {FT_NN_HWC, D, m->gw, m->gw, 3, 2, 1, m->psrc, m->col};
-            be->ops->im2col(be, &ic);
+            be->ops->gather_rows(be, B * HW, D, tap, ld, m->iota, m->psrc, D);
+            for (int b = 0; b < B; b++) {
+                ft_nn_im2col_args ic = {FT_NN_HWC,
+                                        D,
+                                        m->gw,
+                                        m->gw,
+                                        3,
+                                        2,
+                                        1,
+                                        m->psrc + (size_t)b * HW * D,
+                                        m->col + (size_t)b * lv->hw * 9 * D};
+                be->ops->im2col(be, &ic);
+            }
             float *dst = lv->cat + (size_t)j * D;
-            lin(m, lv->hw, D, 9 * D, m->col, 9 * D, lv->down[j].w, NULL, FT_NN_ACT_NONE, NULL, 0,
-                NULL, dst, lv->cin);
-            be->ops->layernorm(be, lv->hw, D, dst, lv->cin, lv->down[j].lnw, lv->down[j].lnb,
+            lin(m, B * lv->hw, D, 9 * D, m->col, 9 * D, lv->down[j].w, NULL, FT_NN_ACT_NONE, NULL,
+                0, NULL, dst, lv->cin);
+            be->ops->layernorm(be, B * lv->hw, D, dst, lv->cin, lv->down[j].lnw, lv->down[j].lnb,
                                PROJ_EPS, FT_NN_ACT_RELU, dst, lv->cin);
         }
     }
 }
 
+/* 3x3 convolution (pad 1) of the batch's HWC maps x (rows of c) into m->col,
+ * frame by frame; the GEMM then runs over the whole batch. */
+static void im2col_3x3(ft_rfdetr *m, const proj_level *lv, const float *x)
+{
+    size_t c = (size_t)m->c, hw = (size_t)lv->hw;
+    for (int b = 0; b < m->nb; b++) {
+        ft_nn_im2col_args ic = {
+            FT_NN_HWC, m->c, lv->g, lv->g, 3, 1, 1, x + b * hw * c, m->col + b * hw * 9 * c};
+        m->be->ops->im2col(m->be, &ic);
+    }
+}
+
 /* C2f (cv1, chained 3x3 bottlenecks without shortcut, cv2; convs + channel
  * LayerNorm + SiLU) and the final LayerNorm of one level, into its memory
- * rows. */
+ * rows: the transformer memory itself with one level, else level-major rows
+ * of the projector output when the batch has several frames. */
 static void forward_c2f(ft_rfdetr *m, const proj_level *lv)
 {
     const ft_rfdetr_arch *a = &m->a;
     ft_nn_backend *be = m->be;
-    int HW = lv->hw, c = m->c, H = a->hidden, cin = lv->cin;
+    int B = m->nb, HW = B * lv->hw, c = m->c, H = a->hidden, cin = lv->cin;
     int ldp = (2 + a->proj_blocks) * c;
-    float *out = m->mem + (size_t)lv->start * H;
+    float *out = a->levels > 1 && B > 1 ? m->pmem + (size_t)lv->start * m->max_batch * H
+                                        : m->mem + (size_t)lv->start * H;
     lin(m, HW, 2 * c, cin, lv->cat, cin, lv->cv1.w, NULL, FT_NN_ACT_NONE, NULL, 0, NULL, m->pcat,
         ldp);
     be->ops->layernorm(be, HW, 2 * c, m->pcat, ldp, lv->cv1.lnw, lv->cv1.lnb, PROJ_EPS,
@@ -727,13 +798,11 @@ static void forward_c2f(ft_rfdetr *m, const proj_level *lv)
     const float *prev = m->pcat + c;
     for (int b = 0; b < a->proj_blocks; b++) {
         be->ops->gather_rows(be, HW, c, prev, ldp, m->iota, m->psrc, c);
-        ft_nn_im2col_args ic = {FT_NN_HWC, c, lv->g, lv->g, 3, 1, 1, m->psrc, m->col};
-        be->ops->im2col(be, &ic);
+        im2col_3x3(m, lv, m->psrc);
         const conv_ln *c1 = &lv->bott[2 * b], *c2 = &lv->bott[2 * b + 1];
         lin(m, HW, c, 9 * c, m->col, 9 * c, c1->w, NULL, FT_NN_ACT_NONE, NULL, 0, NULL, m->pt, c);
         lnorm(m, HW, c, m->pt, c1->lnw, c1->lnb, PROJ_EPS, FT_NN_ACT_SILU, m->pt);
-        ic.x = m->pt;
-        be->ops->im2col(be, &ic);
+        im2col_3x3(m, lv, m->pt);
         float *dst = m->pcat + (size_t)(2 + b) * c;
         lin(m, HW, c, 9 * c, m->col, 9 * c, c2->w, NULL, FT_NN_ACT_NONE, NULL, 0, NULL, dst, ldp);
         be->ops->layernorm(be, HW, c, dst, ldp, c2->lnw, c2->lnb, PROJ_EPS, FT_NN_ACT_SILU, dst,
@@ -747,111 +816,149 @@ static void forward_c2f(ft_rfdetr *m, const proj_level *lv)
 
 static void forward_projector(ft_rfdetr *m)
 {
-    for (int l = 0; l < m->a.levels; l++) {
+    const ft_rfdetr_arch *a = &m->a;
+    for (int l = 0; l < a->levels; l++) {
         if (m->lv[l].scale)
             forward_sampling(m, &m->lv[l]);
         forward_c2f(m, &m->lv[l]);
     }
-    tap_rows(m, "projector_out", m->mem, m->hw_all, m->a.hidden, m->a.hidden);
+    /* several levels and frames: each frame's levels back together */
+    if (a->levels > 1 && m->nb > 1)
+        m->be->ops->gather_rows(m->be, m->nb * m->hw_all, a->hidden, m->pmem, a->hidden, m->lidx,
+                                m->mem, a->hidden);
+    tap_rows(m, "projector_out", m->mem, m->hw_all, a->hidden, a->hidden);
 }
 
 static void forward_two_stage(ft_rfdetr *m)
 {
     const ft_rfdetr_arch *a = &m->a;
     ft_nn_backend *be = m->be;
-    int HW = m->hw_all, H = a->hidden, C = a->num_classes, k = m->k, nq = a->num_queries;
+    int B = m->nb, M = m->hw_all, H = a->hidden, C = a->num_classes, k = m->k;
+    int nq = a->num_queries;
     if (m->masked)
-        be->ops->gather_rows(be, HW, H, m->mem, H, m->midx, m->memm, H);
-    lin(m, HW, H, H, m->memm, H, m->enc_w, m->enc_b, FT_NN_ACT_NONE, NULL, 0, NULL, m->eo, H);
-    lnorm(m, HW, H, m->eo, m->enc_ln_w, m->enc_ln_b, DEC_EPS, FT_NN_ACT_NONE, m->eo);
-    lin(m, HW, C, H, m->eo, H, m->enc_cls_w, m->enc_cls_b, FT_NN_ACT_NONE, NULL, 0, NULL, m->el, C);
-    tap_rows(m, "enc_class_logits_all", m->el, HW, C, C);
-    be->ops->rowmax(be, HW, C, m->el, C, m->mx);
-    be->ops->topk(be, HW, k, m->mx, m->tki, m->tkv);
+        be->ops->gather_rows(be, B * M, H, m->mem, H, m->midx, m->memm, H);
+    lin(m, B * M, H, H, m->memm, H, m->enc_w, m->enc_b, FT_NN_ACT_NONE, NULL, 0, NULL, m->eo, H);
+    lnorm(m, B * M, H, m->eo, m->enc_ln_w, m->enc_ln_b, DEC_EPS, FT_NN_ACT_NONE, m->eo);
+    lin(m, B * M, C, H, m->eo, H, m->enc_cls_w, m->enc_cls_b, FT_NN_ACT_NONE, NULL, 0, NULL, m->el,
+        C);
+    tap_rows(m, "enc_class_logits_all", m->el, M, C, C);
+    be->ops->rowmax(be, B * M, C, m->el, C, m->mx);
+    /* the selection is per frame; its indices are frame-local rows */
+    for (int b = 0; b < B; b++) {
+        be->ops->topk(be, M, k, m->mx + (size_t)b * M, m->tki + (size_t)b * k,
+                      m->tkv + (size_t)b * k);
+        be->ops->gather_rows(be, k, H, m->eo + (size_t)b * M * H, H, m->tki + (size_t)b * k,
+                             m->tm + (size_t)b * k * H, H);
+    }
     tap_index(m, "enc_topk_indices", m->tki, k);
     tap_rows(m, "enc_topk_scores", m->tkv, 1, k, k);
-    be->ops->gather_rows(be, k, H, m->eo, H, m->tki, m->tm, H);
     tap_rows(m, "enc_topk_memory", m->tm, k, H, H);
     if (m->tap_fn) {
         be->ops->gather_rows(be, k, C, m->el, C, m->tki, m->tlog, C);
         tap_rows(m, "enc_topk_logits", m->tlog, k, C, C);
     }
-    mlp3_run(m, &m->enc_box, k, H, m->tm, m->d);
-    be->ops->box_refine(be, k, m->d, 4, m->proposals, m->tki, m->ts);
+    mlp3_run(m, &m->enc_box, B * k, H, m->tm, m->d);
+    /* frame-local indices: every frame has the same proposals */
+    be->ops->box_refine(be, B * k, m->d, 4, m->proposals, m->tki, m->ts);
     tap_rows(m, "enc_topk_boxes", m->ts, k, 4, 4);
-    /* initial references: learned refpoints reparametrised on the proposals */
-    be->ops->box_refine(be, nq, m->refpoint, 4, m->ts, NULL, m->refs);
+    /* initial references: learned refpoints reparametrised on the proposals
+     * (the refpoints repeated per frame when there are several) */
+    const float *rp = m->refpoint;
+    if (B > 1) {
+        be->ops->gather_rows(be, B * nq, 4, m->refpoint, 4, m->qidx, m->d, 4);
+        rp = m->d;
+    }
+    be->ops->box_refine(be, B * nq, rp, 4, m->ts, NULL, m->refs);
     tap_rows(m, "decoder_ref_points", m->refs, nq, 4, 4);
+}
+
+/* decoder_hs of frame 0: nq rows per layer, layers B x nq rows apart. */
+static void tap_hs(ft_rfdetr *m)
+{
+    const ft_rfdetr_arch *a = &m->a;
+    size_t per = (size_t)a->num_queries * a->hidden;
+    if (!m->tap_fn)
+        return;
+    for (int l = 0; l < a->dec_layers; l++)
+        if (m->be->ops->download(m->be, m->h_tap + l * per, m->hs + (size_t)l * m->nb * per,
+                                 sizeof(float) * per))
+            return;
+    int64_t shape[2] = {(int64_t)a->dec_layers * a->num_queries, a->hidden};
+    m->tap_fn(m->tap_user, "decoder_hs", m->h_tap, 2, shape);
 }
 
 static void forward_decoder(ft_rfdetr *m)
 {
     const ft_rfdetr_arch *a = &m->a;
     ft_nn_backend *be = m->be;
-    int HW = m->hw_all, H = a->hidden, C = a->num_classes, nq = a->num_queries;
+    int B = m->nb, M = m->hw_all, H = a->hidden, C = a->num_classes, nq = a->num_queries;
+    int R = B * nq; /* query rows of the batch */
     int nsamp = a->ca_heads * a->dec_points * a->levels;
-    be->ops->sine_embed(be, nq, H / 2, m->refs, m->sine);
-    lin(m, nq, H, 2 * H, m->sine, 2 * H, m->rph_w[0], m->rph_b[0], FT_NN_ACT_RELU, NULL, 0, NULL,
+    be->ops->sine_embed(be, R, H / 2, m->refs, m->sine);
+    lin(m, R, H, 2 * H, m->sine, 2 * H, m->rph_w[0], m->rph_b[0], FT_NN_ACT_RELU, NULL, 0, NULL,
         m->ma, H);
-    lin(m, nq, H, H, m->ma, H, m->rph_w[1], m->rph_b[1], FT_NN_ACT_NONE, NULL, 0, NULL, m->qpos, H);
+    lin(m, R, H, H, m->ma, H, m->rph_w[1], m->rph_b[1], FT_NN_ACT_NONE, NULL, 0, NULL, m->qpos, H);
     tap_rows(m, "decoder_query_pos", m->qpos, nq, H, H);
-    be->ops->gather_rows(be, nq, H, m->query_feat, H, m->iota, m->tgt, H);
+    be->ops->gather_rows(be, R, H, m->query_feat, H, m->qidx, m->tgt, H);
     for (int l = 0; l < a->dec_layers; l++) {
         const dec_layer *dl = &m->dec[l];
-        /* self-attention: q = k = tgt + qpos, v = tgt */
-        be->ops->add(be, nq * H, m->tgt, m->qpos, m->qk_in);
-        lin(m, nq, 2 * H, H, m->qk_in, H, dl->in_w, dl->in_b, FT_NN_ACT_NONE, NULL, 0, NULL, m->qk,
+        /* self-attention among each frame's queries: q = k = tgt + qpos, v = tgt */
+        be->ops->add(be, R * H, m->tgt, m->qpos, m->qk_in);
+        lin(m, R, 2 * H, H, m->qk_in, H, dl->in_w, dl->in_b, FT_NN_ACT_NONE, NULL, 0, NULL, m->qk,
             2 * H);
-        lin(m, nq, H, H, m->tgt, H, dl->in_w + (size_t)2 * H * H, dl->in_b + 2 * H, FT_NN_ACT_NONE,
+        lin(m, R, H, H, m->tgt, H, dl->in_w + (size_t)2 * H * H, dl->in_b + 2 * H, FT_NN_ACT_NONE,
             NULL, 0, NULL, m->v, H);
         int dh = H / a->sa_heads;
         ft_nn_attention_args at = {
-            1,     nq,   nq, a->sa_heads, dh, 1.0f / sqrtf((float)dh), m->qk, 2 * H, m->qk + H,
+            B,     nq,   nq, a->sa_heads, dh, 1.0f / sqrtf((float)dh), m->qk, 2 * H, m->qk + H,
             2 * H, m->v, H,  m->att,      H};
-        m->macs += 2.0 * a->sa_heads * (double)nq * nq * dh;
+        m->macs += 2.0 * B * a->sa_heads * (double)nq * nq * dh;
         be->ops->attention(be, &at);
-        lin(m, nq, H, H, m->att, H, dl->out_w, dl->out_b, FT_NN_ACT_NONE, m->tgt, H, NULL, m->tgt,
+        lin(m, R, H, H, m->att, H, dl->out_w, dl->out_b, FT_NN_ACT_NONE, m->tgt, H, NULL, m->tgt,
             H);
-        lnorm(m, nq, H, m->tgt, dl->n1w, dl->n1b, DEC_EPS, FT_NN_ACT_NONE, m->tgt);
-        /* deformable cross-attention into the projector map */
-        be->ops->add(be, nq * H, m->tgt, m->qpos, m->qk_in);
-        lin(m, HW, H, H, m->mem, H, dl->val_w, dl->val_b, FT_NN_ACT_NONE, NULL, 0, NULL, m->value,
-            H);
-        lin(m, nq, 3 * nsamp, H, m->qk_in, H, dl->off_w, dl->off_b, FT_NN_ACT_NONE, NULL, 0, NULL,
+        lnorm(m, R, H, m->tgt, dl->n1w, dl->n1b, DEC_EPS, FT_NN_ACT_NONE, m->tgt);
+        /* deformable cross-attention into each frame's projector map */
+        be->ops->add(be, R * H, m->tgt, m->qpos, m->qk_in);
+        lin(m, B * M, H, H, m->mem, H, dl->val_w, dl->val_b, FT_NN_ACT_NONE, NULL, 0, NULL,
+            m->value, H);
+        lin(m, R, 3 * nsamp, H, m->qk_in, H, dl->off_w, dl->off_b, FT_NN_ACT_NONE, NULL, 0, NULL,
             m->offlog, 3 * nsamp);
-        ft_nn_msda_args ms = {.nq = nq,
-                              .heads = a->ca_heads,
-                              .dh = H / a->ca_heads,
-                              .levels = a->levels,
-                              .points = a->dec_points,
-                              .value = m->value,
-                              .ref = m->refs,
-                              .offsets = m->offlog,
-                              .ldoff = 3 * nsamp,
-                              .logits = m->offlog + 2 * nsamp,
-                              .ldlog = 3 * nsamp,
-                              .out = m->att,
-                              .ldo = H};
-        for (int lv = 0; lv < a->levels; lv++) {
-            ms.level_hw[2 * lv] = ms.level_hw[2 * lv + 1] = m->lv[lv].g;
-            ms.level_start[lv] = m->lv[lv].start;
+        for (int b = 0; b < B; b++) {
+            size_t q0 = (size_t)b * nq;
+            ft_nn_msda_args ms = {.nq = nq,
+                                  .heads = a->ca_heads,
+                                  .dh = H / a->ca_heads,
+                                  .levels = a->levels,
+                                  .points = a->dec_points,
+                                  .value = m->value + (size_t)b * M * H,
+                                  .ref = m->refs + q0 * 4,
+                                  .offsets = m->offlog + q0 * 3 * nsamp,
+                                  .ldoff = 3 * nsamp,
+                                  .logits = m->offlog + q0 * 3 * nsamp + 2 * nsamp,
+                                  .ldlog = 3 * nsamp,
+                                  .out = m->att + q0 * H,
+                                  .ldo = H};
+            for (int lv = 0; lv < a->levels; lv++) {
+                ms.level_hw[2 * lv] = ms.level_hw[2 * lv + 1] = m->lv[lv].g;
+                ms.level_start[lv] = m->lv[lv].start;
+            }
+            be->ops->msda(be, &ms);
         }
-        be->ops->msda(be, &ms);
-        lin(m, nq, H, H, m->att, H, dl->op_w, dl->op_b, FT_NN_ACT_NONE, m->tgt, H, NULL, m->tgt, H);
-        lnorm(m, nq, H, m->tgt, dl->n2w, dl->n2b, DEC_EPS, FT_NN_ACT_NONE, m->tgt);
-        lin(m, nq, a->ffn, H, m->tgt, H, dl->l1_w, dl->l1_b, FT_NN_ACT_RELU, NULL, 0, NULL, m->ffn,
+        lin(m, R, H, H, m->att, H, dl->op_w, dl->op_b, FT_NN_ACT_NONE, m->tgt, H, NULL, m->tgt, H);
+        lnorm(m, R, H, m->tgt, dl->n2w, dl->n2b, DEC_EPS, FT_NN_ACT_NONE, m->tgt);
+        lin(m, R, a->ffn, H, m->tgt, H, dl->l1_w, dl->l1_b, FT_NN_ACT_RELU, NULL, 0, NULL, m->ffn,
             a->ffn);
-        lin(m, nq, H, a->ffn, m->ffn, a->ffn, dl->l2_w, dl->l2_b, FT_NN_ACT_NONE, m->tgt, H, NULL,
+        lin(m, R, H, a->ffn, m->ffn, a->ffn, dl->l2_w, dl->l2_b, FT_NN_ACT_NONE, m->tgt, H, NULL,
             m->tgt, H);
-        lnorm(m, nq, H, m->tgt, dl->n3w, dl->n3b, DEC_EPS, FT_NN_ACT_NONE, m->tgt);
-        lnorm(m, nq, H, m->tgt, m->dec_ln_w, m->dec_ln_b, DEC_EPS, FT_NN_ACT_NONE,
-              m->hs + (size_t)l * nq * H);
+        lnorm(m, R, H, m->tgt, dl->n3w, dl->n3b, DEC_EPS, FT_NN_ACT_NONE, m->tgt);
+        lnorm(m, R, H, m->tgt, m->dec_ln_w, m->dec_ln_b, DEC_EPS, FT_NN_ACT_NONE,
+              m->hs + (size_t)l * R * H);
     }
-    tap_rows(m, "decoder_hs", m->hs, a->dec_layers * nq, H, H);
-    const float *last = m->hs + (size_t)(a->dec_layers - 1) * nq * H;
-    lin(m, nq, C, H, last, H, m->cls_w, m->cls_b, FT_NN_ACT_NONE, NULL, 0, NULL, m->logits, C);
-    mlp3_run(m, &m->box, nq, H, last, m->d);
-    be->ops->box_refine(be, nq, m->d, 4, m->refs, NULL, m->boxes);
+    tap_hs(m);
+    const float *last = m->hs + (size_t)(a->dec_layers - 1) * R * H;
+    lin(m, R, C, H, last, H, m->cls_w, m->cls_b, FT_NN_ACT_NONE, NULL, 0, NULL, m->logits, C);
+    mlp3_run(m, &m->box, R, H, last, m->d);
+    be->ops->box_refine(be, R, m->d, 4, m->refs, NULL, m->boxes);
     tap_rows(m, "pred_logits", m->logits, nq, C, C);
     tap_rows(m, "pred_boxes", m->boxes, nq, 4, 4);
 }
@@ -859,24 +966,27 @@ static void forward_decoder(ft_rfdetr *m)
 static void record(ft_nn_backend *be, void *user)
 {
     (void)be;
-    ft_rfdetr *m = user;
+    const rfdetr_plan *plan = user;
+    ft_rfdetr *m = plan->m;
+    m->nb = plan->batch;
     m->macs = 0;
     forward_backbone(m);
     forward_projector(m);
     forward_two_stage(m);
     forward_decoder(m);
+    m->flops_frame = 2.0 * m->macs / plan->batch;
 }
 
 ft_status ft_rfdetr_forward(ft_rfdetr *m)
 {
     ft_nn_backend *be = m->be;
     const ft_rfdetr_arch *a = &m->a;
-    ft_status st = be->ops->run(be, record, m, m->tap_fn ? FT_NN_RUN_EAGER : 0);
+    size_t rows = (size_t)m->nb * a->num_queries;
+    ft_status st = be->ops->run(be, record, &m->plans[m->nb - 1], m->tap_fn ? FT_NN_RUN_EAGER : 0);
     if (!st)
-        st = be->ops->download(be, m->h_logits, m->logits,
-                               sizeof(float) * a->num_queries * a->num_classes);
+        st = be->ops->download(be, m->h_logits, m->logits, sizeof(float) * rows * a->num_classes);
     if (!st)
-        st = be->ops->download(be, m->h_boxes, m->boxes, sizeof(float) * a->num_queries * 4);
+        st = be->ops->download(be, m->h_boxes, m->boxes, sizeof(float) * rows * 4);
     if (st)
         FT_LOGE("rfdetr", "forward pass failed on %s: %s", be->ops->name, ft_status_str(st));
     return st;
@@ -1006,12 +1116,23 @@ static ft_status create_on(const ft_rfdetr_params *p, ft_rfdetr **out)
         goto out;
     if ((st = plan_check(m, p, p->model_path)))
         goto out;
+    if (p->max_batch < 0 || p->max_batch > FT_RFDETR_MAX_BATCH) {
+        FT_LOGE("rfdetr", "%s: max batch %d is outside 1..%d", p->model_path, p->max_batch,
+                FT_RFDETR_MAX_BATCH);
+        st = FT_ERR_CONFIG;
+        goto out;
+    }
+    m->max_batch = p->max_batch > 0 ? p->max_batch : 1;
+    m->nb = 1;
     if ((st = load_class_names(m, w)))
         goto out;
     const ft_rfdetr_arch *a = &m->a;
     m->vit = calloc((size_t)a->vit_layers, sizeof(*m->vit));
     m->dec = calloc((size_t)a->dec_layers, sizeof(*m->dec));
-    bool ok = m->vit && m->dec;
+    m->plans = calloc((size_t)m->max_batch, sizeof(*m->plans));
+    bool ok = m->vit && m->dec && m->plans;
+    for (int b = 0; ok && b < m->max_batch; b++)
+        m->plans[b] = (rfdetr_plan){m, b + 1};
     for (int l = 0; l < a->levels; l++) {
         m->lv[l].bott = calloc((size_t)a->proj_blocks * 2, sizeof(*m->lv[l].bott));
         ok = ok && m->lv[l].bott;
@@ -1060,9 +1181,9 @@ static ft_status create_on(const ft_rfdetr_params *p, ft_rfdetr **out)
     if ((st = L.st))
         goto out;
 
-    size_t nqc = (size_t)a->num_queries * a->num_classes;
-    m->h_logits = malloc(nqc * sizeof(float));
-    m->h_boxes = malloc((size_t)a->num_queries * 4 * sizeof(float));
+    size_t nq = (size_t)m->max_batch * a->num_queries;
+    m->h_logits = malloc(nq * a->num_classes * sizeof(float));
+    m->h_boxes = malloc(nq * 4 * sizeof(float));
     m->h_in = malloc(sizeof(float) * 3 * (size_t)m->size * m->size);
     m->sel_idx = malloc(sizeof(int32_t) * a->num_select);
     m->sel_val = malloc(sizeof(float) * a->num_select);
@@ -1072,9 +1193,9 @@ static ft_status create_on(const ft_rfdetr_params *p, ft_rfdetr **out)
     }
     FT_LOGI("rfdetr",
             "%s: RF-DETR %s, %dx%d input, ViT %d/%d layers, %d classes, %d queries, "
-            "backend %s",
+            "up to %d frames per pass, backend %s",
             p->model_path, a->size, m->size, m->size, a->vit_dim, a->vit_layers, a->num_classes,
-            a->num_queries, m->be->ops->name);
+            a->num_queries, m->max_batch, m->be->ops->name);
     ft_nn_weights_destroy(&w); /* everything was converted and uploaded */
     for (int i = 0; i < p->warmup_iterations; i++) {
         memset(m->h_in, 0, sizeof(float) * 3 * (size_t)m->size * m->size);
@@ -1100,6 +1221,7 @@ void ft_rfdetr_destroy(ft_rfdetr **pm)
         m->be->ops->free(m->be, m->imem);
         ft_nn_backend_destroy(&m->be);
     }
+    free(m->plans);
     free(m->vit);
     free(m->dec);
     for (int l = 0; l < FT_RFDETR_MAX_LEVELS; l++)
@@ -1131,7 +1253,12 @@ int ft_rfdetr_input_size(const ft_rfdetr *m)
 
 double ft_rfdetr_flops(const ft_rfdetr *m)
 {
-    return 2.0 * m->macs;
+    return m->flops_frame;
+}
+
+int ft_rfdetr_batch(const ft_rfdetr *m)
+{
+    return m->nb;
 }
 
 void ft_rfdetr_set_tap(ft_rfdetr *m, ft_rfdetr_tap_fn fn, void *user)
@@ -1161,6 +1288,16 @@ void ft_rfdetr_set_tap(ft_rfdetr *m, ft_rfdetr_tap_fn fn, void *user)
 
 ft_status ft_rfdetr_set_input(ft_rfdetr *m, const float *chw)
 {
-    m->be->ops->upload(m->be, m->img, chw, sizeof(float) * 3 * (size_t)m->size * m->size);
+    return ft_rfdetr_set_input_batch(m, chw, 1);
+}
+
+ft_status ft_rfdetr_set_input_batch(ft_rfdetr *m, const float *chw, int n)
+{
+    if (n < 1 || n > m->max_batch) {
+        FT_LOGE("rfdetr", "batch of %d frames: the model was planned for 1..%d", n, m->max_batch);
+        return FT_ERR_INVALID;
+    }
+    m->be->ops->upload(m->be, m->img, chw, sizeof(float) * 3 * (size_t)n * m->size * m->size);
+    m->nb = n;
     return FT_OK;
 }

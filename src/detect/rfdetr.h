@@ -54,13 +54,19 @@ typedef struct ft_rfdetr_params {
     int imgsz;              /* square input size; 0 = the model's resolution */
     const char *device;     /* "cpu" (default), "cuda", "cuda:N" (borrowed) */
     int threads;            /* 0 = FT_THREADS, OMP_NUM_THREADS, or all cores */
-    int warmup_iterations;  /* forward passes run at load */
+    int warmup_iterations;  /* forward passes run at load (batch 1) */
+    /* Frames per forward pass the buffers are planned for, 1..FT_RFDETR_MAX_BATCH
+     * (0 = 1). Memory for activations grows linearly with it. */
+    int max_batch;
 } ft_rfdetr_params;
+
+#define FT_RFDETR_MAX_BATCH 256
 
 /* Load the model and plan every buffer for imgsz. *out is returned-owned.
  * FT_ERR_MODEL (exit 2): unreadable/foreign file, unsupported or inconsistent
  * architecture, a tensor whose shape does not match the args. FT_ERR_CONFIG
- * (exit 1): imgsz not a multiple of patch x windows, unknown size or device.
+ * (exit 1): imgsz not a multiple of patch x windows, unknown size or device,
+ * max_batch out of range.
  * FT_ERR_GPU: CUDA asked for but unusable. */
 FT_NODISCARD ft_status ft_rfdetr_create(const ft_rfdetr_params *params, ft_rfdetr **out);
 
@@ -76,24 +82,36 @@ int ft_rfdetr_ball_class_auto(const ft_rfdetr *m);
 /* Class name for a label from the checkpoint's args.class_names (borrowed), or
  * NULL when the checkpoint has none for it. */
 const char *ft_rfdetr_class_name(const ft_rfdetr *m, int label);
-/* Analytic multiply-add count of one forward pass x 2 (FLOPs). */
+/* Analytic multiply-add count of one forward pass x 2 (FLOPs), per frame. */
 double ft_rfdetr_flops(const ft_rfdetr *m);
 
 /* Debug taps: called during forward passes with each named intermediate
- * (names and layouts in docs/rfdetr.md), in host memory borrowed for the call.
- * Setting a tap makes the backend run eagerly. fn NULL removes it. */
+ * (names and layouts in docs/rfdetr.md; of image 0 when a batch has several),
+ * in host memory borrowed for the call. Setting a tap makes the backend run
+ * eagerly. fn NULL removes it. */
 typedef void (*ft_rfdetr_tap_fn)(void *user, const char *name, const float *data, int ndim,
                                  const int64_t *shape);
 void ft_rfdetr_set_tap(ft_rfdetr *m, ft_rfdetr_tap_fn fn, void *user);
 
 /* Normalise a frame (borrowed; YUV420P, NV12, RGB24 or GRAY8) into the model
  * input: RGB, /255, mean/std, resized to the input size with the antialiased
- * bilinear filter of torchvision. */
+ * bilinear filter of torchvision. Sets a batch of one frame. */
 FT_NODISCARD ft_status ft_rfdetr_preprocess(ft_rfdetr *m, const ft_image *frame);
+/* The same for n frames (array and frames borrowed), 1 <= n <= max_batch:
+ * frame b becomes image b of the next forward pass. FT_ERR_INVALID for a bad
+ * count or frame. */
+FT_NODISCARD ft_status ft_rfdetr_preprocess_batch(ft_rfdetr *m, const ft_image *const *frames,
+                                                  int n);
 /* Set the model input directly: 3 x size x size floats, already normalised
- * (borrowed, copied). */
+ * (borrowed, copied). Sets a batch of one image. */
 FT_NODISCARD ft_status ft_rfdetr_set_input(ft_rfdetr *m, const float *chw);
-/* Run one forward pass on the current input. */
+/* n images back to back (image b at chw + b x 3 x size x size; borrowed,
+ * copied), 1 <= n <= max_batch; FT_ERR_INVALID otherwise. */
+FT_NODISCARD ft_status ft_rfdetr_set_input_batch(ft_rfdetr *m, const float *chw, int n);
+/* Frames in the current batch (set by the last preprocess / set_input). */
+int ft_rfdetr_batch(const ft_rfdetr *m);
+/* Run one forward pass over the current batch (one plan, and on CUDA one
+ * graph, per batch count). */
 FT_NODISCARD ft_status ft_rfdetr_forward(ft_rfdetr *m);
 
 /* One post-processed detection, as the official PostProcess returns it. */
@@ -107,9 +125,13 @@ typedef struct ft_rfdetr_det {
 /* Official post-processing of the last forward pass for an original frame of
  * width x height: sigmoid, top-num_select over queries x classes (sorted by
  * score), cxcywh -> xyxy in pixels. Writes min(cap, num_select) entries with
- * score >= threshold to out and their count to *n. */
+ * score >= threshold to out and their count to *n. Image 0 of the batch. */
 void ft_rfdetr_postprocess(ft_rfdetr *m, int width, int height, float threshold, ft_rfdetr_det *out,
                            int cap, int *n);
+/* The same for image `image` of the last batch (0 <= image < batch; *n = 0
+ * otherwise). */
+void ft_rfdetr_postprocess_image(ft_rfdetr *m, int image, int width, int height, float threshold,
+                                 ft_rfdetr_det *out, int cap, int *n);
 
 /* Greedy NMS in place over dets[0..*n) sorted by score: drops a detection
  * whose IoU with a kept one of the same label exceeds iou. */

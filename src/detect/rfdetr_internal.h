@@ -33,7 +33,7 @@ typedef struct mlp3 {
 typedef struct proj_level {
     int scale; /* +1: 2x up (P3, transposed conv), 0: P4, -1: 2x down (P5, 3x3 stride 2) */
     int g, hw; /* map side and g * g tokens */
-    int start; /* first row of this level in the transformer memory */
+    int start; /* first row of this level in one image's transformer memory */
     int cin;   /* C2f input channels (taps concatenated after resampling) */
     const float *up_w[FT_RFDETR_MAX_TAPS], *up_b[FT_RFDETR_MAX_TAPS]; /* P3 */
     conv_ln down[FT_RFDETR_MAX_TAPS];                                 /* P5 (ReLU) */
@@ -42,14 +42,24 @@ typedef struct proj_level {
     float *cat; /* C2f input, hw x cin (P4: the taps concat itself) */
 } proj_level;
 
+/* One forward-pass plan per batch count: the `user` pointer of the backend's
+ * run, so the CUDA backend keeps one graph per batch count. */
+typedef struct rfdetr_plan {
+    struct ft_rfdetr *m;
+    int batch;
+} rfdetr_plan;
+
 struct ft_rfdetr {
     ft_rfdetr_arch a;
-    int size;       /* input side */
-    int gw, hw;     /* patch grid side, gw * gw tokens */
-    int nwin, wtok; /* windows and tokens per window (1 + patches) */
-    int tokens;     /* nwin * wtok */
-    int c;          /* projector hidden channels (hidden / 2) */
-    int k;          /* two-stage selections: num_queries */
+    int max_batch;      /* frames the buffers are planned for */
+    int nb;             /* frames in the current batch */
+    rfdetr_plan *plans; /* max_batch entries, plans[b - 1] for b frames */
+    int size;           /* input side */
+    int gw, hw;         /* patch grid side, gw * gw tokens */
+    int nwin, wtok;     /* windows and tokens per window (1 + patches) */
+    int tokens;         /* nwin * wtok */
+    int c;              /* projector hidden channels (hidden / 2) */
+    int k;              /* two-stage selections: num_queries */
     proj_level lv[FT_RFDETR_MAX_LEVELS];
     int hw_all;  /* memory rows: tokens of all levels */
     bool masked; /* some proposals invalid: the encoder memory is masked */
@@ -67,22 +77,25 @@ struct ft_rfdetr {
 
     /* activations */
     float *img, *col, *emb, *x, *ln, *qkv, *ao, *hmlp, *cat, *pcat, *psrc, *pt, *mem, *memm;
-    float *up; /* P3: transposed-conv output before the pixel shuffle */
+    float *pmem; /* several levels and frames: projector output, level-major */
+    float *up;   /* P3: transposed-conv output before the pixel shuffle */
     float *eo, *el, *mx, *tkv, *tm, *tlog, *ma, *mb, *d, *ts, *refs, *sine, *qpos, *tgt;
     float *qk_in, *qk, *v, *att, *value, *offlog, *ffn, *hs, *logits, *boxes;
-    int32_t *widx, *tidx, *iota, *midx, *tki, *upidx;
+    int32_t *widx, *tidx, *iota, *qidx, *midx, *tki, *upidx;
+    int32_t *lidx; /* several levels: image-major memory row <- level-major row */
 
     /* host side */
     float *h_logits, *h_boxes;
     float *h_tmp; /* preprocessing: RGB planes of the frame, then the resize pass */
     size_t h_tmp_cap;
-    float *h_in; /* 3 x size x size */
+    float *h_in; /* 3 x size x size (one frame) */
     ft_rfdetr_tap_fn tap_fn;
     void *tap_user;
     float *h_tap;
     int32_t *h_tapi;
-    double macs;
-    int32_t *sel_idx; /* post-processing selection (num_select) */
+    double macs;        /* multiply-adds recorded in the current pass */
+    double flops_frame; /* 2 x macs per frame of the last recorded pass */
+    int32_t *sel_idx;   /* post-processing selection (num_select) */
     float *sel_val;
     char **class_names;
     int n_class_names;

@@ -135,7 +135,8 @@ static void pixel_rgb(const ft_image *f, int x, int y, uint8_t rgb[3])
     rgb[2] = clamp_u8(yy + 2.017232f * (U - 128));
 }
 
-ft_status ft_rfdetr_preprocess(ft_rfdetr *m, const ft_image *f)
+/* Frame f (borrowed) into the model input at dst (backend memory). */
+static ft_status preprocess_one(ft_rfdetr *m, const ft_image *f, float *dst)
 {
     if (!f || f->width <= 0 || f->height <= 0 || !f->data[0] || f->format > FT_PIX_GRAY8) {
         FT_LOGE("rfdetr", "preprocess: empty or unsupported frame");
@@ -144,7 +145,7 @@ ft_status ft_rfdetr_preprocess(ft_rfdetr *m, const ft_image *f)
     int W = f->width, H = f->height, S = m->size;
     if (m->be->ops->image_to_tensor && (f->format == FT_PIX_YUV420P || f->format == FT_PIX_NV12)) {
         /* the backend converts on its device after one upload of the 8-bit planes */
-        m->be->ops->image_to_tensor(m->be, f, S, S, MEAN, STD, m->img);
+        m->be->ops->image_to_tensor(m->be, f, S, S, MEAN, STD, dst);
         return FT_OK;
     }
     size_t need = 3 * (size_t)W * H + 3 * (size_t)H * S;
@@ -172,26 +173,60 @@ ft_status ft_rfdetr_preprocess(ft_rfdetr *m, const ft_image *f)
         memcpy(m->h_in, planes, sizeof(float) * 3 * (size_t)S * S);
     else
         rfdetr_resample(planes, 3, H, W, m->h_in, S, S, tmp, 0);
-    return ft_rfdetr_set_input(m, m->h_in);
+    /* the upload copies h_in before returning, so the next frame may reuse it */
+    m->be->ops->upload(m->be, dst, m->h_in, sizeof(float) * 3 * (size_t)S * S);
+    return FT_OK;
+}
+
+ft_status ft_rfdetr_preprocess(ft_rfdetr *m, const ft_image *f)
+{
+    return ft_rfdetr_preprocess_batch(m, &f, 1);
+}
+
+ft_status ft_rfdetr_preprocess_batch(ft_rfdetr *m, const ft_image *const *frames, int n)
+{
+    if (!frames || n < 1 || n > m->max_batch) {
+        FT_LOGE("rfdetr", "preprocess: batch of %d frames, the model was planned for 1..%d", n,
+                m->max_batch);
+        return FT_ERR_INVALID;
+    }
+    size_t per = 3 * (size_t)m->size * m->size;
+    for (int b = 0; b < n; b++) {
+        ft_status st = preprocess_one(m, frames[b], m->img + (size_t)b * per);
+        if (st)
+            return st;
+    }
+    m->nb = n;
+    return FT_OK;
 }
 
 void ft_rfdetr_postprocess(ft_rfdetr *m, int width, int height, float threshold, ft_rfdetr_det *out,
                            int cap, int *n)
+{
+    ft_rfdetr_postprocess_image(m, 0, width, height, threshold, out, cap, n);
+}
+
+void ft_rfdetr_postprocess_image(ft_rfdetr *m, int image, int width, int height, float threshold,
+                                 ft_rfdetr_det *out, int cap, int *n)
 {
     const ft_rfdetr_arch *a = &m->a;
     int total = a->num_queries * a->num_classes;
     int k = a->num_select < total ? a->num_select : total;
     int32_t *idx = m->sel_idx;
     float *val = m->sel_val;
+    *n = 0;
+    if (image < 0 || image >= m->nb)
+        return;
+    const float *boxes = m->h_boxes + (size_t)image * a->num_queries * 4;
     /* top-k on logits (sigmoid is monotonic) */
-    ft_nn_host_topk(total, k, m->h_logits, idx, val);
+    ft_nn_host_topk(total, k, m->h_logits + (size_t)image * total, idx, val);
     int cnt = 0;
     for (int i = 0; i < k && cnt < cap; i++) {
         float score = 1.0f / (1.0f + expf(-val[i]));
         if (score < threshold)
             break; /* sorted: the rest are lower */
         int q = idx[i] / a->num_classes;
-        const float *b = m->h_boxes + (size_t)q * 4;
+        const float *b = boxes + (size_t)q * 4;
         float w = b[2] > 0.0f ? b[2] : 0.0f, h = b[3] > 0.0f ? b[3] : 0.0f;
         ft_rfdetr_det *d = &out[cnt++];
         d->score = score;

@@ -281,11 +281,24 @@ static size_t dev_free(ft_nn_cuda *c, void *ptr)
     return bytes;
 }
 
+/* Captured graphs hold the scratch buffers' addresses: when one grows (an
+ * eager first pass of a larger batch), every graph is stale. The entries
+ * stay, so each recorder is captured again on its next run. */
+static void graphs_invalidate(ft_nn_cuda *c)
+{
+    for (int i = 0; i < c->ngraphs; i++)
+        if (c->graphs[i].exec) {
+            cudaGraphExecDestroy(c->graphs[i].exec);
+            c->graphs[i].exec = NULL;
+        }
+}
+
 /* Grow a scratch buffer. Growing is impossible while a graph is being
  * captured: the capture is then marked broken and redone after an eager run. */
 static cudaError_t scratch_grow(ft_nn_cuda *c, void **buf, size_t *cap, size_t bytes)
 {
     dev_free(c, *buf);
+    graphs_invalidate(c);
     *buf = NULL;
     *cap = 0;
     cudaError_t e = dev_malloc(c, buf, bytes);
