@@ -14,14 +14,32 @@
 
 /* How long without input frames counts as an input outage (stats.stalled). */
 #define STALL_S 0.5
+/* Time constant of the smoothed buffer delay: long enough to average out
+ * frame jitter, short enough to follow a clock drift of a few per cent. */
+#define SMOOTH_S 1.0
+/* The output clock's phase is slewed by at most this share of a period per
+ * frame (1 % of the rate: far below what a player or an ingest notices). */
+#define SLEW 0.01
 
 struct ft_live_output {
     ft_live_output_params p;
     ft_writer *w;
     int64_t period_ns;
-    int64_t t0_ns;  /* wall time of slot 0; 0 = no frame yet */
-    int64_t n;      /* next slot */
-    AVFrame *last;  /* copy of the last real frame */
+    int64_t delay_ns;       /* jitter buffer: a frame's slot is due this long after its arrival */
+    int64_t late_limit_ns;  /* a frame later than this re-anchors instead of being dropped */
+    int64_t early_limit_ns; /* a frame due further ahead than this re-anchors */
+    double band_ns;         /* smoothed delay within delay_ns +- this: no drop/repeat correction */
+    double deadzone_ns;     /* ... within +- this: no slewing */
+    bool anchored;          /* a frame has set the mapping (t0_ns, offset_s) */
+    int64_t t0_ns;          /* wall time of slot 0 (slewed) */
+    int64_t n;              /* next slot to send */
+    double offset_s;        /* output time - input time: frames and audio */
+    double smooth_ns;       /* smoothed delay from arrival to slot */
+    bool late_before;       /* the previous frame came after its slot */
+    AVFrame **ring;         /* buffered frames, one per slot, slots increasing */
+    int64_t *ring_slot;
+    int cap, head, count;
+    AVFrame *last;  /* the last real frame sent (swapped out of the ring) */
     AVFrame *slate; /* made from `last` when a stall passes slate_after_s */
     bool have_last, slate_ready;
     int64_t stall_since_ns;     /* slot time of the first repeat of this stall; 0 = none */
@@ -30,8 +48,6 @@ struct ft_live_output {
     int64_t retry_ns;           /* when to try reopening */
     AVCodecParameters *apar;    /* copy of the input's audio parameters; NULL = no audio */
     ft_writer_audio_copy audio; /* what p.writer.audio points to */
-    bool anchored;              /* offset_s set by a frame */
-    double offset_s;            /* output time - input time, for audio */
     int64_t audio_end;          /* end of the last audio packet written (audio tb) */
     pthread_mutex_t mu;         /* guards stats */
     ft_live_output_stats stats;
@@ -51,7 +67,7 @@ static ft_status alloc_like(AVFrame **f, int w, int h)
 ft_status ft_live_output_create(const ft_live_output_params *p, ft_live_output **out)
 {
     *out = NULL;
-    if (!(p->fps > 0) || p->fps > 240)
+    if (!(p->fps > 0) || p->fps > 240 || !(p->jitter_buffer_s >= 0) || p->jitter_buffer_s > 1)
         return FT_ERR_CONFIG;
     ft_live_output *lo = calloc(1, sizeof *lo);
     if (!lo)
@@ -63,6 +79,16 @@ ft_status ft_live_output_create(const ft_live_output_params *p, ft_live_output *
     if (lo->p.slate_after_s <= 0)
         lo->p.slate_after_s = 1.0;
     lo->period_ns = llrint(1e9 / p->fps);
+    lo->delay_ns = llrint(p->jitter_buffer_s * 1e9);
+    /* Twice the buffer (at least two periods) either way tells a stall, a
+     * reconnect or a timestamp jump from jitter. */
+    lo->late_limit_ns = lo->delay_ns > 2 * lo->period_ns ? lo->delay_ns : 2 * lo->period_ns;
+    lo->early_limit_ns = lo->delay_ns + lo->late_limit_ns;
+    lo->band_ns = fmax((double)lo->period_ns, (double)lo->delay_ns / 2);
+    lo->deadzone_ns = (double)lo->period_ns / 4;
+    /* One frame per slot up to early_limit ahead, the slot being sent and
+     * rounding: the buffer never needs more. */
+    lo->cap = (int)(lo->early_limit_ns / lo->period_ns) + 3;
     lo->audio_end = INT64_MIN;
     ft_status st = FT_OK;
     const ft_writer_audio_copy *a = p->writer.audio;
@@ -76,6 +102,12 @@ ft_status ft_live_output_create(const ft_live_output_params *p, ft_live_output *
         lo->audio = (ft_writer_audio_copy){lo->apar, a->tb_num, a->tb_den};
         lo->p.writer.audio = &lo->audio;
     }
+    lo->ring = calloc((size_t)lo->cap, sizeof *lo->ring);
+    lo->ring_slot = calloc((size_t)lo->cap, sizeof *lo->ring_slot);
+    if (!lo->ring || !lo->ring_slot)
+        st = FT_ERR_NOMEM;
+    for (int i = 0; i < lo->cap && !st; i++)
+        st = alloc_like(&lo->ring[i], p->writer.width, p->writer.height);
     if (!st)
         st = alloc_like(&lo->last, p->writer.width, p->writer.height);
     if (!st)
@@ -93,8 +125,7 @@ ft_status ft_live_output_create(const ft_live_output_params *p, ft_live_output *
 
 int64_t ft_live_output_deadline_ns(const ft_live_output *lo)
 {
-    /* A frame one full period late counts as missing. */
-    return lo->t0_ns ? lo->t0_ns + (lo->n + 1) * lo->period_ns : INT64_MAX;
+    return lo->anchored ? lo->t0_ns + lo->n * lo->period_ns : INT64_MAX;
 }
 
 /* Darkened last frame with a grey picture and the word in the middle. */
@@ -197,41 +228,190 @@ static ft_status emit(ft_live_output *lo, const AVFrame *f, int64_t now)
     return FT_OK;
 }
 
-ft_status ft_live_output_frame(ft_live_output *lo, const AVFrame *f, double in_s, int64_t now,
-                               bool *sent)
+static void count_drop(ft_live_output *lo, bool late)
 {
-    *sent = false;
-    if (!lo->t0_ns)
-        lo->t0_ns = now;
-    int64_t slot = lo->t0_ns + lo->n * lo->period_ns;
-    if (now < slot - lo->period_ns / 2) {
-        pthread_mutex_lock(&lo->mu);
+    pthread_mutex_lock(&lo->mu);
+    if (late)
+        lo->stats.frames_late++;
+    else
         lo->stats.frames_early++;
+    pthread_mutex_unlock(&lo->mu);
+}
+
+/* Time (ns, may be negative) from now until output time out_s is due. */
+static double lead_ns(const ft_live_output *lo, double out_s, int64_t now)
+{
+    return (double)(lo->t0_ns - now) + out_s * 1e9;
+}
+
+static void set_smooth(ft_live_output *lo, double ns)
+{
+    lo->smooth_ns = ns;
+    pthread_mutex_lock(&lo->mu);
+    lo->stats.buffer_s = ns / 1e9;
+    pthread_mutex_unlock(&lo->mu);
+}
+
+/* Maps input time in_s onto the slot due one buffer delay from now and
+ * returns that slot. For the first frame, and for a frame the buffer cannot
+ * place (after a stall or a reconnect, or a timestamp jump): the frames
+ * buffered before it keep their slots, so a jump costs no drop. */
+static int64_t anchor(ft_live_output *lo, double in_s, int64_t now)
+{
+    if (!lo->anchored) {
+        lo->t0_ns = now + lo->delay_ns;
+        lo->anchored = true;
+    } else {
+        pthread_mutex_lock(&lo->mu);
+        lo->stats.reanchors++;
         pthread_mutex_unlock(&lo->mu);
-        return FT_OK;
     }
-    if (av_frame_copy(lo->last, f) < 0)
-        return FT_ERR_INVALID; /* not the output size: a pipeline bug */
-    lo->have_last = true;
-    if (lo->stall_since_ns) {
+    int64_t k = llround((double)(now + lo->delay_ns - lo->t0_ns) / 1e9 * lo->p.fps);
+    if (k < lo->n)
+        k = lo->n;
+    /* Buffered frames due after it are older pictures: a burst the buffer
+     * cannot hold within its delay. */
+    while (lo->count && lo->ring_slot[(lo->head + lo->count - 1) % lo->cap] >= k) {
+        lo->count--;
+        count_drop(lo, false);
+    }
+    double off = (double)k / lo->p.fps - in_s;
+    FT_LOGD("pipeline", "input time %.3f s mapped to output slot %lld (offset %.3f s -> %.3f s)",
+            in_s, (long long)k, lo->offset_s, off);
+    lo->offset_s = off;
+    lo->late_before = false;
+    set_smooth(lo, lead_ns(lo, (double)k / lo->p.fps, now));
+    return k;
+}
+
+/* Follows the input's clock with one frame's delay `lead` (arrival to due
+ * time): the smoothed delay is held near the buffer delay by slewing the
+ * output clock's phase a little per frame (a drift of up to SLEW vanishes
+ * there); beyond the band, the mapping moves by a whole slot: the next
+ * frame displaces the last buffered one (too much delay) or leaves a slot
+ * to repeat (too little). */
+static void follow(ft_live_output *lo, double lead)
+{
+    double s = lo->smooth_ns + (lead - lo->smooth_ns) / (SMOOTH_S * lo->p.fps);
+    double err = s - (double)lo->delay_ns;
+    if (fabs(err) > lo->band_ns) {
+        double dir = err > 0 ? -1 : 1;
+        lo->offset_s += dir / lo->p.fps;
+        s += dir * (double)lo->period_ns;
+        pthread_mutex_lock(&lo->mu);
+        lo->stats.corrections++;
+        pthread_mutex_unlock(&lo->mu);
+        FT_LOGD("pipeline", "clock drift: one frame %s (buffer %.1f ms)",
+                dir < 0 ? "dropped" : "repeated", (s - dir * (double)lo->period_ns) / 1e6);
+    } else if (fabs(err) > lo->deadzone_ns) {
+        int64_t step = llround(copysign(fmin(fabs(err), SLEW * (double)lo->period_ns), err));
+        lo->t0_ns -= step;
+        s -= (double)step;
+    }
+    set_smooth(lo, s);
+}
+
+/* Sends slot n: its buffered frame, else the last frame again (the buffer
+ * ran dry, or the input has no frame for this slot), then the slate. */
+static ft_status send_slot(ft_live_output *lo, int64_t now)
+{
+    if (lo->count && lo->ring_slot[lo->head] == lo->n) {
+        /* The ring frame becomes `last`; `last`'s storage goes back to the ring. */
+        AVFrame *t = lo->last;
+        lo->last = lo->ring[lo->head];
+        lo->ring[lo->head] = t;
+        lo->head = (lo->head + 1) % lo->cap;
+        lo->count--;
+        lo->have_last = true;
         lo->stall_since_ns = 0;
         lo->slate_ready = false;
+        return emit(lo, lo->last, now);
+    }
+    int64_t slot = lo->t0_ns + lo->n * lo->period_ns;
+    if (!lo->count && !lo->stall_since_ns)
+        lo->stall_since_ns = slot;
+    double stall_s = lo->stall_since_ns ? (double)(slot - lo->stall_since_ns) / 1e9 : 0;
+    /* A frame or two of jitter is repeated but is not an outage; nor is a
+     * slot skipped while frames are buffered. */
+    if (!lo->count && stall_s >= STALL_S && !lo->stats.stalled) {
+        pthread_mutex_lock(&lo->mu);
+        lo->stats.stalled = true;
+        pthread_mutex_unlock(&lo->mu);
+    }
+    bool slate = lo->stall_since_ns && stall_s >= lo->p.slate_after_s;
+    if (slate && !lo->slate_ready)
+        make_slate(lo);
+    pthread_mutex_lock(&lo->mu);
+    lo->stats.frames_repeated++;
+    lo->stats.frames_slate += slate;
+    pthread_mutex_unlock(&lo->mu);
+    return emit(lo, slate ? lo->slate : lo->last, now);
+}
+
+ft_status ft_live_output_tick(ft_live_output *lo, int64_t now)
+{
+    ft_status st = FT_OK;
+    while (!st && lo->anchored && now >= ft_live_output_deadline_ns(lo))
+        st = send_slot(lo, now);
+    return st;
+}
+
+/* Where frame in_s goes: its slot under the mapping, a re-anchored one, or
+ * -1 when it is dropped as late. */
+static int64_t place(ft_live_output *lo, double in_s, int64_t now)
+{
+    if (!lo->anchored)
+        return anchor(lo, in_s, now);
+    double lead = lead_ns(lo, in_s + lo->offset_s, now);
+    bool passed = llround((in_s + lo->offset_s) * lo->p.fps) < lo->n;
+    /* Two late frames in a row are a shift of the input, not jitter. */
+    if ((passed && (lead < (double)-lo->late_limit_ns || lo->late_before)) ||
+        lead > (double)lo->early_limit_ns)
+        return anchor(lo, in_s, now);
+    follow(lo, lead);
+    lo->late_before = passed;
+    if (passed) {
+        count_drop(lo, true);
+        return -1;
+    }
+    int64_t k = llround((in_s + lo->offset_s) * lo->p.fps);
+    return k < lo->n ? lo->n : k;
+}
+
+ft_status ft_live_output_frame(ft_live_output *lo, const AVFrame *f, double in_s, int64_t now)
+{
+    if (f->width != lo->last->width || f->height != lo->last->height ||
+        f->format != lo->last->format)
+        return FT_ERR_INVALID; /* not the output picture: a pipeline bug */
+    if (lo->stats.stalled) {
         pthread_mutex_lock(&lo->mu);
         lo->stats.stalled = false;
         pthread_mutex_unlock(&lo->mu);
     }
-    /* Re-anchored only beyond a period of drift: after a stall the output
-     * clock has run on while the input's stood still, but re-anchoring on
-     * every frame's jitter would cut or overlap the audio all the time. */
-    double off = (double)lo->n / lo->p.fps - in_s;
-    if (!lo->anchored || fabs(off - lo->offset_s) > 1.0 / lo->p.fps) {
-        if (lo->anchored)
-            FT_LOGD("pipeline", "audio re-anchored: offset %.3f s -> %.3f s", lo->offset_s, off);
-        lo->offset_s = off;
-        lo->anchored = true;
+    int64_t k = place(lo, in_s, now);
+    if (k >= 0) {
+        int newest = (lo->head + lo->count - 1) % lo->cap;
+        int i;
+        if (lo->count && k <= lo->ring_slot[newest]) {
+            /* Its slot is taken (input faster than the output, or a drift
+             * correction): the newer frame wins; one older than the newest
+             * buffered (timestamps going back) loses. */
+            count_drop(lo, false);
+            i = k == lo->ring_slot[newest] ? newest : -1;
+        } else {
+            if (lo->count == lo->cap) { /* never with steady input: keep the latency */
+                lo->head = (lo->head + 1) % lo->cap;
+                lo->count--;
+                count_drop(lo, false);
+            }
+            i = (lo->head + lo->count) % lo->cap;
+            lo->ring_slot[i] = k;
+            lo->count++;
+        }
+        if (i >= 0 && av_frame_copy(lo->ring[i], f) < 0)
+            return FT_ERR_INVALID;
     }
-    *sent = true;
-    return emit(lo, lo->last, now);
+    return ft_live_output_tick(lo, now);
 }
 
 static void count_audio(ft_live_output *lo, bool written)
@@ -274,33 +454,6 @@ ft_status ft_live_output_audio(ft_live_output *lo, AVPacket *pkt, int64_t now)
     return FT_OK;
 }
 
-ft_status ft_live_output_tick(ft_live_output *lo, int64_t now)
-{
-    while (lo->t0_ns && now >= ft_live_output_deadline_ns(lo)) {
-        int64_t slot = lo->t0_ns + lo->n * lo->period_ns;
-        if (!lo->stall_since_ns)
-            lo->stall_since_ns = slot;
-        double stall_s = (double)(slot - lo->stall_since_ns) / 1e9;
-        /* A frame or two of jitter is repeated but is not an outage. */
-        if (stall_s >= STALL_S && !lo->stats.stalled) {
-            pthread_mutex_lock(&lo->mu);
-            lo->stats.stalled = true;
-            pthread_mutex_unlock(&lo->mu);
-        }
-        bool slate = stall_s >= lo->p.slate_after_s;
-        if (slate && !lo->slate_ready)
-            make_slate(lo);
-        pthread_mutex_lock(&lo->mu);
-        lo->stats.frames_repeated++;
-        lo->stats.frames_slate += slate;
-        pthread_mutex_unlock(&lo->mu);
-        ft_status st = emit(lo, slate ? lo->slate : lo->last, now);
-        if (st)
-            return st;
-    }
-    return FT_OK;
-}
-
 void ft_live_output_set_bitrate(ft_live_output *lo, int64_t bitrate)
 {
     if (bitrate == lo->p.writer.bitrate)
@@ -322,12 +475,17 @@ void ft_live_output_stats_get(ft_live_output *lo, ft_live_output_stats *out)
 
 ft_status ft_live_output_close(ft_live_output *lo)
 {
+    ft_status st = FT_OK;
+    /* The buffered frames are the end of the input: send them on their
+     * slots now rather than lose them. */
+    while (!st && lo->count && lo->w)
+        st = send_slot(lo, lo->t0_ns + lo->n * lo->period_ns);
     if (lo->apar)
         FT_LOGI("pipeline", "%s: audio: %lld packets copied, %lld dropped", lo->p.writer.url,
                 (long long)lo->stats.audio_packets, (long long)lo->stats.audio_dropped);
-    ft_status st = lo->w ? ft_writer_close(lo->w) : FT_OK;
+    ft_status cs = lo->w ? ft_writer_close(lo->w) : FT_OK;
     ft_writer_destroy(&lo->w);
-    return st;
+    return st ? st : cs;
 }
 
 void ft_live_output_destroy(ft_live_output **plo)
@@ -336,6 +494,10 @@ void ft_live_output_destroy(ft_live_output **plo)
         return;
     ft_live_output *lo = *plo;
     ft_writer_destroy(&lo->w);
+    for (int i = 0; lo->ring && i < lo->cap; i++)
+        av_frame_free(&lo->ring[i]);
+    free(lo->ring);
+    free(lo->ring_slot);
     av_frame_free(&lo->last);
     av_frame_free(&lo->slate);
     avcodec_parameters_free(&lo->apar);

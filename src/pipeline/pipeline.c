@@ -649,8 +649,7 @@ static ft_status encode_one(ft_pipeline *pl, item *it)
         pl->enc_gen = it->gen;
     }
     int64_t t0 = now_ns();
-    bool sent = true;
-    ft_status st = pl->live ? ft_live_output_frame(pl->live, it->out, it->pts_s, t0, &sent)
+    ft_status st = pl->live ? ft_live_output_frame(pl->live, it->out, it->pts_s, t0)
                             : ft_writer_write_frame(pl->writer, it->out, it->pts_s);
     if (!st && pl->dbg_writer)
         st = ft_writer_write_frame(pl->dbg_writer, it->dbg, it->pts_s);
@@ -679,7 +678,6 @@ static ft_status encode_one(ft_pipeline *pl, item *it)
     pthread_mutex_lock(&pl->mu);
     pl->stage_total_ms[FT_STAGE_ENCODE] += (double)(t1 - t0) / 1e6;
     pl->stats.frames_out++;
-    pl->stats.frames_dropped += !sent; /* live: ahead of the output clock */
     pl->stats.detections += it->n_det;
     pthread_mutex_unlock(&pl->mu);
     if (pl->p.hooks.on_frame)
@@ -803,7 +801,8 @@ static ft_status open_writers(ft_pipeline *pl, const ft_reader_info *in)
         ft_live_output_params lp = {.writer = wp,
                                     .fps = p->target_fps > 0 ? p->target_fps : wp.fps,
                                     .reconnect_attempts = p->reconnect_attempts,
-                                    .reconnect_delay_s = p->reconnect_delay_s};
+                                    .reconnect_delay_s = p->reconnect_delay_s,
+                                    .jitter_buffer_s = p->jitter_buffer_s};
         lp.writer.target_fps = 0; /* the live clock already gives one frame per slot */
         lp.writer.fps = lp.fps;
         lp.writer.tb_num = 0;
@@ -1029,6 +1028,7 @@ void ft_pipeline_stats_get(ft_pipeline *pl, ft_pipeline_stats *out)
     if (pl->live) {
         ft_live_output_stats ls;
         ft_live_output_stats_get(pl->live, &ls);
+        out->frames_dropped += ls.frames_early + ls.frames_late;
         out->frames_sent = ls.frames_sent;
         out->frames_repeated = ls.frames_repeated;
         out->frames_slate = ls.frames_slate;
@@ -1037,6 +1037,9 @@ void ft_pipeline_stats_get(ft_pipeline *pl, ft_pipeline_stats *out)
         out->output_failures = ls.failures;
         out->output_up = ls.output_up;
         out->input_stalled = ls.stalled;
+        out->jitter_buffer_s = ls.buffer_s;
+        out->clock_corrections = ls.corrections;
+        out->input_reanchors = ls.reanchors;
     }
 }
 

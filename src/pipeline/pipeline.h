@@ -83,6 +83,8 @@ typedef struct ft_pipeline_params {
     int reader_buffer_size;  /* network receive buffer bytes; 0 = libav default */
     int reconnect_attempts;  /* network inputs: reopen attempts when lost (0 = never) */
     double reconnect_delay_s; /* first reconnect wait, doubling; 0 = 1 s */
+    double jitter_buffer_s;  /* live: delay of the output's jitter buffer (pipeline/live.h);
+                                0 = none */
     const char *track_out;   /* per-frame track CSV (pipeline/track_csv.h), NULL = none */
     ft_detector *detector;   /* borrowed; NULL = no detections (whole-frame camera) */
     ft_detect_filter *filter; /* borrowed; applied after the detector; NULL = none */
@@ -112,7 +114,8 @@ FT_NODISCARD ft_status ft_pipeline_detector_create(const ft_settings *s, const c
 typedef struct ft_pipeline_stats {
     int64_t frames_in;      /* decoded */
     int64_t frames_out;     /* encoded (before target_fps resampling) */
-    int64_t frames_dropped; /* live mode queue drops */
+    int64_t frames_dropped; /* live mode: queue drops, and frames the output clock did not
+                               show (early or late, pipeline/live.h) */
     int64_t corrupt_packets;
     int64_t detections;     /* candidates over all frames */
     double stage_ms[FT_STAGE_COUNT]; /* mean busy time per frame per stage */
@@ -129,6 +132,9 @@ typedef struct ft_pipeline_stats {
     int output_failures;     /* live: the same for the output */
     bool output_up;
     bool input_stalled;      /* live: no input frame for 0.5 s or more */
+    double jitter_buffer_s;  /* live: smoothed delay of frames in the output's jitter buffer */
+    int64_t clock_corrections; /* live: frames dropped/repeated for drift beyond the slew */
+    int64_t input_reanchors; /* live: input time mapped afresh (stall, reconnect, jump) */
     int64_t settings_generation; /* ft_pipeline_update calls applied by every stage */
 } ft_pipeline_stats;
 

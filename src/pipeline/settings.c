@@ -80,6 +80,11 @@ static const ft_option stream_options[] = {
      S(reconnect_attempts), "10", 0, 1000000, 0, "RTMP_RECONNECT_ATTEMPTS", NULL},
     {"reconnect_delay", "First reconnect delay in seconds; doubles on each try.", FT_OPT_DOUBLE,
      S(reconnect_delay), "1.0", 0.01, 300, 0, NULL, NULL},
+    {"jitter_buffer_ms",
+     "Live output jitter buffer: frames are placed on the output clock by their timestamps "
+     "and sent this long after their expected arrival, so later ones cost nothing; 0 = none "
+     "(each late frame is a repeat and a drop). Adds to the latency.",
+     FT_OPT_INT, S(jitter_buffer_ms), "100", 0, 1000, 0, NULL, NULL},
     {"timeout_ms", "Network read/connect timeout in milliseconds.", FT_OPT_INT, S(timeout_ms),
      "5000", 100, 600000, 0, "RTMP_TIMEOUT", NULL},
     {"buffer_size", "Network buffer size in bytes.", FT_OPT_INT, S(buffer_size), "4096000", 4096,

@@ -83,6 +83,7 @@ typedef struct ft_stream_settings {
     bool show_stats;
     int reconnect_attempts; /* input reconnects before giving up */
     double reconnect_delay; /* first reconnect delay, seconds (doubles each try) */
+    int jitter_buffer_ms;   /* live output jitter buffer delay (pipeline/live.h) */
     int timeout_ms;         /* network I/O timeout */
     int buffer_size;        /* network buffer, bytes */
     int memory_limit_mb;    /* stream service address-space cap (RLIMIT_AS), 0 = none */

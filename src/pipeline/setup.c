@@ -41,6 +41,7 @@ void ft_pipeline_params_from_settings(const ft_settings *s, ft_pipeline_params *
     p->reader_buffer_size = s->stream.buffer_size;
     p->reconnect_attempts = s->stream.reconnect_attempts;
     p->reconnect_delay_s = s->stream.reconnect_delay;
+    p->jitter_buffer_s = s->stream.jitter_buffer_ms / 1000.0;
     p->tracker = &s->tracking;
     p->camera = &s->camera;
 }

@@ -45,6 +45,9 @@ enum {
     M_REPEATED,
     M_SLATE,
     M_LOST_OUT,
+    M_JITTER_BUF,
+    M_JITTER_CORR,
+    M_JITTER_ANCHOR,
     M_IN_RECONN,
     M_OUT_RECONN,
     M_INPUT_UP,
@@ -432,6 +435,9 @@ static void mirror_stats(ft_service_stream *s)
     ft_service_metric_set(s->m[M_REPEATED], (double)st.frames_repeated);
     ft_service_metric_set(s->m[M_SLATE], (double)st.frames_slate);
     ft_service_metric_set(s->m[M_LOST_OUT], (double)st.frames_lost);
+    ft_service_metric_set(s->m[M_JITTER_BUF], st.jitter_buffer_s);
+    ft_service_metric_set(s->m[M_JITTER_CORR], (double)st.clock_corrections);
+    ft_service_metric_set(s->m[M_JITTER_ANCHOR], (double)st.input_reanchors);
     ft_service_metric_set(s->m[M_OUT_RECONN], (double)st.output_reconnects);
     ft_service_metric_set(s->m[M_IN_FAIL], st.input_failures);
     ft_service_metric_set(s->m[M_OUT_FAIL], st.output_failures);
@@ -542,14 +548,26 @@ static ft_status add_metrics(ft_service_stream *s)
         {M_SENT, "ft_frames_sent_total", NULL,
          "Output frames sent (constant rate, repeats included).", FT_METRIC_COUNTER},
         {M_DROPPED, "ft_frames_dropped_total", NULL,
-         "Frames dropped by live queues or for arriving ahead of the output clock.",
+         "Frames dropped by live queues, or not shown by the output clock (displaced from "
+         "their slot, or later than the jitter buffer).",
          FT_METRIC_COUNTER},
         {M_REPEATED, "ft_frames_repeated_total", NULL,
-         "Output frames repeated while the input stalled (slate included).", FT_METRIC_COUNTER},
+         "Output slots with no frame of their own (jitter buffer ran dry, input gap or stall; "
+         "slate included).",
+         FT_METRIC_COUNTER},
         {M_SLATE, "ft_frames_slate_total", NULL, "Reconnecting slate frames sent.",
          FT_METRIC_COUNTER},
         {M_LOST_OUT, "ft_frames_output_lost_total", NULL,
          "Output frames not sent because the output was down.", FT_METRIC_COUNTER},
+        {M_JITTER_BUF, "ft_jitter_buffer_seconds", NULL,
+         "Smoothed delay of frames in the output's jitter buffer (added latency).",
+         FT_METRIC_GAUGE},
+        {M_JITTER_CORR, "ft_jitter_corrections_total", NULL,
+         "Frames dropped or repeated because the input clock drifted beyond the slew.",
+         FT_METRIC_COUNTER},
+        {M_JITTER_ANCHOR, "ft_jitter_reanchors_total", NULL,
+         "Input time mapped afresh onto the output clock (stall, reconnect, timestamp jump).",
+         FT_METRIC_COUNTER},
         {M_IN_RECONN, "ft_reconnects_total", "direction=\"input\"",
          "Recoveries after the input or the output was lost.", FT_METRIC_COUNTER},
         {M_OUT_RECONN, "ft_reconnects_total", "direction=\"output\"",
