@@ -3,7 +3,10 @@
  * GFLOP/s (FLOPs counted analytically by the model: 2 x multiply-adds of
  * every linear and attention product), the ratio to OpenBLAS sgemm GFLOP/s
  * measured in the same run at a representative size (the ViT MLP GEMM:
- * tokens x 4D x D), and the peak RSS of the process. */
+ * tokens x 4D x D), and the peak RSS of the process. With --batch B, the
+ * same model (planned for B frames) also runs B frames per forward pass,
+ * interleaved with the single-frame passes, and the per-frame time of both is
+ * compared. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -105,14 +108,16 @@ static void usage(FILE *out)
     fprintf(out,
             "usage: football-tracker bench rfdetr --model FILE [--device cpu|cuda] [--imgsz N]\n"
             "                                     [--runs N] [--warmup N] [--threads N]\n"
+            "                                     [--batch B]\n"
             "RF-DETR forward pass: ms/frame (p50, min), GFLOP/s, ratio to OpenBLAS sgemm\n"
-            "GFLOP/s measured in the same run, peak RSS.\n");
+            "GFLOP/s measured in the same run, peak RSS. --batch B (default 1) also times\n"
+            "B frames per forward pass and reports ms/frame and the ratio to batch 1.\n");
 }
 
 int ft_bench_rfdetr(int argc, char **argv)
 {
     const char *model = NULL, *device = "cpu";
-    int imgsz = 0, runs = 10, warmup = 2, threads = 0;
+    int imgsz = 0, runs = 10, warmup = 2, threads = 0, batch = 1;
     for (int i = 1; i < argc; i++) {
         const char *o = argv[i];
         if (!strcmp(o, "--help") || !strcmp(o, "-h")) {
@@ -138,6 +143,8 @@ int ft_bench_rfdetr(int argc, char **argv)
             bad = parse_int(o, v, 0, 1000, &warmup);
         else if (!strcmp(o, "--threads"))
             bad = parse_int(o, v, 1, FT_NN_MAX_THREADS, &threads);
+        else if (!strcmp(o, "--batch"))
+            bad = parse_int(o, v, 1, FT_RFDETR_MAX_BATCH, &batch);
         else {
             fprintf(stderr, "bench rfdetr: unknown option %s\n", o);
             bad = 1;
@@ -158,7 +165,8 @@ int ft_bench_rfdetr(int argc, char **argv)
                           .imgsz = imgsz,
                           .device = device,
                           .threads = nthreads,
-                          .warmup_iterations = warmup};
+                          .warmup_iterations = warmup,
+                          .max_batch = batch};
     ft_rfdetr *m = NULL;
     ft_status st = ft_rfdetr_create(&p, &m);
     if (st) {
@@ -169,55 +177,64 @@ int ft_bench_rfdetr(int argc, char **argv)
     const ft_rfdetr_arch *a = &arch;
     int S = ft_rfdetr_input_size(m);
     size_t n = 3 * (size_t)S * S;
-    float *in = malloc(n * sizeof(float));
-    double *t = malloc(sizeof(double) * runs);
-    if (!in || !t) {
-        free(in);
-        free(t);
-        ft_rfdetr_destroy(&m);
-        return FT_EXIT_RUNTIME;
-    }
-    for (size_t i = 0; i < n; i++) /* a fixed pseudo-image in the normalised range */
-        in[i] = (float)((i * 2654435761u) % 4096) / 1024.0f - 2.0f;
-    st = ft_rfdetr_set_input(m, in);
-    free(in);
+    float *in = malloc(n * batch * sizeof(float));
+    double *t = malloc(sizeof(double) * runs), *tb = malloc(sizeof(double) * runs);
+    double *tg = malloc(sizeof(double) * runs);
     int tokens = (S / a->patch) * (S / a->patch);
     gemm g = {0};
-    double *tg = malloc(sizeof(double) * runs);
-    if (gemm_init(&g, tokens, a->vit_mlp, a->vit_dim) || !tg) {
-        gemm_free(&g);
-        free(tg);
+    if (!in || !t || !tb || !tg || gemm_init(&g, tokens, a->vit_mlp, a->vit_dim)) {
+        free(in);
         free(t);
+        free(tb);
+        free(tg);
+        gemm_free(&g);
         ft_rfdetr_destroy(&m);
         return FT_EXIT_RUNTIME;
     }
+    /* fixed pseudo-images in the normalised range, one per frame of a batch */
+    for (size_t i = 0; i < n * batch; i++)
+        in[i] = (float)((i % n * 2654435761u + i / n * 977u) % 4096) / 1024.0f - 2.0f;
     gemm_time(&g, nthreads); /* warm the baseline too */
     ft_rfdetr_det dets[FT_DETECT_MAX];
     double cpu_fwd = 0.0;
     for (int r = 0; r < runs && !st; r++) {
         tg[r] = gemm_time(&g, nthreads);
+        if ((st = ft_rfdetr_set_input(m, in)))
+            break;
         double t0 = now_s(), c0 = cpu_s();
         st = ft_rfdetr_forward(m);
         int nd = 0;
         ft_rfdetr_postprocess(m, 1920, 1080, 0.5f, dets, FT_DETECT_MAX, &nd);
         t[r] = now_s() - t0;
         cpu_fwd += cpu_s() - c0;
+        if (batch > 1 && !st && !(st = ft_rfdetr_set_input_batch(m, in, batch))) {
+            t0 = now_s();
+            st = ft_rfdetr_forward(m);
+            for (int b = 0; b < batch; b++)
+                ft_rfdetr_postprocess_image(m, b, 1920, 1080, 0.5f, dets, FT_DETECT_MAX, &nd);
+            tb[r] = now_s() - t0;
+        }
     }
+    free(in);
     double flops = ft_rfdetr_flops(m);
     gemm_free(&g);
     ft_rfdetr_destroy(&m);
     if (st) {
         free(t);
+        free(tb);
         free(tg);
         fprintf(stderr, "bench rfdetr: forward failed: %s\n", ft_status_str(st));
         return ft_status_exit_code(st);
     }
     qsort(t, runs, sizeof(double), cmp_double);
+    qsort(tb, runs, sizeof(double), cmp_double);
     qsort(tg, runs, sizeof(double), cmp_double);
     double p50 = t[runs / 2], tmin = t[0];
+    double b50 = tb[runs / 2] / batch, bmin = tb[0] / batch;
     double gemm_flops = 2.0 * tokens * a->vit_mlp * a->vit_dim;
     double blas = gemm_flops / tg[runs / 2] * 1e-9, blas_best = gemm_flops / tg[0] * 1e-9;
     free(t);
+    free(tb);
     free(tg);
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
@@ -225,6 +242,14 @@ int ft_bench_rfdetr(int argc, char **argv)
     printf("rfdetr %s %dx%d on %s, %d threads, %d runs after %d warm-up\n", a->size, S, S, device,
            nthreads, runs, warmup);
     printf("  forward+postprocess  p50 %.1f ms/frame  min %.1f ms\n", p50 * 1e3, tmin * 1e3);
+    if (batch > 1) {
+        printf("  batch of %-3d         p50 %.1f ms/frame  min %.1f ms  (%.1f ms per pass; the\n"
+               "                       passes alternate with the single-frame ones)\n",
+               batch, b50 * 1e3, bmin * 1e3, b50 * batch * 1e3);
+        printf("  batch ratio          %.3f (ms/frame at batch %d / at batch 1, p50/p50; %.3f "
+               "min/min)\n",
+               b50 / p50, batch, bmin / tmin);
+    }
     printf("  cpu time             %.1f ms/frame over all threads (load-independent-ish: on an\n"
            "                       idle machine wall ~ cpu / threads)\n",
            cpu_fwd / runs * 1e3);
