@@ -1,7 +1,6 @@
 /* `football-tracker detect`: run an RF-DETR checkpoint on a PNG image or a
  * video and print every frame's post-processed detections as JSON lines, for
  * users checking a model and for tests. */
-#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +12,7 @@
 
 #include "cli/commands.h"
 #include "core/log.h"
+#include "core/parse.h"
 #include "core/status.h"
 #include "core/text_out.h"
 #include "detect/rfdetr.h"
@@ -52,14 +52,10 @@ static void usage(FILE *out)
 
 static int parse_num(const char *opt, const char *v, double lo, double hi, double *out)
 {
-    char *end;
-    errno = 0;
-    double d = strtod(v, &end);
-    if (errno || end == v || *end || d < lo || d > hi) {
+    if (!ft_parse_double(v, lo, hi, out)) {
         fprintf(stderr, "detect: %s expects a number in [%g, %g], got '%s'\n", opt, lo, hi, v);
         return -1;
     }
-    *out = d;
     return 0;
 }
 

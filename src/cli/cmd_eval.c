@@ -10,6 +10,7 @@
 
 #include "cli/commands.h"
 #include "cli/common.h"
+#include "core/parse.h"
 #include "core/status.h"
 #include "pipeline/track_csv.h"
 #include "tools/eval/eval.h"
@@ -97,15 +98,12 @@ int ft_cmd_eval(int argc, char **argv)
         } else if ((v = ft_cli_opt_value(argc, argv, &i, "--workdir"))) {
             workdir = v;
         } else if ((v = ft_cli_opt_value(argc, argv, &i, "--frame-size"))) {
-            if (!ft_eval_parse_size(v, &ep.frame_w, &ep.frame_h)) {
+            if (!ft_parse_size(v, &ep.frame_w, &ep.frame_h)) {
                 fprintf(stderr, "eval: --frame-size: '%s' is not WxH (1..100000 each)\n", v);
                 return FT_EXIT_CONFIG;
             }
         } else if ((v = ft_cli_opt_value(argc, argv, &i, "--radius"))) {
-            char *end;
-            errno = 0;
-            ep.radius = strtod(v, &end);
-            if (end == v || *end || errno || !(ep.radius > 0.0 && ep.radius <= 1000.0)) {
+            if (!ft_parse_double(v, 0.0, 1000.0, &ep.radius) || !(ep.radius > 0.0)) {
                 fprintf(stderr, "eval: --radius: '%s' is not a number in (0, 1000]\n", v);
                 return FT_EXIT_CONFIG;
             }

@@ -3,7 +3,6 @@
  * sensor noise, lines, players, a moving ball). The baseline, timed in the
  * same run over the same frames, is a plain copy of each frame's luma plane:
  * the least any detector reading the frame must spend. */
-#include <errno.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -11,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/parse.h"
 #include "core/status.h"
 #include "detect/classic.h"
 #include "detect/filters.h"
@@ -110,17 +110,6 @@ static ft_status scene_make(scene *s, int w, int h)
     return FT_OK;
 }
 
-static bool parse_int(const char *s, long lo, long hi, long *out)
-{
-    char *end = NULL;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || end == s || *end || v < lo || v > hi)
-        return false;
-    *out = v;
-    return true;
-}
-
 static void usage(FILE *out)
 {
     fprintf(out, "usage: football-tracker bench detector [--frames N] [--size WxH]\n"
@@ -133,29 +122,22 @@ static void usage(FILE *out)
 
 int ft_bench_detector(int argc, char **argv)
 {
-    long frames = 600, w = 1920, h = 1080;
+    long frames = 600;
+    int w = 1920, h = 1080;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             usage(stdout);
             return FT_EXIT_OK;
         }
         if (!strcmp(argv[i], "--frames") && i + 1 < argc) {
-            if (!parse_int(argv[++i], 1, 1000000, &frames)) {
+            if (!ft_parse_long(argv[++i], 1, 1000000, &frames)) {
                 fprintf(stderr, "bench detector: --frames '%s' is not a count in 1..1000000\n",
                         argv[i]);
                 return FT_EXIT_CONFIG;
             }
         } else if (!strcmp(argv[i], "--size") && i + 1 < argc) {
             const char *s = argv[++i];
-            char *x = strchr(s, 'x');
-            char ws[16];
-            if (!x || x - s >= (long)sizeof(ws)) {
-                fprintf(stderr, "bench detector: --size '%s' is not WxH\n", s);
-                return FT_EXIT_CONFIG;
-            }
-            memcpy(ws, s, (size_t)(x - s));
-            ws[x - s] = '\0';
-            if (!parse_int(ws, 64, 7680, &w) || !parse_int(x + 1, 64, 4320, &h) || w % 2 ||
+            if (!ft_parse_size(s, &w, &h) || w < 64 || w > 7680 || h < 64 || h > 4320 || w % 2 ||
                 h % 2) {
                 fprintf(stderr, "bench detector: --size '%s' must be even WxH within 64x64..7680x4320\n",
                         s);
@@ -215,7 +197,7 @@ int ft_bench_detector(int argc, char **argv)
     }
     double det_cpu = cpu_seconds() - c0, det_wall = wall_seconds() - w0;
 
-    printf("bench detector: %ldx%ld, %ld frames, one thread (sink %u)\n", w, h, frames, sink & 1);
+    printf("bench detector: %dx%d, %ld frames, one thread (sink %u)\n", w, h, frames, sink & 1);
     printf("  baseline (copy luma plane): %8.3f ms/frame  %9.1f frames/s (CPU time)\n",
            1e3 * base_cpu / frames, frames / base_cpu);
     printf("  default detector + filters: %8.3f ms/frame  %9.1f frames/s (CPU time), "

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "core/log.h"
+#include "core/parse.h"
 #include "detect/classic.h"
 #include "io/writer.h"
 #include "pipeline/pipeline.h"
@@ -200,26 +201,23 @@ int ft_bench_latency(int argc, char **argv)
     double seconds = 10, fps = 30;
     int w = 1280, h = 720;
     for (int i = 1; i < argc; i++) {
-        char *end = NULL;
+        bool ok;
         if (!strcmp(argv[i], "--help")) {
             usage(stdout);
             return FT_EXIT_OK;
         } else if (!strcmp(argv[i], "--seconds") && i + 1 < argc) {
-            seconds = strtod(argv[++i], &end);
+            ok = ft_parse_double(argv[++i], 1, 600, &seconds);
         } else if (!strcmp(argv[i], "--fps") && i + 1 < argc) {
-            fps = strtod(argv[++i], &end);
+            ok = ft_parse_double(argv[++i], 5, 120, &fps);
         } else if (!strcmp(argv[i], "--size") && i + 1 < argc) {
-            if (sscanf(argv[++i], "%dx%d", &w, &h) != 2)
-                end = argv[i];
-            else
-                end = argv[i] + strlen(argv[i]);
+            ok = ft_parse_size(argv[++i], &w, &h) && w >= 2 * ORIGIN + BITS * BLOCK && h >= 64 &&
+                 !(w & 1) && !(h & 1);
         } else {
             fprintf(stderr, "bench latency: unknown option or missing value: %s\n", argv[i]);
             usage(stderr);
             return FT_EXIT_CONFIG;
         }
-        if (!end || *end || !(seconds >= 1 && seconds <= 600) || !(fps >= 5 && fps <= 120) ||
-            w < 2 * ORIGIN + BITS * BLOCK || h < 64 || (w & 1) || (h & 1)) {
+        if (!ok) {
             fprintf(stderr, "bench latency: bad value for %s\n", argv[i - 1]);
             return FT_EXIT_CONFIG;
         }

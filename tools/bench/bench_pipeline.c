@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "core/log.h"
+#include "core/parse.h"
 #include "pipeline/pipeline.h"
 #include "tools/bench/bench.h"
 #include "tools/bench/testclip.h"
@@ -216,16 +217,6 @@ static void usage(FILE *out)
             "shared machine affects both alike). Default: 8 s, 3 runs.\n");
 }
 
-static bool parse_int(const char *s, int lo, int hi, int *out)
-{
-    char *end;
-    long v = strtol(s, &end, 10);
-    if (*s == '\0' || *end || v < lo || v > hi)
-        return false;
-    *out = (int)v;
-    return true;
-}
-
 int ft_bench_pipeline(int argc, char **argv)
 {
     bench_opts o = {8, 3, 1280, 720, NULL, "veryfast", NULL};
@@ -237,9 +228,9 @@ int ft_bench_pipeline(int argc, char **argv)
         }
         bool ok = v != NULL;
         if (ok && !strcmp(a, "--seconds"))
-            ok = parse_int(v, 1, 600, &o.seconds);
+            ok = ft_parse_int(v, 1, 600, &o.seconds);
         else if (ok && !strcmp(a, "--runs"))
-            ok = parse_int(v, 1, 20, &o.runs);
+            ok = ft_parse_int(v, 1, 20, &o.runs);
         else if (ok && !strcmp(a, "--input"))
             o.input = v;
         else if (ok && !strcmp(a, "--preset"))

@@ -2,12 +2,12 @@
  * core (match simulation, rendering, noise; no encoding). The baseline, timed
  * in the same run, is copying one frame of the same size: the least any
  * renderer must spend to produce a picture. */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "core/parse.h"
 #include "core/status.h"
 #include "tools/bench/bench.h"
 #include "tools/synth/synth.h"
@@ -47,30 +47,25 @@ int ft_bench_synth(int argc, char **argv)
 {
     int frames = 150, w = 1920, h = 1080;
     for (int i = 1; i < argc; i++) {
-        char *end;
         if (!strcmp(argv[i], "--help")) {
             printf("usage: football-tracker bench synth [--frames N] [--size WxH]\n"
                    "CPU ms per rendered frame of each scenario (one core, after set-up),\n"
                    "against copying one frame of the same size.\n");
             return FT_EXIT_OK;
         } else if (!strcmp(argv[i], "--frames") && i + 1 < argc) {
-            errno = 0;
-            long v = strtol(argv[++i], &end, 10);
-            if (*end || errno || v < 4 || v > 100000) {
+            if (!ft_parse_int(argv[++i], 4, 100000, &frames)) {
                 fprintf(stderr, "bench synth: --frames: '%s' is not in [4, 100000]\n", argv[i]);
                 return FT_EXIT_CONFIG;
             }
-            frames = (int)v;
         } else if (!strcmp(argv[i], "--size") && i + 1 < argc) {
-            long ww = strtol(argv[++i], &end, 10), hh = 0;
-            if (*end == 'x')
-                hh = strtol(end + 1, &end, 10);
-            if (*end || ww < 64 || ww > 7680 || hh < 64 || hh > 4320 || (ww & 1) || (hh & 1)) {
+            int ww, hh;
+            if (!ft_parse_size(argv[++i], &ww, &hh) || ww < 64 || ww > 7680 || hh < 64 ||
+                hh > 4320 || (ww & 1) || (hh & 1)) {
                 fprintf(stderr, "bench synth: --size: '%s' is not WxH (even, 64..7680)\n", argv[i]);
                 return FT_EXIT_CONFIG;
             }
-            w = (int)ww;
-            h = (int)hh;
+            w = ww;
+            h = hh;
         } else {
             fprintf(stderr, "bench synth: unknown option '%s'\n", argv[i]);
             return FT_EXIT_CONFIG;

@@ -3,7 +3,6 @@
  * false positives, detector jitter). The baseline, timed in the same run over
  * the same frames, is the bare Kalman filter (predict + update with the first
  * candidate): the least a tracker must spend per frame. */
-#include <errno.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -13,6 +12,7 @@
 
 #include "camera/camera.h"
 #include "core/log.h"
+#include "core/parse.h"
 #include "core/status.h"
 #include "pipeline/track_camera.h"
 #include "tools/bench/bench.h"
@@ -93,17 +93,6 @@ static void scene_make(frame *f, double fps, double w, double h)
     }
 }
 
-static bool parse_long(const char *s, long lo, long hi, long *out)
-{
-    char *end = NULL;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || end == s || *end || v < lo || v > hi)
-        return false;
-    *out = v;
-    return true;
-}
-
 static void usage(FILE *out)
 {
     fprintf(out, "usage: football-tracker bench track [--frames N] [--fps F]\n"
@@ -123,13 +112,13 @@ int ft_bench_track(int argc, char **argv)
             return FT_EXIT_OK;
         }
         if (!strcmp(argv[i], "--frames") && i + 1 < argc) {
-            if (!parse_long(argv[++i], 1, 1000000000L, &frames)) {
+            if (!ft_parse_long(argv[++i], 1, 1000000000L, &frames)) {
                 fprintf(stderr, "bench track: --frames '%s' is not a count in 1..1000000000\n",
                         argv[i]);
                 return FT_EXIT_CONFIG;
             }
         } else if (!strcmp(argv[i], "--fps") && i + 1 < argc) {
-            if (!parse_long(argv[++i], 1, 1000, &fps_arg)) {
+            if (!ft_parse_long(argv[++i], 1, 1000, &fps_arg)) {
                 fprintf(stderr, "bench track: --fps '%s' is not a rate in 1..1000\n", argv[i]);
                 return FT_EXIT_CONFIG;
             }

@@ -2,32 +2,16 @@
  * exact definitions, which the tests check on hand-built tracks. */
 #include "tools/eval/eval.h"
 
-#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/log.h"
+#include "core/text_out.h"
 
 void ft_eval_params_default(ft_eval_params *p)
 {
     *p = (ft_eval_params){.radius = 8.0};
-}
-
-bool ft_eval_parse_size(const char *s, int *w, int *h)
-{
-    char *end;
-    errno = 0;
-    const long a = strtol(s, &end, 10);
-    if (end == s || *end != 'x' || errno || a < 1 || a > 100000)
-        return false;
-    const char *s2 = end + 1;
-    const long b = strtol(s2, &end, 10);
-    if (end == s2 || *end || errno || b < 1 || b > 100000)
-        return false;
-    *w = (int)a;
-    *h = (int)b;
-    return true;
 }
 
 long *ft_eval_truth_index(const ft_synth_truth *truth, size_t n_truth, int64_t max_frame)
@@ -387,11 +371,11 @@ void ft_eval_print_table(FILE *out, const ft_eval_result *r)
 
 ft_status ft_eval_write_json(const char *path, const ft_eval_result *r)
 {
-    FILE *f = fopen(path, "w");
-    if (!f) {
-        FT_LOGE("eval", "cannot create JSON file '%s': %s", path, strerror(errno));
-        return FT_ERR_OUTPUT;
-    }
+    ft_text_out t;
+    ft_status st = ft_text_out_open(&t, path, true, "JSON", "eval");
+    if (st)
+        return st;
+    FILE *f = t.f;
     fprintf(f, "{\n  \"has_truth\": %s", r->has_truth ? "true" : "false");
     for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
         const eval_field *fl = &fields[i];
@@ -404,10 +388,7 @@ ft_status ft_eval_write_json(const char *path, const ft_eval_result *r)
             fprintf(f, ",\n  \"%s\": %.6g", fl->key, v);
     }
     fputs("\n}\n", f);
-    bool bad = ferror(f) != 0;
-    if (fclose(f) != 0 || bad) {
-        FT_LOGE("eval", "cannot write JSON file '%s'", path);
-        return FT_ERR_OUTPUT;
-    }
-    return FT_OK;
+    st = ft_text_out_commit(&t);
+    ft_text_out_close(&t);
+    return st;
 }

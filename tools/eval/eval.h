@@ -59,10 +59,6 @@ FT_NODISCARD ft_status ft_eval_compute(const ft_eval_params *p, const ft_synth_t
                                        size_t n_truth, const ft_track_csv *track,
                                        ft_eval_result *out);
 
-/* Parses a frame size "WxH" (each 1..100000) into *w, *h; false when `s` is
- * not one (nothing written). */
-bool ft_eval_parse_size(const char *s, int *w, int *h);
-
 /* Prints the figures as a two-column table (`out` borrowed). */
 void ft_eval_print_table(FILE *out, const ft_eval_result *r);
 

@@ -13,6 +13,7 @@
 #include <yaml.h>
 
 #include "core/log.h"
+#include "core/parse.h"
 #include "pipeline/track_csv.h"
 #include "tools/eval/eval.h"
 #include "tools/synth/truth.h"
@@ -175,7 +176,7 @@ static ft_status parse_defaults(const parse_ctx *c, const yaml_node_t *map, suit
             char *dst = strcmp(key, "size") ? s->short_size : s->size;
             int w, h;
             st = get_str(c, v, key, dst, sizeof(s->size));
-            if (!st && !ft_eval_parse_size(dst, &w, &h))
+            if (!st && !ft_parse_size(dst, &w, &h))
                 st = bad(c, v, "bad frame size (WxH) for", key);
         } else if (!strcmp(key, "batch_args")) {
             const char *a = scalar(v);
@@ -379,7 +380,7 @@ ft_status ft_eval_suite_run(const ft_eval_suite_params *p, int *failed)
         size_t nrows = 0;
         ft_eval_params ep = {.radius = s->radius};
         /* The size was checked when the suite was loaded. */
-        (void)ft_eval_parse_size(p->short_only ? s->short_size : s->size, &ep.frame_w, &ep.frame_h);
+        (void)ft_parse_size(p->short_only ? s->short_size : s->size, &ep.frame_w, &ep.frame_h);
         if (rc != 0) {
             if (n_msgs < SUITE_MSG_MAX)
                 snprintf(msgs[n_msgs++], sizeof(msgs[0]), "%s: %s failed (exit %d), see %s",
