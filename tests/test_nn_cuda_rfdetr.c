@@ -16,6 +16,11 @@
  * the same proposal; otherwise those are printed. The CUDA-graph replay must
  * give bit-identical detections to the eager pass.
  *
+ * Several frames per forward pass: a batch of three (frames 0, 1, 0) in FP32
+ * mode against the CPU engine one frame at a time, and in FP16 with the
+ * frames pre-processed on the GPU into their batch slots (see
+ * test_batch_matches_single).
+ *
  * Out of memory (spec "GPU Errors"): under FT_CUDA_MEMORY_LIMIT_MB, a budget
  * too small for the model makes it load on the CPU, and a budget that holds
  * the model but not the f16 weight copies makes the backend continue in FP32.
@@ -112,9 +117,9 @@ static double nerr(const tap *a, const tap *b)
     return isfinite(num) ? sqrt(num / (den > 0 ? den : 1e-30)) : INFINITY;
 }
 
-static float *random_input(int size)
+static float *random_input_seeded(int size, uint64_t seed)
 {
-    ft_test_rng rng = {0x9d7e7c0ull};
+    ft_test_rng rng = {seed};
     size_t n = 3 * (size_t)size * size;
     float *x = malloc(n * sizeof(float));
     assert_non_null(x);
@@ -123,15 +128,26 @@ static float *random_input(int size)
     return x;
 }
 
-static ft_rfdetr *model(const char *path, const char *device)
+static float *random_input(int size)
 {
-    ft_rfdetr_params p = {.model_path = path, .size = "medium", .device = device};
+    return random_input_seeded(size, 0x9d7e7c0ull);
+}
+
+static ft_rfdetr *model_batch(const char *path, const char *device, int max_batch)
+{
+    ft_rfdetr_params p = {
+        .model_path = path, .size = "medium", .device = device, .max_batch = max_batch};
     ft_rfdetr *m = NULL;
     ft_status st = ft_rfdetr_create(&p, &m);
     if (st == FT_ERR_GPU)
         return NULL;
     assert_int_equal(st, FT_OK);
     return m;
+}
+
+static ft_rfdetr *model(const char *path, const char *device)
+{
+    return model_batch(path, device, 1);
 }
 
 static void forward_taps(ft_rfdetr *m, const float *x, taps *ts)
@@ -425,10 +441,176 @@ static void test_out_of_memory(void **state)
     free(x);
 }
 
+/* ---- several frames per forward pass ---- */
+
+#define NDET 100
+
+typedef struct dets {
+    ft_rfdetr_det d[NDET];
+    int n;
+} dets;
+
+/* Looks the top `top` detections of `ref` up by (query, label) in `got`:
+ * returns how many were found, with the worst score and box differences
+ * among them. */
+static int match_dets(const dets *ref, const dets *got, int top, float *ds, float *db)
+{
+    int found = 0;
+    *ds = *db = 0;
+    for (int i = 0; i < top && i < ref->n; i++) {
+        const ft_rfdetr_det *r = &ref->d[i];
+        for (int j = 0; j < got->n; j++) {
+            const ft_rfdetr_det *g = &got->d[j];
+            if (g->query != r->query || g->label != r->label)
+                continue;
+            found++;
+            *ds = fmaxf(*ds, fabsf(g->score - r->score));
+            float e[4] = {g->x0 - r->x0, g->y0 - r->y0, g->x1 - r->x1, g->y1 - r->y1};
+            for (int c = 0; c < 4; c++)
+                *db = fmaxf(*db, fabsf(e[c]));
+            break;
+        }
+    }
+    return found;
+}
+
+static bool dets_identical(const dets *a, const dets *b)
+{
+    if (a->n != b->n)
+        return false;
+    for (int i = 0; i < a->n; i++)
+        if (a->d[i].query != b->d[i].query || a->d[i].label != b->d[i].label ||
+            a->d[i].score != b->d[i].score || a->d[i].x0 != b->d[i].x0 || a->d[i].y1 != b->d[i].y1)
+            return false;
+    return true;
+}
+
+static void batch_outputs(ft_rfdetr *m, int n, dets *out)
+{
+    assert_int_equal(ft_rfdetr_batch(m), n);
+    assert_int_equal(ft_rfdetr_forward(m), FT_OK);
+    for (int b = 0; b < n; b++)
+        ft_rfdetr_postprocess_image(m, b, FRAME_W, FRAME_H, 0.f, out[b].d, NDET, &out[b].n);
+}
+
+/* A random NV12 frame (720p: a downscale to the input size, as from video). */
+static uint8_t *random_nv12(ft_image *img, int w, int h, uint64_t seed)
+{
+    ft_test_rng rng = {seed};
+    size_t ysz = (size_t)w * h, n = ysz + ysz / 2;
+    uint8_t *buf = malloc(n);
+    assert_non_null(buf);
+    for (size_t i = 0; i < n; i++)
+        buf[i] = (uint8_t)(16 + ft_test_rng_u64(&rng) % 220);
+    *img = (ft_image){.width = w,
+                      .height = h,
+                      .format = FT_PIX_NV12,
+                      .data = {buf, buf + ysz, NULL},
+                      .stride = {w, w, 0}};
+    return buf;
+}
+
+static void test_batch_matches_single(void **state)
+{
+    (void)state;
+    const char *path = checkpoint();
+    ft_rfdetr *g32 = NULL;
+    if (path) {
+        setenv("FT_CUDA_PRECISION", "fp32", 1);
+        g32 = model_batch(path, "cuda", 3);
+        unsetenv("FT_CUDA_PRECISION");
+    }
+    if (!g32) {
+        print_message("no usable CUDA device or no checkpoint: skipped\n");
+        skip();
+    }
+    int S = ft_rfdetr_input_size(g32), order[3] = {0, 1, 0};
+    size_t per = 3 * (size_t)S * S;
+    float *x[2] = {random_input_seeded(S, 0x51u), random_input_seeded(S, 0x52u)};
+    float *all = malloc(3 * per * sizeof(float));
+    assert_non_null(all);
+    for (int b = 0; b < 3; b++)
+        memcpy(all + b * per, x[order[b]], per * sizeof(float));
+    static dets ref[2], got[3][3], one[2];
+    float ds, db;
+    int failures = 0;
+
+    /* 1. FP32: the batch against the CPU engine one frame at a time; one
+     * frame's graph is captured before the batch and replayed after it (the
+     * batch's eager pass grew the scratch buffers, so it must have been
+     * recaptured) */
+    ft_rfdetr *cm = model(path, "cpu");
+    for (int i = 0; i < 2; i++)
+        detections(cm, x[i], ref[i].d, &ref[i].n);
+    ft_rfdetr_destroy(&cm);
+    for (int r = 0; r < 3; r++) /* eager, captured, replayed */
+        detections(g32, x[0], one[0].d, &one[0].n);
+    for (int r = 0; r < 3; r++) {
+        assert_int_equal(ft_rfdetr_set_input_batch(g32, all, 3), FT_OK);
+        batch_outputs(g32, 3, got[r]);
+    }
+    for (int b = 0; b < 3; b++) {
+        int found = match_dets(&ref[order[b]], &got[0][b], TOPN, &ds, &db);
+        bool ok = found == TOPN && ds <= 1e-3f && db <= 0.5f;
+        print_message("fp32 batch of 3, frame %d vs the CPU engine: %d of the top %d found, worst "
+                      "score diff %.2e, box diff %.3f px%s\n",
+                      b, found, TOPN, ds, db, ok ? "" : "  <-- above tolerance");
+        failures += !ok;
+        for (int r = 1; r < 3; r++)
+            failures += !dets_identical(&got[0][b], &got[r][b]);
+    }
+    for (int r = 0; r < 2; r++)
+        detections(g32, x[0], one[1].d, &one[1].n);
+    bool same = dets_identical(&one[0], &one[1]);
+    int found = match_dets(&ref[0], &one[1], TOPN, &ds, &db);
+    print_message("fp32 one frame, graph replayed after the batch: identical to before %s; vs the "
+                  "CPU engine %d of %d found, score %.2e, box %.3f px\n",
+                  same ? "yes" : "NO", found, TOPN, ds, db);
+    failures += !same || found < TOPN || ds > 1e-3f || db > 0.5f;
+    ft_rfdetr_destroy(&g32);
+
+    /* 2. FP16 with GPU pre-processing into the batch slots: frames 0 and 2
+     * are the same frame in one pass (same rows of every GEMM tile shape),
+     * frame 1 against its own single-frame pass (GEMM algorithms are chosen
+     * per shape, so FP16 tolerances) */
+    ft_rfdetr *gm = model_batch(path, "cuda", 3);
+    assert_non_null(gm);
+    ft_image f[2];
+    uint8_t *buf[2] = {random_nv12(&f[0], 1280, 720, 0x61u), random_nv12(&f[1], 1280, 720, 0x62u)};
+    const ft_image *frames[3] = {&f[0], &f[1], &f[0]};
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(ft_rfdetr_preprocess(gm, &f[i]), FT_OK);
+        assert_int_equal(ft_rfdetr_forward(gm), FT_OK);
+        ft_rfdetr_postprocess(gm, FRAME_W, FRAME_H, 0.f, ref[i].d, NDET, &ref[i].n);
+    }
+    for (int r = 0; r < 3; r++) {
+        assert_int_equal(ft_rfdetr_preprocess_batch(gm, frames, 3), FT_OK);
+        batch_outputs(gm, 3, got[r]);
+    }
+    float ds02, db02;
+    int same02 = match_dets(&got[2][0], &got[2][2], TOPN, &ds02, &db02);
+    found = match_dets(&ref[1], &got[2][1], TOPN, &ds, &db);
+    bool ok = same02 == TOPN && ds02 <= 1e-4f && db02 <= 0.05f;
+    print_message("fp16 batch of 3 (GPU pre-processing): frames 0 and 2 %d of %d alike (score "
+                  "%.2e, box %.3f px); frame 1 vs its single-frame pass: %d of the top %d found, "
+                  "score %.2e, box %.3f px (reported)%s\n",
+                  same02, TOPN, ds02, db02, found, TOPN, ds, db,
+                  ok ? "" : "  <-- frames 0/2 differ");
+    failures += !ok || !dets_identical(&got[1][1], &got[2][1]);
+    ft_rfdetr_destroy(&gm);
+    free(buf[0]);
+    free(buf[1]);
+    free(all);
+    free(x[0]);
+    free(x[1]);
+    assert_int_equal(failures, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_forward_matches_cpu),
+        cmocka_unit_test(test_batch_matches_single),
         cmocka_unit_test(test_out_of_memory),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
