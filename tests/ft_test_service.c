@@ -119,14 +119,14 @@ int ft_test_http(const char *args, char *out, size_t cap)
 
 double ft_test_metric(int port, const char *series)
 {
-    static char body[65536];
+    static char body[1 << 20]; /* serve merges every worker's metrics */
     char url[64];
     snprintf(url, sizeof url, "http://127.0.0.1:%d/metrics", port);
     if (ft_test_http(url, body, sizeof body) != 200)
-        return -1;
+        return NAN;
     size_t n = strlen(series);
     for (char *l = body; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL)
         if (!strncmp(l, series, n) && l[n] == ' ')
             return strtod(l + n + 1, NULL);
-    return -1;
+    return NAN;
 }

@@ -32,7 +32,7 @@ void ft_test_stop(pid_t *pid, int sig, double grace);
 int ft_test_http(const char *args, char *out, size_t cap);
 
 /* The value of one sample ("name{labels}", exact) from
- * http://127.0.0.1:port/metrics, or -1. */
+ * http://127.0.0.1:port/metrics; NAN when it is not there (or no answer). */
 double ft_test_metric(int port, const char *series);
 
 #endif

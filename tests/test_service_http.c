@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/wait.h>
 
+#include "ft_test_service.h"
 #include "service/http.h"
 #include "service/metrics.h"
 #include "service/webhook.h"
@@ -148,25 +149,6 @@ static ft_status f_patch(void *u, const char *const *k, const char *const *v, in
 static fake g_fake;
 static ft_service_http *g_srv;
 
-/* Runs curl with `args` against the test server; returns the HTTP status
- * and the body in out. */
-static int curl(const char *args, char *out, size_t cap)
-{
-    char cmd[1024];
-    snprintf(cmd, sizeof cmd, "curl -s -m 5 -o /dev/stdout -w '\\n%%{http_code}' %s 2>/dev/null",
-             args);
-    FILE *p = popen(cmd, "r");
-    assert_non_null(p);
-    size_t n = fread(out, 1, cap - 1, p);
-    out[n] = '\0';
-    pclose(p);
-    char *nl = strrchr(out, '\n');
-    if (!nl)
-        return -1;
-    *nl = '\0';
-    return (int)strtol(nl + 1, NULL, 10);
-}
-
 static int setup_server(void **state)
 {
     (void)state;
@@ -197,28 +179,28 @@ static void test_http_endpoints(void **state)
     assert_true(port > 0);
     char args[512], out[8192];
     snprintf(args, sizeof args, URL("/health"), port);
-    assert_int_equal(curl(args, out, sizeof out), 200);
+    assert_int_equal(ft_test_http(args, out, sizeof out), 200);
     assert_string_equal(out, "ok\n");
     g_fake.ready = false;
     snprintf(args, sizeof args, URL("/ready"), port);
-    assert_int_equal(curl(args, out, sizeof out), 503);
+    assert_int_equal(ft_test_http(args, out, sizeof out), 503);
     g_fake.ready = true;
-    assert_int_equal(curl(args, out, sizeof out), 200);
+    assert_int_equal(ft_test_http(args, out, sizeof out), 200);
     snprintf(args, sizeof args, URL("/metrics"), port);
-    assert_int_equal(curl(args, out, sizeof out), 200);
+    assert_int_equal(ft_test_http(args, out, sizeof out), 200);
     assert_non_null(strstr(out, "ft_a 1"));
     snprintf(args, sizeof args, URL("/status"), port);
-    assert_int_equal(curl(args, out, sizeof out), 200);
+    assert_int_equal(ft_test_http(args, out, sizeof out), 200);
     assert_non_null(strstr(out, "<canvas id=\"c_fps\""));
     assert_non_null(strstr(out, "preview.mjpg"));
     assert_null(strstr(out, "http://")); /* no external resources */
     snprintf(args, sizeof args, URL("/nope"), port);
-    assert_int_equal(curl(args, out, sizeof out), 404);
+    assert_int_equal(ft_test_http(args, out, sizeof out), 404);
     snprintf(args, sizeof args, "-X DELETE " URL("/health"), port);
-    assert_int_equal(curl(args, out, sizeof out), 405);
+    assert_int_equal(ft_test_http(args, out, sizeof out), 405);
     /* No preview handler: the stream answers 404 instead of hanging. */
     snprintf(args, sizeof args, URL("/preview.mjpg"), port);
-    assert_int_equal(curl(args, out, sizeof out), 404);
+    assert_int_equal(ft_test_http(args, out, sizeof out), 404);
 }
 
 static void test_http_config(void **state)
@@ -230,19 +212,19 @@ static void test_http_config(void **state)
     char args[1024], out[8192];
     g_fake.patches = 0;
     snprintf(args, sizeof args, URL("/config"), port);
-    assert_int_equal(curl(args, out, sizeof out), 200); /* reading needs no token */
+    assert_int_equal(ft_test_http(args, out, sizeof out), 200); /* reading needs no token */
     const char *body = "-X PATCH -d '{\"model.confidence\": 0.4}' ";
     snprintf(args, sizeof args, "%s" URL("/config"), body, port);
-    assert_int_equal(curl(args, out, sizeof out), 401);
+    assert_int_equal(ft_test_http(args, out, sizeof out), 401);
     snprintf(args, sizeof args, "%s -H 'Authorization: Bearer tok-12' " URL("/config"), body, port);
-    assert_int_equal(curl(args, out, sizeof out), 401);
+    assert_int_equal(ft_test_http(args, out, sizeof out), 401);
     snprintf(args, sizeof args, "%s -H 'Authorization: Bearer tok-1234' " URL("/config"), body,
              port);
-    assert_int_equal(curl(args, out, sizeof out), 401);
+    assert_int_equal(ft_test_http(args, out, sizeof out), 401);
     assert_int_equal(g_fake.patches, 0);
     snprintf(args, sizeof args, "%s -H 'Authorization: Bearer tok-123' " URL("/config"), body,
              port);
-    assert_int_equal(curl(args, out, sizeof out), 200);
+    assert_int_equal(ft_test_http(args, out, sizeof out), 200);
     assert_int_equal(g_fake.patches, 1);
     assert_string_equal(g_fake.last_key, "model.confidence");
     assert_string_equal(g_fake.last_value, "0.4");
@@ -251,7 +233,7 @@ static void test_http_config(void **state)
              "-X PATCH -H 'Authorization: Bearer tok-123' -d '{\"stream.show_stats\":\"true\", "
              "\"detector.dead_zones\": [[[0,0],[10,0],[10,10]]]}' " URL("/config"),
              port);
-    assert_int_equal(curl(args, out, sizeof out), 200);
+    assert_int_equal(ft_test_http(args, out, sizeof out), 200);
     assert_string_equal(g_fake.last_key, "detector.dead_zones");
     assert_string_equal(g_fake.last_value, "[[[0,0],[10,0],[10,10]]]");
     /* A value the owner refuses: 400 with the reason. */
@@ -259,14 +241,14 @@ static void test_http_config(void **state)
              "-X PATCH -H 'Authorization: Bearer tok-123' -d '{\"model.confidence\": 7}' " URL(
                  "/config"),
              port);
-    assert_int_equal(curl(args, out, sizeof out), 400);
+    assert_int_equal(ft_test_http(args, out, sizeof out), 400);
     assert_non_null(strstr(out, "above 1"));
     /* Bad JSON. */
     snprintf(
         args, sizeof args,
         "-X PATCH -H 'Authorization: Bearer tok-123' -d '{\"model.confidence\" 7' " URL("/config"),
         port);
-    assert_int_equal(curl(args, out, sizeof out), 400);
+    assert_int_equal(ft_test_http(args, out, sizeof out), 400);
     /* Too large a body: 413, nothing applied. */
     int before = g_fake.patches;
     char cmd[1200];
@@ -286,7 +268,7 @@ static void test_http_config(void **state)
     assert_int_equal(ft_service_http_set_token(g_srv, NULL), FT_OK);
     snprintf(args, sizeof args, "%s -H 'Authorization: Bearer tok-123' " URL("/config"), body,
              port);
-    assert_int_equal(curl(args, out, sizeof out), 403);
+    assert_int_equal(ft_test_http(args, out, sizeof out), 403);
     assert_int_equal(ft_service_http_set_token(g_srv, "tok-123"), FT_OK);
 }
 

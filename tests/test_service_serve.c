@@ -39,19 +39,13 @@
 #include <unistd.h>
 #include <yaml.h>
 
+#include "ft_test_service.h"
 #include "service/supervisor.h"
 #include "service/supervisor_internal.h"
 
 extern char **environ;
 
 /* ---- helpers ---- */
-
-static void sleep_s(double s)
-{
-    struct timespec ts = {(time_t)s, (long)((s - floor(s)) * 1e9)};
-    while (nanosleep(&ts, &ts) && errno == EINTR) {
-    }
-}
 
 static void write_file(const char *path, const char *text)
 {
@@ -481,44 +475,16 @@ static size_t udp_drain(int fd)
     return total;
 }
 
-static int free_tcp_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof a;
-    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
-    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
-    close(fd);
-    return ntohs(a.sin_port);
-}
-
 static int http_get(const char *path, char *out, size_t cap)
 {
-    char cmd[512];
-    snprintf(cmd, sizeof cmd, "curl -s -m 3 -w '\\n%%{http_code}' http://127.0.0.1:%d%s",
-             g.http_port, path);
-    FILE *p = popen(cmd, "r");
-    assert_non_null(p);
-    size_t n = fread(out, 1, cap - 1, p);
-    out[n] = '\0';
-    pclose(p);
-    char *nl = strrchr(out, '\n');
-    if (!nl)
-        return -1;
-    *nl = '\0';
-    return (int)strtol(nl + 1, NULL, 10);
+    char url[128];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d%s", g.http_port, path);
+    return ft_test_http(url, out, cap);
 }
 
 static double metric(const char *series)
 {
-    static char body[1 << 20];
-    if (http_get("/metrics", body, sizeof body) != 200)
-        return NAN;
-    size_t n = strlen(series);
-    for (char *l = body; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL)
-        if (!strncmp(l, series, n) && l[n] == ' ')
-            return strtod(l + n + 1, NULL);
-    return NAN;
+    return ft_test_metric(g.http_port, series);
 }
 
 /* A worker's pid from /status.json; 0 when not running. */
@@ -558,7 +524,7 @@ static bool wait_for(double (*f)(void), double s)
     for (double t = 0; t < s; t += 0.25) {
         if (f() > 0)
             return true;
-        sleep_s(0.25);
+        ft_test_sleep(0.25);
     }
     return false;
 }
@@ -616,7 +582,7 @@ static int setup_e2e(void **state)
         return -1;
     for (int i = 0; i < 2; i++)
         g.udp_fd[i] = udp_socket(&g.udp_port[i]);
-    g.http_port = free_tcp_port();
+    g.http_port = ft_test_free_port();
     write_streams(true, "  stuck_seconds: 10\n");
     return 0;
 }
@@ -661,7 +627,7 @@ static void test_serve_end_to_end(void **state)
         fail_msg("the workers never became ready (see %s)", log);
     udp_drain(g.udp_fd[0]);
     udp_drain(g.udp_fd[1]);
-    sleep_s(1.5);
+    ft_test_sleep(1.5);
     assert_true(udp_drain(g.udp_fd[0]) > 10000);
     assert_true(udp_drain(g.udp_fd[1]) > 10000);
     char body[8192];
@@ -673,7 +639,7 @@ static void test_serve_end_to_end(void **state)
     ft_serve_get rq[3] = {
         {.port = g.http_port, .path = "/metrics", .buf = big, .cap = sizeof big},
         {.port = g.http_port, .path = "/metrics", .buf = tiny, .cap = sizeof tiny},
-        {.port = free_tcp_port(), .path = "/ready", .buf = tiny, .cap = sizeof tiny},
+        {.port = ft_test_free_port(), .path = "/ready", .buf = tiny, .cap = sizeof tiny},
     };
     ft_serve_get_all(rq, 3, 2000);
     assert_int_equal(rq[0].code, 200);
@@ -694,7 +660,7 @@ static void test_serve_end_to_end(void **state)
     assert_true(pa > 0 && pb > 0 && pa != pb);
     double b0 = metric("ft_frames_sent_total{stream=\"b\"}");
     assert_int_equal(kill(pa, SIGKILL), 0);
-    sleep_s(1.5);
+    ft_test_sleep(1.5);
     if (!wait_for(a_recovered, 30))
         fail_msg("worker a was not restarted (see %s)", log);
     int pa2 = worker_pid("a");
@@ -706,7 +672,7 @@ static void test_serve_end_to_end(void **state)
     if (!(b1 > b0 + 25))
         fail_msg("stream b stalled while a restarted: %.0f -> %.0f frames", b0, b1);
     udp_drain(g.udp_fd[0]);
-    sleep_s(1);
+    ft_test_sleep(1);
     assert_true(udp_drain(g.udp_fd[0]) > 5000);
 
     /* Remove b from the file + SIGHUP: only b stops. */
@@ -721,13 +687,13 @@ static void test_serve_end_to_end(void **state)
     double r_ok = metric("ft_serve_reloads_total{result=\"ok\"}");
     assert_true(r_ok >= 1 && r_ok <= 2);
     double a0 = metric("ft_frames_sent_total{stream=\"a\"}");
-    sleep_s(1);
+    ft_test_sleep(1);
     assert_true(metric("ft_frames_sent_total{stream=\"a\"}") > a0);
 
     /* A broken file is refused and the running stream stays. */
     write_file(streams, "streams:\n  a: [\n");
     assert_int_equal(kill(g.serve, SIGHUP), 0);
-    sleep_s(1.5);
+    ft_test_sleep(1.5);
     /* 1, or 2 when the file poll saw the edit just before the SIGHUP came. */
     double r_error = metric("ft_serve_reloads_total{result=\"error\"}");
     assert_true(r_error >= 1 && r_error <= 2);
@@ -737,7 +703,7 @@ static void test_serve_end_to_end(void **state)
      * worker (SIGSTOP: no HTTP answer, no frames) is killed and restarted. */
     write_streams(false, "  stuck_seconds: 3\n");
     assert_int_equal(kill(g.serve, SIGHUP), 0);
-    sleep_s(1.5);
+    ft_test_sleep(1.5);
     assert_int_equal(worker_pid("a"), pa2);
     assert_int_equal(kill(pa2, SIGSTOP), 0);
     if (!wait_for(a_frozen_restarted, 25))
@@ -760,7 +726,7 @@ static void test_serve_end_to_end(void **state)
     int status = 0;
     pid_t r = 0;
     for (int i = 0; i < 300 && (r = waitpid(g.serve, &status, WNOHANG)) == 0; i++)
-        sleep_s(0.05);
+        ft_test_sleep(0.05);
     assert_int_equal(r, g.serve);
     assert_true(WIFEXITED(status));
     assert_int_equal(WEXITSTATUS(status), 0);
