@@ -2,8 +2,9 @@
  * on a 1080p NV12 frame (pre-processing, forward pass, download of the
  * outputs, post-processing), throughput of one stream and of several
  * concurrent streams (one model instance, CUDA stream and host thread each),
- * and device memory, against the CPU engine measured in the same run as the
- * baseline. */
+ * a batch of B frames per forward pass (one model planned for B frames: its
+ * own CUDA graph), and device memory, against the CPU engine measured in the
+ * same run as the baseline. */
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -59,27 +60,35 @@ static uint8_t *make_frame(ft_image *img)
     return buf;
 }
 
-/* One frame end to end; returns its wall time in ms or a negative value. */
-static double one_frame(ft_rfdetr *m, const ft_image *img, ft_status *st)
+/* n frames (borrowed) end to end as one batch: pre-processing of each, one
+ * forward pass, post-processing of each. Returns the wall time in ms or a
+ * negative value. */
+static double one_batch(ft_rfdetr *m, const ft_image *const *frames, int n, ft_status *st)
 {
     ft_rfdetr_det det[100];
-    int n = 0;
+    int k = 0;
     double t0 = now_ms();
-    if ((*st = ft_rfdetr_preprocess(m, img)) || (*st = ft_rfdetr_forward(m)))
+    if ((*st = ft_rfdetr_preprocess_batch(m, frames, n)) || (*st = ft_rfdetr_forward(m)))
         return -1;
-    ft_rfdetr_postprocess(m, FRAME_W, FRAME_H, 0.5f, det, 100, &n);
+    for (int b = 0; b < n; b++)
+        ft_rfdetr_postprocess_image(m, b, FRAME_W, FRAME_H, 0.5f, det, 100, &k);
     return now_ms() - t0;
 }
 
-/* p50/p99 of `iters` frames into out[0], out[1]. */
-static ft_status latency(ft_rfdetr *m, const ft_image *img, int iters, double *out)
+static double one_frame(ft_rfdetr *m, const ft_image *img, ft_status *st)
+{
+    return one_batch(m, &img, 1, st);
+}
+
+/* p50/p99 of `iters` batches of n frames into out[0], out[1]. */
+static ft_status latency(ft_rfdetr *m, const ft_image *const *frames, int n, int iters, double *out)
 {
     ft_status st = FT_OK;
     double *t = malloc((size_t)iters * sizeof(double));
     if (!t)
         return FT_ERR_NOMEM;
     for (int i = 0; i < iters; i++)
-        if ((t[i] = one_frame(m, img, &st)) < 0)
+        if ((t[i] = one_batch(m, frames, n, &st)) < 0)
             goto out;
     qsort(t, (size_t)iters, sizeof(double), cmp_double);
     out[0] = t[iters / 2];
@@ -158,16 +167,18 @@ static void usage(FILE *f)
 {
     fprintf(f, "usage: football-tracker bench rfdetr-cuda --model FILE [--size NAME]\n"
                "           [--device cuda[:N]] [--iters N] [--streams N] [--cpu-iters N]\n"
+               "           [--batch B] [--batch-iters N]\n"
                "RF-DETR on a 1080p NV12 frame: batch-1 latency p50/p99 including\n"
                "pre-processing, throughput of one and of N concurrent streams (default\n"
-               "8), device memory per model, and the CPU engine in the same run as the\n"
-               "baseline (--cpu-iters 0 skips it).\n");
+               "8), B frames per forward pass (default 32; 1 skips it): p50/p99 per\n"
+               "batch and frames/s, device memory per model, and the CPU engine in the\n"
+               "same run as the baseline (--cpu-iters 0 skips it).\n");
 }
 
 int ft_bench_rfdetr_cuda(int argc, char **argv)
 {
     const char *model = NULL, *size = NULL, *device = "cuda";
-    int iters = 300, cpu_iters = 3, streams = 8;
+    int iters = 300, cpu_iters = 3, streams = 8, batch = 32, batch_iters = 50;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         char *end = NULL;
@@ -180,12 +191,17 @@ int ft_bench_rfdetr_cuda(int argc, char **argv)
             size = v;
         } else if (!strcmp(a, "--device") && v) {
             device = v;
-        } else if ((!strcmp(a, "--iters") || !strcmp(a, "--cpu-iters") ||
-                    !strcmp(a, "--streams")) &&
+        } else if ((!strcmp(a, "--iters") || !strcmp(a, "--cpu-iters") || !strcmp(a, "--streams") ||
+                    !strcmp(a, "--batch") || !strcmp(a, "--batch-iters")) &&
                    v) {
             long n = strtol(v, &end, 10);
-            int *dst = a[2] == 'i' ? &iters : (a[2] == 'c' ? &cpu_iters : &streams);
-            if (!*v || *end || n < (dst == &cpu_iters ? 0 : 1) || n > 100000) {
+            int *dst = !strcmp(a, "--iters")       ? &iters
+                       : !strcmp(a, "--cpu-iters") ? &cpu_iters
+                       : !strcmp(a, "--streams")   ? &streams
+                       : !strcmp(a, "--batch")     ? &batch
+                                                   : &batch_iters;
+            long hi = dst == &batch ? FT_RFDETR_MAX_BATCH : 100000;
+            if (!*v || *end || n < (dst == &cpu_iters ? 0 : 1) || n > hi) {
                 fprintf(stderr, "bench rfdetr-cuda: %s '%s': expected a count\n", a, v);
                 return FT_EXIT_CONFIG;
             }
@@ -202,7 +218,8 @@ int ft_bench_rfdetr_cuda(int argc, char **argv)
         return FT_EXIT_CONFIG;
     }
     ft_status st = FT_OK;
-    ft_rfdetr *gm = NULL, *cm = NULL;
+    ft_rfdetr *gm = NULL, *cm = NULL, *bm = NULL;
+    const ft_image **slots = NULL;
     ft_image img;
     uint8_t *frame = make_frame(&img);
     if (!frame) {
@@ -218,7 +235,8 @@ int ft_bench_rfdetr_cuda(int argc, char **argv)
             goto out;
     size_t used1 = device_used();
     double lat[2];
-    if ((st = latency(gm, &img, iters, lat)))
+    const ft_image *one = &img;
+    if ((st = latency(gm, &one, 1, iters, lat)))
         goto out;
     double t0 = now_ms();
     int frames = 256;
@@ -244,12 +262,51 @@ int ft_bench_rfdetr_cuda(int argc, char **argv)
                fpsn);
     printf("RESULT cuda_b1_p50_ms=%.4f cuda_b1_p99_ms=%.4f cuda_fps=%.1f cuda_streams_fps=%.1f\n",
            lat[0], lat[1], fps1, fpsn);
+    fflush(stdout);
+    if (batch > 1) {
+        /* the same frame in every slot: each is still uploaded and converted */
+        slots = malloc(sizeof(*slots) * (size_t)batch);
+        if (!slots) {
+            st = FT_ERR_NOMEM;
+            goto out;
+        }
+        for (int b = 0; b < batch; b++)
+            slots[b] = &img;
+        ft_rfdetr_params bp = p;
+        bp.max_batch = batch;
+        size_t b0 = device_used();
+        if ((st = ft_rfdetr_create(&bp, &bm)))
+            goto out;
+        for (int i = 0; i < 5; i++) /* eager pass, graph capture, warm clocks */
+            if (one_batch(bm, slots, batch, &st) < 0)
+                goto out;
+        size_t b1 = device_used();
+        double blat[2];
+        if ((st = latency(bm, slots, batch, batch_iters, blat)))
+            goto out;
+        t0 = now_ms();
+        for (int i = 0; i < batch_iters; i++)
+            if (one_batch(bm, slots, batch, &st) < 0)
+                goto out;
+        double fpsb = (double)batch * batch_iters * 1e3 / (now_ms() - t0);
+        printf("rfdetr %s batch %d (one forward pass), 1080p NV12 -> detections: p50 %.3f ms  "
+               "p99 %.3f ms per batch (%d batches), %.0f frames/s back to back\n",
+               device, batch, blat[0], blat[1], batch_iters, fpsb);
+        if (b1)
+            printf("rfdetr %s device memory of the batch-%d model: %zu MiB\n", device, batch,
+                   (b1 - b0) >> 20);
+        printf("RESULT cuda_batch=%d cuda_bn_p50_ms=%.4f cuda_bn_p99_ms=%.4f cuda_bn_fps=%.1f "
+               "cuda_bn_mib=%zu\n",
+               batch, blat[0], blat[1], fpsb, (b1 - b0) >> 20);
+        fflush(stdout);
+        ft_rfdetr_destroy(&bm);
+    }
     if (cpu_iters > 0) {
         ft_rfdetr_params cp = p;
         cp.device = "cpu";
         double clat[2];
         if ((st = ft_rfdetr_create(&cp, &cm)) || one_frame(cm, &img, &st) < 0 ||
-            (st = latency(cm, &img, cpu_iters, clat)))
+            (st = latency(cm, &one, 1, cpu_iters, clat)))
             goto out;
         printf("baseline cpu (same run): p50 %.1f ms -> cuda is %.1fx faster at batch 1\n", clat[0],
                clat[0] / lat[0]);
@@ -257,8 +314,10 @@ int ft_bench_rfdetr_cuda(int argc, char **argv)
 out:
     if (st)
         fprintf(stderr, "bench rfdetr-cuda: %s\n", ft_status_str(st));
+    ft_rfdetr_destroy(&bm);
     ft_rfdetr_destroy(&cm);
     ft_rfdetr_destroy(&gm);
+    free(slots);
     free(frame);
     return ft_status_exit_code(st);
 }
