@@ -8,14 +8,24 @@
 #
 # Environment: OUT (log folder), JOBS (default: all cores), FT_CUDA_ARCH
 # (default 90), GPU_CHECK_SKIP_SUITE=1 to skip the whole ctest suite,
-# GPU_CHECK_MODE=cuda-only to force the reduced build below, GPU_CHECK_BUILD
-# (build folder, default build-gpu).
+# GPU_CHECK_MODE=cuda-only to force the reduced build below (full-min to
+# force the minimal libraries even where the system has the packages),
+# GPU_CHECK_BUILD (build folder, default build-gpu), GPU_CHECK_SKIP_PIPELINE=1
+# (no full-pipeline stage), GPU_CHECK_SKIP_STREAMS=1 (one pipeline run, no
+# streams-per-GPU sweep), GPU_CHECK_STREAMS ("8 16 24 32"),
+# GPU_CHECK_STREAMS_BUDGET_S (240), GPU_CHECK_CLIP_S (20),
+# GPU_CHECK_DRY_RUN=1 (a machine without a GPU: everything up to the
+# pipeline stage, which then runs on the CPU with the classic detector and
+# K = 1, 2; the later GPU stages are skipped).
 #
 # Machines without the project's system packages (no network to install them)
 # get the packages the nn/detect libraries and the tests need from .deb files
 # in third_party/debs (fetched beforehand with `apt-get download`, see
 # docs/cuda.md), and stand-in pkg-config entries for the video and HTTP
-# libraries; only the CUDA test and benchmark targets are built then.
+# libraries; only the CUDA test and benchmark targets are built then. With
+# third_party/ffmpeg-min (scripts/gpu/build-ffmpeg-min.sh: a minimal FFmpeg
+# and libmicrohttpd) the whole program is built instead ("full-min",
+# docs/gpu-machine.md).
 set -u
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 OUT=${OUT:-/tmp/gpu-check}
@@ -39,8 +49,10 @@ for t in make ninja pkg-config dpkg python3; do printf '%s: %s\n' "$t" "$(comman
 # ---- dependencies ----
 MODS="yaml-0.1 libavformat libavcodec libavutil libswscale libswresample libavfilter openblas minizip libmicrohttpd libpng cmocka"
 MODE=${GPU_CHECK_MODE:-full}
-if [ "$MODE" = cuda-only ] || ! command -v pkg-config >/dev/null || ! pkg-config --exists $MODS 2>/dev/null; then
-    MODE=cuda-only
+FFMIN=$ROOT/third_party/ffmpeg-min
+if [ "$MODE" = full-min ] || [ "$MODE" = cuda-only ] || ! command -v pkg-config >/dev/null ||
+    ! pkg-config --exists $MODS 2>/dev/null; then
+    [ "$MODE" != cuda-only ] && [ -d "$FFMIN/lib/pkgconfig" ] && MODE=full-min || MODE=cuda-only
     SYS=$WORK/sysroot
     FAKE=$WORK/fakepc
     mkdir -p "$SYS" "$FAKE"
@@ -60,19 +72,33 @@ if [ "$MODE" = cuda-only ] || ! command -v pkg-config >/dev/null || ! pkg-config
     command -v make >/dev/null || { ln -sf "$SYS/usr/bin/make" "$WORK/make"; export PATH=$WORK:$PATH; }
     export PKG_CONFIG_LIBDIR=$LIB/pkgconfig:$LIB/openblas-pthread/pkgconfig:$SYS/usr/share/pkgconfig:$FAKE
     export PKG_CONFIG_SYSROOT_DIR=$SYS
+    if [ $MODE = full-min ]; then
+        # The .pc files name the prefix of the machine that built them; under
+        # the sysroot they point at $SYS/ffmin, a link to this checkout's copy.
+        ln -sfn "$FFMIN" "$SYS/ffmin"
+        old=$(sed -n 's/^prefix=//p' "$FFMIN/lib/pkgconfig/libavcodec.pc")
+        mkdir -p "$WORK/ffmin-pc"
+        for pc in "$FFMIN"/lib/pkgconfig/*.pc; do
+            sed "s|$old|/ffmin|g" "$pc" >"$WORK/ffmin-pc/$(basename "$pc")"
+        done
+        export PKG_CONFIG_LIBDIR=$WORK/ffmin-pc:$PKG_CONFIG_LIBDIR
+        export LD_LIBRARY_PATH=$FFMIN/lib:$LD_LIBRARY_PATH
+        pkg-config --exists $MODS 2>/dev/null ||
+            { say "full-min: missing $(for m in $MODS; do pkg-config --exists $m || printf '%s ' $m; done)-> cuda-only"; MODE=cuda-only; }
+    fi
     for m in $MODS; do
         pkg-config --exists "$m" 2>/dev/null ||
             printf 'Name: %s\nDescription: stand-in (not built here)\nVersion: 99\nLibs:\nCflags:\n' "$m" >"$FAKE/$m.pc"
     done
 fi
-say "mode: $MODE (full = every system package present; cuda-only = CUDA targets only)"
+say "mode: $MODE (full = every system package present; full-min = the whole program against third_party/ffmpeg-min; cuda-only = CUDA targets only)"
 
 # ---- build ----
 echo "== configure + build ($(elapsed) s)"
 cmake -S . -B "$BUILD" -G "Unix Makefiles" -DFT_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES="$ARCH" \
     >"$OUT/configure.log" 2>&1 || { tail -30 "$OUT/configure.log"; say "configure FAILED"; exit 1; }
 BUILD_OK=1
-if [ $MODE = full ]; then
+if [ $MODE != cuda-only ]; then
     cmake --build "$BUILD" -j "$JOBS" >"$OUT/build.log" 2>&1 || BUILD_OK=0
 else
     for t in ft_core ft_nn ft_detect test_nn_cuda_ops test_nn_cuda_rfdetr bench_nn_cuda; do
@@ -105,6 +131,24 @@ run_test() {
 }
 run_test test_nn_cuda_ops
 run_test test_nn_cuda_rfdetr
+
+# ---- full pipeline and streams per GPU (whole-program builds) ----
+if [ $MODE != cuda-only ] && [ $BUILD_OK = 1 ] && [ "${GPU_CHECK_SKIP_PIPELINE:-0}" != 1 ]; then
+    echo "== full pipeline: batch on a 1080p30 clip, then concurrent jobs ($(elapsed) s)"
+    if [ "${GPU_CHECK_DRY_RUN:-0}" = 1 ]; then
+        PL_ENV=(DEVICE=cpu CKPT= STREAMS="${GPU_CHECK_STREAMS:-1 2}" MIN_FPS=1 CLIP_S="${GPU_CHECK_CLIP_S:-2}")
+    else
+        PL_ENV=(DEVICE=cuda CKPT="$CKPT" STREAMS="${GPU_CHECK_STREAMS:-8 16 24 32}" CLIP_S="${GPU_CHECK_CLIP_S:-20}")
+    fi
+    env "${PL_ENV[@]}" OUT="$OUT/pipeline" WORK="$WORK/pipeline" SUMMARY="$SUMMARY" \
+        BUDGET_S="${GPU_CHECK_STREAMS_BUDGET_S:-240}" SKIP_STREAMS="${GPU_CHECK_SKIP_STREAMS:-0}" \
+        bash scripts/gpu/pipeline-streams.sh
+fi
+if [ "${GPU_CHECK_DRY_RUN:-0}" = 1 ]; then
+    echo "== dry run: GPU stages skipped; summary ($(elapsed) s)"
+    cat "$SUMMARY"
+    exit 0
+fi
 
 # ---- whole suite ----
 if [ "${GPU_CHECK_SKIP_SUITE:-0}" != 1 ]; then

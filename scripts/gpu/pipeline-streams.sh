@@ -1,0 +1,129 @@
+#!/bin/bash
+# Full pipeline on the GPU machine (issue 11, docs/gpu-machine.md), run by
+# scripts/gpu-check.sh or on its own:
+#
+#  1. one `batch` run on a generated 1080p30 clip (decode with NVDEC ->
+#     RF-DETR on CUDA -> track -> camera -> render 1280x720 -> encode), checked
+#     for exit 0, the output file and the frame count;
+#  2. streams per GPU: K concurrent `batch` jobs on the same clip, each a
+#     separate process as under `serve`, for K in $STREAMS ascending until a
+#     round where some job falls below $MIN_FPS, then halving the gap between
+#     the last K that held and the first that did not, within $BUDGET_S;
+#     once time-sliced and once under CUDA MPS when nvidia-cuda-mps-control
+#     exists (as bench/gpu-share.sh).
+#
+# A job's fps is its own: frames / the pipeline's run time, model load and
+# warm-up excluded. Jobs start together but load their models at different
+# speeds, so each round also reports the share of a job's run during which
+# all K were running ("overlap"); a low overlap flatters the round.
+#
+# Environment: FT_BIN (the program, required), CKPT (RF-DETR checkpoint; empty
+# = the classic detector), DEVICE (cuda), OUT (logs, default
+# /tmp/pipeline-streams), WORK (clip and outputs), STREAMS ("8 16 24 32"),
+# MIN_FPS (30), CLIP_S (clip seconds, 20), BUDGET_S (streams sweep, both
+# modes together, 240), SKIP_STREAMS=1 (check 1 only), SKIP_MPS=1,
+# SUMMARY (file the summary lines are appended to).
+set -u
+FT_BIN=${FT_BIN:?FT_BIN: path of the football-tracker binary}
+CKPT=${CKPT:-}
+DEVICE=${DEVICE:-cuda}
+OUT=${OUT:-/tmp/pipeline-streams}
+WORK=${WORK:-${TMPDIR:-/tmp}/pipeline-streams-work}
+STREAMS=${STREAMS:-8 16 24 32}
+MIN_FPS=${MIN_FPS:-30}
+CLIP_S=${CLIP_S:-20}
+BUDGET_S=${BUDGET_S:-240}
+SUMMARY=${SUMMARY:-$OUT/pipeline-summary.txt}
+HERE=$(cd "$(dirname "$0")" && pwd)
+mkdir -p "$OUT" "$WORK/jobs"
+say() { echo "== $*"; echo "$*" >>"$SUMMARY"; }
+MODEL_ARGS=()
+[ -n "$CKPT" ] && MODEL_ARGS=(--set "model.path=$CKPT")
+DETECTOR=$([ -n "$CKPT" ] && echo "RF-DETR $(basename "$CKPT")" || echo "classic detector")
+
+CLIP=$WORK/clip-1080p30-${CLIP_S}s.mp4
+FRAMES=$((CLIP_S * 30))
+if [ ! -s "$CLIP" ]; then
+    echo "== synth: ${CLIP_S} s of 1920x1080 at 30 fps"
+    "$FT_BIN" synth --out "$CLIP" --seconds "$CLIP_S" --fps 30 --size 1920x1080 --scenario wide \
+        --log-format json >"$OUT/synth.log" 2>&1 ||
+        { tail -5 "$OUT/synth.log"; say "pipeline: synth FAILED"; exit 1; }
+fi
+
+# ---- 1. one job ----
+# Debug level: libav's own messages say whether NVDEC really decoded (a
+# failing hwaccel set-up falls back to software decoding inside libavcodec).
+echo "== batch, one job ($DEVICE, $DETECTOR)"
+ONE_OUT=$WORK/one.mp4
+rm -f "$ONE_OUT"
+LOG_LEVEL=debug timeout $((CLIP_S * 10 + 60)) "$FT_BIN" batch --input "$CLIP" --output "$ONE_OUT" \
+    --device "$DEVICE" "${MODEL_ARGS[@]}" --no-progress --log-format json >"$OUT/batch-one.log" 2>&1
+rc=$?
+python3 "$HERE/pipeline_report.py" one "$OUT/batch-one.log" "$rc" "$ONE_OUT" "$FRAMES" | tee -a "$SUMMARY"
+[ "${SKIP_STREAMS:-0}" = 1 ] && exit 0
+
+# ---- 2. streams per GPU ----
+MPS=0
+[ "${SKIP_MPS:-0}" != 1 ] && command -v nvidia-cuda-mps-control >/dev/null && MPS=1
+SWEEP_BUDGET_S=$((BUDGET_S / (1 + MPS)))
+# One round: K jobs at once; prints the report line, returns 0 when every job
+# exited 0 with all frames at >= MIN_FPS.
+round() {
+    local k=$1 tag=$2 pids=() i
+    rm -f "$WORK"/jobs/*
+    for ((i = 1; i <= k; i++)); do
+        (timeout $((CLIP_S * 6 + 90)) "$FT_BIN" batch --input "$CLIP" --output "$WORK/jobs/$i.mp4" \
+            --device "$DEVICE" "${MODEL_ARGS[@]}" --no-progress --log-format json \
+            >"$WORK/jobs/$i.log" 2>&1
+        echo $? >"$WORK/jobs/$i.rc") &
+        pids+=($!)
+    done
+    wait "${pids[@]}"
+    mkdir -p "$OUT/$tag-k$k"
+    cp "$WORK"/jobs/*.log "$OUT/$tag-k$k/" 2>/dev/null
+    python3 "$HERE/pipeline_report.py" round "$WORK/jobs" "$k" "$tag" "$FRAMES" "$MIN_FPS" |
+        tee -a "$SUMMARY"
+    return "${PIPESTATUS[0]}"
+}
+
+# Ascending list until a round fails, then bisection; each round is started
+# only if the last one's duration still fits in the sweep's share of the budget.
+sweep() {
+    local tag=$1 best=0 fail=0 k last_s=0 t T0
+    T0=$(date +%s)
+    for k in $STREAMS; do
+        [ $(($(date +%s) - T0 + last_s)) -le "$SWEEP_BUDGET_S" ] || { echo "(budget reached before K=$k)"; break; }
+        t=$(date +%s)
+        if round "$k" "$tag"; then best=$k; else fail=$k; fi
+        last_s=$(($(date +%s) - t))
+        [ $fail = 0 ] || break
+    done
+    while [ $fail -gt 0 ] && [ $((fail - best)) -gt 2 ]; do
+        k=$(((best + fail) / 4 * 2))
+        [ "$k" -gt "$best" ] || k=$((best + 2))
+        [ $(($(date +%s) - T0 + last_s)) -le "$SWEEP_BUDGET_S" ] || { echo "(budget reached before K=$k)"; break; }
+        t=$(date +%s)
+        if round "$k" "$tag"; then best=$k; else fail=$k; fi
+        last_s=$(($(date +%s) - t))
+    done
+    local what="$best"
+    [ $fail = 0 ] && what="$best or more (largest K tried)"
+    [ $fail != 0 ] && what="$best (K=$fail did not hold)"
+    say "streams per GPU, $tag ($DETECTOR on $DEVICE, 1080p30 in, 1280x720 out, every job >= $MIN_FPS fps): $what"
+}
+
+sweep time-sliced
+if [ $MPS = 1 ]; then
+    export CUDA_MPS_PIPE_DIRECTORY=$WORK/mps-pipe CUDA_MPS_LOG_DIRECTORY=$WORK/mps-log
+    mkdir -p "$CUDA_MPS_PIPE_DIRECTORY" "$CUDA_MPS_LOG_DIRECTORY"
+    if nvidia-cuda-mps-control -d; then
+        sweep MPS
+        echo quit | nvidia-cuda-mps-control
+        cp "$CUDA_MPS_LOG_DIRECTORY"/control.log "$OUT/mps-control.log" 2>/dev/null
+    else
+        say "streams per GPU, MPS: the MPS daemon did not start"
+    fi
+    unset CUDA_MPS_PIPE_DIRECTORY CUDA_MPS_LOG_DIRECTORY
+else
+    say "streams per GPU, MPS: not run ($([ "${SKIP_MPS:-0}" = 1 ] && echo SKIP_MPS=1 || echo no nvidia-cuda-mps-control))"
+fi
