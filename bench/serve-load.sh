@@ -4,17 +4,20 @@
 # detector, 1280x720 output pushed back to nginx), N = 1, 2, ... until a step
 # is not real time. A step is real time when, over the measuring window,
 # every stream processed at least 97 % of the nominal frames and dropped none
-# (ft_frames_dropped_total unchanged) and the input never stalled
-# (ft_frames_repeated_total unchanged); MAX_DROP_PCT (default 0) tolerates
-# drops and repeats up to that share of the nominal frames (a loaded machine
-# delays the publisher: a late frame is repeated and the burst after it
-# loses one, whatever the capacity). Prints one line per step and the
+# (ft_frames_dropped_total unchanged) and no output slot went without its
+# frame (ft_frames_repeated_total unchanged); MAX_DROP_PCT (default 0)
+# tolerates drops and repeats up to that share of the nominal frames. The
+# live output's jitter buffer (stream.jitter_buffer_ms, default 100 ms;
+# JITTER_MS overrides it) absorbs a publisher or a pipeline that is late by
+# less than that; each step also prints the buffer's mean delay and its
+# drift corrections and re-anchors. Prints one line per step and the
 # largest real-time N. Everything runs on 127.0.0.1 and is stopped at the end.
 #
 #   bench/serve-load.sh [MAX_N]          (default 6)
 #
 # Environment: FT_BIN (default build/football-tracker), SIZE (input, default
 # 1280x720), FPS (default 30), WARMUP (s, default 8), WINDOW (s, default 15),
+# JITTER_MS (stream.jitter_buffer_ms of the workers, default: the built-in),
 # KEEP=1 keeps the work folder, CONTINUE=1 runs every N up to MAX_N even
 # after a step that is not real time. Bounded: about (WARMUP + WINDOW + 5) s a step.
 set -u
@@ -90,7 +93,7 @@ for ((n = 1; n <= MAX_N; n++)); do
         echo "serve:"
         echo "  port: $HTTP"
         echo "  realtime: false"
-        echo "  set: {output.width: 1280, output.height: 720, stream.bitrate: 2500k}"
+        echo "  set: {output.width: 1280, output.height: 720, stream.bitrate: 2500k${JITTER_MS:+, stream.jitter_buffer_ms: $JITTER_MS}}"
         echo "streams:"
         for ((i = 1; i <= n; i++)); do
             echo "  s$i: {input: \"rtmp://127.0.0.1:$RTMP/live/in$i\", output: \"rtmp://127.0.0.1:$RTMP/live/out$i\"}"
@@ -125,6 +128,10 @@ for ((n = 1; n <= MAX_N; n++)); do
         reps=$(awk -v s="$reps" -v a="${r0[$i]}" -v b="$r" 'BEGIN { print s + b - a }')
         worst=$(awk -v a="$worst" -v b="$pct" 'BEGIN { print (b < a) ? b : a }')
     done
+    jit=$(curl -s -m 3 "http://127.0.0.1:$HTTP/metrics" | awk '
+        /^ft_jitter_buffer_seconds[{ ]/ { b += $2; n++ } /^ft_jitter_corrections_total[{ ]/ { c += $2 }
+        /^ft_jitter_reanchors_total[{ ]/ { r += $2 }
+        END { printf "jitter buffer %s ms, %d corrections, %d re-anchors", n ? sprintf("%.0f", 1000 * b / n) : "n/a", c, r }')
     load=$(metric ft_serve_load)
     lat=$(curl -s -m 3 "http://127.0.0.1:$HTTP/metrics" | awk '/^ft_latency_seconds_sum/ { s += $2 } /^ft_latency_seconds_count/ { c += $2 } END { if (c) printf "%.1f", 1000 * s / c; else print "n/a" }')
     busy=$(echo "$cpu0 $cpu1" | awk '{ printf "%.0f", 100 * ($3 - $1) / (($3 - $1) + ($4 - $2)) }')
@@ -132,8 +139,8 @@ for ((n = 1; n <= MAX_N; n++)); do
     droppct=$(awk -v d="$drops" -v r="$reps" -v t="$nominal" 'BEGIN { printf "%.2f", 100 * (d > r ? d : r) / t }')
     awk -v w="$worst" 'BEGIN { exit !(w >= 97) }' || ok=0
     awk -v p="$droppct" -v m="${MAX_DROP_PCT:-0}" 'BEGIN { exit !(p <= m) }' || ok=0
-    printf 'N=%d  slowest stream %s%% of %s fps  dropped %s  repeated %s (%s%%)  mean latency %s ms  ft_serve_load %s  CPU per worker %s%% of a core  machine CPU %s%% (load avg %s)  -> %s\n' \
-        "$n" "$worst" "$FPS" "$drops" "$reps" "$droppct" "$lat" "$load" "$per" "$busy" "$(cut -d' ' -f1 /proc/loadavg)" \
+    printf 'N=%d  slowest stream %s%% of %s fps  dropped %s  repeated %s (%s%%)  %s  mean latency %s ms  ft_serve_load %s  CPU per worker %s%% of a core  machine CPU %s%% (load avg %s)  -> %s\n' \
+        "$n" "$worst" "$FPS" "$drops" "$reps" "$droppct" "$jit" "$lat" "$load" "$per" "$busy" "$(cut -d' ' -f1 /proc/loadavg)" \
         "$([ $ok = 1 ] && echo 'real time' || echo 'NOT real time')"
     kill -TERM "$serve"
     wait "$serve" 2>/dev/null

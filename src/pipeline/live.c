@@ -26,16 +26,16 @@ struct ft_live_output {
     ft_writer *w;
     int64_t period_ns;
     int64_t delay_ns;       /* jitter buffer: a frame's slot is due this long after its arrival */
-    int64_t late_limit_ns;  /* a frame later than this re-anchors instead of being dropped */
-    int64_t early_limit_ns; /* a frame due further ahead than this re-anchors */
-    double band_ns;         /* smoothed delay within delay_ns +- this: no drop/repeat correction */
-    double deadzone_ns;     /* ... within +- this: no slewing */
+    int64_t spread_ns;      /* max(delay, 2 periods): lateness beyond the buffer up to this is
+                               a hiccup, more is a stall; a burst up to this is held */
+    double low_ns, high_ns; /* smoothed delay outside these: one slot repeated / one frame
+                               dropped */
+    double deadzone_ns;     /* smoothed delay within delay_ns +- this: no slewing */
     bool anchored;          /* a frame has set the mapping (t0_ns, offset_s) */
     int64_t t0_ns;          /* wall time of slot 0 (slewed) */
     int64_t n;              /* next slot to send */
     double offset_s;        /* output time - input time: frames and audio */
     double smooth_ns;       /* smoothed delay from arrival to slot */
-    bool late_before;       /* the previous frame came after its slot */
     AVFrame **ring;         /* buffered frames, one per slot, slots increasing */
     int64_t *ring_slot;
     int cap, head, count;
@@ -80,15 +80,13 @@ ft_status ft_live_output_create(const ft_live_output_params *p, ft_live_output *
         lo->p.slate_after_s = 1.0;
     lo->period_ns = llrint(1e9 / p->fps);
     lo->delay_ns = llrint(p->jitter_buffer_s * 1e9);
-    /* Twice the buffer (at least two periods) either way tells a stall, a
-     * reconnect or a timestamp jump from jitter. */
-    lo->late_limit_ns = lo->delay_ns > 2 * lo->period_ns ? lo->delay_ns : 2 * lo->period_ns;
-    lo->early_limit_ns = lo->delay_ns + lo->late_limit_ns;
-    lo->band_ns = fmax((double)lo->period_ns, (double)lo->delay_ns / 2);
+    lo->spread_ns = lo->delay_ns > 2 * lo->period_ns ? lo->delay_ns : 2 * lo->period_ns;
+    lo->low_ns = (double)lo->delay_ns - fmax((double)lo->delay_ns / 2, (double)lo->period_ns);
+    lo->high_ns = (double)(lo->delay_ns + lo->spread_ns);
     lo->deadzone_ns = (double)lo->period_ns / 4;
-    /* One frame per slot up to early_limit ahead, the slot being sent and
-     * rounding: the buffer never needs more. */
-    lo->cap = (int)(lo->early_limit_ns / lo->period_ns) + 3;
+    /* One frame per slot up to the jump limit (delay + 2 spreads) ahead, the
+     * slot being sent and rounding: the buffer never holds more. */
+    lo->cap = (int)((lo->delay_ns + 2 * lo->spread_ns) / lo->period_ns) + 3;
     lo->audio_end = INT64_MIN;
     ft_status st = FT_OK;
     const ft_writer_audio_copy *a = p->writer.audio;
@@ -228,13 +226,10 @@ static ft_status emit(ft_live_output *lo, const AVFrame *f, int64_t now)
     return FT_OK;
 }
 
-static void count_drop(ft_live_output *lo, bool late)
+static void count_drop(ft_live_output *lo)
 {
     pthread_mutex_lock(&lo->mu);
-    if (late)
-        lo->stats.frames_late++;
-    else
-        lo->stats.frames_early++;
+    lo->stats.frames_early++;
     pthread_mutex_unlock(&lo->mu);
 }
 
@@ -252,50 +247,38 @@ static void set_smooth(ft_live_output *lo, double ns)
     pthread_mutex_unlock(&lo->mu);
 }
 
-/* Maps input time in_s onto the slot due one buffer delay from now and
- * returns that slot. For the first frame, and for a frame the buffer cannot
- * place (after a stall or a reconnect, or a timestamp jump): the frames
- * buffered before it keep their slots, so a jump costs no drop. */
-static int64_t anchor(ft_live_output *lo, double in_s, int64_t now)
+/* Maps input time in_s onto the first slot due at or after wall time
+ * due_ns (and not sent yet) and returns it. Frames buffered before it keep
+ * their slots; any due after it are older pictures than it, a burst the
+ * buffer cannot hold: dropped. */
+static int64_t remap(ft_live_output *lo, double in_s, int64_t due_ns)
 {
-    if (!lo->anchored) {
-        lo->t0_ns = now + lo->delay_ns;
-        lo->anchored = true;
-    } else {
-        pthread_mutex_lock(&lo->mu);
-        lo->stats.reanchors++;
-        pthread_mutex_unlock(&lo->mu);
-    }
-    int64_t k = llround((double)(now + lo->delay_ns - lo->t0_ns) / 1e9 * lo->p.fps);
+    int64_t k = llround((double)(due_ns - lo->t0_ns) / 1e9 * lo->p.fps);
     if (k < lo->n)
         k = lo->n;
-    /* Buffered frames due after it are older pictures: a burst the buffer
-     * cannot hold within its delay. */
     while (lo->count && lo->ring_slot[(lo->head + lo->count - 1) % lo->cap] >= k) {
         lo->count--;
-        count_drop(lo, false);
+        count_drop(lo);
     }
     double off = (double)k / lo->p.fps - in_s;
     FT_LOGD("pipeline", "input time %.3f s mapped to output slot %lld (offset %.3f s -> %.3f s)",
             in_s, (long long)k, lo->offset_s, off);
     lo->offset_s = off;
-    lo->late_before = false;
-    set_smooth(lo, lead_ns(lo, (double)k / lo->p.fps, now));
     return k;
 }
 
 /* Follows the input's clock with one frame's delay `lead` (arrival to due
  * time): the smoothed delay is held near the buffer delay by slewing the
  * output clock's phase a little per frame (a drift of up to SLEW vanishes
- * there); beyond the band, the mapping moves by a whole slot: the next
- * frame displaces the last buffered one (too much delay) or leaves a slot
- * to repeat (too little). */
+ * there, and so does the extra delay a hiccup leaves); outside low..high
+ * the mapping moves by a whole slot: the next frame leaves a slot to repeat
+ * (too little delay) or displaces the last buffered one (too much). */
 static void follow(ft_live_output *lo, double lead)
 {
     double s = lo->smooth_ns + (lead - lo->smooth_ns) / (SMOOTH_S * lo->p.fps);
     double err = s - (double)lo->delay_ns;
-    if (fabs(err) > lo->band_ns) {
-        double dir = err > 0 ? -1 : 1;
+    if (s < lo->low_ns || s > lo->high_ns) {
+        double dir = s > lo->high_ns ? -1 : 1;
         lo->offset_s += dir / lo->p.fps;
         s += dir * (double)lo->period_ns;
         pthread_mutex_lock(&lo->mu);
@@ -356,24 +339,42 @@ ft_status ft_live_output_tick(ft_live_output *lo, int64_t now)
     return st;
 }
 
-/* Where frame in_s goes: its slot under the mapping, a re-anchored one, or
- * -1 when it is dropped as late. */
+static void count_reanchor(ft_live_output *lo)
+{
+    pthread_mutex_lock(&lo->mu);
+    lo->stats.reanchors++;
+    pthread_mutex_unlock(&lo->mu);
+}
+
+/* The slot of frame in_s arriving at `now`. */
 static int64_t place(ft_live_output *lo, double in_s, int64_t now)
 {
-    if (!lo->anchored)
-        return anchor(lo, in_s, now);
+    if (!lo->anchored) {
+        lo->t0_ns = now + lo->delay_ns;
+        lo->anchored = true;
+        set_smooth(lo, (double)lo->delay_ns);
+        return remap(lo, in_s, lo->t0_ns);
+    }
     double lead = lead_ns(lo, in_s + lo->offset_s, now);
     bool passed = llround((in_s + lo->offset_s) * lo->p.fps) < lo->n;
-    /* Two late frames in a row are a shift of the input, not jitter. */
-    if ((passed && (lead < (double)-lo->late_limit_ns || lo->late_before)) ||
-        lead > (double)lo->early_limit_ns)
-        return anchor(lo, in_s, now);
-    follow(lo, lead);
-    lo->late_before = passed;
-    if (passed) {
-        count_drop(lo, true);
-        return -1;
+    if ((passed && lead < (double)-lo->spread_ns) ||
+        lead > (double)(lo->delay_ns + 2 * lo->spread_ns)) {
+        /* A stall, a reconnect or a timestamp jump: afresh, one buffer delay
+         * from now (after a stall, more of the freeze or slate). */
+        count_reanchor(lo);
+        int64_t k = remap(lo, in_s, now + lo->delay_ns);
+        set_smooth(lo, lead_ns(lo, (double)k / lo->p.fps, now));
+        return k;
     }
+    if (passed) {
+        /* A hiccup beyond the buffer: its slot went out as a repeat, so it
+         * takes the next one rather than being dropped; the frames behind
+         * it (a burst, usually) refill the buffer, and the slew takes the
+         * extra delay back. */
+        count_reanchor(lo);
+        return remap(lo, in_s, now);
+    }
+    follow(lo, lead);
     int64_t k = llround((in_s + lo->offset_s) * lo->p.fps);
     return k < lo->n ? lo->n : k;
 }
@@ -396,13 +397,13 @@ ft_status ft_live_output_frame(ft_live_output *lo, const AVFrame *f, double in_s
             /* Its slot is taken (input faster than the output, or a drift
              * correction): the newer frame wins; one older than the newest
              * buffered (timestamps going back) loses. */
-            count_drop(lo, false);
+            count_drop(lo);
             i = k == lo->ring_slot[newest] ? newest : -1;
         } else {
             if (lo->count == lo->cap) { /* never with steady input: keep the latency */
                 lo->head = (lo->head + 1) % lo->cap;
                 lo->count--;
-                count_drop(lo, false);
+                count_drop(lo);
             }
             i = (lo->head + lo->count) % lo->cap;
             lo->ring_slot[i] = k;

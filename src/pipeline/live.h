@@ -5,12 +5,13 @@
  * a frame that comes late by less than that changes nothing. A slot with no
  * frame repeats the last one (the buffer ran dry, or the input has a gap);
  * after `slate_after_s` of an empty buffer a darkened "RECONNECTING" slate
- * replaces it, so viewers never lose the stream. Frames whose slot already
- * went out, or that another frame displaced from their slot, are dropped.
- * The mapping follows the input: the output clock's phase is slewed (at most
- * 1 % of the rate) to keep the buffer at its delay, one frame is dropped or
- * repeated when a drift beyond that leaves the band (counted), and a frame
- * far outside the buffer (a stall, a reconnect, a timestamp jump) re-anchors
+ * replaces it, so viewers never lose the stream. A frame later than the
+ * buffer takes the next free slot (its own went out as a repeat) and a
+ * frame displaced from its slot by a newer one is dropped. The mapping
+ * follows the input: the output clock's phase is slewed (at most 1 % of the
+ * rate) to keep the buffer at its delay, one frame is dropped or repeated
+ * when a drift beyond that leaves the band (counted), and a frame far
+ * outside the buffer (a stall, a reconnect, a timestamp jump) re-anchors
  * the mapping with no drop. Output timestamps are slot numbers over the
  * rate: continuous whatever the input does. A failing output is reopened
  * with exponential backoff (the input's reconnect settings), independently
@@ -51,14 +52,14 @@ typedef struct ft_live_output_stats {
     int64_t frames_repeated; /* slots without a frame of their own: the last frame again,
                                 slate included */
     int64_t frames_slate;
-    int64_t frames_early;  /* real frames dropped unshown ahead of their slot: a later frame
-                              took it (input faster than the output), a drift correction,
-                              or the buffer was full */
-    int64_t frames_late;   /* real frames dropped because their slot had already gone out */
+    int64_t frames_early;  /* real frames dropped unshown: a later frame took their slot (input
+                              faster than the output, a drift correction), or a burst the
+                              buffer could not hold */
     int64_t corrections;   /* drift corrections: the buffer left its band, one frame dropped
                               or repeated to bring it back */
-    int64_t reanchors;     /* input time mapped afresh onto the output clock: a frame beyond
-                              the buffer (stall, reconnect, timestamp jump), not the first */
+    int64_t reanchors;     /* input time mapped afresh onto the output clock: a frame later
+                              than the buffer (hiccup, stall, reconnect) or a timestamp
+                              jump; not the first frame */
     double buffer_s;       /* smoothed delay from a frame's arrival to its slot */
     int64_t frames_lost;   /* slots that passed while the output was down */
     int64_t reconnects;    /* output reopened successfully */

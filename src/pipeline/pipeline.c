@@ -1028,7 +1028,7 @@ void ft_pipeline_stats_get(ft_pipeline *pl, ft_pipeline_stats *out)
     if (pl->live) {
         ft_live_output_stats ls;
         ft_live_output_stats_get(pl->live, &ls);
-        out->frames_dropped += ls.frames_early + ls.frames_late;
+        out->frames_dropped += ls.frames_early;
         out->frames_sent = ls.frames_sent;
         out->frames_repeated = ls.frames_repeated;
         out->frames_slate = ls.frames_slate;

@@ -82,8 +82,9 @@ static const ft_option stream_options[] = {
      S(reconnect_delay), "1.0", 0.01, 300, 0, NULL, NULL},
     {"jitter_buffer_ms",
      "Live output jitter buffer: frames are placed on the output clock by their timestamps "
-     "and sent this long after their expected arrival, so later ones cost nothing; 0 = none "
-     "(each late frame is a repeat and a drop). Adds to the latency.",
+     "and sent this long after their expected arrival, so one up to that late costs nothing "
+     "(a later one costs repeats, not drops). Adds to the latency; 0 = only the delay that "
+     "late frames force.",
      FT_OPT_INT, S(jitter_buffer_ms), "100", 0, 1000, 0, NULL, NULL},
     {"timeout_ms", "Network read/connect timeout in milliseconds.", FT_OPT_INT, S(timeout_ms),
      "5000", 100, 600000, 0, "RTMP_TIMEOUT", NULL},
