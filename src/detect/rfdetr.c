@@ -1148,6 +1148,7 @@ static ft_status create_on(const ft_rfdetr_params *p, ft_rfdetr **out)
     /* activations and index tables first: the weight pass writes CLS into emb */
     planner pl = {0, 0, NULL};
     plan_acts(m, &pl);
+    double act_mib = (double)pl.off * sizeof(float) / (1 << 20);
     if ((st = m->be->ops->alloc(m->be, pl.off * sizeof(float), FT_NN_MEM_ACT, &m->amem)))
         goto out;
     pl = (planner){0, 1, m->amem};
@@ -1193,9 +1194,9 @@ static ft_status create_on(const ft_rfdetr_params *p, ft_rfdetr **out)
     }
     FT_LOGI("rfdetr",
             "%s: RF-DETR %s, %dx%d input, ViT %d/%d layers, %d classes, %d queries, "
-            "up to %d frames per pass, backend %s",
+            "up to %d frames per pass (%.0f MiB of activations), backend %s",
             p->model_path, a->size, m->size, m->size, a->vit_dim, a->vit_layers, a->num_classes,
-            a->num_queries, m->max_batch, m->be->ops->name);
+            a->num_queries, m->max_batch, act_mib, m->be->ops->name);
     ft_nn_weights_destroy(&w); /* everything was converted and uploaded */
     for (int i = 0; i < p->warmup_iterations; i++) {
         memset(m->h_in, 0, sizeof(float) * 3 * (size_t)m->size * m->size);
