@@ -14,6 +14,7 @@
 # (no full-pipeline stage), GPU_CHECK_SKIP_STREAMS=1 (one pipeline run, no
 # streams-per-GPU sweep), GPU_CHECK_STREAMS ("8 16 24 32"),
 # GPU_CHECK_STREAMS_BUDGET_S (240), GPU_CHECK_CLIP_S (20),
+# GPU_CHECK_SKIP_SANITIZERS=1 (no compute-sanitizer runs),
 # GPU_CHECK_DRY_RUN=1 (a machine without a GPU: everything up to the
 # pipeline stage, which then runs on the CPU with the classic detector and
 # K = 1, 2; the later GPU stages are skipped).
@@ -99,7 +100,10 @@ cmake -S . -B "$BUILD" -G "Unix Makefiles" -DFT_CUDA=ON -DCMAKE_CUDA_ARCHITECTUR
     >"$OUT/configure.log" 2>&1 || { tail -30 "$OUT/configure.log"; say "configure FAILED"; exit 1; }
 BUILD_OK=1
 if [ $MODE != cuda-only ]; then
-    cmake --build "$BUILD" -j "$JOBS" >"$OUT/build.log" 2>&1 || BUILD_OK=0
+    # the program first: a test that does not compile must not cost the
+    # pipeline stage its binary
+    cmake --build "$BUILD" -j "$JOBS" --target football-tracker >"$OUT/build.log" 2>&1 || BUILD_OK=0
+    cmake --build "$BUILD" -j "$JOBS" >>"$OUT/build.log" 2>&1 || BUILD_OK=0
 else
     for t in ft_core ft_nn ft_detect test_nn_cuda_ops test_nn_cuda_rfdetr bench_nn_cuda; do
         make -C "$BUILD" -j "$JOBS" "$t/fast" >>"$OUT/build.log" 2>&1 || { BUILD_OK=0; break; }
@@ -133,7 +137,7 @@ run_test test_nn_cuda_ops
 run_test test_nn_cuda_rfdetr
 
 # ---- full pipeline and streams per GPU (whole-program builds) ----
-if [ $MODE != cuda-only ] && [ $BUILD_OK = 1 ] && [ "${GPU_CHECK_SKIP_PIPELINE:-0}" != 1 ]; then
+if [ $MODE != cuda-only ] && [ -x "$FT_BIN" ] && [ "${GPU_CHECK_SKIP_PIPELINE:-0}" != 1 ]; then
     echo "== full pipeline: batch on a 1080p30 clip, then concurrent jobs ($(elapsed) s)"
     if [ "${GPU_CHECK_DRY_RUN:-0}" = 1 ]; then
         PL_ENV=(DEVICE=cpu CKPT= STREAMS="${GPU_CHECK_STREAMS:-1 2}" MIN_FPS=1 CLIP_S="${GPU_CHECK_CLIP_S:-2}")
@@ -220,7 +224,8 @@ except Exception as e:  # a missing side is reported above
     print(f"comparison unavailable: {e}")
 EOF
 
-if command -v compute-sanitizer >/dev/null && [ -x "$BUILD/tests/test_nn_cuda_ops" ]; then
+if [ "${GPU_CHECK_SKIP_SANITIZERS:-0}" != 1 ] && command -v compute-sanitizer >/dev/null &&
+    [ -x "$BUILD/tests/test_nn_cuda_ops" ]; then
     echo "== compute-sanitizer memcheck of the operator tests ($(elapsed) s)"
     # --report-api-errors no: test_errors provokes out-of-memory API errors on
     # purpose; memcheck is here for invalid accesses and uninitialised reads

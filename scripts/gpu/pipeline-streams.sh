@@ -46,9 +46,14 @@ FRAMES=$((CLIP_S * 30))
 if [ ! -s "$CLIP" ]; then
     echo "== synth: ${CLIP_S} s of 1920x1080 at 30 fps"
     "$FT_BIN" synth --out "$CLIP" --seconds "$CLIP_S" --fps 30 --size 1920x1080 --scenario wide \
-        --log-format json >"$OUT/synth.log" 2>&1 ||
+        >"$OUT/synth.log" 2>&1 ||
         { tail -5 "$OUT/synth.log"; say "pipeline: synth FAILED"; exit 1; }
 fi
+
+# NVDEC and NVENC need the driver's video libraries besides libcuda (a
+# container gets them only with the "video" driver capability).
+echo "driver libraries: $(ldconfig -p 2>/dev/null | grep -oE 'lib(cuda|nvcuvid|nvidia-encode)\.so\.1' |
+    sort -u | tr '\n' ' ')"
 
 # ---- 1. one job ----
 # Debug level: libav's own messages say whether NVDEC really decoded (a
@@ -56,10 +61,11 @@ fi
 echo "== batch, one job ($DEVICE, $DETECTOR)"
 ONE_OUT=$WORK/one.mp4
 rm -f "$ONE_OUT"
-LOG_LEVEL=debug timeout $((CLIP_S * 10 + 60)) "$FT_BIN" batch --input "$CLIP" --output "$ONE_OUT" \
+LOG_LEVEL=debug timeout $((CLIP_S * 3 + 60)) "$FT_BIN" batch --input "$CLIP" --output "$ONE_OUT" \
     --device "$DEVICE" "${MODEL_ARGS[@]}" --no-progress --log-format json >"$OUT/batch-one.log" 2>&1
 rc=$?
 python3 "$HERE/pipeline_report.py" one "$OUT/batch-one.log" "$rc" "$ONE_OUT" "$FRAMES" | tee -a "$SUMMARY"
+[ "${PIPESTATUS[0]}" = 0 ] || { say "streams per GPU: not measured (the single job failed)"; exit 1; }
 [ "${SKIP_STREAMS:-0}" = 1 ] && exit 0
 
 # ---- 2. streams per GPU ----
@@ -72,7 +78,7 @@ round() {
     local k=$1 tag=$2 pids=() i
     rm -f "$WORK"/jobs/*
     for ((i = 1; i <= k; i++)); do
-        (timeout $((CLIP_S * 6 + 90)) "$FT_BIN" batch --input "$CLIP" --output "$WORK/jobs/$i.mp4" \
+        (timeout $((CLIP_S * 3 + 60)) "$FT_BIN" batch --input "$CLIP" --output "$WORK/jobs/$i.mp4" \
             --device "$DEVICE" "${MODEL_ARGS[@]}" --no-progress --log-format json \
             >"$WORK/jobs/$i.log" 2>&1
         echo $? >"$WORK/jobs/$i.rc") &
