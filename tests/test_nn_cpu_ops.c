@@ -289,7 +289,7 @@ static void test_small_ops(void **state)
     float v[9] = {1, 5, 3, 5, -2, 3, 7, 5, 0};
     int32_t idx[5];
     float val[5];
-    be->ops->topk(be, 9, 5, v, idx, val);
+    be->ops->topk(be, 1, 9, 5, v, idx, val);
     int32_t want[5] = {6, 1, 3, 7, 2};
     for (int i = 0; i < 5; i++)
         assert_int_equal(idx[i], want[i]);

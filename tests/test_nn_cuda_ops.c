@@ -350,10 +350,13 @@ static void test_attention(void **state)
 
 /* ---- deformable attention ---- */
 
+/* batch > 1: frames of nq queries, each sampling its own value block of
+ * rows + 7 rows (a frame stride that is not the levels' total) */
 static void run_msda(env *e, int levels, const int *hw, int nq, int heads, int dh, int points,
-                     const char *what)
+                     int batch, const char *what)
 {
-    ft_nn_msda_args base = {.nq = nq, .heads = heads, .dh = dh, .levels = levels, .points = points};
+    ft_nn_msda_args base = {
+        .nq = nq, .heads = heads, .dh = dh, .levels = levels, .points = points, .batch = batch};
     int rows = 0;
     for (int l = 0; l < levels; l++) {
         base.level_hw[2 * l] = hw[2 * l];
@@ -361,8 +364,13 @@ static void run_msda(env *e, int levels, const int *hw, int nq, int heads, int d
         base.level_start[l] = rows;
         rows += hw[2 * l] * hw[2 * l + 1];
     }
+    if (batch > 1)
+        base.frame_rows = rows + 7;
+    int frames = batch > 1 ? batch : 1;
+    size_t vrows = batch > 1 ? (size_t)frames * base.frame_rows : (size_t)rows;
+    nq *= frames; /* query rows of all frames */
     int noff = heads * levels * points * 2, nlog = heads * levels * points;
-    pair value = rand_pair(e, e->gpu, (size_t)rows * heads * dh, 1.f);
+    pair value = rand_pair(e, e->gpu, vrows * heads * dh, 1.f);
     float *ref = malloc((size_t)nq * 4 * sizeof(float));
     assert_non_null(ref);
     for (int i = 0; i < nq; i++) {
@@ -402,9 +410,11 @@ static void test_msda(void **state)
 {
     env *e = need_gpu(state);
     const int one[2] = {36, 36};
-    run_msda(e, 1, one, 300, 16, 16, 2, "msda 1 level 36x36");
+    run_msda(e, 1, one, 300, 16, 16, 2, 0, "msda 1 level 36x36");
     const int three[6] = {20, 24, 10, 12, 5, 6};
-    run_msda(e, 3, three, 100, 8, 32, 4, "msda 3 levels");
+    run_msda(e, 3, three, 100, 8, 32, 4, 0, "msda 3 levels");
+    run_msda(e, 1, one, 300, 16, 16, 2, 3, "msda 1 level, batch of 3 frames");
+    run_msda(e, 3, three, 100, 8, 32, 4, 2, "msda 3 levels, batch of 2 frames");
 }
 
 /* ---- layout, selection and small kernels ---- */
@@ -507,27 +517,34 @@ static void test_small_ops(void **state)
         pair_free(all[i]);
 }
 
-static void run_topk(env *e, int n, int k, int ties, const char *what)
+/* `batch` rows of n values, k selected from each */
+static void run_topk(env *e, int batch, int n, int k, int ties, const char *what)
 {
-    float *h = rand_floats(e, (size_t)n, 2.f);
+    size_t nx = (size_t)batch * n, nk = (size_t)batch * k;
+    float *h = rand_floats(e, nx, 2.f);
     if (ties) /* coarse values: many equal keys, ordered by index */
-        for (int i = 0; i < n; i++)
+        for (size_t i = 0; i < nx; i++)
             h[i] = roundf(h[i] * 4.f) / 4.f;
-    pair x = pair_new(e->cpu, e->gpu, h, (size_t)n * sizeof(float));
-    pair vals = out_pair(e, e->gpu, (size_t)k);
-    int32_t *ic = malloc((size_t)k * 4), *ig = malloc((size_t)k * 4);
+    pair x = pair_new(e->cpu, e->gpu, h, nx * sizeof(float));
+    pair vals = out_pair(e, e->gpu, nk);
+    int32_t *ic = malloc(nk * 4), *ig = malloc(nk * 4);
     assert_non_null(ic);
     assert_non_null(ig);
     void *idx_c, *idx_g;
-    assert_int_equal(e->cpu->ops->alloc(e->cpu, (size_t)k * 4, FT_NN_MEM_ACT, &idx_c), FT_OK);
-    assert_int_equal(e->gpu->ops->alloc(e->gpu, (size_t)k * 4, FT_NN_MEM_ACT, &idx_g), FT_OK);
-    e->cpu->ops->topk(e->cpu, n, k, x.c, idx_c, vals.c);
-    e->gpu->ops->topk(e->gpu, n, k, x.g, idx_g, vals.g);
-    compare(&vals, 1, k, k, 0, what);
-    assert_int_equal(e->cpu->ops->download(e->cpu, ic, idx_c, (size_t)k * 4), FT_OK);
-    assert_int_equal(e->gpu->ops->download(e->gpu, ig, idx_g, (size_t)k * 4), FT_OK);
-    for (int i = 0; i < k; i++)
+    assert_int_equal(e->cpu->ops->alloc(e->cpu, nk * 4, FT_NN_MEM_ACT, &idx_c), FT_OK);
+    assert_int_equal(e->gpu->ops->alloc(e->gpu, nk * 4, FT_NN_MEM_ACT, &idx_g), FT_OK);
+    e->cpu->ops->topk(e->cpu, batch, n, k, x.c, idx_c, vals.c);
+    e->gpu->ops->topk(e->gpu, batch, n, k, x.g, idx_g, vals.g);
+    compare(&vals, batch, k, k, 0, what);
+    assert_int_equal(e->cpu->ops->download(e->cpu, ic, idx_c, nk * 4), FT_OK);
+    assert_int_equal(e->gpu->ops->download(e->gpu, ig, idx_g, nk * 4), FT_OK);
+    for (size_t i = 0; i < nk; i++) {
         assert_int_equal(ic[i], ig[i]);
+        /* indices into x as a whole, within the selection's own row */
+        int row = (int)(i / (size_t)k);
+        assert_true(ig[i] >= row * n && ig[i] < (row + 1) * n);
+        assert_true(i % (size_t)k == 0 || h[ig[i]] <= h[ig[i - 1]]);
+    }
     e->cpu->ops->free(e->cpu, idx_c);
     e->gpu->ops->free(e->gpu, idx_g);
     free(ic);
@@ -540,10 +557,12 @@ static void run_topk(env *e, int n, int k, int ties, const char *what)
 static void test_topk(void **state)
 {
     env *e = need_gpu(state);
-    run_topk(e, 300 * 91, 300, 0, "topk 300 of 27300");
-    run_topk(e, 300 * 91, 300, 1, "topk 300 of 27300 with ties");
-    run_topk(e, 1296, 300, 0, "topk 300 of 1296 (proposals)");
-    run_topk(e, 5, 5, 1, "topk all of 5");
+    run_topk(e, 1, 300 * 91, 300, 0, "topk 300 of 27300");
+    run_topk(e, 1, 300 * 91, 300, 1, "topk 300 of 27300 with ties");
+    run_topk(e, 1, 1296, 300, 0, "topk 300 of 1296 (proposals)");
+    run_topk(e, 1, 5, 5, 1, "topk all of 5");
+    run_topk(e, 3, 1296, 300, 1, "topk 300 of 1296, batch of 3 with ties");
+    run_topk(e, 32, 1296, 300, 0, "topk 300 of 1296, batch of 32");
 }
 
 /* ---- execution: graph capture and replay give the eager result ---- */

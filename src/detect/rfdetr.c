@@ -406,8 +406,9 @@ static void load_all(loader *L)
     load_mlp3(L, &m->box, "bbox_embed", H, 4);
 
     /* two-stage grid proposals (cx, cy, w, h) per level, w = h = 0.05 * 2^level;
-     * invalid ones are 0 and mask their memory row (in every frame's memory) */
-    float *prop = wreserve(L, (size_t)m->hw_all * 4);
+     * invalid ones are 0 and mask their memory row (in every frame's memory).
+     * One copy per frame: the top-k indices of frame b are rows of frame b. */
+    float *prop = wreserve(L, (size_t)m->max_batch * m->hw_all * 4);
     m->proposals = prop;
     if (L->pass == 1 && !L->st) {
         float *hp = L->stage; /* stage holds at least hw_all * 4 floats (see create) */
@@ -433,7 +434,9 @@ static void load_all(loader *L)
                         mask[(size_t)b * m->hw_all + i] = ok ? b * m->hw_all + i : -1;
                 }
         }
-        m->be->ops->upload(m->be, prop, hp, sizeof(float) * 4 * m->hw_all);
+        for (int b = 0; b < m->max_batch; b++)
+            m->be->ops->upload(m->be, prop + (size_t)b * 4 * m->hw_all, hp,
+                               sizeof(float) * 4 * m->hw_all);
         if (m->masked)
             m->be->ops->upload(m->be, m->midx, mask, sizeof(int32_t) * nmask);
         free(mask);
@@ -843,13 +846,9 @@ static void forward_two_stage(ft_rfdetr *m)
         C);
     tap_rows(m, "enc_class_logits_all", m->el, M, C, C);
     be->ops->rowmax(be, B * M, C, m->el, C, m->mx);
-    /* the selection is per frame; its indices are frame-local rows */
-    for (int b = 0; b < B; b++) {
-        be->ops->topk(be, M, k, m->mx + (size_t)b * M, m->tki + (size_t)b * k,
-                      m->tkv + (size_t)b * k);
-        be->ops->gather_rows(be, k, H, m->eo + (size_t)b * M * H, H, m->tki + (size_t)b * k,
-                             m->tm + (size_t)b * k * H, H);
-    }
+    /* the selection is per frame; its indices are rows of the whole batch */
+    be->ops->topk(be, B, M, k, m->mx, m->tki, m->tkv);
+    be->ops->gather_rows(be, B * k, H, m->eo, H, m->tki, m->tm, H);
     tap_index(m, "enc_topk_indices", m->tki, k);
     tap_rows(m, "enc_topk_scores", m->tkv, 1, k, k);
     tap_rows(m, "enc_topk_memory", m->tm, k, H, H);
@@ -858,7 +857,6 @@ static void forward_two_stage(ft_rfdetr *m)
         tap_rows(m, "enc_topk_logits", m->tlog, k, C, C);
     }
     mlp3_run(m, &m->enc_box, B * k, H, m->tm, m->d);
-    /* frame-local indices: every frame has the same proposals */
     be->ops->box_refine(be, B * k, m->d, 4, m->proposals, m->tki, m->ts);
     tap_rows(m, "enc_topk_boxes", m->ts, k, 4, 4);
     /* initial references: learned refpoints reparametrised on the proposals
@@ -923,27 +921,26 @@ static void forward_decoder(ft_rfdetr *m)
             m->value, H);
         lin(m, R, 3 * nsamp, H, m->qk_in, H, dl->off_w, dl->off_b, FT_NN_ACT_NONE, NULL, 0, NULL,
             m->offlog, 3 * nsamp);
-        for (int b = 0; b < B; b++) {
-            size_t q0 = (size_t)b * nq;
-            ft_nn_msda_args ms = {.nq = nq,
-                                  .heads = a->ca_heads,
-                                  .dh = H / a->ca_heads,
-                                  .levels = a->levels,
-                                  .points = a->dec_points,
-                                  .value = m->value + (size_t)b * M * H,
-                                  .ref = m->refs + q0 * 4,
-                                  .offsets = m->offlog + q0 * 3 * nsamp,
-                                  .ldoff = 3 * nsamp,
-                                  .logits = m->offlog + q0 * 3 * nsamp + 2 * nsamp,
-                                  .ldlog = 3 * nsamp,
-                                  .out = m->att + q0 * H,
-                                  .ldo = H};
-            for (int lv = 0; lv < a->levels; lv++) {
-                ms.level_hw[2 * lv] = ms.level_hw[2 * lv + 1] = m->lv[lv].g;
-                ms.level_start[lv] = m->lv[lv].start;
-            }
-            be->ops->msda(be, &ms);
+        ft_nn_msda_args ms = {.nq = nq,
+                              .heads = a->ca_heads,
+                              .dh = H / a->ca_heads,
+                              .levels = a->levels,
+                              .points = a->dec_points,
+                              .batch = B,
+                              .frame_rows = M,
+                              .value = m->value,
+                              .ref = m->refs,
+                              .offsets = m->offlog,
+                              .ldoff = 3 * nsamp,
+                              .logits = m->offlog + 2 * nsamp,
+                              .ldlog = 3 * nsamp,
+                              .out = m->att,
+                              .ldo = H};
+        for (int lv = 0; lv < a->levels; lv++) {
+            ms.level_hw[2 * lv] = ms.level_hw[2 * lv + 1] = m->lv[lv].g;
+            ms.level_start[lv] = m->lv[lv].start;
         }
+        be->ops->msda(be, &ms);
         lin(m, R, H, H, m->att, H, dl->op_w, dl->op_b, FT_NN_ACT_NONE, m->tgt, H, NULL, m->tgt, H);
         lnorm(m, R, H, m->tgt, dl->n2w, dl->n2b, DEC_EPS, FT_NN_ACT_NONE, m->tgt);
         lin(m, R, a->ffn, H, m->tgt, H, dl->l1_w, dl->l1_b, FT_NN_ACT_RELU, NULL, 0, NULL, m->ffn,

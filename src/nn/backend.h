@@ -86,7 +86,10 @@ typedef struct ft_nn_attention_args {
 } ft_nn_attention_args;
 
 /* Multi-scale deformable attention (Deformable-DETR) with box references,
- * fused with the softmax of the attention weights.
+ * fused with the softmax of the attention weights, for `batch` frames (0
+ * means 1) of nq queries each: query rows [b*nq, (b+1)*nq) of ref, offsets,
+ * logits and out sample frame b's value, which starts b*frame_rows rows
+ * into `value` (level_start counts within a frame).
  * value: sum(level h*w) x (heads*dh), levels stacked row-major, level l starting
  *   at row level_start[l] with shape level_hw[2l] (h) x level_hw[2l+1] (w).
  * ref: nq x 4 (cx, cy, w, h) normalised to [0,1].
@@ -98,6 +101,7 @@ typedef struct ft_nn_attention_args {
 #define FT_NN_MSDA_MAX_LEVELS 4
 typedef struct ft_nn_msda_args {
     int nq, heads, dh, levels, points;
+    int batch, frame_rows;
     int level_hw[2 * FT_NN_MSDA_MAX_LEVELS];
     int level_start[FT_NN_MSDA_MAX_LEVELS];
     const float *value;
@@ -143,8 +147,7 @@ typedef struct ft_nn_backend_ops {
     /* Copy host -> backend (dst backend pointer, src borrowed host memory). */
     void (*upload)(ft_nn_backend *be, void *dst, const void *src, size_t bytes);
     /* Copy backend -> host; completes before returning (synchronises). */
-    FT_NODISCARD ft_status (*download)(ft_nn_backend *be, void *dst, const void *src,
-                                       size_t bytes);
+    FT_NODISCARD ft_status (*download)(ft_nn_backend *be, void *dst, const void *src, size_t bytes);
 
     /* ---- execution ---- */
     /* Run one forward pass recorded by fn(be, user); flags FT_NN_RUN_*. */
@@ -170,9 +173,13 @@ typedef struct ft_nn_backend_ops {
                         const int32_t *idx, float *y, int ldy);
     /* Row maximum: y[i] = max_j x[i][j] for m rows of n (ldx). */
     void (*rowmax)(ft_nn_backend *be, int m, int n, const float *x, int ldx, float *y);
-    /* Indices of the k largest of x[0..n), sorted by descending value; ties
-     * keep the lower index first (the order torch.topk gives on CPU). */
-    void (*topk)(ft_nn_backend *be, int n, int k, const float *x, int32_t *idx, float *val);
+    /* For each of `batch` rows of n values (x row b = x[b*n .. (b+1)*n)): the
+     * k largest, sorted by descending value, ties keeping the lower index
+     * first (the order torch.topk gives on CPU), into idx/val[b*k ..
+     * (b+1)*k). Indices are into x as a whole (b*n + i), so one gather_rows
+     * takes every row's selection. */
+    void (*topk)(ft_nn_backend *be, int batch, int n, int k, const float *x, int32_t *idx,
+                 float *val);
     /* Box reparametrisation of RF-DETR (bbox_reparam) for m boxes (cx,cy,w,h):
      * y_xy = d_xy * r_wh + r_xy, y_wh = exp(d_wh) * r_wh. d has row stride ldd;
      * r and y are m x 4 contiguous. If ridx is non-NULL, reference row i is

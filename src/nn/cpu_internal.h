@@ -51,7 +51,7 @@ void cpu_add(ft_nn_backend *be, int n, const float *a, const float *b, float *y)
 void cpu_gather_rows(ft_nn_backend *be, int rows, int cols, const float *x, int ldx,
                      const int32_t *idx, float *y, int ldy);
 void cpu_rowmax(ft_nn_backend *be, int m, int n, const float *x, int ldx, float *y);
-void cpu_topk(ft_nn_backend *be, int n, int k, const float *x, int32_t *idx, float *val);
+void cpu_topk(ft_nn_backend *be, int batch, int n, int k, const float *x, int32_t *idx, float *val);
 void cpu_box_refine(ft_nn_backend *be, int m, const float *d, int ldd, const float *r,
                     const int32_t *ridx, float *y);
 void cpu_sine_embed(ft_nn_backend *be, int m, int dim, const float *box, float *y);

@@ -64,16 +64,17 @@ typedef struct msda_job {
     const ft_nn_msda_args *a;
 } msda_job;
 
-/* Adds w * value(level, y, x)[head channels] to acc, 0 outside the map. */
-static inline void msda_tap(const ft_nn_msda_args *a, int l, int h, int y, int x, float w,
-                            float *acc)
+/* Adds w * value(level, y, x)[head channels] of one frame's value to acc,
+ * 0 outside the map. */
+static inline void msda_tap(const ft_nn_msda_args *a, const float *value, int l, int h, int y,
+                            int x, float w, float *acc)
 {
     int hh = a->level_hw[2 * l], ww = a->level_hw[2 * l + 1];
     if (y < 0 || y >= hh || x < 0 || x >= ww || w == 0.0f)
         return;
     int ld = a->heads * a->dh;
     const float *v =
-        a->value + ((size_t)a->level_start[l] + (size_t)y * ww + x) * ld + (size_t)h * a->dh;
+        value + ((size_t)a->level_start[l] + (size_t)y * ww + x) * ld + (size_t)h * a->dh;
     for (int c = 0; c < a->dh; c++)
         acc[c] += w * v[c];
 }
@@ -85,6 +86,8 @@ static void msda_rows(void *ctx, int tid, int64_t q0, int64_t q1)
     const ft_nn_msda_args *a = j->a;
     int lp = a->levels * a->points;
     for (int64_t q = q0; q < q1; q++) {
+        const float *value =
+            a->value + (size_t)(q / a->nq) * a->frame_rows * (size_t)(a->heads * a->dh);
         const float *ref = a->ref + q * 4;
         const float *off = a->offsets + q * a->ldoff;
         const float *lg = a->logits + q * a->ldlog;
@@ -117,10 +120,10 @@ static void msda_rows(void *ctx, int tid, int64_t q0, int64_t q1)
                     int x0 = (int)fx, y0 = (int)fy;
                     float ax = px - fx, ay = py - fy;
                     float w = wts[i] / sum;
-                    msda_tap(a, l, h, y0, x0, w * (1 - ay) * (1 - ax), acc);
-                    msda_tap(a, l, h, y0, x0 + 1, w * (1 - ay) * ax, acc);
-                    msda_tap(a, l, h, y0 + 1, x0, w * ay * (1 - ax), acc);
-                    msda_tap(a, l, h, y0 + 1, x0 + 1, w * ay * ax, acc);
+                    msda_tap(a, value, l, h, y0, x0, w * (1 - ay) * (1 - ax), acc);
+                    msda_tap(a, value, l, h, y0, x0 + 1, w * (1 - ay) * ax, acc);
+                    msda_tap(a, value, l, h, y0 + 1, x0, w * ay * (1 - ax), acc);
+                    msda_tap(a, value, l, h, y0 + 1, x0 + 1, w * ay * ax, acc);
                 }
             }
         }
@@ -130,5 +133,6 @@ static void msda_rows(void *ctx, int tid, int64_t q0, int64_t q1)
 void cpu_msda(ft_nn_backend *be, const ft_nn_msda_args *a)
 {
     msda_job j = {a};
-    cpu_parallel_for((ft_nn_cpu *)be, a->nq, 0, msda_rows, &j);
+    int frames = a->batch > 1 ? a->batch : 1;
+    cpu_parallel_for((ft_nn_cpu *)be, (int64_t)frames * a->nq, 0, msda_rows, &j);
 }

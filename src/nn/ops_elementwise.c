@@ -126,10 +126,15 @@ void ft_nn_host_topk(int n, int k, const float *x, int32_t *idx, float *val)
     }
 }
 
-void cpu_topk(ft_nn_backend *be, int n, int k, const float *x, int32_t *idx, float *val)
+void cpu_topk(ft_nn_backend *be, int batch, int n, int k, const float *x, int32_t *idx, float *val)
 {
     (void)be;
-    ft_nn_host_topk(n, k, x, idx, val);
+    for (int b = 0; b < batch; b++) {
+        int32_t *ib = idx + (size_t)b * k;
+        ft_nn_host_topk(n, k, x + (size_t)b * n, ib, val + (size_t)b * k);
+        for (int i = 0; b && i < k && i < n; i++)
+            ib[i] += b * n;
+    }
 }
 
 void cpu_box_refine(ft_nn_backend *be, int m, const float *d, int ldd, const float *r,

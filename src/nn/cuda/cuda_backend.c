@@ -931,7 +931,8 @@ static void cuda_rowmax(ft_nn_backend *be, int m, int n, const float *x, int ldx
     ENQUEUE(c, ft_cuda_rowmax(m, n, x, ldx, y, c->stream), "rowmax");
 }
 
-static void cuda_topk(ft_nn_backend *be, int n, int k, const float *x, int32_t *idx, float *val)
+static void cuda_topk(ft_nn_backend *be, int batch, int n, int k, const float *x, int32_t *idx,
+                      float *val)
 {
     ft_nn_cuda *c = cu(be);
     if (k > FT_CUDA_TOPK_MAX || k > n) {
@@ -941,7 +942,7 @@ static void cuda_topk(ft_nn_backend *be, int n, int k, const float *x, int32_t *
         }
         return;
     }
-    ENQUEUE(c, ft_cuda_topk(n, k, x, idx, val, c->stream), "topk");
+    ENQUEUE(c, ft_cuda_topk(batch, n, k, x, idx, val, c->stream), "topk");
 }
 
 static void cuda_box_refine(ft_nn_backend *be, int m, const float *d, int ldd, const float *r,

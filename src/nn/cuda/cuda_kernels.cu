@@ -298,7 +298,8 @@ __global__ void k_sine_embed(int m, int dim, const float *box, float *y)
  * it is a handful of exponentials, cheaper than a shared-memory exchange. */
 __global__ void k_msda(ft_nn_msda_args a)
 {
-    long long total = (long long)a.nq * a.heads * a.dh;
+    int frames = a.batch > 1 ? a.batch : 1;
+    long long total = (long long)frames * a.nq * a.heads * a.dh;
     long long t = blockIdx.x * (long long)blockDim.x + threadIdx.x;
     if (t >= total)
         return;
@@ -319,7 +320,8 @@ __global__ void k_msda(ft_nn_msda_args a)
     float acc = 0.f;
     for (int l = 0; l < a.levels; l++) {
         int H = a.level_hw[2 * l], W = a.level_hw[2 * l + 1];
-        const float *val = a.value + (long long)a.level_start[l] * vc + h * a.dh + c;
+        const float *val =
+            a.value + ((long long)(q / a.nq) * a.frame_rows + a.level_start[l]) * vc + h * a.dh + c;
         for (int p = 0; p < a.points; p++) {
             int i = l * a.points + p;
             float w = expf(lg[i] - mx) / den;
@@ -384,9 +386,16 @@ __device__ int block_prefix(int flag, int *scratch, int *total)
     return before + in_warp;
 }
 
+/* Block b selects from row b: x[b n ..), output idx/val[b k ..), indices
+ * into x as a whole. */
 __global__ void __launch_bounds__(kTopkThreads)
     k_topk(int n, int k, const float *x, int32_t *idx, float *val)
 {
+    long long row = blockIdx.x;
+    x += row * n;
+    idx += row * k;
+    if (val)
+        val += row * k;
     __shared__ int hist[256];
     __shared__ int scratch[32];
     __shared__ uint32_t s_prefix;
@@ -481,7 +490,7 @@ __global__ void __launch_bounds__(kTopkThreads)
         }
     }
     for (int i = threadIdx.x; i < k; i += blockDim.x) {
-        idx[i] = sidx[i];
+        idx[i] = (int32_t)(row * n) + sidx[i];
         if (val)
             val[i] = x[sidx[i]];
     }
@@ -641,7 +650,8 @@ cudaError_t ft_cuda_spin(unsigned long long ns, cudaStream_t stream)
 
 cudaError_t ft_cuda_msda(const ft_nn_msda_args *a, cudaStream_t stream)
 {
-    long long total = (long long)a->nq * a->heads * a->dh;
+    int frames = a->batch > 1 ? a->batch : 1;
+    long long total = (long long)frames * a->nq * a->heads * a->dh;
     k_msda<<<blocks_for(total), kThreads, 0, stream>>>(*a);
     return cudaGetLastError();
 }
@@ -675,10 +685,10 @@ cudaError_t ft_cuda_rowmax(int m, int n, const float *x, int ldx, float *y, cuda
     return cudaGetLastError();
 }
 
-cudaError_t ft_cuda_topk(int n, int k, const float *x, int32_t *idx, float *val,
+cudaError_t ft_cuda_topk(int batch, int n, int k, const float *x, int32_t *idx, float *val,
                          cudaStream_t stream)
 {
-    k_topk<<<1, kTopkThreads, 0, stream>>>(n, k, x, idx, val);
+    k_topk<<<batch, kTopkThreads, 0, stream>>>(n, k, x, idx, val);
     return cudaGetLastError();
 }
 

@@ -54,9 +54,9 @@ cudaError_t ft_cuda_add(int n, const float *a, const float *b, float *y, cudaStr
 cudaError_t ft_cuda_gather_rows(int rows, int cols, const float *x, int ldx, const int32_t *idx,
                                 float *y, int ldy, cudaStream_t stream);
 cudaError_t ft_cuda_rowmax(int m, int n, const float *x, int ldx, float *y, cudaStream_t stream);
-/* k <= FT_CUDA_TOPK_MAX. */
+/* k <= FT_CUDA_TOPK_MAX; one block per row of n values. */
 #define FT_CUDA_TOPK_MAX 1024
-cudaError_t ft_cuda_topk(int n, int k, const float *x, int32_t *idx, float *val,
+cudaError_t ft_cuda_topk(int batch, int n, int k, const float *x, int32_t *idx, float *val,
                          cudaStream_t stream);
 cudaError_t ft_cuda_box_refine(int m, const float *d, int ldd, const float *r, const int32_t *ridx,
                                float *y, cudaStream_t stream);
