@@ -82,8 +82,10 @@ if [ "$MODE" = full-min ] || [ "$MODE" = cuda-only ] || ! command -v pkg-config 
         for pc in "$FFMIN"/lib/pkgconfig/*.pc; do
             sed "s|$old|/ffmin|g" "$pc" >"$WORK/ffmin-pc/$(basename "$pc")"
         done
+        # No LD_LIBRARY_PATH entry: the program finds these through its build
+        # RPATH and libx264 through their RUNPATH, while a system ffmpeg that
+        # tests may run keeps its own full libraries.
         export PKG_CONFIG_LIBDIR=$WORK/ffmin-pc:$PKG_CONFIG_LIBDIR
-        export LD_LIBRARY_PATH=$FFMIN/lib:$LD_LIBRARY_PATH
         pkg-config --exists $MODS 2>/dev/null ||
             { say "full-min: missing $(for m in $MODS; do pkg-config --exists $m || printf '%s ' $m; done)-> cuda-only"; MODE=cuda-only; }
     fi
