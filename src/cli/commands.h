@@ -17,6 +17,7 @@ int ft_cmd_batch(int argc, char **argv);
 int ft_cmd_stream(int argc, char **argv);
 /* serve: many streams, one stream worker process each, restarts, one metrics port (cmd_serve.c). */
 int ft_cmd_serve(int argc, char **argv);
+int ft_cmd_infer(int argc, char **argv);
 
 /* bench: run a named benchmark (detector, ...) and print figures and a ratio to a baseline. */
 int ft_cmd_bench(int argc, char **argv);

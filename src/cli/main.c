@@ -9,6 +9,8 @@ const ft_command ft_commands[] = {
     {"batch", "process a video file into a virtual-camera video", ft_cmd_batch},
     {"stream", "live service: RTMP/SRT in and out, HTTP status, metrics, hot reload", ft_cmd_stream},
     {"serve", "run many streams (one worker process each) from streams.yml", ft_cmd_serve},
+    {"infer", "shared inference server: one model batching the frames of many workers",
+     ft_cmd_infer},
     {"config", "print the effective configuration or the key reference", ft_cmd_config},
     {"bench", "run a benchmark (detector, ...)", ft_cmd_bench},
     {"inspect", "print a model file's args, tensors and RF-DETR size", ft_cmd_inspect},

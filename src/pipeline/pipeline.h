@@ -15,6 +15,7 @@
 #include "core/status.h"
 #include "detect/detector.h"
 #include "detect/filters.h"
+#include "detect/rfdetr.h"
 #include "pipeline/settings.h"
 #include "track/tracker.h"
 
@@ -102,10 +103,16 @@ void ft_pipeline_params_default(ft_pipeline_params *p);
  * and hooks. */
 void ft_pipeline_params_from_settings(const ft_settings *s, ft_pipeline_params *p);
 
+/* The RF-DETR model parameters of the settings' model section (path, size,
+ * imgsz, device, threads, warm-up) into *p; strings borrowed from `s`.
+ * Used by the rfdetr detector and the shared inference server. */
+void ft_pipeline_rfdetr_params_from_settings(const ft_settings *s, ft_rfdetr_params *p);
+
 /* Creates the detector the settings ask for (detector.type: RF-DETR when
  * model.path is set or type is rfdetr, the classic detector otherwise, none
- * for "none"), or the replay detector when `detections` (a file path) is not
- * NULL, plus the dead-zone/pitch-mask filter. Both returned-owned (*det may
+ * for "none", the shared inference server's client for "shared"), or the
+ * replay detector when `detections` (a file path) is not NULL, plus the
+ * dead-zone/pitch-mask filter. Both returned-owned (*det may
  * be NULL for type none). Errors as the detectors' create functions. */
 FT_NODISCARD ft_status ft_pipeline_detector_create(const ft_settings *s, const char *detections,
                                                    ft_detector **det, ft_detect_filter **filter);

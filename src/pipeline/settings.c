@@ -7,7 +7,7 @@
 static const char *const device_names[] = {"auto", "cuda", "cpu", NULL};
 static const char *const size_names[] = {"auto",  "nano",         "small", "medium", "base",
                                          "large", "large-legacy", "xl",    "2xl",    NULL};
-static const char *const detector_names[] = {"auto", "rfdetr", "classic", "none", NULL};
+static const char *const detector_names[] = {"auto", "rfdetr", "classic", "none", "shared", NULL};
 static const char *const codec_names[] = {"auto", "x264", "nvenc", NULL};
 
 #define M(f) offsetof(ft_model_settings, f)
@@ -34,6 +34,14 @@ static const ft_option model_options[] = {
      0, 0, NULL, size_names},
     {"threads", "CPU inference threads; 0 = one per core.", FT_OPT_INT, M(threads), "0", 0, 256, 0,
      NULL, NULL},
+    {"server",
+     "detector.type shared: unix socket of the shared inference server (`football-tracker "
+     "infer`; set by serve with serve.shared_inference).",
+     FT_OPT_STRING, M(server), "", 0, 0, 0, NULL, NULL},
+    {"server_timeout_ms",
+     "detector.type shared: longest wait for the server's answer to one frame; a frame "
+     "without one gets no detections.",
+     FT_OPT_INT, M(server_timeout_ms), "1000", 10, 60000, 0, NULL, NULL},
     FT_OPTION_END,
 };
 #undef M
@@ -50,8 +58,10 @@ static const ft_option output_options[] = {
 
 #define D(f) offsetof(ft_detector_settings, f)
 static const ft_option detector_options[] = {
-    {"type", "Ball detector; auto = RF-DETR when model.path is set, else classic.", FT_OPT_ENUM,
-     D(type), "auto", 0, 0, 0, NULL, detector_names},
+    {"type",
+     "Ball detector; auto = RF-DETR when model.path is set, else classic; shared = RF-DETR "
+     "in the shared inference server at model.server.",
+     FT_OPT_ENUM, D(type), "auto", 0, 0, 0, NULL, detector_names},
     {"dead_zones",
      "Polygons (list of [x, y] points, pixels or 0..1 fractions) whose candidates "
      "are dropped (scoreboards, crowd).",

@@ -41,8 +41,15 @@ enum {
     FT_MODEL_SIZE_2XL,
 };
 
-/* detector.type: auto = RF-DETR when model.path is set, else the classic detector. */
-enum { FT_DETECTOR_AUTO = 0, FT_DETECTOR_RFDETR, FT_DETECTOR_CLASSIC, FT_DETECTOR_NONE };
+/* detector.type: auto = RF-DETR when model.path is set, else the classic detector;
+ * shared = RF-DETR run by the shared inference server at model.server. */
+enum {
+    FT_DETECTOR_AUTO = 0,
+    FT_DETECTOR_RFDETR,
+    FT_DETECTOR_CLASSIC,
+    FT_DETECTOR_NONE,
+    FT_DETECTOR_SHARED
+};
 
 /* encoder.codec: auto = NVENC when usable, else x264. */
 enum { FT_CODEC_AUTO = 0, FT_CODEC_X264, FT_CODEC_NVENC };
@@ -59,6 +66,8 @@ typedef struct ft_model_settings {
     int ball_class_id; /* -1 = auto: "sports ball" for COCO checkpoints, else 0 */
     int size;          /* FT_MODEL_SIZE_* */
     int threads;       /* CPU threads; 0 = one per core */
+    char server[FT_OPT_STRLEN]; /* detector.type shared: the inference server's socket */
+    int server_timeout_ms;      /* longest wait for its answer to one frame */
 } ft_model_settings;
 
 /* model_config.yml `output:` */

@@ -5,9 +5,15 @@
 
 #include "core/log.h"
 #include "detect/classic.h"
+#include "detect/infer_client.h"
 #include "detect/replay.h"
 #include "detect/rfdetr.h"
 #include "pipeline/pipeline.h"
+
+/* detector.type shared: how long a starting worker waits for the inference
+ * server to listen (serve starts the server first; after a crash of both the
+ * server reloads its model meanwhile). */
+#define SHARED_CONNECT_WAIT_MS 30000
 
 static const char *device_name(int device)
 {
@@ -62,6 +68,16 @@ static const char *model_size_name(int size)
     return "auto";
 }
 
+void ft_pipeline_rfdetr_params_from_settings(const ft_settings *s, ft_rfdetr_params *p)
+{
+    *p = (ft_rfdetr_params){.model_path = s->model.path,
+                            .size = model_size_name(s->model.size),
+                            .imgsz = s->model.imgsz,
+                            .device = device_name(s->model.device),
+                            .threads = s->model.threads,
+                            .warmup_iterations = s->model.warmup_iterations};
+}
+
 ft_status ft_pipeline_detector_create(const ft_settings *s, const char *detections,
                                       ft_detector **det, ft_detect_filter **filter)
 {
@@ -74,19 +90,25 @@ ft_status ft_pipeline_detector_create(const ft_settings *s, const char *detectio
     } else if (s->detector.type == FT_DETECTOR_NONE) {
         FT_LOGI("pipeline", "detector disabled: the camera shows the whole frame");
         st = FT_OK;
-    } else if (s->detector.type == FT_DETECTOR_RFDETR ||
-               (s->detector.type == FT_DETECTOR_AUTO && s->model.path[0])) {
-        ft_rfdetr_detector_params rp = {
-            .model = {.model_path = s->model.path,
-                      .size = model_size_name(s->model.size),
-                      .imgsz = s->model.imgsz,
-                      .device = device_name(s->model.device),
-                      .threads = s->model.threads,
-                      .warmup_iterations = s->model.warmup_iterations},
+    } else if (s->detector.type == FT_DETECTOR_SHARED) {
+        /* The server may be (re)loading its model: wait for it a while. */
+        ft_infer_detector_params ip = {
+            .client = {.socket_path = s->model.server,
+                       .timeout_ms = s->model.server_timeout_ms,
+                       .connect_wait_ms = SHARED_CONNECT_WAIT_MS},
             .confidence = (float)s->model.confidence,
             .ball_class_id = s->model.ball_class_id,
             .iou_threshold = (float)s->model.iou_threshold,
         };
+        st = ft_detect_infer_detector_create(&ip, det);
+    } else if (s->detector.type == FT_DETECTOR_RFDETR ||
+               (s->detector.type == FT_DETECTOR_AUTO && s->model.path[0])) {
+        ft_rfdetr_detector_params rp = {
+            .confidence = (float)s->model.confidence,
+            .ball_class_id = s->model.ball_class_id,
+            .iou_threshold = (float)s->model.iou_threshold,
+        };
+        ft_pipeline_rfdetr_params_from_settings(s, &rp.model);
         st = ft_rfdetr_detector_create(&rp, det);
     } else {
         ft_detect_classic_params cp;

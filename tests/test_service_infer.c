@@ -1,0 +1,404 @@
+/* The shared inference server and its client (option C of docs/gpu-sharing.md)
+ * on the random-weight RF-DETR Medium fixture at 320 px, on the CPU:
+ *
+ *   - three client threads against one in-process server batching their
+ *     frames: every client gets, for every frame (formats YUV420P, NV12,
+ *     RGB24, padded strides, a size change that regrows the shared memory),
+ *     what the same model returns for that frame alone; the server really
+ *     ran batches of several frames;
+ *   - the detector adapter (detector.type shared) returns what the rfdetr
+ *     detector returns for the same frame;
+ *   - `football-tracker infer` killed with SIGKILL: the client gets
+ *     FT_ERR_AGAIN with no detections, then answers again once a new server
+ *     runs on the same (stale) socket path; its /metrics counts the client;
+ *   - bad socket paths: a clear error naming the path, exit code 1. */
+#include <math.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "detect/infer_client.h"
+#include "detect/rfdetr.h"
+#include "ft_test_cmd.h"
+#include "ft_test_service.h"
+#include "service/infer_server.h"
+
+#define IMGSZ 320
+#define CLIENTS 3
+#define FRAMES 3
+
+static char ckpt[1100], workdir[1024], sock[256];
+static const char *bin;
+
+static int setup(void **state)
+{
+    (void)state;
+    const char *src = getenv("FT_SOURCE_DIR"), *bld = getenv("FT_BUILD_DIR");
+    snprintf(ckpt, sizeof ckpt, "%s/../shared/fixtures/rfdetr/medium-random/checkpoint.pth",
+             src ? src : ".");
+    snprintf(workdir, sizeof workdir, "%s", bld ? bld : ".");
+    /* Unix socket paths are short: the test's own folder under /tmp. */
+    snprintf(sock, sizeof sock, "/tmp/ft-test-infer-%d.sock", (int)getpid());
+    bin = getenv("FT_BIN");
+    return 0;
+}
+
+static void need_fixture(void)
+{
+    FILE *f = fopen(ckpt, "rb");
+    if (f) {
+        fclose(f);
+        return;
+    }
+    const char *ci = getenv("CI");
+    if (ci && !strcmp(ci, "true"))
+        fail_msg("fixture missing: %s (required in CI)", ckpt);
+    skip();
+}
+
+/* ---- frames ---- */
+
+typedef struct frame {
+    ft_image img;
+    uint8_t *buf;
+} frame;
+
+/* A frame of client k, index f, with padded strides and a pattern of its own. */
+static void frame_make(frame *fr, int k, int f)
+{
+    static const int sizes[CLIENTS][2] = {{200, 120}, {161, 97}, {150, 150}};
+    static const ft_pixfmt fmts[CLIENTS] = {FT_PIX_YUV420P, FT_PIX_NV12, FT_PIX_RGB24};
+    int w = sizes[k][0], h = sizes[k][1];
+    if (f == FRAMES - 1) { /* larger: the client's shared memory grows */
+        w *= 2;
+        h *= 2;
+    }
+    ft_image *im = &fr->img;
+    *im = (ft_image){.width = w, .height = h, .format = fmts[k]};
+    int64_t row[3], rows[3];
+    size_t off[3], total = 0;
+    int planes = 0;
+    for (int p = 0; p < 3; p++) {
+        planes = ft_infer_plane_geometry(im->format, w, h, p, &row[p], &rows[p]);
+        if (p < planes) {
+            im->stride[p] = (int)row[p] + 8;
+            off[p] = total;
+            total += (size_t)im->stride[p] * (size_t)rows[p];
+        }
+    }
+    fr->buf = malloc(total);
+    assert_non_null(fr->buf);
+    uint32_t x = 2654435761u * (uint32_t)(k * 16 + f + 1);
+    for (size_t i = 0; i < total; i++) {
+        x = x * 1664525u + 1013904223u;
+        /* smooth gradients plus noise, so the model sees structure */
+        fr->buf[i] = (uint8_t)((i * (size_t)(k + 3)) / 7 + (x >> 28));
+    }
+    for (int p = 0; p < planes; p++)
+        im->data[p] = fr->buf + off[p];
+}
+
+typedef struct dets {
+    ft_rfdetr_det d[300];
+    int n;
+} dets;
+
+static void assert_same(const dets *ref, const dets *got, const char *what)
+{
+    if (ref->n != got->n)
+        fail_msg("%s: %d detections, expected %d", what, got->n, ref->n);
+    for (int i = 0; i < ref->n; i++) {
+        const ft_rfdetr_det *a = &ref->d[i], *b = &got->d[i];
+        if (a->label != b->label || a->query != b->query || fabsf(a->score - b->score) > 1e-5f ||
+            fabsf(a->x0 - b->x0) > 1e-2f || fabsf(a->y0 - b->y0) > 1e-2f ||
+            fabsf(a->x1 - b->x1) > 1e-2f || fabsf(a->y1 - b->y1) > 1e-2f)
+            fail_msg("%s: detection %d differs: label %d/%d score %g/%g box %g,%g vs %g,%g", what,
+                     i, b->label, a->label, (double)b->score, (double)a->score, (double)b->x0,
+                     (double)b->y0, (double)a->x0, (double)a->y0);
+    }
+}
+
+/* ---- batched clients vs one frame at a time ---- */
+
+static frame frames[CLIENTS][FRAMES];
+static dets want[CLIENTS][FRAMES], got[CLIENTS][FRAMES];
+static ft_status got_st[CLIENTS][FRAMES];
+static pthread_barrier_t round_start;
+
+static void *client_main(void *arg)
+{
+    int k = (int)(intptr_t)arg;
+    ft_infer_client_params cp = {.socket_path = sock, .timeout_ms = 30000, .connect_wait_ms = 5000};
+    ft_infer_client *c = NULL;
+    ft_status st = ft_detect_infer_client_create(&cp, &c);
+    for (int f = 0; f < FRAMES; f++) {
+        /* every client submits at once, so the server sees them together */
+        pthread_barrier_wait(&round_start);
+        got_st[k][f] = st ? st
+                          : ft_detect_infer_client_detect(c, &frames[k][f].img, 0.0f, got[k][f].d,
+                                                          300, &got[k][f].n);
+    }
+    ft_detect_infer_client_destroy(&c);
+    return NULL;
+}
+
+static void *server_main(void *arg)
+{
+    ft_status st = ft_service_infer_run(arg);
+    return (void *)(intptr_t)st;
+}
+
+static double metric_value(ft_service_infer *s, const char *series)
+{
+    static char text[16384];
+    size_t len = 0;
+    assert_int_equal(ft_service_infer_metrics(s, text, sizeof text, &len), FT_OK);
+    size_t sl = strlen(series);
+    for (const char *p = text; (p = strstr(p, series)); p += sl)
+        if ((p == text || p[-1] == '\n') && p[sl] == ' ')
+            return strtod(p + sl + 1, NULL);
+    return NAN;
+}
+
+static void test_batched_clients(void **state)
+{
+    (void)state;
+    need_fixture();
+    /* the reference: the same model, one frame per forward pass */
+    ft_rfdetr_params mp = {.model_path = ckpt, .imgsz = IMGSZ, .device = "cpu"};
+    ft_rfdetr *ref = NULL;
+    assert_int_equal(ft_rfdetr_create(&mp, &ref), FT_OK);
+    for (int k = 0; k < CLIENTS; k++)
+        for (int f = 0; f < FRAMES; f++) {
+            frame_make(&frames[k][f], k, f);
+            const ft_image *im = &frames[k][f].img;
+            assert_int_equal(ft_rfdetr_preprocess(ref, im), FT_OK);
+            assert_int_equal(ft_rfdetr_forward(ref), FT_OK);
+            ft_rfdetr_postprocess(ref, im->width, im->height, 0.0f, want[k][f].d, 300,
+                                  &want[k][f].n);
+            assert_true(want[k][f].n > 0);
+        }
+    ft_rfdetr_destroy(&ref);
+
+    /* A window far above a forward pass: the three requests of a round
+     * meet in one batch even on a loaded machine. */
+    ft_service_infer_params sp = {.socket_path = sock, .model = mp, .batch_window_ms = 500};
+    sp.model.max_batch = 4;
+    ft_service_infer *srv = NULL;
+    assert_int_equal(ft_service_infer_create(&sp, &srv), FT_OK);
+    pthread_t st, ct[CLIENTS];
+    assert_int_equal(pthread_create(&st, NULL, server_main, srv), 0);
+    pthread_barrier_init(&round_start, NULL, CLIENTS);
+    for (int k = 0; k < CLIENTS; k++)
+        assert_int_equal(pthread_create(&ct[k], NULL, client_main, (void *)(intptr_t)k), 0);
+    for (int k = 0; k < CLIENTS; k++)
+        pthread_join(ct[k], NULL);
+    pthread_barrier_destroy(&round_start);
+    ft_service_infer_stop(srv);
+    void *rc = NULL;
+    pthread_join(st, &rc);
+    assert_int_equal((int)(intptr_t)rc, FT_OK);
+    double frames_total = metric_value(srv, "ft_infer_frames_total");
+    double batches = metric_value(srv, "ft_infer_batches_total");
+    double batch_sum = metric_value(srv, "ft_infer_batch_size_sum");
+    ft_service_infer_destroy(&srv);
+    struct stat sb;
+    assert_int_not_equal(stat(sock, &sb), 0); /* the socket file is removed */
+
+    for (int k = 0; k < CLIENTS; k++)
+        for (int f = 0; f < FRAMES; f++) {
+            char what[64];
+            snprintf(what, sizeof what, "client %d frame %d", k, f);
+            assert_int_equal(got_st[k][f], FT_OK);
+            assert_same(&want[k][f], &got[k][f], what);
+            free(frames[k][f].buf);
+        }
+    printf("  %d frames in %.0f batches (mean %.2f frames per batch)\n", (int)frames_total, batches,
+           batch_sum / batches);
+    assert_true(frames_total == CLIENTS * FRAMES);
+    assert_true(batches < frames_total); /* frames of different clients were batched */
+}
+
+/* ---- the detector adapter ---- */
+
+static void test_detector_adapter(void **state)
+{
+    (void)state;
+    need_fixture();
+    ft_rfdetr_params mp = {.model_path = ckpt, .imgsz = IMGSZ, .device = "cpu", .max_batch = 2};
+    ft_service_infer_params sp = {.socket_path = sock, .model = mp, .batch_window_ms = 1};
+    ft_service_infer *srv = NULL;
+    assert_int_equal(ft_service_infer_create(&sp, &srv), FT_OK);
+    pthread_t st;
+    assert_int_equal(pthread_create(&st, NULL, server_main, srv), 0);
+    /* A low threshold and no ball-class luck needed: the class of the
+     * strongest detection is taken as the ball. */
+    frame fr;
+    frame_make(&fr, 0, 0);
+    ft_rfdetr *m = NULL;
+    mp.max_batch = 1;
+    assert_int_equal(ft_rfdetr_create(&mp, &m), FT_OK);
+    dets top;
+    assert_int_equal(ft_rfdetr_preprocess(m, &fr.img), FT_OK);
+    assert_int_equal(ft_rfdetr_forward(m), FT_OK);
+    ft_rfdetr_postprocess(m, fr.img.width, fr.img.height, 0.0f, top.d, 300, &top.n);
+    ft_rfdetr_destroy(&m);
+    ft_rfdetr_detector_params rp = {
+        .model = mp, .confidence = 0.0f, .ball_class_id = top.d[0].label, .iou_threshold = 0.5f};
+    ft_infer_detector_params ip = {.client = {.socket_path = sock, .connect_wait_ms = 5000},
+                                   .confidence = 0.0f,
+                                   .ball_class_id = top.d[0].label,
+                                   .iou_threshold = 0.5f};
+    ft_detector *local = NULL, *shared = NULL;
+    assert_int_equal(ft_rfdetr_detector_create(&rp, &local), FT_OK);
+    assert_int_equal(ft_detect_infer_detector_create(&ip, &shared), FT_OK);
+    ft_detection a[FT_DETECT_MAX], b[FT_DETECT_MAX];
+    int na = 0, nb = 0;
+    assert_int_equal(ft_detector_detect(local, &fr.img, 0.0, a, FT_DETECT_MAX, &na), FT_OK);
+    assert_int_equal(ft_detector_detect(shared, &fr.img, 0.0, b, FT_DETECT_MAX, &nb), FT_OK);
+    assert_true(na > 0);
+    assert_int_equal(na, nb);
+    for (int i = 0; i < na; i++) {
+        assert_int_equal(a[i].label, b[i].label);
+        assert_true(fabsf(a[i].score - b[i].score) <= 1e-5f);
+        assert_true(fabsf(a[i].x - b[i].x) <= 1e-2f && fabsf(a[i].y - b[i].y) <= 1e-2f);
+    }
+    /* hot parameters: a confidence above every score leaves nothing */
+    assert_int_equal(ft_detector_set_param(shared, "confidence", 1.0), FT_OK);
+    assert_int_equal(ft_detector_set_param(shared, "nonsense", 1.0), FT_ERR_INVALID);
+    assert_int_equal(ft_detector_detect(shared, &fr.img, 0.0, b, FT_DETECT_MAX, &nb), FT_OK);
+    assert_int_equal(nb, 0);
+    ft_detector_destroy(&local);
+    ft_detector_destroy(&shared);
+    ft_service_infer_stop(srv);
+    pthread_join(st, NULL);
+    ft_service_infer_destroy(&srv);
+    free(fr.buf);
+}
+
+/* ---- server killed and restarted ---- */
+
+static pid_t start_server(int port)
+{
+    char set_model[1200], port_s[16];
+    snprintf(set_model, sizeof set_model, "model.path=%s", ckpt);
+    snprintf(port_s, sizeof port_s, "%d", port);
+    char *argv[] = {(char *)bin,   "infer",
+                    "--socket",    sock,
+                    "--max-batch", "2",
+                    "--http-port", port_s,
+                    "--set",       set_model,
+                    "--set",       "model.imgsz=320",
+                    "--set",       "model.device=cpu",
+                    "--set",       "model.warmup_iterations=0",
+                    NULL};
+    pid_t pid = ft_test_spawn(workdir, "test_service_infer.log", argv);
+    assert_true(pid > 0);
+    return pid;
+}
+
+static void test_server_restart(void **state)
+{
+    (void)state;
+    need_fixture();
+    if (!bin)
+        skip();
+    int port = ft_test_free_port();
+    pid_t pid = start_server(port);
+    ft_infer_client_params cp = {
+        .socket_path = sock, .timeout_ms = 20000, .connect_wait_ms = 60000};
+    ft_infer_client *c = NULL;
+    assert_int_equal(ft_detect_infer_client_create(&cp, &c), FT_OK);
+    assert_int_equal(ft_detect_infer_client_model(c)->input_size, IMGSZ);
+    assert_int_equal(ft_detect_infer_client_model(c)->max_batch, 2);
+    frame fr;
+    frame_make(&fr, 1, 0);
+    dets first, d;
+    assert_int_equal(ft_detect_infer_client_detect(c, &fr.img, 0.1f, first.d, 300, &first.n),
+                     FT_OK);
+    for (int i = 0; i < 50 && !ft_test_port_open(port); i++)
+        ft_test_sleep(0.1);
+    assert_true(ft_test_metric(port, "ft_infer_clients") == 1);
+    assert_true(ft_test_metric(port, "ft_infer_frames_total") == 1);
+
+    ft_test_stop(&pid, SIGKILL, 5);
+    d.n = -1;
+    assert_int_equal(ft_detect_infer_client_detect(c, &fr.img, 0.1f, d.d, 300, &d.n), FT_ERR_AGAIN);
+    assert_int_equal(d.n, 0);
+    assert_int_equal(ft_detect_infer_client_failures(c), 1);
+    /* still down: answered at once, without waiting for a timeout */
+    assert_int_equal(ft_detect_infer_client_detect(c, &fr.img, 0.1f, d.d, 300, &d.n), FT_ERR_AGAIN);
+    assert_int_equal(ft_detect_infer_client_failures(c), 2);
+
+    pid = start_server(port); /* the killed server's socket file is still there */
+    ft_status st = FT_ERR_AGAIN;
+    for (int i = 0; i < 600 && st == FT_ERR_AGAIN; i++) {
+        st = ft_detect_infer_client_detect(c, &fr.img, 0.1f, d.d, 300, &d.n);
+        if (st == FT_ERR_AGAIN)
+            ft_test_sleep(0.1);
+    }
+    assert_int_equal(st, FT_OK);
+    assert_same(&first, &d, "after the restart");
+    ft_detect_infer_client_destroy(&c);
+    ft_test_stop(&pid, SIGTERM, 10);
+    free(fr.buf);
+}
+
+/* ---- bad socket paths ---- */
+
+static void test_bad_paths(void **state)
+{
+    (void)state;
+    ft_infer_client *c = NULL;
+    ft_infer_client_params cp = {.socket_path = "/nonexistent-ft-dir/infer.sock"};
+    assert_int_equal(ft_detect_infer_client_create(&cp, &c), FT_ERR_CONFIG);
+    char longp[200];
+    memset(longp, 'x', sizeof longp - 1);
+    longp[0] = '/';
+    longp[sizeof longp - 1] = '\0';
+    cp.socket_path = longp;
+    assert_int_equal(ft_detect_infer_client_create(&cp, &c), FT_ERR_CONFIG);
+    char plain[1100];
+    snprintf(plain, sizeof plain, "%s/test_service_infer.notasocket", workdir);
+    FILE *f = fopen(plain, "w");
+    assert_non_null(f);
+    fclose(f);
+    cp.socket_path = plain; /* exists, not a socket */
+    assert_int_equal(ft_detect_infer_client_create(&cp, &c), FT_ERR_CONFIG);
+    remove(plain);
+    cp.socket_path = sock; /* nobody listens: bounded wait, then a runtime error */
+    cp.connect_wait_ms = 300;
+    assert_int_equal(ft_detect_infer_client_create(&cp, &c), FT_ERR_RUNTIME);
+    assert_null(c);
+    if (!bin)
+        return;
+    char cmd[2048], out[8192];
+    snprintf(cmd, sizeof cmd,
+             "'%s' infer --socket /nonexistent-ft-dir/infer.sock --set model.path='%s'", bin, ckpt);
+    assert_int_equal(ft_test_run(cmd, out, sizeof out), 1);
+    assert_non_null(strstr(out, "/nonexistent-ft-dir/infer.sock"));
+    snprintf(cmd, sizeof cmd, "'%s' infer --set model.path='%s'", bin, ckpt);
+    assert_int_equal(ft_test_run(cmd, out, sizeof out), 1); /* --socket missing */
+    assert_non_null(strstr(out, "--socket is required"));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_bad_paths),
+        cmocka_unit_test(test_batched_clients),
+        cmocka_unit_test(test_detector_adapter),
+        cmocka_unit_test(test_server_restart),
+    };
+    return cmocka_run_group_tests(tests, setup, NULL);
+}
