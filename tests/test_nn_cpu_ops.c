@@ -262,7 +262,7 @@ static void test_im2col(void **state)
             int k = 3, pad = 1, ho = (h + 2 * pad - k) / stride + 1,
                 wo = (w + 2 * pad - k) / stride + 1;
             float *y = malloc(sizeof(float) * ho * wo * c * k * k);
-            ft_nn_im2col_args a = {(ft_nn_layout)layout, c, h, w, k, stride, pad, x, y};
+            ft_nn_im2col_args a = {(ft_nn_layout)layout, c, h, w, k, stride, pad, x, y, 1};
             be->ops->im2col(be, &a);
             for (int oy = 0; oy < ho; oy++)
                 for (int ox = 0; ox < wo; ox++)

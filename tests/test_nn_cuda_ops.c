@@ -419,6 +419,44 @@ static void test_msda(void **state)
 
 /* ---- layout, selection and small kernels ---- */
 
+/* im2col of `batch` images on both sides; the CPU's last image is also
+ * made alone and must equal its block of the batched columns. */
+static void run_im2col_batch(env *e, ft_nn_im2col_args a, int batch, const char *what)
+{
+    int ho = (a.h + 2 * a.pad - a.k) / a.stride + 1, wo = (a.w + 2 * a.pad - a.k) / a.stride + 1;
+    size_t img = (size_t)a.c * a.h * a.w, rows = (size_t)ho * wo, cols = (size_t)a.c * a.k * a.k;
+    pair x = rand_pair(e, e->gpu, batch * img, 1.f);
+    pair y = out_pair(e, e->gpu, batch * rows * cols);
+    pair last = out_pair(e, e->gpu, rows * cols);
+    a.batch = batch;
+    for (int side = 0; side < 2; side++) {
+        ft_nn_backend *be = side ? e->gpu : e->cpu;
+        a.x = side ? x.g : x.c;
+        a.y = side ? y.g : y.c;
+        be->ops->im2col(be, &a);
+    }
+    compare(&y, (int)(batch * rows), (int)cols, (int)cols, 0, what);
+    ft_nn_im2col_args one = a;
+    one.batch = 0;
+    one.x = (const float *)x.c + (batch - 1) * img;
+    one.y = last.c;
+    e->cpu->ops->im2col(e->cpu, &one);
+    float *hb = malloc(rows * cols * sizeof(float)), *h1 = malloc(rows * cols * sizeof(float));
+    assert_non_null(hb);
+    assert_non_null(h1);
+    assert_int_equal(e->cpu->ops->download(e->cpu, hb,
+                                           (const float *)y.c + (batch - 1) * rows * cols,
+                                           rows * cols * sizeof(float)),
+                     FT_OK);
+    assert_int_equal(e->cpu->ops->download(e->cpu, h1, last.c, rows * cols * sizeof(float)), FT_OK);
+    assert_memory_equal(hb, h1, rows * cols * sizeof(float));
+    free(hb);
+    free(h1);
+    pair_free(&x);
+    pair_free(&y);
+    pair_free(&last);
+}
+
 static void test_im2col(void **state)
 {
     env *e = need_gpu(state);
@@ -445,6 +483,12 @@ static void test_im2col(void **state)
         be->ops->im2col(be, &b);
     }
     compare(&col2, 99, 144, 144, 0, "im2col HWC 3x3 pad 1");
+    /* batches: the patch embedding of 3 frames, a stride-2 3x3 conv of 2 maps */
+    ft_nn_im2col_args pa = {.layout = FT_NN_CHW, .c = 3, .h = 64, .w = 48, .k = 16, .stride = 16};
+    run_im2col_batch(e, pa, 3, "im2col CHW patch 16, batch of 3");
+    ft_nn_im2col_args s2 = {
+        .layout = FT_NN_HWC, .c = 16, .h = 9, .w = 11, .k = 3, .stride = 2, .pad = 1};
+    run_im2col_batch(e, s2, 2, "im2col HWC 3x3 stride 2, batch of 2");
     pair_free(&img);
     pair_free(&col);
     pair_free(&map);

@@ -129,9 +129,9 @@ static ft_status host_f32(const ft_nn_weights *w, const char *name, float **out,
 }
 
 /* Position embeddings for this input: row 0 (CLS) goes to the embedding
- * buffer's first row with the CLS token added; the patch rows, resized with
- * PyTorch's antialiased bicubic when the grid differs, become the residual of
- * the patch-embedding linear. */
+ * buffer's last row with the CLS token added; the patch rows, resized with
+ * PyTorch's antialiased bicubic when the grid differs and repeated per frame
+ * of a batch, become the residual of the patch-embedding linear. */
 static void load_pos(loader *L)
 {
     ft_rfdetr *m = L->m;
@@ -143,7 +143,8 @@ static void load_pos(loader *L)
                                       I(1 + pe * pe), I(D))) ||
         (L->st = ft_nn_weights_expect(L->w, VIT "embeddings.cls_token", 3, I(1), I(1), I(D))))
         return;
-    float *rows = wreserve(L, (size_t)m->hw * D);
+    size_t per = (size_t)m->hw * D;
+    float *rows = wreserve(L, (size_t)m->max_batch * per);
     m->pos_rows = rows;
     if (L->pass == 0 || L->st)
         return;
@@ -174,11 +175,11 @@ static void load_pos(loader *L)
                 for (int c = 0; c < D; c++)
                     out[p * D + c] = grid[(size_t)c * g2 + p];
         }
-        m->be->ops->upload(m->be, rows, out, sizeof(float) * D * g2);
+        for (int b = 0; b < m->max_batch; b++)
+            m->be->ops->upload(m->be, rows + b * per, out, sizeof(float) * per);
         for (int c = 0; c < D; c++)
             cls[c] += pos[c];
-        for (int b = 0; b < m->max_batch; b++) /* each frame's embedding block starts with CLS */
-            m->be->ops->upload(m->be, m->emb + (size_t)b * (m->hw + 1) * D, cls, sizeof(float) * D);
+        m->be->ops->upload(m->be, m->emb + m->max_batch * per, cls, sizeof(float) * D);
     }
     free(pos);
     free(cls);
@@ -474,9 +475,9 @@ static void plan_acts(ft_rfdetr *m, planner *p)
     size_t H = (size_t)a->hidden, C = (size_t)a->num_classes, nq = (size_t)a->num_queries;
     size_t k = (size_t)m->k, c = (size_t)m->c, P = (size_t)a->patch, M = (size_t)m->hw_all;
     size_t nsamp = (size_t)a->ca_heads * a->dec_points * a->levels;
-    /* the projector's scratch serves every level: sized for the largest; the
-     * patch embedding's columns are made one frame at a time */
-    size_t col = HW * 3 * P * P, lmax = 0, cinmax = 0;
+    /* the column scratch serves the patch embedding and every projector
+     * level: sized for the largest */
+    size_t col = B * HW * 3 * P * P, lmax = 0, cinmax = 0;
     bool up = false;
     for (int l = 0; l < a->levels; l++) {
         const proj_level *lv = &m->lv[l];
@@ -488,7 +489,7 @@ static void plan_acts(ft_rfdetr *m, planner *p)
     }
     m->img = areserve(p, B * 3 * m->size * m->size);
     m->col = areserve(p, col);
-    m->emb = areserve(p, B * (HW + 1) * D);
+    m->emb = areserve(p, (B * HW + 1) * D); /* every frame's patch rows, then CLS */
     m->x = areserve(p, B * T * D);
     m->ln = areserve(p, B * T * D);
     m->qkv = areserve(p, B * T * 3 * D);
@@ -578,15 +579,16 @@ static ft_status upload_index(ft_rfdetr *m)
     if (!h)
         return FT_ERR_NOMEM;
     int32_t *widx = h, *tidx = h + B * T, *iota = tidx + B * HW, *upidx = iota + n_iota;
+    int32_t cls = (int32_t)(B * HW); /* the embedding buffer's CLS row */
     int32_t *qidx = upidx + B * 4 * HW, *lidx = qidx + B * nq;
     for (int wy = 0; wy < win; wy++)
         for (int wx = 0; wx < win; wx++) {
             int w = wy * win + wx;
-            widx[w * m->wtok] = 0; /* every window gets its own CLS copy */
+            widx[w * m->wtok] = cls; /* every window gets its own CLS copy */
             for (int r = 0; r < pw; r++)
                 for (int cc = 0; cc < pw; cc++) {
                     int y = wy * pw + r, x = wx * pw + cc;
-                    widx[w * m->wtok + 1 + r * pw + cc] = 1 + y * g + x;
+                    widx[w * m->wtok + 1 + r * pw + cc] = y * g + x;
                     tidx[y * g + x] = w * m->wtok + 1 + r * pw + cc;
                 }
         }
@@ -596,10 +598,10 @@ static ft_status upload_index(ft_rfdetr *m)
     for (int y = 0; y < 2 * g; y++)
         for (int x = 0; x < 2 * g; x++)
             upidx[y * 2 * g + x] = ((y / 2) * g + x / 2) * 4 + (y % 2) * 2 + x % 2;
-    /* frame b: the same tables shifted to its rows (embedding blocks of HW + 1) */
+    /* frame b: the same tables shifted to its rows (CLS is shared) */
     for (size_t b = 1; b < B; b++) {
         for (size_t i = 0; i < T; i++)
-            widx[b * T + i] = (int32_t)(b * (HW + 1)) + widx[i];
+            widx[b * T + i] = widx[i] == cls ? cls : (int32_t)(b * HW) + widx[i];
         for (size_t i = 0; i < HW; i++)
             tidx[b * HW + i] = (int32_t)(b * T) + tidx[i];
         for (size_t i = 0; i < 4 * HW; i++)
@@ -680,15 +682,10 @@ static void forward_backbone(ft_rfdetr *m)
     const ft_rfdetr_arch *a = &m->a;
     ft_nn_backend *be = m->be;
     int B = m->nb, D = a->vit_dim, P = a->patch, T = m->tokens, HW = m->hw;
-    /* patch embedding frame by frame: its residual is the one position table */
-    for (int b = 0; b < B; b++) {
-        ft_nn_im2col_args ic = {FT_NN_CHW, 3, m->size, m->size,
-                                P,         P, 0,       m->img + (size_t)b * 3 * m->size * m->size,
-                                m->col};
-        be->ops->im2col(be, &ic);
-        lin(m, HW, D, 3 * P * P, m->col, 3 * P * P, m->patch_w, m->patch_b, FT_NN_ACT_NONE,
-            m->pos_rows, D, NULL, m->emb + ((size_t)b * (HW + 1) + 1) * D, D);
-    }
+    ft_nn_im2col_args ic = {FT_NN_CHW, 3, m->size, m->size, P, P, 0, m->img, m->col, B};
+    be->ops->im2col(be, &ic);
+    lin(m, B * HW, D, 3 * P * P, m->col, 3 * P * P, m->patch_w, m->patch_b, FT_NN_ACT_NONE,
+        m->pos_rows, D, NULL, m->emb, D);
     be->ops->gather_rows(be, B * T, D, m->emb, D, m->widx, m->x, D);
 
     int tap = 0;
@@ -748,36 +745,14 @@ static void forward_sampling(ft_rfdetr *m, const proj_level *lv)
         } else {
             /* 3x3 stride-2 conv, channel LayerNorm, ReLU */
             be->ops->gather_rows(be, B * HW, D, tap, ld, m->iota, m->psrc, D);
-            for (int b = 0; b < B; b++) {
-                ft_nn_im2col_args ic = {FT_NN_HWC,
-                                        D,
-                                        m->gw,
-                                        m->gw,
-                                        3,
-                                        2,
-                                        1,
-                                        m->psrc + (size_t)b * HW * D,
-                                        m->col + (size_t)b * lv->hw * 9 * D};
-                be->ops->im2col(be, &ic);
-            }
+            ft_nn_im2col_args ic = {FT_NN_HWC, D, m->gw, m->gw, 3, 2, 1, m->psrc, m->col, B};
+            be->ops->im2col(be, &ic);
             float *dst = lv->cat + (size_t)j * D;
             lin(m, B * lv->hw, D, 9 * D, m->col, 9 * D, lv->down[j].w, NULL, FT_NN_ACT_NONE, NULL,
                 0, NULL, dst, lv->cin);
             be->ops->layernorm(be, B * lv->hw, D, dst, lv->cin, lv->down[j].lnw, lv->down[j].lnb,
                                PROJ_EPS, FT_NN_ACT_RELU, dst, lv->cin);
         }
-    }
-}
-
-/* 3x3 convolution (pad 1) of the batch's HWC maps x (rows of c) into m->col,
- * frame by frame; the GEMM then runs over the whole batch. */
-static void im2col_3x3(ft_rfdetr *m, const proj_level *lv, const float *x)
-{
-    size_t c = (size_t)m->c, hw = (size_t)lv->hw;
-    for (int b = 0; b < m->nb; b++) {
-        ft_nn_im2col_args ic = {
-            FT_NN_HWC, m->c, lv->g, lv->g, 3, 1, 1, x + b * hw * c, m->col + b * hw * 9 * c};
-        m->be->ops->im2col(m->be, &ic);
     }
 }
 
@@ -799,13 +774,16 @@ static void forward_c2f(ft_rfdetr *m, const proj_level *lv)
                        FT_NN_ACT_SILU, m->pcat, ldp);
     /* each bottleneck reads the previous chunk (first: the second half of cv1) */
     const float *prev = m->pcat + c;
+    ft_nn_im2col_args ic = {FT_NN_HWC, c, lv->g, lv->g, 3, 1, 1, m->psrc, m->col, B};
     for (int b = 0; b < a->proj_blocks; b++) {
         be->ops->gather_rows(be, HW, c, prev, ldp, m->iota, m->psrc, c);
-        im2col_3x3(m, lv, m->psrc);
+        ic.x = m->psrc;
+        be->ops->im2col(be, &ic);
         const conv_ln *c1 = &lv->bott[2 * b], *c2 = &lv->bott[2 * b + 1];
         lin(m, HW, c, 9 * c, m->col, 9 * c, c1->w, NULL, FT_NN_ACT_NONE, NULL, 0, NULL, m->pt, c);
         lnorm(m, HW, c, m->pt, c1->lnw, c1->lnb, PROJ_EPS, FT_NN_ACT_SILU, m->pt);
-        im2col_3x3(m, lv, m->pt);
+        ic.x = m->pt;
+        be->ops->im2col(be, &ic);
         float *dst = m->pcat + (size_t)(2 + b) * c;
         lin(m, HW, c, 9 * c, m->col, 9 * c, c2->w, NULL, FT_NN_ACT_NONE, NULL, 0, NULL, dst, ldp);
         be->ops->layernorm(be, HW, c, dst, ldp, c2->lnw, c2->lnb, PROJ_EPS, FT_NN_ACT_SILU, dst,

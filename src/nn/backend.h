@@ -123,7 +123,8 @@ typedef struct ft_nn_im2col_args {
     ft_nn_layout layout;
     int c, h, w, k, stride, pad;
     const float *x;
-    float *y; /* (ho*wo) x (c*k*k), ho = (h + 2 pad - k) / stride + 1 */
+    float *y;  /* (ho*wo) x (c*k*k), ho = (h + 2 pad - k) / stride + 1 */
+    int batch; /* images (0 means 1): image b at x + b*c*h*w, its rows from y row b*ho*wo */
 } ft_nn_im2col_args;
 
 /* Flags of `run`. */

@@ -87,9 +87,11 @@ static void im2col_rows(void *ctx, int tid, int64_t p0, int64_t p1)
     const im2col_job *j = ctx;
     const ft_nn_im2col_args *a = j->a;
     int k = a->k, kk = a->k * a->k;
-    size_t cols = (size_t)a->c * kk;
+    size_t cols = (size_t)a->c * kk, img = (size_t)a->c * a->h * a->w;
+    int64_t per = (int64_t)j->ho * j->wo;
     for (int64_t p = p0; p < p1; p++) {
-        int oy = (int)(p / j->wo), ox = (int)(p % j->wo);
+        const float *x = a->x + (size_t)(p / per) * img;
+        int oy = (int)(p % per / j->wo), ox = (int)(p % j->wo);
         float *row = a->y + p * cols;
         for (int c = 0; c < a->c; c++)
             for (int ky = 0; ky < k; ky++) {
@@ -99,8 +101,8 @@ static void im2col_rows(void *ctx, int tid, int64_t p0, int64_t p1)
                     int ix = ox * a->stride - a->pad + kx;
                     float v = 0.0f;
                     if (iy >= 0 && iy < a->h && ix >= 0 && ix < a->w)
-                        v = a->layout == FT_NN_CHW ? a->x[((size_t)c * a->h + iy) * a->w + ix]
-                                                   : a->x[((size_t)iy * a->w + ix) * a->c + c];
+                        v = a->layout == FT_NN_CHW ? x[((size_t)c * a->h + iy) * a->w + ix]
+                                                   : x[((size_t)iy * a->w + ix) * a->c + c];
                     dst[kx] = v;
                 }
             }
@@ -111,5 +113,6 @@ void cpu_im2col(ft_nn_backend *be, const ft_nn_im2col_args *a)
 {
     im2col_job j = {a, (a->h + 2 * a->pad - a->k) / a->stride + 1,
                     (a->w + 2 * a->pad - a->k) / a->stride + 1};
-    cpu_parallel_for((ft_nn_cpu *)be, (int64_t)j.ho * j.wo, 0, im2col_rows, &j);
+    int64_t images = a->batch > 1 ? a->batch : 1;
+    cpu_parallel_for((ft_nn_cpu *)be, images * j.ho * j.wo, 0, im2col_rows, &j);
 }

@@ -901,15 +901,15 @@ static void cuda_im2col(ft_nn_backend *be, const ft_nn_im2col_args *a)
         return;
     int ho = (a->h + 2 * a->pad - a->k) / a->stride + 1;
     int wo = (a->w + 2 * a->pad - a->k) / a->stride + 1;
-    int cols = a->c * a->k * a->k;
-    void *y16 = mirror_buffer(c, ho * wo, cols);
+    int rows = (a->batch > 1 ? a->batch : 1) * ho * wo, cols = a->c * a->k * a->k;
+    void *y16 = mirror_buffer(c, rows, cols);
     if (c->err)
         return;
     int ps = prof_begin(c);
     fail_cuda(c, ft_cuda_im2col(a, y16, c->stream), "im2col");
     prof_end(c, ps, "im2col");
     if (y16)
-        mirror_set(c, a->y, ho * wo, cols, cols);
+        mirror_set(c, a->y, rows, cols, cols);
 }
 
 static void cuda_add(ft_nn_backend *be, int n, const float *a, const float *b, float *y)

@@ -235,20 +235,22 @@ __global__ void k_rowmax(int m, int n, const float *x, int ldx, float *y)
 __global__ void k_im2col(ft_nn_im2col_args a, int ho, int wo, __half *y16)
 {
     int kk = a.k * a.k;
-    long long cols = (long long)a.c * kk;
-    long long total = (long long)ho * wo * cols;
+    long long cols = (long long)a.c * kk, per = (long long)ho * wo;
+    long long total = (a.batch > 1 ? a.batch : 1) * per * cols;
     for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < total;
          i += (long long)gridDim.x * blockDim.x) {
-        long long row = i / cols;
+        long long row = i / cols, img = row / per;
         int col = (int)(i - row * cols);
+        row -= img * per;
+        const float *x = a.x + img * a.c * a.h * a.w;
         int oy = (int)(row / wo), ox = (int)(row - (long long)oy * wo);
         int ch = col / kk, r = col - ch * kk;
         int ky = r / a.k, kx = r - ky * a.k;
         int iy = oy * a.stride - a.pad + ky, ix = ox * a.stride - a.pad + kx;
         float v = 0.f;
         if (iy >= 0 && iy < a.h && ix >= 0 && ix < a.w)
-            v = a.layout == FT_NN_CHW ? a.x[((long long)ch * a.h + iy) * a.w + ix]
-                                      : a.x[((long long)iy * a.w + ix) * a.c + ch];
+            v = a.layout == FT_NN_CHW ? x[((long long)ch * a.h + iy) * a.w + ix]
+                                      : x[((long long)iy * a.w + ix) * a.c + ch];
         a.y[i] = v;
         if (y16)
             y16[i] = __float2half_rn(v);
@@ -660,7 +662,7 @@ cudaError_t ft_cuda_im2col(const ft_nn_im2col_args *a, void *y16, cudaStream_t s
 {
     int ho = (a->h + 2 * a->pad - a->k) / a->stride + 1;
     int wo = (a->w + 2 * a->pad - a->k) / a->stride + 1;
-    long long total = (long long)ho * wo * a->c * a->k * a->k;
+    long long total = (a->batch > 1 ? a->batch : 1) * (long long)ho * wo * a->c * a->k * a->k;
     k_im2col<<<blocks_for(total), kThreads, 0, stream>>>(*a, ho, wo, (__half *)y16);
     return cudaGetLastError();
 }
