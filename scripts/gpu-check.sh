@@ -13,7 +13,7 @@
 # GPU_CHECK_BUILD (build folder, default build-gpu), GPU_CHECK_SKIP_PIPELINE=1
 # (no full-pipeline stage), GPU_CHECK_SKIP_STREAMS=1 (one pipeline run, no
 # streams-per-GPU sweep), GPU_CHECK_STREAMS ("8 16 24 32"),
-# GPU_CHECK_STREAMS_BUDGET_S (240), GPU_CHECK_CLIP_S (20),
+# GPU_CHECK_STREAMS_BUDGET_S (270), GPU_CHECK_CLIP_S (15),
 # GPU_CHECK_SKIP_SANITIZERS=1 (no compute-sanitizer runs),
 # GPU_CHECK_DRY_RUN=1 (a machine without a GPU: everything up to the
 # pipeline stage, which then runs on the CPU with the classic detector and
@@ -144,10 +144,10 @@ if [ $MODE != cuda-only ] && [ -x "$FT_BIN" ] && [ "${GPU_CHECK_SKIP_PIPELINE:-0
     if [ "${GPU_CHECK_DRY_RUN:-0}" = 1 ]; then
         PL_ENV=(DEVICE=cpu CKPT= STREAMS="${GPU_CHECK_STREAMS:-1 2}" MIN_FPS=1 CLIP_S="${GPU_CHECK_CLIP_S:-2}")
     else
-        PL_ENV=(DEVICE=cuda CKPT="$CKPT" STREAMS="${GPU_CHECK_STREAMS:-8 16 24 32}" CLIP_S="${GPU_CHECK_CLIP_S:-20}")
+        PL_ENV=(DEVICE=cuda CKPT="$CKPT" STREAMS="${GPU_CHECK_STREAMS:-8 16 24 32}" CLIP_S="${GPU_CHECK_CLIP_S:-15}")
     fi
     env "${PL_ENV[@]}" OUT="$OUT/pipeline" WORK="$WORK/pipeline" SUMMARY="$SUMMARY" \
-        BUDGET_S="${GPU_CHECK_STREAMS_BUDGET_S:-240}" SKIP_STREAMS="${GPU_CHECK_SKIP_STREAMS:-0}" \
+        BUDGET_S="${GPU_CHECK_STREAMS_BUDGET_S:-270}" SKIP_STREAMS="${GPU_CHECK_SKIP_STREAMS:-0}" \
         bash scripts/gpu/pipeline-streams.sh
 fi
 if [ "${GPU_CHECK_DRY_RUN:-0}" = 1 ]; then

@@ -20,8 +20,8 @@
 # Environment: FT_BIN (the program, required), CKPT (RF-DETR checkpoint; empty
 # = the classic detector), DEVICE (cuda), OUT (logs, default
 # /tmp/pipeline-streams), WORK (clip and outputs), STREAMS ("8 16 24 32"),
-# MIN_FPS (30), CLIP_S (clip seconds, 20), BUDGET_S (streams sweep, both
-# modes together, 240), SKIP_STREAMS=1 (check 1 only), SKIP_MPS=1,
+# MIN_FPS (30), CLIP_S (clip seconds, 15), BUDGET_S (streams sweep, both
+# modes together, 270), SKIP_STREAMS=1 (check 1 only), SKIP_MPS=1,
 # SUMMARY (file the summary lines are appended to).
 set -u
 FT_BIN=${FT_BIN:?FT_BIN: path of the football-tracker binary}
@@ -31,8 +31,8 @@ OUT=${OUT:-/tmp/pipeline-streams}
 WORK=${WORK:-${TMPDIR:-/tmp}/pipeline-streams-work}
 STREAMS=${STREAMS:-8 16 24 32}
 MIN_FPS=${MIN_FPS:-30}
-CLIP_S=${CLIP_S:-20}
-BUDGET_S=${BUDGET_S:-240}
+CLIP_S=${CLIP_S:-15}
+BUDGET_S=${BUDGET_S:-270}
 SUMMARY=${SUMMARY:-$OUT/pipeline-summary.txt}
 HERE=$(cd "$(dirname "$0")" && pwd)
 mkdir -p "$OUT" "$WORK/jobs"
@@ -51,9 +51,12 @@ if [ ! -s "$CLIP" ]; then
 fi
 
 # NVDEC and NVENC need the driver's video libraries besides libcuda (a
-# container gets them only with the "video" driver capability).
-echo "driver libraries: $(ldconfig -p 2>/dev/null | grep -oE 'lib(cuda|nvcuvid|nvidia-encode)\.so\.1' |
-    sort -u | tr '\n' ' ')"
+# container gets them only with the "video" driver capability); FFmpeg
+# dlopen()s them by name, so the loader's cache and LD_LIBRARY_PATH count.
+lp=${LD_LIBRARY_PATH:-}
+libs=$( (ldconfig -p 2>/dev/null; find ${lp//:/ } /usr/local/nvidia -maxdepth 2 \
+    -name 'lib*.so.1' 2>/dev/null) | grep -oE 'lib(cuda|nvcuvid|nvidia-encode)\.so\.1' | sort -u)
+say "driver libraries: $(echo $libs) (NVDEC needs libcuda and libnvcuvid, NVENC libnvidia-encode)"
 
 # ---- 1. one job ----
 # Debug level: libav's own messages say whether NVDEC really decoded (a
@@ -92,12 +95,13 @@ round() {
     return "${PIPESTATUS[0]}"
 }
 
-# Ascending list until a round fails, then bisection; each round is started
-# only if the last one's duration still fits in the sweep's share of the budget.
+# Ascending list ($2) until a round fails, then bisection; each round is
+# started only if the last one's duration still fits in the sweep's share of
+# the budget. Sets BEST.
 sweep() {
     local tag=$1 best=0 fail=0 k last_s=0 t T0
     T0=$(date +%s)
-    for k in $STREAMS; do
+    for k in $2; do
         [ $(($(date +%s) - T0 + last_s)) -le "$SWEEP_BUDGET_S" ] || { echo "(budget reached before K=$k)"; break; }
         t=$(date +%s)
         if round "$k" "$tag"; then best=$k; else fail=$k; fi
@@ -116,14 +120,22 @@ sweep() {
     [ $fail = 0 ] && what="$best or more (largest K tried)"
     [ $fail != 0 ] && what="$best (K=$fail did not hold)"
     say "streams per GPU, $tag ($DETECTOR on $DEVICE, 1080p30 in, 1280x720 out, every job >= $MIN_FPS fps): $what"
+    BEST=$best
 }
 
-sweep time-sliced
+sweep time-sliced "$STREAMS"
+# MPS does not lose to time slicing (docs/gpu-sharing.md), so its sweep starts
+# at the time-sliced result; should that fail, the bisection goes below it.
+MPS_STREAMS=$STREAMS
+if [ "$BEST" -gt 0 ]; then
+    MPS_STREAMS=$BEST
+    for k in $STREAMS; do [ "$k" -gt "$BEST" ] && MPS_STREAMS="$MPS_STREAMS $k"; done
+fi
 if [ $MPS = 1 ]; then
     export CUDA_MPS_PIPE_DIRECTORY=$WORK/mps-pipe CUDA_MPS_LOG_DIRECTORY=$WORK/mps-log
     mkdir -p "$CUDA_MPS_PIPE_DIRECTORY" "$CUDA_MPS_LOG_DIRECTORY"
     if nvidia-cuda-mps-control -d; then
-        sweep MPS
+        sweep MPS "$MPS_STREAMS"
         echo quit | nvidia-cuda-mps-control
         cp "$CUDA_MPS_LOG_DIRECTORY"/control.log "$OUT/mps-control.log" 2>/dev/null
     else
