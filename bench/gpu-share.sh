@@ -10,6 +10,8 @@
 #
 # On machines without the project's packages the libraries come from
 # third_party/debs, as in scripts/gpu-check.sh. Bounded: about a minute.
+# Detection only; the same comparison for the whole pipeline (K concurrent
+# `batch` processes, decode to encode) is scripts/gpu/pipeline-streams.sh.
 set -u
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BENCH=${BENCH:-$ROOT/build/tests/bench_nn_cuda}
