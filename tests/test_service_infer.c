@@ -11,7 +11,11 @@
  *   - `football-tracker infer` killed with SIGKILL: the client gets
  *     FT_ERR_AGAIN with no detections, then answers again once a new server
  *     runs on the same (stale) socket path; its /metrics counts the client;
- *   - bad socket paths: a clear error naming the path, exit code 1. */
+ *   - bad socket paths: a clear error naming the path, exit code 1;
+ *   - `serve` with serve.shared_inference: the server starts first, the
+ *     worker connects, ft_infer_* appear in /metrics labelled stream="infer";
+ *     the server SIGKILLed is restarted (ft_restarts_total{stream="infer"})
+ *     while the worker keeps its process and its output, and reconnects. */
 #include <math.h>
 #include <pthread.h>
 #include <setjmp.h>
@@ -32,6 +36,7 @@
 #include "ft_test_cmd.h"
 #include "ft_test_service.h"
 #include "service/infer_server.h"
+#include "service/supervisor.h"
 
 #define IMGSZ 320
 #define CLIENTS 3
@@ -392,13 +397,165 @@ static void test_bad_paths(void **state)
     assert_non_null(strstr(out, "--socket is required"));
 }
 
+/* ---- serve with shared inference ---- */
+
+/* streams.yml keys of shared inference: defaults, values, the server's
+ * settings from the serve-level defaults, and errors naming the key. */
+static void test_streams_keys(void **state)
+{
+    (void)state;
+    static ft_serve_config cfg;
+    char path[1100], err[1024];
+    snprintf(path, sizeof path, "%s/test_service_infer.streams.yml", workdir);
+    static const struct {
+        const char *text, *error;
+    } cases[] = {
+        {"serve:\n  shared_inference: true\n  inference_max_batch: 16\n"
+         "  inference_batch_window_ms: 2.5\n  inference_socket: run/i.sock\n"
+         "  set: {model.path: m.pth}\nstreams:\n  a:\n    input: i\n    output: o\n",
+         NULL},
+        {"serve:\n  shared_inference: true\nstreams:\n  infer:\n    input: i\n    output: o\n",
+         "streams.infer: this id names the inference server"},
+        {"serve:\n  inference_max_batch: 300\nstreams:\n", "serve.inference_max_batch"},
+        {"serve:\n  inference_max_batch: 2.5\nstreams:\n", "expected an integer"},
+        {"serve:\n  inference_batch_window_ms: -1\nstreams:\n", "serve.inference_batch_window_ms"},
+        {"serve:\n  shared_inference: maybe\nstreams:\n", "serve.shared_inference"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        FILE *f = fopen(path, "w");
+        assert_non_null(f);
+        fputs(cases[i].text, f);
+        fclose(f);
+        ft_status st = ft_service_serve_config_load(path, &cfg, err, sizeof err);
+        if (!cases[i].error) {
+            assert_int_equal(st, FT_OK);
+            continue;
+        }
+        assert_int_equal(st, FT_ERR_CONFIG);
+        if (!strstr(err, cases[i].error))
+            fail_msg("case %zu: '%s' lacks '%s'", i, err, cases[i].error);
+    }
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(cases[0].text, f);
+    fclose(f);
+    assert_int_equal(ft_service_serve_config_load(path, &cfg, err, sizeof err), FT_OK);
+    assert_true(cfg.shared_inference);
+    assert_int_equal(cfg.inference_max_batch, 16);
+    assert_true(cfg.inference_batch_window_ms == 2.5);
+    assert_non_null(strstr(cfg.inference_socket, "/run/i.sock")); /* relative to the file */
+    assert_string_equal(cfg.inference.id, FT_SERVE_INFER_ID);
+    assert_int_equal(cfg.inference.n_sets, 1);
+    assert_string_equal(cfg.inference.sets[0], "model.path=m.pth");
+    /* defaults */
+    f = fopen(path, "w");
+    assert_non_null(f);
+    fputs("streams:\n", f);
+    fclose(f);
+    assert_int_equal(ft_service_serve_config_load(path, &cfg, err, sizeof err), FT_OK);
+    assert_false(cfg.shared_inference);
+    assert_int_equal(cfg.inference_max_batch, 8);
+    assert_true(cfg.inference_batch_window_ms == 3);
+    remove(path);
+}
+
+static int serve_port;
+
+static double serve_metric(const char *series)
+{
+    return ft_test_metric(serve_port, series);
+}
+
+/* pid of worker `id` from the supervisor's /status.json; 0 when absent. */
+static int serve_pid(const char *id)
+{
+    char url[96], body[8192], pat[96];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/status.json", serve_port);
+    if (ft_test_http(url, body, sizeof body) != 200)
+        return 0;
+    snprintf(pat, sizeof pat, "{\"id\":\"%s\",\"pid\":", id);
+    const char *p = strstr(body, pat);
+    return p ? (int)strtol(p + strlen(pat), NULL, 10) : 0;
+}
+
+/* Waits up to s seconds for series >= v. */
+static bool wait_metric(const char *series, double v, double s)
+{
+    for (double t = 0; t < s; t += 0.25) {
+        if (serve_metric(series) >= v)
+            return true;
+        ft_test_sleep(0.25);
+    }
+    return false;
+}
+
+static void test_serve_shared(void **state)
+{
+    (void)state;
+    need_fixture();
+    if (!bin || system("command -v curl >/dev/null 2>&1") != 0)
+        skip();
+    char dir[64] = "/tmp/ft-infer-serve-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char cmd[1024], path[128], text[2048];
+    snprintf(cmd, sizeof cmd,
+             "'%s' synth --out %s/clip.mp4 --seconds 60 --fps 25 --size 320x180 --seed 3 "
+             ">/dev/null 2>&1",
+             bin, dir);
+    assert_int_equal(system(cmd), 0);
+    serve_port = ft_test_free_port();
+    snprintf(text, sizeof text,
+             "serve:\n  port: %d\n  backoff_initial_s: 0.5\n  shared_inference: true\n"
+             "  inference_socket: %s/infer.sock\n  inference_max_batch: 2\n"
+             "  realtime: true\n"
+             "  set:\n    output.width: 320\n    output.height: 180\n"
+             "    stream.bitrate: 300k\n    model.path: %s\n    model.imgsz: %d\n"
+             "    model.device: cpu\n    model.warmup_iterations: 0\n"
+             "    model.server_timeout_ms: 5000\n"
+             "streams:\n  a:\n    input: file://%s/clip.mp4\n"
+             "    output: udp://127.0.0.1:%d\n",
+             serve_port, dir, ckpt, IMGSZ, dir, ft_test_free_port());
+    snprintf(path, sizeof path, "%s/streams.yml", dir);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+    char *argv[] = {(char *)bin, "serve", "--streams", path, NULL};
+    pid_t serve = ft_test_spawn(dir, "serve.log", argv);
+    assert_true(serve > 0);
+
+    if (!wait_metric("ft_infer_frames_total{stream=\"infer\"}", 2, 90))
+        fail_msg("no frame reached the inference server (see %s/serve.log)", dir);
+    assert_true(serve_metric("ft_infer_clients{stream=\"infer\"}") == 1);
+    assert_true(serve_metric("ft_worker_up{stream=\"infer\"}") == 1);
+    int pi = serve_pid("infer"), pa = serve_pid("a");
+    assert_true(pi > 0 && pa > 0 && pi != pa);
+
+    assert_int_equal(kill(pi, SIGKILL), 0);
+    if (!wait_metric("ft_restarts_total{stream=\"infer\",reason=\"signal\"}", 1, 15))
+        fail_msg("the inference server was not restarted (see %s/serve.log)", dir);
+    double sent = serve_metric("ft_frames_sent_total{stream=\"a\"}");
+    /* the worker reconnects to the new server and its frames reach it again */
+    if (!wait_metric("ft_infer_frames_total{stream=\"infer\"}", 2, 90))
+        fail_msg("the worker did not come back to the restarted server (see %s/serve.log)", dir);
+    int pi2 = serve_pid("infer");
+    assert_true(pi2 > 0 && pi2 != pi);
+    assert_int_equal(serve_pid("a"), pa); /* the worker was never restarted */
+    assert_true(serve_metric("ft_frames_sent_total{stream=\"a\"}") > sent);
+    assert_true(serve_metric("ft_restarts_total{stream=\"a\",reason=\"signal\"}") == 0);
+
+    ft_test_stop(&serve, SIGTERM, 20);
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    if (!getenv("FT_KEEP_TMP") && system(cmd) != 0)
+        fprintf(stderr, "could not remove %s\n", dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_bad_paths),
-        cmocka_unit_test(test_batched_clients),
-        cmocka_unit_test(test_detector_adapter),
-        cmocka_unit_test(test_server_restart),
+        cmocka_unit_test(test_bad_paths),        cmocka_unit_test(test_batched_clients),
+        cmocka_unit_test(test_detector_adapter), cmocka_unit_test(test_server_restart),
+        cmocka_unit_test(test_streams_keys),     cmocka_unit_test(test_serve_shared),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }

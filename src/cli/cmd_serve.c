@@ -32,6 +32,8 @@ static void usage(FILE *out)
         "    rss_limit_mb: 0           # 0 = no limit\n"
         "    stuck_seconds: 15\n"
         "    stream_config: stream_config.yml   # default for every stream\n"
+        "    shared_inference: false   # true: one `infer` process batches every\n"
+        "                              # worker's frames (docs/gpu-sharing.md)\n"
         "  streams:\n"
         "    cam1:\n"
         "      input: rtmp://ingest/live/cam1\n"

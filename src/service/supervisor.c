@@ -53,6 +53,7 @@ static const int busy_thread[] = {0, 1, 1};
 #define N_BUSY_THREADS 2
 
 typedef struct worker {
+    bool infer;           /* the shared inference server, not a stream */
     ft_serve_stream spec; /* what the running (or next) process is started with */
     ft_serve_stream next; /* replacement spec after a change (when has_next) */
     bool has_next, removed;
@@ -91,6 +92,11 @@ struct ft_service_supervisor {
     struct stat file_st;
     bool stopping;
     int ordinal, pods; /* sharding (serve.shard_service): this pod's ordinal, pool size */
+    /* serve.shared_inference as read at start (a reload does not change it) */
+    worker *infer;          /* NULL without shared inference */
+    bool infer_seen_ready;  /* workers start once the server answered /ready */
+    char infer_socket[108]; /* sockaddr_un path */
+    char infer_batch[16], infer_window[32], infer_server_set[160];
 };
 
 static int64_t now_ns(void)
@@ -169,7 +175,8 @@ static void worker_free(worker *w)
     }
 }
 
-/* fork + exec of `<bin> stream ...`. The child gets its own process group (a
+/* fork + exec of `<bin> stream ...` (or `<bin> infer ...` for the shared
+ * inference server). The child gets its own process group (a
  * terminal's Ctrl-C reaches the supervisor only, which stops workers in
  * order) and SIGTERM when the supervisor dies, so no worker outlives it. */
 static void worker_start(ft_service_supervisor *s, worker *w, int64_t now)
@@ -183,14 +190,24 @@ static void worker_start(ft_service_supervisor *s, worker *w, int64_t now)
         return;
     }
     snprintf(w->port_s, sizeof w->port_s, "%d", w->port);
-    char *argv[16 + 2 * FT_SERVE_MAX_SETS];
+    char *argv[24 + 2 * FT_SERVE_MAX_SETS];
     int n = 0;
     argv[n++] = s->bin;
-    argv[n++] = "stream";
-    argv[n++] = "--input";
-    argv[n++] = (char *)sp->input;
-    argv[n++] = "--output";
-    argv[n++] = (char *)sp->output;
+    if (w->infer) {
+        argv[n++] = "infer";
+        argv[n++] = "--socket";
+        argv[n++] = s->infer_socket;
+        argv[n++] = "--max-batch";
+        argv[n++] = s->infer_batch;
+        argv[n++] = "--batch-window-ms";
+        argv[n++] = s->infer_window;
+    } else {
+        argv[n++] = "stream";
+        argv[n++] = "--input";
+        argv[n++] = (char *)sp->input;
+        argv[n++] = "--output";
+        argv[n++] = (char *)sp->output;
+    }
     argv[n++] = "--http-port";
     argv[n++] = w->port_s;
     argv[n++] = "--set";
@@ -207,7 +224,13 @@ static void worker_start(ft_service_supervisor *s, worker *w, int64_t now)
         argv[n++] = "--set";
         argv[n++] = (char *)sp->sets[i];
     }
-    if (sp->realtime)
+    if (s->infer && !w->infer) { /* after the stream's sets: the server wins */
+        argv[n++] = "--set";
+        argv[n++] = "detector.type=shared";
+        argv[n++] = "--set";
+        argv[n++] = s->infer_server_set;
+    }
+    if (sp->realtime && !w->infer)
         argv[n++] = "--realtime";
     argv[n] = NULL;
     /* The environment, with FOOTBALL_TRACKER_STREAM_ID=<id> (the worker's log records name
@@ -543,10 +566,16 @@ static void reload(ft_service_supervisor *s, int64_t now)
     shard_filter(s, nc);
     if (strcmp(nc->bind, s->cfg->bind) || nc->port != s->cfg->port)
         FT_LOGW("serve", "serve.bind/serve.port changes apply at the next start");
+    if (nc->shared_inference != (s->infer != NULL) ||
+        (s->infer && (nc->inference_max_batch != s->cfg->inference_max_batch ||
+                      nc->inference_batch_window_ms != s->cfg->inference_batch_window_ms ||
+                      !ft_service_serve_stream_equal(&nc->inference, &s->infer->spec))))
+        FT_LOGW("serve", "serve.shared_inference and the inference server's settings change at "
+                         "the next start");
     int added = 0, removed = 0, changed = 0;
     for (int i = 0; i < s->n_w; i++) {
         worker *w = s->w[i];
-        if (w->removed)
+        if (w->removed || w->infer)
             continue;
         const ft_serve_stream *ns = NULL;
         for (int j = 0; j < nc->n_streams && !ns; j++)
@@ -580,7 +609,7 @@ static void reload(ft_service_supervisor *s, int64_t now)
     for (int j = 0; j < nc->n_streams; j++) {
         bool exists = false;
         for (int i = 0; i < s->n_w && !exists; i++)
-            exists = !strcmp(s->w[i]->spec.id, nc->streams[j].id);
+            exists = !s->w[i]->infer && !strcmp(s->w[i]->spec.id, nc->streams[j].id);
         /* A stream removed and re-added while its old worker still stops
          * gets a fresh entry; the old one disappears when it has ended. */
         for (int i = 0; i < s->n_w && exists; i++)
@@ -824,6 +853,32 @@ ft_status ft_service_supervisor_create(const ft_service_supervisor_params *p,
         FT_LOGI("serve", "pod %d of %d in %s: %d stream(s) here", s->ordinal, s->pods,
                 s->cfg->shard_service, s->cfg->n_streams);
     }
+    if (s->cfg->shared_inference) {
+        /* Default: the runtime folder (tmpfs, private to the user) or /tmp,
+         * with our pid so two supervisors never share a server by accident. */
+        const char *dir = getenv("XDG_RUNTIME_DIR");
+        int n = s->cfg->inference_socket[0]
+                    ? snprintf(s->infer_socket, sizeof s->infer_socket, "%s",
+                               s->cfg->inference_socket)
+                    : snprintf(s->infer_socket, sizeof s->infer_socket,
+                               "%s/football-tracker-infer-%d.sock", dir && *dir ? dir : "/tmp",
+                               (int)getpid());
+        if (n < 0 || (size_t)n >= sizeof s->infer_socket) {
+            FT_LOGE("serve", "serve.inference_socket %s: longer than a unix socket path may be "
+                             "(%zu bytes)",
+                    s->cfg->inference_socket[0] ? s->cfg->inference_socket : dir,
+                    sizeof s->infer_socket - 1);
+            st = FT_ERR_CONFIG;
+            goto out;
+        }
+        snprintf(s->infer_batch, sizeof s->infer_batch, "%d", s->cfg->inference_max_batch);
+        snprintf(s->infer_window, sizeof s->infer_window, "%g",
+                 s->cfg->inference_batch_window_ms);
+        snprintf(s->infer_server_set, sizeof s->infer_server_set, "model.server=%s",
+                 s->infer_socket);
+        FT_LOGI("serve", "shared inference on %s (batches of up to %s frames, window %s ms)",
+                s->infer_socket, s->infer_batch, s->infer_window);
+    }
     ft_service_http_params hp = {.bind = s->cfg->bind, .port = s->cfg->port};
     ft_service_http_handlers h = {.user = s,
                                   .ready = ready,
@@ -847,6 +902,15 @@ ft_status ft_service_supervisor_run(ft_service_supervisor *s)
     int64_t now = now_ns(), next_probe = now + PROBE_PERIOD_NS, next_stat = now;
     int64_t next_shard = now + 10000000000LL;
     pthread_mutex_lock(&s->mu);
+    if (s->infer_socket[0]) {
+        s->infer = worker_new(&s->cfg->inference, now);
+        if (!s->infer) {
+            pthread_mutex_unlock(&s->mu);
+            return FT_ERR_NOMEM;
+        }
+        s->infer->infer = true;
+        s->w[s->n_w++] = s->infer;
+    }
     for (int i = 0; i < s->cfg->n_streams && s->n_w < FT_SERVE_MAX_STREAMS; i++) {
         worker *w = worker_new(&s->cfg->streams[i], now);
         if (!w) {
@@ -871,9 +935,13 @@ ft_status ft_service_supervisor_run(ft_service_supervisor *s)
             reload(s, now);
         reap(s, now);
         pthread_mutex_lock(&s->mu);
+        /* With shared inference, streams wait for the server's first /ready. */
+        if (s->infer && s->infer->ready)
+            s->infer_seen_ready = true;
         for (int i = 0; i < s->n_w; i++) {
             worker *w = s->w[i];
-            if (w->pid <= 0 && w->due_ns && now >= w->due_ns && !w->removed)
+            if (w->pid <= 0 && w->due_ns && now >= w->due_ns && !w->removed &&
+                (w->infer || !s->infer || s->infer_seen_ready))
                 worker_start(s, w, now);
             if (w->pid > 0 && w->kill_ns && now >= w->kill_ns) {
                 FT_LOGW("serve", "stream %s: worker did not stop; SIGKILL", w->spec.id);

@@ -18,7 +18,11 @@
  *     are started, removed ones stopped, changed ones restarted; the others
  *     are not touched.  SIGTERM/SIGINT stop every worker and return FT_OK;
  *   - with serve.shard_service, only the streams this pod owns among the
- *     pods that name resolves to (re-resolved every 10 s) are run. */
+ *     pods that name resolves to (re-resolved every 10 s) are run;
+ *   - with serve.shared_inference, one `football-tracker infer` process
+ *     (id "infer", supervised like a worker) is started first and the
+ *     workers, started once it is ready, send it their frames
+ *     (docs/gpu-sharing.md, option C). */
 #ifndef FT_SERVICE_SUPERVISOR_H
 #define FT_SERVICE_SUPERVISOR_H
 
@@ -33,6 +37,7 @@
 #define FT_SERVE_PATH_MAX 1024
 #define FT_SERVE_MAX_SETS 32
 #define FT_SERVE_SET_MAX 256
+#define FT_SERVE_INFER_ID "infer" /* the inference server's label in metrics and status */
 
 /* One stream of streams.yml, with the serve-level defaults already merged in
  * and relative config paths resolved against the file's folder. */
@@ -57,6 +62,15 @@ typedef struct ft_serve_config {
     double start_grace_seconds; /* time a new worker has to answer at all */
     double backoff_initial_s, backoff_max_s;
     char shard_service[256]; /* "" = run every stream; else a DNS name listing the pool's pods */
+    /* serve.shared_inference: one `infer` process (service/infer_server.h)
+     * runs the model for every worker (detector.type shared). */
+    bool shared_inference;
+    char inference_socket[FT_SERVE_PATH_MAX]; /* "" = chosen at start (runtime folder) */
+    int inference_max_batch;                  /* frames per forward pass */
+    double inference_batch_window_ms;         /* longest wait for a batch to fill */
+    /* The server's own settings: the serve-level model_config, stream_config
+     * and set (id "infer", no input/output). */
+    ft_serve_stream inference;
     int n_streams;
     ft_serve_stream streams[FT_SERVE_MAX_STREAMS];
 } ft_serve_config;

@@ -187,11 +187,27 @@ static ft_status parse_serve(parse_ctx *c, const yaml_node_t *map, ft_serve_conf
                             sizeof cfg->shard_service);
         } else if (!strcmp(key, "backoff_max_s")) {
             st = get_number(c, v, "serve.backoff_max_s", 0.05, 3600, &cfg->backoff_max_s);
+        } else if (!strcmp(key, "shared_inference")) {
+            st = get_bool(c, v, "serve.shared_inference", &cfg->shared_inference);
+        } else if (!strcmp(key, "inference_socket")) {
+            st = get_path(c, v, "serve.inference_socket", cfg->inference_socket,
+                          sizeof cfg->inference_socket);
+        } else if (!strcmp(key, "inference_max_batch")) {
+            double b = 0;
+            st = get_number(c, v, "serve.inference_max_batch", 1, 256, &b);
+            if (!st && b != floor(b))
+                st = fail(c, v, "serve.inference_max_batch: expected an integer");
+            cfg->inference_max_batch = (int)b;
+        } else if (!strcmp(key, "inference_batch_window_ms")) {
+            st = get_number(c, v, "serve.inference_batch_window_ms", 0, 1000,
+                            &cfg->inference_batch_window_ms);
         } else {
             st = fail(c, k,
                       "serve.%s: unknown key (bind, port, rss_limit_mb, vram_limit_mb, "
                       "stuck_seconds, start_grace_seconds, backoff_initial_s, "
-                      "backoff_max_s, shard_service, model_config, stream_config, realtime, set)",
+                      "backoff_max_s, shard_service, shared_inference, inference_socket, "
+                      "inference_max_batch, inference_batch_window_ms, model_config, "
+                      "stream_config, realtime, set)",
                       key);
         }
         if (st)
@@ -269,6 +285,9 @@ static ft_status parse_root(parse_ctx *c, ft_serve_config *cfg)
         else
             st = fail(c, k, "%s: unknown top-level key (serve, streams)", key ? key : "?");
     }
+    /* The inference server runs with the serve-level defaults. */
+    cfg->inference = *defaults;
+    snprintf(cfg->inference.id, sizeof cfg->inference.id, "%s", FT_SERVE_INFER_ID);
     if (!st && cfg->backoff_max_s < cfg->backoff_initial_s)
         st = fail(c, root, "serve.backoff_max_s is below serve.backoff_initial_s");
     if (!st && !streams)
@@ -290,6 +309,11 @@ static ft_status parse_root(parse_ctx *c, ft_serve_config *cfg)
         for (int i = 0; i < cfg->n_streams && !st; i++)
             if (!strcmp(cfg->streams[i].id, s->id))
                 st = fail(c, k, "streams.%s: duplicate stream id", s->id);
+        if (!st && cfg->shared_inference && !strcmp(s->id, FT_SERVE_INFER_ID))
+            st = fail(c, k,
+                      "streams.%s: this id names the inference server with "
+                      "serve.shared_inference",
+                      s->id);
         if (!st)
             cfg->n_streams++;
     }
@@ -308,6 +332,8 @@ ft_status ft_service_serve_config_load(const char *path, ft_serve_config *out, c
     out->start_grace_seconds = 60;
     out->backoff_initial_s = 1;
     out->backoff_max_s = 60;
+    out->inference_max_batch = 8;
+    out->inference_batch_window_ms = 3;
     err[0] = '\0';
     parse_ctx c = {.path = path, .err = err, .cap = cap};
     const char *slash = strrchr(path, '/');
