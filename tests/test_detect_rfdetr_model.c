@@ -588,13 +588,13 @@ static void test_batch(void **state)
     (void)state;
     need_fixture();
     /* Medium at 320 px (20 x 20 patches: fast); the legacy Large's P3 + P5
-     * projector (two memory levels) and 4 windows at 224 px */
+     * projector (two memory levels) and 4 windows at 168 px */
     batch_vs_single(ckpt, 320);
     char path[1200];
     snprintf(path, sizeof(path), "%s/rfdetr-large-legacy-batch.safetensors", workdir);
     variant v = {37, 14, 3, 0, 2, 0};
     write_variant(path, &v);
-    batch_vs_single(path, 224);
+    batch_vs_single(path, 168);
     remove(path);
     preprocess_batch_vs_single();
 }
