@@ -7,7 +7,7 @@
 #     what the program uses: H.264/HEVC/AAC/MP3 decoders, NVDEC (h264/hevc
 #     hwaccels on the CUDA device context), libx264, h264_nvenc, AAC and MJPEG
 #     encoders, mp4/mov/matroska/flv/mpegts/avi/hls demuxers, mp4/mov/
-#     matroska/flv/mpegts muxers, file/pipe/tcp/udp/http/rtmp protocols,
+#     matroska/flv/mpegts/avi muxers, file/pipe/tcp/udp/http/rtmp protocols,
 #     swscale, swresample and the libavfilter core. libx264's shared library
 #     (Debian's libx264-164) sits beside them; every library finds its
 #     neighbours through RUNPATH $ORIGIN.
@@ -86,7 +86,7 @@ cd "$WORK/src/ffmpeg"
     --enable-encoder=libx264,h264_nvenc,aac,mjpeg \
     --enable-parser=h264,hevc,aac,mpegaudio \
     --enable-demuxer=mov,matroska,flv,live_flv,mpegts,avi,h264,hevc,aac,mp3,hls \
-    --enable-muxer=mp4,mov,matroska,flv,mpegts \
+    --enable-muxer=mp4,mov,matroska,flv,mpegts,avi \
     --enable-protocol=file,pipe,tcp,udp,http,rtmp,hls \
     --enable-bsf=null,h264_mp4toannexb,hevc_mp4toannexb,aac_adtstoasc,extract_extradata \
     --enable-filter=buffer,buffersink,abuffer,abuffersink,scale,format,null,anull \
