@@ -532,6 +532,7 @@ static void plan_acts(ft_rfdetr *m, planner *p)
     m->hs = areserve(p, (size_t)a->dec_layers * B * nq * H);
     m->logits = areserve(p, B * nq * C);
     m->boxes = areserve(p, B * nq * 4);
+    m->selv = areserve(p, B * (size_t)m->nsel);
 }
 
 static size_t iota_len(const ft_rfdetr *m)
@@ -563,6 +564,7 @@ static size_t plan_index(ft_rfdetr *m, int32_t *base)
     IRES(midx, B * m->hw_all);
     IRES(tki, B * m->k);
     IRES(upidx, B * 4 * m->hw);
+    IRES(seli, B * m->nsel);
     if (has_lidx(m))
         IRES(lidx, B * m->hw_all);
 #undef IRES
@@ -936,6 +938,9 @@ static void forward_decoder(ft_rfdetr *m)
     be->ops->box_refine(be, R, m->d, 4, m->refs, NULL, m->boxes);
     tap_rows(m, "pred_logits", m->logits, nq, C, C);
     tap_rows(m, "pred_boxes", m->boxes, nq, 4, 4);
+    /* PostProcess's top-k over queries x classes per frame (sigmoid is
+     * monotonic, so on the logits): only the selection is downloaded */
+    be->ops->topk(be, B, nq * C, m->nsel, m->logits, m->seli, m->selv);
 }
 
 static void record(ft_nn_backend *be, void *user)
@@ -956,10 +961,12 @@ ft_status ft_rfdetr_forward(ft_rfdetr *m)
 {
     ft_nn_backend *be = m->be;
     const ft_rfdetr_arch *a = &m->a;
-    size_t rows = (size_t)m->nb * a->num_queries;
+    size_t rows = (size_t)m->nb * a->num_queries, sel = (size_t)m->nb * m->nsel;
     ft_status st = be->ops->run(be, record, &m->plans[m->nb - 1], m->tap_fn ? FT_NN_RUN_EAGER : 0);
     if (!st)
-        st = be->ops->download(be, m->h_logits, m->logits, sizeof(float) * rows * a->num_classes);
+        st = be->ops->download(be, m->sel_idx, m->seli, sizeof(int32_t) * sel);
+    if (!st)
+        st = be->ops->download(be, m->sel_val, m->selv, sizeof(float) * sel);
     if (!st)
         st = be->ops->download(be, m->h_boxes, m->boxes, sizeof(float) * rows * 4);
     if (st)
@@ -1056,6 +1063,8 @@ static ft_status plan_check(ft_rfdetr *m, const ft_rfdetr_params *p, const char 
         return FT_ERR_CONFIG;
     }
     m->k = a->num_queries;
+    int total = a->num_queries * a->num_classes;
+    m->nsel = a->num_select < total ? a->num_select : total;
     return FT_OK;
 }
 
@@ -1158,12 +1167,11 @@ static ft_status create_on(const ft_rfdetr_params *p, ft_rfdetr **out)
         goto out;
 
     size_t nq = (size_t)m->max_batch * a->num_queries;
-    m->h_logits = malloc(nq * a->num_classes * sizeof(float));
     m->h_boxes = malloc(nq * 4 * sizeof(float));
     m->h_in = malloc(sizeof(float) * 3 * (size_t)m->size * m->size);
-    m->sel_idx = malloc(sizeof(int32_t) * a->num_select);
-    m->sel_val = malloc(sizeof(float) * a->num_select);
-    if (!m->h_logits || !m->h_boxes || !m->h_in || !m->sel_idx || !m->sel_val) {
+    m->sel_idx = malloc(sizeof(int32_t) * m->max_batch * m->nsel);
+    m->sel_val = malloc(sizeof(float) * m->max_batch * m->nsel);
+    if (!m->h_boxes || !m->h_in || !m->sel_idx || !m->sel_val) {
         st = FT_ERR_NOMEM;
         goto out;
     }
@@ -1202,7 +1210,6 @@ void ft_rfdetr_destroy(ft_rfdetr **pm)
     free(m->dec);
     for (int l = 0; l < FT_RFDETR_MAX_LEVELS; l++)
         free(m->lv[l].bott);
-    free(m->h_logits);
     free(m->h_boxes);
     free(m->h_tmp);
     free(m->h_in);

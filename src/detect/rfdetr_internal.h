@@ -60,6 +60,7 @@ struct ft_rfdetr {
     int tokens;         /* nwin * wtok */
     int c;              /* projector hidden channels (hidden / 2) */
     int k;              /* two-stage selections: num_queries */
+    int nsel;           /* PostProcess selections: min(num_select, queries x classes) */
     proj_level lv[FT_RFDETR_MAX_LEVELS];
     int hw_all;  /* memory rows: tokens of all levels */
     bool masked; /* some proposals invalid: the encoder memory is masked */
@@ -81,11 +82,12 @@ struct ft_rfdetr {
     float *up;   /* P3: transposed-conv output before the pixel shuffle */
     float *eo, *el, *mx, *tkv, *tm, *tlog, *ma, *mb, *d, *ts, *refs, *sine, *qpos, *tgt;
     float *qk_in, *qk, *v, *att, *value, *offlog, *ffn, *hs, *logits, *boxes;
-    int32_t *widx, *tidx, *iota, *qidx, *midx, *tki, *upidx;
+    float *selv; /* PostProcess top-k logits of each frame (nsel) */
+    int32_t *widx, *tidx, *iota, *qidx, *midx, *tki, *upidx, *seli;
     int32_t *lidx; /* several levels: image-major memory row <- level-major row */
 
     /* host side */
-    float *h_logits, *h_boxes;
+    float *h_boxes;
     float *h_tmp; /* preprocessing: RGB planes of the frame, then the resize pass */
     size_t h_tmp_cap;
     float *h_in; /* 3 x size x size (one frame) */
@@ -95,7 +97,7 @@ struct ft_rfdetr {
     int32_t *h_tapi;
     double macs;        /* multiply-adds recorded in the current pass */
     double flops_frame; /* 2 x macs per frame of the last recorded pass */
-    int32_t *sel_idx;   /* post-processing selection (num_select) */
+    int32_t *sel_idx;   /* host copies of seli and selv (max_batch x nsel) */
     float *sel_val;
     char **class_names;
     int n_class_names;

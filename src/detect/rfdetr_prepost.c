@@ -210,27 +210,28 @@ void ft_rfdetr_postprocess_image(ft_rfdetr *m, int image, int width, int height,
                                  ft_rfdetr_det *out, int cap, int *n)
 {
     const ft_rfdetr_arch *a = &m->a;
-    int total = a->num_queries * a->num_classes;
-    int k = a->num_select < total ? a->num_select : total;
-    int32_t *idx = m->sel_idx;
-    float *val = m->sel_val;
+    int k = m->nsel;
     *n = 0;
     if (image < 0 || image >= m->nb)
         return;
+    /* the top-k over queries x classes ran at the end of the forward pass
+     * (sigmoid is monotonic, so on the logits); its indices count from frame
+     * 0's first logit */
+    const int32_t *idx = m->sel_idx + (size_t)image * k;
+    const float *val = m->sel_val + (size_t)image * k;
+    int32_t first = image * a->num_queries * a->num_classes;
     const float *boxes = m->h_boxes + (size_t)image * a->num_queries * 4;
-    /* top-k on logits (sigmoid is monotonic) */
-    ft_nn_host_topk(total, k, m->h_logits + (size_t)image * total, idx, val);
     int cnt = 0;
     for (int i = 0; i < k && cnt < cap; i++) {
         float score = 1.0f / (1.0f + expf(-val[i]));
         if (score < threshold)
             break; /* sorted: the rest are lower */
-        int q = idx[i] / a->num_classes;
+        int q = (idx[i] - first) / a->num_classes;
         const float *b = boxes + (size_t)q * 4;
         float w = b[2] > 0.0f ? b[2] : 0.0f, h = b[3] > 0.0f ? b[3] : 0.0f;
         ft_rfdetr_det *d = &out[cnt++];
         d->score = score;
-        d->label = idx[i] % a->num_classes;
+        d->label = (idx[i] - first) % a->num_classes;
         d->query = q;
         d->x0 = (b[0] - 0.5f * w) * width;
         d->y0 = (b[1] - 0.5f * h) * height;
