@@ -16,6 +16,8 @@ typedef struct bench_entry {
 
 static const bench_entry benches[] = {
     {"detector", "default detector + filters on 1080p frames, one core", ft_bench_detector},
+    {"infer-share", "K model copies vs K clients of one batching infer server: fps, RSS",
+     ft_bench_infer_share},
     {"latency", "live pipeline added latency p50/p95 at 720p30 (frame counters read back)",
      ft_bench_latency},
     {"pipeline", "1080p25 -> 720p transcode through the pipeline vs bare libav", ft_bench_pipeline},

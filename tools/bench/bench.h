@@ -22,6 +22,11 @@ int ft_bench_rfdetr(int argc, char **argv);
  * device memory; the CPU engine in the same run as the baseline. */
 int ft_bench_rfdetr_cuda(int argc, char **argv);
 
+/* Shared inference (--model M --clients K --frames N): K processes with one
+ * RF-DETR model each against K clients of one `infer` server batching their
+ * frames; frames/s and total RSS of both, ratios shared / copies. */
+int ft_bench_infer_share(int argc, char **argv);
+
 /* Tracker + virtual camera (--frames N --fps F) over generated candidate
  * lists: updates/s on one core, ratio to the bare Kalman filter. */
 int ft_bench_track(int argc, char **argv);
