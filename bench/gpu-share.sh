@@ -12,6 +12,10 @@
 # third_party/debs, as in scripts/gpu-check.sh. Bounded: about a minute.
 # Detection only; the same comparison for the whole pipeline (K concurrent
 # `batch` processes, decode to encode) is scripts/gpu/pipeline-streams.sh.
+# With the program built (FT_BIN, default build/football-tracker), option C
+# too: K client processes of one `infer` server batching their frames
+# (`bench infer-share`, batches of up to K, 2 ms window), against K
+# processes with one model each measured in the same bench run.
 set -u
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BENCH=${BENCH:-$ROOT/build/tests/bench_nn_cuda}
@@ -75,6 +79,16 @@ if command -v nvidia-cuda-mps-control >/dev/null; then
         echo "MPS daemon did not start" >&2
     fi
 fi
+FT_BIN=${FT_BIN:-$ROOT/build/football-tracker}
+shared=n/a shared_base=n/a
+if [ -x "$FT_BIN" ]; then
+    echo "== $K clients of one batching infer server (option C)"
+    timeout 300 "$FT_BIN" bench infer-share --model "$CKPT" --device cuda --clients "$K" \
+        --frames 256 --size 1920x1080 --max-batch "$K" --window-ms 2 >"$OUT/infer-share.log" 2>&1
+    grep -E '^(copies|shared|ratio)' "$OUT/infer-share.log" || tail -5 "$OUT/infer-share.log"
+    shared=$(sed -n 's/.*shared_fps=\([0-9.]*\).*/\1/p' "$OUT/infer-share.log")
+    shared_base=$(sed -n 's/.*copies_fps=\([0-9.]*\).*/\1/p' "$OUT/infer-share.log")
+fi
 ratio() { awk -v a="$1" -v b="$sliced" 'BEGIN { if (b > 0 && a + 0 > 0) printf "%.2fx", a / b; else print "n/a" }'; }
 {
     echo "gpu-share K=$K ($(cat "$OUT/gpu.txt")), RF-DETR Medium, 1080p NV12, batch 1"
@@ -82,5 +96,6 @@ ratio() { awk -v a="$1" -v b="$sliced" 'BEGIN { if (b > 0 && a + 0 > 0) printf "
     echo "  $K processes, 1 model each, time-sliced:  $sliced frames/s (baseline)"
     echo "  $K processes, 1 model each, MPS:          $mps frames/s ($(ratio "$mps"))"
     echo "  1 process, $K models on $K CUDA streams:  ${inproc:-n/a} frames/s ($(ratio "${inproc:-0}"))"
+    echo "  1 infer server + $K clients (batches <= $K): ${shared:-n/a} frames/s ($(ratio "${shared:-0}"); its own copies run: ${shared_base:-n/a} frames/s)"
     echo "  streams at 30 fps (detection only): time-sliced $(awk -v a="$sliced" 'BEGIN{printf "%d", a/30}'), MPS $(awk -v a="$mps" 'BEGIN{printf "%d", a/30}'), in-process $(awk -v a="${inproc:-0}" 'BEGIN{printf "%d", a/30}')"
 } | tee "$OUT/summary.txt"

@@ -226,6 +226,16 @@ except Exception as e:  # a missing side is reported above
     print(f"comparison unavailable: {e}")
 EOF
 
+if [ $MODE != cuda-only ] && [ -x "$FT_BIN" ]; then
+    # option C of docs/gpu-sharing.md: 8 clients of one batching `infer`
+    # server against 8 processes with a model each, in the same bench run
+    echo "== bench: shared inference server, 8 clients ($(elapsed) s)"
+    timeout 240 "$FT_BIN" bench infer-share --model "$CKPT" --device cuda --clients 8 \
+        --frames 256 --size 1920x1080 --max-batch 8 --window-ms 2 >"$OUT/bench_infer_share.log" 2>&1
+    grep -E '^(copies|shared|ratio)' "$OUT/bench_infer_share.log" | tee -a "$SUMMARY" ||
+        tail -5 "$OUT/bench_infer_share.log" | tee -a "$SUMMARY"
+fi
+
 if [ "${GPU_CHECK_SKIP_SANITIZERS:-0}" != 1 ] && command -v compute-sanitizer >/dev/null &&
     [ -x "$BUILD/tests/test_nn_cuda_ops" ]; then
     echo "== compute-sanitizer memcheck of the operator tests ($(elapsed) s)"
