@@ -15,7 +15,8 @@
  *   - `serve` with serve.shared_inference: the server starts first, the
  *     worker connects, ft_infer_* appear in /metrics labelled stream="infer";
  *     the server SIGKILLed is restarted (ft_restarts_total{stream="infer"})
- *     while the worker keeps its process and its output, and reconnects. */
+ *     while the worker keeps its process and its output, counts the frames
+ *     of the outage (ft_detector_unavailable_total) and reconnects. */
 #include <math.h>
 #include <pthread.h>
 #include <setjmp.h>
@@ -543,6 +544,8 @@ static void test_serve_shared(void **state)
     assert_int_equal(serve_pid("a"), pa); /* the worker was never restarted */
     assert_true(serve_metric("ft_frames_sent_total{stream=\"a\"}") > sent);
     assert_true(serve_metric("ft_restarts_total{stream=\"a\",reason=\"signal\"}") == 0);
+    /* the frames of the outage were counted by the worker */
+    assert_true(serve_metric("ft_detector_unavailable_total{stream=\"a\"}") >= 1);
 
     ft_test_stop(&serve, SIGTERM, 20);
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);

@@ -32,6 +32,10 @@ typedef struct ft_detector_vtable {
      * FT_ERR_INVALID for a key this detector does not know. */
     ft_status (*set_param)(ft_detector *d, const char *key, double value);
     void (*destroy)(ft_detector *d);
+    /* Optional (NULL = never happens): frames that got no detection because
+     * the detector could not run them (the shared inference server was
+     * away). Callable from any thread. */
+    uint64_t (*unavailable)(const ft_detector *d);
 } ft_detector_vtable;
 
 /* Base of every detector object; implementations embed it first. */
@@ -48,6 +52,12 @@ static inline ft_status ft_detector_detect(ft_detector *d, const ft_image *frame
 static inline ft_status ft_detector_set_param(ft_detector *d, const char *key, double value)
 {
     return d->vt->set_param ? d->vt->set_param(d, key, value) : FT_ERR_INVALID;
+}
+
+/* Frames `d` (NULL allowed) could not run so far; 0 for in-process detectors. */
+static inline uint64_t ft_detector_unavailable(const ft_detector *d)
+{
+    return d && d->vt->unavailable ? d->vt->unavailable(d) : 0;
 }
 
 /* Destroys *d (NULL allowed) and sets it to NULL. */

@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,9 +31,9 @@ struct ft_infer_client {
     size_t shm_len;
     bool send_shm; /* the server has not got shm_fd on this connection yet */
     uint32_t seq;
-    int64_t next_try_ns; /* earliest reconnect */
-    bool outage;         /* an outage is being reported (logged once) */
-    uint64_t failures;
+    int64_t next_try_ns;       /* earliest reconnect */
+    bool outage;               /* an outage is being reported (logged once) */
+    _Atomic uint64_t failures; /* read by the metrics thread */
 };
 
 static int64_t now_ns(void)
@@ -259,7 +260,7 @@ const ft_infer_hello *ft_detect_infer_client_model(const ft_infer_client *c)
 
 uint64_t ft_detect_infer_client_failures(const ft_infer_client *c)
 {
-    return c->failures;
+    return atomic_load(&c->failures);
 }
 
 void ft_detect_infer_client_destroy(ft_infer_client **pc)
@@ -396,6 +397,11 @@ static ft_status id_set_param(ft_detector *d, const char *key, double value)
     return FT_ERR_INVALID;
 }
 
+static uint64_t id_unavailable(const ft_detector *d)
+{
+    return ft_detect_infer_client_failures(((const infer_detector *)d)->c);
+}
+
 static void id_destroy(ft_detector *d)
 {
     infer_detector *r = (infer_detector *)d;
@@ -409,6 +415,7 @@ static const ft_detector_vtable id_vt = {
     .detect = id_detect,
     .set_param = id_set_param,
     .destroy = id_destroy,
+    .unavailable = id_unavailable,
 };
 
 ft_status ft_detect_infer_detector_create(const ft_infer_detector_params *p, ft_detector **out)

@@ -406,8 +406,10 @@ static void replay_destroy(ft_detector *d)
     free(r);
 }
 
-static const ft_detector_vtable replay_vt = {"replay", replay_detect, replay_set_param,
-                                             replay_destroy};
+static const ft_detector_vtable replay_vt = {.name = "replay",
+                                             .detect = replay_detect,
+                                             .set_param = replay_set_param,
+                                             .destroy = replay_destroy};
 
 ft_status ft_detect_replay_create(const ft_detect_replay_params *p, ft_detector **out)
 {

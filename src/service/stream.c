@@ -56,6 +56,7 @@ enum {
     M_LOST_RATIO,
     M_CHAOS_RATIO,
     M_CONFIDENCE,
+    M_DET_UNAVAIL,
     M_RELOAD_OK,
     M_RELOAD_ERR,
     M_IN_FAIL,
@@ -429,6 +430,7 @@ static void mirror_stats(ft_service_stream *s)
     ft_pipeline_stats st;
     ft_pipeline_stats_get(pl, &st);
     ft_service_metric_set(s->m[M_FRAMES_IN], (double)st.frames_in);
+    ft_service_metric_set(s->m[M_DET_UNAVAIL], (double)ft_detector_unavailable(s->det));
     ft_service_metric_set(s->m[M_FRAMES_OUT], (double)st.frames_out);
     ft_service_metric_set(s->m[M_SENT], (double)st.frames_sent);
     ft_service_metric_set(s->m[M_DROPPED], (double)st.frames_dropped);
@@ -584,6 +586,10 @@ static ft_status add_metrics(ft_service_stream *s)
          FT_METRIC_GAUGE},
         {M_CONFIDENCE, "ft_detector_confidence", NULL,
          "Best detection score of the last frame (0 = none).", FT_METRIC_GAUGE},
+        {M_DET_UNAVAIL, "ft_detector_unavailable_total", NULL,
+         "Frames without detection because the detector could not run (shared inference "
+         "server away).",
+         FT_METRIC_COUNTER},
         {M_RELOAD_OK, "ft_config_reloads_total", "result=\"ok\"",
          "Configuration reloads (SIGHUP, file change, PATCH /config).", FT_METRIC_COUNTER},
         {M_RELOAD_ERR, "ft_config_reloads_total", "result=\"error\"",
