@@ -484,10 +484,12 @@ static void compare_dets(const dets *a, const dets *b, double *ds, double *db)
 }
 
 /* Frames 0, 1, 0 as one batch of three against each frame alone, on the
- * same model (planned for 3) and on a model planned for one frame. */
+ * same model and on a model planned for one frame. The model is planned for
+ * 4 frames: 3 has no plan of its own (plans are 1, 2, 4), so the batch runs
+ * the 4-frame plan with one unused slot. */
 static void batch_vs_single(const char *path, int imgsz)
 {
-    ft_rfdetr_params p = {.model_path = path, .imgsz = imgsz, .max_batch = 3};
+    ft_rfdetr_params p = {.model_path = path, .imgsz = imgsz, .max_batch = 4};
     ft_rfdetr *m = NULL, *m1 = NULL;
     assert_int_equal(ft_rfdetr_create(&p, &m), FT_OK);
     p.max_batch = 0;
@@ -527,14 +529,15 @@ static void batch_vs_single(const char *path, int imgsz)
         compare_dets(&ref[order[b]], &got[b], &ds, &db);
     compare_dets(&ref[0], &ref1, &ds1, &db1);
     compare_dets(&ref[0], &again, &ds1, &db1);
-    printf("  %s at %d px: batch of 3 vs one frame at a time: worst score diff %.3g, box diff "
-           "%.3g px; batch-1 on the models planned for 3 and for 1: %.3g, %.3g px\n",
+    printf("  %s at %d px: batch of 3 (4-frame plan) vs one frame at a time: worst score diff "
+           "%.3g, box diff "
+           "%.3g px; batch-1 on the models planned for 4 and for 1: %.3g, %.3g px\n",
            path, S, ds, db, ds1, db1);
     assert_true(ds <= 1e-6 && db <= 1e-3);
     assert_true(ds1 == 0.0 && db1 == 0.0); /* the plan for one frame is the same code path */
 
     /* counts outside 1..max_batch are refused */
-    assert_int_equal(ft_rfdetr_set_input_batch(m, all, 4), FT_ERR_INVALID);
+    assert_int_equal(ft_rfdetr_set_input_batch(m, all, 5), FT_ERR_INVALID);
     assert_int_equal(ft_rfdetr_set_input_batch(m, all, 0), FT_ERR_INVALID);
     assert_int_equal(ft_rfdetr_set_input_batch(m1, all, 2), FT_ERR_INVALID);
     free(all);

@@ -683,7 +683,7 @@ static void forward_backbone(ft_rfdetr *m)
 {
     const ft_rfdetr_arch *a = &m->a;
     ft_nn_backend *be = m->be;
-    int B = m->nb, D = a->vit_dim, P = a->patch, T = m->tokens, HW = m->hw;
+    int B = m->pb, D = a->vit_dim, P = a->patch, T = m->tokens, HW = m->hw;
     ft_nn_im2col_args ic = {FT_NN_CHW, 3, m->size, m->size, P, P, 0, m->img, m->col, B};
     be->ops->im2col(be, &ic);
     lin(m, B * HW, D, 3 * P * P, m->col, 3 * P * P, m->patch_w, m->patch_b, FT_NN_ACT_NONE,
@@ -735,7 +735,7 @@ static void forward_sampling(ft_rfdetr *m, const proj_level *lv)
 {
     const ft_rfdetr_arch *a = &m->a;
     ft_nn_backend *be = m->be;
-    int B = m->nb, D = a->vit_dim, HW = m->hw, ld = a->ntaps * D;
+    int B = m->pb, D = a->vit_dim, HW = m->hw, ld = a->ntaps * D;
     for (int j = 0; j < a->ntaps; j++) {
         const float *tap = m->cat + (size_t)j * D;
         if (lv->scale > 0) {
@@ -766,7 +766,7 @@ static void forward_c2f(ft_rfdetr *m, const proj_level *lv)
 {
     const ft_rfdetr_arch *a = &m->a;
     ft_nn_backend *be = m->be;
-    int B = m->nb, HW = B * lv->hw, c = m->c, H = a->hidden, cin = lv->cin;
+    int B = m->pb, HW = B * lv->hw, c = m->c, H = a->hidden, cin = lv->cin;
     int ldp = (2 + a->proj_blocks) * c;
     float *out = a->levels > 1 && B > 1 ? m->pmem + (size_t)lv->start * m->max_batch * H
                                         : m->mem + (size_t)lv->start * H;
@@ -806,8 +806,8 @@ static void forward_projector(ft_rfdetr *m)
         forward_c2f(m, &m->lv[l]);
     }
     /* several levels and frames: each frame's levels back together */
-    if (a->levels > 1 && m->nb > 1)
-        m->be->ops->gather_rows(m->be, m->nb * m->hw_all, a->hidden, m->pmem, a->hidden, m->lidx,
+    if (a->levels > 1 && m->pb > 1)
+        m->be->ops->gather_rows(m->be, m->pb * m->hw_all, a->hidden, m->pmem, a->hidden, m->lidx,
                                 m->mem, a->hidden);
     tap_rows(m, "projector_out", m->mem, m->hw_all, a->hidden, a->hidden);
 }
@@ -816,7 +816,7 @@ static void forward_two_stage(ft_rfdetr *m)
 {
     const ft_rfdetr_arch *a = &m->a;
     ft_nn_backend *be = m->be;
-    int B = m->nb, M = m->hw_all, H = a->hidden, C = a->num_classes, k = m->k;
+    int B = m->pb, M = m->hw_all, H = a->hidden, C = a->num_classes, k = m->k;
     int nq = a->num_queries;
     if (m->masked)
         be->ops->gather_rows(be, B * M, H, m->mem, H, m->midx, m->memm, H);
@@ -858,7 +858,7 @@ static void tap_hs(ft_rfdetr *m)
     if (!m->tap_fn)
         return;
     for (int l = 0; l < a->dec_layers; l++)
-        if (m->be->ops->download(m->be, m->h_tap + l * per, m->hs + (size_t)l * m->nb * per,
+        if (m->be->ops->download(m->be, m->h_tap + l * per, m->hs + (size_t)l * m->pb * per,
                                  sizeof(float) * per))
             return;
     int64_t shape[2] = {(int64_t)a->dec_layers * a->num_queries, a->hidden};
@@ -869,7 +869,7 @@ static void forward_decoder(ft_rfdetr *m)
 {
     const ft_rfdetr_arch *a = &m->a;
     ft_nn_backend *be = m->be;
-    int B = m->nb, M = m->hw_all, H = a->hidden, C = a->num_classes, nq = a->num_queries;
+    int B = m->pb, M = m->hw_all, H = a->hidden, C = a->num_classes, nq = a->num_queries;
     int R = B * nq; /* query rows of the batch */
     int nsamp = a->ca_heads * a->dec_points * a->levels;
     be->ops->sine_embed(be, R, H / 2, m->refs, m->sine);
@@ -948,7 +948,7 @@ static void record(ft_nn_backend *be, void *user)
     (void)be;
     const rfdetr_plan *plan = user;
     ft_rfdetr *m = plan->m;
-    m->nb = plan->batch;
+    m->pb = plan->batch;
     m->macs = 0;
     forward_backbone(m);
     forward_projector(m);
@@ -962,7 +962,14 @@ ft_status ft_rfdetr_forward(ft_rfdetr *m)
     ft_nn_backend *be = m->be;
     const ft_rfdetr_arch *a = &m->a;
     size_t rows = (size_t)m->nb * a->num_queries, sel = (size_t)m->nb * m->nsel;
-    ft_status st = be->ops->run(be, record, &m->plans[m->nb - 1], m->tap_fn ? FT_NN_RUN_EAGER : 0);
+    /* a count without a plan of its own runs the next larger one: its extra
+     * frames compute on whatever their input slots hold and are not read,
+     * which bounds the CUDA graphs and GEMM shapes to log2(max_batch) + 2
+     * plans instead of one per count */
+    int p = 0;
+    while (m->plans[p].batch < m->nb)
+        p++;
+    ft_status st = be->ops->run(be, record, &m->plans[p], m->tap_fn ? FT_NN_RUN_EAGER : 0);
     if (!st)
         st = be->ops->download(be, m->sel_idx, m->seli, sizeof(int32_t) * sel);
     if (!st)
@@ -1113,10 +1120,13 @@ static ft_status create_on(const ft_rfdetr_params *p, ft_rfdetr **out)
     const ft_rfdetr_arch *a = &m->a;
     m->vit = calloc((size_t)a->vit_layers, sizeof(*m->vit));
     m->dec = calloc((size_t)a->dec_layers, sizeof(*m->dec));
-    m->plans = calloc((size_t)m->max_batch, sizeof(*m->plans));
+    /* powers of two below max_batch (at most 31 of them), then max_batch */
+    m->plans = calloc(sizeof(int) * 8, sizeof(*m->plans));
     bool ok = m->vit && m->dec && m->plans;
-    for (int b = 0; ok && b < m->max_batch; b++)
-        m->plans[b] = (rfdetr_plan){m, b + 1};
+    for (int b = 1; ok && b < m->max_batch; b *= 2)
+        m->plans[m->nplans++] = (rfdetr_plan){m, b};
+    if (ok)
+        m->plans[m->nplans++] = (rfdetr_plan){m, m->max_batch};
     for (int l = 0; l < a->levels; l++) {
         m->lv[l].bott = calloc((size_t)a->proj_blocks * 2, sizeof(*m->lv[l].bott));
         ok = ok && m->lv[l].bott;

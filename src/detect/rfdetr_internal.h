@@ -42,8 +42,8 @@ typedef struct proj_level {
     float *cat; /* C2f input, hw x cin (P4: the taps concat itself) */
 } proj_level;
 
-/* One forward-pass plan per batch count: the `user` pointer of the backend's
- * run, so the CUDA backend keeps one graph per batch count. */
+/* A forward-pass plan for one batch count: the `user` pointer of the
+ * backend's run, so the CUDA backend keeps one graph per plan. */
 typedef struct rfdetr_plan {
     struct ft_rfdetr *m;
     int batch;
@@ -53,14 +53,16 @@ struct ft_rfdetr {
     ft_rfdetr_arch a;
     int max_batch;      /* frames the buffers are planned for */
     int nb;             /* frames in the current batch */
-    rfdetr_plan *plans; /* max_batch entries, plans[b - 1] for b frames */
-    int size;           /* input side */
-    int gw, hw;         /* patch grid side, gw * gw tokens */
-    int nwin, wtok;     /* windows and tokens per window (1 + patches) */
-    int tokens;         /* nwin * wtok */
-    int c;              /* projector hidden channels (hidden / 2) */
-    int k;              /* two-stage selections: num_queries */
-    int nsel;           /* PostProcess selections: min(num_select, queries x classes) */
+    int pb;             /* frames of the pass being recorded: its plan's count, >= nb */
+    rfdetr_plan *plans; /* counts 1, 2, 4, ... below max_batch, then max_batch */
+    int nplans;
+    int size;       /* input side */
+    int gw, hw;     /* patch grid side, gw * gw tokens */
+    int nwin, wtok; /* windows and tokens per window (1 + patches) */
+    int tokens;     /* nwin * wtok */
+    int c;          /* projector hidden channels (hidden / 2) */
+    int k;          /* two-stage selections: num_queries */
+    int nsel;       /* PostProcess selections: min(num_select, queries x classes) */
     proj_level lv[FT_RFDETR_MAX_LEVELS];
     int hw_all;  /* memory rows: tokens of all levels */
     bool masked; /* some proposals invalid: the encoder memory is masked */

@@ -30,7 +30,9 @@
 #include "nn/cuda/cuda_kernels.h"
 
 #define WORKSPACE_BYTES (32u << 20)
-#define MAX_PLANS 256
+/* GEMM shapes: about 30 per RF-DETR plan, and a model has up to
+ * log2(max_batch) + 2 plans (batch counts) */
+#define MAX_PLANS 512
 #define MAX_GRAPHS 16
 #define STAGING_SLOTS 2
 #define FRAME_CHUNK_BYTES (512u << 10) /* frame upload granularity */
