@@ -336,6 +336,11 @@ static void test_server_restart(void **state)
         ft_test_sleep(0.1);
     assert_true(ft_test_metric(port, "ft_infer_clients") == 1);
     assert_true(ft_test_metric(port, "ft_infer_frames_total") == 1);
+    /* a second server on the live socket is refused before loading a model */
+    char cmd[2048], out[8192];
+    snprintf(cmd, sizeof cmd, "'%s' infer --socket '%s' --set model.path='%s'", bin, sock, ckpt);
+    assert_int_equal(ft_test_run(cmd, out, sizeof out), 1);
+    assert_non_null(strstr(out, "another inference server is listening there"));
 
     ft_test_stop(&pid, SIGKILL, 5);
     d.n = -1;

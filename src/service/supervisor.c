@@ -563,6 +563,14 @@ static void reload(ft_service_supervisor *s, int64_t now)
         pthread_mutex_unlock(&s->mu);
         return;
     }
+    for (int j = 0; s->infer && j < nc->n_streams; j++)
+        if (!strcmp(nc->streams[j].id, FT_SERVE_INFER_ID)) {
+            FT_LOGE("serve", "reload refused: stream id '%s' names the running inference server",
+                    FT_SERVE_INFER_ID);
+            s->reloads_err += 1;
+            pthread_mutex_unlock(&s->mu);
+            return;
+        }
     shard_filter(s, nc);
     if (strcmp(nc->bind, s->cfg->bind) || nc->port != s->cfg->port)
         FT_LOGW("serve", "serve.bind/serve.port changes apply at the next start");
