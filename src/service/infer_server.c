@@ -361,9 +361,10 @@ static ft_status add_metrics(ft_service_infer *s)
     return st;
 }
 
-/* Binds the socket. A file left by a server that died is replaced; a live
- * server or a file that is not a socket is refused. */
-static ft_status listen_on(ft_service_infer *s, const char *path)
+/* Checks the socket path before the model is loaded: a bad path is told at
+ * once, not after a long load. A file left by a server that died is
+ * removed; a live server or a file that is not a socket is refused. */
+static ft_status socket_check(ft_service_infer *s, const char *path)
 {
     struct sockaddr_un a = {.sun_family = AF_UNIX};
     if (!path || !path[0] || strlen(path) >= sizeof a.sun_path) {
@@ -372,8 +373,15 @@ static ft_status listen_on(ft_service_infer *s, const char *path)
         return FT_ERR_CONFIG;
     }
     memcpy(a.sun_path, path, strlen(path) + 1);
-    snprintf(s->path, sizeof s->path, "%s", path);
+    char dir[sizeof a.sun_path];
+    const char *slash = strrchr(path, '/');
+    snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash == path ? 1 : slash - path) : 1,
+             slash ? path : ".");
     struct stat sb;
+    if (stat(dir, &sb) || !S_ISDIR(sb.st_mode)) {
+        FT_LOGE("infer", "socket path %s: folder %s does not exist", path, dir);
+        return FT_ERR_CONFIG;
+    }
     if (!lstat(path, &sb)) {
         if (!S_ISSOCK(sb.st_mode)) {
             FT_LOGE("infer", "socket path %s: exists and is not a socket", path);
@@ -389,13 +397,23 @@ static ft_status listen_on(ft_service_infer *s, const char *path)
         }
         unlink(path);
     }
+    snprintf(s->path, sizeof s->path, "%s", path);
+    return FT_OK;
+}
+
+/* Listens once the model is loaded, so clients never wait on a server that
+ * cannot answer yet: until then they are refused at once. */
+static ft_status socket_listen(ft_service_infer *s)
+{
+    struct sockaddr_un a = {.sun_family = AF_UNIX};
+    memcpy(a.sun_path, s->path, strlen(s->path) + 1);
     s->listen_fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (s->listen_fd < 0 || bind(s->listen_fd, (struct sockaddr *)&a, sizeof a) ||
         listen(s->listen_fd, 64)) {
         int e = errno;
-        FT_LOGE("infer", "socket path %s: cannot listen: %s", path, strerror(e));
+        FT_LOGE("infer", "socket path %s: cannot listen: %s", s->path, strerror(e));
         s->path[0] = '\0'; /* not ours to remove */
-        return e == ENOENT || e == ENOTDIR || e == EACCES ? FT_ERR_CONFIG : FT_ERR_RUNTIME;
+        return e == EACCES || e == EADDRINUSE || e == ENOENT ? FT_ERR_CONFIG : FT_ERR_RUNTIME;
     }
     return FT_OK;
 }
@@ -427,8 +445,7 @@ ft_status ft_service_infer_create(const ft_service_infer_params *p, ft_service_i
     }
     for (int i = 0; i < s->max_clients; i++)
         s->c[i].fd = -1;
-    /* The socket first: a bad path is told before a long model load. */
-    if ((st = listen_on(s, p->socket_path)) || (st = add_metrics(s)))
+    if ((st = socket_check(s, p->socket_path)) || (st = add_metrics(s)))
         goto out;
     s->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (s->wake_fd < 0) {
@@ -436,7 +453,7 @@ ft_status ft_service_infer_create(const ft_service_infer_params *p, ft_service_i
         st = FT_ERR_RUNTIME;
         goto out;
     }
-    if ((st = ft_rfdetr_create(&p->model, &s->m)))
+    if ((st = ft_rfdetr_create(&p->model, &s->m)) || (st = socket_listen(s)))
         goto out;
     s->hello = (ft_infer_hello){.magic = FT_INFER_MAGIC,
                                 .status = FT_OK,

@@ -31,8 +31,9 @@ typedef struct ft_service_infer_params {
 
 typedef struct ft_service_infer ft_service_infer;
 
-/* Loads the model and listens on the socket (a stale socket file nobody
- * listens on is replaced). *out is returned-owned. FT_ERR_CONFIG (message
+/* Checks the socket path, loads the model, then listens on the socket (a
+ * stale socket file nobody listens on is replaced; clients are refused at
+ * once while the model loads). *out is returned-owned. FT_ERR_CONFIG (message
  * naming the path) for a socket path that is empty, too long, in a missing
  * folder, already served by a live server, or not a socket; FT_ERR_CONFIG
  * for a bad window or client count; the model's errors as ft_rfdetr_create. */
