@@ -277,16 +277,15 @@ void ft_detect_infer_client_destroy(ft_infer_client **pc)
     *pc = NULL;
 }
 
-/* A path that can never work is a configuration error, told at once;
- * one where the server is merely not (yet) listening is waited for. */
-static ft_status check_path(const char *path)
+ft_status ft_detect_infer_socket_check(const char *path, const char *what, bool *exists)
 {
+    *exists = false;
     if (!path || !path[0]) {
-        FT_LOGE("infer", "model.server: no socket path given");
+        FT_LOGE("infer", "%s: no socket path given", what);
         return FT_ERR_CONFIG;
     }
     if (strlen(path) >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
-        FT_LOGE("infer", "model.server %s: longer than a unix socket path may be (%zu bytes)", path,
+        FT_LOGE("infer", "%s %s: longer than a unix socket path may be (%zu bytes)", what, path,
                 sizeof(((struct sockaddr_un *)0)->sun_path) - 1);
         return FT_ERR_CONFIG;
     }
@@ -296,12 +295,15 @@ static ft_status check_path(const char *path)
              slash ? path : ".");
     struct stat sb;
     if (stat(dir, &sb) || !S_ISDIR(sb.st_mode)) {
-        FT_LOGE("infer", "model.server %s: folder %s does not exist", path, dir);
+        FT_LOGE("infer", "%s %s: folder %s does not exist", what, path, dir);
         return FT_ERR_CONFIG;
     }
-    if (!stat(path, &sb) && !S_ISSOCK(sb.st_mode)) {
-        FT_LOGE("infer", "model.server %s: not a unix socket", path);
-        return FT_ERR_CONFIG;
+    if (!lstat(path, &sb)) {
+        if (!S_ISSOCK(sb.st_mode)) {
+            FT_LOGE("infer", "%s %s: exists and is not a unix socket", what, path);
+            return FT_ERR_CONFIG;
+        }
+        *exists = true;
     }
     return FT_OK;
 }
@@ -309,7 +311,10 @@ static ft_status check_path(const char *path)
 ft_status ft_detect_infer_client_create(const ft_infer_client_params *p, ft_infer_client **out)
 {
     *out = NULL;
-    ft_status st = check_path(p->socket_path);
+    /* A path that can never work is told at once; a server that is merely
+     * not (yet) listening is waited for. */
+    bool exists;
+    ft_status st = ft_detect_infer_socket_check(p->socket_path, "model.server", &exists);
     if (st)
         return st;
     ft_infer_client *c = calloc(1, sizeof *c);

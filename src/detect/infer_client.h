@@ -16,6 +16,7 @@
 #ifndef FT_DETECT_INFER_CLIENT_H
 #define FT_DETECT_INFER_CLIENT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -54,6 +55,13 @@ const ft_infer_hello *ft_detect_infer_client_model(const ft_infer_client *c);
 FT_NODISCARD ft_status ft_detect_infer_client_detect(ft_infer_client *c, const ft_image *frame,
                                                      float threshold, ft_rfdetr_det *out, int cap,
                                                      int *n);
+
+/* Checks a unix socket path for the server or a client: FT_ERR_CONFIG
+ * (logged, naming `what`, e.g. "model.server", and the path) when it is
+ * empty, too long, in a folder that does not exist, or names something
+ * other than a socket. *exists: a socket file is there (live or stale). */
+FT_NODISCARD ft_status ft_detect_infer_socket_check(const char *path, const char *what,
+                                                    bool *exists);
 
 /* Frames that got no answer (server gone, timeout, refused connection). */
 uint64_t ft_detect_infer_client_failures(const ft_infer_client *c);

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "core/log.h"
+#include "detect/infer_client.h"
 #include "detect/infer_proto.h"
 #include "service/metrics.h"
 
@@ -366,27 +367,13 @@ static ft_status add_metrics(ft_service_infer *s)
  * removed; a live server or a file that is not a socket is refused. */
 static ft_status socket_check(ft_service_infer *s, const char *path)
 {
-    struct sockaddr_un a = {.sun_family = AF_UNIX};
-    if (!path || !path[0] || strlen(path) >= sizeof a.sun_path) {
-        FT_LOGE("infer", "socket path '%s': empty or longer than %zu bytes", path ? path : "",
-                sizeof a.sun_path - 1);
-        return FT_ERR_CONFIG;
-    }
-    memcpy(a.sun_path, path, strlen(path) + 1);
-    char dir[sizeof a.sun_path];
-    const char *slash = strrchr(path, '/');
-    snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash == path ? 1 : slash - path) : 1,
-             slash ? path : ".");
-    struct stat sb;
-    if (stat(dir, &sb) || !S_ISDIR(sb.st_mode)) {
-        FT_LOGE("infer", "socket path %s: folder %s does not exist", path, dir);
-        return FT_ERR_CONFIG;
-    }
-    if (!lstat(path, &sb)) {
-        if (!S_ISSOCK(sb.st_mode)) {
-            FT_LOGE("infer", "socket path %s: exists and is not a socket", path);
-            return FT_ERR_CONFIG;
-        }
+    bool exists;
+    ft_status st = ft_detect_infer_socket_check(path, "socket path", &exists);
+    if (st)
+        return st;
+    if (exists) {
+        struct sockaddr_un a = {.sun_family = AF_UNIX};
+        memcpy(a.sun_path, path, strlen(path) + 1);
         int probe = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
         bool live = probe >= 0 && !connect(probe, (struct sockaddr *)&a, sizeof a);
         if (probe >= 0)
