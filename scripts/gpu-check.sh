@@ -192,8 +192,9 @@ grep -E 'graph of|graph capture' "$OUT/bench_cuda.log" | head -3
 echo "== profile: eager passes with an event pair per operator ($(elapsed) s)"
 FT_CUDA_PROFILE=1 timeout 60 $BENCH --model "$CKPT" --size medium --iters 30 --streams 1 \
     --cpu-iters 0 --batch 32 --batch-iters 10 >"$OUT/profile.log" 2>&1
-# two backends log a profile when destroyed: the batch-32 model first, then batch 1
-say "profile blocks below: batch 32 first (its model is destroyed first), then batch 1"
+# each backend logs its profile when destroyed: the concurrent-stream model
+# (batch 1), the batch-32 model, then the batch-1 model
+say "profile blocks below, in order: the --streams 1 model (batch 1), batch 32, batch 1"
 # GPU time per operator: each profiled pass is enqueued behind a 10 ms spin,
 # so the event pairs exclude host gaps (latencies of this run are meaningless)
 grep -o 'cuda profile:[^"]*' "$OUT/profile.log" | tee -a "$SUMMARY"
