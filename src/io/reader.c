@@ -10,9 +10,12 @@
 #include <libavutil/time.h>
 #include <limits.h>
 #include <math.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "core/log.h"
 #include "io/av_glue.h"
@@ -46,6 +49,9 @@ struct ft_reader {
     int64_t corrupt;
     atomic_int failures; /* reopen attempts failed in the current outage */
     atomic_bool interrupted;
+    bool fifo;               /* a local FIFO or device: a read can block in the kernel */
+    atomic_bool reading;     /* ... and read_thread is inside av_read_frame */
+    pthread_t read_thread;
     int64_t deadline_us;  /* network open/read deadline, 0 = none */
     int64_t timeout_us;
     ft_reader_info info;
@@ -69,6 +75,31 @@ bool ft_reader_url_allowed(const char *url)
         if (strlen(*s) == n && !strncmp(url, *s, n))
             return true;
     return false;
+}
+
+/* SIGURG (ignored by default) gets a handler that does nothing but, with
+ * no SA_RESTART, makes a blocked read() return EINTR: libavformat then
+ * consults the interrupt callback. Only sent to our own reading thread. */
+static void wake_handler(int sig)
+{
+    (void)sig;
+}
+
+static void install_wake_handler(void)
+{
+    struct sigaction sa = {0};
+    sa.sa_handler = wake_handler;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGURG, &sa, NULL);
+}
+
+/* A local path that is a FIFO or a character device: its reads may block
+ * with no deadline (a writer that sends nothing). */
+static bool is_fifo(const char *url)
+{
+    const char *path = strncmp(url, "file:", 5) ? url : url + 5;
+    struct stat sb;
+    return !stat(path, &sb) && (S_ISFIFO(sb.st_mode) || S_ISCHR(sb.st_mode));
 }
 
 static bool is_local(const char *url)
@@ -303,6 +334,11 @@ ft_status ft_reader_open(const ft_reader_params *p, ft_reader **out)
         return FT_ERR_NOMEM;
     r->aidx = -1;
     r->local = is_local(p->url);
+    r->fifo = r->local && is_fifo(p->url);
+    if (r->fifo) {
+        static pthread_once_t once = PTHREAD_ONCE_INIT;
+        pthread_once(&once, install_wake_handler);
+    }
     if ((size_t)snprintf(r->url, sizeof r->url, "%s", p->url) >= sizeof r->url) {
         FT_LOGE("io", "input URL too long: %.64s...", p->url);
         goto out;
@@ -526,7 +562,12 @@ ft_status ft_reader_read(ft_reader *r, AVFrame *frame, AVPacket *pkt, ft_reader_
             return FT_ERR_INPUT;
         }
         arm_deadline(r);
+        if (r->fifo) {
+            r->read_thread = pthread_self();
+            atomic_store(&r->reading, true);
+        }
         err = av_read_frame(r->fmt, r->pkt);
+        atomic_store(&r->reading, false);
         bool at_end = err == AVERROR_EOF || (err < 0 && r->fmt->pb && avio_feof(r->fmt->pb));
         /* A network input that breaks, or ends without having a duration
          * (live), is reconnected once the decoder has drained. */
@@ -602,6 +643,11 @@ int64_t ft_reader_corrupt_packets(const ft_reader *r)
 void ft_reader_interrupt(ft_reader *r)
 {
     atomic_store(&r->interrupted, true);
+    /* A FIFO read blocked in the kernel sees the flag only once woken.
+     * (A stop that lands between libavformat's last check and the read()
+     * is seen at the next data or a second stop.) */
+    if (r->fifo && atomic_load(&r->reading) && !pthread_equal(pthread_self(), r->read_thread))
+        pthread_kill(r->read_thread, SIGURG);
 }
 
 void ft_reader_destroy(ft_reader **pr)

@@ -89,7 +89,10 @@ int64_t ft_reader_corrupt_packets(const ft_reader *r);
  * up); thread-safe, for alerting on a long outage. */
 int ft_reader_reconnect_failures(const ft_reader *r);
 
-/* Asks a blocking read to give up soon (thread-safe; used on shutdown). */
+/* Asks a blocking read to give up soon (thread-safe and async-signal-safe;
+ * used on shutdown). A read blocked on a local FIFO or device is woken
+ * with SIGURG, for which the reader installs a no-op handler when it opens
+ * such an input. */
 void ft_reader_interrupt(ft_reader *r);
 
 /* Closes the input (NULL allowed) and sets *r to NULL. */
