@@ -965,14 +965,17 @@ ft_status ft_service_supervisor_run(ft_service_supervisor *s)
             sleep_ms(50);
         }
     }
-    /* Shutdown: SIGTERM everyone, SIGKILL the ones still there after 10 s. */
+    /* Shutdown: SIGTERM everyone, SIGKILL the ones still there after 10 s.
+     * The inference server goes last: the workers detect until they end. */
     now = now_ns();
     pthread_mutex_lock(&s->mu);
     s->stopping = true;
     int alive = 0;
+    bool infer_signalled = false;
     for (int i = 0; i < s->n_w; i++) {
         s->w[i]->kill_ns = 0;
-        worker_signal_stop(s->w[i], now, STOP_GRACE_NS);
+        if (!s->w[i]->infer)
+            worker_signal_stop(s->w[i], now, STOP_GRACE_NS);
         alive += s->w[i]->pid > 0;
     }
     pthread_mutex_unlock(&s->mu);
@@ -981,16 +984,24 @@ ft_status ft_service_supervisor_run(ft_service_supervisor *s)
         now = now_ns();
         reap(s, now);
         alive = 0;
+        int streams = 0;
         pthread_mutex_lock(&s->mu);
         for (int i = 0; i < s->n_w; i++) {
             worker *w = s->w[i];
             if (w->pid <= 0)
                 continue;
             alive++;
+            streams += !w->infer;
+            if (w->infer && !infer_signalled)
+                continue;
             if (now >= w->kill_ns) {
                 kill(w->pid, SIGKILL);
                 w->kill_ns = INT64_MAX;
             }
+        }
+        if (!streams && !infer_signalled && s->infer) {
+            worker_signal_stop(s->infer, now, STOP_GRACE_NS);
+            infer_signalled = true;
         }
         pthread_mutex_unlock(&s->mu);
         if (!alive)
