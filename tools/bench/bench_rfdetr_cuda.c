@@ -302,6 +302,9 @@ int ft_bench_rfdetr_cuda(int argc, char **argv)
         printf("rfdetr %s batch %d forward pass only (input in place, outputs downloaded): "
                "%.3f ms per batch, %.0f frames/s\n",
                device, batch, fwd, batch * 1e3 / fwd);
+        printf("rfdetr %s batch %d vs batch 1 in this run: %.2fx the frames/s of one stream "
+               "back to back, %.2fx that of %d concurrent streams\n",
+               device, batch, fpsb / fps1, fpsn > 0 ? fpsb / fpsn : 0.0, streams);
         if (b1)
             printf("rfdetr %s device memory of the batch-%d model: %zu MiB\n", device, batch,
                    (b1 - b0) >> 20);
