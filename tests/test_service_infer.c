@@ -453,6 +453,12 @@ static void test_streams_keys(void **state)
     assert_string_equal(cfg.inference.id, FT_SERVE_INFER_ID);
     assert_int_equal(cfg.inference.n_sets, 1);
     assert_string_equal(cfg.inference.sets[0], "model.path=m.pth");
+    if (bin) {
+        char cmd[1400], out[4096];
+        snprintf(cmd, sizeof cmd, "'%s' serve --check --streams '%s'", bin, path);
+        assert_int_equal(ft_test_run(cmd, out, sizeof out), 0);
+        assert_non_null(strstr(out, "shared inference: one infer process, batches of up to 16"));
+    }
     /* defaults */
     f = fopen(path, "w");
     assert_non_null(f);

@@ -69,6 +69,9 @@ static int check_file(const char *path)
     } else {
         printf("%s: ok, %d stream(s), HTTP %s:%d%s%s\n", path, c->n_streams, c->bind, c->port,
                c->shard_service[0] ? ", sharded over " : "", c->shard_service);
+        if (c->shared_inference)
+            printf("  shared inference: one infer process, batches of up to %d, window %g ms\n",
+                   c->inference_max_batch, c->inference_batch_window_ms);
         for (int i = 0; i < c->n_streams; i++)
             printf("  %s\n", c->streams[i].id);
     }
