@@ -196,43 +196,52 @@ static void test_batched_clients(void **state)
         }
     ft_rfdetr_destroy(&ref);
 
-    /* A window far above a forward pass: the three requests of a round
-     * meet in one batch even on a loaded machine. */
-    ft_service_infer_params sp = {.socket_path = sock, .model = mp, .batch_window_ms = 500};
-    sp.model.max_batch = 4;
-    ft_service_infer *srv = NULL;
-    assert_int_equal(ft_service_infer_create(&sp, &srv), FT_OK);
-    pthread_t st, ct[CLIENTS];
-    assert_int_equal(pthread_create(&st, NULL, server_main, srv), 0);
-    pthread_barrier_init(&round_start, NULL, CLIENTS);
-    for (int k = 0; k < CLIENTS; k++)
-        assert_int_equal(pthread_create(&ct[k], NULL, client_main, (void *)(intptr_t)k), 0);
-    for (int k = 0; k < CLIENTS; k++)
-        pthread_join(ct[k], NULL);
-    pthread_barrier_destroy(&round_start);
-    ft_service_infer_stop(srv);
-    void *rc = NULL;
-    pthread_join(st, &rc);
-    assert_int_equal((int)(intptr_t)rc, FT_OK);
-    double frames_total = metric_value(srv, "ft_infer_frames_total");
-    double batches = metric_value(srv, "ft_infer_batches_total");
-    double batch_sum = metric_value(srv, "ft_infer_batch_size_sum");
-    ft_service_infer_destroy(&srv);
-    struct stat sb;
-    assert_int_not_equal(stat(sock, &sb), 0); /* the socket file is removed */
+    /* Batches of up to 4 (a round's three frames in one pass), then of up
+     * to 2 (three waiting clients: round-robin, two passes per round). A
+     * window far above a forward pass: the requests of a round meet even on
+     * a loaded machine. */
+    for (int max_batch = 4; max_batch >= 2; max_batch -= 2) {
+        ft_service_infer_params sp = {.socket_path = sock, .model = mp, .batch_window_ms = 500};
+        sp.model.max_batch = max_batch;
+        ft_service_infer *srv = NULL;
+        assert_int_equal(ft_service_infer_create(&sp, &srv), FT_OK);
+        pthread_t st, ct[CLIENTS];
+        assert_int_equal(pthread_create(&st, NULL, server_main, srv), 0);
+        pthread_barrier_init(&round_start, NULL, CLIENTS);
+        for (int k = 0; k < CLIENTS; k++)
+            assert_int_equal(pthread_create(&ct[k], NULL, client_main, (void *)(intptr_t)k), 0);
+        for (int k = 0; k < CLIENTS; k++)
+            pthread_join(ct[k], NULL);
+        pthread_barrier_destroy(&round_start);
+        ft_service_infer_stop(srv);
+        void *rc = NULL;
+        pthread_join(st, &rc);
+        assert_int_equal((int)(intptr_t)rc, FT_OK);
+        double frames_total = metric_value(srv, "ft_infer_frames_total");
+        double batches = metric_value(srv, "ft_infer_batches_total");
+        double batch_sum = metric_value(srv, "ft_infer_batch_size_sum");
+        double over = metric_value(srv, "ft_infer_batch_size_bucket{le=\"2\"}");
+        ft_service_infer_destroy(&srv);
+        struct stat sb;
+        assert_int_not_equal(stat(sock, &sb), 0); /* the socket file is removed */
 
+        for (int k = 0; k < CLIENTS; k++)
+            for (int f = 0; f < FRAMES; f++) {
+                char what[64];
+                snprintf(what, sizeof what, "batches of %d: client %d frame %d", max_batch, k, f);
+                assert_int_equal(got_st[k][f], FT_OK);
+                assert_same(&want[k][f], &got[k][f], what);
+            }
+        printf("  batches of up to %d: %d frames in %.0f batches (mean %.2f frames per batch)\n",
+               max_batch, (int)frames_total, batches, batch_sum / batches);
+        assert_true(frames_total == CLIENTS * FRAMES);
+        assert_true(batches < frames_total); /* frames of different clients were batched */
+        if (max_batch == 2)
+            assert_true(over == batches); /* never more than max_batch */
+    }
     for (int k = 0; k < CLIENTS; k++)
-        for (int f = 0; f < FRAMES; f++) {
-            char what[64];
-            snprintf(what, sizeof what, "client %d frame %d", k, f);
-            assert_int_equal(got_st[k][f], FT_OK);
-            assert_same(&want[k][f], &got[k][f], what);
+        for (int f = 0; f < FRAMES; f++)
             free(frames[k][f].buf);
-        }
-    printf("  %d frames in %.0f batches (mean %.2f frames per batch)\n", (int)frames_total, batches,
-           batch_sum / batches);
-    assert_true(frames_total == CLIENTS * FRAMES);
-    assert_true(batches < frames_total); /* frames of different clients were batched */
 }
 
 /* ---- the detector adapter ---- */
