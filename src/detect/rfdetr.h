@@ -110,8 +110,9 @@ FT_NODISCARD ft_status ft_rfdetr_set_input(ft_rfdetr *m, const float *chw);
 FT_NODISCARD ft_status ft_rfdetr_set_input_batch(ft_rfdetr *m, const float *chw, int n);
 /* Frames in the current batch (set by the last preprocess / set_input). */
 int ft_rfdetr_batch(const ft_rfdetr *m);
-/* Run one forward pass over the current batch (one plan, and on CUDA one
- * graph, per batch count). */
+/* Run one forward pass over the current batch. Plans (on CUDA one graph
+ * each) exist for 1, 2, 4, ... frames and max_batch; another count runs the
+ * next larger plan, its extra slots unused. */
 FT_NODISCARD ft_status ft_rfdetr_forward(ft_rfdetr *m);
 
 /* One post-processed detection, as the official PostProcess returns it. */
