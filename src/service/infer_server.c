@@ -227,8 +227,9 @@ static int64_t oldest_pending(const ft_service_infer *s)
 }
 
 /* One forward pass over up to max_batch waiting frames, taken round-robin
- * from the client after the last one served. */
-static void run_batch(ft_service_infer *s)
+ * from the client after the last one served. A failed pass (requests are
+ * validated, so a GPU error) is answered with its status and returned. */
+static ft_status run_batch(ft_service_infer *s)
 {
     int n = 0;
     for (int k = 0; k < s->max_clients && n < s->max_batch; k++) {
@@ -239,7 +240,7 @@ static void run_batch(ft_service_infer *s)
         }
     }
     if (!n)
-        return;
+        return FT_OK;
     s->rr = (s->sel[n - 1] + 1) % s->max_clients;
     int64_t t0 = now_ns();
     for (int j = 0; j < n; j++)
@@ -266,6 +267,7 @@ static void run_batch(ft_service_infer *s)
     ft_service_metric_observe(s->m_batch, n);
     ft_service_metric_add(s->m_frames, n);
     ft_service_metric_add(s->m_batches, 1);
+    return st;
 }
 
 ft_status ft_service_infer_run(ft_service_infer *s)
@@ -298,7 +300,13 @@ ft_status ft_service_infer_run(ft_service_infer *s)
         }
         first = s->n_pending ? oldest_pending(s) : 0;
         while (s->n_pending >= s->max_batch || (first && now_ns() >= first + s->window_ns)) {
-            run_batch(s);
+            ft_status st = run_batch(s);
+            if (st) {
+                /* The model's device is in trouble: end, so that a new process
+                 * (serve restarts it) starts from a clean context. */
+                FT_LOGE("infer", "stopping after a failed forward pass");
+                return st;
+            }
             first = s->n_pending ? oldest_pending(s) : 0;
         }
     }

@@ -40,7 +40,9 @@ typedef struct ft_service_infer ft_service_infer;
 FT_NODISCARD ft_status ft_service_infer_create(const ft_service_infer_params *p,
                                                ft_service_infer **out);
 
-/* Serves clients until ft_service_infer_stop; returns FT_OK then. */
+/* Serves clients until ft_service_infer_stop; returns FT_OK then, or the
+ * error of a failed forward pass (a GPU fault: the process should end and be
+ * restarted), after answering that batch's clients with it. */
 FT_NODISCARD ft_status ft_service_infer_run(ft_service_infer *s);
 
 /* Async-signal-safe, any thread: makes run() return. */
