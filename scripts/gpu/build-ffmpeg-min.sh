@@ -21,11 +21,13 @@
 #
 #   scripts/gpu/build-ffmpeg-min.sh        (JOBS=2, WORK=/tmp/ffmpeg-min-work)
 #
-# Needs apt-get, dpkg-source (dpkg-dev) and a C compiler; root is not needed:
-# the source and .deb downloads go through a private apt state in $WORK, so
-# no deb-src entry is added to the system's sources. Build tools that are
-# missing here (nasm, the ffnvcodec headers) are unpacked from their .debs
-# into $WORK, not installed.
+# Needs apt-get, dpkg-source (dpkg-dev) and a C compiler. Writes only under
+# $WORK and $PREFIX: the source and .deb downloads go through a private apt
+# state in $WORK, so no deb-src entry is added to the system's sources, and
+# build tools missing here (nasm, the ffnvcodec headers) are unpacked from
+# their .debs into $WORK, not installed. The versions below are pinned: when
+# Debian's security updates move ffmpeg on, the mirror drops the old source
+# and the pin must follow (apt-cache policy ffmpeg).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 PREFIX=${PREFIX:-$ROOT/third_party/ffmpeg-min}
@@ -94,7 +96,12 @@ cd "$WORK/src/ffmpeg"
     --extra-cflags="-I$SYS/usr/include" --extra-ldflags="-L$SYS/usr/lib/x86_64-linux-gnu" \
     --extra-ldsoflags="-Wl,-rpath,'\\\$\\\$\\\$\\\$ORIGIN'" >"$WORK/ffmpeg-configure.log" 2>&1 ||
     { tail -20 "$WORK/ffmpeg-configure.log"; tail -20 ffbuild/config.log; exit 1; }
-grep -E '^(threading support|External libraries|Enabled hwaccels)' -A2 "$WORK/ffmpeg-configure.log" || true
+# configure drops a component whose dependency it does not find instead of
+# failing: check the ones the GPU machine is for.
+for c in H264_NVDEC_HWACCEL HEVC_NVDEC_HWACCEL H264_NVENC_ENCODER LIBX264_ENCODER H264_DECODER \
+    MOV_DEMUXER MP4_MUXER RTMP_PROTOCOL; do
+    grep -q "define CONFIG_$c 1" config_components.h || { echo "FFmpeg configure left out $c" >&2; exit 1; }
+done
 make -j"$JOBS" >"$WORK/ffmpeg-build.log" 2>&1 || { tail -30 "$WORK/ffmpeg-build.log"; exit 1; }
 make install >>"$WORK/ffmpeg-build.log" 2>&1
 cp -L "$SYS"/usr/lib/x86_64-linux-gnu/libx264.so.164 "$PREFIX/lib/"
