@@ -144,7 +144,8 @@ if [ $MODE != cuda-only ] && [ -x "$FT_BIN" ] && [ "${GPU_CHECK_SKIP_PIPELINE:-0
     if [ "${GPU_CHECK_DRY_RUN:-0}" = 1 ]; then
         PL_ENV=(DEVICE=cpu CKPT= STREAMS="${GPU_CHECK_STREAMS:-1 2}" MIN_FPS=1 CLIP_S="${GPU_CHECK_CLIP_S:-2}")
     else
-        PL_ENV=(DEVICE=cuda CKPT="$CKPT" STREAMS="${GPU_CHECK_STREAMS:-8 16 24 32}" CLIP_S="${GPU_CHECK_CLIP_S:-15}")
+        # the random checkpoint carries no args: its size as for the benchmark
+        PL_ENV=(DEVICE=cuda CKPT="$CKPT" MODEL_SIZE=medium STREAMS="${GPU_CHECK_STREAMS:-8 16 24 32}" CLIP_S="${GPU_CHECK_CLIP_S:-15}")
     fi
     env "${PL_ENV[@]}" OUT="$OUT/pipeline" WORK="$WORK/pipeline" SUMMARY="$SUMMARY" \
         BUDGET_S="${GPU_CHECK_STREAMS_BUDGET_S:-270}" SKIP_STREAMS="${GPU_CHECK_SKIP_STREAMS:-0}" \

@@ -18,7 +18,7 @@
 # all K were running ("overlap"); a low overlap flatters the round.
 #
 # Environment: FT_BIN (the program, required), CKPT (RF-DETR checkpoint; empty
-# = the classic detector), DEVICE (cuda), OUT (logs, default
+# = the classic detector), MODEL_SIZE (model.size, auto), DEVICE (cuda), OUT (logs, default
 # /tmp/pipeline-streams), WORK (clip and outputs), STREAMS ("8 16 24 32"),
 # MIN_FPS (30), CLIP_S (clip seconds, 15), BUDGET_S (streams sweep, both
 # modes together, 270), SKIP_STREAMS=1 (check 1 only), SKIP_MPS=1,
@@ -38,7 +38,7 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 mkdir -p "$OUT" "$WORK/jobs"
 say() { echo "== $*"; echo "$*" >>"$SUMMARY"; }
 MODEL_ARGS=()
-[ -n "$CKPT" ] && MODEL_ARGS=(--set "model.path=$CKPT")
+[ -n "$CKPT" ] && MODEL_ARGS=(--set "model.path=$CKPT" --set "model.size=${MODEL_SIZE:-auto}")
 DETECTOR=$([ -n "$CKPT" ] && echo "RF-DETR $(basename "$CKPT")" || echo "classic detector")
 
 CLIP=$WORK/clip-1080p30-${CLIP_S}s.mp4
