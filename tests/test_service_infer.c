@@ -8,6 +8,9 @@
  *     ran batches of several frames;
  *   - the detector adapter (detector.type shared) returns what the rfdetr
  *     detector returns for the same frame;
+ *   - requests that would read outside the client's shared memory, or an
+ *     unknown format, get FT_ERR_INVALID; a message that is not a request
+ *     drops the connection; the server keeps serving others;
  *   - `football-tracker infer` killed with SIGKILL: the client gets
  *     FT_ERR_AGAIN with no detections, then answers again once a new server
  *     runs on the same (stale) socket path; its /metrics counts the client;
@@ -27,7 +30,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -43,7 +49,7 @@
 #define CLIENTS 3
 #define FRAMES 3
 
-static char ckpt[1100], workdir[1024], sock[256];
+static char ckpt[1100], workdir[1024], sock[100];
 static const char *bin;
 
 static int setup(void **state)
@@ -299,6 +305,116 @@ static void test_detector_adapter(void **state)
     pthread_join(st, NULL);
     ft_service_infer_destroy(&srv);
     free(fr.buf);
+}
+
+/* ---- requests that would read outside the client's memory ---- */
+
+static void send_raw(int fd, const ft_infer_request *rq, int shm)
+{
+    struct iovec iov = {.iov_base = (void *)rq, .iov_len = sizeof *rq};
+    union {
+        char buf[CMSG_SPACE(sizeof(int))];
+        struct cmsghdr align;
+    } ctl;
+    memset(&ctl, 0, sizeof ctl);
+    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
+    if (shm >= 0) {
+        msg.msg_control = ctl.buf;
+        msg.msg_controllen = sizeof ctl.buf;
+        struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
+        cm->cmsg_level = SOL_SOCKET;
+        cm->cmsg_type = SCM_RIGHTS;
+        cm->cmsg_len = CMSG_LEN(sizeof(int));
+        memcpy(CMSG_DATA(cm), &shm, sizeof shm);
+    }
+    assert_int_equal(sendmsg(fd, &msg, MSG_NOSIGNAL), (ssize_t)sizeof *rq);
+}
+
+static void test_invalid_requests(void **state)
+{
+    (void)state;
+    need_fixture();
+    ft_rfdetr_params mp = {.model_path = ckpt, .imgsz = IMGSZ, .device = "cpu", .max_batch = 2};
+    ft_service_infer_params sp = {.socket_path = sock, .model = mp, .batch_window_ms = 1};
+    ft_service_infer *srv = NULL;
+    assert_int_equal(ft_service_infer_create(&sp, &srv), FT_OK);
+    pthread_t st;
+    assert_int_equal(pthread_create(&st, NULL, server_main, srv), 0);
+
+    int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+    struct sockaddr_un a = {.sun_family = AF_UNIX};
+    snprintf(a.sun_path, sizeof a.sun_path, "%s", sock);
+    assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
+    ft_infer_hello h;
+    assert_int_equal(recv(fd, &h, sizeof h, 0), (ssize_t)sizeof h);
+    assert_int_equal(h.status, FT_OK);
+    assert_int_equal(h.input_size, IMGSZ);
+    int shm = memfd_create("test", MFD_CLOEXEC);
+    assert_true(shm >= 0);
+    assert_int_equal(ftruncate(shm, 4096), 0);
+    ft_infer_reply rp;
+    /* a 1000x1000 frame does not fit 4 KiB; a plane overlapping the result
+     * area; an unknown format; a result area past the end */
+    ft_infer_request bad[4] = {
+        {.magic = FT_INFER_MAGIC,
+         .seq = 1,
+         .flags = FT_INFER_NEW_SHM,
+         .width = 1000,
+         .height = 1000,
+         .format = FT_PIX_GRAY8,
+         .offset = {0},
+         .stride = {1000}},
+        {.magic = FT_INFER_MAGIC,
+         .seq = 2,
+         .width = 8,
+         .height = 8,
+         .format = FT_PIX_GRAY8,
+         .offset = {0},
+         .stride = {8},
+         .result_cap = 10},
+        {.magic = FT_INFER_MAGIC,
+         .seq = 3,
+         .width = 8,
+         .height = 8,
+         .format = 9,
+         .offset = {0},
+         .stride = {8}},
+        {.magic = FT_INFER_MAGIC,
+         .seq = 4,
+         .width = 8,
+         .height = 8,
+         .format = FT_PIX_GRAY8,
+         .offset = {0},
+         .stride = {8},
+         .result_cap = 1000},
+    };
+    for (int i = 0; i < 4; i++) {
+        send_raw(fd, &bad[i], i == 0 ? shm : -1);
+        assert_int_equal(recv(fd, &rp, sizeof rp, 0), (ssize_t)sizeof rp);
+        assert_int_equal(rp.seq, bad[i].seq);
+        assert_int_equal(rp.status, FT_ERR_INVALID);
+    }
+    /* a message that is not a request: the connection is dropped */
+    ft_infer_request junk = {.magic = 0xdeadbeef};
+    send_raw(fd, &junk, -1);
+    assert_int_equal(recv(fd, &rp, sizeof rp, 0), 0);
+    close(fd);
+    close(shm);
+    /* the server still serves a well-behaved client */
+    ft_infer_client_params cp = {.socket_path = sock, .connect_wait_ms = 5000};
+    ft_infer_client *c = NULL;
+    assert_int_equal(ft_detect_infer_client_create(&cp, &c), FT_OK);
+    frame fr;
+    frame_make(&fr, 2, 0);
+    dets d;
+    assert_int_equal(ft_detect_infer_client_detect(c, &fr.img, 0.1f, d.d, 300, &d.n), FT_OK);
+    ft_detect_infer_client_destroy(&c);
+    free(fr.buf);
+    ft_service_infer_stop(srv);
+    pthread_join(st, NULL);
+    assert_true(metric_value(srv, "ft_infer_errors_total") == 5);
+    assert_true(metric_value(srv, "ft_infer_frames_total") == 1);
+    ft_service_infer_destroy(&srv);
 }
 
 /* ---- server killed and restarted ---- */
@@ -577,8 +693,9 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_bad_paths),        cmocka_unit_test(test_batched_clients),
-        cmocka_unit_test(test_detector_adapter), cmocka_unit_test(test_server_restart),
-        cmocka_unit_test(test_streams_keys),     cmocka_unit_test(test_serve_shared),
+        cmocka_unit_test(test_detector_adapter), cmocka_unit_test(test_invalid_requests),
+        cmocka_unit_test(test_server_restart),   cmocka_unit_test(test_streams_keys),
+        cmocka_unit_test(test_serve_shared),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }

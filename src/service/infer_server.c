@@ -119,7 +119,7 @@ static bool request_valid(conn *c)
 {
     const ft_infer_request *q = &c->rq;
     if (!c->map || q->width < 1 || q->height < 1 || q->width > MAX_SIDE || q->height > MAX_SIDE ||
-        q->result_cap < 0 || q->result_cap > FT_RFDETR_MAX_BATCH * 1000 || !(q->threshold >= 0.0f))
+        q->result_cap < 0 || !(q->threshold >= 0.0f))
         return false;
     uint64_t res_end = (uint64_t)q->result_cap * sizeof(ft_rfdetr_det);
     if (res_end > c->map_len)
