@@ -5,5 +5,7 @@ if(TARGET ft_detect)
     if(TARGET ft_tools)
         ft_test(test_detect_classic_eval SOURCES test_detect_classic_eval.c LIBS ft_tools ft_detect
                 TIMEOUT 120)
+        ft_test(test_detect_classic_overlay SOURCES test_detect_classic_overlay.c LIBS ft_tools ft_detect
+                TIMEOUT 120)
     endif()
 endif()

@@ -29,6 +29,7 @@ static void usage(FILE *out)
                  "                    night (floodlights), cuts (scene cuts) (default wide)\n"
                  "  --crf N           x264 quality, 0-51 (default 20)\n"
                  "  --no-noise        no sensor noise\n"
+                 "  --overlay         a broadcaster's watermark fixed bottom right (overlay test)\n"
                  "  --help            this text\n"
                  "At least one of --out and --truth is needed.\n"
                  "Exit codes: 0 written, 1 bad option, 4 cannot write a file, 6 runtime error.\n");
@@ -59,6 +60,8 @@ int ft_cmd_synth(int argc, char **argv)
             return FT_EXIT_OK;
         } else if (!strcmp(a, "--no-noise")) {
             p.noise = false;
+        } else if (!strcmp(a, "--overlay")) {
+            p.overlay = true;
         } else if ((v = ft_cli_opt_value(argc, argv, &i, "--out"))) {
             out_path = v;
         } else if ((v = ft_cli_opt_value(argc, argv, &i, "--truth"))) {

@@ -40,6 +40,9 @@ enum {
 #define CUT_DIFF 40
 /* Brighter than the background by this much: a moving pixel. */
 #define FG_DIFF 14
+/* While the camera pans, a pixel within this of the previous frame at the
+ * same place stays put in the frame: not moving (an overlay). */
+#define PAN_STILL 6
 
 /* What a blob's score is made of (see feature_weights). */
 enum {
@@ -54,6 +57,7 @@ enum {
     F_LARGE,      /* octaves above the prior ball size */
     F_SIZE_FIT,   /* agreement with the size learnt for this image row (0.5: unknown) */
     F_TRACK,      /* best confidence of a candidate of the previous frame near it */
+    F_FIXED,      /* how much of the blob's outline is a frame-fixed overlay (update_fixed) */
     /* the ring around the blob (13 samples) */
     F_RING_DARK,  /* share of the ring darker than the blob */
     F_RING_GRASS, /* share of the ring that is grass-coloured */
@@ -69,9 +73,11 @@ enum {
 /* Weights of the logit of each blob. The confidences are a softmax over a
  * frame's blobs and a "no ball" option (a conditional logit model); the
  * weights were fitted by maximum likelihood on the synthetic generator's
- * wide, night and broadcast scenarios (the ball: within 8 px of the truth). */
+ * wide, night and broadcast scenarios (the ball: within 8 px of the truth).
+ * F_FIXED's is set, not fitted (the fitting footage has no overlays): a blob
+ * whose outline is a learnt overlay loses 10, i.e. never scores. */
 static const float feature_weights[N_FEATURES] = {
-    -11.15f, 2.60f, 2.76f, -2.47f, -1.79f, 3.09f, -2.13f, -1.29f, 1.63f, 5.16f, -2.90f, 3.06f, -0.29f, 2.39f, -1.50f, 3.89f, -1.26f,
+    -11.15f, 2.60f, 2.76f, -2.47f, -1.79f, 3.09f, -2.13f, -1.29f, 1.63f, 5.16f, -10.f, -2.90f, 3.06f, -0.29f, 2.39f, -1.50f, 3.89f, -1.26f,
 };
 
 typedef struct blob {
@@ -98,6 +104,10 @@ typedef struct classic {
     int f, w, h;   /* downscale factor, working size */
     int gw, gh;    /* block grid size */
     uint8_t *cur, *prev, *bg, *bg_tmp, *seed;
+    uint8_t *fixed; /* per pixel: evidence of a frame-fixed overlay (see update_fixed) */
+    uint8_t *ref;   /* update_fixed's reference frame */
+    int ref_frame;  /* c->frames when ref was taken */
+    bool panned;    /* the camera moved since the previous frame */
     uint16_t *acc;  /* one row of f-row sums, w * f wide */
     uint16_t *hsum; /* acc summed over f neighbours */
     int32_t *colp, *prev_colp, *rowp, *prev_rowp;
@@ -161,6 +171,8 @@ static void free_buffers(classic *c)
     free(c->prev);
     free(c->bg);
     free(c->bg_tmp);
+    free(c->fixed);
+    free(c->ref);
     free(c->seed);
     free(c->acc);
     free(c->hsum);
@@ -175,6 +187,7 @@ static void free_buffers(classic *c)
     free(c->stack);
     free(c->blobs);
     c->cur = c->prev = c->bg = c->bg_tmp = c->seed = c->thr = c->thr_row = c->loc = NULL;
+    c->fixed = c->ref = NULL;
     c->acc = c->hsum = NULL;
     c->colp = c->prev_colp = c->rowp = c->prev_rowp = c->blocksum = c->stack = NULL;
     c->blobs = NULL;
@@ -205,6 +218,8 @@ static ft_status alloc_buffers(classic *c, int fw, int fh)
     c->prev = malloc(n);
     c->bg = malloc(n);
     c->bg_tmp = malloc(n);
+    c->fixed = calloc(n, 1);
+    c->ref = malloc(n);
     c->seed = malloc(n);
     c->acc = malloc((size_t)c->w * f * sizeof(*c->acc));
     c->hsum = malloc((size_t)c->w * f * sizeof(*c->hsum));
@@ -218,8 +233,8 @@ static ft_status alloc_buffers(classic *c, int fw, int fh)
     c->loc = malloc(g);
     c->stack = malloc(n * sizeof(int32_t));
     c->blobs = malloc(MAX_BLOBS * sizeof(blob));
-    if (!c->cur || !c->prev || !c->bg || !c->bg_tmp || !c->seed || !c->acc || !c->hsum || !c->colp ||
-        !c->prev_colp || !c->rowp || !c->prev_rowp || !c->blocksum || !c->thr || !c->thr_row || !c->loc ||
+    if (!c->cur || !c->prev || !c->bg || !c->bg_tmp || !c->fixed || !c->ref || !c->seed ||
+        !c->acc || !c->hsum || !c->colp || !c->prev_colp || !c->rowp || !c->prev_rowp || !c->blocksum || !c->thr || !c->thr_row || !c->loc ||
         !c->stack || !c->blobs) {
         free_buffers(c);
         return FT_ERR_NOMEM;
@@ -376,6 +391,77 @@ static void shift_background(classic *c, int dx, int dy)
     c->bg_tmp = t;
 }
 
+/* Frame-fixed overlays (a broadcaster's watermark, a score bug, a feed's
+ * logo) stay put in the frame while the camera pans, so against a background
+ * shifted with the pan they look like motion, and their dots and letters
+ * look like balls. On a panning frame at least FIXED_EVERY frames after the
+ * reference frame, a pixel that matches the reference at the same place
+ * (it stayed put in the frame) but not the previous frame at the place this
+ * frame's pan brought it from is evidence of an overlay; the opposite is
+ * evidence of the pitch; uniform areas give none. Asking the pixel to stay
+ * put over several frames keeps a ball that the camera follows (drifting
+ * slowly in the frame) from looking fixed. The evidence accumulates in
+ * c->fixed: FIXED_UP per comparison for, FIXED_DOWN against, FIXED_DECAY
+ * without; from FIXED_ON on (five comparisons, about 1.4 s of panning) a
+ * pixel is treated as part of an overlay. The map survives pauses of the
+ * pan and scene cuts, as overlays do; it is cleared with the frame size. */
+enum { FIXED_EVERY = 8, FIXED_UP = 32, FIXED_DOWN = 96, FIXED_DECAY = 8, FIXED_ON = 160 };
+
+/* One row of update_fixed: `same` is the reference at the same place, `from`
+ * the previous frame at the place the pan brought each pixel from. */
+static void fixed_row(uint8_t *restrict fx, const uint8_t *restrict cur,
+                      const uint8_t *restrict same, const uint8_t *restrict from, int n)
+{
+    for (int i = 0; i < n; i++) {
+        int u = abs(cur[i] - same[i]), a = abs(cur[i] - from[i]);
+        int v = fx[i];
+        if (3 * u + 12 <= a)
+            v = v + FIXED_UP > 255 ? 255 : v + FIXED_UP;
+        else if (3 * a + 12 <= u)
+            v = v < FIXED_DOWN ? 0 : v - FIXED_DOWN;
+        else
+            v = v < FIXED_DECAY ? 0 : v - FIXED_DECAY;
+        fx[i] = (uint8_t)v;
+    }
+}
+
+/* Learns c->fixed on a panning frame (the camera moved by (dx, dy) since the
+ * previous frame) at least FIXED_EVERY frames after the reference, then
+ * makes this frame the reference; the first frame of a shot is one too. */
+static void update_fixed(classic *c, int dx, int dy)
+{
+    const int w = c->w;
+    if (c->frames > 0) {
+        if (c->frames - c->ref_frame < FIXED_EVERY || !(dx || dy))
+            return;
+        const int x0 = dx > 0 ? dx : 0, x1 = dx < 0 ? w + dx : w;
+        for (int y = 0; y < c->h; y++) {
+            int py = y - dy;
+            if (py < 0 || py >= c->h)
+                continue;
+            const uint8_t *cur = c->cur + (size_t)y * w, *same = c->ref + (size_t)y * w;
+            const uint8_t *from = c->prev + (size_t)py * w - dx;
+            fixed_row(c->fixed + (size_t)y * w + x0, cur + x0, same + x0, from + x0, x1 - x0);
+        }
+    }
+    memcpy(c->ref, c->cur, (size_t)w * c->h);
+    c->ref_frame = c->frames;
+}
+
+/* Frame-fixed overlay pixels in the blob's box, one pixel wider on each
+ * side, against the length of that box's outline: overlay evidence lies on
+ * edges (0: none, 1: as many as a fully fixed outline). */
+static float fixed_share(const classic *c, const blob *b)
+{
+    int x0 = b->x0 > 0 ? b->x0 - 1 : 0, y0 = b->y0 > 0 ? b->y0 - 1 : 0;
+    int x1 = b->x1 < c->w - 1 ? b->x1 + 1 : b->x1, y1 = b->y1 < c->h - 1 ? b->y1 + 1 : b->y1;
+    int on = 0;
+    for (int y = y0; y <= y1; y++)
+        for (int x = x0; x <= x1; x++)
+            on += c->fixed[(size_t)y * c->w + x] >= FIXED_ON;
+    return (float)on / (float)(2 * (x1 - x0 + y1 - y0));
+}
+
 /* bg[i] steps towards cur[i] by at most `step`, with saturating byte
  * differences so that it vectorises. */
 static void step_towards(uint8_t *restrict bg, const uint8_t *restrict cur, int n, uint8_t step)
@@ -465,6 +551,16 @@ static void make_seeds(classic *c)
     }
 }
 
+/* Whether working pixel i is moving: brighter than the background. While the
+ * camera pans, a pixel with some evidence of a frame-fixed overlay that stays
+ * put in the frame is not moving, however unlike the shifted background it
+ * is: this holds an overlay down before update_fixed is sure of it. */
+static bool moving(const classic *c, size_t i)
+{
+    return c->cur[i] > c->bg[i] + FG_DIFF &&
+           (!c->panned || c->fixed[i] == 0 || abs(c->cur[i] - c->prev[i]) > PAN_STILL);
+}
+
 /* Seed map values: a seed not yet visited, visited, and the marks of the two
  * re-segmentations (split_blob, motion_split). */
 enum { SEED = 1, VISITED = 2, SPLIT_SEED = 3, SPLIT_VISITED = 4, MOTION_SEED = 5, MOTION_VISITED = 6 };
@@ -496,7 +592,7 @@ static bool grow_blob(classic *c, int start, int max_side, uint8_t from, uint8_t
             int local = c->loc[(size_t)(y / BLOCK) * c->gw + x / BLOCK];
             double wt = v - local;
             b->n++;
-            b->fg += v > c->bg[i] + FG_DIFF;
+            b->fg += moving(c, (size_t)i);
             b->sw += wt;
             b->sx += wt * x;
             b->sy += wt * y;
@@ -597,9 +693,12 @@ static bool score_blob(const classic *c, const ft_image *im, blob *b)
     x[F_TALL] = bh > bw ? log2f((float)bh / (float)bw) : 0.f;
     x[F_FILL] = clampf((float)b->n / (float)(bw * bh), 0.f, 1.f);
 
-    /* Moving: brighter than the background. */
+    /* Moving: brighter than the background, unless it is a frame-fixed
+     * overlay, which only looks moving against a background shifted with a
+     * pan. */
     bool trusted = c->bg_age >= BG_TRUST_FRAMES;
-    x[F_MOTION] = trusted ? (float)b->fg / (float)b->n : 0.3f;
+    x[F_FIXED] = clampf(fixed_share(c, b), 0.f, 1.f);
+    x[F_MOTION] = trusted ? (float)b->fg / (float)b->n * (1.f - x[F_FIXED]) : 0.3f;
 
     /* Size against a prior (about 1/150 of the frame height, in full-frame
      * pixels), and against what was learnt for this row once there is enough
@@ -845,6 +944,8 @@ static ft_status classic_detect(ft_detector *d, const ft_image *frame, double pt
             c->prev_c[i].y += (float)dy;
         }
     }
+    c->panned = dx || dy;
+    update_fixed(c, dx, dy);
 
     /* Stands, trees and floodlights are not scored at all. */
     int none = 0;

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "tools/synth/match.h"
+#include "render/render.h"
 
 #define WALL_X 62.0f /* stands stand on the box |x| = WALL_X, |y| = WALL_Y */
 #define WALL_Y 48.0f
@@ -963,6 +964,39 @@ static void add_noise(ft_synth *s)
     }
 }
 
+/* A broadcaster's watermark: text in the renderer's 5x7 font, each font
+ * pixel a ball-sized white dot, blended over the picture after the camera
+ * (no sensor noise on it) at a fixed place in the frame. When the camera
+ * pans, it stays put while the pitch under it moves, which is what the
+ * detector must not mistake for a moving ball. */
+static const char overlay_text[] = "SYNTH.FC 1:0";
+
+void ft_synth_overlay_box(const ft_synth_params *p, float box[4])
+{
+    const float pitch = (float)p->height / 160.0f;
+    box[2] = (float)p->width * 0.97f;
+    box[3] = (float)p->height * 0.94f;
+    box[0] = box[2] - (float)(sizeof(overlay_text) - 1) * 6.0f * pitch;
+    box[1] = box[3] - 7.0f * pitch;
+}
+
+static void draw_overlay(ft_synth *s)
+{
+    const yuv white = {235, 128, 128};
+    const float pitch = (float)s->p.height / 160.0f;
+    float box[4];
+    ft_synth_overlay_box(&s->p, box);
+    const float x0 = box[0], y0 = box[1];
+    for (size_t k = 0; overlay_text[k]; k++) {
+        const uint8_t *g = ft_render_font_glyph(overlay_text[k]);
+        for (int row = 0; g && row < 7; row++)
+            for (int col = 0; col < 5; col++)
+                if (g[row] & (0x10 >> col))
+                    draw_disc(s, s->frame, x0 + ((float)k * 6.0f + (float)col + 0.5f) * pitch,
+                              y0 + ((float)row + 0.5f) * pitch, 0.42f * pitch, white, 0.8f);
+    }
+}
+
 /* Goal frames: posts and crossbar, drawn in depth order with the players. */
 static void draw_goal(ft_synth *s, int side)
 {
@@ -1111,6 +1145,8 @@ ft_status ft_synth_next(ft_synth *s, ft_image *frame, ft_synth_truth *truth)
 
     if (s->p.noise)
         add_noise(s);
+    if (s->p.overlay)
+        draw_overlay(s);
 
     *truth = (ft_synth_truth){.frame = s->index,
                               .pts = t,

@@ -33,6 +33,8 @@ typedef struct ft_synth_params {
     ft_synth_scenario scenario;
     bool noise;     /* sensor noise (on by default; tests turn it off for pixel checks) */
     bool draw_ball; /* draw the ball and its shadow (off: a ball-free plate, same seed) */
+    bool overlay;   /* a broadcaster's watermark fixed in the frame, bottom right, made of
+                       ball-sized white dots (off by default; the match is unchanged) */
 } ft_synth_params;
 
 /* Ground truth for one frame. Image coordinates are pixels of the rendered
@@ -53,7 +55,7 @@ typedef struct ft_synth_truth {
 
 typedef struct ft_synth ft_synth;
 
-/* Defaults: 1920x1080, 30 fps, seed 1, wide, noise on, ball drawn. */
+/* Defaults: 1920x1080, 30 fps, seed 1, wide, noise on, ball drawn, no overlay. */
 void ft_synth_params_default(ft_synth_params *p);
 
 /* Scenario name ("wide") and lookup by name (-1 when unknown). */
@@ -69,6 +71,10 @@ FT_NODISCARD ft_status ft_synth_create(const ft_synth_params *p, ft_synth **out)
 /* Advances the match by one frame and renders it. *frame is a YUV420P view of
  * the generator's own buffer, valid until the next call or destroy. */
 FT_NODISCARD ft_status ft_synth_next(ft_synth *s, ft_image *frame, ft_synth_truth *truth);
+
+/* Where the watermark of params.overlay is drawn (whether or not it is on):
+ * box = {x0, y0, x1, y1} in frame pixels. `p` is borrowed. */
+void ft_synth_overlay_box(const ft_synth_params *p, float box[4]);
 
 /* Frees the generator (NULL allowed) and sets *s to NULL. */
 void ft_synth_destroy(ft_synth **s);
