@@ -8,16 +8,20 @@
  * PSS (pages of shared libraries and shared memory split between the
  * processes that map them, so the sum is what the machine spends); a sum of
  * RSS would count a library such as cuBLAS once per process. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -181,10 +185,61 @@ static result run_children(const opts *o, bool shared, const char *sock)
     return res;
 }
 
-/* `<this program> infer ...` on sock; its pid, or -1. */
-static pid_t start_server(const opts *o, const char *sock, const char *log)
+/* A loopback TCP port that was free a moment ago, or -1. */
+static int free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof a;
+    int port = -1;
+    if (fd >= 0 && !bind(fd, (struct sockaddr *)&a, sizeof a) &&
+        !getsockname(fd, (struct sockaddr *)&a, &len))
+        port = ntohs(a.sin_port);
+    if (fd >= 0)
+        close(fd);
+    return port;
+}
+
+/* GET /metrics from 127.0.0.1:port into buf (NUL-terminated); false when
+ * nothing came back within 2 s. */
+static bool get_metrics(int port, char *buf, size_t cap)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET,
+                            .sin_port = htons((uint16_t)port),
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    struct timeval tv = {2, 0};
+    static const char req[] = "GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
+    size_t len = 0;
+    if (fd >= 0 && !setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) &&
+        !connect(fd, (struct sockaddr *)&a, sizeof a) &&
+        send(fd, req, sizeof req - 1, MSG_NOSIGNAL) == (ssize_t)(sizeof req - 1)) {
+        ssize_t r;
+        while (len + 1 < cap && (r = recv(fd, buf + len, cap - 1 - len, 0)) > 0)
+            len += (size_t)r;
+    }
+    if (fd >= 0)
+        close(fd);
+    buf[len] = '\0';
+    return len > 0;
+}
+
+/* The value of sample `name` (no labels) in a Prometheus text; NAN if absent. */
+static double metric_in(const char *text, const char *name)
+{
+    size_t n = strlen(name);
+    for (const char *p = text; (p = strstr(p, name)); p += n)
+        if ((p == text || p[-1] == '\n') && p[n] == ' ')
+            return strtod(p + n + 1, NULL);
+    return NAN;
+}
+
+/* `<this program> infer ...` on sock (metrics on 127.0.0.1:port); its pid,
+ * or -1. */
+static pid_t start_server(const opts *o, const char *sock, int port, const char *log)
 {
     char exe[4096], batch[16], window[32], model[4200], imgsz[48], device[64], threads[48];
+    char port_s[16];
     ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
     if (n <= 0)
         return -1;
@@ -195,6 +250,7 @@ static pid_t start_server(const opts *o, const char *sock, const char *log)
     snprintf(imgsz, sizeof imgsz, "model.imgsz=%d", o->imgsz);
     snprintf(device, sizeof device, "model.device=%s", o->device);
     snprintf(threads, sizeof threads, "model.threads=0"); /* every core: one model */
+    snprintf(port_s, sizeof port_s, "%d", port);
     char *argv[] = {exe,
                     "infer",
                     "--socket",
@@ -203,6 +259,8 @@ static pid_t start_server(const opts *o, const char *sock, const char *log)
                     batch,
                     "--batch-window-ms",
                     window,
+                    "--http-port",
+                    port_s,
                     "--set",
                     model,
                     "--set",
@@ -317,12 +375,17 @@ int ft_bench_infer_share(int argc, char **argv)
            "%.1f ms/frame per client, memory %.0f MiB (sum of PSS; RSS sum %.0f MiB)\n",
            o.clients, o.threads, copies.fps, copies.ms_per_frame, copies.pss_mib, copies.rss_mib);
 
-    pid_t srv = start_server(&o, sock, log);
+    int port = free_port();
+    pid_t srv = port > 0 ? start_server(&o, sock, port, log) : -1;
     result shared = {0};
     double srv_rss = 0, srv_pss = 0;
+    static char text[65536];
+    text[0] = '\0';
     if (srv > 0) {
         shared = run_children(&o, true, sock);
         mem_mib(srv, &srv_rss, &srv_pss);
+        if (!get_metrics(port, text, sizeof text))
+            fprintf(stderr, "bench infer-share: no metrics from the server on port %d\n", port);
         kill(srv, SIGTERM);
         int st = 0;
         waitpid(srv, &st, 0);
@@ -338,6 +401,14 @@ int ft_bench_infer_share(int argc, char **argv)
            "%.0f MiB)\n",
            o.max_batch, o.window_ms, o.clients, shared.fps, shared.ms_per_frame, pss, srv_pss,
            shared.pss_mib, rss);
+    double batches = metric_in(text, "ft_infer_batches_total");
+    printf("server: %.0f batches, mean %.2f frames; per batch %.1f ms pre-processing, %.1f ms "
+           "forward pass + post-processing; a frame waits %.2f ms for its batch to start\n",
+           batches, metric_in(text, "ft_infer_batch_size_sum") / batches,
+           1e3 * metric_in(text, "ft_infer_preprocess_seconds_sum") / batches,
+           1e3 * metric_in(text, "ft_infer_forward_seconds_sum") / batches,
+           1e3 * metric_in(text, "ft_infer_queue_wait_seconds_sum") /
+               metric_in(text, "ft_infer_queue_wait_seconds_count"));
     printf("ratio shared/copies: frames/s %.2fx, memory %.2fx\n", shared.fps / copies.fps,
            pss / copies.pss_mib);
     printf("RESULT infer_share clients=%d copies_fps=%.3f shared_fps=%.3f copies_pss_mib=%.0f "
