@@ -85,7 +85,7 @@ if [ -x "$FT_BIN" ]; then
     echo "== $K clients of one batching infer server (option C)"
     timeout 300 "$FT_BIN" bench infer-share --model "$CKPT" --device cuda --clients "$K" \
         --frames 256 --size 1920x1080 --max-batch "$K" --window-ms 2 >"$OUT/infer-share.log" 2>&1
-    grep -E '^(copies|shared|ratio)' "$OUT/infer-share.log" || tail -5 "$OUT/infer-share.log"
+    grep -E '^(copies|shared|server|ratio)' "$OUT/infer-share.log" || tail -5 "$OUT/infer-share.log"
     shared=$(sed -n 's/.*shared_fps=\([0-9.]*\).*/\1/p' "$OUT/infer-share.log")
     shared_base=$(sed -n 's/.*copies_fps=\([0-9.]*\).*/\1/p' "$OUT/infer-share.log")
 fi

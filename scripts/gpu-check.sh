@@ -234,7 +234,7 @@ if [ $MODE != cuda-only ] && [ -x "$FT_BIN" ]; then
     echo "== bench: shared inference server, 8 clients ($(elapsed) s)"
     timeout 240 "$FT_BIN" bench infer-share --model "$CKPT" --device cuda --clients 8 \
         --frames 256 --size 1920x1080 --max-batch 8 --window-ms 2 >"$OUT/bench_infer_share.log" 2>&1
-    grep -E '^(copies|shared|ratio)' "$OUT/bench_infer_share.log" | tee -a "$SUMMARY" ||
+    grep -E '^(copies|shared|server|ratio)' "$OUT/bench_infer_share.log" | tee -a "$SUMMARY" ||
         tail -5 "$OUT/bench_infer_share.log" | tee -a "$SUMMARY"
 fi
 
