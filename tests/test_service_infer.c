@@ -8,9 +8,10 @@
  *     ran batches of several frames;
  *   - the detector adapter (detector.type shared) returns what the rfdetr
  *     detector returns for the same frame;
- *   - requests that would read outside the client's shared memory, or an
- *     unknown format, get FT_ERR_INVALID; a message that is not a request
- *     drops the connection; the server keeps serving others;
+ *   - shared memory not sealed against shrinking is refused; requests that
+ *     would read outside the client's shared memory, or an unknown format,
+ *     get FT_ERR_INVALID; a message that is not a request drops the
+ *     connection; the server keeps serving others;
  *   - `football-tracker infer` killed with SIGKILL: the client gets
  *     FT_ERR_AGAIN with no detections, then answers again once a new server
  *     runs on the same (stale) socket path; its /metrics counts the client;
@@ -20,6 +21,7 @@
  *     the server SIGKILLed is restarted (ft_restarts_total{stream="infer"})
  *     while the worker keeps its process and its output, counts the frames
  *     of the outage (ft_detector_unavailable_total) and reconnects. */
+#include <fcntl.h>
 #include <math.h>
 #include <pthread.h>
 #include <setjmp.h>
@@ -349,10 +351,28 @@ static void test_invalid_requests(void **state)
     assert_int_equal(recv(fd, &h, sizeof h, 0), (ssize_t)sizeof h);
     assert_int_equal(h.status, FT_OK);
     assert_int_equal(h.input_size, IMGSZ);
-    int shm = memfd_create("test", MFD_CLOEXEC);
+    ft_infer_reply rp;
+    /* memory that could be truncated under the server is refused */
+    int loose = memfd_create("test", MFD_CLOEXEC);
+    assert_true(loose >= 0);
+    assert_int_equal(ftruncate(loose, 4096), 0);
+    ft_infer_request any = {.magic = FT_INFER_MAGIC,
+                            .flags = FT_INFER_NEW_SHM,
+                            .width = 8,
+                            .height = 8,
+                            .format = FT_PIX_GRAY8,
+                            .stride = {8}};
+    send_raw(fd, &any, loose);
+    assert_int_equal(recv(fd, &rp, sizeof rp, 0), 0);
+    close(loose);
+    close(fd);
+    fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+    assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
+    assert_int_equal(recv(fd, &h, sizeof h, 0), (ssize_t)sizeof h);
+    int shm = memfd_create("test", MFD_CLOEXEC | MFD_ALLOW_SEALING);
     assert_true(shm >= 0);
     assert_int_equal(ftruncate(shm, 4096), 0);
-    ft_infer_reply rp;
+    assert_int_equal(fcntl(shm, F_ADD_SEALS, F_SEAL_SHRINK), 0);
     /* a 1000x1000 frame does not fit 4 KiB; a plane overlapping the result
      * area; an unknown format; a result area past the end */
     ft_infer_request bad[4] = {
@@ -412,7 +432,7 @@ static void test_invalid_requests(void **state)
     free(fr.buf);
     ft_service_infer_stop(srv);
     pthread_join(st, NULL);
-    assert_true(metric_value(srv, "ft_infer_errors_total") == 5);
+    assert_true(metric_value(srv, "ft_infer_errors_total") == 6);
     assert_true(metric_value(srv, "ft_infer_frames_total") == 1);
     ft_service_infer_destroy(&srv);
 }

@@ -3,6 +3,7 @@
 #include "detect/infer_client.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -108,8 +109,10 @@ static ft_status shm_reserve(ft_infer_client *c, size_t need)
     if (need <= c->shm_len)
         return FT_OK;
     size_t len = align_up(need + need / 4); /* room for a slightly larger frame */
-    int fd = memfd_create("ft-infer-frame", MFD_CLOEXEC);
-    if (fd < 0 || ftruncate(fd, (off_t)len)) {
+    /* Sealed against shrinking: the server maps it and must never fault. */
+    int fd = memfd_create("ft-infer-frame", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+    if (fd < 0 || ftruncate(fd, (off_t)len) ||
+        fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_SEAL)) {
         FT_LOGE("infer", "shared memory of %zu bytes: %s", len, strerror(errno));
         if (fd >= 0)
             close(fd);

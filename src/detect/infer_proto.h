@@ -3,7 +3,8 @@
  *
  * Transport: a SOCK_SEQPACKET unix socket (message boundaries kept, a peer
  * that dies is seen as end of file). Frames and results do not travel on the
- * socket: each client owns a shared-memory file (memfd) that it passes to the
+ * socket: each client owns a shared-memory file (memfd, sealed against
+ * shrinking so the server's reads can never fault) that it passes to the
  * server with SCM_RIGHTS in a request carrying FT_INFER_NEW_SHM, and again
  * whenever it had to grow it (a larger frame). The file holds, at offset 0,
  * the result area (result_cap ft_rfdetr_det entries), then the frame's planes.

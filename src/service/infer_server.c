@@ -185,14 +185,20 @@ static void receive(ft_service_infer *s, int i, int64_t now)
     }
     c->rq = rq;
     if (rq.flags & FT_INFER_NEW_SHM) {
+        /* Only memory sealed against shrinking: a client that truncated a
+         * mapped file would make the server's reads fault (SIGBUS). */
         struct stat sb;
         void *p = MAP_FAILED;
-        if (shm >= 0 && !fstat(shm, &sb) && sb.st_size > 0)
+        int seals = shm >= 0 ? fcntl(shm, F_GET_SEALS) : -1;
+        if (seals >= 0 && (seals & F_SEAL_SHRINK) && !fstat(shm, &sb) && sb.st_size > 0)
             p = mmap(NULL, (size_t)sb.st_size, PROT_READ | PROT_WRITE, MAP_SHARED, shm, 0);
         if (shm >= 0)
             close(shm); /* the mapping keeps the memory */
         if (p == MAP_FAILED) {
-            FT_LOGW("infer", "client %d: its shared memory cannot be mapped; dropped", i);
+            FT_LOGW("infer",
+                    "client %d: its shared memory is missing, not sealed against shrinking "
+                    "or cannot be mapped; dropped",
+                    i);
             ft_service_metric_add(s->m_errors, 1);
             conn_drop(s, i);
             return;
