@@ -53,6 +53,15 @@
 
 static char ckpt[1100], workdir[1024], sock[100];
 static const char *bin;
+static pid_t child; /* the program run by the current test, stopped by teardown on failure */
+
+static int stop_child(void **state)
+{
+    (void)state;
+    if (child > 0)
+        ft_test_stop(&child, SIGKILL, 5);
+    return 0;
+}
 
 static int setup(void **state)
 {
@@ -465,7 +474,7 @@ static void test_server_restart(void **state)
     if (!bin)
         skip();
     int port = ft_test_free_port();
-    pid_t pid = start_server(port);
+    child = start_server(port);
     ft_infer_client_params cp = {
         .socket_path = sock, .timeout_ms = 20000, .connect_wait_ms = 60000};
     ft_infer_client *c = NULL;
@@ -487,7 +496,7 @@ static void test_server_restart(void **state)
     assert_int_equal(ft_test_run(cmd, out, sizeof out), 1);
     assert_non_null(strstr(out, "another inference server is listening there"));
 
-    ft_test_stop(&pid, SIGKILL, 5);
+    ft_test_stop(&child, SIGKILL, 5);
     d.n = -1;
     assert_int_equal(ft_detect_infer_client_detect(c, &fr.img, 0.1f, d.d, 300, &d.n), FT_ERR_AGAIN);
     assert_int_equal(d.n, 0);
@@ -496,7 +505,7 @@ static void test_server_restart(void **state)
     assert_int_equal(ft_detect_infer_client_detect(c, &fr.img, 0.1f, d.d, 300, &d.n), FT_ERR_AGAIN);
     assert_int_equal(ft_detect_infer_client_failures(c), 2);
 
-    pid = start_server(port); /* the killed server's socket file is still there */
+    child = start_server(port); /* the killed server's socket file is still there */
     ft_status st = FT_ERR_AGAIN;
     for (int i = 0; i < 600 && st == FT_ERR_AGAIN; i++) {
         st = ft_detect_infer_client_detect(c, &fr.img, 0.1f, d.d, 300, &d.n);
@@ -506,7 +515,7 @@ static void test_server_restart(void **state)
     assert_int_equal(st, FT_OK);
     assert_same(&first, &d, "after the restart");
     ft_detect_infer_client_destroy(&c);
-    ft_test_stop(&pid, SIGTERM, 10);
+    ft_test_stop(&child, SIGTERM, 10);
     free(fr.buf);
 }
 
@@ -678,8 +687,8 @@ static void test_serve_shared(void **state)
     fputs(text, f);
     fclose(f);
     char *argv[] = {(char *)bin, "serve", "--streams", path, NULL};
-    pid_t serve = ft_test_spawn(dir, "serve.log", argv);
-    assert_true(serve > 0);
+    child = ft_test_spawn(dir, "serve.log", argv);
+    assert_true(child > 0);
 
     if (!wait_metric("ft_infer_frames_total{stream=\"infer\"}", 2, 90))
         fail_msg("no frame reached the inference server (see %s/serve.log)", dir);
@@ -703,7 +712,7 @@ static void test_serve_shared(void **state)
     /* the frames of the outage were counted by the worker */
     assert_true(serve_metric("ft_detector_unavailable_total{stream=\"a\"}") >= 1);
 
-    ft_test_stop(&serve, SIGTERM, 20);
+    ft_test_stop(&child, SIGTERM, 20);
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     if (!getenv("FT_KEEP_TMP") && system(cmd) != 0)
         fprintf(stderr, "could not remove %s\n", dir);
@@ -712,10 +721,13 @@ static void test_serve_shared(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_bad_paths),        cmocka_unit_test(test_batched_clients),
-        cmocka_unit_test(test_detector_adapter), cmocka_unit_test(test_invalid_requests),
-        cmocka_unit_test(test_server_restart),   cmocka_unit_test(test_streams_keys),
-        cmocka_unit_test(test_serve_shared),
+        cmocka_unit_test(test_bad_paths),
+        cmocka_unit_test(test_batched_clients),
+        cmocka_unit_test(test_detector_adapter),
+        cmocka_unit_test(test_invalid_requests),
+        cmocka_unit_test_teardown(test_server_restart, stop_child),
+        cmocka_unit_test(test_streams_keys),
+        cmocka_unit_test_teardown(test_serve_shared, stop_child),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }
