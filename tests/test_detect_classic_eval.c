@@ -54,7 +54,8 @@ static void run(ft_synth_scenario scenario, uint64_t seed, score *sc)
     ft_synth_destroy(&syn);
 }
 
-static void check(ft_synth_scenario scenario)
+/* min_recall: the measured recall of the scenario minus about 0.03. */
+static void check(ft_synth_scenario scenario, double min_recall)
 {
     score sc = {0};
     run(scenario, 3, &sc);
@@ -62,21 +63,23 @@ static void check(ft_synth_scenario scenario)
     double recall = (double)sc.hits / sc.visible, precision = (double)sc.hits / sc.reported;
     printf("%s: recall %.3f precision %.3f (%d of %d visible, %d reported)\n",
            ft_synth_scenario_name(scenario), recall, precision, sc.hits, sc.visible, sc.reported);
-    /* Measured 0.78 / 0.955-0.975 when the thresholds were set; see docs/detector.md. */
-    assert_true(recall >= 0.70);
-    assert_true(precision >= 0.90);
+    /* Measured recall 0.772 (wide) / 0.862 (night), precision 0.979 / 0.948
+     * when the thresholds were set (seeds 9-12, never fitted either: 0.846 /
+     * 0.872 at 0.980 / 0.931); see docs/detector.md. */
+    assert_true(recall >= min_recall);
+    assert_true(precision >= 0.92);
 }
 
 static void test_wide(void **state)
 {
     (void)state;
-    check(FT_SYNTH_WIDE);
+    check(FT_SYNTH_WIDE, 0.74);
 }
 
 static void test_night(void **state)
 {
     (void)state;
-    check(FT_SYNTH_NIGHT);
+    check(FT_SYNTH_NIGHT, 0.83);
 }
 
 int main(void)
