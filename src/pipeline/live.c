@@ -26,8 +26,9 @@ struct ft_live_output {
     ft_writer *w;
     int64_t period_ns;
     int64_t delay_ns;       /* jitter buffer: a frame's slot is due this long after its arrival */
-    int64_t spread_ns;      /* max(delay, 2 periods): lateness beyond the buffer up to this is
-                               a hiccup, more is a stall; a burst up to this is held */
+    int64_t hiccup_ns;      /* 2 max(delay, 2 periods): lateness past a frame's slot up to
+                               this is a hiccup (its burst fits the buffer), more a stall */
+    int64_t jump_ns;        /* a frame due further ahead than this re-anchors */
     double low_ns, high_ns; /* smoothed delay outside these: one slot repeated / one frame
                                dropped */
     double deadzone_ns;     /* smoothed delay within delay_ns +- this: no slewing */
@@ -80,13 +81,14 @@ ft_status ft_live_output_create(const ft_live_output_params *p, ft_live_output *
         lo->p.slate_after_s = 1.0;
     lo->period_ns = llrint(1e9 / p->fps);
     lo->delay_ns = llrint(p->jitter_buffer_s * 1e9);
-    lo->spread_ns = lo->delay_ns > 2 * lo->period_ns ? lo->delay_ns : 2 * lo->period_ns;
+    lo->hiccup_ns = 2 * (lo->delay_ns > 2 * lo->period_ns ? lo->delay_ns : 2 * lo->period_ns);
     lo->low_ns = (double)lo->delay_ns - fmax((double)lo->delay_ns / 2, (double)lo->period_ns);
-    lo->high_ns = (double)(lo->delay_ns + lo->spread_ns);
+    lo->high_ns = (double)(lo->delay_ns + lo->hiccup_ns - lo->period_ns);
+    lo->jump_ns = lo->delay_ns + lo->hiccup_ns + lo->period_ns;
     lo->deadzone_ns = (double)lo->period_ns / 4;
-    /* One frame per slot up to the jump limit (delay + 2 spreads) ahead, the
-     * slot being sent and rounding: the buffer never holds more. */
-    lo->cap = (int)((lo->delay_ns + 2 * lo->spread_ns) / lo->period_ns) + 3;
+    /* One frame per slot up to the jump limit ahead, the slot being sent and
+     * rounding: the buffer never holds more. */
+    lo->cap = (int)(lo->jump_ns / lo->period_ns) + 3;
     lo->audio_end = INT64_MIN;
     ft_status st = FT_OK;
     const ft_writer_audio_copy *a = p->writer.audio;
@@ -357,8 +359,7 @@ static int64_t place(ft_live_output *lo, double in_s, int64_t now)
     }
     double lead = lead_ns(lo, in_s + lo->offset_s, now);
     bool passed = llround((in_s + lo->offset_s) * lo->p.fps) < lo->n;
-    if ((passed && lead < (double)-lo->spread_ns) ||
-        lead > (double)(lo->delay_ns + 2 * lo->spread_ns)) {
+    if ((passed && lead < (double)-lo->hiccup_ns) || lead > (double)lo->jump_ns) {
         /* A stall, a reconnect or a timestamp jump: afresh, one buffer delay
          * from now (after a stall, more of the freeze or slate). */
         count_reanchor(lo);
