@@ -63,9 +63,9 @@ typedef struct ft_model_settings {
     bool half_precision;      /* FP16 on the GPU */
     int imgsz;                /* model input resolution (square); 0 = the checkpoint's */
     int warmup_iterations;
-    int ball_class_id; /* -1 = auto: "sports ball" for COCO checkpoints, else 0 */
-    int size;          /* FT_MODEL_SIZE_* */
-    int threads;       /* CPU threads; 0 = one per core */
+    int ball_class_id;          /* -1 = auto: "sports ball" for COCO checkpoints, else 0 */
+    int size;                   /* FT_MODEL_SIZE_* */
+    int threads;                /* CPU threads; 0 = one per core */
     char server[FT_OPT_STRLEN]; /* detector.type shared: the inference server's socket */
     int server_timeout_ms;      /* longest wait for its answer to one frame */
 } ft_model_settings;

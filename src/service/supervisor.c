@@ -688,13 +688,16 @@ static void own_metrics(ft_service_supervisor *s, out_buf *o)
     /* Workers being stopped after their removal are left out: a stream
      * removed and added again would otherwise appear twice. */
     const worker *lw[FT_SERVE_MAX_STREAMS];
-    int nl = 0, running = 0;
+    int nl = 0, running = 0, n_load = 0;
     double load = 0;
     for (int i = 0; i < s->n_w; i++) {
         running += s->w[i]->pid > 0;
         if (s->w[i]->removed)
             continue;
-        load += s->w[i]->load;
+        if (!s->w[i]->infer) { /* the stream pipelines' load, the autoscaler's metric */
+            load += s->w[i]->load;
+            n_load++;
+        }
         lw[nl++] = s->w[i];
     }
     family(o, "ft_serve_streams", "gauge", "Streams configured in streams.yml.");
@@ -704,7 +707,7 @@ static void own_metrics(ft_service_supervisor *s, out_buf *o)
     family(
         o, "ft_serve_load", "gauge",
         "Mean over workers of the busiest pipeline thread's share of wall time (1 = saturated).");
-    outf(o, "ft_serve_load %.4f\n", nl ? load / nl : 0.0);
+    outf(o, "ft_serve_load %.4f\n", n_load ? load / n_load : 0.0);
     family(o, "ft_serve_rss_limit_bytes", "gauge",
            "Per-worker RSS limit (serve.rss_limit_mb; 0 = none).");
     outf(o, "ft_serve_rss_limit_bytes %.0f\n", s->cfg->rss_limit_mb * 1048576.0);
@@ -865,23 +868,22 @@ ft_status ft_service_supervisor_create(const ft_service_supervisor_params *p,
         /* Default: the runtime folder (tmpfs, private to the user) or /tmp,
          * with our pid so two supervisors never share a server by accident. */
         const char *dir = getenv("XDG_RUNTIME_DIR");
-        int n = s->cfg->inference_socket[0]
-                    ? snprintf(s->infer_socket, sizeof s->infer_socket, "%s",
-                               s->cfg->inference_socket)
-                    : snprintf(s->infer_socket, sizeof s->infer_socket,
-                               "%s/football-tracker-infer-%d.sock", dir && *dir ? dir : "/tmp",
-                               (int)getpid());
+        int n = s->cfg->inference_socket[0] ? snprintf(s->infer_socket, sizeof s->infer_socket,
+                                                       "%s", s->cfg->inference_socket)
+                                            : snprintf(s->infer_socket, sizeof s->infer_socket,
+                                                       "%s/football-tracker-infer-%d.sock",
+                                                       dir && *dir ? dir : "/tmp", (int)getpid());
         if (n < 0 || (size_t)n >= sizeof s->infer_socket) {
-            FT_LOGE("serve", "serve.inference_socket %s: longer than a unix socket path may be "
-                             "(%zu bytes)",
+            FT_LOGE("serve",
+                    "serve.inference_socket %s: longer than a unix socket path may be "
+                    "(%zu bytes)",
                     s->cfg->inference_socket[0] ? s->cfg->inference_socket : dir,
                     sizeof s->infer_socket - 1);
             st = FT_ERR_CONFIG;
             goto out;
         }
         snprintf(s->infer_batch, sizeof s->infer_batch, "%d", s->cfg->inference_max_batch);
-        snprintf(s->infer_window, sizeof s->infer_window, "%g",
-                 s->cfg->inference_batch_window_ms);
+        snprintf(s->infer_window, sizeof s->infer_window, "%g", s->cfg->inference_batch_window_ms);
         snprintf(s->infer_server_set, sizeof s->infer_server_set, "model.server=%s",
                  s->infer_socket);
         FT_LOGI("serve", "shared inference on %s (batches of up to %s frames, window %s ms)",
