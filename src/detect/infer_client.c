@@ -371,23 +371,7 @@ static ft_status id_detect(ft_detector *d, const ft_image *frame, double pts_s, 
     if (st)
         return st;
     int ball = r->ball_class_id >= 0 ? r->ball_class_id : r->c->model.ball_class_auto;
-    int kept = 0;
-    for (int i = 0; i < nd; i++)
-        if (r->dets[i].label == ball)
-            r->dets[kept++] = r->dets[i];
-    if (r->iou > 0.0f && r->iou < 1.0f)
-        ft_rfdetr_nms(r->dets, &kept, r->iou);
-    int cnt = 0;
-    for (int i = 0; i < kept && cnt < cap; i++) {
-        const ft_rfdetr_det *s = &r->dets[i];
-        out[cnt++] = (ft_detection){.x = 0.5f * (s->x0 + s->x1),
-                                    .y = 0.5f * (s->y0 + s->y1),
-                                    .w = s->x1 - s->x0,
-                                    .h = s->y1 - s->y0,
-                                    .score = s->score,
-                                    .label = s->label};
-    }
-    *n = cnt;
+    *n = ft_rfdetr_ball_candidates(r->dets, nd, ball, r->iou, out, cap);
     return FT_OK;
 }
 

@@ -138,6 +138,13 @@ void ft_rfdetr_postprocess_image(ft_rfdetr *m, int image, int width, int height,
  * whose IoU with a kept one of the same label exceeds iou. */
 void ft_rfdetr_nms(ft_rfdetr_det *dets, int *n, float iou);
 
+/* The detector's view of a post-processed list dets[0..n) (sorted by score,
+ * reordered in place): the detections of class `ball`, NMS when
+ * 0 < iou < 1, at most cap of them written to out as centre and size, best
+ * first. Returns how many were written. */
+int ft_rfdetr_ball_candidates(ft_rfdetr_det *dets, int n, int ball, float iou, ft_detection *out,
+                              int cap);
+
 /* Detector adapter (see detect/detector.h): returns every ball candidate
  * (label == ball_class_id) above the confidence threshold. */
 typedef struct ft_rfdetr_detector_params {

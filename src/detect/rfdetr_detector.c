@@ -17,6 +17,28 @@ typedef struct rfdetr_detector {
     int cap;
 } rfdetr_detector;
 
+int ft_rfdetr_ball_candidates(ft_rfdetr_det *dets, int n, int ball, float iou, ft_detection *out,
+                              int cap)
+{
+    int kept = 0;
+    for (int i = 0; i < n; i++)
+        if (dets[i].label == ball)
+            dets[kept++] = dets[i];
+    if (iou > 0.0f && iou < 1.0f)
+        ft_rfdetr_nms(dets, &kept, iou);
+    int cnt = 0;
+    for (int i = 0; i < kept && cnt < cap; i++) {
+        const ft_rfdetr_det *s = &dets[i];
+        out[cnt++] = (ft_detection){.x = 0.5f * (s->x0 + s->x1),
+                                    .y = 0.5f * (s->y0 + s->y1),
+                                    .w = s->x1 - s->x0,
+                                    .h = s->y1 - s->y0,
+                                    .score = s->score,
+                                    .label = s->label};
+    }
+    return cnt;
+}
+
 static ft_status rd_detect(ft_detector *d, const ft_image *frame, double pts_s, ft_detection *out,
                            int cap, int *n)
 {
@@ -30,23 +52,7 @@ static ft_status rd_detect(ft_detector *d, const ft_image *frame, double pts_s, 
         return st;
     int nd = 0;
     ft_rfdetr_postprocess(r->m, frame->width, frame->height, r->confidence, r->dets, r->cap, &nd);
-    int kept = 0;
-    for (int i = 0; i < nd; i++)
-        if (r->dets[i].label == r->ball_class_id)
-            r->dets[kept++] = r->dets[i];
-    if (r->iou > 0.0f && r->iou < 1.0f)
-        ft_rfdetr_nms(r->dets, &kept, r->iou);
-    int cnt = 0;
-    for (int i = 0; i < kept && cnt < cap; i++) { /* already sorted by score */
-        const ft_rfdetr_det *s = &r->dets[i];
-        out[cnt++] = (ft_detection){.x = 0.5f * (s->x0 + s->x1),
-                                    .y = 0.5f * (s->y0 + s->y1),
-                                    .w = s->x1 - s->x0,
-                                    .h = s->y1 - s->y0,
-                                    .score = s->score,
-                                    .label = s->label};
-    }
-    *n = cnt;
+    *n = ft_rfdetr_ball_candidates(r->dets, nd, r->ball_class_id, r->iou, out, cap);
     return FT_OK;
 }
 
