@@ -287,10 +287,11 @@ static void test_detector_adapter(void **state)
     ft_rfdetr_destroy(&m);
     ft_rfdetr_detector_params rp = {
         .model = mp, .confidence = 0.0f, .ball_class_id = top.d[0].label, .iou_threshold = 0.5f};
-    ft_infer_detector_params ip = {.client = {.socket_path = sock, .connect_wait_ms = 5000},
-                                   .confidence = 0.0f,
-                                   .ball_class_id = top.d[0].label,
-                                   .iou_threshold = 0.5f};
+    ft_infer_detector_params ip = {
+        .client = {.socket_path = sock, .timeout_ms = 30000, .connect_wait_ms = 5000},
+        .confidence = 0.0f,
+        .ball_class_id = top.d[0].label,
+        .iou_threshold = 0.5f};
     ft_detector *local = NULL, *shared = NULL;
     assert_int_equal(ft_rfdetr_detector_create(&rp, &local), FT_OK);
     assert_int_equal(ft_detect_infer_detector_create(&ip, &shared), FT_OK);
@@ -430,7 +431,7 @@ static void test_invalid_requests(void **state)
     close(fd);
     close(shm);
     /* the server still serves a well-behaved client */
-    ft_infer_client_params cp = {.socket_path = sock, .connect_wait_ms = 5000};
+    ft_infer_client_params cp = {.socket_path = sock, .timeout_ms = 30000, .connect_wait_ms = 5000};
     ft_infer_client *c = NULL;
     assert_int_equal(ft_detect_infer_client_create(&cp, &c), FT_OK);
     frame fr;
@@ -486,7 +487,8 @@ static void test_server_restart(void **state)
     dets first, d;
     assert_int_equal(ft_detect_infer_client_detect(c, &fr.img, 0.1f, first.d, 300, &first.n),
                      FT_OK);
-    for (int i = 0; i < 50 && !ft_test_port_open(port); i++)
+    /* A loaded machine may start the HTTP side late: wait for the answer. */
+    for (int i = 0; i < 300 && ft_test_metric(port, "ft_infer_clients") != 1; i++)
         ft_test_sleep(0.1);
     assert_true(ft_test_metric(port, "ft_infer_clients") == 1);
     assert_true(ft_test_metric(port, "ft_infer_frames_total") == 1);
