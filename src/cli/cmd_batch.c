@@ -1,8 +1,6 @@
 /* `football-tracker batch`: one file (or stream) in, one virtual-camera video
  * out, every frame processed. */
 #include <limits.h>
-#include <signal.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,15 +36,14 @@ static void usage(FILE *out)
         "Exit codes: 0 done, 1 configuration, 2 model, 3 input, 4 output, 5 GPU, 6 runtime.\n");
 }
 
-/* Signal handlers may only touch lock-free atomics: ft_pipeline_stop does. */
-static _Atomic(ft_pipeline *) running_pipeline;
-
-static void on_signal(int sig)
+static ft_status run_pipeline(void *pl)
 {
-    (void)sig;
-    ft_pipeline *pl = atomic_load(&running_pipeline);
-    if (pl)
-        ft_pipeline_stop(pl);
+    return ft_pipeline_run(pl);
+}
+
+static void stop_pipeline(void *pl)
+{
+    ft_pipeline_stop(pl); /* only touches lock-free atomics: async-signal-safe */
 }
 
 /* "dir/name.ext" -> "dir/name.debug.ext" (".mp4" when there is no extension). */
@@ -184,15 +181,8 @@ int ft_cmd_batch(int argc, char **argv)
     pp.debug_output = debug_out;
     if ((st = ft_pipeline_create(&pp, &pl)))
         goto out;
-    atomic_store(&running_pipeline, pl);
-    struct sigaction sa = {0}, old_int, old_term;
-    sa.sa_handler = on_signal;
-    sigaction(SIGINT, &sa, &old_int);
-    sigaction(SIGTERM, &sa, &old_term);
-    st = ft_pipeline_run(pl);
-    sigaction(SIGINT, &old_int, NULL);
-    sigaction(SIGTERM, &old_term, NULL);
-    atomic_store(&running_pipeline, NULL);
+    static const ft_cli_signal_ops ops = {run_pipeline, stop_pipeline, NULL};
+    st = ft_cli_run_with_signals(&ops, pl);
     report(pl);
     if (!st)
         FT_LOGI("batch", "wrote %s%s%s", c.output, pp.debug_output ? " and " : "",

@@ -1,6 +1,4 @@
 /* `football-tracker infer`: the shared inference server (service/infer_server.h). */
-#include <signal.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,14 +39,14 @@ static void usage(FILE *out)
             "already served), 2 model, 5 GPU, 6 runtime.\n");
 }
 
-static _Atomic(ft_service_infer *) running_server;
-
-static void on_signal(int sig)
+static ft_status run_server(void *s)
 {
-    (void)sig;
-    ft_service_infer *s = atomic_load(&running_server);
-    if (s)
-        ft_service_infer_stop(s);
+    return ft_service_infer_run(s);
+}
+
+static void stop_server(void *s)
+{
+    ft_service_infer_stop(s); /* sets a flag: async-signal-safe */
 }
 
 static bool ready(void *user)
@@ -133,15 +131,8 @@ int ft_cmd_infer(int argc, char **argv)
         if ((st = ft_service_http_create(&hp, &h, &http)))
             goto out;
     }
-    atomic_store(&running_server, s);
-    struct sigaction sa = {0}, old_int, old_term;
-    sa.sa_handler = on_signal;
-    sigaction(SIGINT, &sa, &old_int);
-    sigaction(SIGTERM, &sa, &old_term);
-    st = ft_service_infer_run(s);
-    sigaction(SIGINT, &old_int, NULL);
-    sigaction(SIGTERM, &old_term, NULL);
-    atomic_store(&running_server, NULL);
+    static const ft_cli_signal_ops ops = {run_server, stop_server, NULL};
+    st = ft_cli_run_with_signals(&ops, s);
 out:
     if (st)
         fprintf(stderr, "infer: failed: %s (exit %d)\n", ft_status_str(st),

@@ -1,13 +1,12 @@
 /* `football-tracker serve`: many streams, one worker process each
  * (service/supervisor.h). */
-#include <signal.h>
-#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli/commands.h"
+#include "cli/common.h"
 #include "core/log.h"
 #include "service/supervisor.h"
 
@@ -79,18 +78,20 @@ static int check_file(const char *path)
     return ft_status_exit_code(st);
 }
 
-static _Atomic(ft_service_supervisor *) running;
-
-/* Handlers only set flags (stop/request_reload are async-signal-safe). */
-static void on_signal(int sig)
+static ft_status run_supervisor(void *s)
 {
-    ft_service_supervisor *s = atomic_load(&running);
-    if (!s)
-        return;
-    if (sig == SIGHUP)
-        ft_service_supervisor_request_reload(s);
-    else
-        ft_service_supervisor_stop(s);
+    return ft_service_supervisor_run(s);
+}
+
+/* Both only set flags: async-signal-safe. */
+static void stop_supervisor(void *s)
+{
+    ft_service_supervisor_stop(s);
+}
+
+static void reload_supervisor(void *s)
+{
+    ft_service_supervisor_request_reload(s);
 }
 
 int ft_cmd_serve(int argc, char **argv)
@@ -137,17 +138,8 @@ int ft_cmd_serve(int argc, char **argv)
     ft_status st = ft_service_supervisor_create(&p, &s);
     if (st)
         goto out;
-    atomic_store(&running, s);
-    struct sigaction sa = {0}, old_int, old_term, old_hup;
-    sa.sa_handler = on_signal;
-    sigaction(SIGINT, &sa, &old_int);
-    sigaction(SIGTERM, &sa, &old_term);
-    sigaction(SIGHUP, &sa, &old_hup);
-    st = ft_service_supervisor_run(s);
-    sigaction(SIGINT, &old_int, NULL);
-    sigaction(SIGTERM, &old_term, NULL);
-    sigaction(SIGHUP, &old_hup, NULL);
-    atomic_store(&running, NULL);
+    static const ft_cli_signal_ops ops = {run_supervisor, stop_supervisor, reload_supervisor};
+    st = ft_cli_run_with_signals(&ops, s);
 out:
     if (st)
         fprintf(stderr, "serve: failed: %s (exit %d)\n", ft_status_str(st),

@@ -1,6 +1,4 @@
 /* `football-tracker stream`: the live service (service/stream.h). */
-#include <signal.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,19 +40,20 @@ static void usage(FILE *out)
         "4 output lost (reconnects exhausted), 5 GPU, 6 runtime.\n");
 }
 
-/* Signal handlers only set flags (ft_service_stream_stop/request_reload are
- * async-signal-safe). */
-static _Atomic(ft_service_stream *) running_service;
-
-static void on_signal(int sig)
+static ft_status run_service(void *s)
 {
-    ft_service_stream *s = atomic_load(&running_service);
-    if (!s)
-        return;
-    if (sig == SIGHUP)
-        ft_service_stream_request_reload(s);
-    else
-        ft_service_stream_stop(s);
+    return ft_service_stream_run(s);
+}
+
+/* Both only set flags: async-signal-safe. */
+static void stop_service(void *s)
+{
+    ft_service_stream_stop(s);
+}
+
+static void reload_service(void *s)
+{
+    ft_service_stream_request_reload(s);
 }
 
 int ft_cmd_stream(int argc, char **argv)
@@ -107,17 +106,8 @@ int ft_cmd_stream(int argc, char **argv)
     ft_service_stream_params sp = {c.input, c.output, realtime, track_out, listen};
     if ((st = ft_service_stream_create(&sp, &cfg, &s)))
         goto out;
-    atomic_store(&running_service, s);
-    struct sigaction sa = {0}, old_int, old_term, old_hup;
-    sa.sa_handler = on_signal;
-    sigaction(SIGINT, &sa, &old_int);
-    sigaction(SIGTERM, &sa, &old_term);
-    sigaction(SIGHUP, &sa, &old_hup);
-    st = ft_service_stream_run(s);
-    sigaction(SIGINT, &old_int, NULL);
-    sigaction(SIGTERM, &old_term, NULL);
-    sigaction(SIGHUP, &old_hup, NULL);
-    atomic_store(&running_service, NULL);
+    static const ft_cli_signal_ops ops = {run_service, stop_service, reload_service};
+    st = ft_cli_run_with_signals(&ops, s);
 out:
     if (st)
         fprintf(stderr, "stream: failed: %s (exit %d)\n", ft_status_str(st),

@@ -1,6 +1,8 @@
 /* Options shared by the batch, stream and detect commands. */
 #include "cli/common.h"
 
+#include <signal.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -191,4 +193,40 @@ const char *ft_cli_opt_value(int argc, char **argv, int *i, const char *name)
     if (argv[*i][n] || *i + 1 >= argc)
         return NULL;
     return argv[++*i];
+}
+
+/* What the handler acts on; set only around ft_cli_run_with_signals. */
+static _Atomic(const ft_cli_signal_ops *) signal_ops;
+static _Atomic(void *) signal_target;
+
+static void on_signal(int sig)
+{
+    const ft_cli_signal_ops *ops = atomic_load(&signal_ops);
+    void *target = atomic_load(&signal_target);
+    if (!ops || !target)
+        return;
+    if (sig == SIGHUP)
+        ops->reload(target);
+    else
+        ops->stop(target);
+}
+
+ft_status ft_cli_run_with_signals(const ft_cli_signal_ops *ops, void *target)
+{
+    atomic_store(&signal_target, target);
+    atomic_store(&signal_ops, ops);
+    struct sigaction sa = {0}, old_int, old_term, old_hup;
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, &old_int);
+    sigaction(SIGTERM, &sa, &old_term);
+    if (ops->reload)
+        sigaction(SIGHUP, &sa, &old_hup);
+    ft_status st = ops->run(target);
+    sigaction(SIGINT, &old_int, NULL);
+    sigaction(SIGTERM, &old_term, NULL);
+    if (ops->reload)
+        sigaction(SIGHUP, &old_hup, NULL);
+    atomic_store(&signal_ops, NULL);
+    atomic_store(&signal_target, NULL);
+    return st;
 }

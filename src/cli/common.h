@@ -67,4 +67,17 @@ FT_NODISCARD ft_status ft_cli_common_load(const ft_cli_common *c, ft_config **ou
  * NULL when argv[*i] is another option or the value is missing. */
 const char *ft_cli_opt_value(int argc, char **argv, int *i, const char *name);
 
+/* How a long-running command is driven from signals. stop and reload run in
+ * the signal handler: they must be async-signal-safe (set atomics). */
+typedef struct ft_cli_signal_ops {
+    ft_status (*run)(void *target);
+    void (*stop)(void *target);   /* SIGINT, SIGTERM */
+    void (*reload)(void *target); /* SIGHUP; NULL leaves SIGHUP alone */
+} ft_cli_signal_ops;
+
+/* Returns ops->run(target) run with the signal handlers above installed and
+ * the previous ones restored afterwards. One at a time per process; target
+ * and ops are borrowed for the call. */
+FT_NODISCARD ft_status ft_cli_run_with_signals(const ft_cli_signal_ops *ops, void *target);
+
 #endif
