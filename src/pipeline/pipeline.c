@@ -195,19 +195,49 @@ static bool queue_push(ft_pipeline *pl, queue *q, item *it, bool drop_oldest)
     return ok;
 }
 
+/* The oldest item, with q->mu held; NULL when empty or aborted. */
+static item *queue_take_locked(queue *q)
+{
+    if (q->aborted || q->count == 0)
+        return NULL;
+    item *it = q->buf[q->head];
+    q->head = (q->head + 1) % q->cap;
+    q->count--;
+    pthread_cond_signal(&q->not_full);
+    return it;
+}
+
 /* Takes the oldest item; NULL once the queue is closed and empty, or aborted. */
 static item *queue_pop(queue *q)
 {
     pthread_mutex_lock(&q->mu);
     while (q->count == 0 && !q->closed && !q->aborted)
         pthread_cond_wait(&q->not_empty, &q->mu);
-    item *it = NULL;
-    if (!q->aborted && q->count > 0) {
-        it = q->buf[q->head];
-        q->head = (q->head + 1) % q->cap;
-        q->count--;
-        pthread_cond_signal(&q->not_full);
+    item *it = queue_take_locked(q);
+    pthread_mutex_unlock(&q->mu);
+    return it;
+}
+
+/* Like queue_pop, but gives up at the monotonic time deadline_ns (then
+ * *timed_out is set and NULL returned). */
+static item *queue_pop_until(queue *q, int64_t deadline_ns, bool *timed_out)
+{
+    *timed_out = false;
+    pthread_mutex_lock(&q->mu);
+    while (q->count == 0 && !q->closed && !q->aborted) {
+        int64_t left = deadline_ns - now_ns();
+        if (left <= 0) {
+            *timed_out = true;
+            break;
+        }
+        struct timespec dl;
+        clock_gettime(CLOCK_REALTIME, &dl);
+        int64_t ns = (int64_t)dl.tv_nsec + (left < 1000000000 ? left : 1000000000);
+        dl.tv_sec += (time_t)(ns / 1000000000);
+        dl.tv_nsec = (long)(ns % 1000000000);
+        pthread_cond_timedwait(&q->not_empty, &q->mu, &dl);
     }
+    item *it = queue_take_locked(q);
     pthread_mutex_unlock(&q->mu);
     return it;
 }
@@ -683,36 +713,6 @@ static ft_status encode_one(ft_pipeline *pl, item *it)
     if (pl->p.hooks.on_frame)
         st = pl->p.hooks.on_frame(pl->p.hooks.user, &f);
     return st;
-}
-
-/* Like queue_pop, but gives up at the monotonic time deadline_ns (then
- * *timed_out is set and NULL returned). */
-static item *queue_pop_until(queue *q, int64_t deadline_ns, bool *timed_out)
-{
-    *timed_out = false;
-    pthread_mutex_lock(&q->mu);
-    while (q->count == 0 && !q->closed && !q->aborted) {
-        int64_t left = deadline_ns - now_ns();
-        if (left <= 0) {
-            *timed_out = true;
-            break;
-        }
-        struct timespec dl;
-        clock_gettime(CLOCK_REALTIME, &dl);
-        int64_t ns = (int64_t)dl.tv_nsec + (left < 1000000000 ? left : 1000000000);
-        dl.tv_sec += (time_t)(ns / 1000000000);
-        dl.tv_nsec = (long)(ns % 1000000000);
-        pthread_cond_timedwait(&q->not_empty, &q->mu, &dl);
-    }
-    item *it = NULL;
-    if (!q->aborted && q->count > 0) {
-        it = q->buf[q->head];
-        q->head = (q->head + 1) % q->cap;
-        q->count--;
-        pthread_cond_signal(&q->not_full);
-    }
-    pthread_mutex_unlock(&q->mu);
-    return it;
 }
 
 /* Live encode stage: frames as they come, and between them the output
