@@ -3,7 +3,10 @@
  * candidate scoring >= 0.25 must be within 8 px of the ball often enough
  * (recall over frames where the ball is visible) and rarely elsewhere
  * (precision over frames with such a candidate). The dead-zone-free filter
- * with the automatic pitch mask runs after it, as in the pipeline. */
+ * with the automatic pitch mask runs after it, as in the pipeline. The
+ * frames are the generator's raw ones, not encoded: the eval suite
+ * (eval/suite.yml) measures decoded H.264, what the pipeline sees and what
+ * the colour weights are fitted on, so recall here is lower than there. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -63,23 +66,25 @@ static void check(ft_synth_scenario scenario, double min_recall)
     double recall = (double)sc.hits / sc.visible, precision = (double)sc.hits / sc.reported;
     printf("%s: recall %.3f precision %.3f (%d of %d visible, %d reported)\n",
            ft_synth_scenario_name(scenario), recall, precision, sc.hits, sc.visible, sc.reported);
-    /* Measured recall 0.772 (wide) / 0.862 (night), precision 0.979 / 0.948
-     * when the thresholds were set (seeds 9-12, never fitted either: 0.846 /
-     * 0.872 at 0.980 / 0.931); see docs/detector.md. */
+    /* Measured recall 0.708 (wide) / 0.819 (night), precision 0.991 / 0.980
+     * when the thresholds were set (h23: colour weights refitted on encoded
+     * frames; on raw frames the ball's whiteness, now weighted less, was a
+     * stronger cue; before: 0.772 / 0.862 at 0.979 / 0.948); see
+     * docs/detector.md. */
     assert_true(recall >= min_recall);
-    assert_true(precision >= 0.92);
+    assert_true(precision >= 0.95);
 }
 
 static void test_wide(void **state)
 {
     (void)state;
-    check(FT_SYNTH_WIDE, 0.74);
+    check(FT_SYNTH_WIDE, 0.68);
 }
 
 static void test_night(void **state)
 {
     (void)state;
-    check(FT_SYNTH_NIGHT, 0.83);
+    check(FT_SYNTH_NIGHT, 0.79);
 }
 
 int main(void)
