@@ -103,10 +103,9 @@ for ((n = 1; n <= MAX_N; n++)); do
     serve=$!
     PIDS+=($serve)
     sleep "$WARMUP"
-    declare -A p0 d0 r0 c0
+    declare -A p0 d0 r0
     for ((i = 1; i <= n; i++)); do
         p0[$i]=$(metric "ft_frames_processed_total{stream=\"s$i\"}")
-        c0[$i]=$(metric "ft_frames_decoded_total{stream=\"s$i\"}")
         d0[$i]=$(metric "ft_frames_dropped_total{stream=\"s$i\"}")
         r0[$i]=$(metric "ft_frames_repeated_total{stream=\"s$i\"}")
     done
@@ -119,13 +118,9 @@ for ((n = 1; n <= MAX_N; n++)); do
     ok=1
     worst=999
     drops=0
-    qdrops=0
     reps=0
     for ((i = 1; i <= n; i++)); do
         p=$(metric "ft_frames_processed_total{stream=\"s$i\"}")
-        c=$(metric "ft_frames_decoded_total{stream=\"s$i\"}")
-        # Decoded but never processed: dropped by the live queues (detection behind).
-        qdrops=$(awk -v s="$qdrops" -v a="${c0[$i]}" -v b="$c" -v pa="${p0[$i]}" -v pb="$p" 'BEGIN { print s + (b - a) - (pb - pa) }')
         d=$(metric "ft_frames_dropped_total{stream=\"s$i\"}")
         r=$(metric "ft_frames_repeated_total{stream=\"s$i\"}")
         pct=$(awk -v a="${p0[$i]}" -v b="$p" -v f="$FPS" -v w="$WINDOW" 'BEGIN { printf "%.1f", 100 * (b - a) / (f * w) }')
@@ -144,8 +139,8 @@ for ((n = 1; n <= MAX_N; n++)); do
     droppct=$(awk -v d="$drops" -v r="$reps" -v t="$nominal" 'BEGIN { printf "%.2f", 100 * (d > r ? d : r) / t }')
     awk -v w="$worst" 'BEGIN { exit !(w >= 97) }' || ok=0
     awk -v p="$droppct" -v m="${MAX_DROP_PCT:-0}" 'BEGIN { exit !(p <= m) }' || ok=0
-    printf 'N=%d  slowest stream %s%% of %s fps  dropped %s (~%s by the queues)  repeated %s (%s%%)  %s  mean latency %s ms  ft_serve_load %s  CPU per worker %s%% of a core  machine CPU %s%% (load avg %s)  -> %s\n' \
-        "$n" "$worst" "$FPS" "$drops" "$qdrops" "$reps" "$droppct" "$jit" "$lat" "$load" "$per" "$busy" "$(cut -d' ' -f1 /proc/loadavg)" \
+    printf 'N=%d  slowest stream %s%% of %s fps  dropped %s  repeated %s (%s%%)  %s  mean latency %s ms  ft_serve_load %s  CPU per worker %s%% of a core  machine CPU %s%% (load avg %s)  -> %s\n' \
+        "$n" "$worst" "$FPS" "$drops" "$reps" "$droppct" "$jit" "$lat" "$load" "$per" "$busy" "$(cut -d' ' -f1 /proc/loadavg)" \
         "$([ $ok = 1 ] && echo 'real time' || echo 'NOT real time')"
     kill -TERM "$serve"
     wait "$serve" 2>/dev/null
