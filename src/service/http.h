@@ -77,4 +77,10 @@ bool ft_service_http_token_equal(const char *expected, const char *presented);
  * allowed) and sets *s to NULL. */
 void ft_service_http_destroy(ft_service_http **s);
 
+/* A loopback TCP port that was free a moment ago, for a child process's HTTP
+ * server; -1 when none could be had. The kernel hands out ephemeral ports in
+ * turn, so the short window before the child binds it is not a practical
+ * race; a child that loses it fails to start and is restarted. */
+int ft_service_http_free_port(void);
+
 #endif

@@ -4,12 +4,10 @@
  * libmicrohttpd's threads read the worker table under `mu` to answer. */
 #include "service/supervisor.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
 #include <netdb.h>
-#include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -18,7 +16,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -112,23 +109,6 @@ static void sleep_ms(int ms)
     nanosleep(&ts, NULL);
 }
 
-/* A free loopback port for a worker. The kernel hands out ephemeral ports in
- * turn, so the short window before the worker binds it is not a practical race;
- * a worker that loses it exits and is restarted on another port. */
-static int free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof a;
-    int port = -1;
-    if (fd >= 0 && !bind(fd, (struct sockaddr *)&a, sizeof a) &&
-        !getsockname(fd, (struct sockaddr *)&a, &len))
-        port = ntohs(a.sin_port);
-    if (fd >= 0)
-        close(fd);
-    return port;
-}
-
 static uint64_t rss_bytes(pid_t pid)
 {
     char path[64], line[256];
@@ -183,7 +163,7 @@ static void worker_start(ft_service_supervisor *s, worker *w, int64_t now)
 {
     const ft_serve_stream *sp = &w->spec;
     w->due_ns = 0;
-    w->port = free_port();
+    w->port = ft_service_http_free_port();
     if (w->port <= 0) {
         FT_LOGE("serve", "stream %s: no free loopback port; retrying", sp->id);
         w->due_ns = now + 1000000000LL;

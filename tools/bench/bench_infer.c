@@ -30,6 +30,7 @@
 #include "core/status.h"
 #include "detect/infer_client.h"
 #include "detect/rfdetr.h"
+#include "service/http.h"
 #include "tools/bench/bench.h"
 
 #define MAX_CLIENTS 64
@@ -183,21 +184,6 @@ static result run_children(const opts *o, bool shared, const char *sock)
     res.fps = (double)o->clients * o->frames / res.wall;
     res.ms_per_frame = 1e3 * per_frame / o->clients;
     return res;
-}
-
-/* A loopback TCP port that was free a moment ago, or -1. */
-static int free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof a;
-    int port = -1;
-    if (fd >= 0 && !bind(fd, (struct sockaddr *)&a, sizeof a) &&
-        !getsockname(fd, (struct sockaddr *)&a, &len))
-        port = ntohs(a.sin_port);
-    if (fd >= 0)
-        close(fd);
-    return port;
 }
 
 /* GET /metrics from 127.0.0.1:port into buf (NUL-terminated); false when
@@ -375,7 +361,7 @@ int ft_bench_infer_share(int argc, char **argv)
            "%.1f ms/frame per client, memory %.0f MiB (sum of PSS; RSS sum %.0f MiB)\n",
            o.clients, o.threads, copies.fps, copies.ms_per_frame, copies.pss_mib, copies.rss_mib);
 
-    int port = free_port();
+    int port = ft_service_http_free_port();
     pid_t srv = port > 0 ? start_server(&o, sock, port, log) : -1;
     result shared = {0};
     double srv_rss = 0, srv_pss = 0;
