@@ -351,9 +351,8 @@ out:
 typedef struct infer_detector {
     ft_detector base;
     ft_infer_client *c;
-    float confidence;
+    ft_rfdetr_thresholds th;
     int ball_class_id; /* -1: the server's automatic choice, read per frame */
-    float iou;
     ft_rfdetr_det *dets;
     int cap;
 } infer_detector;
@@ -365,28 +364,20 @@ static ft_status id_detect(ft_detector *d, const ft_image *frame, double pts_s, 
     infer_detector *r = (infer_detector *)d;
     *n = 0;
     int nd = 0;
-    ft_status st = ft_detect_infer_client_detect(r->c, frame, r->confidence, r->dets, r->cap, &nd);
+    ft_status st =
+        ft_detect_infer_client_detect(r->c, frame, r->th.confidence, r->dets, r->cap, &nd);
     if (st == FT_ERR_AGAIN)
         return FT_OK; /* no detections this frame; the tracker predicts */
     if (st)
         return st;
     int ball = r->ball_class_id >= 0 ? r->ball_class_id : r->c->model.ball_class_auto;
-    *n = ft_rfdetr_ball_candidates(r->dets, nd, ball, r->iou, out, cap);
+    *n = ft_rfdetr_ball_candidates(r->dets, nd, ball, r->th.iou, out, cap);
     return FT_OK;
 }
 
 static ft_status id_set_param(ft_detector *d, const char *key, double value)
 {
-    infer_detector *r = (infer_detector *)d;
-    if (!strcmp(key, "confidence") && value >= 0.0 && value <= 1.0) {
-        r->confidence = (float)value;
-        return FT_OK;
-    }
-    if (!strcmp(key, "iou_threshold") && value >= 0.0 && value <= 1.0) {
-        r->iou = (float)value;
-        return FT_OK;
-    }
-    return FT_ERR_INVALID;
+    return ft_rfdetr_thresholds_set(&((infer_detector *)d)->th, key, value);
 }
 
 static uint64_t id_unavailable(const ft_detector *d)
@@ -413,17 +404,15 @@ static const ft_detector_vtable id_vt = {
 ft_status ft_detect_infer_detector_create(const ft_infer_detector_params *p, ft_detector **out)
 {
     *out = NULL;
-    if (p->confidence < 0.0f || p->confidence > 1.0f) {
-        FT_LOGE("infer", "confidence %g is outside [0, 1]", (double)p->confidence);
+    const ft_rfdetr_thresholds th = {p->confidence, p->iou_threshold};
+    if (ft_rfdetr_thresholds_check(&th, "infer"))
         return FT_ERR_CONFIG;
-    }
     infer_detector *r = calloc(1, sizeof *r);
     if (!r)
         return FT_ERR_NOMEM;
     r->base.vt = &id_vt;
-    r->confidence = p->confidence;
+    r->th = th;
     r->ball_class_id = p->ball_class_id;
-    r->iou = p->iou_threshold;
     /* The result buffer holds every detection a frame may return; a server
      * restarted with a larger model is truncated to it. */
     ft_status st = ft_detect_infer_client_create(&p->client, &r->c);

@@ -145,6 +145,23 @@ void ft_rfdetr_nms(ft_rfdetr_det *dets, int *n, float iou);
 int ft_rfdetr_ball_candidates(ft_rfdetr_det *dets, int n, int ball, float iou, ft_detection *out,
                               int cap);
 
+/* The hot thresholds of the RF-DETR detector adapters (the local model's and
+ * the shared-inference client's). */
+typedef struct ft_rfdetr_thresholds {
+    float confidence; /* keep score >= confidence ("confidence") */
+    float iou;        /* NMS IoU; 0 or >= 1 disables NMS ("iou_threshold") */
+} ft_rfdetr_thresholds;
+
+/* Checks the creation values: FT_ERR_CONFIG (logged under `module`) for a
+ * confidence outside [0, 1]. */
+FT_NODISCARD ft_status ft_rfdetr_thresholds_check(const ft_rfdetr_thresholds *t,
+                                                  const char *module);
+
+/* The detectors' set_param: "confidence" or "iou_threshold" in [0, 1];
+ * FT_ERR_INVALID for another key or value. */
+FT_NODISCARD ft_status ft_rfdetr_thresholds_set(ft_rfdetr_thresholds *t, const char *key,
+                                                double value);
+
 /* Detector adapter (see detect/detector.h): returns every ball candidate
  * (label == ball_class_id) above the confidence threshold. */
 typedef struct ft_rfdetr_detector_params {

@@ -10,9 +10,8 @@
 typedef struct rfdetr_detector {
     ft_detector base;
     ft_rfdetr *m;
-    float confidence;
+    ft_rfdetr_thresholds th;
     int ball_class_id;
-    float iou;
     ft_rfdetr_det *dets; /* num_select entries */
     int cap;
 } rfdetr_detector;
@@ -39,6 +38,28 @@ int ft_rfdetr_ball_candidates(ft_rfdetr_det *dets, int n, int ball, float iou, f
     return cnt;
 }
 
+ft_status ft_rfdetr_thresholds_check(const ft_rfdetr_thresholds *t, const char *module)
+{
+    if (t->confidence < 0.0f || t->confidence > 1.0f) {
+        FT_LOGE(module, "confidence %g is outside [0, 1]", (double)t->confidence);
+        return FT_ERR_CONFIG;
+    }
+    return FT_OK;
+}
+
+ft_status ft_rfdetr_thresholds_set(ft_rfdetr_thresholds *t, const char *key, double value)
+{
+    if (!(value >= 0.0 && value <= 1.0))
+        return FT_ERR_INVALID;
+    if (!strcmp(key, "confidence"))
+        t->confidence = (float)value;
+    else if (!strcmp(key, "iou_threshold"))
+        t->iou = (float)value;
+    else
+        return FT_ERR_INVALID;
+    return FT_OK;
+}
+
 static ft_status rd_detect(ft_detector *d, const ft_image *frame, double pts_s, ft_detection *out,
                            int cap, int *n)
 {
@@ -51,23 +72,15 @@ static ft_status rd_detect(ft_detector *d, const ft_image *frame, double pts_s, 
     if (st)
         return st;
     int nd = 0;
-    ft_rfdetr_postprocess(r->m, frame->width, frame->height, r->confidence, r->dets, r->cap, &nd);
-    *n = ft_rfdetr_ball_candidates(r->dets, nd, r->ball_class_id, r->iou, out, cap);
+    ft_rfdetr_postprocess(r->m, frame->width, frame->height, r->th.confidence, r->dets, r->cap,
+                          &nd);
+    *n = ft_rfdetr_ball_candidates(r->dets, nd, r->ball_class_id, r->th.iou, out, cap);
     return FT_OK;
 }
 
 static ft_status rd_set_param(ft_detector *d, const char *key, double value)
 {
-    rfdetr_detector *r = (rfdetr_detector *)d;
-    if (!strcmp(key, "confidence") && value >= 0.0 && value <= 1.0) {
-        r->confidence = (float)value;
-        return FT_OK;
-    }
-    if (!strcmp(key, "iou_threshold") && value >= 0.0 && value <= 1.0) {
-        r->iou = (float)value;
-        return FT_OK;
-    }
-    return FT_ERR_INVALID;
+    return ft_rfdetr_thresholds_set(&((rfdetr_detector *)d)->th, key, value);
 }
 
 static void rd_destroy(ft_detector *d)
@@ -87,17 +100,15 @@ static const ft_detector_vtable rd_vt = {
 
 ft_status ft_rfdetr_detector_create(const ft_rfdetr_detector_params *p, ft_detector **out)
 {
-    if (p->confidence < 0.0f || p->confidence > 1.0f) {
-        FT_LOGE("rfdetr", "confidence %g is outside [0, 1]", (double)p->confidence);
+    const ft_rfdetr_thresholds th = {p->confidence, p->iou_threshold};
+    if (ft_rfdetr_thresholds_check(&th, "rfdetr"))
         return FT_ERR_CONFIG;
-    }
     rfdetr_detector *r = calloc(1, sizeof(*r));
     if (!r)
         return FT_ERR_NOMEM;
     r->base.vt = &rd_vt;
-    r->confidence = p->confidence;
+    r->th = th;
     r->ball_class_id = p->ball_class_id;
-    r->iou = p->iou_threshold;
     ft_status st = ft_rfdetr_create(&p->model, &r->m);
     if (st)
         goto out;
