@@ -262,6 +262,45 @@ static void test_single_false_positive_no_chaos(void **state)
     ft_tracker_destroy(&t);
 }
 
+/* While recovering, a weak candidate far from the prediction neither restarts
+ * the track nor counts towards chaos, so the ball reappearing where it was
+ * predicted continues the same track; a confident one far away is taken. */
+static void test_weak_far_candidate_while_recovering(void **state)
+{
+    (void)state;
+    ft_tracker *t = make(NULL, W, H);
+    double time;
+    ft_track_state s = run_track(t, 30.0, 1.0, &time);
+    int k = (int)lround(time * 30.0);
+    for (int i = 1; i <= 6; i++) /* into coasting: the covariance has grown */
+        s = feed(t, (k + i) / 30.0, 0, 0, -1);
+    assert_int_equal(s.mode, FT_TRACK_COASTING);
+    k += 7;
+    /* A weak look-alike 200 px away, within max_lost_frames (10) of the loss. */
+    for (int i = 0; i < 3; i++, k++) {
+        const double tt = k / 30.0;
+        s = feed(t, tt, 400.0 + 200.0 * tt - 200.0, 500.0, 0.27);
+        assert_false(s.measured);
+        assert_false(s.chaos);
+    }
+    s = feed(t, k / 30.0, 400.0 + 200.0 * k / 30.0, 500.0, 0.45); /* the ball again */
+    assert_true(s.measured);
+    assert_false(s.new_track);
+    assert_int_equal(s.track_id, 1);
+    assert_int_equal(s.stats.chaos_starts, 0);
+    ft_tracker_destroy(&t);
+
+    t = make(NULL, W, H);
+    s = run_track(t, 30.0, 1.0, &time);
+    k = (int)lround(time * 30.0);
+    for (int i = 1; i <= 3; i++)
+        s = feed(t, (k + i) / 30.0, 0, 0, -1);
+    k += 4;
+    s = feed(t, k / 30.0, 400.0 + 200.0 * k / 30.0 - 200.0, 500.0, 0.9);
+    assert_true(s.measured); /* confident: the reach test restarts there */
+    ft_tracker_destroy(&t);
+}
+
 /* Repeated erratic jumps (3 within 1 s) start chaos: 4 s of accepting only
  * candidates within 80 px of the prediction or the last detection, then it
  * cools down. */
@@ -552,6 +591,7 @@ int main(void)
         cmocka_unit_test(test_modes_loss_and_reacquire),
         cmocka_unit_test(test_modes_recover_same_track),
         cmocka_unit_test(test_single_false_positive_no_chaos),
+        cmocka_unit_test(test_weak_far_candidate_while_recovering),
         cmocka_unit_test(test_mode_chaos),
         cmocka_unit_test(test_relocation_after_cut),
         cmocka_unit_test(test_coasting_constant_velocity),

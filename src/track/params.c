@@ -58,6 +58,10 @@ const ft_option ft_tracker_options[] = {
      "Recovering: a candidate within this reach (px per 30-fps frame at 1080p) of "
      "the last detection restarts the filter there",
      FT_OPT_DOUBLE, OFF(max_ball_speed_px), "60", 1, 1e4, FT_OPT_HOT, NULL, NULL},
+    {"recovering_min_confidence",
+     "Recovering: a candidate farther than chaos_radius_px from the prediction is taken only "
+     "at this confidence or more (a weaker one must be confirmed like a relocation)",
+     FT_OPT_DOUBLE, OFF(recovering_min_confidence), "0.4", 0, 1, FT_OPT_HOT, NULL, NULL},
     {"relocate_frames",
      "A far candidate confirmed at one place for this many 30-fps frames while nothing supports "
      "the "

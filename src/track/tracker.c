@@ -190,6 +190,11 @@ static bool accept_tracked(const ft_tracker *t, const ft_track_candidate *c, dou
     if (t->lock)
         return dist <= t->p.stability_radius_px;
     const bool recovering = t->st.lost_frames > 0;
+    /* While recovering, the grown covariance and the reach test below would
+     * let a weak look-alike far from the prediction restart the track, which
+     * then shuts out the ball when it reappears where it was predicted. */
+    if (recovering && c->score < t->p.recovering_min_confidence && dist > t->p.chaos_radius_px)
+        return false;
     const double gate = recovering ? t->p.gate_chi2_recovering : t->p.gate_chi2;
     if (*d2 <= gate)
         return true;
@@ -504,7 +509,10 @@ ft_status ft_tracker_update(ft_tracker *t, double time, const ft_track_candidate
     /* A confident candidate far from the prediction that the track cannot
      * take (or only by a reseed) is the spec's "huge jump"; several erratic
      * ones in a short window start chaos: distrust detections for a while. */
-    const int jumper = best < 0 ? top : best_reseed ? best : -1;
+    /* A weak candidate a recovering track refused is no evidence of chaos. */
+    const bool weak_top = top >= 0 && s->lost_frames > 0 &&
+                          cands[top].score < p->recovering_min_confidence;
+    const int jumper = best < 0 ? (weak_top ? -1 : top) : best_reseed ? best : -1;
     if (jumper >= 0 && t->has_track && !t->chaos) {
         const double jx = cands[jumper].x * inv, jy = cands[jumper].y * inv;
         const double jump = hypot(jx - t->kf.s[0][0], jy - t->kf.s[1][0]);

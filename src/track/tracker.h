@@ -38,6 +38,7 @@ typedef struct ft_track_candidate {
 typedef struct ft_tracker_params {
     int max_lost_frames;   /* prediction without detections before Lost (10) */
     double min_confidence; /* candidates below this score are ignored (0.25) */
+    double recovering_min_confidence; /* weakest far candidate a recovering track takes (0.4) */
     double iou_threshold; /* IoU with the predicted box that accepts a candidate outside the gate */
     bool adaptive_noise;  /* adapt Q to the innovation and R to stability/confidence */
     double gate_chi2;     /* Mahalanobis gate (2 dof) while tracking: 9.21 = 99 % */
