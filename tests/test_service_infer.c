@@ -181,6 +181,18 @@ static void *server_main(void *arg)
     return (void *)(intptr_t)st;
 }
 
+/* A server on the fixture model (CPU) running in *thread. */
+static ft_service_infer *start_server_thread(int max_batch, int window_ms, pthread_t *thread)
+{
+    ft_rfdetr_params mp = {
+        .model_path = ckpt, .imgsz = IMGSZ, .device = "cpu", .max_batch = max_batch};
+    ft_service_infer_params sp = {.socket_path = sock, .model = mp, .batch_window_ms = window_ms};
+    ft_service_infer *srv = NULL;
+    assert_int_equal(ft_service_infer_create(&sp, &srv), FT_OK);
+    assert_int_equal(pthread_create(thread, NULL, server_main, srv), 0);
+    return srv;
+}
+
 static double metric_value(ft_service_infer *s, const char *series)
 {
     static char text[16384];
@@ -218,12 +230,8 @@ static void test_batched_clients(void **state)
      * window far above a forward pass: the requests of a round meet even on
      * a loaded machine. */
     for (int max_batch = 4; max_batch >= 2; max_batch -= 2) {
-        ft_service_infer_params sp = {.socket_path = sock, .model = mp, .batch_window_ms = 500};
-        sp.model.max_batch = max_batch;
-        ft_service_infer *srv = NULL;
-        assert_int_equal(ft_service_infer_create(&sp, &srv), FT_OK);
         pthread_t st, ct[CLIENTS];
-        assert_int_equal(pthread_create(&st, NULL, server_main, srv), 0);
+        ft_service_infer *srv = start_server_thread(max_batch, 500, &st);
         pthread_barrier_init(&round_start, NULL, CLIENTS);
         for (int k = 0; k < CLIENTS; k++)
             assert_int_equal(pthread_create(&ct[k], NULL, client_main, (void *)(intptr_t)k), 0);
@@ -267,18 +275,14 @@ static void test_detector_adapter(void **state)
 {
     (void)state;
     need_fixture();
-    ft_rfdetr_params mp = {.model_path = ckpt, .imgsz = IMGSZ, .device = "cpu", .max_batch = 2};
-    ft_service_infer_params sp = {.socket_path = sock, .model = mp, .batch_window_ms = 1};
-    ft_service_infer *srv = NULL;
-    assert_int_equal(ft_service_infer_create(&sp, &srv), FT_OK);
     pthread_t st;
-    assert_int_equal(pthread_create(&st, NULL, server_main, srv), 0);
+    ft_service_infer *srv = start_server_thread(2, 1, &st);
     /* A low threshold and no ball-class luck needed: the class of the
      * strongest detection is taken as the ball. */
     frame fr;
     frame_make(&fr, 0, 0);
     ft_rfdetr *m = NULL;
-    mp.max_batch = 1;
+    ft_rfdetr_params mp = {.model_path = ckpt, .imgsz = IMGSZ, .device = "cpu", .max_batch = 1};
     assert_int_equal(ft_rfdetr_create(&mp, &m), FT_OK);
     dets top;
     assert_int_equal(ft_rfdetr_preprocess(m, &fr.img), FT_OK);
@@ -346,12 +350,8 @@ static void test_invalid_requests(void **state)
 {
     (void)state;
     need_fixture();
-    ft_rfdetr_params mp = {.model_path = ckpt, .imgsz = IMGSZ, .device = "cpu", .max_batch = 2};
-    ft_service_infer_params sp = {.socket_path = sock, .model = mp, .batch_window_ms = 1};
-    ft_service_infer *srv = NULL;
-    assert_int_equal(ft_service_infer_create(&sp, &srv), FT_OK);
     pthread_t st;
-    assert_int_equal(pthread_create(&st, NULL, server_main, srv), 0);
+    ft_service_infer *srv = start_server_thread(2, 1, &st);
 
     int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
     struct sockaddr_un a = {.sun_family = AF_UNIX};
