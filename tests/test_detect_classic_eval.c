@@ -15,9 +15,7 @@
 #include <math.h>
 #include <stdio.h>
 
-#include "detect/classic.h"
-#include "detect/filters.h"
-#include "tools/synth/synth.h"
+#include "ft_test_classic.h"
 
 enum { FRAMES = 150 };
 
@@ -31,30 +29,20 @@ static void run(ft_synth_scenario scenario, uint64_t seed, score *sc)
     ft_synth_params_default(&sp);
     sp.scenario = scenario;
     sp.seed = seed;
-    ft_synth *syn = NULL;
-    ft_detector *det = NULL;
-    ft_detect_filter *filt = NULL;
-    ft_detect_filter_params fp = {.pitch_mask_auto = true};
-    assert_int_equal(ft_synth_create(&sp, &syn), FT_OK);
-    assert_int_equal(ft_detect_classic_create(NULL, &det), FT_OK);
-    assert_int_equal(ft_detect_filter_create(&fp, &filt), FT_OK);
+    ft_test_classic r;
+    ft_test_classic_open(&r, &sp);
     for (int i = 0; i < FRAMES; i++) {
-        ft_image im;
         ft_synth_truth t;
-        assert_int_equal(ft_synth_next(syn, &im, &t), FT_OK);
         ft_detection d[FT_DETECT_MAX];
-        int n = 0;
-        assert_int_equal(ft_detector_detect(det, &im, t.pts, d, FT_DETECT_MAX, &n), FT_OK);
-        assert_int_equal(ft_detect_filter_apply(filt, &im, d, &n), FT_OK);
+        int n;
+        ft_test_classic_next(&r, &t, d, &n);
         bool found = n > 0 && d[0].score >= 0.25f;
         bool near = found && t.vis == FT_SYNTH_VISIBLE && hypotf(d[0].x - t.x, d[0].y - t.y) <= 8.f;
         sc->visible += t.vis == FT_SYNTH_VISIBLE;
         sc->reported += found;
         sc->hits += near;
     }
-    ft_detect_filter_destroy(&filt);
-    ft_detector_destroy(&det);
-    ft_synth_destroy(&syn);
+    ft_test_classic_close(&r);
 }
 
 /* min_recall: the measured recall of the scenario minus about 0.03. */

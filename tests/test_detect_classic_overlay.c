@@ -12,9 +12,7 @@
 #include <math.h>
 #include <stdio.h>
 
-#include "detect/classic.h"
-#include "detect/filters.h"
-#include "tools/synth/synth.h"
+#include "ft_test_classic.h"
 
 enum { FRAMES = 150 };
 
@@ -31,21 +29,13 @@ static void run(ft_synth_scenario scenario, uint64_t seed, tally *t)
     sp.overlay = true;
     float box[4];
     ft_synth_overlay_box(&sp, box);
-    ft_synth *syn = NULL;
-    ft_detector *det = NULL;
-    ft_detect_filter *filt = NULL;
-    ft_detect_filter_params fp = {.pitch_mask_auto = true};
-    assert_int_equal(ft_synth_create(&sp, &syn), FT_OK);
-    assert_int_equal(ft_detect_classic_create(NULL, &det), FT_OK);
-    assert_int_equal(ft_detect_filter_create(&fp, &filt), FT_OK);
+    ft_test_classic r;
+    ft_test_classic_open(&r, &sp);
     for (int i = 0; i < FRAMES; i++) {
-        ft_image im;
         ft_synth_truth truth;
-        assert_int_equal(ft_synth_next(syn, &im, &truth), FT_OK);
         ft_detection d[FT_DETECT_MAX];
-        int n = 0;
-        assert_int_equal(ft_detector_detect(det, &im, truth.pts, d, FT_DETECT_MAX, &n), FT_OK);
-        assert_int_equal(ft_detect_filter_apply(filt, &im, d, &n), FT_OK);
+        int n;
+        ft_test_classic_next(&r, &truth, d, &n);
         /* The ball itself may pass under the watermark: only candidates
          * away from it count against the detector. */
         bool overlay = false;
@@ -62,9 +52,7 @@ static void run(ft_synth_scenario scenario, uint64_t seed, tally *t)
                        hypotf(d[0].x - truth.x, d[0].y - truth.y) <= 8.f;
         }
     }
-    ft_detect_filter_destroy(&filt);
-    ft_detector_destroy(&det);
-    ft_synth_destroy(&syn);
+    ft_test_classic_close(&r);
 }
 
 static void check(ft_synth_scenario scenario)
