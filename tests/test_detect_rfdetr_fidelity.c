@@ -34,6 +34,7 @@
 #include <cmocka.h>
 
 #include "detect/rfdetr.h"
+#include "ft_test_fixture.h"
 
 #define TOL_REL 2e-5
 #define TOL_BOX 1e-6
@@ -123,12 +124,7 @@ static void on_tap(void *user, const char *name, const float *data, int ndim, co
 static void test_fidelity(void **state)
 {
     (void)state;
-    if (!find_fixture()) {
-        const char *ci = getenv("CI");
-        if (ci && !strcmp(ci, "true"))
-            fail_msg("fixture missing: %s (required in CI)", fixdir);
-        skip();
-    }
+    ft_test_require_fixture(find_fixture(), fixdir);
     char path[1100];
     snprintf(path, sizeof(path), "%s/checkpoint.pth", fixdir);
     ft_rfdetr_params p = {.model_path = path};

@@ -27,6 +27,7 @@
 #include <cmocka.h>
 
 #include "detect/rfdetr.h"
+#include "ft_test_fixture.h"
 #include "nn/weights.h"
 
 static char fixdir[1024], ckpt[1100], workdir[1024];
@@ -43,15 +44,7 @@ static int setup(void **state)
 
 static void need_fixture(void)
 {
-    FILE *f = fopen(ckpt, "rb");
-    if (f) {
-        fclose(f);
-        return;
-    }
-    const char *ci = getenv("CI");
-    if (ci && !strcmp(ci, "true"))
-        fail_msg("fixture missing: %s (required in CI)", ckpt);
-    skip();
+    ft_test_require_fixture_file(ckpt);
 }
 
 /* ---- a safetensors writer for derived checkpoints ---- */

@@ -43,6 +43,7 @@
 #include "detect/infer_client.h"
 #include "detect/rfdetr.h"
 #include "ft_test_cmd.h"
+#include "ft_test_fixture.h"
 #include "ft_test_service.h"
 #include "service/infer_server.h"
 #include "service/supervisor.h"
@@ -78,15 +79,7 @@ static int setup(void **state)
 
 static void need_fixture(void)
 {
-    FILE *f = fopen(ckpt, "rb");
-    if (f) {
-        fclose(f);
-        return;
-    }
-    const char *ci = getenv("CI");
-    if (ci && !strcmp(ci, "true"))
-        fail_msg("fixture missing: %s (required in CI)", ckpt);
-    skip();
+    ft_test_require_fixture_file(ckpt);
 }
 
 /* ---- frames ---- */
