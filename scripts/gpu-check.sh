@@ -1,23 +1,42 @@
 #!/bin/bash
 # GPU check: build with CUDA, run the CUDA tests (operators and the whole
-# RF-DETR forward pass against the CPU engine), the whole test suite, then
-# the GPU benchmarks against the official PyTorch FP16 model, all in one go on
-# a fresh GPU machine (see docs/cuda.md). Generates its own test data.
+# RF-DETR forward pass against the CPU engine), the GPU benchmarks against the
+# official PyTorch FP16 model, the full pipeline (NVDEC, streams per GPU) and,
+# time permitting, the shared-inference benchmark, the whole test suite and
+# compute-sanitizer, all in one go on a fresh GPU machine (docs/gpu-machine.md).
+# Generates its own test data.
 #
-#   scripts/gpu-check.sh            logs and a summary under $OUT (default /tmp/gpu-check)
+#   scripts/gpu-check.sh      results under $OUT (default /tmp/gpu-check)
 #
-# Environment: OUT (log folder), JOBS (default: all cores), FT_CUDA_ARCH
-# (default 90), GPU_CHECK_SKIP_SUITE=1 to skip the whole ctest suite,
-# GPU_CHECK_MODE=cuda-only to force the reduced build below (full-min to
-# force the minimal libraries even where the system has the packages),
-# GPU_CHECK_BUILD (build folder, default build-gpu), GPU_CHECK_SKIP_PIPELINE=1
-# (no full-pipeline stage), GPU_CHECK_SKIP_STREAMS=1 (one pipeline run, no
-# streams-per-GPU sweep), GPU_CHECK_STREAMS ("8 16 24 32"),
-# GPU_CHECK_STREAMS_BUDGET_S (270), GPU_CHECK_CLIP_S (15),
-# GPU_CHECK_SKIP_SANITIZERS=1 (no compute-sanitizer runs),
-# GPU_CHECK_DRY_RUN=1 (a machine without a GPU: everything up to the
-# pipeline stage, which then runs on the CPU with the classic detector and
-# K = 1, 2; the later GPU stages are skipped).
+# Every stage runs in its own process under `timeout`, within a deadline for
+# the whole check (GPU_CHECK_DEADLINE_S, 510 s): a stage gets
+# min(its cap, the time left) and is skipped when that is below its minimum.
+# A failing, timed-out or skipped stage never stops the later ones. After
+# every stage (and at the start of each) the results are published under
+# $OUT, each file replaced atomically, so a run killed at any point leaves
+# the finished stages' results and names the stage that was running:
+#
+#   summary.txt    per-stage table (pass / FAIL / timeout / skipped, seconds,
+#                  note) and the key figures
+#   results.json   the same, machine-readable
+#   logs.tgz       every log (stage logs, pipeline job logs, GPU usage samples)
+#
+# Three files: the device tool brings back at most 8 (docs/gpu-machine.md).
+# SIGTERM/SIGINT/SIGHUP stop the running stage, mark it "killed" and publish.
+#
+# Environment: OUT, JOBS (default: all cores), FT_CUDA_ARCH (90),
+# GPU_CHECK_DEADLINE_S (510), GPU_CHECK_BUILD (build folder, build-gpu),
+# GPU_CHECK_MODE=cuda-only (the reduced build below) or full-min (the minimal
+# libraries even where the system has the packages), GPU_CHECK_SKIP_PIPELINE=1
+# (no pipeline/streams stages), GPU_CHECK_SKIP_STREAMS=1 (one pipeline job,
+# no streams sweep), GPU_CHECK_STREAMS ("8 16 24 32"), GPU_CHECK_STREAMS_BUDGET_S
+# (cap of the streams stage, 270), GPU_CHECK_CLIP_S (15), GPU_CHECK_SKIP_SUITE=1,
+# GPU_CHECK_SKIP_SANITIZERS=1, GPU_CHECK_DRY_RUN=1 (a machine without a GPU:
+# the pipeline stages run on the CPU with the classic detector and K = 1, 2;
+# the GPU-only stages are skipped). For checking this script's control flow:
+# GPU_CHECK_SIMULATE_FAIL / GPU_CHECK_SIMULATE_HANG (stage names: the stage
+# fails at once / sleeps past its time box instead of running) and
+# GPU_CHECK_STUB=1 (every stage body is a no-op; no build, for a quick run).
 #
 # Machines without the project's system packages (no network to install them)
 # get the packages the nn/detect libraries and the tests need from .deb files
@@ -25,29 +44,289 @@
 # docs/cuda.md), and stand-in pkg-config entries for the video and HTTP
 # libraries; only the CUDA test and benchmark targets are built then. With
 # third_party/ffmpeg-min (scripts/gpu/build-ffmpeg-min.sh: a minimal FFmpeg
-# and libmicrohttpd) the whole program is built instead ("full-min",
-# docs/gpu-machine.md).
+# and libmicrohttpd) the whole program is built instead ("full-min").
 set -u
+set -a # every variable below reaches the stage processes
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 OUT=${OUT:-/tmp/gpu-check}
 JOBS=${JOBS:-$(nproc)}
 ARCH=${FT_CUDA_ARCH:-90}
 WORK=${TMPDIR:-/tmp}/gpu-check-work
 BUILD=${GPU_CHECK_BUILD:-$ROOT/build-gpu}
-mkdir -p "$OUT" "$WORK"
-cd "$ROOT" || exit 1
-SUMMARY=$OUT/summary.txt
-: >"$SUMMARY"
-say() { echo "== $*"; echo "$*" >>"$SUMMARY"; }
+DEADLINE_S=${GPU_CHECK_DEADLINE_S:-510}
+DRY=${GPU_CHECK_DRY_RUN:-0}
+STUB=${GPU_CHECK_STUB:-0}
+LOGS=$WORK/logs
+CKPT=$WORK/rfdetr-medium-random.safetensors
 T0=$(date +%s)
+set +a
+rm -rf "$LOGS"
+mkdir -p "$OUT" "$LOGS"
+cd "$ROOT" || exit 1
+STAGES=$LOGS/stages.tsv # name, status, start (s), seconds, note
+: >"$STAGES"
+: >"$LOGS/notes.txt"
+
 elapsed() { echo $(($(date +%s) - T0)); }
+say() { echo "== $*"; echo "$*" >>"$LOGS/notes.txt"; }
 
+# Summary, JSON and log archive under $OUT, each written aside and renamed.
+publish() {
+    if ! python3 "$ROOT/scripts/gpu/check_report.py" "$LOGS" "$OUT" 2>>"$LOGS/report-errors.log"; then
+        # no Python (or a bug in the report): the bare table still comes back
+        { echo "stage	status	start_s	seconds	note"; cat "$STAGES"
+          [ -f "$LOGS/running" ] && echo "running: $(cat "$LOGS/running")"
+          cat "$LOGS/notes.txt"; } >"$OUT/.summary.tmp" && mv -f "$OUT/.summary.tmp" "$OUT/summary.txt"
+    fi
+    tar czf "$OUT/.logs.tmp" -C "$LOGS" . 2>/dev/null && mv -f "$OUT/.logs.tmp" "$OUT/logs.tgz"
+}
+
+record() { # NAME STATUS START SECONDS NOTE
+    printf '%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" "$5" >>"$STAGES"
+    rm -f "$LOGS/running"
+    echo "== $1: $2 ($4 s)${5:+; $5}"
+    publish
+}
+
+status_of() { awk -F'\t' -v n="$1" '$1 == n { s = $2 } END { print s }' "$STAGES"; }
+
+STAGE_PID=
+on_signal() {
+    local sig=$1
+    trap - TERM INT HUP
+    if [ -n "$STAGE_PID" ]; then
+        kill -TERM "$STAGE_PID" 2>/dev/null # timeout passes it on to the stage's processes
+        sleep 2
+        kill -KILL "$STAGE_PID" 2>/dev/null
+    fi
+    stop_side_jobs
+    if [ -f "$LOGS/running" ]; then
+        read -r name start <"$LOGS/running"
+        record "$name" killed "$start" $(($(elapsed) - start)) "SIG$sig after $(elapsed) s of the check"
+    fi
+    say "check stopped by SIG$sig at $(elapsed) s"
+    publish
+    exit 143
+}
+trap 'on_signal TERM' TERM
+trap 'on_signal INT' INT
+trap 'on_signal HUP' HUP
+
+# stage NAME CAP_S MIN_S COMMAND...: COMMAND (a function of this script, run
+# in its own bash process) under timeout with min(CAP_S, time left), skipped
+# when that is below MIN_S. Output goes to $LOGS/NAME.log; a note the stage
+# writes to $LOGS/NAME.note (STAGE_NAME is set for it) joins its row.
+# Returns the stage's exit status (0 = pass).
+stage() {
+    local name=$1 cap=$2 min=$3 start left t rc status note
+    shift 3
+    start=$(elapsed)
+    left=$((DEADLINE_S - start))
+    t=$((cap < left ? cap : left))
+    if [ "$t" -lt "$min" ]; then
+        record "$name" skipped "$start" 0 "no time left ($left s to the deadline, needs $min)"
+        return 75
+    fi
+    echo "$name $start" >"$LOGS/running"
+    publish
+    echo "== $name: started at $start s, time box $t s"
+    local cmd=("$@")
+    export STAGE_NAME=$name
+    case " ${GPU_CHECK_SIMULATE_FAIL:-} " in *" $name "*) cmd=(simulated_fail) ;; esac
+    case " ${GPU_CHECK_SIMULATE_HANG:-} " in *" $name "*) cmd=(sleep $((t + 30))) ;; esac
+    [ "$STUB" = 1 ] && [ "${cmd[0]}" != simulated_fail ] && [ "${cmd[0]}" != sleep ] && cmd=(true)
+    STAGE_S=$t timeout -k 10 "$t" bash -c '"$@"' stage "${cmd[@]}" >"$LOGS/$name.log" 2>&1 &
+    STAGE_PID=$!
+    wait "$STAGE_PID"
+    rc=$?
+    STAGE_PID=
+    case $rc in
+    0) status=pass ;;
+    75) status=skipped ;;
+    124 | 137) status=timeout ;;
+    *) status=FAIL ;;
+    esac
+    note=$(head -c 400 "$LOGS/$name.note" 2>/dev/null | tr '\t\n' '  ')
+    [ $status = timeout ] && note="time box $t s${note:+; $note}"
+    [ $status = FAIL ] && note="rc $rc${note:+; $note}"
+    record "$name" "$status" "$start" $(($(elapsed) - start)) "$note"
+    # the last lines of a stage that did not pass, for the console
+    [ $status = pass ] || [ $status = skipped ] || grep -vE '^\{"ts"' "$LOGS/$name.log" | tail -8
+    return $rc
+}
+
+skip() { record "$1" skipped "$(elapsed)" 0 "$2"; }
+
+# ---- stage bodies (each runs in its own bash; exit 75 = skipped) ----
+set -a # functions exported with the variables
+simulated_fail() { echo "simulated failure (GPU_CHECK_SIMULATE_FAIL)"; return 3; }
+note() { echo "$*" >>"$LOGS/${STAGE_NAME:-x}.note"; }
+
+st_build() {
+    cmake -S . -B "$BUILD" -G "Unix Makefiles" -DFT_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES="$ARCH" \
+        >"$LOGS/configure.log" 2>&1 || { tail -30 "$LOGS/configure.log"; return 1; }
+    local ok=0
+    if [ "$MODE" != cuda-only ]; then
+        # the program first: a test that does not compile must not cost the
+        # pipeline stages their binary
+        cmake --build "$BUILD" -j "$JOBS" --target football-tracker || ok=1
+        cmake --build "$BUILD" -j "$JOBS" || ok=1
+    else
+        for t in ft_core ft_nn ft_detect test_nn_cuda_ops test_nn_cuda_rfdetr bench_nn_cuda; do
+            make -C "$BUILD" -j "$JOBS" "$t/fast" || { ok=1; break; }
+        done
+    fi
+    grep -E "warning|error" "$LOGS/build.log" | grep -v "^make" | head -20
+    return $ok
+}
+
+st_checkpoint() { python3 scripts/gpu/rfdetr_reference.py checkpoint "$CKPT"; }
+
+st_test() { # test program name
+    if [ ! -x "$BUILD/tests/$1" ]; then echo "$1: not built"; return 1; fi
+    "$BUILD/tests/$1"
+    local rc=$?
+    # cases skipped (no GPU) and failed, by name; the backend's warnings
+    # (FP32 switch, capture) and errors are in the log
+    local sk fl
+    sk=$(sed -n 's/^\[  SKIPPED \] //p' "$LOGS/$STAGE_NAME.log" | grep -v 'test(s)' | sort -u | tr '\n' ' ')
+    fl=$(sed -n 's/^\[  FAILED  \] //p' "$LOGS/$STAGE_NAME.log" | grep -v 'test(s)' | sort -u | tr '\n' ' ')
+    [ -n "$fl" ] && note "failed: $fl"
+    [ -n "$sk" ] && note "skipped: $sk"
+    return $rc
+}
+
+bench_cmd() {
+    if [ "$MODE" = full ]; then echo "$FT_BIN bench rfdetr-cuda"; else echo "$BUILD/tests/bench_nn_cuda"; fi
+}
+
+st_bench() {
+    # batch 32: one forward pass over 32 frames (its own plan and CUDA graph)
+    $(bench_cmd) --model "$CKPT" --size medium --iters 300 --streams 8 --cpu-iters 3 \
+        --batch 32 --batch-iters 50
+}
+
+st_torch() {
+    FT_TORCH_RESULT=$LOGS/torch_bench.json PYTHONUNBUFFERED=1 \
+        python3 scripts/gpu/rfdetr_reference.py torch-bench "$CKPT"
+}
+
+st_profile() {
+    # GPU time per operator: each profiled pass is enqueued behind a 10 ms
+    # spin, so the event pairs exclude host gaps (its latencies mean nothing).
+    # Each backend logs its profile when destroyed: the --streams 1 model
+    # (batch 1), the batch-32 model, then the batch-1 model.
+    FT_CUDA_PROFILE=1 $(bench_cmd) --model "$CKPT" --size medium --iters 30 --streams 1 \
+        --cpu-iters 0 --batch 32 --batch-iters 10
+}
+
+pipeline_env() {
+    if [ "$DRY" = 1 ]; then
+        PL=(DEVICE=cpu CKPT= STREAMS="${GPU_CHECK_STREAMS:-1 2}" MIN_FPS=1 CLIP_S="${GPU_CHECK_CLIP_S:-2}")
+    else
+        # the random checkpoint carries no args: its size as for the benchmark
+        PL=(DEVICE=cuda CKPT="$CKPT" MODEL_SIZE=medium STREAMS="${GPU_CHECK_STREAMS:-8 16 24 32}"
+            CLIP_S="${GPU_CHECK_CLIP_S:-15}")
+    fi
+}
+
+st_pipeline() {
+    pipeline_env
+    env "${PL[@]}" OUT="$LOGS/pipeline" WORK="$WORK/pipeline" SUMMARY="$LOGS/pipeline/summary.txt" \
+        SKIP_STREAMS=1 bash scripts/gpu/pipeline-streams.sh
+}
+
+st_streams() {
+    pipeline_env
+    # the sweeps stop starting rounds 30 s before the time box ends
+    env "${PL[@]}" OUT="$LOGS/pipeline" WORK="$WORK/pipeline" SUMMARY="$LOGS/pipeline/summary.txt" \
+        SKIP_ONE=1 BUDGET_S=$((STAGE_S - 30)) bash scripts/gpu/pipeline-streams.sh
+}
+
+st_infer_share() {
+    # option C of docs/gpu-sharing.md: 8 clients of one batching `infer`
+    # server against 8 processes with a model each, in the same bench run
+    "$FT_BIN" bench infer-share --model "$CKPT" --device cuda --clients 8 --frames 256 \
+        --size 1920x1080 --max-batch 8 --window-ms 2
+}
+
+st_suite() {
+    local sel=()
+    if [ "$MODE" = cuda-only ]; then
+        # every test whose libraries build without the video/HTTP packages and
+        # that does not run the program itself
+        local s=""
+        for l in ft_track ft_camera; do make -C "$BUILD" -j "$JOBS" "$l/fast" >/dev/null 2>&1; done
+        for t in $(cd "$BUILD" && ctest -N | sed -n 's/^ *Test *#[0-9]*: //p'); do
+            case $t in test_cli_* | test_nn_cuda_*) continue ;; esac
+            make -C "$BUILD" -j "$JOBS" "$t/fast" >/dev/null 2>&1 && s="$s|$t"
+        done
+        sel=(-R "^(${s#|})\$")
+        note "cuda-only machine: the tests that build here"
+    fi
+    (cd "$BUILD" && ctest -j "$JOBS" --timeout 150 --output-on-failure "${sel[@]}")
+    local rc=$?
+    grep -E 'tests passed|tests failed' "$LOGS/$STAGE_NAME.log" | tail -1 >>"$LOGS/$STAGE_NAME.note"
+    grep -E '^\s+[0-9]+ - ' "$LOGS/$STAGE_NAME.log" | head -10 >>"$LOGS/$STAGE_NAME.note"
+    return $rc
+}
+
+st_memcheck() {
+    # --report-api-errors no: test_errors provokes out-of-memory API errors on
+    # purpose; memcheck is here for invalid accesses and uninitialised reads
+    compute-sanitizer --tool memcheck --report-api-errors no --print-limit 10 \
+        "$BUILD/tests/test_nn_cuda_ops"
+    local rc=$?
+    grep -E 'ERROR SUMMARY' "$LOGS/$STAGE_NAME.log" | tail -1 >>"$LOGS/$STAGE_NAME.note"
+    return $rc
+}
+
+st_racecheck() {
+    # shared-memory hazards of the double-buffered flash-attention tiles
+    FT_TEST_FILTER=test_attention compute-sanitizer --tool racecheck --print-limit 10 \
+        "$BUILD/tests/test_nn_cuda_ops"
+    local rc=$?
+    grep -E 'RACECHECK SUMMARY|ERROR SUMMARY' "$LOGS/$STAGE_NAME.log" | tail -1 >>"$LOGS/$STAGE_NAME.note"
+    return $rc
+}
+set +a
+
+# GPU memory and utilisation every 0.5 s for the whole check (the report
+# gives each stage's peak); a background job stopped at the end.
+SIDE_PIDS=()
+stop_side_jobs() {
+    local p
+    for p in "${SIDE_PIDS[@]}"; do kill "$p" 2>/dev/null; done
+    SIDE_PIDS=()
+    # an MPS daemon left by a killed streams stage
+    if [ -S "$WORK/pipeline/mps-pipe/control" ] && command -v nvidia-cuda-mps-control >/dev/null; then
+        echo quit | CUDA_MPS_PIPE_DIRECTORY=$WORK/pipeline/mps-pipe timeout 10 nvidia-cuda-mps-control
+    fi
+}
+
+# ---- machine ----
 echo "== machine"
-nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.sm,clocks.max.sm --format=csv 2>&1 | tee "$OUT/gpu.txt"
-{ nvcc --version | tail -2; cmake --version | head -1; gcc --version | head -1; uname -r; } 2>&1
-for t in make ninja pkg-config dpkg python3; do printf '%s: %s\n' "$t" "$(command -v $t || echo missing)"; done
+if command -v nvidia-smi >/dev/null; then
+    nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.sm,clocks.max.sm --format=csv \
+        >"$LOGS/gpu.txt" 2>&1
+    nvidia-smi --query-gpu=timestamp,memory.used,utilization.gpu --format=csv,noheader,nounits \
+        -lms 500 >"$LOGS/gpu-usage.csv" 2>/dev/null &
+    SIDE_PIDS+=($!)
+else
+    echo "no nvidia-smi" >"$LOGS/gpu.txt"
+fi
+cat "$LOGS/gpu.txt"
+{ nvcc --version | tail -2; cmake --version | head -1; gcc --version | head -1; uname -r; nproc; } \
+    >"$LOGS/machine.txt" 2>&1
+for t in make ninja pkg-config dpkg python3 compute-sanitizer nvidia-cuda-mps-control; do
+    printf '%s: %s\n' "$t" "$(command -v $t || echo missing)"
+done >>"$LOGS/machine.txt"
+cat "$LOGS/machine.txt"
+echo "$T0" >"$LOGS/t0"
 
-# ---- dependencies ----
+# ---- dependencies (in this shell: the environment is the stages') ----
+S0=$(elapsed)
+echo "setup $S0" >"$LOGS/running"
 MODS="yaml-0.1 libavformat libavcodec libavutil libswscale libswresample libavfilter openblas minizip libmicrohttpd libpng cmocka"
 MODE=${GPU_CHECK_MODE:-full}
 FFMIN=$ROOT/third_party/ffmpeg-min
@@ -58,6 +337,7 @@ if [ "$MODE" = full-min ] || [ "$MODE" = cuda-only ] || ! command -v pkg-config 
     FAKE=$WORK/fakepc
     mkdir -p "$SYS" "$FAKE"
     for f in third_party/debs/*.deb; do
+        [ -f "$f" ] || continue
         if command -v dpkg-deb >/dev/null; then
             dpkg-deb -x "$f" "$SYS"
         else
@@ -94,169 +374,76 @@ if [ "$MODE" = full-min ] || [ "$MODE" = cuda-only ] || ! command -v pkg-config 
             printf 'Name: %s\nDescription: stand-in (not built here)\nVersion: 99\nLibs:\nCflags:\n' "$m" >"$FAKE/$m.pc"
     done
 fi
-say "mode: $MODE (full = every system package present; full-min = the whole program against third_party/ffmpeg-min; cuda-only = CUDA targets only)"
+export MODE FT_RFDETR_CHECKPOINT=$CKPT FT_SOURCE_DIR=$ROOT FT_BUILD_DIR=$BUILD
+export FT_BIN=$BUILD/football-tracker
+record setup pass "$S0" $(($(elapsed) - S0)) \
+    "mode $MODE$([ "$DRY" = 1 ] && echo ", DRY RUN (no GPU)")"
 
-# ---- build ----
-echo "== configure + build ($(elapsed) s)"
-cmake -S . -B "$BUILD" -G "Unix Makefiles" -DFT_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES="$ARCH" \
-    >"$OUT/configure.log" 2>&1 || { tail -30 "$OUT/configure.log"; say "configure FAILED"; exit 1; }
-BUILD_OK=1
-if [ $MODE != cuda-only ]; then
-    # the program first: a test that does not compile must not cost the
-    # pipeline stage its binary
-    cmake --build "$BUILD" -j "$JOBS" --target football-tracker >"$OUT/build.log" 2>&1 || BUILD_OK=0
-    cmake --build "$BUILD" -j "$JOBS" >>"$OUT/build.log" 2>&1 || BUILD_OK=0
+# ---- stages, most valuable first: a deadline cuts the tail ----
+GPU_ONLY="dry run: needs a GPU"
+stage build 300 60 st_build
+if [ "$STUB" = 1 ] || [ -x "$BUILD/tests/bench_nn_cuda" ] || [ -x "$FT_BIN" ] ||
+    [ -x "$BUILD/tests/test_nn_cuda_ops" ]; then
+    stage checkpoint 120 20 st_checkpoint
+    stage test_nn_cuda_ops 150 30 st_test test_nn_cuda_ops
+    stage test_nn_cuda_rfdetr 180 45 st_test test_nn_cuda_rfdetr
+    CK=$(status_of checkpoint)
+    for s in bench:180:60:st_bench torch:150:60:st_torch profile:75:30:st_profile; do
+        IFS=: read -r n cap min fn <<<"$s"
+        if [ "$DRY" = 1 ]; then skip "$n" "$GPU_ONLY"
+        elif [ "$CK" != pass ]; then skip "$n" "needs the checkpoint (stage checkpoint: $CK)"
+        else stage "$n" "$cap" "$min" "$fn"; fi
+    done
 else
-    for t in ft_core ft_nn ft_detect test_nn_cuda_ops test_nn_cuda_rfdetr bench_nn_cuda; do
-        make -C "$BUILD" -j "$JOBS" "$t/fast" >>"$OUT/build.log" 2>&1 || { BUILD_OK=0; break; }
+    for n in checkpoint test_nn_cuda_ops test_nn_cuda_rfdetr bench torch profile; do
+        skip "$n" "nothing built"
     done
 fi
-grep -E "warning|error" "$OUT/build.log" | grep -v "^make" | head -20
-[ $BUILD_OK = 1 ] || { tail -40 "$OUT/build.log"; say "build FAILED"; }
-say "build: $([ $BUILD_OK = 1 ] && echo ok || echo FAILED) ($(elapsed) s)"
 
-# ---- test data ----
-CKPT=$WORK/rfdetr-medium-random.safetensors
-python3 scripts/gpu/rfdetr_reference.py checkpoint "$CKPT" 2>&1 | tail -2
-export FT_RFDETR_CHECKPOINT=$CKPT FT_SOURCE_DIR=$ROOT FT_BUILD_DIR=$BUILD
-export FT_BIN=$BUILD/football-tracker
-
-# ---- CUDA tests ----
-run_test() {
-    local name=$1
-    echo "== $name ($(elapsed) s)"
-    if [ ! -x "$BUILD/tests/$name" ]; then say "$name: NOT BUILT"; return; fi
-    timeout 150 "$BUILD/tests/$name" >"$OUT/$name.log" 2>&1
-    local rc=$?
-    grep -vE '^\{"ts"' "$OUT/$name.log" | tail -60
-    # the backend's warnings and errors (FP32 switch, capture, CUDA errors)
-    grep -E '"level":"(warn|error)"' "$OUT/$name.log" | grep -o '"msg":.*' | sort | uniq -c | head -20
-    say "$name: $([ $rc = 0 ] && echo PASS || echo "FAIL (rc $rc)")"
-    [ $rc = 0 ] || grep -E -B3 'FAILED|ERROR  |LINE  ' "$OUT/$name.log" | grep -vE '^\{"ts"' |
-        head -20 | tee -a "$SUMMARY"
-}
-run_test test_nn_cuda_ops
-run_test test_nn_cuda_rfdetr
-
-# ---- full pipeline and streams per GPU (whole-program builds) ----
-if [ $MODE != cuda-only ] && [ -x "$FT_BIN" ] && [ "${GPU_CHECK_SKIP_PIPELINE:-0}" != 1 ]; then
-    echo "== full pipeline: batch on a 1080p30 clip, then concurrent jobs ($(elapsed) s)"
-    if [ "${GPU_CHECK_DRY_RUN:-0}" = 1 ]; then
-        PL_ENV=(DEVICE=cpu CKPT= STREAMS="${GPU_CHECK_STREAMS:-1 2}" MIN_FPS=1 CLIP_S="${GPU_CHECK_CLIP_S:-2}")
+if [ "${GPU_CHECK_SKIP_PIPELINE:-0}" = 1 ]; then
+    skip pipeline "GPU_CHECK_SKIP_PIPELINE=1"
+    skip streams "GPU_CHECK_SKIP_PIPELINE=1"
+elif [ "$MODE" = cuda-only ] || { [ "$STUB" != 1 ] && [ ! -x "$FT_BIN" ]; }; then
+    skip pipeline "no football-tracker binary (mode $MODE)"
+    skip streams "no football-tracker binary (mode $MODE)"
+elif [ "$DRY" != 1 ] && [ "$(status_of checkpoint)" != pass ]; then
+    skip pipeline "needs the checkpoint"
+    skip streams "needs the checkpoint"
+else
+    stage pipeline 150 40 st_pipeline
+    if [ "${GPU_CHECK_SKIP_STREAMS:-0}" = 1 ]; then
+        skip streams "GPU_CHECK_SKIP_STREAMS=1"
+    elif [ "$(status_of pipeline)" != pass ]; then
+        skip streams "needs a pipeline job that passed (stage pipeline: $(status_of pipeline))"
     else
-        # the random checkpoint carries no args: its size as for the benchmark
-        PL_ENV=(DEVICE=cuda CKPT="$CKPT" MODEL_SIZE=medium STREAMS="${GPU_CHECK_STREAMS:-8 16 24 32}" CLIP_S="${GPU_CHECK_CLIP_S:-15}")
+        stage streams "${GPU_CHECK_STREAMS_BUDGET_S:-270}" 60 st_streams
     fi
-    env "${PL_ENV[@]}" OUT="$OUT/pipeline" WORK="$WORK/pipeline" SUMMARY="$SUMMARY" \
-        BUDGET_S="${GPU_CHECK_STREAMS_BUDGET_S:-270}" SKIP_STREAMS="${GPU_CHECK_SKIP_STREAMS:-0}" \
-        bash scripts/gpu/pipeline-streams.sh
-fi
-if [ "${GPU_CHECK_DRY_RUN:-0}" = 1 ]; then
-    echo "== dry run: GPU stages skipped; summary ($(elapsed) s)"
-    cat "$SUMMARY"
-    exit 0
 fi
 
-# ---- whole suite ----
-if [ "${GPU_CHECK_SKIP_SUITE:-0}" != 1 ]; then
-    echo "== ctest, whole suite ($(elapsed) s)"
-    SEL=""
-    if [ $MODE = cuda-only ]; then
-        # every test whose libraries build without the video/HTTP packages and
-        # that does not run the program itself
-        for l in ft_track ft_camera; do make -C "$BUILD" -j "$JOBS" "$l/fast" >>"$OUT/build.log" 2>&1; done
-        for t in $(cd "$BUILD" && ctest -N | sed -n 's/^ *Test *#[0-9]*: //p'); do
-            case $t in test_cli_*|test_nn_cuda_*) continue ;; esac
-            make -C "$BUILD" -j "$JOBS" "$t/fast" >>"$OUT/build.log" 2>&1 && SEL="$SEL|$t"
-        done
-        SEL="-R ^(${SEL#|})\$"
-        say "suite (cuda-only machine): the tests that build here:${SEL#-R }"
-    fi
-    (cd "$BUILD" && timeout 200 ctest -j "$JOBS" --timeout 150 --output-on-failure $SEL \
-        >"$OUT/ctest.log" 2>&1)
-    tail -25 "$OUT/ctest.log"
-    say "ctest: $(grep -E 'tests passed|tests failed' "$OUT/ctest.log" | tail -1)"
-    grep -E '^\s+[0-9]+ - ' "$OUT/ctest.log" | tee -a "$SUMMARY"
-    [ -x "$FT_BIN" ] || say "(no football-tracker binary in cuda-only mode: tests that run the program, e.g. test_nn_weights' test_inspect_cli and test_tools_suite, fail for that reason alone)"
+if [ "$DRY" = 1 ]; then skip infer_share "$GPU_ONLY"
+elif [ "$MODE" = cuda-only ] || { [ "$STUB" != 1 ] && [ ! -x "$FT_BIN" ]; }; then skip infer_share "no football-tracker binary"
+elif [ "$(status_of checkpoint)" != pass ]; then skip infer_share "needs the checkpoint"
+else stage infer_share 150 60 st_infer_share; fi
+
+if [ "${GPU_CHECK_SKIP_SUITE:-0}" = 1 ]; then skip suite "GPU_CHECK_SKIP_SUITE=1"
+else stage suite 240 60 st_suite; fi
+
+if [ "${GPU_CHECK_SKIP_SANITIZERS:-0}" = 1 ]; then
+    skip memcheck "GPU_CHECK_SKIP_SANITIZERS=1"
+    skip racecheck "GPU_CHECK_SKIP_SANITIZERS=1"
+elif [ "$DRY" = 1 ]; then
+    skip memcheck "$GPU_ONLY"
+    skip racecheck "$GPU_ONLY"
+elif ! command -v compute-sanitizer >/dev/null; then
+    skip memcheck "no compute-sanitizer"
+    skip racecheck "no compute-sanitizer"
+else
+    stage memcheck "${GPU_CHECK_MEMCHECK_S:-90}" 45 st_memcheck
+    stage racecheck "${GPU_CHECK_RACECHECK_S:-60}" 30 st_racecheck
 fi
 
-# ---- benchmarks ----
-echo "== bench: CUDA ($(elapsed) s)"
-BENCH=$BUILD/tests/bench_nn_cuda
-[ $MODE = full ] && BENCH="$FT_BIN bench rfdetr-cuda"
-# batch 32: one forward pass over 32 frames (its own plan and CUDA graph)
-timeout 180 $BENCH --model "$CKPT" --size medium --iters 300 --streams 8 --cpu-iters 3 \
-    --batch 32 --batch-iters 50 >"$OUT/bench_cuda.log" 2>&1
-grep -vE '^\{"ts"' "$OUT/bench_cuda.log" | tail -16
-grep -E '^(rfdetr|baseline)' "$OUT/bench_cuda.log" >>"$SUMMARY"
-grep -E 'graph of|graph capture' "$OUT/bench_cuda.log" | head -3
-echo "== profile: eager passes with an event pair per operator ($(elapsed) s)"
-FT_CUDA_PROFILE=1 timeout 60 $BENCH --model "$CKPT" --size medium --iters 30 --streams 1 \
-    --cpu-iters 0 --batch 32 --batch-iters 10 >"$OUT/profile.log" 2>&1
-# each backend logs its profile when destroyed: the concurrent-stream model
-# (batch 1), the batch-32 model, then the batch-1 model
-say "profile blocks below, in order: the --streams 1 model (batch 1), batch 32, batch 1"
-# GPU time per operator: each profiled pass is enqueued behind a 10 ms spin,
-# so the event pairs exclude host gaps (latencies of this run are meaningless)
-grep -o 'cuda profile:[^"]*' "$OUT/profile.log" | tee -a "$SUMMARY"
-say "before (run of 19:02 UTC, WMMA attention, host gaps in the profile): b1 p50 3.263 ms, attention 1.448 ms/pass (16 calls), linear 0.725, layernorm 0.461, linear+residual 0.364"
-
-echo "== bench: official PyTorch FP16 ($(elapsed) s)"
-export FT_TORCH_RESULT=$OUT/torch_bench.json
-PYTHONUNBUFFERED=1 timeout 120 python3 scripts/gpu/rfdetr_reference.py torch-bench "$CKPT" \
-    >"$OUT/bench_torch.log" 2>&1
-tail -25 "$OUT/bench_torch.log"
-grep -E '^torch-fp16' "$OUT/bench_torch.log" >>"$SUMMARY"
-python3 - "$OUT/bench_cuda.log" "$FT_TORCH_RESULT" <<'EOF' | tee -a "$SUMMARY"
-import json, re, sys
-try:
-    r = dict(kv for line in open(sys.argv[1]) if line.startswith("RESULT ")
-             for kv in re.findall(r"(\w+)=([\d.]+)", line))
-    t = json.load(open(sys.argv[2]))
-    ours, theirs = float(r["cuda_b1_p50_ms"]), t["1"][0]
-    print(f"batch 1 p50: ours {ours:.3f} ms (incl. 1080p pre-processing) vs PyTorch FP16 "
-          f"{theirs:.3f} ms (forward only): {theirs / ours:.2f}x")
-    print(f"throughput: ours {float(r['cuda_fps']):.0f} frames/s vs PyTorch FP16 batch 32 "
-          f"{t['32'][2]:.0f} frames/s")
-    if "cuda_bn_fps" in r:
-        n, fps, fwd = r["cuda_batch"], float(r["cuda_bn_fps"]), float(r["cuda_bn_fwd_fps"])
-        print(f"batch {n}: ours {fps:.0f} frames/s end to end (p50 {float(r['cuda_bn_p50_ms']):.2f}"
-              f" ms, p99 {float(r['cuda_bn_p99_ms']):.2f} ms per batch, {r['cuda_bn_mib']} MiB), "
-              f"forward only {fwd:.0f} frames/s vs PyTorch FP16 batch 32 {t['32'][2]:.0f} "
-              f"frames/s (forward only): {fwd / t['32'][2]:.2f}x; target >= 3000 frames/s")
-except Exception as e:  # a missing side is reported above
-    print(f"comparison unavailable: {e}")
-EOF
-
-if [ $MODE != cuda-only ] && [ -x "$FT_BIN" ]; then
-    # option C of docs/gpu-sharing.md: 8 clients of one batching `infer`
-    # server against 8 processes with a model each, in the same bench run
-    echo "== bench: shared inference server, 8 clients ($(elapsed) s)"
-    timeout 240 "$FT_BIN" bench infer-share --model "$CKPT" --device cuda --clients 8 \
-        --frames 256 --size 1920x1080 --max-batch 8 --window-ms 2 >"$OUT/bench_infer_share.log" 2>&1
-    grep -E '^(copies|shared|server|ratio)' "$OUT/bench_infer_share.log" | tee -a "$SUMMARY" ||
-        tail -5 "$OUT/bench_infer_share.log" | tee -a "$SUMMARY"
-fi
-
-if [ "${GPU_CHECK_SKIP_SANITIZERS:-0}" != 1 ] && command -v compute-sanitizer >/dev/null &&
-    [ -x "$BUILD/tests/test_nn_cuda_ops" ]; then
-    echo "== compute-sanitizer memcheck of the operator tests ($(elapsed) s)"
-    # --report-api-errors no: test_errors provokes out-of-memory API errors on
-    # purpose; memcheck is here for invalid accesses and uninitialised reads
-    timeout ${GPU_CHECK_MEMCHECK_S:-90} compute-sanitizer --tool memcheck --report-api-errors no \
-        --print-limit 10 "$BUILD/tests/test_nn_cuda_ops" >"$OUT/memcheck.log" 2>&1
-    rc=$?
-    grep -E '^=========' "$OUT/memcheck.log" | head -30
-    say "memcheck: $(grep -E 'ERROR SUMMARY' "$OUT/memcheck.log" | tail -1), tests under memcheck: $([ $rc = 0 ] && echo PASS || echo "FAIL (rc $rc)")"
-    [ $rc = 0 ] || grep -E -B2 'FAILED|ERROR  ' "$OUT/memcheck.log" | head -20 | tee -a "$SUMMARY"
-    echo "== compute-sanitizer racecheck of the attention kernels ($(elapsed) s)"
-    # shared-memory hazards of the double-buffered flash-attention tiles
-    FT_TEST_FILTER=test_attention timeout ${GPU_CHECK_RACECHECK_S:-60} compute-sanitizer \
-        --tool racecheck --print-limit 10 "$BUILD/tests/test_nn_cuda_ops" >"$OUT/racecheck.log" 2>&1
-    rc=$?
-    grep -E '^=========' "$OUT/racecheck.log" | head -20
-    say "racecheck (test_attention): $(grep -E 'RACECHECK SUMMARY|ERROR SUMMARY' "$OUT/racecheck.log" | tail -1), rc $rc$([ $rc = 124 ] && echo ' (timed out)')"
-fi
-
-echo "== summary ($(elapsed) s)"
-cat "$SUMMARY"
+stop_side_jobs
+say "check finished at $(elapsed) s (deadline $DEADLINE_S s)"
+publish
+echo "== summary"
+cat "$OUT/summary.txt"

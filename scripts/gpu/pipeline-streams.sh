@@ -21,8 +21,10 @@
 # = the classic detector), MODEL_SIZE (model.size, auto), DEVICE (cuda), OUT (logs, default
 # /tmp/pipeline-streams), WORK (clip and outputs), STREAMS ("8 16 24 32"),
 # MIN_FPS (30), CLIP_S (clip seconds, 15), BUDGET_S (streams sweep, both
-# modes together, 270), SKIP_STREAMS=1 (check 1 only), SKIP_MPS=1,
-# SUMMARY (file the summary lines are appended to).
+# modes together, 270), SKIP_STREAMS=1 (check 1 only), SKIP_ONE=1 (check 2
+# only: scripts/gpu-check.sh runs the two as separate stages), SKIP_MPS=1,
+# SUMMARY (file the summary lines are appended to). Each summary line is
+# appended as soon as it is known, so a run stopped part-way keeps them.
 set -u
 FT_BIN=${FT_BIN:?FT_BIN: path of the football-tracker binary}
 CKPT=${CKPT:-}
@@ -56,19 +58,24 @@ fi
 lp=${LD_LIBRARY_PATH:-}
 libs=$( (ldconfig -p 2>/dev/null; find ${lp//:/ } /usr/local/nvidia -maxdepth 2 \
     -name 'lib*.so.1' 2>/dev/null) | grep -oE 'lib(cuda|nvcuvid|nvidia-encode)\.so\.1' | sort -u)
-say "driver libraries: $(echo $libs) (NVDEC needs libcuda and libnvcuvid, NVENC libnvidia-encode)"
+[ "${SKIP_ONE:-0}" = 1 ] ||
+    say "driver libraries: $(echo $libs) (NVDEC needs libcuda and libnvcuvid, NVENC libnvidia-encode)"
 
 # ---- 1. one job ----
 # Debug level: libav's own messages say whether NVDEC really decoded (a
 # failing hwaccel set-up falls back to software decoding inside libavcodec).
-echo "== batch, one job ($DEVICE, $DETECTOR)"
-ONE_OUT=$WORK/one.mp4
-rm -f "$ONE_OUT"
-LOG_LEVEL=debug timeout $((CLIP_S * 3 + 60)) "$FT_BIN" batch --input "$CLIP" --output "$ONE_OUT" \
-    --device "$DEVICE" "${MODEL_ARGS[@]}" --no-progress --log-format json >"$OUT/batch-one.log" 2>&1
-rc=$?
-python3 "$HERE/pipeline_report.py" one "$OUT/batch-one.log" "$rc" "$ONE_OUT" "$FRAMES" | tee -a "$SUMMARY"
-[ "${PIPESTATUS[0]}" = 0 ] || { say "streams per GPU: not measured (the single job failed)"; exit 1; }
+# Jobs run under `timeout --foreground`: a plain timeout moves them into a
+# process group of their own, out of reach of the caller's time limit.
+if [ "${SKIP_ONE:-0}" != 1 ]; then
+    echo "== batch, one job ($DEVICE, $DETECTOR)"
+    ONE_OUT=$WORK/one.mp4
+    rm -f "$ONE_OUT"
+    LOG_LEVEL=debug timeout --foreground $((CLIP_S * 3 + 60)) "$FT_BIN" batch --input "$CLIP" --output "$ONE_OUT" \
+        --device "$DEVICE" "${MODEL_ARGS[@]}" --no-progress --log-format json >"$OUT/batch-one.log" 2>&1
+    rc=$?
+    python3 "$HERE/pipeline_report.py" one "$OUT/batch-one.log" "$rc" "$ONE_OUT" "$FRAMES" | tee -a "$SUMMARY"
+    [ "${PIPESTATUS[0]}" = 0 ] || { say "streams per GPU: not measured (the single job failed)"; exit 1; }
+fi
 [ "${SKIP_STREAMS:-0}" = 1 ] && exit 0
 
 # ---- 2. streams per GPU ----
@@ -81,7 +88,7 @@ round() {
     local k=$1 tag=$2 pids=() i
     rm -f "$WORK"/jobs/*
     for ((i = 1; i <= k; i++)); do
-        (timeout $((CLIP_S * 3 + 60)) "$FT_BIN" batch --input "$CLIP" --output "$WORK/jobs/$i.mp4" \
+        (timeout --foreground $((CLIP_S * 3 + 60)) "$FT_BIN" batch --input "$CLIP" --output "$WORK/jobs/$i.mp4" \
             --device "$DEVICE" "${MODEL_ARGS[@]}" --no-progress --log-format json \
             >"$WORK/jobs/$i.log" 2>&1
         echo $? >"$WORK/jobs/$i.rc") &
@@ -135,9 +142,16 @@ if [ $MPS = 1 ]; then
     export CUDA_MPS_PIPE_DIRECTORY=$WORK/mps-pipe CUDA_MPS_LOG_DIRECTORY=$WORK/mps-log
     mkdir -p "$CUDA_MPS_PIPE_DIRECTORY" "$CUDA_MPS_LOG_DIRECTORY"
     if nvidia-cuda-mps-control -d; then
+        # the daemon outlives this script unless told to quit, also when a
+        # time limit stops the sweep
+        mps_quit() {
+            echo quit | timeout 10 nvidia-cuda-mps-control
+            cp "$CUDA_MPS_LOG_DIRECTORY"/control.log "$OUT/mps-control.log" 2>/dev/null
+        }
+        trap 'mps_quit; exit 143' TERM INT HUP
         sweep MPS "$MPS_STREAMS"
-        echo quit | nvidia-cuda-mps-control
-        cp "$CUDA_MPS_LOG_DIRECTORY"/control.log "$OUT/mps-control.log" 2>/dev/null
+        trap - TERM INT HUP
+        mps_quit
     else
         say "streams per GPU, MPS: the MPS daemon did not start"
     fi
