@@ -19,6 +19,7 @@
 
 #include "core/log.h"
 #include "io/av_glue.h"
+#include "io/frame_pool.h"
 
 struct ft_reader {
     char url[4096];
@@ -26,6 +27,7 @@ struct ft_reader {
     AVCodecContext *dec;
     AVBufferRef *hw_device;
     AVFrame *hw_frame;    /* NVDEC output before download */
+    ft_io_frame_pool *dl_pool; /* host buffers the NVDEC frames are downloaded into */
     AVPacket *pkt;        /* packet being decoded */
     char open_url[4200]; /* url as given to libavformat ("file:" prefixed for paths) */
     bool local;
@@ -363,7 +365,7 @@ ft_status ft_reader_open(const ft_reader_params *p, ft_reader **out)
     }
     r->pkt = av_packet_alloc();
     r->hw_frame = av_frame_alloc();
-    if (!r->pkt || !r->hw_frame) {
+    if (!r->pkt || !r->hw_frame || ft_io_frame_pool_create(&r->dl_pool)) {
         st = FT_ERR_NOMEM;
         goto out;
     }
@@ -465,7 +467,21 @@ static ft_status deliver(ft_reader *r, AVFrame *frame, double *pts_s)
     if (frame->format == AV_PIX_FMT_CUDA) {
         av_frame_unref(r->hw_frame);
         av_frame_move_ref(r->hw_frame, frame);
-        int err = av_hwframe_transfer_data(frame, r->hw_frame, 0);
+        /* Into a pooled buffer: given an empty frame, libavutil would
+         * allocate a new one per picture. Sized like libavutil's own (the
+         * frames context's coded size), then cropped to the picture. */
+        const AVBufferRef *fc = r->hw_frame->hw_frames_ctx;
+        const AVHWFramesContext *hw = fc ? (const AVHWFramesContext *)fc->data : NULL;
+        ft_status pst = hw ? ft_io_frame_pool_get(r->dl_pool, frame, hw->sw_format, hw->width,
+                                                  hw->height)
+                           : FT_ERR_INVALID;
+        int err = pst == FT_ERR_NOMEM ? AVERROR(ENOMEM)
+                  : pst               ? AVERROR(EINVAL)
+                                      : av_hwframe_transfer_data(frame, r->hw_frame, 0);
+        if (err >= 0) {
+            frame->width = r->hw_frame->width;
+            frame->height = r->hw_frame->height;
+        }
         if (err < 0 || av_frame_copy_props(frame, r->hw_frame) < 0) {
             char eb[128];
             FT_LOGE("io", "%s: cannot download a decoded frame from the GPU: %s", r->url,
@@ -659,6 +675,7 @@ void ft_reader_destroy(ft_reader **pr)
     avformat_close_input(&r->fmt);
     av_buffer_unref(&r->hw_device);
     av_frame_free(&r->hw_frame);
+    ft_io_frame_pool_destroy(&r->dl_pool);
     av_packet_free(&r->pkt);
     free(r);
     *pr = NULL;
