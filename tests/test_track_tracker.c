@@ -301,6 +301,125 @@ static void test_weak_far_candidate_while_recovering(void **state)
     ft_tracker_destroy(&t);
 }
 
+/* No track: a weak candidate (below acquire_min_confidence, 0.5) seen once, or
+ * weak ones scattered over the frame (touchline staff, socks, lines), never
+ * start a track, at the start or after a loss; nothing is reported and the
+ * camera is not steered. */
+static void test_acquire_weak_lone_not_acquired(void **state)
+{
+    (void)state;
+    ft_test_rng rng = {11};
+    ft_tracker *t = make(NULL, W, H);
+    ft_track_state s = feed(t, 0.0, 300.0, 900.0, 0.45); /* one weak sighting */
+    assert_false(s.is_tracking || s.measured || s.new_track);
+    assert_int_equal(s.mode, FT_TRACK_LOST);
+    for (int i = 1; i < 60; i++) {
+        s = feed(t, i / 30.0, 1920.0 * ft_test_rng_uniform(&rng),
+                 1080.0 * ft_test_rng_uniform(&rng), 0.25 + 0.24 * ft_test_rng_uniform(&rng));
+        assert_false(s.is_tracking || s.measured);
+        assert_int_equal(s.candidate, -1);
+    }
+    /* Two weak look-alikes alternating 300 px apart are no path either. */
+    for (int i = 60; i < 90; i++) {
+        s = feed(t, i / 30.0, i % 2 ? 600.0 : 900.0, 800.0, 0.4);
+        assert_false(s.is_tracking);
+    }
+    assert_int_equal(s.stats.acquisitions, 0);
+    assert_int_equal(s.stats.accepted, 0);
+    ft_tracker_destroy(&t);
+
+    /* After a loss: a lone weak candidate far from where play was is not taken. */
+    t = make(NULL, W, H);
+    double time;
+    s = run_track(t, 30.0, 1.0, &time);
+    int k = (int)lround(time * 30.0);
+    for (int i = 1; i <= 11; i++)
+        s = feed(t, (k + i) / 30.0, 0, 0, -1);
+    assert_int_equal(s.mode, FT_TRACK_LOST);
+    k += 12;
+    s = feed(t, k / 30.0, 1700.0, 950.0, 0.35);
+    assert_false(s.is_tracking || s.measured);
+    s = feed(t, (k + 1) / 30.0, 0, 0, -1);
+    assert_false(s.is_tracking);
+    assert_int_equal(s.stats.acquisitions, 1);
+    assert_int_equal(s.track_id, 1);
+    ft_tracker_destroy(&t);
+}
+
+/* No track: weak candidates on one constant-velocity path for acquire_frames
+ * (3 frames at 30 fps; the same 1/15 s, 5 frames, at 60 fps) start a track
+ * on the third sighting, with the path's velocity already estimated; before
+ * that nothing is reported. Scattered weak false positives in the same frames
+ * do not stop it, and a missed frame starts the count again. */
+static void test_acquire_weak_consistent_confirmed(void **state)
+{
+    (void)state;
+    const double rates[2] = {30.0, 60.0};
+    for (int r = 0; r < 2; r++) {
+        const double fps = rates[r];
+        const int need = (int)lround(2 * fps / 30.0) + 1;
+        ft_tracker *t = make(NULL, W, H);
+        ft_test_rng rng = {13};
+        ft_track_state s = {0};
+        for (int i = 0; i < need; i++) {
+            const double tt = i / fps;
+            ft_track_candidate c[2] = {
+                {(float)(700.0 + 450.0 * tt), (float)(400.0 - 150.0 * tt), 14, 14, 0.3f},
+                {(float)(1920.0 * ft_test_rng_uniform(&rng)),
+                 (float)(1080.0 * ft_test_rng_uniform(&rng)), 14, 14, 0.45f},
+            };
+            assert_int_equal(ft_tracker_update(t, tt, c, 2, &s), FT_OK);
+            if (i + 1 < need) {
+                assert_false(s.is_tracking || s.measured);
+                assert_int_equal(s.mode, FT_TRACK_LOST);
+            }
+        }
+        assert_true(s.is_tracking && s.measured && s.new_track);
+        assert_int_equal(s.candidate, 0);
+        assert_int_equal(s.mode, FT_TRACK_ACQUIRING);
+        assert_int_equal(s.track_id, 1);
+        assert_int_equal(s.stats.confirmed, 1);
+        assert_true(fabsf(s.vx - 450.0f) < 60.0f && fabsf(s.vy + 150.0f) < 60.0f);
+        /* The run of detections counts from the first sighting: normal after
+         * the same 0.5 s as a track started at once. */
+        for (int i = need; i <= (int)lround(15 * fps / 30.0); i++) {
+            const double tt = i / fps;
+            s = feed(t, tt, 700.0 + 450.0 * tt, 400.0 - 150.0 * tt, 0.3);
+            assert_true(s.measured);
+        }
+        assert_int_equal(s.mode, FT_TRACK_NORMAL);
+        ft_tracker_destroy(&t);
+    }
+    /* A missed frame: the confirmation starts again. */
+    ft_tracker *t = make(NULL, W, H);
+    ft_track_state s = feed(t, 0.0, 500.0, 500.0, 0.3);
+    s = feed(t, 1 / 30.0, 505.0, 500.0, 0.3);
+    s = feed(t, 2 / 30.0, 0, 0, -1);
+    s = feed(t, 3 / 30.0, 515.0, 500.0, 0.3);
+    s = feed(t, 4 / 30.0, 520.0, 500.0, 0.3);
+    assert_false(s.is_tracking);
+    s = feed(t, 5 / 30.0, 525.0, 500.0, 0.3);
+    assert_true(s.is_tracking && s.new_track);
+    ft_tracker_destroy(&t);
+}
+
+/* No track: a candidate at acquire_min_confidence or more starts a track at
+ * once, also while a weaker hypothesis is being confirmed elsewhere. */
+static void test_acquire_strong_at_once(void **state)
+{
+    (void)state;
+    ft_tracker *t = make(NULL, W, H);
+    ft_track_state s = feed(t, 0.0, 900.0, 300.0, 0.3);
+    assert_false(s.is_tracking);
+    ft_track_candidate c[2] = {{905.0f, 300.0f, 14, 14, 0.3f}, {200.0f, 700.0f, 14, 14, 0.5f}};
+    assert_int_equal(ft_tracker_update(t, 1 / 30.0, c, 2, &s), FT_OK);
+    assert_true(s.is_tracking && s.measured && s.new_track);
+    assert_int_equal(s.candidate, 1);
+    assert_int_equal(s.stats.confirmed, 0);
+    assert_true(fabsf(s.x - 200.0f) < 1e-3f);
+    ft_tracker_destroy(&t);
+}
+
 /* Repeated erratic jumps (3 within 1 s) start chaos: 4 s of accepting only
  * candidates within 80 px of the prediction or the last detection, then it
  * cools down. */
@@ -581,6 +700,73 @@ static void test_hot_reload_and_bad_input(void **state)
     ft_tracker_destroy(&t); /* NULL-safe */
 }
 
+/* acquire_min_confidence and acquire_frames are hot: a changed value applies
+ * at the next frame; out-of-range values are refused naming the key, and the
+ * tracker keeps the parameters it had. acquire_frames 1 is the spec's
+ * behaviour (any candidate at min_confidence starts a track). */
+static void test_acquire_hot_reload_and_bad_values(void **state)
+{
+    (void)state;
+    ft_tracker_params p;
+    ft_tracker_params_default(&p);
+    ft_tracker *t = make(&p, W, H);
+    ft_track_state s = feed(t, 0.0, 400.0, 400.0, 0.35);
+    assert_false(s.is_tracking);
+    p.acquire_min_confidence = 0.3;
+    assert_int_equal(ft_tracker_set_params(t, &p), FT_OK);
+    s = feed(t, 1 / 30.0, 1400.0, 700.0, 0.35);
+    assert_true(s.is_tracking && s.new_track);
+    assert_int_equal(s.stats.confirmed, 0);
+    ft_tracker_destroy(&t);
+
+    ft_tracker_params_default(&p);
+    t = make(&p, W, H);
+    p.acquire_frames = 1;
+    assert_int_equal(ft_tracker_set_params(t, &p), FT_OK);
+    s = feed(t, 0.0, 400.0, 400.0, 0.26);
+    assert_true(s.is_tracking && s.new_track);
+    ft_tracker_destroy(&t);
+
+    ft_tracker_params_default(&p);
+    t = make(&p, W, H);
+    s = feed(t, 0.0, 400.0, 400.0, 0.3);
+    p.acquire_frames = 5; /* 5 sightings now, counted from the first one */
+    assert_int_equal(ft_tracker_set_params(t, &p), FT_OK);
+    for (int i = 1; i < 5; i++) {
+        s = feed(t, i / 30.0, 400.0 + 10.0 * i, 400.0, 0.3);
+        assert_int_equal(s.is_tracking, i == 4);
+    }
+    assert_int_equal(s.stats.confirmed, 1);
+
+    struct {
+        const char *key;
+        double conf;
+        int frames;
+    } bad[] = {
+        {"tracking.acquire_min_confidence", -0.1, 3}, {"tracking.acquire_min_confidence", 1.5, 3},
+        {"tracking.acquire_min_confidence", NAN, 3},  {"tracking.acquire_frames", 0.5, 0},
+        {"tracking.acquire_frames", 0.5, 301},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        ft_tracker_params b = p;
+        b.acquire_min_confidence = bad[i].conf;
+        b.acquire_frames = bad[i].frames;
+        char err[160] = "";
+        assert_int_equal(ft_tracker_params_validate(&b, err, sizeof(err)), FT_ERR_CONFIG);
+        assert_non_null(strstr(err, bad[i].key));
+        assert_int_equal(ft_tracker_set_params(t, &b), FT_ERR_CONFIG);
+    }
+    /* Still acquire_frames 5 after the refused sets: a new weak path waits. */
+    for (int i = 0; i < 12; i++)
+        s = feed(t, (5 + i) / 30.0, 0, 0, -1);
+    assert_int_equal(s.mode, FT_TRACK_LOST);
+    for (int i = 0; i < 5; i++) {
+        s = feed(t, (17 + i) / 30.0, 900.0, 600.0 + 5.0 * i, 0.3);
+        assert_int_equal(s.is_tracking, i == 4);
+    }
+    ft_tracker_destroy(&t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -592,6 +778,9 @@ int main(void)
         cmocka_unit_test(test_modes_recover_same_track),
         cmocka_unit_test(test_single_false_positive_no_chaos),
         cmocka_unit_test(test_weak_far_candidate_while_recovering),
+        cmocka_unit_test(test_acquire_weak_lone_not_acquired),
+        cmocka_unit_test(test_acquire_weak_consistent_confirmed),
+        cmocka_unit_test(test_acquire_strong_at_once),
         cmocka_unit_test(test_mode_chaos),
         cmocka_unit_test(test_relocation_after_cut),
         cmocka_unit_test(test_coasting_constant_velocity),
@@ -599,6 +788,7 @@ int main(void)
         cmocka_unit_test(test_no_invented_detections),
         cmocka_unit_test(test_resolution_independent),
         cmocka_unit_test(test_hot_reload_and_bad_input),
+        cmocka_unit_test(test_acquire_hot_reload_and_bad_values),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -62,6 +62,14 @@ const ft_option ft_tracker_options[] = {
      "Recovering: a candidate farther than chaos_radius_px from the prediction is taken only "
      "at this confidence or more (a weaker one must be confirmed like a relocation)",
      FT_OPT_DOUBLE, OFF(recovering_min_confidence), "0.4", 0, 1, FT_OPT_HOT, NULL, NULL},
+    {"acquire_min_confidence",
+     "No track: a candidate at this confidence or more starts one at once; a weaker one must "
+     "first be confirmed for acquire_frames",
+     FT_OPT_DOUBLE, OFF(acquire_min_confidence), "0.5", 0, 1, FT_OPT_HOT, NULL, NULL},
+    {"acquire_frames",
+     "No track: a weaker candidate starts one only after this many 30-fps frames in a row on one "
+     "path (each sighting within gate_chi2 of the path's prediction); 1 = at once, as the spec",
+     FT_OPT_INT, OFF(acquire_frames), "3", 1, 300, FT_OPT_HOT, NULL, NULL},
     {"relocate_frames",
      "A far candidate confirmed at one place for this many 30-fps frames while nothing supports "
      "the "

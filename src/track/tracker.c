@@ -19,6 +19,19 @@
 /* Hysteresis: the stability lock opens again when the ball moves this many
  * times faster than the lock threshold. */
 #define LOCK_EXIT_FACTOR 2.0
+/* Weak candidates followed at once while no track is live. Scattered false
+ * positives die after one frame; a few static look-alikes and the ball fit. */
+#define TENTATIVE_MAX 8
+
+/* A weak candidate being confirmed before a track starts on it: the track's
+ * own filter run over its sightings, one per frame. */
+typedef struct tentative {
+    ft_track_kalman kf;
+    double since;  /* time of its first sighting */
+    double last_t; /* time of its latest sighting */
+    int cand;      /* index of its candidate in the current frame, or -1 */
+    int hits;      /* sightings so far (one per frame) */
+} tentative;
 
 struct ft_tracker {
     ft_tracker_params p;
@@ -38,13 +51,15 @@ struct ft_tracker {
     int jump_n, jump_head;                   /* jumps in the ring, next slot */
     double jump_x, jump_y, jump_last_t;      /* the latest jump's candidate, reference px */
     bool lock;
-    double q_factor;             /* adaptive multiple of the base process noise */
-    double box_w, box_h;         /* last accepted box, reference pixels */
-    double last_x, last_y;       /* last estimate, reference pixels (kept while lost) */
-    double meas_x, meas_y;       /* last accepted candidate, reference pixels */
-    bool reloc;                  /* a far, unsupported candidate is being confirmed */
-    double reloc_x, reloc_y;     /* its last position, reference pixels */
-    double reloc_since, reloc_t; /* first and last time it was seen */
+    double q_factor;               /* adaptive multiple of the base process noise */
+    double box_w, box_h;           /* last accepted box, reference pixels */
+    double last_x, last_y;         /* last estimate, reference pixels (kept while lost) */
+    double meas_x, meas_y;         /* last accepted candidate, reference pixels */
+    bool reloc;                    /* a far, unsupported candidate is being confirmed */
+    double reloc_x, reloc_y;       /* its last position, reference pixels */
+    double reloc_since, reloc_t;   /* first and last time it was seen */
+    tentative tent[TENTATIVE_MAX]; /* no track: weak candidates being confirmed */
+    int n_tent;
     ft_track_state st;
 };
 
@@ -222,18 +237,124 @@ static void seed_filter(ft_tracker *t, double x, double y, double vx, double vy,
     t->q_factor = 1.0;
 }
 
-static void start_track(ft_tracker *t, double x, double y, double r, double time)
+/* Starts a track on the filter already in t->kf, detected since `since`;
+ * `sightings` > 1 when a weak path was confirmed first (logged). */
+static void start_track(ft_tracker *t, double since, int sightings)
 {
-    seed_filter(t, x, y, 0.0, 0.0, r);
     t->has_track = true;
-    t->streak_start = time;
+    t->n_tent = 0;
+    t->streak_start = since;
     t->stable_timing = false;
     t->lock = false;
     t->st.track_id++;
     t->st.stats.acquisitions++;
     t->st.new_track = true;
-    FT_LOGI("track", "ball acquired at (%.0f, %.0f), track %u", x * t->scale, y * t->scale,
-            (unsigned)t->st.track_id);
+    if (sightings > 1)
+        FT_LOGI("track", "ball acquired at (%.0f, %.0f), track %u, confirmed by %d sightings",
+                t->kf.s[0][0] * t->scale, t->kf.s[1][0] * t->scale, (unsigned)t->st.track_id,
+                sightings);
+    else
+        FT_LOGI("track", "ball acquired at (%.0f, %.0f), track %u", t->kf.s[0][0] * t->scale,
+                t->kf.s[1][0] * t->scale, (unsigned)t->st.track_id);
+}
+
+/* Whether a candidate at (x, y), reference pixels, may start a track: while
+ * chaos outlives the track, only near the last detection. */
+static bool acquirable(const ft_tracker *t, double x, double y)
+{
+    return !t->chaos || hypot(x - t->meas_x, y - t->meas_y) <= t->p.chaos_radius_px;
+}
+
+/* Track confirmation. With no live track, a candidate below
+ * acquire_min_confidence starts one only when it and its successors follow
+ * one path for acquire_frames: each weak candidate opens a tentative
+ * hypothesis (the track's filter seeded there), which must find a candidate
+ * inside its gate (gate_chi2) in every following frame or is dropped. A lone
+ * weak false positive (a sock, a bench, a line crossing) never gets a track,
+ * so it never steers the camera; the ball, seen in consecutive frames, is
+ * taken a few frames late. Tentative hypotheses are not reported (the state
+ * stays LOST). Returns the index of the candidate whose hypothesis is
+ * confirmed in this frame, with the track's filter set to it, *since to its
+ * first sighting and *sightings to their count, or -1. */
+static int confirm_acquisition(ft_tracker *t, double time, const ft_track_candidate *cands, int n,
+                               double *since, int *sightings)
+{
+    const ft_tracker_params *p = &t->p;
+    const double inv = 1.0 / t->scale;
+    const double q = p->process_noise * pow(FT_TRACK_REF_FPS, 5);
+    /* Continue each hypothesis with its cheapest candidate inside the gate
+     * (the association cost of a live track); the others end here. */
+    int kept = 0;
+    for (int h = 0; h < t->n_tent; h++) {
+        tentative *e = &t->tent[h];
+        ft_track_kalman_predict(&e->kf, time - e->last_t, q);
+        e->cand = -1;
+        double best = INFINITY;
+        for (int i = 0; i < n; i++) {
+            const ft_track_candidate *c = &cands[i];
+            if (!cand_valid(c) || c->score < p->min_confidence)
+                continue;
+            const double x = c->x * inv, y = c->y * inv;
+            if (!acquirable(t, x, y))
+                continue;
+            const double d2 = ft_track_kalman_distance2(&e->kf, x, y, meas_noise(t, c->score));
+            const double cost = d2 - 2.0 * log(fmax(c->score, 1e-6));
+            if (d2 <= p->gate_chi2 && cost < best) {
+                best = cost;
+                e->cand = i;
+            }
+        }
+        /* Two hypotheses on one candidate are one: the older one stays. */
+        for (int k = 0; k < kept && e->cand >= 0; k++)
+            if (t->tent[k].cand == e->cand)
+                e->cand = -1;
+        if (e->cand < 0)
+            continue;
+        const ft_track_candidate *c = &cands[e->cand];
+        ft_track_kalman_update(&e->kf, c->x * inv, c->y * inv, meas_noise(t, c->score));
+        e->last_t = time;
+        e->hits++;
+        t->tent[kept++] = *e;
+    }
+    t->n_tent = kept;
+    /* Every other candidate opens a hypothesis, the most confident first. */
+    for (;;) {
+        int pick = -1;
+        for (int i = 0; i < n; i++) {
+            const ft_track_candidate *c = &cands[i];
+            if (!cand_valid(c) || c->score < p->min_confidence ||
+                !acquirable(t, c->x * inv, c->y * inv) ||
+                (pick >= 0 && c->score <= cands[pick].score))
+                continue;
+            bool taken = false;
+            for (int k = 0; k < t->n_tent && !taken; k++)
+                taken = t->tent[k].cand == i;
+            if (!taken)
+                pick = i;
+        }
+        if (pick < 0 || t->n_tent == TENTATIVE_MAX)
+            break;
+        tentative *e = &t->tent[t->n_tent++];
+        ft_track_kalman_init(
+            &e->kf, cands[pick].x * inv, cands[pick].y * inv, meas_noise(t, cands[pick].score),
+            p->init_velocity_std * p->init_velocity_std, p->init_accel_std * p->init_accel_std);
+        e->since = e->last_t = time;
+        e->cand = pick;
+        e->hits = 1;
+    }
+    /* The longest-followed hypothesis that has lasted acquire_frames wins
+     * (hypotheses are in order of age). */
+    for (int h = 0; h < t->n_tent; h++) {
+        const tentative *e = &t->tent[h];
+        if (time - e->since >= ref_frames_s(p->acquire_frames - 1) - TIME_EPS) {
+            t->kf = e->kf;
+            t->q_factor = 1.0;
+            *since = e->since;
+            *sightings = e->hits;
+            return e->cand;
+        }
+    }
+    return -1;
 }
 
 /* Chaos is the reaction to erratic evidence (the spec's "multiple false
@@ -488,10 +609,11 @@ ft_status ft_tracker_update(ft_tracker *t, double time, const ft_track_candidate
             double d2;
             ok = accept_tracked(t, c, x, y, r, time, &d2, &reseed);
             cost = d2 - 2.0 * log(fmax(c->score, 1e-6));
+        } else if (c->score < p->acquire_min_confidence) {
+            continue; /* a weak one must be confirmed first (confirm_acquisition) */
         } else {
-            /* Acquisition: the most confident candidate, but while chaos
-             * lasts only near the last detection. */
-            ok = !t->chaos || hypot(x - t->meas_x, y - t->meas_y) <= p->chaos_radius_px;
+            /* Acquisition at once: the most confident candidate. */
+            ok = acquirable(t, x, y);
             cost = -c->score;
         }
         if (!ok) {
@@ -510,8 +632,8 @@ ft_status ft_tracker_update(ft_tracker *t, double time, const ft_track_candidate
      * take (or only by a reseed) is the spec's "huge jump"; several erratic
      * ones in a short window start chaos: distrust detections for a while. */
     /* A weak candidate a recovering track refused is no evidence of chaos. */
-    const bool weak_top = top >= 0 && s->lost_frames > 0 &&
-                          cands[top].score < p->recovering_min_confidence;
+    const bool weak_top =
+        top >= 0 && s->lost_frames > 0 && cands[top].score < p->recovering_min_confidence;
     const int jumper = best < 0 ? (weak_top ? -1 : top) : best_reseed ? best : -1;
     if (jumper >= 0 && t->has_track && !t->chaos) {
         const double jx = cands[jumper].x * inv, jy = cands[jumper].y * inv;
@@ -524,6 +646,18 @@ ft_status ft_tracker_update(ft_tracker *t, double time, const ft_track_candidate
                 s->stats.rejected++;
             }
         }
+    }
+
+    /* No track and no candidate confident enough to start one at once: a
+     * weak one followed for acquire_frames does. */
+    double since = time;
+    int sightings = 1;
+    bool confirmed = false;
+    if (!t->has_track && best < 0) {
+        best = confirm_acquisition(t, time, cands, n, &since, &sightings);
+        confirmed = best >= 0;
+        if (confirmed)
+            best_r = meas_noise(t, cands[best].score);
     }
 
     /* Nothing fits the track (or, in chaos, a new one) but a confident
@@ -546,8 +680,12 @@ ft_status ft_tracker_update(ft_tracker *t, double time, const ft_track_candidate
     if (best >= 0) {
         const ft_track_candidate *c = &cands[best];
         const double x = c->x * inv, y = c->y * inv;
-        if (!t->has_track) {
-            start_track(t, x, y, best_r, time);
+        if (confirmed) {
+            s->stats.confirmed++;
+            start_track(t, since, sightings);
+        } else if (!t->has_track) {
+            seed_filter(t, x, y, 0.0, 0.0, best_r);
+            start_track(t, time, 1);
         } else if (best_reseed) {
             /* At rest: the velocity implied by the last detection and this
              * one is wrong whenever this one is a false positive, and then

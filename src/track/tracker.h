@@ -36,9 +36,13 @@ typedef struct ft_track_candidate {
  * FT_TRACK_REF_FPS, pixels are pixels of a FT_TRACK_REF_HEIGHT-high frame, both
  * converted to seconds / frame pixels internally. */
 typedef struct ft_tracker_params {
-    int max_lost_frames;   /* prediction without detections before Lost (10) */
-    double min_confidence; /* candidates below this score are ignored (0.25) */
+    int max_lost_frames;              /* prediction without detections before Lost (10) */
+    double min_confidence;            /* candidates below this score are ignored (0.25) */
     double recovering_min_confidence; /* weakest far candidate a recovering track takes (0.4) */
+    /* No track: a candidate this confident starts one at once (0.5); a weaker
+     * one must follow one path for acquire_frames (3) first. */
+    double acquire_min_confidence;
+    int acquire_frames;
     double iou_threshold; /* IoU with the predicted box that accepts a candidate outside the gate */
     bool adaptive_noise;  /* adapt Q to the innovation and R to stability/confidence */
     double gate_chi2;     /* Mahalanobis gate (2 dof) while tracking: 9.21 = 99 % */
@@ -78,7 +82,7 @@ FT_NODISCARD ft_status ft_tracker_params_validate(const ft_tracker_params *p, ch
 
 /* Base mode. Chaos and stability lock are flags on top (see ft_track_state). */
 typedef enum ft_track_mode {
-    FT_TRACK_LOST = 0,   /* no track: never acquired, or lost after max_lost_frames */
+    FT_TRACK_LOST = 0,   /* no track (weak candidates may be being confirmed, unreported) */
     FT_TRACK_ACQUIRING,  /* tracking, not yet normal_min_frames consecutive detections */
     FT_TRACK_NORMAL,     /* more than normal_min_frames consecutive detections */
     FT_TRACK_RECOVERING, /* 1..recovering_frames without detection: relaxed gate */
@@ -100,6 +104,7 @@ typedef struct ft_track_stats {
     uint64_t jumps;                            /* erratic huge jumps (rejected or reseeded) */
     uint64_t chaos_starts;                     /* chaos activations */
     uint64_t acquisitions;                     /* new tracks started */
+    uint64_t confirmed;                        /* ... on a weak path, after acquire_frames */
     uint64_t losses;                           /* tracks lost */
     uint64_t relocations;                      /* tracks moved to a confirmed far candidate */
 } ft_track_stats;
