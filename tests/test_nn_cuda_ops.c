@@ -561,14 +561,11 @@ static void test_small_ops(void **state)
         pair_free(all[i]);
 }
 
-/* `batch` rows of n values, k selected from each */
-static void run_topk(env *e, int batch, int n, int k, int ties, const char *what)
+/* `batch` rows of n values h (borrowed), k selected from each, by both
+ * backends: values and indices identical */
+static void run_topk_of(env *e, const float *h, int batch, int n, int k, const char *what)
 {
     size_t nx = (size_t)batch * n, nk = (size_t)batch * k;
-    float *h = rand_floats(e, nx, 2.f);
-    if (ties) /* coarse values: many equal keys, ordered by index */
-        for (size_t i = 0; i < nx; i++)
-            h[i] = roundf(h[i] * 4.f) / 4.f;
     pair x = pair_new(e->cpu, e->gpu, h, nx * sizeof(float));
     pair vals = out_pair(e, e->gpu, nk);
     int32_t *ic = malloc(nk * 4), *ig = malloc(nk * 4);
@@ -593,9 +590,19 @@ static void run_topk(env *e, int batch, int n, int k, int ties, const char *what
     e->gpu->ops->free(e->gpu, idx_g);
     free(ic);
     free(ig);
-    free(h);
     pair_free(&x);
     pair_free(&vals);
+}
+
+static void run_topk(env *e, int batch, int n, int k, int ties, const char *what)
+{
+    size_t nx = (size_t)batch * n;
+    float *h = rand_floats(e, nx, 2.f);
+    if (ties) /* coarse values: many equal keys, ordered by index */
+        for (size_t i = 0; i < nx; i++)
+            h[i] = roundf(h[i] * 4.f) / 4.f;
+    run_topk_of(e, h, batch, n, k, what);
+    free(h);
 }
 
 static void test_topk(void **state)
@@ -607,6 +614,9 @@ static void test_topk(void **state)
     run_topk(e, 1, 5, 5, 1, "topk all of 5");
     run_topk(e, 3, 1296, 300, 1, "topk 300 of 1296, batch of 3 with ties");
     run_topk(e, 32, 1296, 300, 0, "topk 300 of 1296, batch of 32");
+    /* -0 and +0 are equal to the CPU: a tie kept in index order */
+    const float zeros[8] = {-0.f, 0.f, 1.f, -0.f, 0.f, -1.f, -0.f, 0.5f};
+    run_topk_of(e, zeros, 2, 4, 4, "topk of signed zeros, batch of 2");
 }
 
 /* ---- execution: graph capture and replay give the eager result ---- */

@@ -937,10 +937,16 @@ static void cuda_topk(ft_nn_backend *be, int batch, int n, int k, const float *x
                       float *val)
 {
     ft_nn_cuda *c = cu(be);
-    if (k > FT_CUDA_TOPK_MAX || k > n) {
+    if (batch <= 0 || k <= 0) { /* nothing to select, as on the CPU (no empty grid launch) */
+        mirror_drop(c);
+        return;
+    }
+    /* the indices are int32 into the whole input */
+    if (k > FT_CUDA_TOPK_MAX || k > n || (int64_t)batch * n > INT32_MAX) {
         if (!c->err) {
             c->err = FT_ERR_INVALID;
-            FT_LOGE("cuda", "topk: k = %d exceeds n = %d or the limit %d", k, n, FT_CUDA_TOPK_MAX);
+            FT_LOGE("cuda", "topk: k = %d exceeds n = %d or the limit %d, or %d rows of %d "
+                            "exceed int32 indices", k, n, FT_CUDA_TOPK_MAX, batch, n);
         }
         return;
     }

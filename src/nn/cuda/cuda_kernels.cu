@@ -360,7 +360,8 @@ constexpr int kTopkThreads = 1024;
 
 __device__ __forceinline__ uint32_t float_key(float f)
 {
-    uint32_t u = __float_as_uint(f);
+    /* -0 and +0 compare equal on the CPU (a tie, lower index first): one key */
+    uint32_t u = f == 0.f ? 0u : __float_as_uint(f);
     /* order-preserving map of IEEE floats onto unsigned integers */
     return (u & 0x80000000u) ? ~u : (u | 0x80000000u);
 }
