@@ -330,6 +330,10 @@ __global__ void k_msda(ft_nn_msda_args a)
             float lx = ref[0] + off[2 * i] / a.points * ref[2] * 0.5f;
             float ly = ref[1] + off[2 * i + 1] / a.points * ref[3] * 0.5f;
             float px = lx * W - 0.5f, py = ly * H - 0.5f;
+            /* all four taps outside, as the CPU skips them: also keeps a far
+             * (or NaN) location from overflowing the int tap coordinates */
+            if (!(px > -1.f && px < (float)W && py > -1.f && py < (float)H))
+                continue;
             float x0f = floorf(px), y0f = floorf(py);
             int x0 = (int)x0f, y0 = (int)y0f;
             float fx = px - x0f, fy = py - y0f;
