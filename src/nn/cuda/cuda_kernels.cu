@@ -13,10 +13,20 @@ namespace
 
 constexpr int kThreads = 256;
 
+/* Grid of a grid-stride kernel: capped, each thread loops over the rest. */
+constexpr long long kMaxBlocks = 1048576;
 inline unsigned blocks_for(long long n, int threads = kThreads)
 {
     long long b = (n + threads - 1) / threads;
-    return (unsigned)(b < 1 ? 1 : (b > 1048576 ? 1048576 : b));
+    return (unsigned)(b < 1 ? 1 : (b > kMaxBlocks ? kMaxBlocks : b));
+}
+
+/* Kernels with one thread (or warp) per item and no loop cover at most
+ * kMaxBlocks * kThreads items: their launchers refuse more rather than leave
+ * the rest undone. */
+inline bool fits_grid(long long n)
+{
+    return n <= kMaxBlocks * kThreads;
 }
 
 __device__ __forceinline__ float act_apply(float v, ft_nn_act act)
@@ -632,6 +642,8 @@ cudaError_t ft_cuda_layernorm(int m, int n, const float *x, int ldx, const float
                               const float *beta, float eps, ft_nn_act act, float *y, int ldy,
                               void *y16, cudaStream_t stream)
 {
+    if (!fits_grid((long long)m * 32))
+        return cudaErrorInvalidConfiguration;
     unsigned blocks = blocks_for((long long)m * 32);
     __half *h = (__half *)y16;
     if (n <= 256)
@@ -659,6 +671,8 @@ cudaError_t ft_cuda_msda(const ft_nn_msda_args *a, cudaStream_t stream)
 {
     int frames = a->batch > 1 ? a->batch : 1;
     long long total = (long long)frames * a->nq * a->heads * a->dh;
+    if (!fits_grid(total))
+        return cudaErrorInvalidConfiguration;
     k_msda<<<blocks_for(total), kThreads, 0, stream>>>(*a);
     return cudaGetLastError();
 }
@@ -688,6 +702,8 @@ cudaError_t ft_cuda_gather_rows(int rows, int cols, const float *x, int ldx, con
 
 cudaError_t ft_cuda_rowmax(int m, int n, const float *x, int ldx, float *y, cudaStream_t stream)
 {
+    if (!fits_grid((long long)m * 32))
+        return cudaErrorInvalidConfiguration;
     k_rowmax<<<blocks_for((long long)m * 32), kThreads, 0, stream>>>(m, n, x, ldx, y);
     return cudaGetLastError();
 }
@@ -702,6 +718,8 @@ cudaError_t ft_cuda_topk(int batch, int n, int k, const float *x, int32_t *idx, 
 cudaError_t ft_cuda_box_refine(int m, const float *d, int ldd, const float *r, const int32_t *ridx,
                                float *y, cudaStream_t stream)
 {
+    if (!fits_grid(m))
+        return cudaErrorInvalidConfiguration;
     k_box_refine<<<blocks_for(m), kThreads, 0, stream>>>(m, d, ldd, r, ridx, y);
     return cudaGetLastError();
 }
