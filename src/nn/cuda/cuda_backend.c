@@ -382,10 +382,14 @@ static void shadows_forget(ft_nn_cuda *c, const void *p, size_t bytes);
 static void cuda_free(ft_nn_backend *be, void *ptr)
 {
     ft_nn_cuda *c = cu(be);
+    if (!ptr)
+        return;
     /* the copies of weights in this block die with it (the stream has
-     * finished with them: cudaFree waits for the device) */
+     * finished with them: cudaFree waits for the device), and so do the
+     * graphs, which may hold its address: a later allocation can land there */
     size_t bytes = dev_free(c, ptr);
     shadows_forget(c, ptr, bytes ? bytes : 1);
+    graphs_invalidate(c);
     mirror_drop(c);
 }
 
@@ -664,6 +668,8 @@ static void shadows_forget(ft_nn_cuda *c, const void *p, size_t bytes)
         }
         if (!synced) {
             fail_cuda(c, cudaStreamSynchronize(c->stream), "synchronize before freeing a copy");
+            /* captured graphs read the copy by address */
+            graphs_invalidate(c);
             synced = true;
         }
         dev_free(c, s->w2);
