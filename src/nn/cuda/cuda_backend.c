@@ -1013,6 +1013,9 @@ static bool graph_capture(ft_nn_cuda *c, graph_entry *g, ft_nn_record_fn fn, voi
     c->capturing = false;
     e = cudaStreamEndCapture(c->stream, &graph);
     if (e != cudaSuccess || c->err || c->capture_broken) {
+        /* the recorded operators never ran: an f16 copy they noted as
+         * written is not there for the eager pass that follows */
+        mirror_drop(c);
         if (graph)
             cudaGraphDestroy(graph);
         if (c->capture_broken)
