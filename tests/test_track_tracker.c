@@ -303,8 +303,8 @@ static void test_weak_far_candidate_while_recovering(void **state)
 
 /* No track: a weak candidate (below acquire_min_confidence, 0.5) seen once, or
  * weak ones scattered over the frame (touchline staff, socks, lines), never
- * start a track, at the start or after a loss; nothing is reported and the
- * camera is not steered. */
+ * start a track, at the start or after a loss away from where the track was;
+ * nothing is reported and the camera is not steered. */
 static void test_acquire_weak_lone_not_acquired(void **state)
 {
     (void)state;
@@ -343,6 +343,12 @@ static void test_acquire_weak_lone_not_acquired(void **state)
     assert_false(s.is_tracking);
     assert_int_equal(s.stats.acquisitions, 1);
     assert_int_equal(s.track_id, 1);
+    /* Where the track was last detected (within chaos_radius_px, 80 px), a
+     * weak candidate is the hidden ball coming back: taken at once. */
+    const double last_x = 400.0 + 200.0 * time;
+    s = feed(t, (k + 40) / 30.0, last_x + 70.0, 500.0, 0.3);
+    assert_true(s.is_tracking && s.measured && s.new_track);
+    assert_int_equal(s.stats.confirmed, 0);
     ft_tracker_destroy(&t);
 }
 

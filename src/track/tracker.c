@@ -265,6 +265,15 @@ static bool acquirable(const ft_tracker *t, double x, double y)
     return !t->chaos || hypot(x - t->meas_x, y - t->meas_y) <= t->p.chaos_radius_px;
 }
 
+/* Whether (x, y), reference pixels, lies where the last track was last
+ * detected: within chaos_radius_px (the spec's radius around the "last
+ * position"). A ball that was hidden usually reappears there, often weakly
+ * detected at first; a weak candidate there needs no confirmation. */
+static bool near_lost_track(const ft_tracker *t, double x, double y)
+{
+    return t->st.track_id > 0 && hypot(x - t->meas_x, y - t->meas_y) <= t->p.chaos_radius_px;
+}
+
 /* Track confirmation. With no live track, a candidate below
  * acquire_min_confidence starts one only when it and its successors follow
  * one path for acquire_frames: each weak candidate opens a tentative
@@ -609,7 +618,7 @@ ft_status ft_tracker_update(ft_tracker *t, double time, const ft_track_candidate
             double d2;
             ok = accept_tracked(t, c, x, y, r, time, &d2, &reseed);
             cost = d2 - 2.0 * log(fmax(c->score, 1e-6));
-        } else if (c->score < p->acquire_min_confidence) {
+        } else if (c->score < p->acquire_min_confidence && !near_lost_track(t, x, y)) {
             continue; /* a weak one must be confirmed first (confirm_acquisition) */
         } else {
             /* Acquisition at once: the most confident candidate. */
