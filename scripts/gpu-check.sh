@@ -120,6 +120,7 @@ trap 'on_signal HUP' HUP
 stage() {
     local name=$1 cap=$2 min=$3 start left t rc status note
     shift 3
+    [ "$min" -le "$cap" ] || min=$cap # a cap set below the minimum is still honoured
     start=$(elapsed)
     left=$((DEADLINE_S - start))
     t=$((cap < left ? cap : left))

@@ -13,3 +13,5 @@ if(FT_CUDA AND TARGET ft_detect)
     target_include_directories(bench_nn_cuda PRIVATE ${PROJECT_SOURCE_DIR}/src ${PROJECT_SOURCE_DIR})
     target_link_libraries(bench_nn_cuda PRIVATE ft_detect)
 endif()
+# gpu-check's control flow (stage bodies stubbed): needs no GPU, runs everywhere.
+ft_test(test_nn_cuda_gpucheck SOURCES test_nn_cuda_gpucheck.c ft_test_cmd.c TIMEOUT 120)
