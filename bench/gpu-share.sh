@@ -41,7 +41,9 @@ fps_of() { sed -n 's/.*1 stream, frames back to back: \([0-9.]*\) frames\/s.*/\1
 procs() {
     local tag=$1 pids=()
     for ((i = 1; i <= K; i++)); do
-        timeout 120 "$BENCH" "${ARGS[@]}" --streams 1 >"$OUT/$tag-$i.log" 2>&1 &
+        # --foreground: in this script's process group, so stopping the
+        # script (a time limit) stops them too
+        timeout --foreground 120 "$BENCH" "${ARGS[@]}" --streams 1 >"$OUT/$tag-$i.log" 2>&1 &
         pids+=($!)
     done
     wait "${pids[@]}"
@@ -72,8 +74,11 @@ if command -v nvidia-cuda-mps-control >/dev/null; then
     export CUDA_MPS_PIPE_DIRECTORY=$WORK/mps-pipe CUDA_MPS_LOG_DIRECTORY=$WORK/mps-log
     mkdir -p "$CUDA_MPS_PIPE_DIRECTORY" "$CUDA_MPS_LOG_DIRECTORY"
     if nvidia-cuda-mps-control -d; then
+        # the daemon outlives the script unless told to quit
+        trap 'echo quit | timeout 10 nvidia-cuda-mps-control; exit 143' TERM INT HUP
         mps=$(procs mps)
-        echo quit | nvidia-cuda-mps-control
+        trap - TERM INT HUP
+        echo quit | timeout 10 nvidia-cuda-mps-control
         cp "$CUDA_MPS_LOG_DIRECTORY"/control.log "$OUT/mps-control.log" 2>/dev/null
     else
         echo "MPS daemon did not start" >&2
