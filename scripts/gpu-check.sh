@@ -29,7 +29,7 @@
 # GPU_CHECK_MODE=cuda-only (the reduced build below) or full-min (the minimal
 # libraries even where the system has the packages), GPU_CHECK_SKIP_PIPELINE=1
 # (no pipeline/streams stages), GPU_CHECK_SKIP_STREAMS=1 (one pipeline job,
-# no streams sweep), GPU_CHECK_STREAMS ("8 16 24 32"), GPU_CHECK_STREAMS_BUDGET_S
+# no streams sweep), GPU_CHECK_STREAMS ("16 24 32"), GPU_CHECK_STREAMS_BUDGET_S
 # (cap of the streams stage, 270), GPU_CHECK_CLIP_S (15), GPU_CHECK_SKIP_SUITE=1,
 # GPU_CHECK_SKIP_SANITIZERS=1, GPU_CHECK_DRY_RUN=1 (a machine without a GPU:
 # the pipeline stages run on the CPU with the classic detector and K = 1, 2;
@@ -226,7 +226,7 @@ pipeline_env() {
         PL=(DEVICE=cpu CKPT= STREAMS="${GPU_CHECK_STREAMS:-1 2}" MIN_FPS=1 CLIP_S="${GPU_CHECK_CLIP_S:-2}")
     else
         # the random checkpoint carries no args: its size as for the benchmark
-        PL=(DEVICE=cuda CKPT="$CKPT" MODEL_SIZE=medium STREAMS="${GPU_CHECK_STREAMS:-8 16 24 32}"
+        PL=(DEVICE=cuda CKPT="$CKPT" MODEL_SIZE=medium STREAMS="${GPU_CHECK_STREAMS:-16 24 32}"
             CLIP_S="${GPU_CHECK_CLIP_S:-15}")
     fi
 }
