@@ -621,7 +621,8 @@ ft_status ft_tracker_update(ft_tracker *t, double time, const ft_track_candidate
         } else if (c->score < p->acquire_min_confidence && !near_lost_track(t, x, y)) {
             continue; /* a weak one must be confirmed first (confirm_acquisition) */
         } else {
-            /* Acquisition at once: the most confident candidate. */
+            /* Acquisition at once (a strong candidate, or a weak one where
+             * the lost track was last seen): the most confident one. */
             ok = acquirable(t, x, y);
             cost = -c->score;
         }

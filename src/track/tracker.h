@@ -1,7 +1,8 @@
 /* Ball tracker: a constant-acceleration Kalman filter over [x, y, vx, vy, ax, ay]
  * with Mahalanobis gating, association over the whole candidate list of a frame,
  * and the operational modes of the spec (normal, recovering, chaos, stability
- * lock, lost).
+ * lock, lost); with no track, a weak candidate must be confirmed on a path
+ * for a few frames before a track starts on it (docs/tracking.md).
  *
  * Pure and deterministic: the same candidates at the same timestamps give the
  * same states. No allocation after ft_tracker_create. Time comes from the frame
