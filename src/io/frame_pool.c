@@ -63,8 +63,8 @@ static AVBufferRef *pool_alloc(void *opaque, size_t size)
 static ft_status relayout(ft_io_frame_pool *p, int format, int width, int height)
 {
     const AVPixFmtDescriptor *d = av_pix_fmt_desc_get(format);
-    if (!d || (d->flags & AV_PIX_FMT_FLAG_HWACCEL) || width <= 0 || height <= 0 ||
-        width > 32768 || height > 32768) {
+    if (!d || (d->flags & AV_PIX_FMT_FLAG_HWACCEL) || width <= 0 || height <= 0 || width > 32768 ||
+        height > 32768) {
         FT_LOGE("io", "frame pool: cannot lay out %s %dx%d", d ? d->name : "unknown format", width,
                 height);
         return FT_ERR_INVALID;

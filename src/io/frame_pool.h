@@ -26,8 +26,8 @@ void ft_io_frame_pool_destroy(ft_io_frame_pool **p);
  * other than the previous call's starts a new pool. FT_ERR_INVALID for a
  * hardware or unknown format or a bad size, FT_ERR_NOMEM on allocation
  * failure. */
-FT_NODISCARD ft_status ft_io_frame_pool_get(ft_io_frame_pool *p, struct AVFrame *frame,
-                                            int format, int width, int height);
+FT_NODISCARD ft_status ft_io_frame_pool_get(ft_io_frame_pool *p, struct AVFrame *frame, int format,
+                                            int width, int height);
 
 /* Buffers allocated so far over the pool's life (all sizes): constant in a
  * steady state, which is what the tests check. */

@@ -951,8 +951,10 @@ static void cuda_topk(ft_nn_backend *be, int batch, int n, int k, const float *x
     if (k > FT_CUDA_TOPK_MAX || k > n || (int64_t)batch * n > INT32_MAX) {
         if (!c->err) {
             c->err = FT_ERR_INVALID;
-            FT_LOGE("cuda", "topk: k = %d exceeds n = %d or the limit %d, or %d rows of %d "
-                            "exceed int32 indices", k, n, FT_CUDA_TOPK_MAX, batch, n);
+            FT_LOGE("cuda",
+                    "topk: k = %d exceeds n = %d or the limit %d, or %d rows of %d "
+                    "exceed int32 indices",
+                    k, n, FT_CUDA_TOPK_MAX, batch, n);
         }
         return;
     }
