@@ -26,7 +26,7 @@ struct ft_reader {
     AVFormatContext *fmt;
     AVCodecContext *dec;
     AVBufferRef *hw_device;
-    AVFrame *hw_frame;    /* NVDEC output before download */
+    AVFrame *hw_frame;         /* NVDEC output before download */
     ft_io_frame_pool *dl_pool; /* host buffers the NVDEC frames are downloaded into */
     AVPacket *pkt;        /* packet being decoded */
     char open_url[4200]; /* url as given to libavformat ("file:" prefixed for paths) */
@@ -472,9 +472,9 @@ static ft_status deliver(ft_reader *r, AVFrame *frame, double *pts_s)
          * frames context's coded size), then cropped to the picture. */
         const AVBufferRef *fc = r->hw_frame->hw_frames_ctx;
         const AVHWFramesContext *hw = fc ? (const AVHWFramesContext *)fc->data : NULL;
-        ft_status pst = hw ? ft_io_frame_pool_get(r->dl_pool, frame, hw->sw_format, hw->width,
-                                                  hw->height)
-                           : FT_ERR_INVALID;
+        ft_status pst =
+            hw ? ft_io_frame_pool_get(r->dl_pool, frame, hw->sw_format, hw->width, hw->height)
+               : FT_ERR_INVALID;
         int err = pst == FT_ERR_NOMEM ? AVERROR(ENOMEM)
                   : pst               ? AVERROR(EINVAL)
                                       : av_hwframe_transfer_data(frame, r->hw_frame, 0);
