@@ -78,7 +78,13 @@ publish() {
           [ -f "$LOGS/running" ] && echo "running: $(cat "$LOGS/running")"
           cat "$LOGS/notes.txt"; } >"$OUT/.summary.tmp" && mv -f "$OUT/.summary.tmp" "$OUT/summary.txt"
     fi
-    tar czf "$OUT/.logs.tmp" -C "$LOGS" . 2>/dev/null && mv -f "$OUT/.logs.tmp" "$OUT/logs.tgz"
+    tar czf "$OUT/.logs.tmp" -C "$LOGS" . 2>/dev/null || return
+    # a file over 16 MiB does not come back at all: keep the ends of big logs
+    if [ "$(stat -c %s "$OUT/.logs.tmp")" -gt $((15 << 20)) ]; then
+        find "$LOGS" -type f -size +4M -exec sh -c 'tail -c 1M "$1" >"$1.tail" && mv "$1.tail" "$1"' _ {} \;
+        tar czf "$OUT/.logs.tmp" -C "$LOGS" . 2>/dev/null || return
+    fi
+    mv -f "$OUT/.logs.tmp" "$OUT/logs.tgz"
 }
 
 record() { # NAME STATUS START SECONDS NOTE
