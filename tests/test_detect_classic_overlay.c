@@ -63,12 +63,13 @@ static void check(ft_synth_scenario scenario)
     double recall = t.visible ? (double)t.hits / t.visible : 0.0;
     printf("%s with overlay: a candidate on the overlay in %d of %d frames; recall %.3f\n",
            ft_synth_scenario_name(scenario), t.on_overlay, t.frames, recall);
-    /* Measured: on the overlay in 3 of 300 frames (broadcast, before the
-     * overlay is learnt) and 0 (wide); recall 0.70 (broadcast: 0.76 without
-     * the overlay, 0.04 before the detector learnt frame-fixed overlays) and
-     * 0.69 (wide). See docs/detector.md. */
+    /* Measured with the learned scorer (h24, which runs on the still wide
+     * camera only): on the overlay in 6 of 300 frames (broadcast, while the
+     * overlay is being learnt) and 0 (wide); recall 0.681 (broadcast; 0.685
+     * before, 0.04 before the detector learnt frame-fixed overlays) and
+     * 0.715 (wide; 0.658 before). See docs/detector.md. */
     assert_true(t.on_overlay * 50 <= t.frames);
-    assert_true(recall >= 0.62);
+    assert_true(recall >= 0.64);
 }
 
 static void test_broadcast(void **state)

@@ -24,10 +24,12 @@
 
 #include <math.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/log.h"
+#include "detect/classic_net.h"
 #include "detect/filters.h"
 
 enum {
@@ -37,7 +39,11 @@ enum {
     PREV_KEEP = 16,     /* candidates remembered for the next frame's consistency term */
     SIZE_BANDS = 8,     /* horizontal bands in which the ball size is learnt */
     RING_POINTS = 12,   /* samples on the ring around a blob */
-    BG_TRUST_FRAMES = 8 /* frames of background history before motion counts */
+    BG_TRUST_FRAMES = 8, /* frames of background history before motion counts */
+    NET_TOP = 8,        /* candidates per frame the learned scorer looks at (classic_net.h) */
+    NET_STILL_FRAMES = 30, /* ... once the camera has stood still this long (learned_stage) */
+    NET_MIN_HEIGHT = 1080, /* ... in frames at least this tall (learned_stage) */
+    DUMP_TOP = 24       /* candidates per frame written by the training dump (FT_CLASSIC_DUMP) */
 };
 
 /* A scene cut: mean absolute difference (grey levels) between aligned frames. */
@@ -102,6 +108,7 @@ typedef struct blob {
     double sw, sx, sy;          /* contrast-weighted centroid sums */
     bool part;                  /* a part of a larger blob (split_blob) */
     float cx, cy, diam, score;  /* set by score_blob: centroid, diameter, logit, then confidence */
+    float hand;                 /* the hand-made features' logit (score_blob) */
     float feat[N_FEATURES];     /* set by score_blob: the evidence behind the score */
 } blob;
 
@@ -132,10 +139,16 @@ typedef struct classic {
     int32_t *stack;
     blob *blobs;
     int frames, bg_age;
+    int still_frames; /* frames since the camera last moved or the scene cut */
     prev_cand prev_c[PREV_KEEP];
     int n_prev;
     float size_avg[SIZE_BANDS];
     int size_n[SIZE_BANDS];
+    float hand_floor; /* staged scoring stops a blob whose hand logit cannot reach this */
+    float net_floor;  /* hand_floor while the learned scorer runs (net_active) */
+    ft_classic_net_patch patch; /* the learned scorer's input and scratch */
+    ft_classic_net_buf net_buf;
+    FILE *dump;       /* training dump (FT_CLASSIC_DUMP), or NULL */
 } classic;
 
 static const char *const no_choices[] = {NULL};
@@ -212,6 +225,7 @@ static void reset_history(classic *c)
 {
     c->frames = 0;
     c->bg_age = 0;
+    c->still_frames = 0;
     c->n_prev = 0;
     memset(c->size_avg, 0, sizeof(c->size_avg));
     memset(c->size_n, 0, sizeof(c->size_n));
@@ -420,6 +434,8 @@ static void shift_background(classic *c, int dx, int dy)
  * pixel is treated as part of an overlay. The map survives pauses of the
  * pan and scene cuts, as overlays do; it is cleared with the frame size. */
 enum { FIXED_EVERY = 8, FIXED_UP = 32, FIXED_DOWN = 96, FIXED_DECAY = 8, FIXED_ON = 160 };
+/* Overlay evidence that keeps a blob from the learned scorer (net_domain). */
+enum { NET_FIXED_GATE = 3 * FIXED_UP };
 
 /* One row of update_fixed: `same` is the reference at the same place, `from`
  * the previous frame at the place the pan brought each pixel from. */
@@ -680,15 +696,21 @@ static float partial_logit(const float *x, int from, int to, float *rest_max)
     return z;
 }
 
-/* A blob whose logit cannot reach this is never the ball (confidence below
- * 0.3 %, far under any useful threshold): scoring stops early, which keeps
- * crowded stands cheap. */
+/* A blob whose final logit cannot reach this is never the ball (confidence
+ * below 0.3 %, far under any useful threshold): scoring stops early, which
+ * keeps crowded stands cheap. On frames where the learned scorer runs it
+ * can add at most net_weight * net_clamp to the hand-made logit, so the
+ * floor on the hand-made logit (c->hand_floor) then sits that much lower,
+ * but never under HAND_FLOOR_MIN (the training dump's floor: lower ones
+ * were never seen). */
 #define LOGIT_FLOOR (-6.f)
+#define HAND_FLOOR_MIN (-12.f)
 
 /* Scores one blob: sets its centroid, diameter (working pixels), features
- * and logit (b->score). Returns false, part-way through, for a blob that
- * cannot score above LOGIT_FLOOR. The cheap features come first in the
- * feature order so the bound is tight before any pixel is sampled. */
+ * and hand-made logit (b->hand, and b->score until the learned scorer has
+ * looked). Returns false, part-way through, for a blob whose hand logit
+ * cannot reach c->hand_floor. The cheap features come first in the feature
+ * order so the bound is tight before any pixel is sampled. */
 static bool score_blob(const classic *c, const ft_image *im, blob *b)
 {
     const int f = c->f;
@@ -740,7 +762,7 @@ static bool score_blob(const classic *c, const ft_image *im, blob *b)
     }
     float rest;
     float z = partial_logit(x, 0, F_RING_DARK, &rest);
-    if (z + rest < LOGIT_FLOOR)
+    if (z + rest < c->hand_floor)
         return false;
 
     /* The ring just outside the blob: the ball is surrounded by darker grass
@@ -774,7 +796,7 @@ static bool score_blob(const classic *c, const ft_image *im, blob *b)
     float rest_colour = 0.f;
     for (int k = F_RING_GRASS; k < N_FEATURES; k++)
         rest_colour += k != F_RING_FG && feature_weights[k] > 0.f ? feature_weights[k] : 0.f;
-    if (z + z_luma + rest_colour < LOGIT_FLOOR)
+    if (z + z_luma + rest_colour < c->hand_floor)
         return false;
     for (int k = 0; k < RING_POINTS && colour; k++) {
         uint8_t yuv[3];
@@ -791,7 +813,7 @@ static bool score_blob(const classic *c, const ft_image *im, blob *b)
         x[F_WHITE] = 1.f - clampf((float)sat / 40.f, 0.f, 1.f);
     }
     z += partial_logit(x, F_RING_DARK, F_OUTER, &rest);
-    if (z + rest < LOGIT_FLOOR)
+    if (z + rest < c->hand_floor)
         return false;
 
     /* Farther out: a wider ring, and the column above the blob's top edge,
@@ -810,8 +832,9 @@ static bool score_blob(const classic *c, const ft_image *im, blob *b)
     x[F_OUTER] = (float)outer / RING_POINTS;
     x[F_ABOVE] = (float)above / 5.f;
     z += partial_logit(x, F_OUTER, N_FEATURES, &rest);
+    b->hand = z;
     b->score = z; /* a logit until classic_detect normalises the frame's blobs */
-    return z >= LOGIT_FLOOR;
+    return z >= c->hand_floor;
 }
 
 static void learn_size(classic *c, float cy, float diam)
@@ -980,6 +1003,125 @@ static void peak_split(classic *c, const ft_image *im, const blob *parent, int *
         }
 }
 
+/* One candidate of the training dump (FT_CLASSIC_DUMP): fixed layout, read
+ * by tools/classic_net/train_classic_net.py. */
+typedef struct dump_record {
+    float pts;                  /* the frame's timestamp, seconds */
+    float cx, cy;               /* centre, full-frame pixels */
+    float hand, net;            /* hand-made logit, the learned scorer's logit (0: not run) */
+    int32_t rank;               /* rank by hand logit in the frame, 0 = best */
+    int32_t frame_w, frame_h, n_features;
+    float feat[N_FEATURES];
+    ft_classic_net_patch patch;
+} dump_record;
+_Static_assert(sizeof(dump_record) == 4 + 16 + 16 + 4 * N_FEATURES + sizeof(ft_classic_net_patch),
+               "dump_record has no padding");
+
+static void dump_blob(classic *c, const blob *b, double pts_s, int rank, float net)
+{
+    dump_record r;
+    memset(&r, 0, sizeof(r));
+    r.pts = (float)pts_s;
+    r.cx = (b->cx + 0.5f) * (float)c->f;
+    r.cy = (b->cy + 0.5f) * (float)c->f;
+    r.hand = b->hand;
+    r.net = net;
+    r.rank = rank;
+    r.frame_w = c->fw;
+    r.frame_h = c->fh;
+    r.n_features = N_FEATURES;
+    memcpy(r.feat, b->feat, sizeof(r.feat));
+    r.patch = c->patch;
+    if (fwrite(&r, sizeof(r), 1, c->dump) != 1) {
+        FT_LOGE("detect", "FT_CLASSIC_DUMP: write failed; dump stopped");
+        fclose(c->dump);
+        c->dump = NULL;
+    }
+}
+
+/* The network judges only candidates like the balls it was trained on:
+ * moving (a still white spot, line mark or watermark is left to the
+ * hand-made features; see docs/detector.md, "The learned scorer"), at most
+ * four times the prior ball size (F_LARGE <= 2 octaves: not a whole body),
+ * and with no pixel in its box that has three comparisons' worth of
+ * evidence of a frame-fixed overlay (a watermark's dots look like balls to
+ * it while update_fixed is still learning them). Less evidence than that
+ * is common around the ball a panning camera follows: on the broadcast
+ * suite run, a gate at one or two comparisons left that ball to the
+ * hand-made logit while other candidates were raised (chaos 20 %). */
+static bool net_domain(const classic *c, const blob *b)
+{
+    if (b->feat[F_MOTION] < 0.5f || b->feat[F_LARGE] > 2.f)
+        return false;
+    for (int y = b->y0; y <= b->y1; y++)
+        for (int x = b->x0; x <= b->x1; x++)
+            if (c->fixed[(size_t)y * c->w + x] >= NET_FIXED_GATE)
+                return false;
+    return true;
+}
+
+/* Whether the learned scorer runs on this frame (see learned_stage). */
+static bool net_active(const classic *c)
+{
+    return c->fh >= NET_MIN_HEIGHT && c->still_frames >= NET_STILL_FRAMES;
+}
+
+/* The learned second stage: in frames at least NET_MIN_HEIGHT tall, once
+ * the camera has stood still for NET_STILL_FRAMES, the NET_TOP blobs with the best hand-made logits (moved
+ * to the front of c->blobs) that lie in net_domain are looked at by the
+ * network of classic_net.h (their patch and their features but the
+ * predecessor's confidence, so that the network does not reinforce its own
+ * past), whose clamped logit joins theirs with a fitted weight; the others
+ * keep their hand-made logit. The two conditions keep the network to
+ * footage like its training set (synthetic, 1080p, mostly still cameras):
+ * without them it raised scattered look-alikes on the real panning,
+ * zooming, handheld and low-resolution clips (LaLiga, UCL, DFL, youth:
+ * chaos 57-81 % instead of 0); with the still camera alone, on the 720p
+ * and 480p ones (LaLiga 24 %, youth 66 %), whose patches are upsampled.
+ * Runs the training dump as well. */
+static void learned_stage(classic *c, const ft_image *im, double pts_s, int nb)
+{
+    if (!c->dump && !net_active(c))
+        return;
+    const ft_classic_net_weights *w = &ft_classic_net_trained;
+    int top = c->dump ? DUMP_TOP : NET_TOP;
+    top = top < nb ? top : nb;
+    for (int k = 0; k < top; k++) {
+        int best = k;
+        for (int j = k + 1; j < nb; j++)
+            if (c->blobs[j].hand > c->blobs[best].hand)
+                best = j;
+        blob t = c->blobs[best];
+        c->blobs[best] = c->blobs[k];
+        c->blobs[k] = t;
+    }
+    /* The patch shows a blob up to the prior ball size (1/150 of the frame
+     * height) at the scale of a 1080p frame; a larger one is shrunk to that
+     * size, so that a ball close to the camera looks like the far ones. */
+    const float base = (float)c->fh / 1080.f, prior = (float)c->fh / 150.f;
+    for (int k = 0; k < top; k++) {
+        blob *b = &c->blobs[k];
+        bool judged = k < NET_TOP && net_active(c) && net_domain(c, b);
+        if (judged || c->dump) {
+            float d = b->diam * (float)c->f, scale = base * (d > prior ? d / prior : 1.f);
+            ft_detect_classic_net_sample(im, (b->cx + 0.5f) * (float)c->f,
+                                         (b->cy + 0.5f) * (float)c->f, scale, &c->patch);
+            float extra[FT_CLASSIC_NET_EXTRA];
+            int ne = 0;
+            for (int j = F_BIAS + 1; j < N_FEATURES; j++)
+                if (j != F_TRACK)
+                    extra[ne++] = b->feat[j];
+            float raw = judged ? ft_detect_classic_net_run(w, &c->patch, extra, &c->net_buf) : 0.f;
+            if (c->dump)
+                dump_blob(c, b, pts_s, k, raw);
+            /* The training dump scores with the hand-made logit alone, so
+             * that the training set does not depend on the network. */
+            if (judged && !c->dump)
+                b->score = b->hand + w->net_weight * clampf(raw, -w->net_clamp, w->net_clamp);
+        }
+    }
+}
+
 static ft_status classic_detect(ft_detector *d, const ft_image *frame, double pts_s,
                                 ft_detection *out, int cap, int *n)
 {
@@ -1021,7 +1163,11 @@ static ft_status classic_detect(ft_detector *d, const ft_image *frame, double pt
         }
     }
     c->panned = dx || dy;
+    c->still_frames = c->panned ? 0 : c->still_frames + 1;
     update_fixed(c, dx, dy);
+
+    /* The training dump sees the candidates the network could see. */
+    c->hand_floor = c->dump ? HAND_FLOOR_MIN : (net_active(c) ? c->net_floor : LOGIT_FLOOR);
 
     /* Stands, trees and floodlights are not scored at all. */
     int none = 0;
@@ -1052,6 +1198,7 @@ static ft_status classic_detect(ft_detector *d, const ft_image *frame, double pt
         }
         motion_split(c, frame, &b, !small, &nb);
     }
+    learned_stage(c, frame, pts_s, nb);
 
     /* Confidences: a softmax over this frame's blobs plus "none of them"
      * (logit 0), i.e. the probability that this blob, rather than another or
@@ -1133,6 +1280,8 @@ static void classic_destroy(ft_detector *d)
     classic *c = (classic *)d;
     ft_detect_filter_destroy(&c->pitch);
     free_buffers(c);
+    if (c->dump)
+        fclose(c->dump);
     free(c);
 }
 
@@ -1167,6 +1316,21 @@ ft_status ft_detect_classic_create(const ft_detect_classic_params *p, ft_detecto
     st = ft_detect_filter_create(&fp, &c->pitch);
     if (st)
         goto out;
+    const ft_classic_net_weights *w = &ft_classic_net_trained;
+    float boost = w->net_weight * w->net_clamp;
+    c->net_floor = clampf(LOGIT_FLOOR - (boost > 0.f ? boost : 0.f), HAND_FLOOR_MIN, LOGIT_FLOOR);
+    /* Development only (docs/detector.md, "The learned scorer"): append the
+     * frame's best candidates, features and patches to a file for training;
+     * scoring then leaves the network out (learned_stage). */
+    const char *dump = getenv("FT_CLASSIC_DUMP");
+    if (dump && *dump) {
+        c->dump = fopen(dump, "ab");
+        if (!c->dump) {
+            FT_LOGE("detect", "FT_CLASSIC_DUMP: cannot open %s for appending", dump);
+            st = FT_ERR_IO;
+            goto out;
+        }
+    }
     *out = &c->base;
     c = NULL;
 out:
