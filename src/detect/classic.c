@@ -1076,7 +1076,7 @@ static bool net_active(const classic *c)
  * footage like its training set (synthetic, 1080p, mostly still cameras):
  * without them it raised scattered look-alikes on the real panning,
  * zooming, handheld and low-resolution clips (LaLiga, UCL, DFL, youth:
- * chaos 57-81 % instead of 0); with the still camera alone, on the 720p
+ * chaos 57-82 % instead of 0); with the still camera alone, on the 720p
  * and 480p ones (LaLiga 24 %, youth 66 %), whose patches are upsampled.
  * Runs the training dump as well. */
 static void learned_stage(classic *c, const ft_image *im, double pts_s, int nb)
