@@ -40,7 +40,7 @@ enum {
     SIZE_BANDS = 8,     /* horizontal bands in which the ball size is learnt */
     RING_POINTS = 12,   /* samples on the ring around a blob */
     BG_TRUST_FRAMES = 8, /* frames of background history before motion counts */
-    NET_TOP = 8,        /* candidates per frame the learned scorer looks at (classic_net.h) */
+    NET_TOP = 16,       /* candidates per frame the learned scorer looks at (classic_net.h) */
     NET_STILL_FRAMES = 30, /* ... once the camera has stood still this long (learned_stage) */
     NET_MIN_HEIGHT = 1080, /* ... in frames at least this tall (learned_stage) */
     DUMP_TOP = 24       /* candidates per frame written by the training dump (FT_CLASSIC_DUMP) */
@@ -1067,9 +1067,9 @@ static bool net_active(const classic *c)
 }
 
 /* The learned second stage: in frames at least NET_MIN_HEIGHT tall, once
- * the camera has stood still for NET_STILL_FRAMES, the NET_TOP blobs with the best hand-made logits (moved
- * to the front of c->blobs) that lie in net_domain are looked at by the
- * network of classic_net.h (their patch and their features but the
+ * the camera has stood still for NET_STILL_FRAMES, the NET_TOP blobs with
+ * the best hand-made logits (moved to the front of c->blobs) that lie in
+ * net_domain are looked at by the network of classic_net.h (their patch and their features but the
  * predecessor's confidence, so that the network does not reinforce its own
  * past), whose clamped logit joins theirs with a fitted weight; the others
  * keep their hand-made logit. The two conditions keep the network to

@@ -34,7 +34,7 @@ from torch import nn
 
 N_FEATURES = 18
 PATCH = 22
-NET_TOP = 8          # classic.c: candidates per frame the network looks at
+NET_TOP = 16         # classic.c: candidates per frame the network looks at
 CLAMP = 8.0          # the network's logit is clamped to [-CLAMP, CLAMP]
 STILL = ('wide', 'night')  # scenarios with a still camera (classic.c: NET_STILL_FRAMES)
 RADIUS = 8.0         # a candidate this close to a visible ball is the ball
