@@ -319,9 +319,17 @@ static void test_acquire_weak_lone_not_acquired(void **state)
         assert_false(s.is_tracking || s.measured);
         assert_int_equal(s.candidate, -1);
     }
-    /* Two weak look-alikes alternating 300 px apart are no path either. */
-    for (int i = 60; i < 90; i++) {
-        s = feed(t, i / 30.0, i % 2 ? 600.0 : 900.0, 800.0, 0.4);
+    /* A look-alike seen at one place only every 7th frame: its sightings
+     * are farther apart than acquire_window_frames (6), so never 3 in it. */
+    for (int i = 60; i < 120; i++) {
+        s = feed(t, i / 30.0, 600.0, 800.0, i % 7 ? -1 : 0.4);
+        assert_false(s.is_tracking);
+    }
+    /* Pairs of sightings 300 px apart in consecutive frames, a new pair
+     * elsewhere every 7 frames: no path through three of them. */
+    for (int i = 120; i < 190; i++) {
+        const double y = 300.0 + 250.0 * ((i / 7) % 3);
+        s = feed(t, i / 30.0, i % 7 ? 900.0 : 600.0, y, i % 7 < 2 ? 0.4 : -1);
         assert_false(s.is_tracking);
     }
     assert_int_equal(s.stats.acquisitions, 0);
@@ -356,7 +364,7 @@ static void test_acquire_weak_lone_not_acquired(void **state)
  * (3 frames at 30 fps; the same 1/15 s, 5 frames, at 60 fps) start a track
  * on the third sighting, with the path's velocity already estimated; before
  * that nothing is reported. Scattered weak false positives in the same frames
- * do not stop it, and a missed frame starts the count again. */
+ * do not stop it. */
 static void test_acquire_weak_consistent_confirmed(void **state)
 {
     (void)state;
@@ -396,16 +404,68 @@ static void test_acquire_weak_consistent_confirmed(void **state)
         assert_int_equal(s.mode, FT_TRACK_NORMAL);
         ft_tracker_destroy(&t);
     }
-    /* A missed frame: the confirmation starts again. */
+}
+
+/* No track: the detector misses a weak, small ball in some frames. A path
+ * with a missed frame in the middle is confirmed on its third sighting (at
+ * 30 fps: frames 0, 1, 3), with the velocity estimated across the gap; at
+ * 60 fps, a path seen every other frame is confirmed on its third sighting
+ * (frame 4, the same 1/15 s), as at 30 fps. Before that nothing is
+ * reported. Sightings further apart than acquire_window_frames do not add
+ * up, two sightings are two however long apart, and a path is not cut
+ * short by an older hypothesis whose gate grew over missed frames. */
+static void test_acquire_weak_with_missed_frames(void **state)
+{
+    (void)state;
+    const struct {
+        double fps;
+        int frames[3]; /* the frames with a sighting */
+    } runs[] = {{30.0, {0, 1, 3}}, {30.0, {0, 2, 3}}, {60.0, {0, 2, 4}}, {60.0, {0, 3, 4}}};
+    for (size_t r = 0; r < sizeof(runs) / sizeof(runs[0]); r++) {
+        ft_tracker *t = make(NULL, W, H);
+        ft_track_state s = {0};
+        for (int i = 0, k = 0; i <= runs[r].frames[2]; i++) {
+            const double tt = i / runs[r].fps;
+            const bool seen = runs[r].frames[k] == i;
+            s = feed(t, tt, 700.0 + 450.0 * tt, 400.0 - 150.0 * tt, seen ? 0.3 : -1);
+            k += seen;
+            if (k < 3)
+                assert_false(s.is_tracking || s.measured);
+        }
+        assert_true(s.is_tracking && s.measured && s.new_track);
+        assert_int_equal(s.stats.confirmed, 1);
+        assert_true(fabsf(s.vx - 450.0f) < 60.0f && fabsf(s.vy + 150.0f) < 60.0f);
+        ft_tracker_destroy(&t);
+    }
+    /* Two sightings, then the third one 7 frames after the first (past the
+     * 6-frame window): the first path is closed, no track yet. */
     ft_tracker *t = make(NULL, W, H);
     ft_track_state s = feed(t, 0.0, 500.0, 500.0, 0.3);
     s = feed(t, 1 / 30.0, 505.0, 500.0, 0.3);
-    s = feed(t, 2 / 30.0, 0, 0, -1);
-    s = feed(t, 3 / 30.0, 515.0, 500.0, 0.3);
-    s = feed(t, 4 / 30.0, 520.0, 500.0, 0.3);
+    for (int i = 2; i < 7; i++)
+        s = feed(t, i / 30.0, 0, 0, -1);
+    s = feed(t, 7 / 30.0, 535.0, 500.0, 0.3);
     assert_false(s.is_tracking);
-    s = feed(t, 5 / 30.0, 525.0, 500.0, 0.3);
+    ft_tracker_destroy(&t);
+    /* An older one-sighting hypothesis whose gate grew wide over missed
+     * frames reaches the candidate of a younger path: the path with more
+     * sightings keeps it and is confirmed, with its own velocity. */
+    t = make(NULL, W, H);
+    s = feed(t, 0.0, 400.0, 500.0, 0.3);
+    s = feed(t, 1 / 30.0, 700.0, 500.0, 0.3);
+    s = feed(t, 2 / 30.0, 705.0, 500.0, 0.3);
+    s = feed(t, 3 / 30.0, 0, 0, -1);
+    assert_false(s.is_tracking);
+    s = feed(t, 4 / 30.0, 715.0, 500.0, 0.3);
     assert_true(s.is_tracking && s.new_track);
+    assert_true(fabsf(s.vx - 150.0f) < 100.0f);
+    ft_tracker_destroy(&t);
+    /* Two sightings 3 frames apart with no frame between (an input stall)
+     * are two sightings, not three. */
+    t = make(NULL, W, H);
+    s = feed(t, 0.0, 500.0, 500.0, 0.3);
+    s = feed(t, 3 / 30.0, 515.0, 500.0, 0.3);
+    assert_false(s.is_tracking);
     ft_tracker_destroy(&t);
 }
 
@@ -706,10 +766,11 @@ static void test_hot_reload_and_bad_input(void **state)
     ft_tracker_destroy(&t); /* NULL-safe */
 }
 
-/* acquire_min_confidence and acquire_frames are hot: a changed value applies
- * at the next frame; out-of-range values are refused naming the key, and the
- * tracker keeps the parameters it had. acquire_frames 1 is the spec's
- * behaviour (any candidate at min_confidence starts a track). */
+/* acquire_min_confidence, acquire_frames and acquire_window_frames are hot: a
+ * changed value applies at the next frame; out-of-range values (and a window
+ * too short for acquire_frames) are refused naming the key, and the tracker
+ * keeps the parameters it had. acquire_frames 1 is the spec's behaviour (any
+ * candidate at min_confidence starts a track). */
 static void test_acquire_hot_reload_and_bad_values(void **state)
 {
     (void)state;
@@ -747,16 +808,22 @@ static void test_acquire_hot_reload_and_bad_values(void **state)
     struct {
         const char *key;
         double conf;
-        int frames;
+        int frames, window;
     } bad[] = {
-        {"tracking.acquire_min_confidence", -0.1, 3}, {"tracking.acquire_min_confidence", 1.5, 3},
-        {"tracking.acquire_min_confidence", NAN, 3},  {"tracking.acquire_frames", 0.5, 0},
-        {"tracking.acquire_frames", 0.5, 301},
+        {"tracking.acquire_min_confidence", -0.1, 3, 6},
+        {"tracking.acquire_min_confidence", 1.5, 3, 6},
+        {"tracking.acquire_min_confidence", NAN, 3, 6},
+        {"tracking.acquire_frames", 0.5, 0, 6},
+        {"tracking.acquire_frames", 0.5, 301, 6},
+        {"tracking.acquire_window_frames", 0.5, 3, -1},
+        {"tracking.acquire_window_frames", 0.5, 3, 3001},
+        {"tracking.acquire_window_frames", 0.5, 8, 6},
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         ft_tracker_params b = p;
         b.acquire_min_confidence = bad[i].conf;
         b.acquire_frames = bad[i].frames;
+        b.acquire_window_frames = bad[i].window;
         char err[160] = "";
         assert_int_equal(ft_tracker_params_validate(&b, err, sizeof(err)), FT_ERR_CONFIG);
         assert_non_null(strstr(err, bad[i].key));
@@ -771,6 +838,21 @@ static void test_acquire_hot_reload_and_bad_values(void **state)
         assert_int_equal(s.is_tracking, i == 4);
     }
     ft_tracker_destroy(&t);
+
+    /* acquire_window_frames is hot too: sightings 4 frames apart add up
+     * within a 12-frame window, and not within the default 6. */
+    for (int w = 0; w < 2; w++) {
+        ft_tracker_params_default(&p);
+        t = make(&p, W, H);
+        s = feed(t, 0.0, 400.0, 400.0, 0.3);
+        p.acquire_window_frames = w ? 12 : 6;
+        assert_int_equal(ft_tracker_set_params(t, &p), FT_OK);
+        for (int i = 1; i <= 8; i++) {
+            s = feed(t, i / 30.0, 400.0 + 10.0 * i, 400.0, i % 4 ? -1 : 0.3);
+            assert_int_equal(s.is_tracking, w == 1 && i == 8);
+        }
+        ft_tracker_destroy(&t);
+    }
 }
 
 int main(void)
@@ -786,6 +868,7 @@ int main(void)
         cmocka_unit_test(test_weak_far_candidate_while_recovering),
         cmocka_unit_test(test_acquire_weak_lone_not_acquired),
         cmocka_unit_test(test_acquire_weak_consistent_confirmed),
+        cmocka_unit_test(test_acquire_weak_with_missed_frames),
         cmocka_unit_test(test_acquire_strong_at_once),
         cmocka_unit_test(test_mode_chaos),
         cmocka_unit_test(test_relocation_after_cut),

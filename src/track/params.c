@@ -67,9 +67,14 @@ const ft_option ft_tracker_options[] = {
      "first be confirmed for acquire_frames",
      FT_OPT_DOUBLE, OFF(acquire_min_confidence), "0.5", 0, 1, FT_OPT_HOT, NULL, NULL},
     {"acquire_frames",
-     "No track: a weaker candidate starts one only after this many 30-fps frames in a row on one "
-     "path (each sighting within gate_chi2 of the path's prediction); 1 = at once, as the spec",
+     "No track: a weaker candidate starts one only after this many sightings on one path (each "
+     "within gate_chi2 of the path's prediction), spanning at least this many 30-fps frames less "
+     "one, within acquire_window_frames; 1 = at once, as the spec",
      FT_OPT_INT, OFF(acquire_frames), "3", 1, 300, FT_OPT_HOT, NULL, NULL},
+    {"acquire_window_frames",
+     "No track: a weak path's acquire_frames sightings must fall within this many 30-fps frames "
+     "of its first one; frames without a sighting in between are predicted over",
+     FT_OPT_INT, OFF(acquire_window_frames), "6", 0, 3000, FT_OPT_HOT, NULL, NULL},
     {"relocate_frames",
      "A far candidate confirmed at one place for this many 30-fps frames while nothing supports "
      "the "
@@ -102,6 +107,11 @@ ft_status ft_tracker_params_validate(const ft_tracker_params *p, char *err, size
         return ft_options_fail(err, err_size,
                                "tracking.gate_chi2: %g is above gate_chi2_recovering %g",
                                p->gate_chi2, p->gate_chi2_recovering);
+    if (p->acquire_window_frames < p->acquire_frames - 1)
+        return ft_options_fail(err, err_size,
+                               "tracking.acquire_window_frames: %d is below acquire_frames - 1 "
+                               "(%d): no path could be confirmed",
+                               p->acquire_window_frames, p->acquire_frames - 1);
     if (p->recovering_frames > p->max_lost_frames)
         return ft_options_fail(err, err_size,
                                "tracking.recovering_frames: %d is above max_lost_frames %d",

@@ -20,17 +20,20 @@
  * times faster than the lock threshold. */
 #define LOCK_EXIT_FACTOR 2.0
 /* Weak candidates followed at once while no track is live. Scattered false
- * positives die after one frame; a few static look-alikes and the ball fit. */
+ * positives die when their window closes; a few static look-alikes and the
+ * ball fit. When all are taken, the one seen least recently gives way. */
 #define TENTATIVE_MAX 8
 
 /* A weak candidate being confirmed before a track starts on it: the track's
- * own filter run over its sightings, one per frame. */
+ * own filter run over its sightings (at most one per frame), predicted only
+ * through the frames where the detector missed it. */
 typedef struct tentative {
-    ft_track_kalman kf;
-    double since;  /* time of its first sighting */
-    double last_t; /* time of its latest sighting */
-    int cand;      /* index of its candidate in the current frame, or -1 */
-    int hits;      /* sightings so far (one per frame) */
+    ft_track_kalman kf; /* filter as of its latest sighting */
+    double since;       /* time of its first sighting */
+    double last_t;      /* time of its latest sighting */
+    int cand;           /* index of its candidate in the current frame, or -1 */
+    int hits;           /* sightings so far */
+    bool bridged;       /* its candidate of this frame came after missed frames */
 } tentative;
 
 struct ft_tracker {
@@ -274,29 +277,52 @@ static bool near_lost_track(const ft_tracker *t, double x, double y)
     return t->st.track_id > 0 && hypot(x - t->meas_x, y - t->meas_y) <= t->p.chaos_radius_px;
 }
 
+/* Removes hypothesis h, keeping the others in order of age. */
+static void tentative_remove(ft_tracker *t, int h)
+{
+    memmove(&t->tent[h], &t->tent[h + 1], (size_t)(t->n_tent - h - 1) * sizeof(t->tent[0]));
+    t->n_tent--;
+}
+
 /* Track confirmation. With no live track, a candidate below
  * acquire_min_confidence starts one only when it and its successors follow
- * one path for acquire_frames: each weak candidate opens a tentative
- * hypothesis (the track's filter seeded there), which must find a candidate
- * inside its gate (gate_chi2) in every following frame or is dropped. A lone
- * weak false positive (a sock, a bench, a line crossing) never gets a track,
- * so it never steers the camera; the ball, seen in consecutive frames, is
- * taken a few frames late. Tentative hypotheses are not reported (the state
- * stays LOST). Returns the index of the candidate whose hypothesis is
+ * one path: each weak candidate opens a tentative hypothesis (the track's
+ * filter seeded there), which takes in each later frame the cheapest
+ * candidate inside its gate (gate_chi2 around its prediction). The detector
+ * misses a small ball often, so a frame without one is not the end: the
+ * hypothesis is predicted through it, and only closes when
+ * acquire_window_frames have passed since its first sighting without
+ * acquire_frames sightings. It is confirmed with acquire_frames sightings
+ * spanning at least acquire_frames - 1 frames at the reference rate, so that
+ * a faster camera (more frames, more sightings of the same look-alike) does
+ * not confirm sooner. A lone weak false positive (a sock, a bench, a line
+ * crossing) never gets a track, nor do ones scattered in time or space; the
+ * ball is taken a few frames late. Tentative hypotheses are not reported (the
+ * state stays LOST). Returns the index of the candidate whose hypothesis is
  * confirmed in this frame, with the track's filter set to it, *since to its
  * first sighting and *sightings to their count, or -1. */
-static int confirm_acquisition(ft_tracker *t, double time, const ft_track_candidate *cands, int n,
-                               double *since, int *sightings)
+static int confirm_acquisition(ft_tracker *t, double time, double prev_t,
+                               const ft_track_candidate *cands, int n, double *since,
+                               int *sightings)
 {
     const ft_tracker_params *p = &t->p;
     const double inv = 1.0 / t->scale;
     const double q = p->process_noise * pow(FT_TRACK_REF_FPS, 5);
-    /* Continue each hypothesis with its cheapest candidate inside the gate
-     * (the association cost of a live track); the others end here. */
-    int kept = 0;
+    const double window = ref_frames_s(p->acquire_window_frames) + TIME_EPS;
+    /* A hypothesis whose window closed without confirmation ends. */
+    for (int h = 0; h < t->n_tent;) {
+        if (time - t->tent[h].since > window)
+            tentative_remove(t, h);
+        else
+            h++;
+    }
+    /* Each hypothesis picks its cheapest candidate inside the gate around its
+     * prediction (the association cost of a live track). */
+    ft_track_kalman pred[TENTATIVE_MAX];
     for (int h = 0; h < t->n_tent; h++) {
         tentative *e = &t->tent[h];
-        ft_track_kalman_predict(&e->kf, time - e->last_t, q);
+        pred[h] = e->kf;
+        ft_track_kalman_predict(&pred[h], time - e->last_t, q);
         e->cand = -1;
         double best = INFINITY;
         for (int i = 0; i < n; i++) {
@@ -306,27 +332,51 @@ static int confirm_acquisition(ft_tracker *t, double time, const ft_track_candid
             const double x = c->x * inv, y = c->y * inv;
             if (!acquirable(t, x, y))
                 continue;
-            const double d2 = ft_track_kalman_distance2(&e->kf, x, y, meas_noise(t, c->score));
+            const double d2 = ft_track_kalman_distance2(&pred[h], x, y, meas_noise(t, c->score));
             const double cost = d2 - 2.0 * log(fmax(c->score, 1e-6));
             if (d2 <= p->gate_chi2 && cost < best) {
                 best = cost;
                 e->cand = i;
             }
         }
-        /* Two hypotheses on one candidate are one: the older one stays. */
-        for (int k = 0; k < kept && e->cand >= 0; k++)
-            if (t->tent[k].cand == e->cand)
-                e->cand = -1;
-        if (e->cand < 0)
+        e->bridged = e->cand >= 0 && e->last_t < prev_t - TIME_EPS;
+    }
+    /* Two hypotheses on one candidate are one. The better established stays:
+     * more sightings, then seen in the previous frame, then older; a gate
+     * grown wide over missed frames must not end a path seen frame after
+     * frame. */
+    bool drop[TENTATIVE_MAX] = {false};
+    for (int h = 0; h < t->n_tent; h++) {
+        const tentative *e = &t->tent[h];
+        for (int k = 0; k < h && e->cand >= 0; k++) {
+            const tentative *o = &t->tent[k];
+            if (drop[k] || o->cand != e->cand)
+                continue;
+            const bool better =
+                e->hits > o->hits || (e->hits == o->hits && o->bridged && !e->bridged);
+            drop[better ? k : h] = true;
+            break;
+        }
+    }
+    int kept = 0;
+    for (int h = 0; h < t->n_tent; h++) {
+        tentative *e = &t->tent[h];
+        if (drop[h])
             continue;
-        const ft_track_candidate *c = &cands[e->cand];
-        ft_track_kalman_update(&e->kf, c->x * inv, c->y * inv, meas_noise(t, c->score));
-        e->last_t = time;
-        e->hits++;
+        if (e->cand >= 0) {
+            const ft_track_candidate *c = &cands[e->cand];
+            e->kf = pred[h];
+            ft_track_kalman_update(&e->kf, c->x * inv, c->y * inv, meas_noise(t, c->score));
+            e->last_t = time;
+            e->hits++;
+        }
         t->tent[kept++] = *e;
     }
     t->n_tent = kept;
-    /* Every other candidate opens a hypothesis, the most confident first. */
+    /* Every other candidate opens a hypothesis, the most confident first. So
+     * does one that a hypothesis took after missed frames: its gate had grown
+     * wide by then (a single sighting says nothing of the velocity), so the
+     * candidate may well be the start of another path. */
     for (;;) {
         int pick = -1;
         for (int i = 0; i < n; i++) {
@@ -337,12 +387,23 @@ static int confirm_acquisition(ft_tracker *t, double time, const ft_track_candid
                 continue;
             bool taken = false;
             for (int k = 0; k < t->n_tent && !taken; k++)
-                taken = t->tent[k].cand == i;
+                taken = t->tent[k].cand == i && !t->tent[k].bridged;
             if (!taken)
                 pick = i;
         }
-        if (pick < 0 || t->n_tent == TENTATIVE_MAX)
+        if (pick < 0)
             break;
+        if (t->n_tent == TENTATIVE_MAX) {
+            /* Full: the hypothesis seen least recently (before this frame)
+             * gives way; none does when all were seen now. */
+            int old = -1;
+            for (int k = 0; k < t->n_tent; k++)
+                if (t->tent[k].cand < 0 && (old < 0 || t->tent[k].last_t < t->tent[old].last_t))
+                    old = k;
+            if (old < 0)
+                break;
+            tentative_remove(t, old);
+        }
         tentative *e = &t->tent[t->n_tent++];
         ft_track_kalman_init(
             &e->kf, cands[pick].x * inv, cands[pick].y * inv, meas_noise(t, cands[pick].score),
@@ -350,12 +411,14 @@ static int confirm_acquisition(ft_tracker *t, double time, const ft_track_candid
         e->since = e->last_t = time;
         e->cand = pick;
         e->hits = 1;
+        e->bridged = false;
     }
-    /* The longest-followed hypothesis that has lasted acquire_frames wins
-     * (hypotheses are in order of age). */
+    /* The oldest hypothesis seen now with enough sightings over long enough
+     * wins (hypotheses are in order of age). */
     for (int h = 0; h < t->n_tent; h++) {
         const tentative *e = &t->tent[h];
-        if (time - e->since >= ref_frames_s(p->acquire_frames - 1) - TIME_EPS) {
+        if (e->cand >= 0 && e->hits >= p->acquire_frames &&
+            time - e->since >= ref_frames_s(p->acquire_frames - 1) - TIME_EPS) {
             t->kf = e->kf;
             t->q_factor = 1.0;
             *since = e->since;
@@ -664,7 +727,7 @@ ft_status ft_tracker_update(ft_tracker *t, double time, const ft_track_candidate
     int sightings = 1;
     bool confirmed = false;
     if (!t->has_track && best < 0) {
-        best = confirm_acquisition(t, time, cands, n, &since, &sightings);
+        best = confirm_acquisition(t, time, time - dt, cands, n, &since, &sightings);
         confirmed = best >= 0;
         if (confirmed)
             best_r = meas_noise(t, cands[best].score);

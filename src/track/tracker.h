@@ -1,8 +1,9 @@
 /* Ball tracker: a constant-acceleration Kalman filter over [x, y, vx, vy, ax, ay]
  * with Mahalanobis gating, association over the whole candidate list of a frame,
  * and the operational modes of the spec (normal, recovering, chaos, stability
- * lock, lost); with no track, a weak candidate must be confirmed on a path
- * for a few frames before a track starts on it (docs/tracking.md).
+ * lock, lost); with no track, a weak candidate must be confirmed by a few
+ * sightings on one path, missed frames allowed, before a track starts on it
+ * (docs/tracking.md).
  *
  * Pure and deterministic: the same candidates at the same timestamps give the
  * same states. No allocation after ft_tracker_create. Time comes from the frame
@@ -41,9 +42,11 @@ typedef struct ft_tracker_params {
     double min_confidence;            /* candidates below this score are ignored (0.25) */
     double recovering_min_confidence; /* weakest far candidate a recovering track takes (0.4) */
     /* No track: a candidate this confident starts one at once (0.5); a weaker
-     * one must follow one path for acquire_frames (3) first. */
+     * one must be sighted acquire_frames (3) times on one path, over at least
+     * acquire_frames - 1 frames, within acquire_window_frames (6) first. */
     double acquire_min_confidence;
     int acquire_frames;
+    int acquire_window_frames;
     double iou_threshold; /* IoU with the predicted box that accepts a candidate outside the gate */
     bool adaptive_noise;  /* adapt Q to the innovation and R to stability/confidence */
     double gate_chi2;     /* Mahalanobis gate (2 dof) while tracking: 9.21 = 99 % */
