@@ -301,6 +301,37 @@ static void test_weak_far_candidate_while_recovering(void **state)
     ft_tracker_destroy(&t);
 }
 
+/* A confident candidate far from the prediction (beyond chaos_jump_px) that
+ * the coasting track's grown gate takes restarts the filter there at rest: fed
+ * through the filter, the huge innovation became a velocity of thousands of
+ * px/s that ran the prediction (and the camera) out of the frame within a few
+ * missed frames (issue 7, tsukuba frames 202-208). */
+static void test_far_recovery_restarts_at_rest(void **state)
+{
+    (void)state;
+    ft_tracker *t = make(NULL, W, H);
+    double time;
+    ft_track_state s = run_track(t, 30.0, 1.0, &time);
+    int k = (int)lround(time * 30.0);
+    for (int i = 1; i <= 9; i++)
+        s = feed(t, (k + i) / 30.0, 0, 0, -1);
+    assert_int_equal(s.mode, FT_TRACK_COASTING);
+    k += 10;
+    const double fx = s.x + 400.0, fy = s.y + 300.0; /* 500 px from the prediction */
+    s = feed(t, k / 30.0, fx, fy, 0.7);
+    assert_true(s.measured);
+    assert_false(s.chaos);
+    assert_int_equal(s.track_id, 1);
+    assert_float_equal(s.x, fx, 1.0);
+    assert_float_equal(s.y, fy, 1.0);
+    for (int i = 1; i <= 3; i++) {
+        s = feed(t, (k + i) / 30.0, 0, 0, -1);
+        assert_true(s.is_tracking && !s.measured);
+        assert_true(hypot(s.x - fx, s.y - fy) < 1.0);
+    }
+    ft_tracker_destroy(&t);
+}
+
 /* No track: a weak candidate (below acquire_min_confidence, 0.5) seen once, or
  * weak ones scattered over the frame (touchline staff, socks, lines), never
  * start a track, at the start or after a loss away from where the track was;
@@ -866,6 +897,7 @@ int main(void)
         cmocka_unit_test(test_modes_recover_same_track),
         cmocka_unit_test(test_single_false_positive_no_chaos),
         cmocka_unit_test(test_weak_far_candidate_while_recovering),
+        cmocka_unit_test(test_far_recovery_restarts_at_rest),
         cmocka_unit_test(test_acquire_weak_lone_not_acquired),
         cmocka_unit_test(test_acquire_weak_consistent_confirmed),
         cmocka_unit_test(test_acquire_weak_with_missed_frames),

@@ -759,11 +759,16 @@ ft_status ft_tracker_update(ft_tracker *t, double time, const ft_track_candidate
         } else if (!t->has_track) {
             seed_filter(t, x, y, 0.0, 0.0, best_r);
             start_track(t, time, 1);
-        } else if (best_reseed) {
+        } else if (best_reseed ||
+                   (s->lost_frames > 0 &&
+                    hypot(x - t->kf.s[0][0], y - t->kf.s[1][0]) > p->chaos_jump_px)) {
             /* At rest: the velocity implied by the last detection and this
              * one is wrong whenever this one is a false positive, and then
              * runs the prediction and the camera away; the next detection
-             * gives the velocity (init_velocity_std lets it). */
+             * gives the velocity (init_velocity_std lets it). The same for a
+             * huge jump that the covariance grown while coasting let through
+             * the gate: as an innovation it becomes a velocity of thousands
+             * of px/s that carries the prediction out of the frame. */
             seed_filter(t, x, y, 0.0, 0.0, best_r);
             t->streak_start = time;
         } else {
