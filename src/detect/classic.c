@@ -53,6 +53,17 @@ enum {
 /* While the camera pans, a pixel within this of the previous frame at the
  * same place stays put in the frame: not moving (an overlay). */
 #define PAN_STILL 6
+/* A frame-to-frame shift whose profile cost is below this share of the zero
+ * shift's is the camera's pan (profile_shift). */
+#define PAN_ACCEPT 0.85
+/* Overlay learning (update_fixed) also takes a shift of at least
+ * FIXED_PAN_MIN pixels below FIXED_PAN_ACCEPT: a big frame-fixed graphic
+ * keeps the zero shift's cost low while the camera pans behind it (LaLiga's
+ * score graphic: 4-7 px per frame at 0.87-0.94), and that pan is what teaches
+ * update_fixed the graphic. Smaller loose shifts are left out: on the DFL
+ * clip they taught the map a slowly followed candidate. */
+#define FIXED_PAN_ACCEPT 0.95
+#define FIXED_PAN_MIN 3
 
 /* What a blob's score is made of (see feature_weights). */
 enum {
@@ -348,9 +359,10 @@ static void downscale(classic *c, const ft_image *im)
 
 /* The shift d (|d| <= range) minimising the mean absolute difference between
  * cur[i] and prev[i - d] over their overlap, after removing each profile's
- * mean over that overlap. Stays at 0 unless another shift is clearly better,
- * so noise does not drag a static camera's background around. */
-static int profile_shift(const int32_t *cur, const int32_t *prev, int n, int range)
+ * mean over that overlap; *ratio is its cost over the zero shift's (callers
+ * take the shift only when that is clearly below 1, so noise does not drag a
+ * static camera's background around). */
+static int profile_shift(const int32_t *cur, const int32_t *prev, int n, int range, double *ratio)
 {
     int best = 0;
     double best_cost = 0.0, zero_cost = 0.0;
@@ -375,7 +387,8 @@ static int profile_shift(const int32_t *cur, const int32_t *prev, int n, int ran
             best = d;
         }
     }
-    return best_cost < 0.85 * zero_cost ? best : 0;
+    *ratio = zero_cost > 0.0 ? best_cost / zero_cost : 1.0;
+    return best;
 }
 
 /* Mean absolute difference between cur and prev shifted by (dx, dy), on every
@@ -1155,14 +1168,19 @@ static ft_status classic_detect(ft_detector *d, const ft_image *frame, double pt
     }
 
     downscale(c, frame);
-    int dx = 0, dy = 0;
+    int dx = 0, dy = 0, fx = 0, fy = 0; /* the pan; the pan update_fixed learns with */
     if (c->frames > 0) {
-        dx = profile_shift(c->colp, c->prev_colp, c->w, c->w / 12);
-        dy = profile_shift(c->rowp, c->prev_rowp, c->h, c->h / 12);
+        double rx, ry;
+        fx = profile_shift(c->colp, c->prev_colp, c->w, c->w / 12, &rx);
+        fy = profile_shift(c->rowp, c->prev_rowp, c->h, c->h / 12, &ry);
+        dx = rx < PAN_ACCEPT ? fx : 0;
+        dy = ry < PAN_ACCEPT ? fy : 0;
+        fx = dx || (rx < FIXED_PAN_ACCEPT && abs(fx) >= FIXED_PAN_MIN) ? fx : 0;
+        fy = dy || (ry < FIXED_PAN_ACCEPT && abs(fy) >= FIXED_PAN_MIN) ? fy : 0;
         if (aligned_diff(c, dx, dy) > CUT_DIFF) {
             FT_LOGD("detect", "scene cut at %.3f s", pts_s);
             reset_history(c);
-            dx = dy = 0;
+            dx = dy = fx = fy = 0;
         }
     }
     if (c->frames == 0) {
@@ -1176,7 +1194,7 @@ static ft_status classic_detect(ft_detector *d, const ft_image *frame, double pt
     }
     c->panned = dx || dy;
     c->still_frames = c->panned ? 0 : c->still_frames + 1;
-    update_fixed(c, dx, dy);
+    update_fixed(c, fx, fy);
 
     /* The training dump sees the candidates the network could see. */
     c->hand_floor = c->dump ? HAND_FLOOR_MIN : (net_active(c) ? c->net_floor : LOGIT_FLOOR);
