@@ -35,11 +35,43 @@ static float relu(float v)
     return v > 0.f ? v : 0.f;
 }
 
+/* One layer: 3x3 convolution without padding (cin planes of side x side ->
+ * cout planes of side - 2), ReLU and 2x2 max pooling into `out` (cout
+ * planes of (side - 2) / 2). `w` is [cout][cin][3][3]; `conv` holds one
+ * output plane. The buffers never overlap (restrict): without that promise
+ * gcc does not vectorise the row loops and the detector loses about 10 %
+ * of its speed (bench detector). */
+static inline void conv3x3_relu_pool(const float *restrict in, int cin, int side,
+                                     const float *restrict w, const float *restrict b, int cout,
+                                     float *restrict conv, float *restrict out)
+{
+    const int s = side - 2, h = s / 2;
+    for (int o = 0; o < cout; o++) {
+        for (int i = 0; i < s * s; i++)
+            conv[i] = b[o];
+        for (int i = 0; i < cin; i++)
+            for (int ky = 0; ky < 3; ky++)
+                for (int kx = 0; kx < 3; kx++) {
+                    const float wv = w[((o * cin + i) * 3 + ky) * 3 + kx];
+                    const float *src = in + (i * side + ky) * side + kx;
+                    for (int y = 0; y < s; y++)
+                        for (int x = 0; x < s; x++)
+                            conv[y * s + x] += wv * src[y * side + x];
+                }
+        /* ReLU and max pooling commute: pool first, then clamp. */
+        for (int y = 0; y < h; y++)
+            for (int x = 0; x < h; x++) {
+                const float *r0 = conv + 2 * y * s + 2 * x, *r1 = r0 + s;
+                float m = r0[0] > r0[1] ? r0[0] : r0[1], n = r1[0] > r1[1] ? r1[0] : r1[1];
+                out[(o * h + y) * h + x] = relu(m > n ? m : n);
+            }
+    }
+}
+
 float ft_detect_classic_net_run(const ft_classic_net_weights *w, const ft_classic_net_patch *patch,
                                 const float extra[FT_CLASSIC_NET_EXTRA], ft_classic_net_buf *buf)
 {
-    enum { P = FT_CLASSIC_NET_PATCH, S1 = FT_CLASSIC_NET_S1, P1 = FT_CLASSIC_NET_P1 };
-    enum { S2 = FT_CLASSIC_NET_S2, P2 = FT_CLASSIC_NET_P2 };
+    enum { P = FT_CLASSIC_NET_PATCH, P1 = FT_CLASSIC_NET_P1 };
     for (int r = 0; r < P; r++)
         for (int k = 0; k < P; k++) {
             buf->in[0][r][k] = ((float)patch->px[0][r][k] - NET_Y_MID) * NET_Y_SCALE;
@@ -47,49 +79,10 @@ float ft_detect_classic_net_run(const ft_classic_net_weights *w, const ft_classi
             buf->in[2][r][k] = ((float)patch->px[2][r][k] - 128.f) * NET_C_SCALE;
         }
 
-    /* Convolutions as shifted multiply-adds over whole rows: the innermost
-     * loop runs over a row of fixed length, which gcc vectorises. */
-    for (int o = 0; o < FT_CLASSIC_NET_C1; o++) {
-        for (int y = 0; y < S1; y++)
-            for (int x = 0; x < S1; x++)
-                buf->c1[o][y][x] = w->conv1_b[o];
-        for (int i = 0; i < FT_CLASSIC_NET_IN; i++)
-            for (int ky = 0; ky < 3; ky++)
-                for (int kx = 0; kx < 3; kx++) {
-                    float wv = w->conv1_w[o][i][ky][kx];
-                    for (int y = 0; y < S1; y++)
-                        for (int x = 0; x < S1; x++)
-                            buf->c1[o][y][x] += wv * buf->in[i][y + ky][x + kx];
-                }
-        /* ReLU and max pooling commute: pool first, then clamp. */
-        for (int y = 0; y < P1; y++)
-            for (int x = 0; x < P1; x++) {
-                float a = buf->c1[o][2 * y][2 * x], b = buf->c1[o][2 * y][2 * x + 1];
-                float c = buf->c1[o][2 * y + 1][2 * x], d = buf->c1[o][2 * y + 1][2 * x + 1];
-                float m = a > b ? a : b, n = c > d ? c : d;
-                buf->p1[o][y][x] = relu(m > n ? m : n);
-            }
-    }
-    for (int o = 0; o < FT_CLASSIC_NET_C2; o++) {
-        for (int y = 0; y < S2; y++)
-            for (int x = 0; x < S2; x++)
-                buf->c2[o][y][x] = w->conv2_b[o];
-        for (int i = 0; i < FT_CLASSIC_NET_C1; i++)
-            for (int ky = 0; ky < 3; ky++)
-                for (int kx = 0; kx < 3; kx++) {
-                    float wv = w->conv2_w[o][i][ky][kx];
-                    for (int y = 0; y < S2; y++)
-                        for (int x = 0; x < S2; x++)
-                            buf->c2[o][y][x] += wv * buf->p1[i][y + ky][x + kx];
-                }
-        for (int y = 0; y < P2; y++)
-            for (int x = 0; x < P2; x++) {
-                float a = buf->c2[o][2 * y][2 * x], b = buf->c2[o][2 * y][2 * x + 1];
-                float c = buf->c2[o][2 * y + 1][2 * x], d = buf->c2[o][2 * y + 1][2 * x + 1];
-                float m = a > b ? a : b, n = c > d ? c : d;
-                buf->flat[(o * P2 + y) * P2 + x] = relu(m > n ? m : n);
-            }
-    }
+    conv3x3_relu_pool(&buf->in[0][0][0], FT_CLASSIC_NET_IN, P, &w->conv1_w[0][0][0][0], w->conv1_b,
+                      FT_CLASSIC_NET_C1, buf->conv, &buf->p1[0][0][0]);
+    conv3x3_relu_pool(&buf->p1[0][0][0], FT_CLASSIC_NET_C1, P1, &w->conv2_w[0][0][0][0], w->conv2_b,
+                      FT_CLASSIC_NET_C2, buf->conv, buf->flat);
     for (int k = 0; k < FT_CLASSIC_NET_EXTRA; k++)
         buf->flat[FT_CLASSIC_NET_FLAT + k] = extra[k];
     float z = w->fc2_b;

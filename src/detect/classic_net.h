@@ -37,12 +37,11 @@ typedef struct ft_classic_net_patch {
     uint8_t px[FT_CLASSIC_NET_IN][FT_CLASSIC_NET_PATCH][FT_CLASSIC_NET_PATCH];
 } ft_classic_net_patch;
 
-/* Scratch space of one evaluation (about 20 KB); reused between calls. */
+/* Scratch space of one evaluation (about 12 KB); reused between calls. */
 typedef struct ft_classic_net_buf {
     float in[FT_CLASSIC_NET_IN][FT_CLASSIC_NET_PATCH][FT_CLASSIC_NET_PATCH];
-    float c1[FT_CLASSIC_NET_C1][FT_CLASSIC_NET_S1][FT_CLASSIC_NET_S1];
+    float conv[FT_CLASSIC_NET_S1 * FT_CLASSIC_NET_S1]; /* one convolution plane at a time */
     float p1[FT_CLASSIC_NET_C1][FT_CLASSIC_NET_P1][FT_CLASSIC_NET_P1];
-    float c2[FT_CLASSIC_NET_C2][FT_CLASSIC_NET_S2][FT_CLASSIC_NET_S2];
     float flat[FT_CLASSIC_NET_FLAT + FT_CLASSIC_NET_EXTRA];
     float hidden[FT_CLASSIC_NET_HIDDEN];
 } ft_classic_net_buf;
