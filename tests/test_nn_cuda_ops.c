@@ -169,7 +169,7 @@ static void run_linear(env *e, ft_nn_backend *gpu, int m, int n, int k, int ldx_
                        int res_mode, double tol, const char *what)
 {
     /* res_mode 0: none, 1: plain residual in place, 2: layer-scale in place,
-     * 3: layer-scale into a separate y */
+     * 3: layer-scale into a separate y, 4: plain residual into a separate y */
     int ldx = k + ldx_pad, ldy = n + ldx_pad;
     pair x = rand_pair(e, gpu, (size_t)m * ldx, 1.f);
     pair w = rand_pair(e, gpu, (size_t)n * k, 1.f / sqrtf((float)k));
@@ -191,7 +191,7 @@ static void run_linear(env *e, ft_nn_backend *gpu, int m, int n, int k, int ldx_
             .act = act,
             .res = res_mode ? P(r) : NULL,
             .ldres = ldy,
-            .scale = res_mode >= 2 ? P(s) : NULL,
+            .scale = res_mode == 2 || res_mode == 3 ? P(s) : NULL,
             .y = P(y),
             .ldy = ldy,
         };
@@ -217,6 +217,12 @@ static void test_linear(void **state)
     run_linear(e, e->gpu, 300, 2048, 256, 0, FT_NN_ACT_RELU, 0, TOL_F16, "linear bias+relu");
     run_linear(e, e->gpu, 1296, 256, 1536, 0, FT_NN_ACT_SILU, 0, TOL_F16, "linear bias+silu");
     run_linear(e, e->gpu, 300, 256, 2048, 0, FT_NN_ACT_NONE, 1, TOL_F16, "linear + residual");
+    /* the patch embedding's form: the position table as C, another y */
+    run_linear(e, e->gpu, 1296, 384, 768, 0, FT_NN_ACT_NONE, 4, TOL_F16,
+               "linear + residual into another y");
+    run_linear(e, e->gpu, 45, 40, 24, 4, FT_NN_ACT_NONE, 4, TOL_F16,
+               "linear strided + residual, another y");
+    run_linear(e, e->gpu, 64, 96, 48, 0, FT_NN_ACT_RELU, 1, TOL_F16, "linear relu + residual");
     run_linear(e, e->gpu, 1300, 384, 1536, 0, FT_NN_ACT_NONE, 2, TOL_F16,
                "linear + residual*layer-scale");
     run_linear(e, e->gpu, 77, 96, 40, 8, FT_NN_ACT_GELU, 3, TOL_F16,
@@ -226,6 +232,10 @@ static void test_linear(void **state)
         run_linear(e, e->gpu32, 300, 256, 384, 0, FT_NN_ACT_GELU, 0, TOL_TRANS, "fp32 linear gelu");
         run_linear(e, e->gpu32, 200, 384, 1536, 0, FT_NN_ACT_NONE, 2, TOL_TRANS,
                    "fp32 linear residual*scale");
+        run_linear(e, e->gpu32, 300, 256, 2048, 0, FT_NN_ACT_NONE, 1, TOL_TRANS,
+                   "fp32 linear + residual");
+        run_linear(e, e->gpu32, 100, 384, 768, 0, FT_NN_ACT_NONE, 4, TOL_TRANS,
+                   "fp32 linear + residual into another y");
     }
     int failed = soft_failures;
     soft_failures = -1;

@@ -795,7 +795,11 @@ static void linear_enqueue(ft_nn_cuda *c, const ft_nn_linear_args *a)
     /* y never aliases x, but may overlap the source of a copy kept for later */
     mirror_touch(c, a->y, a->m, a->ldy);
 
-    if (!a->res || fold) {
+    /* a residual is cuBLASLt's C operand (beta = 1) when nothing applies to
+     * the product alone: no layer-scale (or one folded into the weights) and
+     * no activation; y = res + (x wᵀ + bias) needs no pass of its own then */
+    bool res_in_gemm = a->res && (fold || (!a->scale && a->act == FT_NN_ACT_NONE));
+    if (!a->res || res_in_gemm) {
         /* bias and ReLU in the GEMM epilogue; GELU/SiLU (exact forms) after */
         cublasLtEpilogue_t epi = CUBLASLT_EPILOGUE_DEFAULT;
         if (a->act == FT_NN_ACT_RELU)
