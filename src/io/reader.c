@@ -138,6 +138,33 @@ static enum AVPixelFormat pick_hw_format(AVCodecContext *c, const enum AVPixelFo
     return AV_PIX_FMT_NONE;
 }
 
+/* Opens CUDA device 0 for NVDEC in the CUDA runtime's primary context
+ * (hwcontext_cuda's "primary_ctx"). By default FFmpeg makes a context of its
+ * own: every process then held two, which costs VRAM and made MPS run out of
+ * client contexts past about 24 streams per H100 ("Generic error in an
+ * external library" here), and its frames' device pointers would not be
+ * valid in our CUDA runtime calls. FFmpeg takes the primary context only with
+ * the blocking-sync scheduling flag (the CUDA backend sets it, docs/cuda.md);
+ * one made active earlier with other flags is refused (ENOTSUP), and then
+ * NVDEC gets a context of its own as before, without zero-copy frames. */
+static int create_cuda_device(ft_reader *r)
+{
+    AVDictionary *opts = NULL;
+    int err = av_dict_set(&opts, "primary_ctx", "1", 0);
+    if (err >= 0)
+        err = av_hwdevice_ctx_create(&r->hw_device, AV_HWDEVICE_TYPE_CUDA, NULL, opts, 0);
+    av_dict_free(&opts);
+    if (err >= 0)
+        r->info.hw_primary_ctx = true;
+    if (err != AVERROR(ENOTSUP)) /* no GPU, no driver...: the same answer either way */
+        return err;
+    char eb[128];
+    FT_LOGI("io", "%s: NVDEC cannot share the CUDA primary context (%s); it uses a context of its "
+                  "own (frames go to the detector through host memory)",
+            r->url, ft_io_av_err(err, eb, sizeof eb));
+    return av_hwdevice_ctx_create(&r->hw_device, AV_HWDEVICE_TYPE_CUDA, NULL, NULL, 0);
+}
+
 /* NVDEC for "cuda" and "auto" when a CUDA device opens; otherwise software
  * decoding. "cuda" asks for the GPU explicitly: without a usable CUDA device
  * that is FT_ERR_GPU (exit 5) whatever the detector, as RF-DETR does, and
@@ -158,9 +185,7 @@ static ft_status try_hw(ft_reader *r, const char *device, const AVCodec *codec)
     }
     /* An explicit "cuda" checks for the device even when this codec has no
      * NVDEC decoder, so that the answer does not depend on the input. */
-    int err = codec_ok || required
-                  ? av_hwdevice_ctx_create(&r->hw_device, AV_HWDEVICE_TYPE_CUDA, NULL, NULL, 0)
-                  : AVERROR(ENOSYS);
+    int err = codec_ok || required ? create_cuda_device(r) : AVERROR(ENOSYS);
     char eb[128];
     if (err < 0 && required) {
         FT_LOGE("io",
@@ -171,6 +196,7 @@ static ft_status try_hw(ft_reader *r, const char *device, const AVCodec *codec)
     }
     if (err >= 0 && !codec_ok) {
         av_buffer_unref(&r->hw_device);
+        r->info.hw_primary_ctx = false;
         err = AVERROR(ENOSYS);
     }
     if (err < 0) {

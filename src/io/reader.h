@@ -46,6 +46,8 @@ typedef struct ft_reader_info {
     const struct AVCodecParameters *audio_par; /* owned by the reader; NULL without audio */
     int audio_tb_num, audio_tb_den;
     bool hw_decode;          /* NVDEC in use */
+    bool hw_primary_ctx;     /* ... in the CUDA runtime's primary context of device 0, so
+                                its frames' device pointers are valid in runtime calls */
     const char *format_name; /* demuxer, e.g. "mov,mp4,m4a,3gp,3g2,mj2" */
 } ft_reader_info;
 
