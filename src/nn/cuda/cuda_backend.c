@@ -1289,6 +1289,14 @@ ft_status ft_nn_cuda_backend_create(const ft_nn_backend_params *params, ft_nn_ba
     c->profile = prof && *prof && strcmp(prof, "0");
     const char *what = "cudaSetDevice";
     e = cudaSetDevice(index);
+    /* Blocking sync for the primary context: FFmpeg's NVDEC shares it only
+     * with exactly this scheduling flag (src/io/reader.c), and a thread that
+     * sleeps while it waits for the GPU leaves the CPU to other streams'
+     * decoding and encoding. Not fatal: NVDEC then keeps a context of its own. */
+    if (e == cudaSuccess && cudaSetDeviceFlags(cudaDeviceScheduleBlockingSync) != cudaSuccess) {
+        FT_LOGD("cuda", "cuda:%d: blocking-sync scheduling not set", index);
+        (void)cudaGetLastError();
+    }
     if (e == cudaSuccess) {
         what = "cudaStreamCreate";
         e = cudaStreamCreateWithFlags(&c->stream, cudaStreamNonBlocking);
