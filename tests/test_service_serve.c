@@ -406,6 +406,22 @@ static void test_shard_rendezvous(void **state)
         assert_true(per_pod[k] > 60 && per_pod[k] < 140);
 }
 
+/* ---- each worker's share of the cores ---- */
+
+static void test_thread_share(void **state)
+{
+    (void)state;
+    assert_int_equal(ft_serve_thread_share(16, 4), 4);
+    assert_int_equal(ft_serve_thread_share(16, 5), 3);  /* rounded down: never oversubscribed */
+    assert_int_equal(ft_serve_thread_share(16, 24), 1); /* at least one */
+    assert_int_equal(ft_serve_thread_share(2, 1), 2);
+    assert_int_equal(ft_serve_thread_share(8, 0), 8);   /* no stream yet: counts as one */
+    assert_int_equal(ft_serve_thread_share(256, 1), FT_SERVE_THREAD_SHARE_MAX);
+    /* the affinity mask (ctest may run us on fewer cores than the machine has) */
+    int cores = ft_serve_cpu_count();
+    assert_true(cores >= 1 && cores <= sysconf(_SC_NPROCESSORS_ONLN));
+}
+
 /* ---- relabel and merge ---- */
 
 static void test_metrics_merge(void **state)
@@ -741,6 +757,7 @@ int main(void)
         cmocka_unit_test(test_deploy_files_parse),
         cmocka_unit_test(test_streams_file),
         cmocka_unit_test(test_shard_rendezvous),
+        cmocka_unit_test(test_thread_share),
         cmocka_unit_test(test_metrics_merge),
         cmocka_unit_test_setup_teardown(test_serve_end_to_end, setup_e2e, teardown_e2e),
     };

@@ -791,6 +791,7 @@ static ft_status open_writers(ft_pipeline *pl, const ft_reader_info *in)
     wp.bitrate = p->live ? p->bitrate : 0;
     wp.crf = p->crf;
     wp.gop_seconds = p->gop_seconds;
+    wp.threads = p->encode_threads;
     wp.zerolatency = p->live || p->zerolatency;
     wp.atomic = !p->live;
     wp.target_fps = p->target_fps;
@@ -859,6 +860,7 @@ ft_status ft_pipeline_create(const ft_pipeline_params *p, ft_pipeline **out)
                            .device = p->device,
                            .timeout_ms = p->reader_timeout_ms,
                            .buffer_size = p->reader_buffer_size,
+                           .threads = p->decode_threads,
                            .reconnect_attempts = p->reconnect_attempts,
                            .reconnect_delay_s = p->reconnect_delay_s};
     if ((st = ft_reader_open(&rp, &pl->reader)))

@@ -76,6 +76,8 @@ typedef struct ft_pipeline_params {
                                 bitrate; < 0 = 23 */
     bool zerolatency;        /* tune for latency (always on in live mode) */
     double gop_seconds;      /* <= 0 = 2 */
+    int decode_threads;      /* libav decoder threads; 0 = libav's choice */
+    int encode_threads;      /* libav encoder threads (also the debug view's); 0 = libav's */
     bool show_stats;         /* draw the overlay */
     bool progress;           /* progress bar on stderr when it is a terminal */
     int queue_depth;         /* frames per queue; 0 = 8 in batch (throughput), 2 live
@@ -97,8 +99,14 @@ typedef struct ft_pipeline_params {
 /* Fills *p with defaults (1280x720, auto codec, veryfast, crf 23, 2 s GOP). */
 void ft_pipeline_params_default(ft_pipeline_params *p);
 
+/* Environment variable through which `serve` gives each worker its share of
+ * the machine's cores: encoder.threads and decoder.threads left at 0 take it
+ * (a process alone leaves them to libav). */
+#define FT_PIPELINE_THREAD_SHARE_ENV "FOOTBALL_TRACKER_THREAD_SHARE"
+
 /* Fills *p from the loaded settings (`s` borrowed and must outlive *p): output
- * size, stream and encoder keys, device, tracker and camera parameters. The
+ * size, stream, encoder and decoder keys (threads at 0 resolved through
+ * FT_PIPELINE_THREAD_SHARE_ENV), device, tracker and camera parameters. The
  * caller sets input, output, live, debug_output, track_out, detector, filter
  * and hooks. */
 void ft_pipeline_params_from_settings(const ft_settings *s, ft_pipeline_params *p);

@@ -131,9 +131,24 @@ static const ft_option encoder_options[] = {
      "Tune the encoder for latency (no B-frames, no look-ahead); stream mode "
      "always does.",
      FT_OPT_BOOL, E(zerolatency), "false", 0, 0, 0, NULL, NULL},
+    {"threads",
+     "Encoder threads (libx264); 0 = automatic: libav's choice (about 1.5 per core) for a "
+     "process alone, the worker's share of the cores (cores / streams, at least 1) under "
+     "serve. Bound it when many streams share a machine.",
+     FT_OPT_INT, E(threads), "0", 0, 64, 0, NULL, NULL},
     FT_OPTION_END,
 };
 #undef E
+
+#define DEC(f) offsetof(ft_decoder_settings, f)
+static const ft_option decoder_options[] = {
+    {"threads",
+     "Video decoder threads (libav; with NVDEC they only hand packets to the GPU); 0 = "
+     "automatic, as encoder.threads.",
+     FT_OPT_INT, DEC(threads), "0", 0, 64, 0, NULL, NULL},
+    FT_OPTION_END,
+};
+#undef DEC
 
 #define H(f) offsetof(ft_http_settings, f)
 static const ft_option http_options[] = {
@@ -185,6 +200,7 @@ const ft_config_section ft_settings_sections[] = {
     SECTION("stream", FT_CONFIG_FILE_STREAM, stream_options, stream, NULL),
     SECTION("camera", FT_CONFIG_FILE_STREAM, ft_camera_options, camera, validate_camera),
     SECTION("encoder", FT_CONFIG_FILE_STREAM, encoder_options, encoder, NULL),
+    SECTION("decoder", FT_CONFIG_FILE_STREAM, decoder_options, decoder, NULL),
     SECTION("http", FT_CONFIG_FILE_STREAM, http_options, http, NULL),
     SECTION("logging", FT_CONFIG_FILE_STREAM, ft_log_options, logging, NULL),
     {NULL, 0, NULL, 0, NULL},

@@ -107,7 +107,13 @@ typedef struct ft_encoder_settings {
     int crf;            /* x264 constant rate factor when no bitrate applies */
     double gop_seconds; /* keyframe interval */
     bool zerolatency;
+    int threads; /* libav encoder threads; 0 = automatic (ft_pipeline_params_from_settings) */
 } ft_encoder_settings;
+
+/* stream_config.yml `decoder:` */
+typedef struct ft_decoder_settings {
+    int threads; /* libav software decoder threads; 0 = automatic, as encoder.threads */
+} ft_decoder_settings;
 
 /* stream_config.yml `http:` */
 typedef struct ft_http_settings {
@@ -124,6 +130,7 @@ typedef struct ft_settings {
     ft_stream_settings stream;
     ft_camera_params camera; /* camera/camera.h */
     ft_encoder_settings encoder;
+    ft_decoder_settings decoder;
     ft_http_settings http;
     ft_log_params logging; /* core/log.h */
 } ft_settings;

@@ -1,9 +1,11 @@
 /* From the loaded settings to pipeline parameters and a detector: the one
  * place where configuration keys meet the stages, shared by batch and the
  * stream service. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/log.h"
+#include "core/parse.h"
 #include "detect/classic.h"
 #include "detect/infer_client.h"
 #include "detect/replay.h"
@@ -27,6 +29,24 @@ static const char *device_name(int device)
     }
 }
 
+/* encoder.threads / decoder.threads: a value set anywhere wins; 0 takes the
+ * share `serve` passes its workers (cores / streams), else stays 0 (libav's
+ * choice: about one thread per core each, which 30 streams on 16 cores turn
+ * into hundreds of runnable threads). */
+static int resolve_threads(int configured)
+{
+    int share = 0;
+    const char *e = getenv(FT_PIPELINE_THREAD_SHARE_ENV);
+    if (configured > 0 || !e)
+        return configured;
+    if (!ft_parse_int(e, 1, 64, &share)) {
+        FT_LOGW("pipeline", "%s=%s: not a thread count in [1, 64]; ignored",
+                FT_PIPELINE_THREAD_SHARE_ENV, e);
+        return 0;
+    }
+    return share;
+}
+
 void ft_pipeline_params_from_settings(const ft_settings *s, ft_pipeline_params *p)
 {
     ft_pipeline_params_default(p);
@@ -42,6 +62,8 @@ void ft_pipeline_params_from_settings(const ft_settings *s, ft_pipeline_params *
     p->crf = s->encoder.crf;
     p->gop_seconds = s->encoder.gop_seconds;
     p->zerolatency = s->encoder.zerolatency;
+    p->encode_threads = resolve_threads(s->encoder.threads);
+    p->decode_threads = resolve_threads(s->decoder.threads);
     p->show_stats = s->stream.show_stats;
     p->reader_timeout_ms = s->stream.timeout_ms;
     p->reader_buffer_size = s->stream.buffer_size;

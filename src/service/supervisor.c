@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "core/log.h"
+#include "pipeline/pipeline.h"
 #include "service/http.h"
 #include "service/supervisor_internal.h"
 
@@ -89,6 +90,7 @@ struct ft_service_supervisor {
     struct stat file_st;
     bool stopping;
     int ordinal, pods; /* sharding (serve.shard_service): this pod's ordinal, pool size */
+    int cpus;          /* cores the workers share (ft_serve_cpu_count, read at create) */
     /* serve.shared_inference as read at start (a reload does not change it) */
     worker *infer;          /* NULL without shared inference */
     bool infer_seen_ready;  /* workers start once the server answered /ready */
@@ -155,6 +157,16 @@ static void worker_free(worker *w)
     }
 }
 
+/* Stream workers this supervisor runs now (not the inference server, not
+ * one that is being removed). */
+static int stream_workers(const ft_service_supervisor *s)
+{
+    int n = 0;
+    for (int i = 0; i < s->n_w; i++)
+        n += !s->w[i]->infer && !s->w[i]->removed;
+    return n;
+}
+
 /* fork + exec of `<bin> stream ...` (or `<bin> infer ...` for the shared
  * inference server). The child gets its own process group (a
  * terminal's Ctrl-C reaches the supervisor only, which stops workers in
@@ -214,12 +226,15 @@ static void worker_start(ft_service_supervisor *s, worker *w, int64_t now)
         argv[n++] = "--realtime";
     argv[n] = NULL;
     /* The environment, with FOOTBALL_TRACKER_STREAM_ID=<id> (the worker's log records name
-     * their stream) in place of any inherited one. */
+     * their stream) and the worker's share of the cores (the threads of its encoder and
+     * decoder where its configuration leaves them at 0, pipeline/pipeline.h) in place of
+     * any inherited ones. The share follows the streams running when the worker starts. */
     size_t n_env = 0;
     while (environ[n_env])
         n_env++;
-    char **envp = malloc((n_env + 2) * sizeof *envp);
-    char id_var[32 + FT_SERVE_ID_MAX];
+    char **envp = malloc((n_env + 3) * sizeof *envp);
+    char id_var[32 + FT_SERVE_ID_MAX], share_var[64];
+    static const char share_name[] = FT_PIPELINE_THREAD_SHARE_ENV "=";
     if (!envp) {
         FT_LOGE("serve", "stream %s: out of memory starting the worker; retrying", sp->id);
         w->due_ns = now + 1000000000LL;
@@ -227,10 +242,14 @@ static void worker_start(ft_service_supervisor *s, worker *w, int64_t now)
     }
     size_t k = 0;
     for (size_t i = 0; i < n_env; i++)
-        if (strncmp(environ[i], "FOOTBALL_TRACKER_STREAM_ID=", 27))
+        if (strncmp(environ[i], "FOOTBALL_TRACKER_STREAM_ID=", 27) &&
+            strncmp(environ[i], share_name, sizeof share_name - 1))
             envp[k++] = environ[i];
     snprintf(id_var, sizeof id_var, "FOOTBALL_TRACKER_STREAM_ID=%s", sp->id);
     envp[k++] = id_var;
+    int share = ft_serve_thread_share(s->cpus, stream_workers(s));
+    snprintf(share_var, sizeof share_var, "%s%d", share_name, share);
+    envp[k++] = share_var;
     envp[k] = NULL;
     pid_t parent = getpid();
     pid_t pid = fork();
@@ -266,8 +285,10 @@ static void worker_start(ft_service_supervisor *s, worker *w, int64_t now)
     w->load = 0;
     w->text_len = 0;
     ft_serve_scrape_index(&w->scrape, w->text, 0);
-    FT_LOGI("serve", "stream %s: worker started (pid %d, http 127.0.0.1:%d)", sp->id, (int)pid,
-            w->port);
+    FT_LOGI("serve",
+            "stream %s: worker started (pid %d, http 127.0.0.1:%d, %d encoder/decoder "
+            "thread(s) unless configured)",
+            sp->id, (int)pid, w->port, share);
 }
 
 /* Asks a worker to stop; SIGKILL follows at `grace` if it has not. */
@@ -805,6 +826,7 @@ ft_status ft_service_supervisor_create(const ft_service_supervisor_params *p,
         return FT_ERR_NOMEM;
     pthread_mutex_init(&s->mu, NULL);
     s->p = *p;
+    s->cpus = ft_serve_cpu_count();
     s->cfg = calloc(1, sizeof *s->cfg);
     s->scratch = calloc(1, sizeof *s->scratch);
     if (!s->cfg || !s->scratch) {

@@ -60,6 +60,20 @@ typedef struct ft_serve_get {
  * when all have answered or `timeout_ms` has passed. */
 void ft_serve_get_all(ft_serve_get *reqs, int n, int timeout_ms);
 
+/* ---- cores and each worker's share of them (supervisor_cpu.c) ---- */
+
+/* Largest share given (the range of encoder.threads / decoder.threads). */
+#define FT_SERVE_THREAD_SHARE_MAX 64
+
+/* Cores this process may run on: its affinity mask, capped by a cgroup v2
+ * CPU quota (a container's CPU limit) rounded up; at least 1. */
+int ft_serve_cpu_count(void);
+
+/* Threads each of `streams` workers gets for its encoder and its decoder
+ * when their configuration leaves them at 0: cores / streams rounded down,
+ * within [1, FT_SERVE_THREAD_SHARE_MAX] (`streams` <= 0 counts as one). */
+int ft_serve_thread_share(int cores, int streams);
+
 /* ---- NVML, loaded with dlopen when the driver is present (supervisor_nvml.c) ---- */
 
 typedef struct ft_serve_nvml ft_serve_nvml;
