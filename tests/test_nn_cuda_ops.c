@@ -624,6 +624,15 @@ static void test_topk(void **state)
     run_topk(e, 1, 5, 5, 1, "topk all of 5");
     run_topk(e, 3, 1296, 300, 1, "topk 300 of 1296, batch of 3 with ties");
     run_topk(e, 32, 1296, 300, 0, "topk 300 of 1296, batch of 32");
+    /* the largest k (the kernel's FT_CUDA_TOPK_MAX), rows that end inside a
+     * warp, one key everywhere */
+    run_topk(e, 2, 50001, 1024, 0, "topk 1024 of 50001, batch of 2");
+    float *same = malloc(3000 * sizeof(float));
+    assert_non_null(same);
+    for (int i = 0; i < 3000; i++)
+        same[i] = -1.5f;
+    run_topk_of(e, same, 1, 3000, 700, "topk 700 of 3000 equal values");
+    free(same);
     /* -0 and +0 are equal to the CPU: a tie kept in index order */
     const float zeros[8] = {-0.f, 0.f, 1.f, -0.f, 0.f, -1.f, -0.f, 0.5f};
     run_topk_of(e, zeros, 2, 4, 4, "topk of signed zeros, batch of 2");

@@ -367,10 +367,12 @@ __global__ void k_msda(ft_nn_msda_args a)
     a.out[(long long)q * a.ldo + h * a.dh + c] = acc;
 }
 
-/* ---- top-k: radix select of the k-th largest key, then an ordered
- * collection and a bitonic sort of the k winners in shared memory. One block
- * handles the whole row (n is at most a few hundred thousand). ---- */
+/* ---- top-k: radix select of the k-th largest key, then a collection and
+ * a bitonic sort of the k winners in shared memory. One block handles the
+ * whole row (n is at most a few hundred thousand). Every loop over the row
+ * runs the same number of iterations in all lanes (warp-wide votes). ---- */
 constexpr int kTopkThreads = 1024;
+constexpr unsigned kFullMask = 0xffffffffu;
 
 __device__ __forceinline__ uint32_t float_key(float f)
 {
@@ -380,24 +382,34 @@ __device__ __forceinline__ uint32_t float_key(float f)
     return (u & 0x80000000u) ? ~u : (u | 0x80000000u);
 }
 
+/* Inclusive prefix sum over the lanes of a warp (lane 0 first). */
+__device__ __forceinline__ int warp_inclusive_sum(int v)
+{
+    int lane = threadIdx.x & 31;
+    for (int o = 1; o < 32; o <<= 1) {
+        int u = __shfl_up_sync(kFullMask, v, o);
+        if (lane >= o)
+            v += u;
+    }
+    return v;
+}
+
 /* Block-wide exclusive prefix of `flag` over threads in index order; returns
  * the prefix and writes the block total to *total. `scratch` holds 32 ints. */
 __device__ int block_prefix(int flag, int *scratch, int *total)
 {
     int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-    unsigned ballot = __ballot_sync(0xffffffffu, flag);
+    unsigned ballot = __ballot_sync(kFullMask, flag);
     int in_warp = __popc(ballot & ((1u << lane) - 1u));
     if (lane == 0)
         scratch[warp] = __popc(ballot);
     __syncthreads();
-    int before = 0, sum = 0;
-    int nwarps = blockDim.x >> 5;
-    for (int w = 0; w < nwarps; w++) {
-        int c = scratch[w];
-        if (w < warp)
-            before += c;
-        sum += c;
-    }
+    /* every warp scans the per-warp counts itself (one shuffle scan instead
+     * of a serial loop over them) */
+    int c = lane < (int)(blockDim.x >> 5) ? scratch[lane] : 0;
+    int incl = warp_inclusive_sum(c);
+    int before = __shfl_sync(kFullMask, incl - c, warp);
+    int sum = __shfl_sync(kFullMask, incl, 31);
     __syncthreads();
     *total = sum;
     return before + in_warp;
@@ -406,7 +418,7 @@ __device__ int block_prefix(int flag, int *scratch, int *total)
 /* Block b selects from row b: x[b n ..), output idx/val[b k ..), indices
  * into x as a whole. */
 __global__ void __launch_bounds__(kTopkThreads)
-    k_topk(int n, int k, const float *x, int32_t *idx, float *val)
+    k_topk(int n, int k, const float *__restrict__ x, int32_t *idx, float *val)
 {
     long long row = blockIdx.x;
     x += row * n;
@@ -416,15 +428,20 @@ __global__ void __launch_bounds__(kTopkThreads)
     __shared__ int hist[256];
     __shared__ int scratch[32];
     __shared__ uint32_t s_prefix;
-    __shared__ int s_remaining;
+    __shared__ int s_remaining, s_eq_total, s_count;
     __shared__ uint32_t skey[FT_CUDA_TOPK_MAX];
     __shared__ int sidx[FT_CUDA_TOPK_MAX];
+    int lane = threadIdx.x & 31;
+    unsigned lanes_below = (1u << lane) - 1u;
 
     /* 1. radix select, 8 bits per pass from the top: the prefix of the k-th
-     * largest key, and how many keys equal to it must be taken. */
+     * largest key, how many keys equal to it must be taken (s_remaining) and
+     * how many there are (s_eq_total). */
     if (threadIdx.x == 0) {
         s_prefix = 0;
         s_remaining = k;
+        s_eq_total = n;
+        s_count = 0;
     }
     for (int shift = 24; shift >= 0; shift -= 8) {
         for (int i = threadIdx.x; i < 256; i += blockDim.x)
@@ -432,46 +449,87 @@ __global__ void __launch_bounds__(kTopkThreads)
         __syncthreads();
         uint32_t prefix = s_prefix;
         uint32_t mask = shift == 24 ? 0u : (0xffffffffu << (shift + 8));
-        for (int i = threadIdx.x; i < n; i += blockDim.x) {
-            uint32_t key = float_key(x[i]);
-            if ((key & mask) == prefix)
-                atomicAdd(&hist[(key >> shift) & 255u], 1);
+        for (int start = 0; start < n; start += blockDim.x) {
+            int i = start + threadIdx.x;
+            uint32_t key = i < n ? float_key(x[i]) : 0u;
+            unsigned bin = i < n && (key & mask) == prefix ? (key >> shift) & 255u : 256u;
+            /* lanes of one bin add once: the values of a row mostly share
+             * their top bits, and 32 atomics on one address serialise */
+            unsigned peers = __match_any_sync(kFullMask, bin);
+            if (bin < 256u && (peers & lanes_below) == 0u)
+                atomicAdd(&hist[bin], __popc(peers));
         }
         __syncthreads();
-        if (threadIdx.x == 0) {
+        if (threadIdx.x < 32) {
+            /* lane l holds bins 255 - 8l down to 248 - 8l; the bin where the
+             * count from the top reaches s_remaining is found by one scan */
             int rem = s_remaining;
-            int b = 255;
-            for (; b > 0; b--) {
-                if (hist[b] >= rem)
-                    break;
-                rem -= hist[b];
+            int top = 255 - 8 * lane;
+            int cnt[8], local = 0;
+#pragma unroll
+            for (int j = 0; j < 8; j++) {
+                cnt[j] = hist[top - j];
+                local += cnt[j];
             }
-            s_prefix = prefix | ((uint32_t)b << shift);
-            s_remaining = rem;
+            int incl = warp_inclusive_sum(local);
+            int excl = incl - local;
+            __syncwarp(); /* every lane has read s_remaining before one writes it */
+            if (excl < rem && incl >= rem) { /* exactly one lane */
+                int r = rem - excl, j = 0;
+                while (j < 7 && cnt[j] < r) {
+                    r -= cnt[j];
+                    j++;
+                }
+                s_prefix = prefix | ((uint32_t)(top - j) << shift);
+                s_remaining = r;
+                s_eq_total = cnt[j];
+            }
         }
         __syncthreads();
     }
     uint32_t kth = s_prefix;
     int need_eq = s_remaining; /* keys equal to kth to take, lowest index first */
 
-    /* 2. collect winners in index order so ties keep the lower index */
-    int base = 0, eq_seen = 0;
-    for (int start = 0; start < n; start += blockDim.x) {
-        int i = start + threadIdx.x;
-        uint32_t key = i < n ? float_key(x[i]) : 0u;
-        int gt = i < n && key > kth;
-        int eq = i < n && key == kth;
-        int eq_total;
-        int eq_rank = block_prefix(eq, scratch, &eq_total);
-        int take = gt || (eq && eq_seen + eq_rank < need_eq);
-        int take_total;
-        int pos = block_prefix(take, scratch, &take_total);
-        if (take && base + pos < k) {
-            skey[base + pos] = key;
-            sidx[base + pos] = i;
+    /* 2. collect the winners */
+    if (s_eq_total == need_eq) {
+        /* every key >= kth wins (exactly k): the sort below orders them, so
+         * they are stored in any order, one shared atomic per warp */
+        for (int start = 0; start < n; start += blockDim.x) {
+            int i = start + threadIdx.x;
+            uint32_t key = i < n ? float_key(x[i]) : 0u;
+            int take = i < n && key >= kth;
+            unsigned ballot = __ballot_sync(kFullMask, take);
+            int base = 0;
+            if (lane == 0 && ballot)
+                base = atomicAdd(&s_count, __popc(ballot));
+            base = __shfl_sync(kFullMask, base, 0);
+            int pos = base + __popc(ballot & lanes_below);
+            if (take && pos < k) {
+                skey[pos] = key;
+                sidx[pos] = i;
+            }
         }
-        base += take_total;
-        eq_seen += eq_total;
+    } else {
+        /* more keys equal kth than places: the lowest indices win, so the
+         * collection runs in index order */
+        int base = 0, eq_seen = 0;
+        for (int start = 0; start < n; start += blockDim.x) {
+            int i = start + threadIdx.x;
+            uint32_t key = i < n ? float_key(x[i]) : 0u;
+            int gt = i < n && key > kth;
+            int eq = i < n && key == kth;
+            int eq_total;
+            int eq_rank = block_prefix(eq, scratch, &eq_total);
+            int take = gt || (eq && eq_seen + eq_rank < need_eq);
+            int take_total;
+            int pos = block_prefix(take, scratch, &take_total);
+            if (take && base + pos < k) {
+                skey[base + pos] = key;
+                sidx[base + pos] = i;
+            }
+            base += take_total;
+            eq_seen += eq_total;
+        }
     }
     __syncthreads();
 
