@@ -228,6 +228,9 @@ static void test_linear(void **state)
     run_linear(e, e->gpu, 77, 96, 40, 8, FT_NN_ACT_GELU, 3, TOL_F16,
                "linear strided, act+scale+res");
     run_linear(e, e->gpu, 33, 4, 256, 4, FT_NN_ACT_NONE, 0, TOL_F16, "linear narrow n=4");
+    /* the activation pass off its four-wide path: padded rows, odd sizes */
+    run_linear(e, e->gpu, 64, 96, 40, 4, FT_NN_ACT_GELU, 0, TOL_F16, "linear gelu, padded rows");
+    run_linear(e, e->gpu, 33, 91, 256, 0, FT_NN_ACT_GELU, 0, TOL_F16, "linear gelu, 33 x 91");
     if (e->gpu32) {
         run_linear(e, e->gpu32, 300, 256, 384, 0, FT_NN_ACT_GELU, 0, TOL_TRANS, "fp32 linear gelu");
         run_linear(e, e->gpu32, 200, 384, 1536, 0, FT_NN_ACT_NONE, 2, TOL_TRANS,
