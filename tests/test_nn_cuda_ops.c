@@ -502,6 +502,10 @@ static void test_im2col(void **state)
     ft_nn_im2col_args s2 = {
         .layout = FT_NN_HWC, .c = 16, .h = 9, .w = 11, .k = 3, .stride = 2, .pad = 1};
     run_im2col_batch(e, s2, 2, "im2col HWC 3x3 stride 2, batch of 2");
+    /* the projector's width: rows of 1152 columns, more than a block's threads */
+    ft_nn_im2col_args wide = {
+        .layout = FT_NN_HWC, .c = 128, .h = 6, .w = 7, .k = 3, .stride = 1, .pad = 1};
+    run_im2col_batch(e, wide, 2, "im2col HWC 3x3, 128 channels, batch of 2");
     pair_free(&img);
     pair_free(&col);
     pair_free(&map);

@@ -262,28 +262,33 @@ __global__ void k_rowmax(int m, int n, const float *x, int ldx, float *y)
         y[warp] = v;
 }
 
+/* One block per output row (pixel, image after image): the pixel's place is
+ * worked out once and the block's threads write its c*k*k columns, so only
+ * 32-bit divisions by the kernel size remain per element. */
 __global__ void k_im2col(ft_nn_im2col_args a, int ho, int wo, __half *y16)
 {
-    int kk = a.k * a.k;
-    long long cols = (long long)a.c * kk, per = (long long)ho * wo;
-    long long total = (a.batch > 1 ? a.batch : 1) * per * cols;
-    for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < total;
-         i += (long long)gridDim.x * blockDim.x) {
-        long long row = i / cols, img = row / per;
-        int col = (int)(i - row * cols);
-        row -= img * per;
+    int kk = a.k * a.k, cols = a.c * kk;
+    long long per = (long long)ho * wo;
+    long long rows = (a.batch > 1 ? a.batch : 1) * per;
+    for (long long row = blockIdx.x; row < rows; row += gridDim.x) {
+        long long img = row / per, pix = row - img * per;
         const float *x = a.x + img * a.c * a.h * a.w;
-        int oy = (int)(row / wo), ox = (int)(row - (long long)oy * wo);
-        int ch = col / kk, r = col - ch * kk;
-        int ky = r / a.k, kx = r - ky * a.k;
-        int iy = oy * a.stride - a.pad + ky, ix = ox * a.stride - a.pad + kx;
-        float v = 0.f;
-        if (iy >= 0 && iy < a.h && ix >= 0 && ix < a.w)
-            v = a.layout == FT_NN_CHW ? x[((long long)ch * a.h + iy) * a.w + ix]
-                                      : x[((long long)iy * a.w + ix) * a.c + ch];
-        a.y[i] = v;
-        if (y16)
-            y16[i] = __float2half_rn(v);
+        int oy = (int)(pix / wo), ox = (int)(pix - (long long)oy * wo);
+        int y0 = oy * a.stride - a.pad, x0 = ox * a.stride - a.pad;
+        float *yr = a.y + row * cols;
+        __half *hr = y16 ? y16 + row * cols : NULL;
+        for (int col = threadIdx.x; col < cols; col += blockDim.x) {
+            int ch = col / kk, r = col - ch * kk;
+            int ky = r / a.k, kx = r - ky * a.k;
+            int iy = y0 + ky, ix = x0 + kx;
+            float v = 0.f;
+            if (iy >= 0 && iy < a.h && ix >= 0 && ix < a.w)
+                v = a.layout == FT_NN_CHW ? x[((long long)ch * a.h + iy) * a.w + ix]
+                                          : x[((long long)iy * a.w + ix) * a.c + ch];
+            yr[col] = v;
+            if (hr)
+                hr[col] = __float2half_rn(v);
+        }
     }
 }
 
@@ -765,8 +770,8 @@ cudaError_t ft_cuda_im2col(const ft_nn_im2col_args *a, void *y16, cudaStream_t s
 {
     int ho = (a->h + 2 * a->pad - a->k) / a->stride + 1;
     int wo = (a->w + 2 * a->pad - a->k) / a->stride + 1;
-    long long total = (a->batch > 1 ? a->batch : 1) * (long long)ho * wo * a->c * a->k * a->k;
-    k_im2col<<<blocks_for(total), kThreads, 0, stream>>>(*a, ho, wo, (__half *)y16);
+    long long rows = (a->batch > 1 ? a->batch : 1) * (long long)ho * wo;
+    k_im2col<<<blocks_for(rows, 1), kThreads, 0, stream>>>(*a, ho, wo, (__half *)y16);
     return cudaGetLastError();
 }
 
