@@ -29,8 +29,11 @@
 # GPU_CHECK_MODE=cuda-only (the reduced build below) or full-min (the minimal
 # libraries even where the system has the packages), GPU_CHECK_SKIP_PIPELINE=1
 # (no pipeline/streams stages), GPU_CHECK_SKIP_STREAMS=1 (one pipeline job,
-# no streams sweep), GPU_CHECK_STREAMS ("16 24 32"), GPU_CHECK_STREAMS_BUDGET_S
-# (cap of the streams stage, 270), GPU_CHECK_CLIP_S (15), GPU_CHECK_SKIP_SUITE=1,
+# no streams sweep), GPU_CHECK_STREAMS (the MPS sweep's K, "26 30 34"),
+# GPU_CHECK_TS_STREAMS (time-sliced after it, "16 20 24"), GPU_CHECK_THREADS
+# (encoder/decoder threads per job: auto = cores / K, 0 = libav's choice),
+# GPU_CHECK_STREAMS_BUDGET_S (cap of the streams stage, 270), GPU_CHECK_CLIP_S
+# (15), GPU_CHECK_SKIP_SUITE=1,
 # GPU_CHECK_SKIP_SANITIZERS=1, GPU_CHECK_DRY_RUN=1 (a machine without a GPU:
 # the pipeline stages run on the CPU with the classic detector and K = 1, 2;
 # the GPU-only stages are skipped). For checking this script's control flow:
@@ -229,10 +232,14 @@ st_profile() {
 
 pipeline_env() {
     if [ "$DRY" = 1 ]; then
-        PL=(DEVICE=cpu CKPT= STREAMS="${GPU_CHECK_STREAMS:-1 2}" MIN_FPS=1 CLIP_S="${GPU_CHECK_CLIP_S:-2}")
+        PL=(DEVICE=cpu CKPT= STREAMS="${GPU_CHECK_STREAMS:-1 2}" TS_STREAMS="${GPU_CHECK_TS_STREAMS:-1 2}"
+            THREADS="${GPU_CHECK_THREADS:-auto}" MIN_FPS=1 CLIP_S="${GPU_CHECK_CLIP_S:-2}")
     else
-        # the random checkpoint carries no args: its size as for the benchmark
-        PL=(DEVICE=cuda CKPT="$CKPT" MODEL_SIZE=medium STREAMS="${GPU_CHECK_STREAMS:-16 24 32}"
+        # the random checkpoint carries no args: its size as for the benchmark;
+        # MPS (production) sweeps around the target of 30 streams, then one
+        # round with libav's thread counts, then time-sliced with what is left
+        PL=(DEVICE=cuda CKPT="$CKPT" MODEL_SIZE=medium STREAMS="${GPU_CHECK_STREAMS:-26 30 34}"
+            TS_STREAMS="${GPU_CHECK_TS_STREAMS:-16 20 24}" THREADS="${GPU_CHECK_THREADS:-auto}"
             CLIP_S="${GPU_CHECK_CLIP_S:-15}")
     fi
 }

@@ -8,30 +8,43 @@
 #  2. streams per GPU: K concurrent `batch` jobs on the same clip, each a
 #     separate process as under `serve`, for K in $STREAMS ascending until a
 #     round where some job falls below $MIN_FPS, then halving the gap between
-#     the last K that held and the first that did not, within $BUDGET_S;
-#     once time-sliced and once under CUDA MPS when nvidia-cuda-mps-control
-#     exists (as bench/gpu-share.sh).
+#     the last K that held and the first that did not; first under CUDA MPS
+#     (the production mode, docs/gpu-sharing.md) when nvidia-cuda-mps-control
+#     exists, then one round of the same K with libav's own thread counts
+#     (the baseline of the per-job thread bound), then time-sliced from
+#     $TS_STREAMS with what is left of $BUDGET_S.
 #
 # A job's fps is its own: frames / the pipeline's run time, model load and
 # warm-up excluded. Jobs start together but load their models at different
 # speeds, so each round also reports the share of a job's run during which
-# all K were running ("overlap"); a low overlap flatters the round.
+# all K were running ("overlap"); a low overlap flatters the round. Each
+# round also reports the host's CPU: the jobs' CPU time per frame (user +
+# system, all threads, model load included) and how busy all cores were.
+#
+# Threads per job: the sweep gives each job encoder.threads and
+# decoder.threads of cores / K (at least 1), what `serve` gives its workers
+# (docs/serve.md); THREADS=N fixes them, THREADS=0 leaves them to libav.
 #
 # Environment: FT_BIN (the program, required), CKPT (RF-DETR checkpoint; empty
 # = the classic detector), MODEL_SIZE (model.size, auto), DEVICE (cuda), OUT (logs, default
-# /tmp/pipeline-streams), WORK (clip and outputs), STREAMS ("8 16 24 32"),
-# MIN_FPS (30), CLIP_S (clip seconds, 15), BUDGET_S (streams sweep, both
-# modes together, 270), SKIP_STREAMS=1 (check 1 only), SKIP_ONE=1 (check 2
-# only: scripts/gpu-check.sh runs the two as separate stages), SKIP_MPS=1,
-# SUMMARY (file the summary lines are appended to). Each summary line is
-# appended as soon as it is known, so a run stopped part-way keeps them.
+# /tmp/pipeline-streams), WORK (clip and outputs), STREAMS ("26 30 34"; the MPS
+# sweep, or the only one without MPS), TS_STREAMS (time-sliced after MPS,
+# "16 20 24"), THREADS (auto), BASELINE=0 (no libav-threads round), MIN_FPS
+# (30), CLIP_S (clip seconds, 15), BUDGET_S (streams sweep, every part
+# together, 270), SKIP_STREAMS=1 (check 1 only), SKIP_ONE=1 (check 2 only:
+# scripts/gpu-check.sh runs the two as separate stages), SKIP_MPS=1, SUMMARY
+# (file the summary lines are appended to). Each summary line is appended as
+# soon as it is known, so a run stopped part-way keeps them.
 set -u
 FT_BIN=${FT_BIN:?FT_BIN: path of the football-tracker binary}
 CKPT=${CKPT:-}
 DEVICE=${DEVICE:-cuda}
 OUT=${OUT:-/tmp/pipeline-streams}
 WORK=${WORK:-${TMPDIR:-/tmp}/pipeline-streams-work}
-STREAMS=${STREAMS:-8 16 24 32}
+STREAMS=${STREAMS:-26 30 34}
+TS_STREAMS=${TS_STREAMS:-16 20 24}
+THREADS=${THREADS:-auto}
+CORES=$(nproc)
 MIN_FPS=${MIN_FPS:-30}
 CLIP_S=${CLIP_S:-15}
 BUDGET_S=${BUDGET_S:-270}
@@ -81,63 +94,91 @@ fi
 # ---- 2. streams per GPU ----
 MPS=0
 [ "${SKIP_MPS:-0}" != 1 ] && command -v nvidia-cuda-mps-control >/dev/null && MPS=1
-SWEEP_BUDGET_S=$((BUDGET_S / (1 + MPS)))
-# One round: K jobs at once; prints the report line, returns 0 when every job
-# exited 0 with all frames at >= MIN_FPS.
+T_END=$(($(date +%s) + BUDGET_S))
+# encoder.threads / decoder.threads of one job among K
+job_threads() {
+    local t
+    case $THREADS in
+    auto) t=$((CORES / $1)) && [ "$t" -ge 1 ] || t=1 ;;
+    *) t=$THREADS ;;
+    esac
+    echo "$t"
+}
+# /proc/stat's cpu line: busy and total jiffies
+cpu_jiffies() { awk '/^cpu /{t=0; for (i=2;i<=NF;i++) t+=$i; print t-$5-$6, t; exit}' /proc/stat; }
+# One round: K jobs at once with $3 threads each; prints the report line,
+# returns 0 when every job exited 0 with all frames at >= MIN_FPS. A job's
+# CPU time is its subshell's children's (bash `times`, second line).
 round() {
-    local k=$1 tag=$2 pids=() i
+    local k=$1 tag=$2 t=$3 pids=() i c0 c1
     rm -f "$WORK"/jobs/*
+    c0=$(cpu_jiffies)
     for ((i = 1; i <= k; i++)); do
         (timeout --foreground $((CLIP_S * 3 + 60)) "$FT_BIN" batch --input "$CLIP" --output "$WORK/jobs/$i.mp4" \
-            --device "$DEVICE" "${MODEL_ARGS[@]}" --no-progress --log-format json \
-            >"$WORK/jobs/$i.log" 2>&1
-        echo $? >"$WORK/jobs/$i.rc") &
+            --device "$DEVICE" "${MODEL_ARGS[@]}" --set "encoder.threads=$t" --set "decoder.threads=$t" \
+            --no-progress --log-format json >"$WORK/jobs/$i.log" 2>&1
+        echo $? >"$WORK/jobs/$i.rc"
+        times >"$WORK/jobs/$i.cpu") &
         pids+=($!)
     done
     wait "${pids[@]}"
+    c1=$(cpu_jiffies)
+    echo "$c0 $c1 $CORES" >"$WORK/jobs/host.cpu"
     mkdir -p "$OUT/$tag-k$k"
     cp "$WORK"/jobs/*.log "$OUT/$tag-k$k/" 2>/dev/null
-    python3 "$HERE/pipeline_report.py" round "$WORK/jobs" "$k" "$tag" "$FRAMES" "$MIN_FPS" |
-        tee -a "$SUMMARY"
+    python3 "$HERE/pipeline_report.py" round "$WORK/jobs" "$k" "$tag" "$FRAMES" "$MIN_FPS" \
+        "$([ "$t" = 0 ] && echo "libav's" || echo "$t")" | tee -a "$SUMMARY"
     return "${PIPESTATUS[0]}"
 }
 
-# Ascending list ($2) until a round fails, then bisection; each round is
-# started only if the last one's duration still fits in the sweep's share of
-# the budget. Sets BEST.
+# Starts a round of K only when the last round's duration still fits
+# before T_END.
+fits() {
+    [ $(($(date +%s) + LAST_S)) -le "$T_END" ] || { echo "(budget reached before K=$1)"; return 1; }
+}
+
+# Ascending list ($2) until a round fails, then bisection. Sets BEST and FAIL.
 sweep() {
-    local tag=$1 best=0 fail=0 k last_s=0 t T0
-    T0=$(date +%s)
+    local tag=$1 best=0 fail=0 k t ran=0
     for k in $2; do
-        [ $(($(date +%s) - T0 + last_s)) -le "$SWEEP_BUDGET_S" ] || { echo "(budget reached before K=$k)"; break; }
+        fits "$k" || break
+        ran=1
         t=$(date +%s)
-        if round "$k" "$tag"; then best=$k; else fail=$k; fi
-        last_s=$(($(date +%s) - t))
+        if round "$k" "$tag" "$(job_threads "$k")"; then best=$k; else fail=$k; fi
+        LAST_S=$(($(date +%s) - t))
         [ $fail = 0 ] || break
     done
     while [ $fail -gt 0 ] && [ $((fail - best)) -gt 2 ]; do
         k=$(((best + fail) / 4 * 2))
         [ "$k" -gt "$best" ] || k=$((best + 2))
-        [ $(($(date +%s) - T0 + last_s)) -le "$SWEEP_BUDGET_S" ] || { echo "(budget reached before K=$k)"; break; }
+        fits "$k" || break
         t=$(date +%s)
-        if round "$k" "$tag"; then best=$k; else fail=$k; fi
-        last_s=$(($(date +%s) - t))
+        if round "$k" "$tag" "$(job_threads "$k")"; then best=$k; else fail=$k; fi
+        LAST_S=$(($(date +%s) - t))
     done
     local what="$best"
     [ $fail = 0 ] && what="$best or more (largest K tried)"
     [ $fail != 0 ] && what="$best (K=$fail did not hold)"
-    say "streams per GPU, $tag ($DETECTOR on $DEVICE, 1080p30 in, 1280x720 out, every job >= $MIN_FPS fps): $what"
-    BEST=$best
+    [ $ran = 1 ] || what="not measured (no time left in BUDGET_S)"
+    say "streams per GPU, $tag ($DETECTOR on $DEVICE, 1080p30 in, 1280x720 out, every job >= $MIN_FPS fps, threads per job $THREADS): $what"
+    BEST=$best FAIL=$fail
 }
 
-sweep time-sliced "$STREAMS"
-# MPS does not lose to time slicing (docs/gpu-sharing.md), so its sweep starts
-# at the time-sliced result; should that fail, the bisection goes below it.
-MPS_STREAMS=$STREAMS
-if [ "$BEST" -gt 0 ]; then
-    MPS_STREAMS=$BEST
-    for k in $STREAMS; do [ "$k" -gt "$BEST" ] && MPS_STREAMS="$MPS_STREAMS $k"; done
-fi
+# The same K with libav's own thread counts: what the bound buys. At the
+# first K that failed when the sweep found one (does the bound alone hold
+# it?), else at the best.
+baseline() {
+    local k=$FAIL
+    [ "$k" -gt 0 ] || k=$BEST
+    [ "${BASELINE:-1}" = 1 ] && [ "$THREADS" != 0 ] && [ "$k" -gt 0 ] || return 0
+    fits "$k" || return 0
+    local t
+    t=$(date +%s)
+    round "$k" "$1-libav-threads" 0
+    LAST_S=$(($(date +%s) - t))
+}
+
+LAST_S=0
 if [ $MPS = 1 ]; then
     export CUDA_MPS_PIPE_DIRECTORY=$WORK/mps-pipe CUDA_MPS_LOG_DIRECTORY=$WORK/mps-log
     mkdir -p "$CUDA_MPS_PIPE_DIRECTORY" "$CUDA_MPS_LOG_DIRECTORY"
@@ -149,13 +190,22 @@ if [ $MPS = 1 ]; then
             cp "$CUDA_MPS_LOG_DIRECTORY"/control.log "$OUT/mps-control.log" 2>/dev/null
         }
         trap 'mps_quit; exit 143' TERM INT HUP
-        sweep MPS "$MPS_STREAMS"
+        sweep MPS "$STREAMS"
+        baseline MPS
         trap - TERM INT HUP
         mps_quit
     else
         say "streams per GPU, MPS: the MPS daemon did not start"
+        MPS=0
     fi
     unset CUDA_MPS_PIPE_DIRECTORY CUDA_MPS_LOG_DIRECTORY
 else
     say "streams per GPU, MPS: not run ($([ "${SKIP_MPS:-0}" = 1 ] && echo SKIP_MPS=1 || echo no nvidia-cuda-mps-control))"
+fi
+# Time-sliced: the whole sweep without MPS, else with what time is left.
+if [ $MPS = 1 ]; then
+    sweep time-sliced "$TS_STREAMS"
+else
+    sweep time-sliced "$STREAMS"
+    baseline time-sliced
 fi

@@ -4,9 +4,12 @@ scripts/gpu/pipeline-streams.sh.
 
   pipeline_report.py one LOG RC OUTPUT FRAMES
       one job: exit code, output file, frame count, fps, NVDEC, encoder
-  pipeline_report.py round DIR K TAG FRAMES MIN_FPS
+  pipeline_report.py round DIR K TAG FRAMES MIN_FPS [THREADS]
       K concurrent jobs (DIR/i.log, DIR/i.rc, i = 1..K): per-job fps and
-      whether every job kept MIN_FPS
+      whether every job kept MIN_FPS; with DIR/i.cpu (bash `times` of the
+      job's subshell) the jobs' CPU ms per frame, with DIR/host.cpu ("busy0
+      total0 busy1 total1 cores" from /proc/stat) how busy the host was;
+      THREADS labels the jobs' encoder/decoder threads
 
 Prints one summary line (plus detail lines); exit status 0 when the job or
 every job of the round succeeded (and, for a round, held MIN_FPS).
@@ -88,17 +91,50 @@ def one(log, rc, output, frames):
     return 0 if ok else 1
 
 
-def round_(folder, k, tag, frames, min_fps):
+TIMES = re.compile(r"(\d+)m([\d.]+)s")
+
+
+def job_cpu_s(path):
+    """User + system seconds of a job: the children's line of bash `times`."""
+    try:
+        lines = open(path).read().splitlines()
+    except OSError:
+        return None
+    if len(lines) < 2:
+        return None
+    t = TIMES.findall(lines[1])
+    return sum(int(m) * 60 + float(s) for m, s in t) if len(t) == 2 else None
+
+
+def host_text(folder, good, frames):
+    """'CPU x ms/frame per job, host y % busy of n cores', or ''."""
+    parts = []
+    cpu = [c for c in (job_cpu_s(os.path.join(folder, f"{j['index']}.cpu")) for j in good)
+           if c is not None]
+    if cpu:
+        parts.append(f"CPU {statistics.median(cpu) * 1000 / frames:.1f} ms/frame per job "
+                     f"(median, model load included)")
+    try:
+        b0, t0, b1, t1, cores = (int(x) for x in open(os.path.join(folder, "host.cpu")).read().split())
+        if t1 > t0:
+            parts.append(f"host {100.0 * (b1 - b0) / (t1 - t0):.0f} % busy of {cores} cores")
+    except (OSError, ValueError):
+        pass
+    return "; ".join(parts)
+
+
+def round_(folder, k, tag, frames, min_fps, threads=None):
     jobs = []
     for i in range(1, k + 1):
         job = parse(os.path.join(folder, f"{i}.log"))
+        job["index"] = i
         try:
             job["rc"] = int(open(os.path.join(folder, f"{i}.rc")).read())
         except (OSError, ValueError):
             job["rc"] = -1
         jobs.append(job)
     good = [j for j in jobs if j["rc"] == 0 and j["done"] and j["done"]["frames"] == frames]
-    head = f"streams K={k}, {tag}:"
+    head = f"streams K={k}, {tag}" + (f", threads per job {threads}:" if threads else ":")
     if not good:
         print(f"{head} no job completed")
         for j in jobs[:3]:
@@ -119,6 +155,9 @@ def round_(folder, k, tag, frames, min_fps):
           f"{statistics.median(fps):.1f} / max {fps[-1]:.1f} (sum {sum(fps):.0f}), overlap "
           f"{overlap:.0%}; median {stage_text(med)}; NVDEC {nvdec}/{len(good)}; "
           f"{good[0]['encoder']} -> {'holds' if held else 'does NOT hold'} {min_fps:g} fps{caveat}")
+    host = host_text(folder, good, frames)
+    if host:
+        print(f"  {host}")
     for j in jobs:
         if j not in good:
             print(f"  failed job: exit {j['rc']}: {'; '.join(j['errors'][:2])}")
@@ -129,8 +168,9 @@ def round_(folder, k, tag, frames, min_fps):
 def main(argv):
     if len(argv) == 6 and argv[1] == "one":
         return one(argv[2], int(argv[3]), argv[4], int(argv[5]))
-    if len(argv) == 7 and argv[1] == "round":
-        return round_(argv[2], int(argv[3]), argv[4], int(argv[5]), float(argv[6]))
+    if len(argv) in (7, 8) and argv[1] == "round":
+        return round_(argv[2], int(argv[3]), argv[4], int(argv[5]), float(argv[6]),
+                      argv[7] if len(argv) == 8 else None)
     print(__doc__, file=sys.stderr)
     return 2
 
