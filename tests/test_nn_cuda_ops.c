@@ -857,6 +857,89 @@ static void test_chains_attention_im2col(void **state)
         pair_free(all[i]);
 }
 
+/* add -> linear on blocks of its rows (the f16 copy of the flat sum serves
+ * a block at an aligned offset; an unaligned one converts by itself), and
+ * deformable attention -> output projection (the decoder's chains) */
+static void test_chains_add_msda(void **state)
+{
+    env *e = need_gpu(state);
+    int r = 300, h = 256, nout = 192;
+    pair a = rand_pair(e, e->gpu, (size_t)r * h, 1.f), b = rand_pair(e, e->gpu, (size_t)r * h, 1.f);
+    pair s = out_pair(e, e->gpu, (size_t)r * h), w = rand_pair(e, e->gpu, (size_t)nout * h, 0.06f);
+    pair bias = rand_pair(e, e->gpu, nout, 0.1f);
+    /* rows from: 0 (all), 8 (aligned block), and 3 floats in (unaligned) */
+    const int first[3] = {0, 8 * h, 3}, rows[3] = {r, 100, 50};
+    const char *what[3] = {"add -> linear", "add -> linear, rows 8..107",
+                           "add -> linear, unaligned offset"};
+    for (int t = 0; t < 3; t++) {
+        pair y = out_pair(e, e->gpu, (size_t)rows[t] * nout);
+        for (int side = 0; side < 2; side++) {
+            ft_nn_backend *be = side ? e->gpu : e->cpu;
+#define P(q) ((float *)(side ? (q).g : (q).c))
+            be->ops->add(be, r * h, P(a), P(b), P(s));
+            ft_nn_linear_args l = {.m = rows[t],
+                                   .n = nout,
+                                   .k = h,
+                                   .x = P(s) + first[t],
+                                   .ldx = h,
+                                   .w = P(w),
+                                   .bias = P(bias),
+                                   .y = P(y),
+                                   .ldy = nout};
+            be->ops->linear(be, &l);
+#undef P
+        }
+        compare(&y, rows[t], nout, nout, TOL_F16, what[t]);
+        pair_free(&y);
+    }
+    pair *all[] = {&a, &b, &s, &w, &bias};
+    for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
+        pair_free(all[i]);
+
+    /* msda (1 level 36 x 36, 8 heads of 32, 4 points) -> linear */
+    int nq = 300, heads = 8, dh = 32, points = 4, g = 36;
+    int noff = heads * points * 2, nlog = heads * points, d = heads * dh;
+    pair value = rand_pair(e, e->gpu, (size_t)g * g * d, 1.f);
+    float *ref = malloc((size_t)nq * 4 * sizeof(float));
+    assert_non_null(ref);
+    for (int i = 0; i < nq * 4; i++)
+        ref[i] = 0.1f + 0.4f * (float)ft_test_rng_uniform(&e->rng);
+    pair rp = pair_new(e->cpu, e->gpu, ref, (size_t)nq * 4 * sizeof(float));
+    free(ref);
+    pair off = rand_pair(e, e->gpu, (size_t)nq * noff, 2.f);
+    pair lg = rand_pair(e, e->gpu, (size_t)nq * nlog, 1.f);
+    pair att = out_pair(e, e->gpu, (size_t)nq * d), wo = rand_pair(e, e->gpu, (size_t)d * d, 0.06f);
+    pair o = out_pair(e, e->gpu, (size_t)nq * d);
+    for (int side = 0; side < 2; side++) {
+        ft_nn_backend *be = side ? e->gpu : e->cpu;
+#define P(q) ((float *)(side ? (q).g : (q).c))
+        ft_nn_msda_args m = {.nq = nq,
+                             .heads = heads,
+                             .dh = dh,
+                             .levels = 1,
+                             .points = points,
+                             .level_hw = {g, g},
+                             .level_start = {0},
+                             .value = P(value),
+                             .ref = P(rp),
+                             .offsets = P(off),
+                             .ldoff = noff,
+                             .logits = P(lg),
+                             .ldlog = nlog,
+                             .out = P(att),
+                             .ldo = d};
+        be->ops->msda(be, &m);
+        ft_nn_linear_args l = {
+            .m = nq, .n = d, .k = d, .x = P(att), .ldx = d, .w = P(wo), .y = P(o), .ldy = d};
+        be->ops->linear(be, &l);
+#undef P
+    }
+    compare(&o, nq, d, d, TOL_F16, "msda -> linear");
+    pair *more[] = {&value, &rp, &off, &lg, &att, &wo, &o};
+    for (size_t i = 0; i < sizeof(more) / sizeof(more[0]); i++)
+        pair_free(more[i]);
+}
+
 /* ---- pre-processing from 8-bit planes ---- */
 
 static void test_image_to_tensor(void **state)
@@ -1040,6 +1123,7 @@ int main(void)
         cmocka_unit_test(test_chains),
         cmocka_unit_test(test_weight_copies_follow_memory),
         cmocka_unit_test(test_chains_attention_im2col),
+        cmocka_unit_test(test_chains_add_msda),
         cmocka_unit_test(test_image_to_tensor),
         cmocka_unit_test(test_image_to_tensor_random),
     };

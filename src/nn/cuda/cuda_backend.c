@@ -131,6 +131,7 @@ typedef struct ft_nn_cuda {
     int next_stage;
     void *frame_dev; /* device copy of the last frame for image_to_tensor */
     size_t frame_cap;
+    cudaEvent_t surface_ready; /* a device frame's producer (legacy stream) is done */
     /* every device allocation, for FT_CUDA_MEMORY_LIMIT_MB */
     dev_block *blocks;
     int nblocks, blocks_cap;
@@ -349,6 +350,23 @@ static void mirror_set(ft_nn_cuda *c, const float *src, int m, int n, int ld)
     c->mir.n = n;
     c->mir.ld = ld;
     c->mir.valid = true;
+}
+
+/* The f16 copy of the m x k GEMM input at x (row stride ld), or NULL: the
+ * copy of that very matrix, or of contiguous rows inside a contiguous copy
+ * (the add's flat output) at a 16-byte aligned offset. */
+static const void *mirror_find(const ft_nn_cuda *c, const float *x, int m, int k, int ld)
+{
+    if (!c->mir.valid)
+        return NULL;
+    if (c->mir.src == x && c->mir.m == m && c->mir.n == k && c->mir.ld == ld)
+        return c->m16;
+    if (ld != k || c->mir.ld != c->mir.n || x < c->mir.src)
+        return NULL;
+    size_t off = (size_t)(x - c->mir.src), len = (size_t)c->mir.m * c->mir.n;
+    if (off % 8 || off > len || (size_t)m * k > len - off)
+        return NULL;
+    return (const char *)c->m16 + off * 2;
 }
 
 /* Drop the copy when [p, p + rows rows of ld) may overlap its source. */
@@ -778,9 +796,9 @@ static void linear_enqueue(ft_nn_cuda *c, const ft_nn_linear_args *a)
 
     const void *x = a->x;
     int ldx = a->ldx;
-    if (!c->fp32 && c->mir.valid && c->mir.src == a->x && c->mir.m == a->m && c->mir.n == a->k &&
-        c->mir.ld == a->ldx) {
-        x = c->m16; /* the producer already wrote the f16 copy */
+    const void *hit = c->fp32 ? NULL : mirror_find(c, a->x, a->m, a->k, a->ldx);
+    if (hit) {
+        x = hit; /* the producer already wrote the f16 copy */
         ldx = a->k;
     } else if (!c->fp32) {
         void *x16 = scratch(c, &c->x16, &c->x16_cap, (size_t)a->m * a->k * 2);
@@ -903,7 +921,18 @@ static void cuda_attention(ft_nn_backend *be, const ft_nn_attention_args *a)
 static void cuda_msda(ft_nn_backend *be, const ft_nn_msda_args *a)
 {
     ft_nn_cuda *c = cu(be);
-    ENQUEUE(c, ft_cuda_msda(a, c->stream), "msda");
+    if (c->err)
+        return;
+    /* the output projection reads the f16 copy written alongside */
+    int rows = (a->batch > 1 ? a->batch : 1) * a->nq, cols = a->heads * a->dh;
+    void *o16 = mirror_buffer(c, rows, cols);
+    if (c->err)
+        return;
+    int ps = prof_begin(c);
+    fail_cuda(c, ft_cuda_msda(a, o16, c->stream), "msda");
+    prof_end(c, ps, "msda");
+    if (o16)
+        mirror_set(c, a->out, rows, cols, a->ldo);
 }
 
 static void cuda_im2col(ft_nn_backend *be, const ft_nn_im2col_args *a)
@@ -927,7 +956,18 @@ static void cuda_im2col(ft_nn_backend *be, const ft_nn_im2col_args *a)
 static void cuda_add(ft_nn_backend *be, int n, const float *a, const float *b, float *y)
 {
     ft_nn_cuda *c = cu(be);
-    ENQUEUE(c, ft_cuda_add(n, a, b, y, c->stream), "add");
+    if (c->err)
+        return;
+    /* the decoder's q + pos feeds two GEMMs: one flat copy serves any block
+     * of rows of it (mirror_find) */
+    void *y16 = mirror_buffer(c, 1, n);
+    if (c->err)
+        return;
+    int ps = prof_begin(c);
+    fail_cuda(c, ft_cuda_add(n, a, b, y, y16, c->stream), "add");
+    prof_end(c, ps, "add");
+    if (y16)
+        mirror_set(c, y, 1, n, n);
 }
 
 static void cuda_gather_rows(ft_nn_backend *be, int rows, int cols, const float *x, int ldx,
@@ -1081,12 +1121,44 @@ static ft_status cuda_run(ft_nn_backend *be, ft_nn_record_fn fn, void *user, int
 
 /* ---- pre-processing (optional operator) ---- */
 
+/* Zero-copy: the kernel reads the frame's NVDEC surface (device 0, primary
+ * context; src/core/image.h). FFmpeg's nvdec hands a frame out after
+ * cuvidMapVideoFrame, whose post-processing into the mapped surface is
+ * queued on the stream of FFmpeg's CUDA device context, which FFmpeg leaves
+ * NULL: the context's legacy default stream. Our stream is a non-blocking
+ * one, which does not wait for the legacy stream by itself, so it waits for
+ * an event recorded there now (after that work, since the frame came out of
+ * the decoder before this call), without blocking the host. */
+static void device_frame_to_tensor(ft_nn_cuda *c, const ft_image *frame, int out_w, int out_h,
+                                   const float mean[3], const float std[3], float *y)
+{
+    if (!c->surface_ready)
+        fail_cuda(c, cudaEventCreateWithFlags(&c->surface_ready, cudaEventDisableTiming),
+                  "decoded frame (event)");
+    if (!c->err)
+        fail_cuda(c, cudaEventRecord(c->surface_ready, cudaStreamLegacy), "decoded frame (event)");
+    if (!c->err)
+        fail_cuda(c, cudaStreamWaitEvent(c->stream, c->surface_ready, 0), "decoded frame (wait)");
+    ft_cuda_frame f = {
+        .width = frame->width,
+        .height = frame->height,
+        .nv12 = 1,
+        .plane = {frame->dev_data[0], frame->dev_data[1], NULL},
+        .stride = {frame->dev_stride[0], frame->dev_stride[1], 0},
+    };
+    ENQUEUE(c, ft_cuda_preprocess(&f, out_w, out_h, mean, std, y, c->stream), "preprocess");
+}
+
 static void cuda_image_to_tensor(ft_nn_backend *be, const ft_image *frame, int out_w, int out_h,
                                  const float mean[3], const float std[3], float *y)
 {
     ft_nn_cuda *c = cu(be);
     if (c->err)
         return;
+    if (frame->dev_data[0] && frame->format == FT_PIX_NV12 && c->device == 0) {
+        device_frame_to_tensor(c, frame, out_w, out_h, mean, std, y);
+        return;
+    }
     bool nv12 = frame->format == FT_PIX_NV12;
     int cw = (frame->width + 1) / 2, ch = (frame->height + 1) / 2;
     size_t ybytes = (size_t)frame->width * frame->height;
@@ -1181,6 +1253,8 @@ static void cuda_destroy(ft_nn_backend *be)
     dev_free(c, c->m16);
     dev_free(c, c->tmp);
     dev_free(c, c->frame_dev);
+    if (c->surface_ready)
+        cudaEventDestroy(c->surface_ready);
     dev_free(c, c->workspace);
     free(c->blocks);
     if (c->lt)

@@ -228,11 +228,15 @@ __global__ void k_spin(unsigned long long ns)
     while (t - t0 < ns);
 }
 
-__global__ void k_add(int n, const float *a, const float *b, float *y)
+__global__ void k_add(int n, const float *a, const float *b, float *y, __half *y16)
 {
     for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n;
-         i += (long long)gridDim.x * blockDim.x)
-        y[i] = a[i] + b[i];
+         i += (long long)gridDim.x * blockDim.x) {
+        float v = a[i] + b[i];
+        y[i] = v;
+        if (y16)
+            y16[i] = __float2half_rn(v);
+    }
 }
 
 __global__ void k_gather_rows(int rows, int cols, const float *x, int ldx, const int32_t *idx,
@@ -333,7 +337,7 @@ __global__ void k_sine_embed(int m, int dim, const float *box, float *y)
 /* Multi-scale deformable attention: one thread per (query, head, channel).
  * The softmax over levels x points is recomputed by each channel's thread:
  * it is a handful of exponentials, cheaper than a shared-memory exchange. */
-__global__ void k_msda(ft_nn_msda_args a)
+__global__ void k_msda(ft_nn_msda_args a, __half *out16)
 {
     int frames = a.batch > 1 ? a.batch : 1;
     long long total = (long long)frames * a.nq * a.heads * a.dh;
@@ -390,6 +394,8 @@ __global__ void k_msda(ft_nn_msda_args a)
         }
     }
     a.out[(long long)q * a.ldo + h * a.dh + c] = acc;
+    if (out16) /* t is the element's index in the contiguous copy */
+        out16[t] = __float2half_rn(acc);
 }
 
 /* ---- top-k: radix select of the k-th largest key, then a collection and
@@ -756,13 +762,13 @@ cudaError_t ft_cuda_spin(unsigned long long ns, cudaStream_t stream)
     return cudaGetLastError();
 }
 
-cudaError_t ft_cuda_msda(const ft_nn_msda_args *a, cudaStream_t stream)
+cudaError_t ft_cuda_msda(const ft_nn_msda_args *a, void *out16, cudaStream_t stream)
 {
     int frames = a->batch > 1 ? a->batch : 1;
     long long total = (long long)frames * a->nq * a->heads * a->dh;
     if (!fits_grid(total))
         return cudaErrorInvalidConfiguration;
-    k_msda<<<blocks_for(total), kThreads, 0, stream>>>(*a);
+    k_msda<<<blocks_for(total), kThreads, 0, stream>>>(*a, (__half *)out16);
     return cudaGetLastError();
 }
 
@@ -775,9 +781,10 @@ cudaError_t ft_cuda_im2col(const ft_nn_im2col_args *a, void *y16, cudaStream_t s
     return cudaGetLastError();
 }
 
-cudaError_t ft_cuda_add(int n, const float *a, const float *b, float *y, cudaStream_t stream)
+cudaError_t ft_cuda_add(int n, const float *a, const float *b, float *y, void *y16,
+                        cudaStream_t stream)
 {
-    k_add<<<blocks_for(n), kThreads, 0, stream>>>(n, a, b, y);
+    k_add<<<blocks_for(n), kThreads, 0, stream>>>(n, a, b, y, (__half *)y16);
     return cudaGetLastError();
 }
 

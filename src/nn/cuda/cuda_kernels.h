@@ -47,10 +47,13 @@ int ft_cuda_attention_fast(const ft_nn_attention_args *a, int fp16);
 /* One thread busy-waiting ns nanoseconds on the stream (profiling). */
 cudaError_t ft_cuda_spin(unsigned long long ns, cudaStream_t stream);
 
-cudaError_t ft_cuda_msda(const ft_nn_msda_args *a, cudaStream_t stream);
+/* out16 as y16 in ft_cuda_epilogue: (batch*nq) x (heads*dh) contiguous. */
+cudaError_t ft_cuda_msda(const ft_nn_msda_args *a, void *out16, cudaStream_t stream);
 /* im2col; y16 as in ft_cuda_epilogue (the rows are contiguous already). */
 cudaError_t ft_cuda_im2col(const ft_nn_im2col_args *a, void *y16, cudaStream_t stream);
-cudaError_t ft_cuda_add(int n, const float *a, const float *b, float *y, cudaStream_t stream);
+/* y = a + b over n floats; y16 (NULL for none) receives their f16 copy. */
+cudaError_t ft_cuda_add(int n, const float *a, const float *b, float *y, void *y16,
+                        cudaStream_t stream);
 cudaError_t ft_cuda_gather_rows(int rows, int cols, const float *x, int ldx, const int32_t *idx,
                                 float *y, int ldy, cudaStream_t stream);
 cudaError_t ft_cuda_rowmax(int m, int n, const float *x, int ldx, float *y, cudaStream_t stream);
