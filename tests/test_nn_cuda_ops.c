@@ -538,6 +538,21 @@ static void test_small_ops(void **state)
                              side ? g.g : g.c, cols);
     }
     compare(&g, rows, cols, cols, 0, "gather_rows");
+    /* strided rows wider than a block's threads, and 4-float rows (boxes) */
+    const int gcols[2] = {300, 4}, gldx[2] = {310, 9}, gldy[2] = {305, 6};
+    for (int t = 0; t < 2; t++) {
+        pair gx = rand_pair(e, e->gpu, (size_t)src_rows * gldx[t], 1.f);
+        pair gy = out_pair(e, e->gpu, (size_t)rows * gldy[t]);
+        for (int side = 0; side < 2; side++) {
+            ft_nn_backend *be = side ? e->gpu : e->cpu;
+            be->ops->gather_rows(be, rows, gcols[t], side ? gx.g : gx.c, gldx[t],
+                                 side ? ip.g : ip.c, side ? gy.g : gy.c, gldy[t]);
+        }
+        compare(&gy, rows, gcols[t], gldy[t], 0,
+                t ? "gather_rows of 4 floats, strided" : "gather_rows 300 wide, strided");
+        pair_free(&gx);
+        pair_free(&gy);
+    }
 
     pair mx = out_pair(e, e->gpu, src_rows);
     for (int side = 0; side < 2; side++) {

@@ -239,15 +239,18 @@ __global__ void k_add(int n, const float *a, const float *b, float *y, __half *y
     }
 }
 
+/* One block per output row (the index read once, no per-element division);
+ * the rows are the model's tokens: 256-384 floats, or 4 for boxes. */
+constexpr int kGatherThreads = 128;
 __global__ void k_gather_rows(int rows, int cols, const float *x, int ldx, const int32_t *idx,
                               float *y, int ldy)
 {
-    long long total = (long long)rows * cols;
-    for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < total;
-         i += (long long)gridDim.x * blockDim.x) {
-        long long r = i / cols, c = i - r * cols;
+    for (int r = blockIdx.x; r < rows; r += gridDim.x) {
         int src = idx[r];
-        y[r * ldy + c] = src < 0 ? 0.f : x[(long long)src * ldx + c];
+        float *yr = y + (long long)r * ldy;
+        const float *xr = x + (long long)(src < 0 ? 0 : src) * ldx;
+        for (int c = threadIdx.x; c < cols; c += blockDim.x)
+            yr[c] = src < 0 ? 0.f : xr[c];
     }
 }
 
@@ -791,8 +794,8 @@ cudaError_t ft_cuda_add(int n, const float *a, const float *b, float *y, void *y
 cudaError_t ft_cuda_gather_rows(int rows, int cols, const float *x, int ldx, const int32_t *idx,
                                 float *y, int ldy, cudaStream_t stream)
 {
-    k_gather_rows<<<blocks_for((long long)rows * cols), kThreads, 0, stream>>>(rows, cols, x, ldx,
-                                                                               idx, y, ldy);
+    k_gather_rows<<<blocks_for(rows, 1), kGatherThreads, 0, stream>>>(rows, cols, x, ldx, idx, y,
+                                                                    ldy);
     return cudaGetLastError();
 }
 
