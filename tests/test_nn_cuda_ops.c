@@ -272,10 +272,12 @@ static void test_layernorm(void **state)
     pair_free(&g);
     pair_free(&b);
     pair_free(&y);
-    /* every row-width path of the kernel: 8, 16, 32 floats per lane in
-     * registers (ragged last lane) and the general loop past 1024 */
-    const int widths[] = {100, 700, 1500};
-    for (int i = 0; i < 3; i++) {
+    /* every row-width path of the kernel: 2, 4 or 8 float4 per lane when
+     * the width is a multiple of 4 (ragged last lane: 100, 700, and 384 /
+     * 256 above), 8 or 16 floats per lane otherwise (99, 258), and the
+     * general loop past 1024 */
+    const int widths[] = {99, 100, 258, 700, 1500};
+    for (int i = 0; i < 5; i++) {
         int w = widths[i], rows = 37;
         pair xi = rand_pair(e, e->gpu, (size_t)rows * w, 2.f);
         pair yi = out_pair(e, e->gpu, (size_t)rows * w);

@@ -217,6 +217,64 @@ __global__ void k_layernorm_reg(int m, int n, const float *x, int ldx, const flo
     }
 }
 
+/* The same with float4 loads and stores when rows and strides are multiples
+ * of 4 floats and 16-byte aligned (every layer norm of RF-DETR): V4 float4
+ * per lane, n <= 128 V4; a quarter of the memory instructions. */
+template <int V4>
+__global__ void k_layernorm_vec4(int m, int n, const float *x, int ldx, const float *gamma,
+                                 const float *beta, float eps, ft_nn_act act, float *y, int ldy,
+                                 __half *y16)
+{
+    int warp = (blockIdx.x * blockDim.x + threadIdx.x) >> 5;
+    int lane = threadIdx.x & 31;
+    if (warp >= m)
+        return;
+    const float4 *xr = (const float4 *)(x + (long long)warp * ldx);
+    float4 *yr = (float4 *)(y + (long long)warp * ldy);
+    int n4 = n >> 2;
+    float4 v[V4];
+    float s = 0.f;
+#pragma unroll
+    for (int i = 0; i < V4; i++) {
+        int j = lane + 32 * i;
+        v[i] = j < n4 ? xr[j] : make_float4(0.f, 0.f, 0.f, 0.f);
+        s += (v[i].x + v[i].y) + (v[i].z + v[i].w);
+    }
+    float mean = warp_sum(s) / n;
+    float q = 0.f;
+#pragma unroll
+    for (int i = 0; i < V4; i++) {
+        if (lane + 32 * i < n4) {
+            float a = v[i].x - mean, b = v[i].y - mean, c = v[i].z - mean, d = v[i].w - mean;
+            q += (a * a + b * b) + (c * c + d * d);
+        }
+    }
+    float rstd = rsqrtf(warp_sum(q) / n + eps);
+#pragma unroll
+    for (int i = 0; i < V4; i++) {
+        int j = lane + 32 * i;
+        if (j >= n4)
+            break;
+        float o[4] = {(v[i].x - mean) * rstd, (v[i].y - mean) * rstd, (v[i].z - mean) * rstd,
+                      (v[i].w - mean) * rstd};
+#pragma unroll
+        for (int e = 0; e < 4; e++) {
+            /* gamma and beta may sit anywhere in the weights: scalar loads */
+            if (gamma)
+                o[e] *= gamma[4 * j + e];
+            if (beta)
+                o[e] += beta[4 * j + e];
+            o[e] = act_apply(o[e], act);
+        }
+        yr[j] = make_float4(o[0], o[1], o[2], o[3]);
+        if (y16) {
+            __half2 *h = (__half2 *)(y16 + (long long)warp * n) + 2 * j;
+            h[0] = __floats2half2_rn(o[0], o[1]);
+            h[1] = __floats2half2_rn(o[2], o[3]);
+        }
+    }
+}
+
 /* Busy-waits ns nanoseconds (profiling: keeps the GPU busy while the host
  * enqueues a pass, so event pairs time the operators and not the host). */
 __global__ void k_spin(unsigned long long ns)
@@ -744,7 +802,18 @@ cudaError_t ft_cuda_layernorm(int m, int n, const float *x, int ldx, const float
         return cudaErrorInvalidConfiguration;
     unsigned blocks = blocks_for((long long)m * 32);
     __half *h = (__half *)y16;
-    if (n <= 256)
+    bool vec = n % 4 == 0 && ldx % 4 == 0 && ldy % 4 == 0 && ((uintptr_t)x & 15u) == 0 &&
+               ((uintptr_t)y & 15u) == 0 && ((uintptr_t)y16 & 7u) == 0;
+    if (vec && n <= 256)
+        k_layernorm_vec4<2>
+            <<<blocks, kThreads, 0, stream>>>(m, n, x, ldx, gamma, beta, eps, act, y, ldy, h);
+    else if (vec && n <= 512)
+        k_layernorm_vec4<4>
+            <<<blocks, kThreads, 0, stream>>>(m, n, x, ldx, gamma, beta, eps, act, y, ldy, h);
+    else if (vec && n <= 1024)
+        k_layernorm_vec4<8>
+            <<<blocks, kThreads, 0, stream>>>(m, n, x, ldx, gamma, beta, eps, act, y, ldy, h);
+    else if (n <= 256)
         k_layernorm_reg<8>
             <<<blocks, kThreads, 0, stream>>>(m, n, x, ldx, gamma, beta, eps, act, y, ldy, h);
     else if (n <= 512)
