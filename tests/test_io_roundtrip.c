@@ -264,8 +264,11 @@ static void fill_grey(ft_image *img, uint8_t *buf, int w, int h, uint8_t y)
 {
     memset(buf, y, (size_t)w * h);
     memset(buf + w * h, 128, (size_t)w * h / 2);
-    *img = (ft_image){w, h, FT_PIX_YUV420P, {buf, buf + w * h, buf + w * h + w * h / 4},
-                      {w, w / 2, w / 2}};
+    *img = (ft_image){.width = w,
+                      .height = h,
+                      .format = FT_PIX_YUV420P,
+                      .data = {buf, buf + w * h, buf + w * h + w * h / 4},
+                      .stride = {w, w / 2, w / 2}};
 }
 
 static ft_writer *open_small(const char *path, double target_fps, bool atomic)
@@ -403,10 +406,12 @@ static void test_writer_converts_formats(void **state)
     ft_writer *w = open_small(p, 0, false);
     static uint8_t rgb[32 * 24 * 3], nv12[96 * 72 * 3 / 2];
     memset(rgb, 255, sizeof rgb);
-    ft_image a = {32, 24, FT_PIX_RGB24, {rgb}, {32 * 3}};
+    ft_image a = {.width = 32, .height = 24, .format = FT_PIX_RGB24, .data = {rgb},
+                  .stride = {32 * 3}};
     memset(nv12, 40, 96 * 72);
     memset(nv12 + 96 * 72, 128, 96 * 72 / 2);
-    ft_image b = {96, 72, FT_PIX_NV12, {nv12, nv12 + 96 * 72}, {96, 96}};
+    ft_image b = {.width = 96, .height = 72, .format = FT_PIX_NV12,
+                  .data = {nv12, nv12 + 96 * 72}, .stride = {96, 96}};
     for (int i = 0; i < 4; i++)
         assert_int_equal(ft_writer_write_image(w, i < 2 ? &a : &b, i / 25.0), FT_OK);
     assert_int_equal(ft_writer_close(w), FT_OK);

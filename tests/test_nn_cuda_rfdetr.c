@@ -21,6 +21,10 @@
  * frames pre-processed on the GPU into their batch slots (see
  * test_batch_matches_single).
  *
+ * Zero-copy (issue 9): a frame read in place from device memory, laid out as
+ * NVDEC's, gives the host frame's model input bit for bit and its detections
+ * (test_device_frame_matches_host).
+ *
  * Out of memory (spec "GPU Errors"): under FT_CUDA_MEMORY_LIMIT_MB, a budget
  * too small for the model makes it load on the CPU, and a budget that holds
  * the model but not the f16 weight copies makes the backend continue in FP32.
@@ -44,6 +48,7 @@
 
 #include "detect/rfdetr.h"
 #include "ft_test_rng.h"
+#include "nn/backend.h"
 
 #define TOPN 20
 #define MAX_TAPS 64
@@ -606,12 +611,120 @@ static void test_batch_matches_single(void **state)
     assert_int_equal(failures, 0);
 }
 
+/* ---- zero-copy: frames in device memory, as NVDEC hands them out ---- */
+
+/* Copies the NV12 frame `host` to device memory laid out like an NVDEC
+ * surface (rows `pitch` bytes apart, the chroma plane after `rows` luma rows:
+ * the coded height) and makes *dev a view of it whose host planes are those
+ * of `decoy`, another frame: a result from the host planes would differ.
+ * Returns the allocation. */
+static uint8_t *device_nv12(const ft_image *host, const ft_image *decoy, ft_image *dev, int pitch,
+                            int rows)
+{
+    int ch = (host->height + 1) / 2;
+    uint8_t *d = NULL;
+    assert_int_equal(cudaMalloc((void **)&d, (size_t)pitch * (size_t)(rows + ch)), cudaSuccess);
+    assert_int_equal(cudaMemset(d, 0, (size_t)pitch * (size_t)(rows + ch)), cudaSuccess);
+    assert_int_equal(cudaMemcpy2D(d, (size_t)pitch, host->data[0], (size_t)host->stride[0],
+                                  (size_t)host->width, (size_t)host->height,
+                                  cudaMemcpyHostToDevice),
+                     cudaSuccess);
+    assert_int_equal(cudaMemcpy2D(d + (size_t)pitch * rows, (size_t)pitch, host->data[1],
+                                  (size_t)host->stride[1], 2 * (size_t)((host->width + 1) / 2),
+                                  (size_t)ch, cudaMemcpyHostToDevice),
+                     cudaSuccess);
+    *dev = *decoy;
+    dev->dev_data[0] = d;
+    dev->dev_data[1] = d + (size_t)pitch * rows;
+    dev->dev_stride[0] = dev->dev_stride[1] = pitch;
+    return d;
+}
+
+/* image_to_tensor output for `img` (3 x s x s floats, caller frees). */
+static float *tensor_of(ft_nn_backend *be, const ft_image *img, int s)
+{
+    static const float mean[3] = {0.485f, 0.456f, 0.406f}, sd[3] = {0.229f, 0.224f, 0.225f};
+    size_t bytes = (size_t)3 * s * s * sizeof(float);
+    void *y = NULL;
+    float *out = malloc(bytes);
+    assert_non_null(out);
+    assert_int_equal(be->ops->alloc(be, bytes, FT_NN_MEM_ACT, &y), FT_OK);
+    be->ops->image_to_tensor(be, img, s, s, mean, sd, y);
+    assert_int_equal(be->ops->download(be, out, y, bytes), FT_OK);
+    be->ops->free(be, y);
+    return out;
+}
+
+/* A 1080p NV12 frame read in place from device memory (pitch 2048, 1088
+ * coded rows, as NVDEC's) gives the model input of the same frame uploaded
+ * from host memory bit for bit, and so the same detections, eager and
+ * replayed from the CUDA graph. */
+static void test_device_frame_matches_host(void **state)
+{
+    (void)state;
+    ft_nn_backend *be = NULL;
+    ft_nn_backend_params gp = {.device = "cuda"};
+    if (ft_nn_backend_create(&gp, &be) != FT_OK) {
+        print_message("no usable CUDA device: skipped\n");
+        skip();
+    }
+    ft_image host, decoy, dev;
+    uint8_t *hbuf = random_nv12(&host, FRAME_W, FRAME_H, 0x71u);
+    uint8_t *dbuf = random_nv12(&decoy, FRAME_W, FRAME_H, 0x72u);
+    uint8_t *d = device_nv12(&host, &decoy, &dev, 2048, 1088);
+    int s = 560;
+    float *a = tensor_of(be, &host, s), *b = tensor_of(be, &dev, s), *c = tensor_of(be, &decoy, s);
+    size_t bytes = (size_t)3 * s * s * sizeof(float);
+    bool same = !memcmp(a, b, bytes), decoy_differs = memcmp(a, c, bytes) != 0;
+    print_message("device NV12 frame (pitch 2048) -> %dx%d input: %s the host frame's; the host "
+                  "planes beside it give %s\n",
+                  s, s, same ? "bit-identical to" : "DIFFERENT from",
+                  decoy_differs ? "another input (so they were not read)" : "the same input?");
+    free(a);
+    free(b);
+    free(c);
+    ft_nn_backend_destroy(&be);
+    assert_true(same);
+    assert_true(decoy_differs);
+
+    const char *path = checkpoint();
+    ft_rfdetr *gm = path ? model(path, "cuda") : NULL;
+    if (!gm) {
+        print_message("no checkpoint: detections not compared\n");
+    } else {
+        assert_true(ft_rfdetr_reads_device_frames(gm));
+        static dets ref, got[3];
+        assert_int_equal(ft_rfdetr_preprocess(gm, &host), FT_OK);
+        assert_int_equal(ft_rfdetr_forward(gm), FT_OK);
+        ft_rfdetr_postprocess(gm, FRAME_W, FRAME_H, 0.f, ref.d, NDET, &ref.n);
+        for (int r = 0; r < 3; r++) { /* eager (if not yet), captured, replayed */
+            assert_int_equal(ft_rfdetr_preprocess(gm, &dev), FT_OK);
+            assert_int_equal(ft_rfdetr_forward(gm), FT_OK);
+            ft_rfdetr_postprocess(gm, FRAME_W, FRAME_H, 0.f, got[r].d, NDET, &got[r].n);
+        }
+        bool ok = ref.n > 0;
+        for (int r = 0; r < 3; r++)
+            ok = ok && dets_identical(&ref, &got[r]);
+        print_message("detections from the device frame: %s those from the host frame (%d)\n",
+                      ok ? "identical to" : "DIFFERENT from", ref.n);
+        ft_rfdetr_destroy(&gm);
+        ft_rfdetr *cm = model(path, "cpu");
+        assert_false(ft_rfdetr_reads_device_frames(cm));
+        ft_rfdetr_destroy(&cm);
+        assert_true(ok);
+    }
+    cudaFree(d);
+    free(hbuf);
+    free(dbuf);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_forward_matches_cpu),
         cmocka_unit_test(test_batch_matches_single),
         cmocka_unit_test(test_out_of_memory),
+        cmocka_unit_test(test_device_frame_matches_host),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

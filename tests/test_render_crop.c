@@ -18,7 +18,7 @@ typedef struct pic {
 
 static pic pic_new(int w, int h, ft_pixfmt fmt)
 {
-    pic p = {{w, h, fmt, {0}, {0}}, calloc((size_t)w * h * 3 / 2, 1)};
+    pic p = {{.width = w, .height = h, .format = fmt}, calloc((size_t)w * h * 3 / 2, 1)};
     assert_non_null(p.buf);
     p.img.data[0] = p.buf;
     p.img.stride[0] = w;

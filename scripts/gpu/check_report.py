@@ -80,7 +80,8 @@ def figures(logs):
     names = {"cuda_b1_p50_ms": "b1_p50_ms", "cuda_b1_p99_ms": "b1_p99_ms", "cuda_fps": "b1_fps",
              "cuda_streams_fps": "streams8_fps", "cuda_batch": "batch",
              "cuda_bn_p50_ms": "bn_p50_ms", "cuda_bn_p99_ms": "bn_p99_ms",
-             "cuda_bn_fps": "bn_fps", "cuda_bn_fwd_fps": "bn_fwd_fps", "cuda_bn_mib": "bn_mib"}
+             "cuda_bn_fps": "bn_fps", "cuda_bn_fwd_fps": "bn_fwd_fps", "cuda_bn_mib": "bn_mib",
+             "cuda_b1dev_p50_ms": "b1dev_p50_ms", "cuda_b1dev_p99_ms": "b1dev_p99_ms"}
     for k, v in r.items():
         if k in names:
             f[names[k]] = v
@@ -141,6 +142,9 @@ def key_lines(f, status, peak, total_mib):
                    f"{fmt(f, 'streams8_fps', '{:.0f}')} frames/s")
     else:
         out.append(f"batch 1: {why('bench')}")
+    if "b1dev_p50_ms" in f:
+        out.append(f"batch 1 from a device NV12 frame (as NVDEC leaves it, no upload): p50 "
+                   f"{fmt(f, 'b1dev_p50_ms')} ms, p99 {fmt(f, 'b1dev_p99_ms')} ms")
     if "bn_fps" in f:
         out.append(f"batch {f['batch']:.0f}: p50 {fmt(f, 'bn_p50_ms')} ms, p99 {fmt(f, 'bn_p99_ms')}"
                    f" ms per batch, {fmt(f, 'bn_fps', '{:.0f}')} frames/s end to end, forward only "

@@ -3,6 +3,7 @@
 #ifndef FT_DETECT_DETECTOR_H
 #define FT_DETECT_DETECTOR_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "core/image.h"
@@ -36,6 +37,10 @@ typedef struct ft_detector_vtable {
      * the detector could not run them (the shared inference server was
      * away). Callable from any thread. */
     uint64_t (*unavailable)(const ft_detector *d);
+    /* Optional (NULL = no): whether detect() reads a frame's device view
+     * (ft_image.dev_data) in place when it has one. The pipeline keeps the
+     * decoder's GPU surfaces for a detector that does. */
+    bool (*device_frames)(const ft_detector *d);
 } ft_detector_vtable;
 
 /* Base of every detector object; implementations embed it first. */
@@ -58,6 +63,12 @@ static inline ft_status ft_detector_set_param(ft_detector *d, const char *key, d
 static inline uint64_t ft_detector_unavailable(const ft_detector *d)
 {
     return d && d->vt->unavailable ? d->vt->unavailable(d) : 0;
+}
+
+/* Does `d` read device frames in place (see the vtable)? */
+static inline bool ft_detector_device_frames(const ft_detector *d)
+{
+    return d->vt->device_frames && d->vt->device_frames(d);
 }
 
 /* Destroys *d (NULL allowed) and sets it to NULL. */

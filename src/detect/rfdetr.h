@@ -102,6 +102,11 @@ FT_NODISCARD ft_status ft_rfdetr_preprocess(ft_rfdetr *m, const ft_image *frame)
  * count or frame. */
 FT_NODISCARD ft_status ft_rfdetr_preprocess_batch(ft_rfdetr *m, const ft_image *const *frames,
                                                   int n);
+/* Does preprocessing read a frame's device view (ft_image.dev_data, an NVDEC
+ * surface) in place instead of uploading its host planes? True on the CUDA
+ * backend (device 0; another device uploads the host planes); the host planes
+ * must still be valid, as the CPU engine and batch callers may use them. */
+bool ft_rfdetr_reads_device_frames(const ft_rfdetr *m);
 /* Set the model input directly: 3 x size x size floats, already normalised
  * (borrowed, copied). Sets a batch of one image. */
 FT_NODISCARD ft_status ft_rfdetr_set_input(ft_rfdetr *m, const float *chw);

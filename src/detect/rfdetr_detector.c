@@ -91,11 +91,17 @@ static void rd_destroy(ft_detector *d)
     free(r);
 }
 
+static bool rd_device_frames(const ft_detector *d)
+{
+    return ft_rfdetr_reads_device_frames(((const rfdetr_detector *)d)->m);
+}
+
 static const ft_detector_vtable rd_vt = {
     .name = "rfdetr",
     .detect = rd_detect,
     .set_param = rd_set_param,
     .destroy = rd_destroy,
+    .device_frames = rd_device_frames,
 };
 
 ft_status ft_rfdetr_detector_create(const ft_rfdetr_detector_params *p, ft_detector **out)

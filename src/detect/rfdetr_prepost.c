@@ -144,7 +144,8 @@ static ft_status preprocess_one(ft_rfdetr *m, const ft_image *f, float *dst)
     }
     int W = f->width, H = f->height, S = m->size;
     if (m->be->ops->image_to_tensor && (f->format == FT_PIX_YUV420P || f->format == FT_PIX_NV12)) {
-        /* the backend converts on its device after one upload of the 8-bit planes */
+        /* the backend converts on its device after one upload of the 8-bit
+         * planes, or straight from the frame's device view when it has one */
         m->be->ops->image_to_tensor(m->be, f, S, S, MEAN, STD, dst);
         return FT_OK;
     }
@@ -176,6 +177,12 @@ static ft_status preprocess_one(ft_rfdetr *m, const ft_image *f, float *dst)
     /* the upload copies h_in before returning, so the next frame may reuse it */
     m->be->ops->upload(m->be, dst, m->h_in, sizeof(float) * 3 * (size_t)S * S);
     return FT_OK;
+}
+
+bool ft_rfdetr_reads_device_frames(const ft_rfdetr *m)
+{
+    /* image_to_tensor is the GPU backends' (docs/cuda.md: device frames) */
+    return m->be->ops->image_to_tensor != NULL;
 }
 
 ft_status ft_rfdetr_preprocess(ft_rfdetr *m, const ft_image *f)

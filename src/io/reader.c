@@ -26,7 +26,9 @@ struct ft_reader {
     AVFormatContext *fmt;
     AVCodecContext *dec;
     AVBufferRef *hw_device;
-    AVFrame *hw_frame;         /* NVDEC output before download */
+    AVFrame *hw_frame;         /* NVDEC output before download; after it, the surface kept
+                                  for ft_reader_take_device_frame */
+    int device_frames;         /* ft_reader_params.device_frames */
     ft_io_frame_pool *dl_pool; /* host buffers the NVDEC frames are downloaded into */
     AVPacket *pkt;        /* packet being decoded */
     char open_url[4200]; /* url as given to libavformat ("file:" prefixed for paths) */
@@ -307,6 +309,12 @@ out:
     return st;
 }
 
+/* Frames' NVDEC surfaces are kept for the caller (ft_reader_take_device_frame). */
+static bool keeps_surfaces(const ft_reader *r)
+{
+    return r->device_frames > 0 && r->hw_device && r->info.hw_primary_ctx;
+}
+
 /* Opens the decoder for the chosen video stream (on the GPU when NVDEC was
  * set up at the first open). */
 static ft_status open_decoder(ft_reader *r, ft_log_level lvl)
@@ -333,6 +341,15 @@ static ft_status open_decoder(ft_reader *r, ft_log_level lvl)
     if (r->hw_device) {
         r->dec->hw_device_ctx = av_buffer_ref(r->hw_device);
         r->dec->get_format = pick_hw_format;
+        if (keeps_surfaces(r)) {
+            /* NVDEC's pool has the DPB plus a few surfaces; every decoded
+             * frame that waits for the detector holds one more (the +1: the
+             * frame being handed over). Frame threads would add one surface
+             * each (16 on a big machine), and the pool must stay within
+             * NVDEC's 32, while the GPU decodes and there is nothing to thread. */
+            r->dec->extra_hw_frames = r->device_frames + 1;
+            r->dec->thread_type = FF_THREAD_SLICE;
+        }
     }
     int err = avcodec_open2(r->dec, codec, NULL);
     if (err < 0) {
@@ -378,6 +395,7 @@ ft_status ft_reader_open(const ft_reader_params *p, ft_reader **out)
     r->threads = p->threads;
     r->buffer_size = p->buffer_size;
     r->reconnect_attempts = r->local ? 0 : p->reconnect_attempts;
+    r->device_frames = p->device_frames > 0 ? p->device_frames : 0;
     r->reconnect_delay_s = p->reconnect_delay_s > 0 ? p->reconnect_delay_s : 1.0;
     r->timeout_us = r->local ? 0 : (int64_t)(p->timeout_ms > 0 ? p->timeout_ms : 5000) * 1000;
     size_t ul = strlen(r->open_url), sl = strlen(FT_READER_LISTEN_SUFFIX);
@@ -515,7 +533,11 @@ static ft_status deliver(ft_reader *r, AVFrame *frame, double *pts_s)
             av_frame_unref(frame);
             return FT_ERR_INPUT;
         }
-        av_frame_unref(r->hw_frame);
+        /* The surface stays for ft_reader_take_device_frame when it can be
+         * read in place: NV12 (what the detector's kernel reads) in the
+         * context our CUDA runtime uses. */
+        if (!keeps_surfaces(r) || hw->sw_format != AV_PIX_FMT_NV12)
+            av_frame_unref(r->hw_frame);
     }
     int64_t pts = frame->best_effort_timestamp;
     if (pts == AV_NOPTS_VALUE) {
@@ -576,6 +598,8 @@ ft_status ft_reader_read(ft_reader *r, AVFrame *frame, AVPacket *pkt, ft_reader_
                          double *pts_s)
 {
     char eb[128];
+    /* A surface the caller did not take goes back before the next frame. */
+    av_frame_unref(r->hw_frame);
     if (r->dead)
         return FT_ERR_INPUT;
     for (;;) {
@@ -665,6 +689,14 @@ ft_status ft_reader_read(ft_reader *r, AVFrame *frame, AVPacket *pkt, ft_reader_
             return FT_ERR_INPUT;
         }
     }
+}
+
+bool ft_reader_take_device_frame(ft_reader *r, AVFrame *dst)
+{
+    if (!r->hw_frame->buf[0])
+        return false;
+    av_frame_move_ref(dst, r->hw_frame);
+    return true;
 }
 
 const ft_reader_info *ft_reader_get_info(const ft_reader *r)

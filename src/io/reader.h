@@ -28,6 +28,9 @@ typedef struct ft_reader_params {
                                  or a live one ends (0 = never; stream.reconnect_attempts) */
     double reconnect_delay_s; /* first wait before reopening, doubled each try up to 60 s;
                                  0 = 1 s (stream.reconnect_delay) */
+    int device_frames; /* NVDEC surfaces the caller may hold at once through
+                          ft_reader_take_device_frame (frames between decoding and a GPU
+                          detector); 0 = none: frames are only downloaded */
 } ft_reader_params;
 
 /* What ft_reader_read produced. */
@@ -80,6 +83,17 @@ FT_NODISCARD ft_status ft_reader_open(const ft_reader_params *p, ft_reader **out
  * reconnecting gave up), FT_ERR_INTERRUPTED after ft_reader_interrupt. */
 FT_NODISCARD ft_status ft_reader_read(ft_reader *r, struct AVFrame *frame, struct AVPacket *pkt,
                                       ft_reader_item *item, double *pts_s);
+
+/* After a read that gave FT_READER_VIDEO, with params.device_frames > 0:
+ * moves that frame's NVDEC surface into `dst` (caller-owned, must be empty)
+ * as a refcounted AV_PIX_FMT_CUDA frame (NV12; data[0], data[1] are device
+ * pointers in the CUDA runtime's primary context, linesize[] their pitches)
+ * and returns true. False, dst untouched, when the frame has none (software
+ * decoding, NVDEC in a context of its own, not NV12, already taken). The
+ * host frame is delivered as usual. The decoder's surface pool is sized for
+ * device_frames surfaces held by the caller: hold no more, and unref each
+ * as soon as it is no longer needed, or decoding stalls. */
+bool ft_reader_take_device_frame(ft_reader *r, struct AVFrame *dst);
 
 /* Stream properties, valid after open (pointer borrowed from the reader). */
 const ft_reader_info *ft_reader_get_info(const ft_reader *r);

@@ -197,7 +197,9 @@ typedef struct ft_nn_backend_ops {
      * before return): antialiased bilinear resize to out_w x out_h as
      * torchvision's antialias=True, RGB / 255, (v - mean) / std, written as
      * 3 x out_h x out_w floats (CHW) at y. Lets the CUDA backend convert on
-     * the GPU after one upload of the 8-bit planes. */
+     * the GPU after one upload of the 8-bit planes, or (CUDA, device 0) reads
+     * the frame's device view (ft_image.dev_data) in place, without an upload;
+     * the device planes must then stay valid until the backend's next sync. */
     void (*image_to_tensor)(ft_nn_backend *be, const ft_image *frame, int out_w, int out_h,
                             const float mean[3], const float std[3], float *y);
 } ft_nn_backend_ops;

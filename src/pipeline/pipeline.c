@@ -32,6 +32,8 @@ enum { ITEM_VIDEO, ITEM_AUDIO };
 typedef struct item {
     int kind;
     AVFrame *in;     /* decoded picture (reference) */
+    AVFrame *dev;    /* its NVDEC surface for the detector (zero-copy; empty otherwise),
+                        released right after detection */
     AVFrame *conv;   /* YUV420P copy when the decoder's format is not YUV420P/NV12 */
     AVFrame *out;    /* rendered output */
     AVFrame *dbg;    /* debug composition (debug output only) */
@@ -96,6 +98,8 @@ struct ft_pipeline {
     } hot;
     atomic_int_fast64_t hot_gen;
     int64_t det_gen, trk_gen, enc_gen; /* applied by each stage (its thread only) */
+    bool device_frames;    /* the detector reads NVDEC surfaces in place (zero-copy) */
+    int64_t frames_device; /* frames it read that way (detect thread only) */
 };
 
 static int64_t now_ns(void)
@@ -256,6 +260,7 @@ static void queue_close(queue *q, bool abort)
 static void item_release(ft_pipeline *pl, item *it)
 {
     av_frame_unref(it->in);
+    av_frame_unref(it->dev);
     av_packet_unref(it->pkt);
     /* The free pool holds every item, so this push never blocks. */
     pthread_mutex_lock(&pl->q_free.mu);
@@ -391,8 +396,11 @@ static void *decode_main(void *arg)
             item_release(pl, it);
             break;
         }
-        if (st == FT_OK && kind == FT_READER_VIDEO)
+        if (st == FT_OK && kind == FT_READER_VIDEO) {
+            if (pl->device_frames)
+                (void)ft_reader_take_device_frame(pl->reader, it->dev);
             st = convert_if_needed(pl, it);
+        }
         if (st) {
             item_release(pl, it);
             fail(pl, st);
@@ -459,8 +467,19 @@ static void *detect_main(void *arg)
             int64_t t0 = now_ns();
             ft_image img;
             item_image(it, &img);
+            if (it->dev->buf[0] && img.format == FT_PIX_NV12 && img.width == it->dev->width &&
+                img.height == it->dev->height) {
+                for (int p = 0; p < 2; p++) {
+                    img.dev_data[p] = it->dev->data[p];
+                    img.dev_stride[p] = it->dev->linesize[p];
+                }
+                pl->frames_device++;
+            }
             ft_status st = ft_detector_detect(pl->p.detector, &img, it->pts_s, it->det,
                                               FT_DETECT_MAX, &it->n_det);
+            /* The detector is done with the surface (it waits for its GPU work
+             * before returning): back to NVDEC's pool now, not at encode. */
+            av_frame_unref(it->dev);
             if (!st && pl->p.filter)
                 st = ft_detect_filter_apply(pl->p.filter, &img, it->det, &it->n_det);
             if (st) {
@@ -476,6 +495,9 @@ static void *detect_main(void *arg)
             break;
     }
     queue_close(&pl->q_track, false);
+    if (pl->device_frames)
+        FT_LOGI("pipeline", "zero-copy: %lld frames went to the detector as NVDEC surfaces",
+                (long long)pl->frames_device);
     stage_exit(pl);
     return NULL;
 }
@@ -856,8 +878,14 @@ ft_status ft_pipeline_create(const ft_pipeline_params *p, ft_pipeline **out)
         pl->camera_params = *p->camera;
     else
         ft_camera_params_default(&pl->camera_params);
+    /* Zero-copy when the detector reads device frames (RF-DETR on CUDA):
+     * decoded frames then hold an NVDEC surface from the decode stage until
+     * detection, at most the detect queue plus one frame in each of the two
+     * stages around it. */
+    pl->device_frames = p->detector && ft_detector_device_frames(p->detector);
     ft_reader_params rp = {.url = p->input,
                            .device = p->device,
+                           .device_frames = pl->device_frames ? pl->p.queue_depth + 2 : 0,
                            .timeout_ms = p->reader_timeout_ms,
                            .buffer_size = p->reader_buffer_size,
                            .threads = p->decode_threads,
@@ -885,9 +913,10 @@ ft_status ft_pipeline_create(const ft_pipeline_params *p, ft_pipeline **out)
     for (int i = 0; i < pl->n_items; i++) {
         item *it = &pl->items[i];
         it->in = av_frame_alloc();
+        it->dev = av_frame_alloc();
         it->conv = av_frame_alloc();
         it->pkt = av_packet_alloc();
-        if (!it->in || !it->conv || !it->pkt ||
+        if (!it->in || !it->dev || !it->conv || !it->pkt ||
             (st = alloc_video(&it->out, pl->p.out_width, pl->p.out_height)) ||
             (p->debug_output &&
              (st = alloc_video(&it->dbg, 2 * pl->p.out_width, pl->p.out_height)))) {
@@ -1069,6 +1098,7 @@ void ft_pipeline_destroy(ft_pipeline **ppl)
     for (int i = 0; pl->items && i < pl->n_items; i++) {
         item *it = &pl->items[i];
         av_frame_free(&it->in);
+        av_frame_free(&it->dev);
         av_frame_free(&it->conv);
         av_frame_free(&it->out);
         av_frame_free(&it->dbg);

@@ -1,6 +1,7 @@
 /* The CUDA rows of `bench rfdetr --device cuda`: RF-DETR end-to-end latency
  * on a 1080p NV12 frame (pre-processing, forward pass, download of the
- * outputs, post-processing), throughput of one stream and of several
+ * outputs, post-processing), from host memory and from device memory as
+ * NVDEC leaves it (zero-copy), throughput of one stream and of several
  * concurrent streams (one model instance, CUDA stream and host thread each),
  * a batch of B frames per forward pass (one model planned for B frames: its
  * own CUDA graph), and device memory, against the CPU engine measured in the
@@ -59,6 +60,38 @@ static uint8_t *make_frame(ft_image *img)
                       .stride = {FRAME_W, FRAME_W, 0}};
     return buf;
 }
+
+#ifdef FT_HAVE_CUDA
+/* NVDEC's surface layout for a 1080p frame: rows 2048 bytes apart, the
+ * chroma plane after the 1088 coded luma rows. */
+#define SURFACE_PITCH 2048
+#define SURFACE_ROWS 1088
+
+/* `img` (borrowed) uploaded once into device memory laid out like an NVDEC
+ * surface, with *dev the view the pipeline hands the detector (host planes
+ * kept, as there). Returns the allocation (cudaFree), NULL on failure. */
+static void *device_frame(const ft_image *img, ft_image *dev)
+{
+    uint8_t *d = NULL;
+    size_t bytes = (size_t)SURFACE_PITCH * (SURFACE_ROWS + FRAME_H / 2);
+    if (cudaMalloc((void **)&d, bytes) != cudaSuccess)
+        return NULL;
+    if (cudaMemcpy2D(d, SURFACE_PITCH, img->data[0], (size_t)img->stride[0], FRAME_W, FRAME_H,
+                     cudaMemcpyHostToDevice) != cudaSuccess ||
+        cudaMemcpy2D(d + (size_t)SURFACE_PITCH * SURFACE_ROWS, SURFACE_PITCH, img->data[1],
+                     (size_t)img->stride[1], FRAME_W, FRAME_H / 2,
+                     cudaMemcpyHostToDevice) != cudaSuccess ||
+        cudaDeviceSynchronize() != cudaSuccess) {
+        cudaFree(d);
+        return NULL;
+    }
+    *dev = *img;
+    dev->dev_data[0] = d;
+    dev->dev_data[1] = d + (size_t)SURFACE_PITCH * SURFACE_ROWS;
+    dev->dev_stride[0] = dev->dev_stride[1] = SURFACE_PITCH;
+    return d;
+}
+#endif
 
 /* n frames (borrowed) end to end as one batch: pre-processing of each, one
  * forward pass, post-processing of each. Returns the wall time in ms or a
@@ -163,13 +196,56 @@ out:
     return st;
 }
 
+/* Batch-1 latency from the frame in device memory (zero-copy, as from NVDEC)
+ * next to the host frame's `host_lat`, on CUDA device 0 only (elsewhere the
+ * backend uploads the host planes). */
+static ft_status device_latency(ft_rfdetr *m, const char *device, const ft_image *img, int iters,
+                                const double host_lat[2])
+{
+#ifdef FT_HAVE_CUDA
+    if (!ft_rfdetr_reads_device_frames(m) || (strcmp(device, "cuda") && strcmp(device, "cuda:0")))
+        return FT_OK;
+    ft_image dev;
+    void *d = device_frame(img, &dev);
+    if (!d) {
+        fprintf(stderr, "bench rfdetr-cuda: cannot place the frame in device memory\n");
+        return FT_ERR_GPU;
+    }
+    const ft_image *one = &dev;
+    double lat[2];
+    ft_status st = FT_OK;
+    for (int i = 0; i < 5 && !st; i++) /* first use of the zero-copy path */
+        if (one_frame(m, &dev, &st) < 0)
+            break;
+    if (!st)
+        st = latency(m, &one, 1, iters, lat);
+    cudaFree(d);
+    if (st)
+        return st;
+    printf("rfdetr %s batch 1, 1080p NV12 already in device memory (an NVDEC surface, pitch %d; "
+           "no upload) -> detections: p50 %.3f ms  p99 %.3f ms; host frame in the same run p50 "
+           "%.3f ms: %.2fx\n",
+           device, SURFACE_PITCH, lat[0], lat[1], host_lat[0], host_lat[0] / lat[0]);
+    printf("RESULT cuda_b1dev_p50_ms=%.4f cuda_b1dev_p99_ms=%.4f\n", lat[0], lat[1]);
+    fflush(stdout);
+#else
+    (void)m;
+    (void)device;
+    (void)img;
+    (void)iters;
+    (void)host_lat;
+#endif
+    return FT_OK;
+}
+
 static void usage(FILE *f)
 {
     fprintf(f, "usage: football-tracker bench rfdetr-cuda --model FILE [--size NAME]\n"
                "           [--device cuda[:N]] [--iters N] [--streams N] [--cpu-iters N]\n"
                "           [--batch B] [--batch-iters N]\n"
                "RF-DETR on a 1080p NV12 frame: batch-1 latency p50/p99 including\n"
-               "pre-processing, throughput of one and of N concurrent streams (default\n"
+               "pre-processing, from host memory and (cuda:0) from device memory as\n"
+               "NVDEC leaves it, throughput of one and of N concurrent streams (default\n"
                "8), B frames per forward pass (default 32; 1 skips it): p50/p99 per\n"
                "batch and frames/s, device memory per model, and the CPU engine in the\n"
                "same run as the baseline (--cpu-iters 0 skips it).\n");
@@ -263,6 +339,8 @@ int ft_bench_rfdetr_cuda(int argc, char **argv)
     printf("RESULT cuda_b1_p50_ms=%.4f cuda_b1_p99_ms=%.4f cuda_fps=%.1f cuda_streams_fps=%.1f\n",
            lat[0], lat[1], fps1, fpsn);
     fflush(stdout);
+    if ((st = device_latency(gm, device, &img, iters, lat)))
+        goto out;
     if (batch > 1) {
         /* the same frame in every slot: each is still uploaded and converted */
         slots = malloc(sizeof(*slots) * (size_t)batch);

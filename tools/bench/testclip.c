@@ -147,9 +147,11 @@ ft_status ft_testclip_write(const ft_testclip_params *p)
     wp.audio = p->audio ? &ac : NULL;
     if ((st = ft_writer_open(&wp, &w)))
         goto out;
-    ft_image img = {p->width, p->height, FT_PIX_YUV420P,
-                    {buf, buf + ysize, buf + ysize + ysize / 4},
-                    {p->width, p->width / 2, p->width / 2}};
+    ft_image img = {.width = p->width,
+                    .height = p->height,
+                    .format = FT_PIX_YUV420P,
+                    .data = {buf, buf + ysize, buf + ysize + ysize / 4},
+                    .stride = {p->width, p->width / 2, p->width / 2}};
     for (int i = 0; i < p->frames; i++) {
         double t = i / p->fps;
         draw_frame(img.data[0], img.data[1], img.data[2], p->width, p->height, i);
