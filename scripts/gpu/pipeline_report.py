@@ -30,10 +30,12 @@ WRITING = re.compile(r"writing .*: (\S+) (\d+)x(\d+)")
 # libavcodec's words when the NVDEC set-up fails and it decodes in software
 HW_FAIL = ("Failed setup for format cuda", "hwaccel initialisation returned error")
 STAGES = ("decode", "detect", "track", "render", "encode")
+ZERO_COPY = re.compile(r"zero-copy: (\d+) frames went to the detector as NVDEC surfaces")
 
 
 def parse(path):
-    job = {"errors": [], "hw_fail": False, "nvdec": None, "encoder": None, "done": None}
+    job = {"errors": [], "hw_fail": False, "nvdec": None, "encoder": None, "done": None,
+           "zero_copy": None}
     try:
         lines = open(path, errors="replace").read().splitlines()
     except OSError as e:
@@ -54,6 +56,9 @@ def parse(path):
         m = READING.search(msg)
         if m and rec.get("module") == "io":
             job["nvdec"] = "NVDEC" in m.group(4)
+        m = ZERO_COPY.search(msg)
+        if m and rec.get("module") == "pipeline":
+            job["zero_copy"] = int(m.group(1))
         m = WRITING.search(msg)
         if m and rec.get("module") == "io":
             job["encoder"] = f"{m.group(1)} {m.group(2)}x{m.group(3)}"
@@ -83,7 +88,8 @@ def one(log, rc, output, frames):
     if d:
         print(f"pipeline, 1 job: {'ok' if ok else 'FAILED'} (exit {rc}, output {size} bytes, "
               f"{d['frames']}/{frames} frames) at {d['fps']:.1f} fps; NVDEC {nvdec}, encoder "
-              f"{job['encoder']}; {stage_text(d)}; {d['detections']} detections")
+              f"{job['encoder']}; {stage_text(d)}; {d['detections']} detections; zero-copy "
+              f"{'no' if job['zero_copy'] is None else str(job['zero_copy']) + ' frames'}")
     else:
         print(f"pipeline, 1 job: FAILED (exit {rc}, output {size} bytes, no completion line)")
     for e in job["errors"][:5]:
