@@ -1,7 +1,8 @@
 /* pipeline: `batch` end to end (frame count, duration, audio, debug video,
  * track CSV, replayed detections), its exit codes for bad inputs/outputs, the
- * no-partial-file guarantee (also on SIGINT), and the replay detector's file
- * formats. */
+ * no-partial-file guarantee (also on SIGINT), the replay detector's file
+ * formats, and the host path kept for a detector that reads device frames
+ * when frames are decoded on the CPU. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -441,6 +442,79 @@ static void test_stop_batch_and_live(void **state)
     }
 }
 
+/* A detector that says it reads device frames (as RF-DETR on CUDA) and
+ * counts what the pipeline hands it. */
+typedef struct devcount {
+    ft_detector base;
+    int frames, with_host, with_device, bad_device;
+} devcount;
+
+static ft_status devcount_detect(ft_detector *d, const ft_image *f, double pts_s,
+                                 ft_detection *out, int cap, int *n)
+{
+    (void)pts_s;
+    (void)out;
+    (void)cap;
+    devcount *c = (devcount *)d;
+    c->frames++;
+    c->with_host += f->data[0] != NULL && f->data[1] != NULL;
+    if (f->dev_data[0]) {
+        c->with_device++;
+        c->bad_device += f->format != FT_PIX_NV12 || !f->dev_data[1] ||
+                         f->dev_stride[0] < f->width || f->dev_stride[1] < f->width;
+    }
+    *n = 0;
+    return FT_OK;
+}
+
+static bool devcount_device_frames(const ft_detector *d)
+{
+    (void)d;
+    return true;
+}
+
+static void devcount_destroy(ft_detector *d)
+{
+    (void)d;
+}
+
+/* Software decoding with a detector that reads device frames: every frame
+ * arrives with host planes and no device view, unchanged. With "auto" (NVDEC
+ * where a GPU is, as in the GPU check's suite), every frame or none has a
+ * well-formed device view, and always its host planes. */
+static void test_device_frames_fallback(void **state)
+{
+    (void)state;
+    static const ft_detector_vtable vt = {.name = "devcount",
+                                          .detect = devcount_detect,
+                                          .destroy = devcount_destroy,
+                                          .device_frames = devcount_device_frames};
+    const char *devices[2] = {"cpu", "auto"};
+    for (int i = 0; i < 2; i++) {
+        devcount c = {.base = {&vt}};
+        char out[256];
+        path_in(out, sizeof out, "devframes.mp4");
+        ft_pipeline_params p;
+        clip_params(&p, out);
+        p.device = devices[i];
+        p.detector = &c.base;
+        ft_pipeline *pl = NULL;
+        assert_int_equal(ft_pipeline_create(&p, &pl), FT_OK);
+        assert_int_equal(ft_pipeline_run(pl), FT_OK);
+        ft_pipeline_destroy(&pl);
+        print_message("device %s: %d frames, %d with host planes, %d with a device view\n",
+                      devices[i], c.frames, c.with_host, c.with_device);
+        assert_int_equal(c.frames, FRAMES);
+        assert_int_equal(c.with_host, FRAMES);
+        assert_int_equal(c.bad_device, 0);
+        if (i == 0)
+            assert_int_equal(c.with_device, 0);
+        else
+            assert_true(c.with_device == 0 || c.with_device == FRAMES);
+        remove_except_clip();
+    }
+}
+
 static void detect_n(ft_detector *d, int frames, int *counts, ft_detection *last)
 {
     ft_image img = {0};
@@ -534,6 +608,7 @@ int main(void)
         cmocka_unit_test(test_sigint_leaves_no_output),
         cmocka_unit_test(test_failed_run_keeps_older_track),
         cmocka_unit_test(test_replay_formats),
+        cmocka_unit_test(test_device_frames_fallback),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
