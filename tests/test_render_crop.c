@@ -4,7 +4,9 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+/* cmocka needs the headers above first. */
 #include <cmocka.h>
+
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -121,6 +123,59 @@ static void test_integer_crop_is_a_copy(void **state)
     free(dst.buf);
 }
 
+/* Textured content at the camera's zooms (down, about 1:1, up; fractional
+ * corners; widths that are no multiple of the 16 pixels the SIMD pass takes
+ * at a time): NV12 input, whose two chroma planes are blended in one pass,
+ * renders exactly as the same picture in YUV420P, and every output pixel is
+ * the bilinear blend of its four source neighbours (to the rounding of the
+ * 7-bit weights). */
+static void test_textured_crop_nv12_matches_yuv420p(void **state)
+{
+    (void)state;
+    const int sw = 198, sh = 112;
+    pic p = pic_new(sw, sh, FT_PIX_YUV420P), n = pic_new(sw, sh, FT_PIX_NV12);
+    uint32_t r = 99;
+    for (int i = 0; i < sw * sh * 3 / 2; i++) {
+        r = r * 1664525u + 1013904223u;
+        p.buf[i] = (uint8_t)(r >> 24);
+    }
+    memcpy(n.buf, p.buf, (size_t)sw * sh);
+    for (int y = 0; y < sh / 2; y++)
+        for (int x = 0; x < sw / 2; x++) {
+            n.img.data[1][y * sw + 2 * x] = px(&p.img, 1, x, y);
+            n.img.data[1][y * sw + 2 * x + 1] = px(&p.img, 2, x, y);
+        }
+    const ft_render_rect crops[] = {
+        {0, 0, 198, 112}, {7.3, 5.6, 99.4, 56.1}, {60.7, 30.2, 41.9, 23.4}};
+    for (size_t c = 0; c < sizeof crops / sizeof crops[0]; c++) {
+        pic a = pic_new(94, 54, FT_PIX_YUV420P), b = pic_new(94, 54, FT_PIX_YUV420P);
+        assert_int_equal(ft_render_crop(&p.img, &crops[c], &a.img), FT_OK);
+        assert_int_equal(ft_render_crop(&n.img, &crops[c], &b.img), FT_OK);
+        assert_memory_equal(a.buf, b.buf, 94 * 54 * 3 / 2);
+        const ft_render_rect *k = &crops[c];
+        for (int y = 0; y < 54; y++)
+            for (int x = 0; x < 94; x++) {
+                double sx = k->x + (x + 0.5) * k->w / 94 - 0.5,
+                       sy = k->y + (y + 0.5) * k->h / 54 - 0.5;
+                sx = fmin(fmax(sx, 0), sw - 1);
+                sy = fmin(fmax(sy, 0), sh - 1);
+                int x0 = (int)sx, y0 = (int)sy;
+                int x1 = x0 + 1 < sw ? x0 + 1 : x0, y1 = y0 + 1 < sh ? y0 + 1 : y0;
+                double fx = sx - x0, fy = sy - y0;
+                double want =
+                    (1 - fy) * ((1 - fx) * px(&p.img, 0, x0, y0) + fx * px(&p.img, 0, x1, y0)) +
+                    fy * ((1 - fx) * px(&p.img, 0, x0, y1) + fx * px(&p.img, 0, x1, y1));
+                if (fabs(px(&a.img, 0, x, y) - want) > 3.0)
+                    fail_msg("crop %zu pixel (%d, %d): %d, bilinear %.1f", c, x, y,
+                             px(&a.img, 0, x, y), want);
+            }
+        free(a.buf);
+        free(b.buf);
+    }
+    free(p.buf);
+    free(n.buf);
+}
+
 static void test_rect_fit(void **state)
 {
     (void)state;
@@ -168,9 +223,15 @@ static void test_text_and_overlay(void **state)
     assert_int_equal(px(&p.img, 0, 0, 0), 128); /* nothing outside the text */
     /* Drawing past the edges is clipped, not a crash. */
     ft_render_text(&p.img, 310, 175, 3, 235, "CLIPPED");
-    ft_render_overlay ov = {.ball_visible = true, .ball_x = 500, .ball_y = 300, .mode = "normal",
-                            .fps = 60, .latency_ms = 30, .trail_n = 1,
-                            .trail_x = {520}, .trail_y = {300}};
+    ft_render_overlay ov = {.ball_visible = true,
+                            .ball_x = 500,
+                            .ball_y = 300,
+                            .mode = "normal",
+                            .fps = 60,
+                            .latency_ms = 30,
+                            .trail_n = 1,
+                            .trail_x = {520},
+                            .trail_y = {300}};
     ft_render_rect crop = {340, 210, 320, 180}; /* ball at output (160, 90) */
     ft_render_overlay_draw(&p.img, &crop, &ov);
     /* The marker is a yellow box around the ball, its centre left clear. */
@@ -249,6 +310,7 @@ int main(void)
         cmocka_unit_test(test_subpixel_crop_yuv420p),
         cmocka_unit_test(test_subpixel_crop_nv12),
         cmocka_unit_test(test_integer_crop_is_a_copy),
+        cmocka_unit_test(test_textured_crop_nv12_matches_yuv420p),
         cmocka_unit_test(test_rect_fit),
         cmocka_unit_test(test_text_and_overlay),
         cmocka_unit_test(test_font_glyphs),

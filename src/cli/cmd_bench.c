@@ -21,6 +21,8 @@ static const bench_entry benches[] = {
     {"latency", "live pipeline added latency p50/p95 at 720p30 (frame counters read back)",
      ft_bench_latency},
     {"pipeline", "1080p25 -> 720p transcode through the pipeline vs bare libav", ft_bench_pipeline},
+    {"render", "crop + scale 1080p -> 720p (NV12, YUV420P) and overlay vs libswscale",
+     ft_bench_render},
     {"rfdetr", "RF-DETR forward pass: ms/frame, GFLOP/s vs OpenBLAS sgemm, RSS", ft_bench_rfdetr},
     {"rfdetr-cuda", "RF-DETR on CUDA: 1080p frame latency p50/p99, throughput, VRAM vs CPU",
      ft_bench_rfdetr_cuda},

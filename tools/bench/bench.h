@@ -36,6 +36,11 @@ int ft_bench_track(int argc, char **argv);
  * output; p50/p95 with the default detector and with detection off. */
 int ft_bench_latency(int argc, char **argv);
 
+/* The renderer's crop + scale of a 1080p frame (NV12, YUV420P) to 720p at
+ * three zooms and the overlay (--frames N): CPU ms per frame on one core,
+ * ratio to libswscale's bilinear scaler on the same crops. */
+int ft_bench_render(int argc, char **argv);
+
 /* Synthetic match rendering (--frames N --size WxH): CPU ms per frame of each
  * scenario on one core, ratio to copying a frame of the same size. */
 int ft_bench_synth(int argc, char **argv);
