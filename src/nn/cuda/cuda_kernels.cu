@@ -864,7 +864,7 @@ cudaError_t ft_cuda_gather_rows(int rows, int cols, const float *x, int ldx, con
                                 float *y, int ldy, cudaStream_t stream)
 {
     k_gather_rows<<<blocks_for(rows, 1), kGatherThreads, 0, stream>>>(rows, cols, x, ldx, idx, y,
-                                                                    ldy);
+                                                                      ldy);
     return cudaGetLastError();
 }
 
