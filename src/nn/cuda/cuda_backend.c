@@ -39,8 +39,14 @@
 /* cuBLASLt's heuristic is tuned for large GEMMs; for the model's small ones
  * (decoder, heads: m = 300, n = 4..256) its first pick is often not the
  * fastest, so in FP16 mode the first call of each shape times up to this
- * many candidates and keeps the fastest for the plan's lifetime */
-#define GEMM_CANDIDATES 8
+ * many candidates and keeps the fastest for the plan's lifetime. Batch-1
+ * GEMMs (up to GEMM_SMALL_MACS multiply-adds) leave most of the GPU idle
+ * and their best tiling or split-K is often further down the list, so they
+ * time more of it; the large ones of a batch would take seconds. (FP32 mode
+ * takes the first pick without timing.) */
+#define GEMM_CANDIDATES 24
+#define GEMM_CANDIDATES_LARGE 8
+#define GEMM_SMALL_MACS 1.2e9
 #define GEMM_TIMING_RUNS 3
 
 /* A cuBLASLt matmul chosen once per shape and operand alignment. */
@@ -543,9 +549,11 @@ static gemm_plan *gemm_plan_get(ft_nn_cuda *c, int m, int n, int k, int ldx, int
         s = cublasLtMatmulPreferenceSetAttribute(pref, al_attr[i], &al, sizeof(al));
     cublasLtMatmulHeuristicResult_t res[GEMM_CANDIDATES];
     int found = 0;
+    int want =
+        !c->fp32 && (double)m * n * k <= GEMM_SMALL_MACS ? GEMM_CANDIDATES : GEMM_CANDIDATES_LARGE;
     if (s == CUBLAS_STATUS_SUCCESS)
-        s = cublasLtMatmulAlgoGetHeuristic(c->lt, p->desc, p->la, p->lb, p->lc, p->ld, pref,
-                                           GEMM_CANDIDATES, res, &found);
+        s = cublasLtMatmulAlgoGetHeuristic(c->lt, p->desc, p->la, p->lb, p->lc, p->ld, pref, want,
+                                           res, &found);
     if (pref)
         cublasLtMatmulPreferenceDestroy(pref);
     p->none = s != CUBLAS_STATUS_SUCCESS || found == 0;
