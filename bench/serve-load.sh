@@ -18,6 +18,8 @@
 # Environment: FT_BIN (default build/football-tracker), SIZE (input, default
 # 1280x720), FPS (default 30), WARMUP (s, default 8), WINDOW (s, default 15),
 # JITTER_MS (stream.jitter_buffer_ms of the workers, default: the built-in),
+# THREADS (encoder.threads and decoder.threads of the workers, default: the
+# supervisor's share of the cores, docs/serve.md),
 # KEEP=1 keeps the work folder, CONTINUE=1 runs every N up to MAX_N even
 # after a step that is not real time. Bounded: about (WARMUP + WINDOW + 5) s a step.
 set -u
@@ -93,7 +95,7 @@ for ((n = 1; n <= MAX_N; n++)); do
         echo "serve:"
         echo "  port: $HTTP"
         echo "  realtime: false"
-        echo "  set: {output.width: 1280, output.height: 720, stream.bitrate: 2500k${JITTER_MS:+, stream.jitter_buffer_ms: $JITTER_MS}}"
+        echo "  set: {output.width: 1280, output.height: 720, stream.bitrate: 2500k${JITTER_MS:+, stream.jitter_buffer_ms: $JITTER_MS}${THREADS:+, encoder.threads: $THREADS, decoder.threads: $THREADS}}"
         echo "streams:"
         for ((i = 1; i <= n; i++)); do
             echo "  s$i: {input: \"rtmp://127.0.0.1:$RTMP/live/in$i\", output: \"rtmp://127.0.0.1:$RTMP/live/out$i\"}"

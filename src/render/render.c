@@ -179,8 +179,7 @@ static void blend_cols(const uint16_t *col, const col_table *t, uint8_t *d, int 
             _mm512_srai_epi32(_mm512_add_epi32(_mm512_madd_epi16(pairs, w), round16), 2 * WBITS);
         _mm_storeu_si128((__m128i *)(d + ox), _mm512_cvtusepi32_epi8(s)); /* s is 0..255 */
     }
-#endif
-#if defined(__AVX2__)
+#elif defined(__AVX2__)
     const __m256i round = _mm256_set1_epi32(1 << (2 * WBITS - 1));
     for (; ox + 16 <= dw; ox += 16) {
         __m256i i0 = _mm256_loadu_si256((const __m256i *)(t->off + ox));
