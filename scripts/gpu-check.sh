@@ -237,7 +237,8 @@ pipeline_env() {
     else
         # the random checkpoint carries no args: its size as for the benchmark;
         # MPS (production) sweeps around the target of 30 streams, then one
-        # round with libav's thread counts, then time-sliced with what is left
+        # round at its best K with libav's thread counts, then time-sliced
+        # with what is left
         PL=(DEVICE=cuda CKPT="$CKPT" MODEL_SIZE=medium STREAMS="${GPU_CHECK_STREAMS:-26 30 34}"
             TS_STREAMS="${GPU_CHECK_TS_STREAMS:-16 20 24}" THREADS="${GPU_CHECK_THREADS:-auto}"
             CLIP_S="${GPU_CHECK_CLIP_S:-15}")

@@ -10,9 +10,9 @@
 #     round where some job falls below $MIN_FPS, then halving the gap between
 #     the last K that held and the first that did not; first under CUDA MPS
 #     (the production mode, docs/gpu-sharing.md) when nvidia-cuda-mps-control
-#     exists, then one round of the same K with libav's own thread counts
-#     (the baseline of the per-job thread bound), then time-sliced from
-#     $TS_STREAMS with what is left of $BUDGET_S.
+#     exists, then one round at the largest K that held with libav's own
+#     thread counts (the baseline of the per-job thread bound), then
+#     time-sliced from $TS_STREAMS with what is left of $BUDGET_S.
 #
 # A job's fps is its own: frames / the pipeline's run time, model load and
 # warm-up excluded. Jobs start together but load their models at different
@@ -165,11 +165,11 @@ sweep() {
 }
 
 # The same K with libav's own thread counts: what the bound buys. At the
-# first K that failed when the sweep found one (does the bound alone hold
-# it?), else at the best.
+# largest K that held (does it still hold without the bound?), else at the
+# K that failed.
 baseline() {
-    local k=$FAIL
-    [ "$k" -gt 0 ] || k=$BEST
+    local k=$BEST
+    [ "$k" -gt 0 ] || k=$FAIL
     [ "${BASELINE:-1}" = 1 ] && [ "$THREADS" != 0 ] && [ "$k" -gt 0 ] || return 0
     fits "$k" || return 0
     local t
