@@ -31,7 +31,8 @@
 # (no pipeline/streams stages), GPU_CHECK_SKIP_STREAMS=1 (one pipeline job,
 # no streams sweep), GPU_CHECK_STREAMS (the MPS sweep's K, "26 30 34"),
 # GPU_CHECK_TS_STREAMS (time-sliced after it, "16 20 24"), GPU_CHECK_THREADS
-# (encoder/decoder threads per job: auto = cores / K, 0 = libav's choice),
+# (encoder/decoder threads per job: auto = 2 x cores / K rounded up, as serve
+# gives, 0 = libav's choice),
 # GPU_CHECK_STREAMS_BUDGET_S (cap of the streams stage, 270), GPU_CHECK_CLIP_S
 # (15), GPU_CHECK_SKIP_SUITE=1,
 # GPU_CHECK_SKIP_SANITIZERS=1, GPU_CHECK_DRY_RUN=1 (a machine without a GPU:

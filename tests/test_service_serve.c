@@ -411,11 +411,13 @@ static void test_shard_rendezvous(void **state)
 static void test_thread_share(void **state)
 {
     (void)state;
-    assert_int_equal(ft_serve_thread_share(16, 4), 4);
-    assert_int_equal(ft_serve_thread_share(16, 5), 3);  /* rounded down: never oversubscribed */
-    assert_int_equal(ft_serve_thread_share(16, 24), 1); /* at least one */
-    assert_int_equal(ft_serve_thread_share(2, 1), 2);
-    assert_int_equal(ft_serve_thread_share(8, 0), 8);   /* no stream yet: counts as one */
+    assert_int_equal(ft_serve_thread_share(16, 4), 8);  /* two threads per core */
+    assert_int_equal(ft_serve_thread_share(16, 5), 7);  /* rounded up */
+    assert_int_equal(ft_serve_thread_share(16, 30), 2);
+    assert_int_equal(ft_serve_thread_share(16, 33), 1); /* at least one */
+    assert_int_equal(ft_serve_thread_share(2, 3), 2);
+    assert_int_equal(ft_serve_thread_share(2, 4), 1);
+    assert_int_equal(ft_serve_thread_share(8, 0), 16);  /* no stream yet: counts as one */
     assert_int_equal(ft_serve_thread_share(256, 1), FT_SERVE_THREAD_SHARE_MAX);
     /* the affinity mask (ctest may run us on fewer cores than the machine has) */
     int cores = ft_serve_cpu_count();

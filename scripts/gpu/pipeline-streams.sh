@@ -22,7 +22,7 @@
 # system, all threads, model load included) and how busy all cores were.
 #
 # Threads per job: the sweep gives each job encoder.threads and
-# decoder.threads of cores / K (at least 1), what `serve` gives its workers
+# decoder.threads of 2 x cores / K rounded up, what `serve` gives its workers
 # (docs/serve.md); THREADS=N fixes them, THREADS=0 leaves them to libav.
 #
 # Environment: FT_BIN (the program, required), CKPT (RF-DETR checkpoint; empty
@@ -99,7 +99,7 @@ T_END=$(($(date +%s) + BUDGET_S))
 job_threads() {
     local t
     case $THREADS in
-    auto) t=$((CORES / $1)) && [ "$t" -ge 1 ] || t=1 ;;
+    auto) t=$(((2 * CORES + $1 - 1) / $1)) ;;
     *) t=$THREADS ;;
     esac
     echo "$t"

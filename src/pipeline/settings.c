@@ -133,7 +133,7 @@ static const ft_option encoder_options[] = {
      FT_OPT_BOOL, E(zerolatency), "false", 0, 0, 0, NULL, NULL},
     {"threads",
      "Encoder threads (libx264); 0 = automatic: libav's choice (about 1.5 per core) for a "
-     "process alone, the worker's share of the cores (cores / streams, at least 1) under "
+     "process alone, the worker's share of the cores (2 x cores / streams, at least 1) under "
      "serve. Bound it when many streams share a machine.",
      FT_OPT_INT, E(threads), "0", 0, 64, 0, NULL, NULL},
     FT_OPTION_END,

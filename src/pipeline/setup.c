@@ -30,7 +30,7 @@ static const char *device_name(int device)
 }
 
 /* encoder.threads / decoder.threads: a value set anywhere wins; 0 takes the
- * share `serve` passes its workers (cores / streams), else stays 0 (libav's
+ * share `serve` passes its workers (2 x cores / streams), else stays 0 (libav's
  * choice: about one thread per core each, which 30 streams on 16 cores turn
  * into hundreds of runnable threads). */
 static int resolve_threads(int configured)

@@ -41,8 +41,12 @@ int ft_serve_cpu_count(void)
 
 int ft_serve_thread_share(int cores, int streams)
 {
-    int share = streams > 0 ? cores / streams : cores;
+    /* two threads per core across the workers, rounded up: one thread per
+     * core left cores idle while a worker's only encoder or decoder thread
+     * was preempted mid-frame (2-core VM: 3 real-time streams with libav's
+     * counts, 2 with one thread each, docs/serve.md) */
+    long long share = streams > 0 ? (2LL * cores + streams - 1) / streams : 2LL * cores;
     if (share < 1)
         share = 1;
-    return share > FT_SERVE_THREAD_SHARE_MAX ? FT_SERVE_THREAD_SHARE_MAX : share;
+    return share > FT_SERVE_THREAD_SHARE_MAX ? FT_SERVE_THREAD_SHARE_MAX : (int)share;
 }

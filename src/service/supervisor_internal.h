@@ -70,7 +70,7 @@ void ft_serve_get_all(ft_serve_get *reqs, int n, int timeout_ms);
 int ft_serve_cpu_count(void);
 
 /* Threads each of `streams` workers gets for its encoder and its decoder
- * when their configuration leaves them at 0: cores / streams rounded down,
+ * when their configuration leaves them at 0: 2 x cores / streams rounded up,
  * within [1, FT_SERVE_THREAD_SHARE_MAX] (`streams` <= 0 counts as one). */
 int ft_serve_thread_share(int cores, int streams);
 
