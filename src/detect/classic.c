@@ -43,6 +43,7 @@ enum {
     NET_TOP = 16,       /* candidates per frame the learned scorer looks at (classic_net.h) */
     NET_STILL_FRAMES = 30, /* ... once the camera has stood still this long (learned_stage) */
     NET_MIN_HEIGHT = 1080, /* ... in frames at least this tall (learned_stage) */
+    RECENT_FRAMES = 10, /* frames the continuity prior remembers the ball (continuity_prior) */
     DUMP_TOP = 24       /* candidates per frame written by the training dump (FT_CLASSIC_DUMP) */
 };
 
@@ -64,6 +65,23 @@ enum {
  * clip they taught the map a slowly followed candidate. */
 #define FIXED_PAN_ACCEPT 0.95
 #define FIXED_PAN_MIN 3
+
+/* The continuity prior (continuity_prior): a candidate with this
+ * confidence or more on its own merits (without the prior) is remembered as
+ * the ball for RECENT_FRAMES; in the next frames, of the candidates the
+ * network finds at least CONT_NET_MIN and that lie within CONT_RADIUS (a
+ * share of the frame height: 12 px at 1080p, growing by itself every
+ * CONT_GROW frames of age) of a remembered ball, the best is raised to a
+ * confidence of CONT_CAP (by at most CONT_BOOST of logit). CONT_CAP sits
+ * under the tracker's recovering_min_confidence (0.4) and
+ * acquire_min_confidence (0.5): such a candidate is a measurement for a
+ * track that expects it there, never a reason to jump to it. */
+#define CONT_MIN_CONF 0.3f
+#define CONT_CAP 0.39f
+#define CONT_NET_MIN (-2.f)
+#define CONT_RADIUS (1.f / 90.f)
+#define CONT_GROW 5.f
+#define CONT_BOOST 6.f
 
 /* What a blob's score is made of (see feature_weights). */
 enum {
@@ -121,6 +139,9 @@ typedef struct blob {
     bool judge;                 /* the learned scorer may judge it (learned_stage) */
     float cx, cy, diam, score;  /* set by score_blob: centroid, diameter, logit, then confidence */
     float hand;                 /* the hand-made features' logit (score_blob) */
+    float net;                  /* the network's logit; -INFINITY until it has judged the blob */
+    float boost;                /* what continuity_prior added to its logit (0: nothing) */
+    float own;                  /* its confidence without that boost */
     float feat[N_FEATURES];     /* set by score_blob: the evidence behind the score */
 } blob;
 
@@ -128,6 +149,12 @@ typedef struct prev_cand {
     float x, y;  /* working pixels, in the previous frame's view */
     float score; /* its confidence */
 } prev_cand;
+
+/* A frame's candidate confident on its own merits, for continuity_prior. */
+typedef struct recent_ball {
+    float x, y; /* working pixels */
+    int frame;  /* c->frames when it was seen; -1: empty */
+} recent_ball;
 
 typedef struct classic {
     ft_detector base;
@@ -154,6 +181,7 @@ typedef struct classic {
     int still_frames; /* frames since the camera last moved or the scene cut */
     prev_cand prev_c[PREV_KEEP];
     int n_prev;
+    recent_ball recent[RECENT_FRAMES]; /* slot frames % RECENT_FRAMES (continuity_prior) */
     float size_avg[SIZE_BANDS];
     int size_n[SIZE_BANDS];
     float hand_floor; /* staged scoring stops a blob whose hand logit cannot reach this */
@@ -233,12 +261,20 @@ static void free_buffers(classic *c)
     c->fw = c->fh = 0;
 }
 
+/* Empties the continuity prior's memory. */
+static void forget_recent(classic *c)
+{
+    for (int i = 0; i < RECENT_FRAMES; i++)
+        c->recent[i].frame = -1;
+}
+
 static void reset_history(classic *c)
 {
     c->frames = 0;
     c->bg_age = 0;
     c->still_frames = 0;
     c->n_prev = 0;
+    forget_recent(c);
     memset(c->size_avg, 0, sizeof(c->size_avg));
     memset(c->size_n, 0, sizeof(c->size_n));
 }
@@ -1074,10 +1110,94 @@ static bool net_domain(const classic *c, const blob *b)
     return true;
 }
 
+/* The network's logit for blob b (patch and features, see learned_stage).
+ * The patch shows a blob up to the prior ball size (1/150 of the frame
+ * height) at the scale of a 1080p frame; a larger one is shrunk to that
+ * size, so that a ball close to the camera looks like the far ones. Fills
+ * c->patch (the training dump writes it). */
+static float net_judge(classic *c, const ft_image *im, const blob *b, bool run)
+{
+    const float base = (float)c->fh / 1080.f, prior = (float)c->fh / 150.f;
+    float d = b->diam * (float)c->f, scale = base * (d > prior ? d / prior : 1.f);
+    ft_detect_classic_net_sample(im, (b->cx + 0.5f) * (float)c->f, (b->cy + 0.5f) * (float)c->f,
+                                 scale, &c->patch);
+    if (!run)
+        return 0.f;
+    float extra[FT_CLASSIC_NET_EXTRA];
+    int ne = 0;
+    for (int j = F_BIAS + 1; j < N_FEATURES; j++)
+        if (j != F_TRACK)
+            extra[ne++] = b->feat[j];
+    return ft_detect_classic_net_run(&ft_classic_net_trained, &c->patch, extra, &c->net_buf);
+}
+
+/* Whether blob b lies near a ball remembered by continuity_prior. */
+static bool near_recent(const classic *c, const blob *b)
+{
+    const float r0 = CONT_RADIUS * (float)c->fh / (float)c->f;
+    for (int i = 0; i < RECENT_FRAMES; i++) {
+        const recent_ball *q = &c->recent[i];
+        int age = c->frames - q->frame;
+        if (q->frame < 0 || age < 1 || age > RECENT_FRAMES)
+            continue;
+        float r = r0 * (1.f + (float)age / CONT_GROW);
+        float dx = q->x - b->cx, dy = q->y - b->cy;
+        if (dx * dx + dy * dy <= r * r)
+            return true;
+    }
+    return false;
+}
+
 /* Whether the learned scorer runs on this frame (see learned_stage). */
 static bool net_active(const classic *c)
 {
     return c->fh >= NET_MIN_HEIGHT && c->still_frames >= NET_STILL_FRAMES;
+}
+
+/* The continuity prior, on frames where the network runs: a ball that
+ * touches a player or is partly behind a leg scores low by its hand-made
+ * features (about -6) although the network finds it ball-like (about 0,
+ * above 99 % of the negatives it judges), and was missed for the few frames
+ * until it came free (docs/detector.md, "The continuity prior (h35)").
+ * Of the blobs in net_domain within reach of a ball remembered from the
+ * last RECENT_FRAMES frames (near_recent), those the network has not judged
+ * yet are judged now, and the best of those it finds at least CONT_NET_MIN
+ * is raised to a confidence of CONT_CAP: one per frame, since there is one
+ * ball (raising every one near it raised the boots and socks beside it).
+ * The cap and a memory of candidates confident on their own merits keep a
+ * look-alike near the ball from being carried on: with +6 and no cap, a
+ * player's white boots on the tsukuba clip took the track from the lofted
+ * ball and held it for 60 frames. */
+static void continuity_prior(classic *c, const ft_image *im, int nb)
+{
+    const ft_classic_net_weights *w = &ft_classic_net_trained;
+    int best = -1;
+    for (int k = 0; k < nb; k++) {
+        blob *b = &c->blobs[k];
+        if (!b->judge || !near_recent(c, b))
+            continue;
+        if (b->net == -INFINITY) {
+            b->net = net_judge(c, im, b, true);
+            b->score = b->hand + w->net_weight * clampf(b->net, -w->net_clamp, w->net_clamp);
+        }
+        if (b->net >= CONT_NET_MIN && (best < 0 || b->score > c->blobs[best].score))
+            best = k;
+    }
+    if (best < 0)
+        return;
+    /* The logit that gives it a confidence of CONT_CAP against the others
+     * and "no ball" (logits relative to the frame's largest, m). */
+    float m = 0.f;
+    for (int k = 0; k < nb; k++)
+        m = c->blobs[k].score > m ? c->blobs[k].score : m;
+    float rest = expf(-m);
+    for (int k = 0; k < nb; k++)
+        if (k != best)
+            rest += expf(c->blobs[k].score - m);
+    float target = m + logf(CONT_CAP * rest / (1.f - CONT_CAP));
+    float boost = clampf(target - c->blobs[best].score, 0.f, CONT_BOOST);
+    c->blobs[best].score += boost;
+    c->blobs[best].boost = boost;
 }
 
 /* The learned second stage: in frames at least NET_MIN_HEIGHT tall, once
@@ -1092,17 +1212,20 @@ static bool net_active(const classic *c)
  * zooming, handheld and low-resolution clips (LaLiga, UCL, DFL, youth:
  * chaos 57-82 % instead of 0); with the still camera alone, on the 720p
  * and 480p ones (LaLiga 24 %, youth 66 %), whose patches are upsampled.
- * Runs the training dump as well. */
+ * Then the continuity prior. Runs the training dump as well. */
 static void learned_stage(classic *c, const ft_image *im, double pts_s, int nb)
 {
     const bool active = net_active(c);
+    for (int k = 0; k < nb; k++) {
+        c->blobs[k].judge = active && net_domain(c, &c->blobs[k]);
+        c->blobs[k].net = -INFINITY;
+        c->blobs[k].boost = 0.f;
+    }
     if (!c->dump && !active)
         return;
     const ft_classic_net_weights *w = &ft_classic_net_trained;
     int top = c->dump ? DUMP_TOP : NET_TOP;
     top = top < nb ? top : nb;
-    for (int k = 0; k < nb; k++)
-        c->blobs[k].judge = active && net_domain(c, &c->blobs[k]);
     /* The network's places go to the best blobs it may judge: on a still
      * camera, still white spots and whole bodies with better hand-made
      * logits used to take most of them, and the ball, ranked 16th-40th
@@ -1120,31 +1243,23 @@ static void learned_stage(classic *c, const ft_image *im, double pts_s, int nb)
         c->blobs[best] = c->blobs[k];
         c->blobs[k] = t;
     }
-    /* The patch shows a blob up to the prior ball size (1/150 of the frame
-     * height) at the scale of a 1080p frame; a larger one is shrunk to that
-     * size, so that a ball close to the camera looks like the far ones. */
-    const float base = (float)c->fh / 1080.f, prior = (float)c->fh / 150.f;
     for (int k = 0; k < top; k++) {
         blob *b = &c->blobs[k];
         bool judged = k < NET_TOP && b->judge;
         if (judged || c->dump) {
-            float d = b->diam * (float)c->f, scale = base * (d > prior ? d / prior : 1.f);
-            ft_detect_classic_net_sample(im, (b->cx + 0.5f) * (float)c->f,
-                                         (b->cy + 0.5f) * (float)c->f, scale, &c->patch);
-            float extra[FT_CLASSIC_NET_EXTRA];
-            int ne = 0;
-            for (int j = F_BIAS + 1; j < N_FEATURES; j++)
-                if (j != F_TRACK)
-                    extra[ne++] = b->feat[j];
-            float raw = judged ? ft_detect_classic_net_run(w, &c->patch, extra, &c->net_buf) : 0.f;
+            float raw = net_judge(c, im, b, judged);
             if (c->dump)
                 dump_blob(c, b, pts_s, k, raw);
             /* The training dump scores with the hand-made logit alone, so
              * that the training set does not depend on the network. */
-            if (judged && !c->dump)
+            if (judged && !c->dump) {
+                b->net = raw;
                 b->score = b->hand + w->net_weight * clampf(raw, -w->net_clamp, w->net_clamp);
+            }
         }
     }
+    if (active && !c->dump)
+        continuity_prior(c, im, nb);
 }
 
 static ft_status classic_detect(ft_detector *d, const ft_image *frame, double pts_s,
@@ -1194,6 +1309,10 @@ static ft_status classic_detect(ft_detector *d, const ft_image *frame, double pt
     }
     c->panned = dx || dy;
     c->still_frames = c->panned ? 0 : c->still_frames + 1;
+    /* The continuity prior's memory holds only for a camera that stood
+     * still since (its positions are not moved with a pan). */
+    if (!net_active(c))
+        forget_recent(c);
     update_fixed(c, fx, fy);
 
     /* The training dump sees the candidates the network could see. */
@@ -1241,8 +1360,15 @@ static ft_status classic_detect(ft_detector *d, const ft_image *frame, double pt
         c->blobs[k].score = expf(c->blobs[k].score - zmax);
         den += c->blobs[k].score;
     }
+    /* The confidences without continuity_prior's boost: only a candidate
+     * confident on its own merits is remembered (no self-feeding). */
+    float den_own = den;
     for (int k = 0; k < nb; k++)
+        den_own += c->blobs[k].score * (expf(-c->blobs[k].boost) - 1.f);
+    for (int k = 0; k < nb; k++) {
+        c->blobs[k].own = c->blobs[k].score * expf(-c->blobs[k].boost) / den_own;
         c->blobs[k].score /= den;
+    }
 
     /* Best first: a selection sort is fine for the few we return. */
     int want = cap < nb ? cap : nb;
@@ -1265,6 +1391,9 @@ static ft_status classic_detect(ft_detector *d, const ft_image *frame, double pt
         }
         if (k == 0 && b.score >= 0.8f && b.fg * 2 >= b.n && c->bg_age >= BG_TRUST_FRAMES)
             learn_size(c, b.cy, b.diam);
+        recent_ball *slot = &c->recent[c->frames % RECENT_FRAMES];
+        if (b.own >= CONT_MIN_CONF && net_active(c) && slot->frame != c->frames)
+            *slot = (recent_ball){b.cx, b.cy, c->frames};
         if (n_out < want && b.score >= c->p.confidence) {
             ft_detection *o = &out[n_out++];
             o->x = (b.cx + 0.5f) * (float)c->f;
@@ -1335,6 +1464,7 @@ ft_status ft_detect_classic_create(const ft_detect_classic_params *p, ft_detecto
         goto out;
     }
     c->base.vt = &classic_vtable;
+    forget_recent(c);
     if (p)
         c->p = *p;
     else
