@@ -82,6 +82,11 @@ enum {
 #define CONT_RADIUS (1.f / 90.f)
 #define CONT_GROW 5.f
 #define CONT_BOOST 6.f
+/* A candidate of local_search that the network finds at least this
+ * ball-like is raised to CONT_CAP without the CONT_BOOST limit: its
+ * hand-made logit (-8 to -15, the body around it) left it under 0.25 after
+ * +6. Lower (-2) raised boots and socks beside the ball on wide-2. */
+#define CONT_SEARCH_NET 0.f
 
 /* What a blob's score is made of (see feature_weights). */
 enum {
@@ -136,6 +141,7 @@ typedef struct blob {
     int local;                  /* local background at the peak */
     double sw, sx, sy;          /* contrast-weighted centroid sums */
     bool part;                  /* a part of a larger blob (split_blob) */
+    bool searched;              /* made by local_search */
     bool judge;                 /* the learned scorer may judge it (learned_stage) */
     float cx, cy, diam, score;  /* set by score_blob: centroid, diameter, logit, then confidence */
     float hand;                 /* the hand-made features' logit (score_blob) */
@@ -898,21 +904,34 @@ static void learn_size(classic *c, float cy, float diam)
 }
 
 /* Adds a scored blob to the frame's list; when the list is full, it replaces
- * the weakest if it beats it. */
+ * the weakest if it beats it. A blob of local_search (weak by its hand-made
+ * logit, but there for the network) replaces the weakest other one. */
 static void keep_blob(classic *c, const blob *b, int *nb)
 {
     int slot = *nb;
     if (*nb == MAX_BLOBS) {
-        slot = 0;
-        for (int k = 1; k < *nb; k++)
-            if (c->blobs[k].score < c->blobs[slot].score)
+        slot = -1;
+        for (int k = 0; k < *nb; k++)
+            if (!c->blobs[k].searched && (slot < 0 || c->blobs[k].score < c->blobs[slot].score))
                 slot = k;
-        if (c->blobs[slot].score >= b->score)
+        if (slot < 0 || (!b->searched && c->blobs[slot].score >= b->score))
             return;
     } else {
         (*nb)++;
     }
     c->blobs[slot] = *b;
+}
+
+/* Whether one of the frame's first nb candidates lies within 2 working
+ * pixels of blob b. */
+static bool near_candidate(const classic *c, const blob *b, int nb)
+{
+    for (int k = 0; k < nb; k++) {
+        float dx = c->blobs[k].cx - b->cx, dy = c->blobs[k].cy - b->cy;
+        if (dx * dx + dy * dy <= 4.f)
+            return true;
+    }
+    return false;
 }
 
 /* A blob well over the expected ball size may be a ball touching a white sock
@@ -991,66 +1010,90 @@ static void motion_split(classic *c, const ft_image *im, const blob *parent, boo
         }
 }
 
-/* A ball at a player's feet or lying on a line merges with them into a blob
- * too large to be scored. Inside it, the ball is a local maximum brighter
- * than everything on a ring one ball radius out, with most of that ring
- * clearly darker (grass); a point of a line or of a kit has bright ring
- * points along the line or the body. Each such peak becomes a ball-sized
- * candidate of its own. */
-static void peak_split(classic *c, const ft_image *im, const blob *parent, int *nb)
+static const int ring_dir[8][2] = {{1, 0}, {1, 1}, {0, 1}, {-1, 1}, {-1, 0}, {-1, -1}, {0, -1}, {1, -1}};
+
+/* The ring radius (working pixels) of peak_split's test: one prior ball
+ * radius out, rounded up. */
+static int peak_radius(const classic *c)
 {
     float expected = (float)c->fh / (150.f * (float)c->f);
-    int r = (int)(expected * 0.5f + 1.5f);
-    static const int dir[8][2] = {{1, 0}, {1, 1}, {0, 1}, {-1, 1}, {-1, 0}, {-1, -1}, {0, -1}, {1, -1}};
-    for (int y = parent->y0 > r ? parent->y0 : r; y <= parent->y1 && y < c->h - r; y++)
-        for (int x = parent->x0 > r ? parent->x0 : r; x <= parent->x1 && x < c->w - r; x++) {
-            int i = y * c->w + x;
-            if (c->seed[i] != VISITED)
+    return (int)(expected * 0.5f + 1.5f);
+}
+
+/* Whether working pixel i is a local maximum (ties go to the first in
+ * raster order). Kept apart from peak_candidate so that the loops over
+ * whole player blobs stay cheap. */
+static inline bool local_max(const classic *c, int i)
+{
+    int v = c->cur[i];
+    for (int k = 0; k < 8; k++)
+        if (v < c->cur[i + ring_dir[k][1] * c->w + ring_dir[k][0]] + (k < 4))
+            return false;
+    return true;
+}
+
+/* Whether the local maximum (x, y) (at least r from the border) is brighter
+ * than every point of the 8-point ring r out by a margin, with at least
+ * min_dark of those points clearly darker (grass); if so, makes a
+ * ball-sized candidate of it, scores it and keeps it. */
+static void peak_candidate(classic *c, const ft_image *im, int x, int y, int r, int min_dark,
+                           bool searched, int *nb)
+{
+    int i = y * c->w + x;
+    int v = c->cur[i];
+    int local = c->loc[(size_t)(y / BLOCK) * c->gw + x / BLOCK];
+    int margin = (v - local) / 6, mid = (v + local) / 2, dark = 0, ring_max = 0;
+    for (int k = 0; k < 8; k++) {
+        int u = c->cur[i + ring_dir[k][1] * r * c->w + ring_dir[k][0] * r];
+        dark += u < mid;
+        ring_max = u > ring_max ? u : ring_max;
+    }
+    if (dark < min_dark || ring_max > v - margin)
+        return;
+    int level = (v + ring_max + 1) / 2;
+    blob b;
+    memset(&b, 0, sizeof(b));
+    b.x0 = b.x1 = x;
+    b.y0 = b.y1 = y;
+    b.peak = v;
+    b.peak_x = x;
+    b.peak_y = y;
+    b.local = local;
+    b.part = true;
+    b.searched = searched;
+    for (int yy = y - r + 1; yy < y + r; yy++)
+        for (int xx = x - r + 1; xx < x + r; xx++) {
+            size_t j = (size_t)yy * c->w + xx;
+            if (c->cur[j] < level)
                 continue;
-            int v = c->cur[i];
-            bool peak = true;
-            for (int k = 0; k < 8 && peak; k++)
-                peak = v >= c->cur[i + dir[k][1] * c->w + dir[k][0]] + (k < 4);
-            if (!peak)
-                continue;
-            int local = c->loc[(size_t)(y / BLOCK) * c->gw + x / BLOCK];
-            int margin = (v - local) / 6, mid = (v + local) / 2, dark = 0, ring_max = 0;
-            for (int k = 0; k < 8; k++) {
-                int u = c->cur[i + dir[k][1] * r * c->w + dir[k][0] * r];
-                dark += u < mid;
-                ring_max = u > ring_max ? u : ring_max;
-            }
-            if (dark < 5 || ring_max > v - margin)
-                continue;
-            int level = (v + ring_max + 1) / 2;
-            blob b;
-            memset(&b, 0, sizeof(b));
-            b.x0 = b.x1 = x;
-            b.y0 = b.y1 = y;
-            b.peak = v;
-            b.peak_x = x;
-            b.peak_y = y;
-            b.local = local;
-            b.part = true;
-            for (int yy = y - r + 1; yy < y + r; yy++)
-                for (int xx = x - r + 1; xx < x + r; xx++) {
-                    size_t j = (size_t)yy * c->w + xx;
-                    if (c->cur[j] < level)
-                        continue;
-                    double wt = c->cur[j] - local;
-                    b.n++;
-                    b.fg += moving(c, j);
-                    b.sw += wt;
-                    b.sx += wt * xx;
-                    b.sy += wt * yy;
-                    b.x0 = xx < b.x0 ? xx : b.x0;
-                    b.x1 = xx > b.x1 ? xx : b.x1;
-                    b.y0 = yy < b.y0 ? yy : b.y0;
-                    b.y1 = yy > b.y1 ? yy : b.y1;
-                }
-            if (score_blob(c, im, &b))
-                keep_blob(c, &b, nb);
+            double wt = c->cur[j] - local;
+            b.n++;
+            b.fg += moving(c, j);
+            b.sw += wt;
+            b.sx += wt * xx;
+            b.sy += wt * yy;
+            b.x0 = xx < b.x0 ? xx : b.x0;
+            b.x1 = xx > b.x1 ? xx : b.x1;
+            b.y0 = yy < b.y0 ? yy : b.y0;
+            b.y1 = yy > b.y1 ? yy : b.y1;
         }
+    if (score_blob(c, im, &b) && !(searched && near_candidate(c, &b, *nb)))
+        keep_blob(c, &b, nb);
+}
+
+/* A blob too large to be a ball may still hold one (a ball at a player's
+ * feet or rolling over a line): too large to be scored. Inside it, the ball
+ * is a local maximum brighter than everything on a ring one ball radius
+ * out, with most of that ring (5 of 8 points) clearly darker (grass); a
+ * point of a line or of a kit has bright ring points along the line or the
+ * body. Each such peak becomes a ball-sized candidate of its own. */
+static void peak_split(classic *c, const ft_image *im, const blob *parent, int *nb)
+{
+    int r = peak_radius(c);
+    for (int y = parent->y0 > r ? parent->y0 : r; y <= parent->y1 && y < c->h - r; y++)
+        for (int x = parent->x0 > r ? parent->x0 : r; x <= parent->x1 && x < c->w - r; x++)
+            if (c->seed[y * c->w + x] == VISITED && local_max(c, y * c->w + x))
+                peak_candidate(c, im, x, y, r, 5, false, nb);
 }
 
 /* One candidate of the training dump (FT_CLASSIC_DUMP): fixed layout, read
@@ -1131,16 +1174,22 @@ static float net_judge(classic *c, const ft_image *im, const blob *b, bool run)
     return ft_detect_classic_net_run(&ft_classic_net_trained, &c->patch, extra, &c->net_buf);
 }
 
+/* How far (working pixels) from a ball remembered age frames ago the
+ * continuity prior looks for it. */
+static float recent_reach(const classic *c, int age)
+{
+    return CONT_RADIUS * (float)c->fh / (float)c->f * (1.f + (float)age / CONT_GROW);
+}
+
 /* Whether blob b lies near a ball remembered by continuity_prior. */
 static bool near_recent(const classic *c, const blob *b)
 {
-    const float r0 = CONT_RADIUS * (float)c->fh / (float)c->f;
     for (int i = 0; i < RECENT_FRAMES; i++) {
         const recent_ball *q = &c->recent[i];
         int age = c->frames - q->frame;
         if (q->frame < 0 || age < 1 || age > RECENT_FRAMES)
             continue;
-        float r = r0 * (1.f + (float)age / CONT_GROW);
+        float r = recent_reach(c, age);
         float dx = q->x - b->cx, dy = q->y - b->cy;
         if (dx * dx + dy * dy <= r * r)
             return true;
@@ -1154,6 +1203,45 @@ static bool net_active(const classic *c)
     return c->fh >= NET_MIN_HEIGHT && c->still_frames >= NET_STILL_FRAMES;
 }
 
+/* The local search, on frames where the network runs: a ball at a
+ * player's hip or feet is part of the player's blob, and peak_split's
+ * ring test (5 of 8 ring points on grass) rejects it, since the body
+ * covers half the ring. Within the continuity prior's reach of the newest
+ * remembered ball, every seed pixel that passes the ring test with 3 dark
+ * points and has no candidate within 2 working pixels becomes a candidate
+ * of its own, scored without the staged-scoring floor (its hand-made
+ * logit is -9 to -15: the body around it), so that the network judges it
+ * (continuity_prior) and the training dump records it (docs/detector.md,
+ * "The local search (h37)"). */
+static void local_search(classic *c, const ft_image *im, int *nb)
+{
+    if (!net_active(c))
+        return;
+    const recent_ball *q = NULL;
+    for (int i = 0; i < RECENT_FRAMES; i++) {
+        const recent_ball *t = &c->recent[i];
+        int age = c->frames - t->frame;
+        if (t->frame >= 0 && age >= 1 && age <= RECENT_FRAMES && (!q || t->frame > q->frame))
+            q = t;
+    }
+    if (!q)
+        return;
+    const int r = peak_radius(c);
+    const float reach = recent_reach(c, c->frames - q->frame);
+    const int x0 = (int)fmaxf((float)r, floorf(q->x - reach)),
+              x1 = (int)fminf((float)(c->w - r - 1), ceilf(q->x + reach)),
+              y0 = (int)fmaxf((float)r, floorf(q->y - reach)),
+              y1 = (int)fminf((float)(c->h - r - 1), ceilf(q->y + reach));
+    const float floor_saved = c->hand_floor;
+    c->hand_floor = -INFINITY;
+    /* After the splits, its seed pixels may carry their marks. */
+    for (int y = y0; y <= y1; y++)
+        for (int x = x0; x <= x1; x++)
+            if (c->seed[y * c->w + x] != 0 && local_max(c, y * c->w + x))
+                peak_candidate(c, im, x, y, r, 3, true, nb);
+    c->hand_floor = floor_saved;
+}
+
 /* The continuity prior, on frames where the network runs: a ball that
  * touches a player or is partly behind a leg scores low by its hand-made
  * features (about -6) although the network finds it ball-like (about 0,
@@ -1163,7 +1251,8 @@ static bool net_active(const classic *c)
  * last RECENT_FRAMES frames (near_recent), those the network has not judged
  * yet are judged now, and the best of those it finds at least CONT_NET_MIN
  * is raised to a confidence of CONT_CAP: one per frame, since there is one
- * ball (raising every one near it raised the boots and socks beside it).
+ * ball (raising every one near it raised the boots and socks beside it);
+ * local_search's candidates are among them.
  * The cap and a memory of candidates confident on their own merits keep a
  * look-alike near the ball from being carried on: with +6 and no cap, a
  * player's white boots on the tsukuba clip took the track from the lofted
@@ -1195,7 +1284,9 @@ static void continuity_prior(classic *c, const ft_image *im, int nb)
         if (k != best)
             rest += expf(c->blobs[k].score - m);
     float target = m + logf(CONT_CAP * rest / (1.f - CONT_CAP));
-    float boost = clampf(target - c->blobs[best].score, 0.f, CONT_BOOST);
+    const blob *bb = &c->blobs[best];
+    float boost = clampf(target - bb->score, 0.f,
+                         bb->searched && bb->net >= CONT_SEARCH_NET ? INFINITY : CONT_BOOST);
     c->blobs[best].score += boost;
     c->blobs[best].boost = boost;
 }
@@ -1258,6 +1349,14 @@ static void learned_stage(classic *c, const ft_image *im, double pts_s, int nb)
             }
         }
     }
+    /* The local search's candidates outside the top go to the dump after
+     * it (ranks from DUMP_TOP on): the network judges them through the
+     * continuity prior, so it is trained on them too. */
+    for (int k = top, extra = 0; c->dump && k < nb; k++)
+        if (c->blobs[k].searched) {
+            net_judge(c, im, &c->blobs[k], false);
+            dump_blob(c, &c->blobs[k], pts_s, DUMP_TOP + extra++, 0.f);
+        }
     if (active && !c->dump)
         continuity_prior(c, im, nb);
 }
@@ -1347,6 +1446,7 @@ static ft_status classic_detect(ft_detector *d, const ft_image *frame, double pt
         }
         motion_split(c, frame, &b, !small, &nb);
     }
+    local_search(c, frame, &nb);
     learned_stage(c, frame, pts_s, nb);
 
     /* Confidences: a softmax over this frame's blobs plus "none of them"

@@ -35,6 +35,7 @@ from torch import nn
 N_FEATURES = 18
 PATCH = 22
 NET_TOP = 16         # classic.c: candidates per frame the network looks at
+DUMP_TOP = 24        # classic.c: ranks from here on are local_search's extra candidates
 CLAMP = 8.0          # the network's logit is clamped to [-CLAMP, CLAMP]
 STILL = ('wide', 'night')  # scenarios with a still camera (classic.c: NET_STILL_FRAMES)
 RADIUS = 8.0         # a candidate this close to a visible ball is the ball
@@ -163,11 +164,13 @@ def net_logits(net, patch, feat):
 
 
 def judged(recs):
-    """classic.c's net_domain, among the NET_TOP best: moving (F_MOTION = 5)
-    and at most four times the prior size (F_LARGE = 7); the overlay
-    evidence it also checks is not in the dump (a few overlay clips)."""
+    """classic.c's net_domain, among the NET_TOP best or local_search's
+    candidates (which continuity_prior judges): moving (F_MOTION = 5) and at
+    most four times the prior size (F_LARGE = 7); the overlay evidence it
+    also checks is not in the dump (a few overlay clips)."""
     f = recs['feat']
-    return (recs['rank'] < NET_TOP) & (f[:, 5] >= 0.5) & (f[:, 7] <= 2.0)
+    place = (recs['rank'] < NET_TOP) | (recs['rank'] >= DUMP_TOP)
+    return place & (f[:, 5] >= 0.5) & (f[:, 7] <= 2.0)
 
 
 def frame_table(frame, rank, hand, net, label, judge):
