@@ -1174,6 +1174,15 @@ static float net_judge(classic *c, const ft_image *im, const blob *b, bool run)
     return ft_detect_classic_net_run(&ft_classic_net_trained, &c->patch, extra, &c->net_buf);
 }
 
+/* Records the network's logit raw for blob b and makes its score the
+ * hand-made logit plus the network's, clamped and weighted. */
+static void take_net(blob *b, float raw)
+{
+    const ft_classic_net_weights *w = &ft_classic_net_trained;
+    b->net = raw;
+    b->score = b->hand + w->net_weight * clampf(raw, -w->net_clamp, w->net_clamp);
+}
+
 /* How far (working pixels) from a ball remembered age frames ago the
  * continuity prior looks for it. */
 static float recent_reach(const classic *c, int age)
@@ -1181,13 +1190,21 @@ static float recent_reach(const classic *c, int age)
     return CONT_RADIUS * (float)c->fh / (float)c->f * (1.f + (float)age / CONT_GROW);
 }
 
+/* The age in frames of remembered ball q, or 0 when it is not a memory of
+ * the last RECENT_FRAMES frames (an empty slot, or seen in this frame). */
+static int recent_age(const classic *c, const recent_ball *q)
+{
+    int age = c->frames - q->frame;
+    return q->frame >= 0 && age >= 1 && age <= RECENT_FRAMES ? age : 0;
+}
+
 /* Whether blob b lies near a ball remembered by continuity_prior. */
 static bool near_recent(const classic *c, const blob *b)
 {
     for (int i = 0; i < RECENT_FRAMES; i++) {
         const recent_ball *q = &c->recent[i];
-        int age = c->frames - q->frame;
-        if (q->frame < 0 || age < 1 || age > RECENT_FRAMES)
+        int age = recent_age(c, q);
+        if (!age)
             continue;
         float r = recent_reach(c, age);
         float dx = q->x - b->cx, dy = q->y - b->cy;
@@ -1220,8 +1237,7 @@ static void local_search(classic *c, const ft_image *im, int *nb)
     const recent_ball *q = NULL;
     for (int i = 0; i < RECENT_FRAMES; i++) {
         const recent_ball *t = &c->recent[i];
-        int age = c->frames - t->frame;
-        if (t->frame >= 0 && age >= 1 && age <= RECENT_FRAMES && (!q || t->frame > q->frame))
+        if (recent_age(c, t) && (!q || t->frame > q->frame))
             q = t;
     }
     if (!q)
@@ -1259,16 +1275,13 @@ static void local_search(classic *c, const ft_image *im, int *nb)
  * ball and held it for 60 frames. */
 static void continuity_prior(classic *c, const ft_image *im, int nb)
 {
-    const ft_classic_net_weights *w = &ft_classic_net_trained;
     int best = -1;
     for (int k = 0; k < nb; k++) {
         blob *b = &c->blobs[k];
         if (!b->judge || !near_recent(c, b))
             continue;
-        if (b->net == -INFINITY) {
-            b->net = net_judge(c, im, b, true);
-            b->score = b->hand + w->net_weight * clampf(b->net, -w->net_clamp, w->net_clamp);
-        }
+        if (b->net == -INFINITY)
+            take_net(b, net_judge(c, im, b, true));
         if (b->net >= CONT_NET_MIN && (best < 0 || b->score > c->blobs[best].score))
             best = k;
     }
@@ -1314,7 +1327,6 @@ static void learned_stage(classic *c, const ft_image *im, double pts_s, int nb)
     }
     if (!c->dump && !active)
         return;
-    const ft_classic_net_weights *w = &ft_classic_net_trained;
     int top = c->dump ? DUMP_TOP : NET_TOP;
     top = top < nb ? top : nb;
     /* The network's places go to the best blobs it may judge: on a still
@@ -1343,10 +1355,8 @@ static void learned_stage(classic *c, const ft_image *im, double pts_s, int nb)
                 dump_blob(c, b, pts_s, k, raw);
             /* The training dump scores with the hand-made logit alone, so
              * that the training set does not depend on the network. */
-            if (judged && !c->dump) {
-                b->net = raw;
-                b->score = b->hand + w->net_weight * clampf(raw, -w->net_clamp, w->net_clamp);
-            }
+            if (judged && !c->dump)
+                take_net(b, raw);
         }
     }
     /* The local search's candidates outside the top go to the dump after
