@@ -29,16 +29,16 @@ static const char *device_name(int device)
     }
 }
 
-/* encoder.threads / decoder.threads: a value set anywhere wins; 0 takes the
- * share `serve` passes its workers (2 x cores / streams), else stays 0 (libav's
+/* The thread share `serve` passes its workers (2 x cores / streams), for
+ * encoder.threads / decoder.threads left at 0; 0 without one (libav's
  * choice: about one thread per core each, which 30 streams on 16 cores turn
  * into hundreds of runnable threads). */
-static int resolve_threads(int configured)
+static int thread_share(void)
 {
     int share = 0;
     const char *e = getenv(FT_PIPELINE_THREAD_SHARE_ENV);
-    if (configured > 0 || !e)
-        return configured;
+    if (!e)
+        return 0;
     if (!ft_parse_int(e, 1, 64, &share)) {
         FT_LOGW("pipeline", "%s=%s: not a thread count in [1, 64]; ignored",
                 FT_PIPELINE_THREAD_SHARE_ENV, e);
@@ -62,8 +62,10 @@ void ft_pipeline_params_from_settings(const ft_settings *s, ft_pipeline_params *
     p->crf = s->encoder.crf;
     p->gop_seconds = s->encoder.gop_seconds;
     p->zerolatency = s->encoder.zerolatency;
-    p->encode_threads = resolve_threads(s->encoder.threads);
-    p->decode_threads = resolve_threads(s->decoder.threads);
+    /* a value set anywhere wins over the share */
+    const int share = thread_share();
+    p->encode_threads = s->encoder.threads > 0 ? s->encoder.threads : share;
+    p->decode_threads = s->decoder.threads > 0 ? s->decoder.threads : share;
     p->show_stats = s->stream.show_stats;
     p->reader_timeout_ms = s->stream.timeout_ms;
     p->reader_buffer_size = s->stream.buffer_size;
