@@ -5,6 +5,16 @@
 #ifndef FT_TOOLS_BENCH_H
 #define FT_TOOLS_BENCH_H
 
+#include <time.h>
+
+/* CPU seconds of the calling thread: the clock of the one-core figures. */
+static inline double ft_bench_cpu_seconds(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
+
 /* The default detector plus the detection filters on 1080p frames, on one
  * core, against a plain copy of each frame's luma plane. */
 int ft_bench_detector(int argc, char **argv);

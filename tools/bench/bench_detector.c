@@ -25,13 +25,6 @@ typedef struct scene {
     ft_image im[SCENE_FRAMES];
 } scene;
 
-static double cpu_seconds(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
-}
-
 static double wall_seconds(void)
 {
     struct timespec t;
@@ -173,18 +166,18 @@ int ft_bench_detector(int argc, char **argv)
     /* Baseline: copy each luma plane (the sum keeps the copy from being
      * optimised away). */
     unsigned sink = 0;
-    double c0 = cpu_seconds();
+    double c0 = ft_bench_cpu_seconds();
     for (long i = 0; i < frames; i++) {
         const ft_image *im = &sc.im[i % SCENE_FRAMES];
         memcpy(copy, im->data[0], (size_t)w * h);
         sink += copy[(size_t)(i * 7919) % ((size_t)w * h)];
     }
-    double base_cpu = cpu_seconds() - c0;
+    double base_cpu = ft_bench_cpu_seconds() - c0;
 
     ft_detection d[FT_DETECT_MAX];
     long found = 0;
     double w0 = wall_seconds();
-    c0 = cpu_seconds();
+    c0 = ft_bench_cpu_seconds();
     for (long i = 0; i < frames; i++) {
         const ft_image *im = &sc.im[i % SCENE_FRAMES];
         int n = 0;
@@ -195,7 +188,7 @@ int ft_bench_detector(int argc, char **argv)
             goto out;
         found += n;
     }
-    double det_cpu = cpu_seconds() - c0, det_wall = wall_seconds() - w0;
+    double det_cpu = ft_bench_cpu_seconds() - c0, det_wall = wall_seconds() - w0;
 
     printf("bench detector: %dx%d, %ld frames, one thread (sink %u)\n", w, h, frames, sink & 1);
     printf("  baseline (copy luma plane): %8.3f ms/frame  %9.1f frames/s (CPU time)\n",

@@ -9,7 +9,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "core/parse.h"
 #include "core/status.h"
@@ -20,13 +19,6 @@
 #define SRC_H 1080
 #define OUT_W 1280
 #define OUT_H 720
-
-static double cpu_seconds(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
-}
 
 /* A w x h picture of `fmt` in one buffer (returned-owned in *buf). */
 static ft_image picture(int w, int h, ft_pixfmt fmt, uint8_t **buf)
@@ -103,10 +95,10 @@ static double swscale_ms(const ft_image *src, const ft_render_rect *c, ft_image 
         in[2] = src->data[2] + (size_t)(y / 2) * src->stride[2] + x / 2;
     }
     int out_stride[4] = {dst->stride[0], dst->stride[1], dst->stride[2], 0};
-    double t0 = cpu_seconds();
+    double t0 = ft_bench_cpu_seconds();
     for (int i = 0; i < frames; i++)
         sws_scale(s, in, in_stride, 0, h, dst->data, out_stride);
-    double ms = (cpu_seconds() - t0) * 1e3 / frames;
+    double ms = (ft_bench_cpu_seconds() - t0) * 1e3 / frames;
     sws_freeContext(s);
     return ms;
 }
@@ -114,11 +106,11 @@ static double swscale_ms(const ft_image *src, const ft_render_rect *c, ft_image 
 /* ft_render_crop; returns CPU ms per frame, or -1. */
 static double ours_ms(const ft_image *src, const ft_render_rect *c, ft_image *dst, int frames)
 {
-    double t0 = cpu_seconds();
+    double t0 = ft_bench_cpu_seconds();
     for (int i = 0; i < frames; i++)
         if (ft_render_crop(src, c, dst))
             return -1.0;
-    return (cpu_seconds() - t0) * 1e3 / frames;
+    return (ft_bench_cpu_seconds() - t0) * 1e3 / frames;
 }
 
 int ft_bench_render(int argc, char **argv)
@@ -186,10 +178,10 @@ int ft_bench_render(int argc, char **argv)
         ov.trail_x[i] = 960 + 9.0 * i;
         ov.trail_y[i] = 540 - 4.0 * i;
     }
-    double t0 = cpu_seconds();
+    double t0 = ft_bench_cpu_seconds();
     for (int i = 0; i < frames; i++)
         ft_render_overlay_draw(&out, &cases[0].crop, &ov);
-    double ov_ms = (cpu_seconds() - t0) * 1e3 / frames;
+    double ov_ms = (ft_bench_cpu_seconds() - t0) * 1e3 / frames;
     printf("  overlay (stream.show_stats) %.3f ms/frame\n", ov_ms);
     printf("  all crops: ours %.3f ms/frame, swscale %.3f ms/frame (%.2fx)\n", sum_ours / 6,
            sum_base / 6, sum_ours / sum_base);

@@ -5,19 +5,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "core/parse.h"
 #include "core/status.h"
 #include "tools/bench/bench.h"
 #include "tools/synth/synth.h"
-
-static double cpu_seconds(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
-}
 
 /* CPU ms per frame of copying a YUV420P frame of w x h (the baseline). */
 static double copy_ms(int w, int h, int frames)
@@ -30,12 +22,12 @@ static double copy_ms(int w, int h, int frames)
         return -1.0;
     }
     memset(a, 1, n);
-    double t0 = cpu_seconds();
+    double t0 = ft_bench_cpu_seconds();
     for (int i = 0; i < frames; i++) {
         a[(size_t)i % n] = (unsigned char)i; /* the copies cannot be merged */
         memcpy(b, a, n);
     }
-    double ms = (cpu_seconds() - t0) * 1e3 / frames;
+    double ms = (ft_bench_cpu_seconds() - t0) * 1e3 / frames;
     volatile unsigned char sink = b[n / 2];
     (void)sink;
     free(a);
@@ -83,16 +75,16 @@ int ft_bench_synth(int argc, char **argv)
         p.height = h;
         p.scenario = (ft_synth_scenario)sc;
         ft_synth *s = NULL;
-        double t0 = cpu_seconds();
+        double t0 = ft_bench_cpu_seconds();
         ft_status st = ft_synth_create(&p, &s);
-        double setup = cpu_seconds() - t0;
-        t0 = cpu_seconds();
+        double setup = ft_bench_cpu_seconds() - t0;
+        t0 = ft_bench_cpu_seconds();
         for (int i = 0; !st && i < frames; i++) {
             ft_image im;
             ft_synth_truth t;
             st = ft_synth_next(s, &im, &t);
         }
-        double ms = (cpu_seconds() - t0) * 1e3 / frames;
+        double ms = (ft_bench_cpu_seconds() - t0) * 1e3 / frames;
         ft_synth_destroy(&s);
         if (st) {
             fprintf(stderr, "bench synth: %s failed: %s\n",

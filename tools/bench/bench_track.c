@@ -8,7 +8,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "camera/camera.h"
 #include "core/log.h"
@@ -27,13 +26,6 @@ typedef struct frame {
     int n;
     ft_track_candidate c[MAX_CANDS];
 } frame;
-
-static double cpu_seconds(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
-}
 
 /* Uniform in [0, 1) from a 64-bit LCG (Knuth's MMIX constants). */
 static double lcg(uint64_t *s)
@@ -154,14 +146,14 @@ int ft_bench_track(int argc, char **argv)
     ft_track_kalman k;
     ft_track_kalman_init(&k, 0.5 * W, 0.5 * H, 5.0, 1e6, 1e7);
     double sink = 0.0;
-    double c0 = cpu_seconds();
+    double c0 = ft_bench_cpu_seconds();
     for (long i = 0; i < frames; i++) {
         const frame *f = &sc[i % SCENE_FRAMES];
         ft_track_kalman_predict(&k, 1.0 / fps, 2.43e5);
         if (f->n > 0)
             sink += ft_track_kalman_update(&k, f->c[0].x, f->c[0].y, 5.0);
     }
-    const double base_cpu = cpu_seconds() - c0;
+    const double base_cpu = ft_bench_cpu_seconds() - c0;
 
     /* Tracker + camera; the log is quietened so that mode changes do not
      * time the terminal. */
@@ -170,7 +162,7 @@ int ft_bench_track(int argc, char **argv)
     ft_track_state s;
     ft_crop crop;
     double area = 0.0;
-    c0 = cpu_seconds();
+    c0 = ft_bench_cpu_seconds();
     for (long i = 0; i < frames; i++) {
         const frame *f = &sc[i % SCENE_FRAMES];
         const double t = (double)i / fps;
@@ -183,7 +175,7 @@ int ft_bench_track(int argc, char **argv)
             break;
         area += crop.w;
     }
-    const double full_cpu = cpu_seconds() - c0;
+    const double full_cpu = ft_bench_cpu_seconds() - c0;
     ft_log_set_level(lvl);
     if (st)
         goto out;
