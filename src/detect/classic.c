@@ -42,6 +42,7 @@ enum {
     BG_TRUST_FRAMES = 8, /* frames of background history before motion counts */
     NET_TOP = 16,       /* candidates per frame the learned scorer looks at (classic_net.h) */
     NET_STILL_FRAMES = 30, /* ... once the camera has stood still this long (learned_stage) */
+    NET_EARLY_FRAMES = 10, /* ... or this long since the clip began or a cut (net_startup) */
     NET_MIN_HEIGHT = 1080, /* ... in frames at least this tall (learned_stage) */
     RECENT_FRAMES = 10, /* frames the continuity prior remembers the ball (continuity_prior) */
     DUMP_TOP = 24       /* candidates per frame written by the training dump (FT_CLASSIC_DUMP) */
@@ -762,6 +763,22 @@ static float partial_logit(const float *x, int from, int to, float *rest_max)
 #define LOGIT_FLOOR (-6.f)
 #define HAND_FLOOR_MIN (-12.f)
 
+static bool net_startup(const classic *c);
+static bool near_recent(const classic *c, const blob *b);
+
+/* The staged-scoring floor for blob b (centroid set). In the start-up
+ * window the network judges only blobs near a remembered ball
+ * (net_startup), so only those get the network's lower floor: the others
+ * cannot be raised, and letting them into the frame's softmax lowered the
+ * ball's confidence (tsukuba frames 21-26: 0.25-0.33 under the pipeline's
+ * 0.25, the track started 8 frames later). */
+static float blob_floor(const classic *c, const blob *b)
+{
+    return !c->dump && net_startup(c) && !near_recent(c, b) && c->hand_floor > -INFINITY
+               ? fmaxf(c->hand_floor, LOGIT_FLOOR)
+               : c->hand_floor;
+}
+
 /* Scores one blob: sets its centroid, diameter (working pixels), features
  * and hand-made logit (b->hand, and b->score until the learned scorer has
  * looked). Returns false, part-way through, for a blob whose hand logit
@@ -775,6 +792,7 @@ static bool score_blob(const classic *c, const ft_image *im, blob *b)
     b->cx = b->sw > 0 ? (float)(b->sx / b->sw) : (float)b->peak_x;
     b->cy = b->sw > 0 ? (float)(b->sy / b->sw) : (float)b->peak_y;
     b->diam = d;
+    const float floor = blob_floor(c, b);
     float *x = b->feat;
     x[F_BIAS] = 1.f;
 
@@ -818,7 +836,7 @@ static bool score_blob(const classic *c, const ft_image *im, blob *b)
     }
     float rest;
     float z = partial_logit(x, 0, F_RING_DARK, &rest);
-    if (z + rest < c->hand_floor)
+    if (z + rest < floor)
         return false;
 
     /* The ring just outside the blob: the ball is surrounded by darker grass
@@ -852,7 +870,7 @@ static bool score_blob(const classic *c, const ft_image *im, blob *b)
     float rest_colour = 0.f;
     for (int k = F_RING_GRASS; k < N_FEATURES; k++)
         rest_colour += k != F_RING_FG && feature_weights[k] > 0.f ? feature_weights[k] : 0.f;
-    if (z + z_luma + rest_colour < c->hand_floor)
+    if (z + z_luma + rest_colour < floor)
         return false;
     for (int k = 0; k < RING_POINTS && colour; k++) {
         uint8_t yuv[3];
@@ -869,7 +887,7 @@ static bool score_blob(const classic *c, const ft_image *im, blob *b)
         x[F_WHITE] = 1.f - clampf((float)sat / 40.f, 0.f, 1.f);
     }
     z += partial_logit(x, F_RING_DARK, F_OUTER, &rest);
-    if (z + rest < c->hand_floor)
+    if (z + rest < floor)
         return false;
 
     /* Farther out: a wider ring, and the column above the blob's top edge,
@@ -890,7 +908,7 @@ static bool score_blob(const classic *c, const ft_image *im, blob *b)
     z += partial_logit(x, F_OUTER, N_FEATURES, &rest);
     b->hand = z;
     b->score = z; /* a logit until classic_detect normalises the frame's blobs */
-    return z >= c->hand_floor;
+    return z >= floor;
 }
 
 static void learn_size(classic *c, float cy, float diam)
@@ -1214,10 +1232,28 @@ static bool near_recent(const classic *c, const blob *b)
     return false;
 }
 
+/* Whether this frame lies in the start-up window: the camera has not moved
+ * since the clip began or the last scene cut (still_frames counts every
+ * frame since then, this one included) and has not yet stood still for
+ * NET_STILL_FRAMES. A synthetic kick-off loses the ball at the players'
+ * feet in frames 13-29, where the network would find it; but judging the
+ * whole frame there raised a white boot to 0.93 on the tsukuba clip
+ * (frame 20) before the ball had been seen, and the track went to it
+ * (docs/detector.md, "The start-up window (h40)"). So in this window the
+ * network judges only candidates near a ball remembered by the
+ * continuity prior: it follows a ball the hand-made features found, it
+ * does not pick one. After a pan the window does not open: 10 still
+ * frames after a pan, the network took false positives on the UCL clip. */
+static bool net_startup(const classic *c)
+{
+    return c->still_frames < NET_STILL_FRAMES && c->still_frames == c->frames + 1;
+}
+
 /* Whether the learned scorer runs on this frame (see learned_stage). */
 static bool net_active(const classic *c)
 {
-    return c->fh >= NET_MIN_HEIGHT && c->still_frames >= NET_STILL_FRAMES;
+    return c->fh >= NET_MIN_HEIGHT && (c->still_frames >= NET_STILL_FRAMES ||
+                                       (c->still_frames >= NET_EARLY_FRAMES && net_startup(c)));
 }
 
 /* The local search, on frames where the network runs: a ball at a
@@ -1319,9 +1355,10 @@ static void continuity_prior(classic *c, const ft_image *im, int nb)
  * Then the continuity prior. Runs the training dump as well. */
 static void learned_stage(classic *c, const ft_image *im, double pts_s, int nb)
 {
-    const bool active = net_active(c);
+    const bool active = net_active(c), startup = net_startup(c);
     for (int k = 0; k < nb; k++) {
-        c->blobs[k].judge = active && net_domain(c, &c->blobs[k]);
+        c->blobs[k].judge =
+            active && net_domain(c, &c->blobs[k]) && (!startup || near_recent(c, &c->blobs[k]));
         c->blobs[k].net = -INFINITY;
         c->blobs[k].boost = 0.f;
     }
