@@ -1242,8 +1242,9 @@ static bool near_recent(const classic *c, const blob *b)
  * (docs/detector.md, "The start-up window (h40)"). So in this window the
  * network judges only candidates near a ball remembered by the
  * continuity prior: it follows a ball the hand-made features found, it
- * does not pick one. After a pan the window does not open: 10 still
- * frames after a pan, the network took false positives on the UCL clip. */
+ * does not pick one. After a pan the window does not open: judging every
+ * candidate 10 still frames after a pan or cut, the network took false
+ * positives on the UCL clip. */
 static bool net_startup(const classic *c)
 {
     return c->still_frames < NET_STILL_FRAMES && c->still_frames == c->frames + 1;
