@@ -1,7 +1,9 @@
 /* The default detector's local search (docs/detector.md, "The local search
  * (h37)"): on a still 1080p camera, once the ball has been confident on its
  * own, a ball that then touches a player's side (merged into the player's
- * blob, half of peak_split's ring on the body) is still a candidate. */
+ * blob, half of peak_split's ring on the body) is still a candidate, and
+ * stays one for a second, after the continuity prior's memory of 10 frames
+ * ("The longer search (h38)"). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -14,7 +16,7 @@
 
 #include "detect/classic.h"
 
-enum { W = 1920, H = 1080, FREE_FRAMES = 50, TOUCH_FRAMES = 8 };
+enum { W = 1920, H = 1080, FREE_FRAMES = 50, TOUCH_FRAMES = 8, LONG_TOUCH_FRAMES = 30 };
 
 static uint8_t luma[W * H], cu[W * H / 4], cv[W * H / 4];
 static uint32_t rng_state = 777u;
@@ -55,8 +57,8 @@ static void draw(int px, float bx, float by)
 }
 
 /* Frames where some candidate (any confidence) lies within 3 px of the
- * ball while it touches the player. */
-static int touching_hits(void)
+ * ball in frames from..touch-1 of touch frames at the player's hip. */
+static int touching_hits(int touch, int from)
 {
     ft_detect_classic_params p;
     ft_detect_classic_params_default(&p);
@@ -66,7 +68,7 @@ static int touching_hits(void)
     ft_image im = {.width = W, .height = H, .format = FT_PIX_YUV420P,
                    .data = {luma, cu, cv}, .stride = {W, W / 2, W / 2}};
     int hits = 0;
-    for (int t = 0; t < FREE_FRAMES + TOUCH_FRAMES; t++) {
+    for (int t = 0; t < FREE_FRAMES + touch; t++) {
         int px = 800 + t;
         /* Rolling on the grass towards the player, then at his hip (from
          * frame 48), touching the shirt's right edge. */
@@ -76,7 +78,7 @@ static int touching_hits(void)
         ft_detection det[FT_DETECT_MAX];
         int n = -1;
         assert_int_equal(ft_detector_detect(d, &im, t / 30.0, det, FT_DETECT_MAX, &n), FT_OK);
-        if (t < FREE_FRAMES)
+        if (t < FREE_FRAMES + from)
             continue;
         for (int i = 0; i < n; i++)
             if (hypotf(det[i].x - bx, det[i].y - by) <= 3.f) {
@@ -91,13 +93,24 @@ static int touching_hits(void)
 static void test_ball_at_hip_is_a_candidate(void **state)
 {
     (void)state;
-    assert_true(touching_hits() >= TOUCH_FRAMES / 2);
+    assert_true(touching_hits(TOUCH_FRAMES, 0) >= TOUCH_FRAMES / 2);
+}
+
+/* The ball stays at the hip, the player walking on: the search goes on
+ * after the memory of the last confident ball is older than the
+ * continuity prior's 10 frames. */
+static void test_ball_at_hip_for_a_second(void **state)
+{
+    (void)state;
+    const int from = 12;
+    assert_true(touching_hits(LONG_TOUCH_FRAMES, from) >= (LONG_TOUCH_FRAMES - from) / 2);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_ball_at_hip_is_a_candidate),
+        cmocka_unit_test(test_ball_at_hip_for_a_second),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
