@@ -1,8 +1,10 @@
 /* The default detector's local search (docs/detector.md, "The local search
  * (h37)"): on a still 1080p camera, once the ball has been confident on its
  * own, a ball that then touches a player's side (merged into the player's
- * blob, half of peak_split's ring on the body) is still a candidate; in the
- * first second of a clip too ("The start-up window (h40)"). */
+ * blob, half of peak_split's ring on the body) is still a candidate, and
+ * stays one for a second, after the continuity prior's memory of 10 frames
+ * ("The longer search (h38)"); in the first second of a clip too ("The
+ * start-up window (h40)"). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -15,7 +17,7 @@
 
 #include "detect/classic.h"
 
-enum { W = 1920, H = 1080, TOUCH_FRAMES = 8 };
+enum { W = 1920, H = 1080, TOUCH_FRAMES = 8, LONG_TOUCH_FRAMES = 30 };
 
 static uint8_t luma[W * H], cu[W * H / 4], cv[W * H / 4];
 static uint32_t rng_state = 777u;
@@ -57,8 +59,9 @@ static void draw(int px, float bx, float by)
 }
 
 /* Frames where some candidate (any confidence) lies within 3 px of the
- * ball while it touches the player, from frame free_frames on. */
-static int touching_hits(int free_frames)
+ * ball while it has touched the player for from..touch-1 frames, after
+ * free_frames frames rolling towards him. */
+static int touching_hits(int free_frames, int touch, int from)
 {
     ft_detect_classic_params p;
     ft_detect_classic_params_default(&p);
@@ -68,7 +71,7 @@ static int touching_hits(int free_frames)
     ft_image im = {.width = W, .height = H, .format = FT_PIX_YUV420P,
                    .data = {luma, cu, cv}, .stride = {W, W / 2, W / 2}};
     int hits = 0;
-    for (int t = 0; t < free_frames + TOUCH_FRAMES; t++) {
+    for (int t = 0; t < free_frames + touch; t++) {
         int px = 800 + t;
         /* Rolling on the grass towards the player, then at his hip (from
          * frame free_frames - 2 on), touching the shirt's right edge. */
@@ -79,7 +82,7 @@ static int touching_hits(int free_frames)
         ft_detection det[FT_DETECT_MAX];
         int n = -1;
         assert_int_equal(ft_detector_detect(d, &im, t / 30.0, det, FT_DETECT_MAX, &n), FT_OK);
-        if (t < free_frames)
+        if (t < free_frames + from)
             continue;
         for (int i = 0; i < n; i++)
             if (hypotf(det[i].x - bx, det[i].y - by) <= 3.f) {
@@ -94,7 +97,17 @@ static int touching_hits(int free_frames)
 static void test_ball_at_hip_is_a_candidate(void **state)
 {
     (void)state;
-    assert_true(touching_hits(50) >= TOUCH_FRAMES / 2);
+    assert_true(touching_hits(50, TOUCH_FRAMES, 0) >= TOUCH_FRAMES / 2);
+}
+
+/* The ball stays at the hip, the player walking on: the search goes on
+ * after the memory of the last confident ball is older than the
+ * continuity prior's 10 frames. */
+static void test_ball_at_hip_for_a_second(void **state)
+{
+    (void)state;
+    const int from = 12;
+    assert_true(touching_hits(50, LONG_TOUCH_FRAMES, from) >= (LONG_TOUCH_FRAMES - from) / 2);
 }
 
 /* Frames 20-27 of the clip: the camera has not stood still for 30 frames
@@ -103,7 +116,7 @@ static void test_ball_at_hip_is_a_candidate(void **state)
 static void test_ball_at_hip_in_first_second(void **state)
 {
     (void)state;
-    assert_true(touching_hits(20) >= TOUCH_FRAMES / 2);
+    assert_true(touching_hits(20, TOUCH_FRAMES, 0) >= TOUCH_FRAMES / 2);
 }
 
 /* Grass with mowing stripes 90 px wide, seen with a camera offset of pan
@@ -163,6 +176,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_ball_at_hip_is_a_candidate),
+        cmocka_unit_test(test_ball_at_hip_for_a_second),
         cmocka_unit_test(test_ball_at_hip_in_first_second),
         cmocka_unit_test(test_startup_without_a_ball_changes_nothing),
     };

@@ -45,6 +45,7 @@ enum {
     NET_EARLY_FRAMES = 10, /* ... or this long since the clip began or a cut (net_startup) */
     NET_MIN_HEIGHT = 1080, /* ... in frames at least this tall (learned_stage) */
     RECENT_FRAMES = 10, /* frames the continuity prior remembers the ball (continuity_prior) */
+    SEARCH_FRAMES = 30, /* frames local_search looks around the newest remembered ball */
     DUMP_TOP = 24       /* candidates per frame written by the training dump (FT_CLASSIC_DUMP) */
 };
 
@@ -88,6 +89,13 @@ enum {
  * hand-made logit (-8 to -15, the body around it) left it under 0.25 after
  * +6. Lower (-2) raised boots and socks beside the ball on wide-2. */
 #define CONT_SEARCH_NET 0.f
+/* After RECENT_FRAMES, local_search goes on around the newest remembered
+ * ball for up to SEARCH_FRAMES (a ball at a dribbler's feet for a second),
+ * and the continuity prior raises a candidate there only when the network
+ * finds it at least CONT_SEARCH_NET plus this per frame of age beyond
+ * RECENT_FRAMES: the older the memory, the wider the reach and the surer
+ * the network must be. */
+#define CONT_OLD_NET_STEP 0.1f
 
 /* What a blob's score is made of (see feature_weights). */
 enum {
@@ -189,6 +197,9 @@ typedef struct classic {
     prev_cand prev_c[PREV_KEEP];
     int n_prev;
     recent_ball recent[RECENT_FRAMES]; /* slot frames % RECENT_FRAMES (continuity_prior) */
+    recent_ball last; /* the newest of them, kept SEARCH_FRAMES for local_search */
+    int search_age;   /* this frame's local_search: the age of last, 0 when it did not run */
+    float search_x, search_y, search_r; /* ... and where it looked (working pixels) */
     float size_avg[SIZE_BANDS];
     int size_n[SIZE_BANDS];
     float hand_floor; /* staged scoring stops a blob whose hand logit cannot reach this */
@@ -273,6 +284,7 @@ static void forget_recent(classic *c)
 {
     for (int i = 0; i < RECENT_FRAMES; i++)
         c->recent[i].frame = -1;
+    c->last.frame = -1;
 }
 
 static void reset_history(classic *c)
@@ -1250,6 +1262,13 @@ static bool net_startup(const classic *c)
     return c->still_frames < NET_STILL_FRAMES && c->still_frames == c->frames + 1;
 }
 
+/* Whether blob b lies where this frame's local_search looked. */
+static bool near_search(const classic *c, const blob *b)
+{
+    float dx = c->search_x - b->cx, dy = c->search_y - b->cy;
+    return c->search_age && dx * dx + dy * dy <= c->search_r * c->search_r;
+}
+
 /* Whether the learned scorer runs on this frame (see learned_stage). */
 static bool net_active(const classic *c)
 {
@@ -1261,26 +1280,26 @@ static bool net_active(const classic *c)
  * player's hip or feet is part of the player's blob, and peak_split's
  * ring test (5 of 8 ring points on grass) rejects it, since the body
  * covers half the ring. Within the continuity prior's reach of the newest
- * remembered ball, every seed pixel that passes the ring test with 3 dark
- * points and has no candidate within 2 working pixels becomes a candidate
- * of its own, scored without the staged-scoring floor (its hand-made
- * logit is -9 to -15: the body around it), so that the network judges it
- * (continuity_prior) and the training dump records it (docs/detector.md,
- * "The local search (h37)"). */
+ * remembered ball (up to SEARCH_FRAMES old), every seed pixel that passes
+ * the ring test with 3 dark points and has no candidate within 2 working
+ * pixels becomes a candidate of its own, scored without the
+ * staged-scoring floor (its hand-made logit is -9 to -15: the body around
+ * it), so that the network judges it (continuity_prior) and the training
+ * dump records it (docs/detector.md, "The local search (h37)" and "The
+ * longer search (h38)"). */
 static void local_search(classic *c, const ft_image *im, int *nb)
 {
-    if (!net_active(c))
-        return;
-    const recent_ball *q = NULL;
-    for (int i = 0; i < RECENT_FRAMES; i++) {
-        const recent_ball *t = &c->recent[i];
-        if (recent_age(c, t) && (!q || t->frame > q->frame))
-            q = t;
-    }
-    if (!q)
+    const recent_ball *q = &c->last;
+    const int age = c->frames - q->frame;
+    c->search_age = 0;
+    if (!net_active(c) || q->frame < 0 || age < 1 || age > SEARCH_FRAMES)
         return;
     const int r = peak_radius(c);
-    const float reach = recent_reach(c, c->frames - q->frame);
+    const float reach = recent_reach(c, age);
+    c->search_age = age;
+    c->search_x = q->x;
+    c->search_y = q->y;
+    c->search_r = reach;
     const int x0 = (int)fmaxf((float)r, floorf(q->x - reach)),
               x1 = (int)fminf((float)(c->w - r - 1), ceilf(q->x + reach)),
               y0 = (int)fmaxf((float)r, floorf(q->y - reach)),
@@ -1305,21 +1324,31 @@ static void local_search(classic *c, const ft_image *im, int *nb)
  * yet are judged now, and the best of those it finds at least CONT_NET_MIN
  * is raised to a confidence of CONT_CAP: one per frame, since there is one
  * ball (raising every one near it raised the boots and socks beside it);
- * local_search's candidates are among them.
+ * local_search's candidates are among them. When the memory is older than
+ * RECENT_FRAMES, the blobs where local_search looked take the place of
+ * those near the memory, and the network must find one at least
+ * CONT_SEARCH_NET plus CONT_OLD_NET_STEP per frame beyond (and then
+ * raises it without the CONT_BOOST limit, as local_search's own): a ball
+ * at a dribbler's feet for a second is kept, a boot the network scores
+ * low is not.
  * The cap and a memory of candidates confident on their own merits keep a
  * look-alike near the ball from being carried on: with +6 and no cap, a
  * player's white boots on the tsukuba clip took the track from the lofted
  * ball and held it for 60 frames. */
 static void continuity_prior(classic *c, const ft_image *im, int nb)
 {
+    const bool old = c->search_age > RECENT_FRAMES;
+    const float gate =
+        old ? CONT_SEARCH_NET + CONT_OLD_NET_STEP * (float)(c->search_age - RECENT_FRAMES)
+            : CONT_NET_MIN;
     int best = -1;
     for (int k = 0; k < nb; k++) {
         blob *b = &c->blobs[k];
-        if (!b->judge || !near_recent(c, b))
+        if (!b->judge || !(old ? near_search(c, b) : near_recent(c, b)))
             continue;
         if (b->net == -INFINITY)
             take_net(b, net_judge(c, im, b, true));
-        if (b->net >= CONT_NET_MIN && (best < 0 || b->score > c->blobs[best].score))
+        if (b->net >= gate && (best < 0 || b->score > c->blobs[best].score))
             best = k;
     }
     if (best < 0)
@@ -1335,8 +1364,9 @@ static void continuity_prior(classic *c, const ft_image *im, int nb)
             rest += expf(c->blobs[k].score - m);
     float target = m + logf(CONT_CAP * rest / (1.f - CONT_CAP));
     const blob *bb = &c->blobs[best];
-    float boost = clampf(target - bb->score, 0.f,
-                         bb->searched && bb->net >= CONT_SEARCH_NET ? INFINITY : CONT_BOOST);
+    float boost =
+        clampf(target - bb->score, 0.f,
+               old || (bb->searched && bb->net >= CONT_SEARCH_NET) ? INFINITY : CONT_BOOST);
     c->blobs[best].score += boost;
     c->blobs[best].boost = boost;
 }
@@ -1540,8 +1570,10 @@ static ft_status classic_detect(ft_detector *d, const ft_image *frame, double pt
         if (k == 0 && b.score >= 0.8f && b.fg * 2 >= b.n && c->bg_age >= BG_TRUST_FRAMES)
             learn_size(c, b.cy, b.diam);
         recent_ball *slot = &c->recent[c->frames % RECENT_FRAMES];
-        if (b.own >= CONT_MIN_CONF && net_active(c) && slot->frame != c->frames)
+        if (b.own >= CONT_MIN_CONF && net_active(c) && slot->frame != c->frames) {
             *slot = (recent_ball){b.cx, b.cy, c->frames};
+            c->last = *slot;
+        }
         if (n_out < want && b.score >= c->p.confidence) {
             ft_detection *o = &out[n_out++];
             o->x = (b.cx + 0.5f) * (float)c->f;
