@@ -96,6 +96,17 @@ enum {
  * RECENT_FRAMES: the older the memory, the wider the reach and the surer
  * the network must be. */
 #define CONT_OLD_NET_STEP 0.1f
+/* Of the candidates the continuity prior may raise, one within this share
+ * of the frame height (8 px at 1080p) of where the newest remembered
+ * ball's own velocity puts it now is preferred to the others, and raised
+ * to CONT_CAP without the CONT_BOOST limit. The boots, socks and arms
+ * beside a ball at a player's feet often have the better hand-made logit
+ * and took the pick; the ball itself, picked, was left at 0.002-0.22
+ * after +6, under the pipeline's 0.25. They lie beside the ball's path,
+ * not on it (wide and night clips: of the raises the limit held down,
+ * 95 within 8 px of the path were on the ball, 4 not; docs/detector.md,
+ * "The predicted position (h41)"). */
+#define CONT_PRED_RADIUS (1.f / 135.f)
 
 /* What a blob's score is made of (see feature_weights). */
 enum {
@@ -198,6 +209,7 @@ typedef struct classic {
     int n_prev;
     recent_ball recent[RECENT_FRAMES]; /* slot frames % RECENT_FRAMES (continuity_prior) */
     recent_ball last; /* the newest of them, kept SEARCH_FRAMES for local_search */
+    recent_ball before; /* the one last replaced (-1: none): last's velocity */
     int search_age;   /* this frame's local_search: the age of last, 0 when it did not run */
     float search_x, search_y, search_r; /* ... and where it looked (working pixels) */
     float size_avg[SIZE_BANDS];
@@ -285,6 +297,7 @@ static void forget_recent(classic *c)
     for (int i = 0; i < RECENT_FRAMES; i++)
         c->recent[i].frame = -1;
     c->last.frame = -1;
+    c->before.frame = -1;
 }
 
 static void reset_history(classic *c)
@@ -1244,6 +1257,25 @@ static bool near_recent(const classic *c, const blob *b)
     return false;
 }
 
+/* Whether blob b lies within CONT_PRED_RADIUS of where the newest
+ * remembered ball would be now, moving on at the velocity between it and
+ * the one before it (none known: standing still). */
+static bool near_predicted(const classic *c, const blob *b)
+{
+    const recent_ball *q = &c->last, *p = &c->before;
+    if (q->frame < 0)
+        return false;
+    const float age = (float)(c->frames - q->frame);
+    float vx = 0.f, vy = 0.f;
+    if (p->frame >= 0) {
+        vx = (q->x - p->x) / (float)(q->frame - p->frame);
+        vy = (q->y - p->y) / (float)(q->frame - p->frame);
+    }
+    const float dx = q->x + vx * age - b->cx, dy = q->y + vy * age - b->cy;
+    const float r = CONT_PRED_RADIUS * (float)c->fh / (float)c->f;
+    return dx * dx + dy * dy <= r * r;
+}
+
 /* Whether this frame lies in the start-up window: the camera has not moved
  * since the clip began or the last scene cut (still_frames counts every
  * frame since then, this one included) and has not yet stood still for
@@ -1330,7 +1362,8 @@ static void local_search(classic *c, const ft_image *im, int *nb)
  * CONT_SEARCH_NET plus CONT_OLD_NET_STEP per frame beyond (and then
  * raises it without the CONT_BOOST limit, as local_search's own): a ball
  * at a dribbler's feet for a second is kept, a boot the network scores
- * low is not.
+ * low is not. A candidate on the remembered ball's path (near_predicted)
+ * goes before the others and is raised without the limit.
  * The cap and a memory of candidates confident on their own merits keep a
  * look-alike near the ball from being carried on: with +6 and no cap, a
  * player's white boots on the tsukuba clip took the track from the lofted
@@ -1342,14 +1375,22 @@ static void continuity_prior(classic *c, const ft_image *im, int nb)
         old ? CONT_SEARCH_NET + CONT_OLD_NET_STEP * (float)(c->search_age - RECENT_FRAMES)
             : CONT_NET_MIN;
     int best = -1;
+    bool best_pred = false;
     for (int k = 0; k < nb; k++) {
         blob *b = &c->blobs[k];
         if (!b->judge || !(old ? near_search(c, b) : near_recent(c, b)))
             continue;
         if (b->net == -INFINITY)
             take_net(b, net_judge(c, im, b, true));
-        if (b->net >= gate && (best < 0 || b->score > c->blobs[best].score))
+        if (b->net < gate)
+            continue;
+        /* Near the path first, then by logit. */
+        const bool pred = near_predicted(c, b);
+        if (best < 0 || pred > best_pred ||
+            (pred == best_pred && b->score > c->blobs[best].score)) {
             best = k;
+            best_pred = pred;
+        }
     }
     if (best < 0)
         return;
@@ -1366,7 +1407,9 @@ static void continuity_prior(classic *c, const ft_image *im, int nb)
     const blob *bb = &c->blobs[best];
     float boost =
         clampf(target - bb->score, 0.f,
-               old || (bb->searched && bb->net >= CONT_SEARCH_NET) ? INFINITY : CONT_BOOST);
+               old || (bb->searched && bb->net >= CONT_SEARCH_NET) || best_pred
+                   ? INFINITY
+                   : CONT_BOOST);
     c->blobs[best].score += boost;
     c->blobs[best].boost = boost;
 }
@@ -1572,6 +1615,7 @@ static ft_status classic_detect(ft_detector *d, const ft_image *frame, double pt
         recent_ball *slot = &c->recent[c->frames % RECENT_FRAMES];
         if (b.own >= CONT_MIN_CONF && net_active(c) && slot->frame != c->frames) {
             *slot = (recent_ball){b.cx, b.cy, c->frames};
+            c->before = c->last;
             c->last = *slot;
         }
         if (n_out < want && b.score >= c->p.confidence) {
