@@ -66,13 +66,13 @@ static void check(ft_synth_scenario scenario, double min_recall)
 static void test_wide(void **state)
 {
     (void)state;
-    check(FT_SYNTH_WIDE, 0.80);
+    check(FT_SYNTH_WIDE, 0.86);
 }
 
 static void test_night(void **state)
 {
     (void)state;
-    check(FT_SYNTH_NIGHT, 0.88);
+    check(FT_SYNTH_NIGHT, 0.93);
 }
 
 int main(void)
