@@ -59,18 +59,38 @@ static void draw(int px, float bx, float by)
         paint(bx, by, 3.f, (int)bx - 4, (int)by - 4, (int)bx + 5, (int)by + 5, 225, 126, 129);
 }
 
+/* A default detector reporting candidates from the given confidence on. */
+static ft_detector *make_detector(double confidence)
+{
+    ft_detect_classic_params p;
+    ft_detect_classic_params_default(&p);
+    p.confidence = confidence;
+    ft_detector *d = NULL;
+    assert_int_equal(ft_detect_classic_create(&p, &d), FT_OK);
+    return d;
+}
+
+/* Runs d on the drawn frame t; whether a candidate lies within 3 px of
+ * (bx, by). */
+static bool detects_ball(ft_detector *d, int t, float bx, float by)
+{
+    ft_image im = {.width = W, .height = H, .format = FT_PIX_YUV420P,
+                   .data = {luma, cu, cv}, .stride = {W, W / 2, W / 2}};
+    ft_detection det[FT_DETECT_MAX];
+    int n = -1;
+    assert_int_equal(ft_detector_detect(d, &im, t / 30.0, det, FT_DETECT_MAX, &n), FT_OK);
+    for (int i = 0; i < n; i++)
+        if (hypotf(det[i].x - bx, det[i].y - by) <= 3.f)
+            return true;
+    return false;
+}
+
 /* Frames where some candidate (any confidence) lies within 3 px of the
  * ball while it has touched the player for from..touch-1 frames, after
  * free_frames frames rolling towards him. */
 static int touching_hits(int free_frames, int touch, int from)
 {
-    ft_detect_classic_params p;
-    ft_detect_classic_params_default(&p);
-    p.confidence = 0.0;
-    ft_detector *d = NULL;
-    assert_int_equal(ft_detect_classic_create(&p, &d), FT_OK);
-    ft_image im = {.width = W, .height = H, .format = FT_PIX_YUV420P,
-                   .data = {luma, cu, cv}, .stride = {W, W / 2, W / 2}};
+    ft_detector *d = make_detector(0.0);
     int hits = 0;
     for (int t = 0; t < free_frames + touch; t++) {
         int px = 800 + t;
@@ -80,16 +100,8 @@ static int touching_hits(int free_frames, int touch, int from)
                          (float)(px + 20) + 2.5f);
         const float by = 520.f;
         draw(px, bx, by);
-        ft_detection det[FT_DETECT_MAX];
-        int n = -1;
-        assert_int_equal(ft_detector_detect(d, &im, t / 30.0, det, FT_DETECT_MAX, &n), FT_OK);
-        if (t < free_frames + from)
-            continue;
-        for (int i = 0; i < n; i++)
-            if (hypotf(det[i].x - bx, det[i].y - by) <= 3.f) {
-                hits++;
-                break;
-            }
+        if (detects_ball(d, t, bx, by) && t >= free_frames + from)
+            hits++;
     }
     ft_detector_destroy(&d);
     return hits;
@@ -101,26 +113,14 @@ static int touching_hits(int free_frames, int touch, int from)
  * arm) and is pushed on by him. */
 static int pushed_hits(void)
 {
-    ft_detect_classic_params p;
-    ft_detect_classic_params_default(&p);
-    p.confidence = 0.25;
-    ft_detector *d = NULL;
-    assert_int_equal(ft_detect_classic_create(&p, &d), FT_OK);
-    ft_image im = {.width = W, .height = H, .format = FT_PIX_YUV420P,
-                   .data = {luma, cu, cv}, .stride = {W, W / 2, W / 2}};
+    ft_detector *d = make_detector(0.25);
     int hits = 0;
     for (int t = 0; t < 40; t++) {
         const int px = 800 + t;
         const float bx = fmaxf(882.5f - (float)t, (float)px + 22.5f), by = 528.f;
         draw(px, bx, by);
-        ft_detection det[FT_DETECT_MAX];
-        int n = -1;
-        assert_int_equal(ft_detector_detect(d, &im, t / 30.0, det, FT_DETECT_MAX, &n), FT_OK);
-        for (int i = 0; i < n && t >= 30; i++)
-            if (hypotf(det[i].x - bx, det[i].y - by) <= 3.f) {
-                hits++;
-                break;
-            }
+        if (detects_ball(d, t, bx, by) && t >= 30)
+            hits++;
     }
     ft_detector_destroy(&d);
     return hits;
@@ -181,12 +181,7 @@ static void draw_striped(int t, int pan)
 static void test_startup_without_a_ball_changes_nothing(void **state)
 {
     (void)state;
-    ft_detect_classic_params p;
-    ft_detect_classic_params_default(&p);
-    p.confidence = 0.0;
-    ft_detector *still = NULL, *moved = NULL;
-    assert_int_equal(ft_detect_classic_create(&p, &still), FT_OK);
-    assert_int_equal(ft_detect_classic_create(&p, &moved), FT_OK);
+    ft_detector *still = make_detector(0.0), *moved = make_detector(0.0);
     ft_image im = {.width = W, .height = H, .format = FT_PIX_YUV420P,
                    .data = {luma, cu, cv}, .stride = {W, W / 2, W / 2}};
     ft_detection a[FT_DETECT_MAX], b[FT_DETECT_MAX];
