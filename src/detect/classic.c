@@ -74,18 +74,19 @@ enum {
  * network finds at least CONT_NET_MIN and that lie within CONT_RADIUS (a
  * share of the frame height: 12 px at 1080p, growing by itself every
  * CONT_GROW frames of age) of a remembered ball, the best is raised to a
- * confidence of CONT_CAP (by at most CONT_BOOST of logit). CONT_CAP sits
- * under the tracker's recovering_min_confidence (0.4) and
- * acquire_min_confidence (0.5): such a candidate is a measurement for a
- * track that expects it there, never a reason to jump to it. */
+ * confidence of FT_DETECT_CLASSIC_RAISE_CAP (classic.h; by at most
+ * CONT_BOOST of logit). The cap sits under the tracker's
+ * recovering_min_confidence (0.4) and acquire_min_confidence (0.5): such a
+ * candidate is a measurement for a track that expects it there, never a
+ * reason to jump to it; the pipeline warns when either is set at or under
+ * it. */
 #define CONT_MIN_CONF 0.3f
-#define CONT_CAP 0.39f
 #define CONT_NET_MIN (-2.f)
 #define CONT_RADIUS (1.f / 90.f)
 #define CONT_GROW 5.f
 #define CONT_BOOST 6.f
 /* A candidate of local_search that the network finds at least this
- * ball-like is raised to CONT_CAP without the CONT_BOOST limit: its
+ * ball-like is raised to FT_DETECT_CLASSIC_RAISE_CAP without the CONT_BOOST limit: its
  * hand-made logit (-8 to -15, the body around it) left it under 0.25 after
  * +6. Lower (-2) raised boots and socks beside the ball on wide-2. */
 #define CONT_SEARCH_NET 0.f
@@ -99,7 +100,7 @@ enum {
 /* Of the candidates the continuity prior may raise, one within this share
  * of the frame height (8 px at 1080p) of where the newest remembered
  * ball's own velocity puts it now is preferred to the others, and raised
- * to CONT_CAP without the CONT_BOOST limit. The boots, socks and arms
+ * to FT_DETECT_CLASSIC_RAISE_CAP without the CONT_BOOST limit. The boots, socks and arms
  * beside a ball at a player's feet often have the better hand-made logit
  * and took the pick; the ball itself, picked, was left at 0.002-0.22
  * after +6, under the pipeline's 0.25. They lie beside the ball's path,
@@ -1354,7 +1355,7 @@ static void local_search(classic *c, const ft_image *im, int *nb)
  * Of the blobs in net_domain within reach of a ball remembered from the
  * last RECENT_FRAMES frames (near_recent), those the network has not judged
  * yet are judged now, and the best of those it finds at least CONT_NET_MIN
- * is raised to a confidence of CONT_CAP: one per frame, since there is one
+ * is raised to a confidence of FT_DETECT_CLASSIC_RAISE_CAP: one per frame, since there is one
  * ball (raising every one near it raised the boots and socks beside it);
  * local_search's candidates are among them. When the memory is older than
  * RECENT_FRAMES, the blobs where local_search looked take the place of
@@ -1394,7 +1395,7 @@ static void continuity_prior(classic *c, const ft_image *im, int nb)
     }
     if (best < 0)
         return;
-    /* The logit that gives it a confidence of CONT_CAP against the others
+    /* The logit that gives it a confidence of FT_DETECT_CLASSIC_RAISE_CAP against the others
      * and "no ball" (logits relative to the frame's largest, m). */
     float m = 0.f;
     for (int k = 0; k < nb; k++)
@@ -1403,7 +1404,8 @@ static void continuity_prior(classic *c, const ft_image *im, int nb)
     for (int k = 0; k < nb; k++)
         if (k != best)
             rest += expf(c->blobs[k].score - m);
-    float target = m + logf(CONT_CAP * rest / (1.f - CONT_CAP));
+    const float cap = (float)FT_DETECT_CLASSIC_RAISE_CAP;
+    float target = m + logf(cap * rest / (1.f - cap));
     const blob *bb = &c->blobs[best];
     float boost =
         clampf(target - bb->score, 0.f,
@@ -1721,4 +1723,9 @@ out:
     if (c)
         classic_destroy(&c->base);
     return st;
+}
+
+bool ft_detect_classic_is(const ft_detector *d)
+{
+    return d->vt == &classic_vtable;
 }

@@ -9,6 +9,8 @@
 #ifndef FT_DETECT_CLASSIC_H
 #define FT_DETECT_CLASSIC_H
 
+#include <stdbool.h>
+
 #include "core/options.h"
 #include "core/status.h"
 #include "detect/detector.h"
@@ -18,6 +20,12 @@ typedef struct ft_detect_classic_params {
     int work_width;    /* the frame is box-downscaled by an integer factor to about this width */
     int label;         /* label written into each detection (the model's ball class id) */
 } ft_detect_classic_params;
+
+/* The confidence the continuity prior raises a look-alike next to the
+ * remembered ball to: under the tracker's recovering_min_confidence and
+ * acquire_min_confidence defaults, so it keeps a track alive but never makes
+ * it jump or start (docs/detector.md, "The continuity prior (h35)"). */
+#define FT_DETECT_CLASSIC_RAISE_CAP 0.39
 
 /* The parameter table (defaults, ranges, help) over ft_detect_classic_params. */
 extern const ft_option ft_detect_classic_options[];
@@ -31,5 +39,8 @@ void ft_detect_classic_params_default(ft_detect_classic_params *p);
  * with ft_detector_destroy. */
 FT_NODISCARD ft_status ft_detect_classic_create(const ft_detect_classic_params *p,
                                                 ft_detector **out);
+
+/* Whether `d` (borrowed, not NULL) was made by ft_detect_classic_create. */
+bool ft_detect_classic_is(const ft_detector *d);
 
 #endif
