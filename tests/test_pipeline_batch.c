@@ -1,8 +1,9 @@
 /* pipeline: `batch` end to end (frame count, duration, audio, debug video,
  * track CSV, replayed detections), its exit codes for bad inputs/outputs, the
  * no-partial-file guarantee (also on SIGINT), the replay detector's file
- * formats, and the host path kept for a detector that reads device frames
- * when frames are decoded on the CPU. */
+ * formats, the host path kept for a detector that reads device frames
+ * when frames are decoded on the CPU, and the warning for a tracker minimum
+ * under the default detector's continuity cap. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -192,6 +193,26 @@ static void test_batch_resolution_change(void **state)
     assert_int_equal(o.width, 320);
     assert_true(o.has_audio);
     assert_true(fabs(o.last_pts - o.first_pts - 34 / FPS) < 0.005);
+    remove_except_clip();
+}
+
+/* A tracker minimum under the default detector's continuity cap is a
+ * warning on stderr, not an error: the run succeeds. */
+static void test_batch_warns_under_raise_cap(void **state)
+{
+    (void)state;
+    char out[256], args[1024], err[8192];
+    path_in(out, sizeof out, "out.mp4");
+    snprintf(args, sizeof args,
+             "batch --input %s --output %s --no-progress --set output.width=320 "
+             "--set output.height=180 --set tracking.recovering_min_confidence=0.35",
+             clip, out);
+    assert_int_equal(run(args, err, sizeof err), 0);
+    if (!strstr(err, "tracking.recovering_min_confidence 0.35 is at or under the default "
+                     "detector's continuity cap 0.39: candidates it raises next to the ball can "
+                     "move the track (docs/detector.md)"))
+        fail_msg("no warning for recovering_min_confidence 0.35: %s", err);
+    assert_null(strstr(err, "acquire_min_confidence"));
     remove_except_clip();
 }
 
@@ -601,6 +622,7 @@ int main(void)
         cmocka_unit_test(test_batch_round_trip),
         cmocka_unit_test(test_batch_replay_and_track_out),
         cmocka_unit_test(test_batch_resolution_change),
+        cmocka_unit_test(test_batch_warns_under_raise_cap),
         cmocka_unit_test(test_batch_bad_inputs_exit_3),
         cmocka_unit_test(test_batch_unwritable_output_exit_4),
         cmocka_unit_test(test_failed_run_leaves_no_file),

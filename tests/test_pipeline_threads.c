@@ -1,7 +1,10 @@
 /* pipeline: the libav thread keys (encoder.threads, decoder.threads): range
  * checks, the `serve` share taken when they are 0, and that the values reach
  * the decoder and the encoder (counted as the process's threads after
- * ft_pipeline_create, which opens both but starts no stage thread). */
+ * ft_pipeline_create, which opens both but starts no stage thread); and the
+ * tracker minima against the default detector's continuity cap (the
+ * defaults above it, a warning at start-up and on a reload for a value at or
+ * under it). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -15,6 +18,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "detect/classic.h"
 #include "pipeline/pipeline.h"
 #include "tools/bench/testclip.h"
 
@@ -157,6 +161,110 @@ static void test_threads_reach_libav(void **state)
         fail_msg("4 threads asked for: decoder started %d, encoder %d", dec4, enc4);
 }
 
+/* The default detector raises look-alikes beside the ball to its cap so
+ * that they never move the track: that holds only while the tracker's
+ * defaults stay strictly above it. */
+static void test_tracker_defaults_above_raise_cap(void **state)
+{
+    (void)state;
+    ft_tracker_params t;
+    ft_tracker_params_default(&t);
+    assert_true(t.recovering_min_confidence > FT_DETECT_CLASSIC_RAISE_CAP);
+    assert_true(t.acquire_min_confidence > FT_DETECT_CLASSIC_RAISE_CAP);
+}
+
+static char log_path[192];
+
+/* Occurrences of `needle` in the log file so far. */
+static int log_count(const char *needle)
+{
+    static char buf[65536];
+    FILE *f = fopen(log_path, "r");
+    size_t n = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
+    buf[n] = '\0';
+    if (f)
+        fclose(f);
+    int count = 0;
+    for (const char *at = buf; (at = strstr(at, needle)); at++)
+        count++;
+    return count;
+}
+
+/* A pipeline over the clip with the settings `sets` and detector `det`
+ * (borrowed; NULL = none); *cfg returned-owned. */
+static ft_pipeline *warn_pipeline(const char *const *sets, ft_detector *det, ft_config **cfg)
+{
+    char err[1024], out[160];
+    assert_int_equal(load(sets, cfg, err, sizeof err), FT_OK);
+    snprintf(out, sizeof out, "%s/out.mp4", dir);
+    ft_pipeline_params p;
+    ft_pipeline_params_from_settings(ft_settings_of(*cfg), &p);
+    p.input = clip;
+    p.output = out;
+    p.device = "cpu";
+    p.codec = "x264";
+    p.out_width = 320;
+    p.out_height = 180;
+    p.progress = false;
+    p.detector = det;
+    ft_pipeline *pl = NULL;
+    assert_int_equal(ft_pipeline_create(&p, &pl), FT_OK);
+    return pl;
+}
+
+/* A tracker minimum at or under the cap is warned about with the default
+ * detector, once where it is applied: at ft_pipeline_create and when a
+ * reload reaches the tracker; never for the defaults or without that
+ * detector. */
+static void test_raise_cap_warning(void **state)
+{
+    (void)state;
+    static const char acquire[] =
+        "tracking.acquire_min_confidence 0.39 is at or under the default detector's continuity "
+        "cap 0.39: candidates it raises next to the ball can move the track (docs/detector.md)";
+    static const char recovering[] =
+        "tracking.recovering_min_confidence 0.35 is at or under the default detector's "
+        "continuity cap 0.39";
+    snprintf(log_path, sizeof log_path, "%s/warn.log", dir);
+    ft_log_params lp = {.level = FT_LOG_WARN, .format = FT_LOG_FORMAT_TEXT};
+    snprintf(lp.file, sizeof lp.file, "%s", log_path);
+    assert_int_equal(ft_log_configure(&lp), FT_OK);
+    ft_detector *det = NULL;
+    assert_int_equal(ft_detect_classic_create(NULL, &det), FT_OK);
+
+    /* Defaults at start-up, then a reload to the cap itself. */
+    const char *none[] = {NULL}, *low_acq[] = {"tracking.acquire_min_confidence=0.39", NULL};
+    ft_config *cfg = NULL, *next = NULL;
+    ft_pipeline *pl = warn_pipeline(none, det, &cfg);
+    assert_int_equal(log_count("continuity cap"), 0);
+    char err[1024];
+    assert_int_equal(load(low_acq, &next, err, sizeof err), FT_OK);
+    ft_pipeline_update(pl, ft_settings_of(next));
+    assert_int_equal(log_count("continuity cap"), 0); /* not applied before a frame */
+    assert_int_equal(ft_pipeline_run(pl), FT_OK);
+    assert_int_equal(log_count(acquire), 1);
+    assert_int_equal(log_count("continuity cap"), 1);
+    ft_pipeline_destroy(&pl);
+    ft_config_destroy(&cfg);
+    ft_config_destroy(&next);
+
+    /* Under the cap from the start; the same without the default detector. */
+    const char *low_rec[] = {"tracking.recovering_min_confidence=0.35", NULL};
+    pl = warn_pipeline(low_rec, det, &cfg);
+    assert_int_equal(log_count(recovering), 1);
+    ft_pipeline_destroy(&pl);
+    ft_config_destroy(&cfg);
+    pl = warn_pipeline(low_rec, NULL, &cfg);
+    assert_int_equal(log_count("continuity cap"), 2);
+    ft_pipeline_destroy(&pl);
+    ft_config_destroy(&cfg);
+
+    ft_detector_destroy(&det);
+    lp = (ft_log_params){.level = FT_LOG_INFO};
+    assert_int_equal(ft_log_configure(&lp), FT_OK);
+    unlink(log_path);
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -186,6 +294,8 @@ int main(void)
         cmocka_unit_test(test_keys_and_ranges),
         cmocka_unit_test(test_serve_share),
         cmocka_unit_test(test_threads_reach_libav),
+        cmocka_unit_test(test_tracker_defaults_above_raise_cap),
+        cmocka_unit_test(test_raise_cap_warning),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "core/log.h"
+#include "detect/classic.h"
 #include "io/reader.h"
 #include "io/writer.h"
 #include "pipeline/live.h"
@@ -618,6 +619,29 @@ static ft_status render_one(ft_pipeline *pl, item *it)
     return FT_OK;
 }
 
+/* The default detector raises look-alikes next to the ball (a white boot)
+ * to FT_DETECT_CLASSIC_RAISE_CAP so that they keep a track alive but never
+ * make it jump or start; a tracker minimum at or under the cap lets them
+ * move the track. That is a legitimate, if risky, setting: warned about at
+ * start-up and on each reload that applies it, not refused. */
+static void warn_under_raise_cap(const ft_detector *det, const ft_tracker_params *t)
+{
+    if (!det || !ft_detect_classic_is(det))
+        return;
+    const struct {
+        const char *key;
+        double value;
+    } mins[] = {{"recovering_min_confidence", t->recovering_min_confidence},
+                {"acquire_min_confidence", t->acquire_min_confidence}};
+    for (size_t i = 0; i < sizeof mins / sizeof mins[0]; i++)
+        if (mins[i].value <= FT_DETECT_CLASSIC_RAISE_CAP)
+            FT_LOGW("pipeline",
+                    "tracking.%s %g is at or under the default detector's continuity cap %g: "
+                    "candidates it raises next to the ball can move the track "
+                    "(docs/detector.md)",
+                    mins[i].key, mins[i].value, FT_DETECT_CLASSIC_RAISE_CAP);
+}
+
 /* Hot settings for the tracker, the camera and the overlay. */
 static void apply_track_settings(ft_pipeline *pl, int64_t gen)
 {
@@ -628,6 +652,8 @@ static void apply_track_settings(ft_pipeline *pl, int64_t gen)
     pthread_mutex_unlock(&pl->mu);
     if (pl->tracker && ft_tracker_set_params(pl->tracker, &pl->tracker_params))
         FT_LOGW("pipeline", "tracking parameters not changed (rejected by the tracker)");
+    else
+        warn_under_raise_cap(pl->p.detector, &pl->tracker_params);
     if (pl->camera && ft_camera_set_params(pl->camera, &pl->camera_params))
         FT_LOGW("pipeline", "camera parameters not changed (rejected by the camera)");
     pl->trk_gen = gen;
@@ -874,6 +900,7 @@ ft_status ft_pipeline_create(const ft_pipeline_params *p, ft_pipeline **out)
         pl->tracker_params = *p->tracker;
     else
         ft_tracker_params_default(&pl->tracker_params);
+    warn_under_raise_cap(p->detector, &pl->tracker_params);
     if (p->camera)
         pl->camera_params = *p->camera;
     else
