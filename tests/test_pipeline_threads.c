@@ -214,8 +214,8 @@ static ft_pipeline *warn_pipeline(const char *const *sets, ft_detector *det, ft_
 
 /* A tracker minimum at or under the cap is warned about with the default
  * detector, once where it is applied: at ft_pipeline_create and when a
- * reload reaches the tracker; never for the defaults or without that
- * detector. */
+ * reload that changes it reaches the tracker (not a reload of other keys);
+ * never for the defaults or without that detector. */
 static void test_raise_cap_warning(void **state)
 {
     (void)state;
@@ -248,12 +248,20 @@ static void test_raise_cap_warning(void **state)
     ft_config_destroy(&cfg);
     ft_config_destroy(&next);
 
-    /* Under the cap from the start; the same without the default detector. */
-    const char *low_rec[] = {"tracking.recovering_min_confidence=0.35", NULL};
+    /* Under the cap from the start, then a reload of another tracking key
+     * that keeps it; the same without the default detector. */
+    const char *low_rec[] = {"tracking.recovering_min_confidence=0.35", NULL},
+               *low_rec_other[] = {"tracking.recovering_min_confidence=0.35",
+                                   "tracking.acquire_min_confidence=0.6", NULL};
     pl = warn_pipeline(low_rec, det, &cfg);
+    assert_int_equal(log_count(recovering), 1);
+    assert_int_equal(load(low_rec_other, &next, err, sizeof err), FT_OK);
+    ft_pipeline_update(pl, ft_settings_of(next));
+    assert_int_equal(ft_pipeline_run(pl), FT_OK);
     assert_int_equal(log_count(recovering), 1);
     ft_pipeline_destroy(&pl);
     ft_config_destroy(&cfg);
+    ft_config_destroy(&next);
     pl = warn_pipeline(low_rec, NULL, &cfg);
     assert_int_equal(log_count("continuity cap"), 2);
     ft_pipeline_destroy(&pl);

@@ -623,18 +623,23 @@ static ft_status render_one(ft_pipeline *pl, item *it)
  * to FT_DETECT_CLASSIC_RAISE_CAP so that they keep a track alive but never
  * make it jump or start; a tracker minimum at or under the cap lets them
  * move the track. That is a legitimate, if risky, setting: warned about at
- * start-up and on each reload that applies it, not refused. */
-static void warn_under_raise_cap(const ft_detector *det, const ft_tracker_params *t)
+ * start-up (before = NULL) and by a reload that changes it, not refused. */
+static void warn_under_raise_cap(const ft_detector *det, const ft_tracker_params *t,
+                                 const ft_tracker_params *before)
 {
     if (!det || !ft_detect_classic_is(det))
         return;
     const struct {
         const char *key;
-        double value;
-    } mins[] = {{"recovering_min_confidence", t->recovering_min_confidence},
-                {"acquire_min_confidence", t->acquire_min_confidence}};
+        double value, before;
+    } mins[] = {
+        {"recovering_min_confidence", t->recovering_min_confidence,
+         before ? before->recovering_min_confidence : NAN},
+        {"acquire_min_confidence", t->acquire_min_confidence,
+         before ? before->acquire_min_confidence : NAN},
+    };
     for (size_t i = 0; i < sizeof mins / sizeof mins[0]; i++)
-        if (mins[i].value <= FT_DETECT_CLASSIC_RAISE_CAP)
+        if (mins[i].value <= FT_DETECT_CLASSIC_RAISE_CAP && mins[i].value != mins[i].before)
             FT_LOGW("pipeline",
                     "tracking.%s %g is at or under the default detector's continuity cap %g: "
                     "candidates it raises next to the ball can move the track "
@@ -645,6 +650,7 @@ static void warn_under_raise_cap(const ft_detector *det, const ft_tracker_params
 /* Hot settings for the tracker, the camera and the overlay. */
 static void apply_track_settings(ft_pipeline *pl, int64_t gen)
 {
+    const ft_tracker_params before = pl->tracker_params;
     pthread_mutex_lock(&pl->mu);
     pl->tracker_params = pl->hot.tracker;
     pl->camera_params = pl->hot.camera;
@@ -653,7 +659,7 @@ static void apply_track_settings(ft_pipeline *pl, int64_t gen)
     if (pl->tracker && ft_tracker_set_params(pl->tracker, &pl->tracker_params))
         FT_LOGW("pipeline", "tracking parameters not changed (rejected by the tracker)");
     else
-        warn_under_raise_cap(pl->p.detector, &pl->tracker_params);
+        warn_under_raise_cap(pl->p.detector, &pl->tracker_params, &before);
     if (pl->camera && ft_camera_set_params(pl->camera, &pl->camera_params))
         FT_LOGW("pipeline", "camera parameters not changed (rejected by the camera)");
     pl->trk_gen = gen;
@@ -900,7 +906,7 @@ ft_status ft_pipeline_create(const ft_pipeline_params *p, ft_pipeline **out)
         pl->tracker_params = *p->tracker;
     else
         ft_tracker_params_default(&pl->tracker_params);
-    warn_under_raise_cap(p->detector, &pl->tracker_params);
+    warn_under_raise_cap(p->detector, &pl->tracker_params, NULL);
     if (p->camera)
         pl->camera_params = *p->camera;
     else
