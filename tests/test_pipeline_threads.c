@@ -125,19 +125,26 @@ static int task_count(void)
 
 /* Threads the decoder and the x264 encoder start at ft_pipeline_create with
  * the given counts (the process's threads while it exists minus before). */
+/* Points p at the test clip and a small x264 output on the CPU; out (n
+ * bytes, borrowed by p) holds the output's path. */
+static void test_io(ft_pipeline_params *p, char *out, size_t n, int width, int height)
+{
+    snprintf(out, n, "%s/out.mp4", dir);
+    p->input = clip;
+    p->output = out;
+    p->device = "cpu";
+    p->codec = "x264";
+    p->out_width = width;
+    p->out_height = height;
+    p->progress = false;
+}
+
 static int threads_started(int decode_threads, int encode_threads)
 {
     char out[160];
-    snprintf(out, sizeof out, "%s/out.mp4", dir);
     ft_pipeline_params p;
     ft_pipeline_params_default(&p);
-    p.input = clip;
-    p.output = out;
-    p.device = "cpu";
-    p.codec = "x264";
-    p.out_width = 640;
-    p.out_height = 360;
-    p.progress = false;
+    test_io(&p, out, sizeof out, 640, 360);
     p.decode_threads = decode_threads;
     p.encode_threads = encode_threads;
     int before = task_count();
@@ -196,16 +203,9 @@ static ft_pipeline *warn_pipeline(const char *const *sets, ft_detector *det, ft_
 {
     char err[1024], out[160];
     assert_int_equal(load(sets, cfg, err, sizeof err), FT_OK);
-    snprintf(out, sizeof out, "%s/out.mp4", dir);
     ft_pipeline_params p;
     ft_pipeline_params_from_settings(ft_settings_of(*cfg), &p);
-    p.input = clip;
-    p.output = out;
-    p.device = "cpu";
-    p.codec = "x264";
-    p.out_width = 320;
-    p.out_height = 180;
-    p.progress = false;
+    test_io(&p, out, sizeof out, 320, 180);
     p.detector = det;
     ft_pipeline *pl = NULL;
     assert_int_equal(ft_pipeline_create(&p, &pl), FT_OK);
