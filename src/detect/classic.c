@@ -212,7 +212,6 @@ typedef struct classic {
     recent_ball last; /* the newest of them, kept SEARCH_FRAMES for local_search */
     recent_ball before; /* the one last replaced (-1: none): last's velocity */
     int search_age;   /* this frame's local_search: the age of last, 0 when it did not run */
-    float search_x, search_y, search_r; /* ... and where it looked (working pixels) */
     float size_avg[SIZE_BANDS];
     int size_n[SIZE_BANDS];
     float hand_floor; /* staged scoring stops a blob whose hand logit cannot reach this */
@@ -1235,11 +1234,11 @@ static float recent_reach(const classic *c, int age)
 }
 
 /* The age in frames of remembered ball q, or 0 when it is not a memory of
- * the last RECENT_FRAMES frames (an empty slot, or seen in this frame). */
-static int recent_age(const classic *c, const recent_ball *q)
+ * the last `horizon` frames (an empty slot, or seen in this frame). */
+static int memory_age(const classic *c, const recent_ball *q, int horizon)
 {
     int age = c->frames - q->frame;
-    return q->frame >= 0 && age >= 1 && age <= RECENT_FRAMES ? age : 0;
+    return q->frame >= 0 && age >= 1 && age <= horizon ? age : 0;
 }
 
 /* Whether blob b lies near a ball remembered by continuity_prior. */
@@ -1247,7 +1246,7 @@ static bool near_recent(const classic *c, const blob *b)
 {
     for (int i = 0; i < RECENT_FRAMES; i++) {
         const recent_ball *q = &c->recent[i];
-        int age = recent_age(c, q);
+        int age = memory_age(c, q, RECENT_FRAMES);
         if (!age)
             continue;
         float r = recent_reach(c, age);
@@ -1295,11 +1294,15 @@ static bool net_startup(const classic *c)
     return c->still_frames < NET_STILL_FRAMES && c->still_frames == c->frames + 1;
 }
 
-/* Whether blob b lies where this frame's local_search looked. */
+/* Whether blob b lies where this frame's local_search looked (around
+ * c->last, which changes only after the frame's candidates are chosen). */
 static bool near_search(const classic *c, const blob *b)
 {
-    float dx = c->search_x - b->cx, dy = c->search_y - b->cy;
-    return c->search_age && dx * dx + dy * dy <= c->search_r * c->search_r;
+    if (!c->search_age)
+        return false;
+    float r = recent_reach(c, c->search_age);
+    float dx = c->last.x - b->cx, dy = c->last.y - b->cy;
+    return dx * dx + dy * dy <= r * r;
 }
 
 /* Whether the learned scorer runs on this frame (see learned_stage). */
@@ -1323,16 +1326,12 @@ static bool net_active(const classic *c)
 static void local_search(classic *c, const ft_image *im, int *nb)
 {
     const recent_ball *q = &c->last;
-    const int age = c->frames - q->frame;
-    c->search_age = 0;
-    if (!net_active(c) || q->frame < 0 || age < 1 || age > SEARCH_FRAMES)
+    const int age = net_active(c) ? memory_age(c, q, SEARCH_FRAMES) : 0;
+    c->search_age = age;
+    if (!age)
         return;
     const int r = peak_radius(c);
     const float reach = recent_reach(c, age);
-    c->search_age = age;
-    c->search_x = q->x;
-    c->search_y = q->y;
-    c->search_r = reach;
     const int x0 = (int)fmaxf((float)r, floorf(q->x - reach)),
               x1 = (int)fminf((float)(c->w - r - 1), ceilf(q->x + reach)),
               y0 = (int)fmaxf((float)r, floorf(q->y - reach)),
