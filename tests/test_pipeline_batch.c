@@ -243,6 +243,102 @@ static void test_batch_bad_inputs_exit_3(void **state)
     assert_int_equal(stray_files(), 0);
 }
 
+/* Copies the first n bytes of src to dst. */
+static void copy_head(const char *src, const char *dst, long n)
+{
+    static char buf[1 << 20];
+    FILE *in = fopen(src, "rb");
+    assert_non_null(in);
+    size_t got = fread(buf, 1, sizeof buf, in);
+    fclose(in);
+    assert_true(n >= 0 && (size_t)n <= got);
+    FILE *out = fopen(dst, "wb");
+    assert_non_null(out);
+    assert_int_equal(fwrite(buf, 1, (size_t)n, out), (size_t)n);
+    fclose(out);
+}
+
+/* Offset of the top-level MP4 box `type` in path, and the file's size. */
+static long mp4_box(const char *path, const char *type, long *size)
+{
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    unsigned char h[8];
+    long pos = 0, found = -1;
+    while (found < 0 && fseek(f, pos, SEEK_SET) == 0 && fread(h, 1, 8, f) == 8) {
+        long len = (long)h[0] << 24 | h[1] << 16 | h[2] << 8 | h[3];
+        if (!memcmp(h + 4, type, 4))
+            found = pos;
+        assert_true(len >= 8);
+        pos += len;
+    }
+    fseek(f, 0, SEEK_END);
+    *size = ftell(f);
+    fclose(f);
+    assert_true(found >= 0);
+    return found;
+}
+
+/* Inputs that open but cannot be used as they are: frames too small for
+ * the detector (was exit 6, "invalid argument"), an MP4 cut where its
+ * frames begin (was exit 0 and an empty video), one cut inside its header
+ * (was "not a video file", nothing about the damage), one cut in the middle
+ * (processed, now with a warning that it ends early), and a network source
+ * that does not answer (was libav's "Immediate exit requested"). */
+static void test_batch_damaged_inputs(void **state)
+{
+    (void)state;
+    char args[1024], err[4096], p[256], cut[256], out[256];
+    path_in(out, sizeof out, "out.mp4");
+    path_in(p, sizeof p, "tiny.mp4");
+    ft_testclip_params tiny = {p, 8, 8, FPS, 5, false, NULL};
+    assert_int_equal(ft_testclip_write(&tiny), FT_OK);
+    snprintf(args, sizeof args, "batch --input %s --output %s --no-progress", p, out);
+    assert_int_equal(run(args, err, sizeof err), 3);
+    if (!strstr(err, "tiny.mp4: 8x8 frames are too small (at least 16x16)"))
+        fail_msg("tiny frames: %s", err);
+    unlink(p);
+
+    /* 4 s without audio; mp4 files are written with their index (moov)
+     * before the frames (mdat). */
+    path_in(p, sizeof p, "whole.mp4");
+    ft_testclip_params cp = {p, W, H, FPS, 100, false, NULL};
+    assert_int_equal(ft_testclip_write(&cp), FT_OK);
+    long size, mdat = mp4_box(p, "mdat", &size);
+    path_in(cut, sizeof cut, "cut.mp4");
+    snprintf(args, sizeof args,
+             "batch --input %s --output %s --no-progress --set output.width=320 "
+             "--set output.height=180",
+             cut, out);
+    copy_head(p, cut, mdat + 8);
+    assert_int_equal(run(args, err, sizeof err), 3);
+    if (!strstr(err, "cut.mp4: no video frame could be decoded (empty, cut short or damaged)"))
+        fail_msg("no frames: %s", err);
+    copy_head(p, cut, mdat / 2);
+    assert_int_equal(run(args, err, sizeof err), 3);
+    if (!strstr(err, "cut.mp4: damaged video file: its mov,mp4,m4a,3gp,3g2,mj2 header cannot be "
+                     "read"))
+        fail_msg("header cut: %s", err);
+    assert_int_equal(stray_files(), 2); /* whole.mp4, cut.mp4: no output */
+    copy_head(p, cut, mdat + (size - mdat) / 3);
+    assert_int_equal(run(args, err, sizeof err), 0);
+    if (!strstr(err, "cut.mp4: the video ends at ") || !strstr(err, "but the file declares 4.00 s"))
+        fail_msg("cut in the middle: %s", err);
+    ft_test_readback rb;
+    ft_test_read_all(out, &rb);
+    assert_true(rb.frames > 10 && rb.frames < 60);
+
+    /* Nothing listens there: the open gives up after stream.timeout_ms. */
+    snprintf(args, sizeof args,
+             "batch --input udp://127.0.0.1:%d --output %s --set stream.timeout_ms=300", 40000 +
+             (int)(getpid() % 20000), out);
+    unlink(out);
+    assert_int_equal(run(args, err, sizeof err), 3);
+    if (!strstr(err, "cannot open input: no answer within 300 ms (stream.timeout_ms)"))
+        fail_msg("udp timeout: %s", err);
+    remove_except_clip();
+}
+
 static void test_batch_unwritable_output_exit_4(void **state)
 {
     (void)state;
@@ -624,6 +720,7 @@ int main(void)
         cmocka_unit_test(test_batch_resolution_change),
         cmocka_unit_test(test_batch_warns_under_raise_cap),
         cmocka_unit_test(test_batch_bad_inputs_exit_3),
+        cmocka_unit_test(test_batch_damaged_inputs),
         cmocka_unit_test(test_batch_unwritable_output_exit_4),
         cmocka_unit_test(test_failed_run_leaves_no_file),
         cmocka_unit_test(test_stop_batch_and_live),

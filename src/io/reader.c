@@ -5,6 +5,7 @@
 
 #include <libavcodec/avcodec.h>
 #include <libavformat/avformat.h>
+#include <libavutil/display.h>
 #include <libavutil/hwcontext.h>
 #include <libavutil/pixdesc.h>
 #include <libavutil/time.h>
@@ -46,6 +47,9 @@ struct ft_reader {
     AVRational atb;       /* audio time base of the packets we return (first open's) */
     double start_s;       /* first open's stream start, subtracted from every time */
     int64_t last_pts;     /* for frames without a timestamp, in vtb */
+    int64_t frames;       /* frames delivered */
+    double last_pts_s;    /* time of the last frame delivered */
+    bool warned_short;    /* logged that the file ends before its declared duration */
     double offset_s[2];   /* added to a stream's timestamps after a discontinuity */
     double last_dts_s[2]; /* last packet time per stream (0 video, 1 audio), offset applied */
     bool have_dts[2];
@@ -124,6 +128,20 @@ static int interrupt_cb(void *opaque)
 static void arm_deadline(ft_reader *r)
 {
     r->deadline_us = r->timeout_us ? av_gettime_relative() + r->timeout_us : 0;
+}
+
+/* Text for a libav error into buf. Our deadline makes libav give up with
+ * AVERROR_EXIT ("Immediate exit requested"), which would read as if someone
+ * had stopped the program: say that the source did not answer in time. */
+static const char *read_error(const ft_reader *r, int err, char *buf, size_t cap)
+{
+    if (err == AVERROR_EXIT && !atomic_load(&r->interrupted) && r->deadline_us &&
+        av_gettime_relative() > r->deadline_us) {
+        snprintf(buf, cap, "no answer within %lld ms (stream.timeout_ms)",
+                 (long long)(r->timeout_us / 1000));
+        return buf;
+    }
+    return ft_io_av_err(err, buf, cap);
 }
 
 static enum AVPixelFormat pick_hw_format(AVCodecContext *c, const enum AVPixelFormat *fmts)
@@ -214,6 +232,23 @@ static ft_status try_hw(ft_reader *r, const char *device, const AVCodec *codec)
     return FT_OK;
 }
 
+/* The container a local file's first bytes show (not its name), or NULL:
+ * told apart from a file that is no video at all, one whose header
+ * libavformat rejects (an MP4 cut before its index) is reported as damaged. */
+static const char *probed_format(const ft_reader *r)
+{
+    AVIOContext *pb = NULL;
+    unsigned char buf[4096 + AVPROBE_PADDING_SIZE] = {0};
+    if (!r->local || avio_open(&pb, r->open_url, AVIO_FLAG_READ) < 0)
+        return NULL;
+    int n = avio_read(pb, buf, 4096);
+    avio_closep(&pb);
+    AVProbeData pd = {.filename = "", .buf = buf, .buf_size = n > 0 ? n : 0};
+    int score = AVPROBE_SCORE_RETRY; /* weaker guesses are noise */
+    const AVInputFormat *fmt = n > 0 ? av_probe_input_format2(&pd, 1, &score) : NULL;
+    return fmt ? fmt->name : NULL;
+}
+
 /* Probe rounds of about a second each that a network input may take to show
  * its video stream (longer than a 2 s keyframe interval). */
 #define PROBE_ROUNDS_MAX 4
@@ -257,11 +292,19 @@ static ft_status open_demuxer(ft_reader *r, ft_log_level lvl)
     if (err < 0 && r->listen)
         lvl = FT_LOG_DEBUG; /* no publisher yet, or one the gate refused (and logged) */
     if (err < 0) { /* avformat_open_input freed the context */
-        if (err == AVERROR_INVALIDDATA)
+        /* A header cut short reads as either of these two. */
+        const char *known =
+            err == AVERROR_INVALIDDATA || err == AVERROR_EOF ? probed_format(r) : NULL;
+        if (known)
+            ft_log(lvl, "io",
+                   "%s: damaged video file: its %s header cannot be read (cut short, or still "
+                   "being written?)",
+                   r->url, known);
+        else if (err == AVERROR_INVALIDDATA)
             ft_log(lvl, "io", "%s: not a video file (no known container format)", r->url);
         else
             ft_log(lvl, "io", "%s: cannot open input: %s", r->url,
-                   ft_io_av_err(err, eb, sizeof eb));
+                   read_error(r, err, eb, sizeof eb));
         goto out;
     }
     /* A fresh deadline for probing: had the connect used most of it, the
@@ -273,7 +316,7 @@ static ft_status open_demuxer(ft_reader *r, ft_log_level lvl)
         err = avformat_find_stream_info(r->fmt, NULL);
         if (err < 0) {
             ft_log(lvl, "io", "%s: cannot read stream information: %s", r->url,
-                   ft_io_av_err(err, eb, sizeof eb));
+                   read_error(r, err, eb, sizeof eb));
             goto out;
         }
         r->vidx = av_find_best_stream(r->fmt, AVMEDIA_TYPE_VIDEO, -1, -1, NULL, 0);
@@ -437,6 +480,14 @@ ft_status ft_reader_open(const ft_reader_params *p, ft_reader **out)
         in->audio_tb_num = r->atb.num;
         in->audio_tb_den = r->atb.den;
     }
+    /* Phones store portrait video as landscape pictures plus a rotation for
+     * the player; we follow the ball in the pictures as stored. */
+    const uint8_t *matrix = av_stream_get_side_data(vs, AV_PKT_DATA_DISPLAYMATRIX, NULL);
+    double rotation = matrix ? av_display_rotation_get((const int32_t *)matrix) : 0;
+    if (isfinite(rotation) && lrint(rotation) % 360)
+        FT_LOGW("io", "%s: carries a display rotation of %.0f degrees, which players apply; "
+                      "frames are processed as stored, so the output is not rotated",
+                p->url, rotation);
     FT_LOGI("io", "reading %s: %s %dx%d %.3f fps%s%s", p->url, r->dec->codec->name, in->width,
             in->height, in->fps, in->has_audio ? ", audio" : "", in->hw_decode ? ", NVDEC" : "");
     st = FT_OK;
@@ -539,6 +590,14 @@ static ft_status deliver(ft_reader *r, AVFrame *frame, double *pts_s)
         if (!keeps_surfaces(r) || hw->sw_format != AV_PIX_FMT_NV12)
             av_frame_unref(r->hw_frame);
     }
+    /* Smaller pictures break the detector and the renderer (e.g. a 2x2 clip),
+     * whichever frame of the input they start at. */
+    if (frame->width < FT_READER_MIN_SIZE || frame->height < FT_READER_MIN_SIZE) {
+        FT_LOGE("io", "%s: %dx%d frames are too small (at least %dx%d)", r->url, frame->width,
+                frame->height, FT_READER_MIN_SIZE, FT_READER_MIN_SIZE);
+        av_frame_unref(frame);
+        return FT_ERR_INPUT;
+    }
     int64_t pts = frame->best_effort_timestamp;
     if (pts == AV_NOPTS_VALUE) {
         /* No timestamp: one nominal frame after the previous one. */
@@ -552,7 +611,37 @@ static ft_status deliver(ft_reader *r, AVFrame *frame, double *pts_s)
     r->last_pts = pts;
     frame->pts = pts;
     *pts_s = (double)pts * av_q2d(r->vtb) - r->start_s;
+    r->frames++;
+    r->last_pts_s = *pts_s;
     return FT_OK;
+}
+
+/* The end of the input. Not one frame decoded is an error: an empty or cut
+ * file would otherwise give an empty output and success. A file that ends
+ * more than a second before the duration its video stream declares (cut
+ * short) is only warned about: its frames are all processed. */
+static ft_status end_of_input(ft_reader *r)
+{
+    if (atomic_load(&r->interrupted))
+        return FT_ERR_INPUT_EOF;
+    if (!r->frames) {
+        FT_LOGE("io", "%s: no video frame could be decoded (empty, cut short or damaged)",
+                r->url);
+        return FT_ERR_INPUT;
+    }
+    const AVStream *vs = r->fmt->streams[r->vidx];
+    if (r->local && !r->warned_short && vs->duration > 0 && vs->duration != AV_NOPTS_VALUE) {
+        double start = vs->start_time != AV_NOPTS_VALUE ? vs->start_time * av_q2d(vs->time_base)
+                                                        : r->start_s;
+        double end = start - r->start_s + vs->duration * av_q2d(vs->time_base);
+        if (r->last_pts_s < end - 1.0)
+            FT_LOGW("io",
+                    "%s: the video ends at %.2f s but the file declares %.2f s (cut short or "
+                    "damaged?): %lld frames read",
+                    r->url, r->last_pts_s, end, (long long)r->frames);
+        r->warned_short = true;
+    }
+    return FT_ERR_INPUT_EOF;
 }
 
 /* Keeps time moving forward across timestamp resets (concatenated MPEG-TS,
@@ -612,7 +701,7 @@ ft_status ft_reader_read(ft_reader *r, AVFrame *frame, AVPacket *pkt, ft_reader_
             /* Decoder drained. A lost live input is reopened now that every
              * frame it delivered has been returned. */
             if (!r->lost)
-                return FT_ERR_INPUT_EOF;
+                return end_of_input(r);
             r->lost = false;
             ft_status st = reconnect(r, r->lost_err);
             if (st)
@@ -651,7 +740,7 @@ ft_status ft_reader_read(ft_reader *r, AVFrame *frame, AVPacket *pkt, ft_reader_
         if (err < 0) {
             if (atomic_load(&r->interrupted))
                 return FT_ERR_INTERRUPTED;
-            FT_LOGE("io", "%s: read failed: %s", r->url, ft_io_av_err(err, eb, sizeof eb));
+            FT_LOGE("io", "%s: read failed: %s", r->url, read_error(r, err, eb, sizeof eb));
             return FT_ERR_INPUT;
         }
         if (r->pkt->stream_index == r->vidx || r->pkt->stream_index == r->aidx)

@@ -61,6 +61,10 @@ typedef struct ft_reader_info {
  * which checks the publisher's address and stream key first. */
 #define FT_READER_LISTEN_SUFFIX "?ft_listen"
 
+/* Smallest frame width and height delivered: a smaller picture fails the
+ * read with FT_ERR_INPUT (the detectors and the renderer need more). */
+#define FT_READER_MIN_SIZE 16
+
 /* Is `url` a local path or does it use an allowed scheme (file, rtmp, rtmps,
  * srt, udp, http, https)? */
 bool ft_reader_url_allowed(const char *url);
@@ -80,7 +84,8 @@ FT_NODISCARD ft_status ft_reader_open(const ft_reader_params *p, ft_reader **out
  * FT_READER_AUDIO, `pkt` (caller owned, must be empty; NULL = skip audio)
  * receives the packet, timestamps in ft_reader_info's audio time base. Returns
  * FT_ERR_INPUT_EOF at the end, FT_ERR_INPUT on a read failure (or when
- * reconnecting gave up), FT_ERR_INTERRUPTED after ft_reader_interrupt. */
+ * reconnecting gave up, a frame is under FT_READER_MIN_SIZE, or the input
+ * ended without one frame), FT_ERR_INTERRUPTED after ft_reader_interrupt. */
 FT_NODISCARD ft_status ft_reader_read(ft_reader *r, struct AVFrame *frame, struct AVPacket *pkt,
                                       ft_reader_item *item, double *pts_s);
 
