@@ -450,6 +450,17 @@ static void test_atomic_output(void **state)
     assert_int_equal(access(p, F_OK), 0);
     assert_int_equal(count_entries(), 1);
     remove_all();
+    /* A file: URL is written to its path (its temporary name was taken for
+     * a URL with the protocol ".file"). */
+    char url[600];
+    snprintf(url, sizeof url, "file:%s", p);
+    w = open_small(url, 0, true);
+    assert_int_equal(ft_writer_write_image(w, &img, 0), FT_OK);
+    assert_int_equal(ft_writer_close(w), FT_OK);
+    ft_writer_destroy(&w);
+    assert_int_equal(access(p, F_OK), 0);
+    assert_int_equal(count_entries(), 1);
+    remove_all();
 }
 
 static void test_writer_errors(void **state)

@@ -346,6 +346,19 @@ static void test_batch_unwritable_output_exit_4(void **state)
     snprintf(args, sizeof args, "batch --input %s --output %s", clip, clip);
     assert_int_equal(run(args, err, sizeof err), 4);
     assert_non_null(strstr(err, "is also the input file"));
+    /* The input as a file: URL (it was read to the end, then replaced). */
+    struct stat before, after;
+    assert_int_equal(stat(clip, &before), 0);
+    snprintf(args, sizeof args, "batch --input file://%s --output %s --no-progress", clip, clip);
+    assert_int_equal(run(args, err, sizeof err), 4);
+    assert_non_null(strstr(err, "is also the input file"));
+    assert_int_equal(stat(clip, &after), 0);
+    assert_int_equal(after.st_ino, before.st_ino);
+    assert_int_equal(after.st_size, before.st_size);
+    /* Schemes libavformat knows but we do not write to. */
+    snprintf(args, sizeof args, "batch --input %s --output gopher://127.0.0.1:1/o.mp4", clip);
+    assert_int_equal(run(args, err, sizeof err), 4);
+    assert_non_null(strstr(err, "gopher://127.0.0.1:1/o.mp4: unsupported URL scheme"));
     path_in(out, sizeof out, "no-such-dir/out.mp4");
     snprintf(args, sizeof args, "batch --input %s --output %s", clip, out);
     assert_int_equal(run(args, err, sizeof err), 4);
@@ -361,8 +374,6 @@ static void test_batch_unwritable_output_exit_4(void **state)
 
     /* A --track-out that is the input (it was truncated while being read) or
      * an output under another spelling (the video replaced the track). */
-    struct stat before, after;
-    assert_int_equal(stat(clip, &before), 0);
     snprintf(args, sizeof args, "batch --input %s --output %s/o.mp4 --track-out %s", clip, dir,
              clip);
     assert_int_equal(run(args, err, sizeof err), 4);

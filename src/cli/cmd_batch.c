@@ -73,9 +73,12 @@ static void canonical(const char *path, char *buf, size_t cap)
 }
 
 /* Whether two paths name the same file: the same place, or the same
- * existing file through another name (links). */
+ * existing file through another name (links). A "file:" URL, which the
+ * reader and the writer accept, is its path. */
 static bool same_path(const char *a, const char *b)
 {
+    a += strncmp(a, "file:", 5) ? 0 : 5;
+    b += strncmp(b, "file:", 5) ? 0 : 5;
     char ca[PATH_MAX + 256], cb[PATH_MAX + 256];
     canonical(a, ca, sizeof ca);
     canonical(b, cb, sizeof cb);

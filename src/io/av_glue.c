@@ -41,3 +41,16 @@ const char *ft_io_av_err(int err, char *buf, size_t cap)
         snprintf(buf, cap, "libav error %d", err);
     return buf;
 }
+
+bool ft_io_url_scheme_in(const char *url, const char *const *schemes)
+{
+    const char *colon = strchr(url, ':');
+    const char *slash = strchr(url, '/');
+    if (!colon || (slash && slash < colon))
+        return true;
+    size_t n = (size_t)(colon - url);
+    for (const char *const *s = schemes; *s; s++)
+        if (strlen(*s) == n && !strncmp(url, *s, n))
+            return true;
+    return false;
+}

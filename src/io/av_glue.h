@@ -2,12 +2,17 @@
 #ifndef FT_IO_AV_GLUE_H
 #define FT_IO_AV_GLUE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 /* Routes FFmpeg's own log output into ft_log at debug level, once per
  * process: our callers report failures with messages naming the URL, and
  * libav's per-packet chatter (corrupt slices, probe noise) would drown them. */
 void ft_io_av_log_init(void);
+
+/* Whether url (borrowed) is a plain path (no "scheme:" before its first
+ * '/') or uses one of the NULL-terminated schemes, e.g. {"file", "rtmp", NULL}. */
+bool ft_io_url_scheme_in(const char *url, const char *const *schemes);
 
 /* Text of a libav error code into buf (returned for convenience). */
 const char *ft_io_av_err(int err, char *buf, size_t cap);

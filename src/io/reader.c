@@ -72,17 +72,7 @@ static const char *const allowed_schemes[] = {"file", "rtmp", "rtmps", "srt",
 
 bool ft_reader_url_allowed(const char *url)
 {
-    if (!url || !*url)
-        return false;
-    const char *colon = strchr(url, ':');
-    const char *slash = strchr(url, '/');
-    if (!colon || (slash && slash < colon))
-        return true; /* a plain path */
-    size_t n = (size_t)(colon - url);
-    for (const char *const *s = allowed_schemes; *s; s++)
-        if (strlen(*s) == n && !strncmp(url, *s, n))
-            return true;
-    return false;
+    return url && *url && ft_io_url_scheme_in(url, allowed_schemes);
 }
 
 /* SIGURG (ignored by default) gets a handler that does nothing but, with

@@ -225,6 +225,22 @@ ft_status ft_writer_open(const ft_writer_params *p, ft_writer **out)
                 p ? p->width : 0, p ? p->height : 0);
         return FT_ERR_CONFIG;
     }
+    /* Files and the live protocols only: libavformat would also try to
+     * write to ftp:, gopher:, pipe: ... and fail, if at all, with "Protocol
+     * not found" or "Connection refused". */
+    static const char *const schemes[] = {"file", "rtmp", "rtmps", "srt", "udp", NULL};
+    if (!ft_io_url_scheme_in(p->url, schemes)) {
+        FT_LOGE("io", "%s: unsupported URL scheme (allowed: a file path, file, rtmp, rtmps, srt, "
+                      "udp)",
+                p->url);
+        return FT_ERR_OUTPUT;
+    }
+    /* From here on a file: URL is its path, as for the reader (libavformat
+     * would see a protocol in the temporary name ".file:NAME.PID.part"). */
+    ft_writer_params local = *p;
+    if (has_prefix(local.url, "file:"))
+        local.url += 5;
+    p = &local;
     ft_status st = FT_OK;
     char eb[128];
     AVDictionary *mux_opts = NULL;
