@@ -474,6 +474,23 @@ static void test_failed_run_keeps_older_track(void **state)
     assert_true(S_ISCHR(sb.st_mode));
     unlink(out);
     assert_int_equal(stray_files(), 0);
+
+    /* A track that fails only when its last rows are flushed (a full disk;
+     * 10 rows stay in stdio's buffer until then) fails the run before the
+     * video is moved into place: it was left under its name with exit 4. */
+    char short_clip[256];
+    path_in(short_clip, sizeof short_clip, "short.mp4");
+    ft_testclip_params cp = {short_clip, W, H, FPS, 10, false, NULL};
+    assert_int_equal(ft_testclip_write(&cp), FT_OK);
+    snprintf(args, sizeof args,
+             "batch --input %s --output %s --track-out /dev/full --no-progress "
+             "--set output.width=320 --set output.height=180",
+             short_clip, out);
+    assert_int_equal(run(args, err, sizeof err), 4);
+    assert_non_null(strstr(err, "cannot write track file '/dev/full'"));
+    assert_int_equal(access(out, F_OK), -1);
+    unlink(short_clip);
+    assert_int_equal(stray_files(), 0);
 }
 
 /* Defaults for a quiet in-process run of the test clip into out (borrowed). */

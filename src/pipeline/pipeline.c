@@ -1049,7 +1049,11 @@ ft_status ft_pipeline_run(ft_pipeline *pl)
     if (!st && atomic_load(&pl->stop))
         st = FT_ERR_INTERRUPTED;
     /* Batch output appears only after a complete run; live output is
-     * finalised whatever happened so the recording stays playable. */
+     * finalised whatever happened so the recording stays playable. The
+     * track's rows reach the disk first: a track that cannot be written
+     * (disk full) fails the run before the video is moved into place. */
+    if (!st && !pl->p.live && pl->csv)
+        st = ft_track_csv_writer_flush(pl->csv);
     if (!st || pl->p.live) {
         ft_status cs = pl->live ? ft_live_output_close(pl->live) : ft_writer_close(pl->writer);
         if (!cs && pl->dbg_writer)

@@ -81,6 +81,11 @@ ft_status ft_track_csv_writer_write(ft_track_csv_writer *w, const ft_track_csv_r
     return ft_text_out_check(&w->out);
 }
 
+ft_status ft_track_csv_writer_flush(ft_track_csv_writer *w)
+{
+    return ft_text_out_flush(&w->out);
+}
+
 ft_status ft_track_csv_writer_finish(ft_track_csv_writer *w)
 {
     return ft_text_out_commit(&w->out);

@@ -92,6 +92,11 @@ FT_NODISCARD ft_status ft_track_csv_writer_create(const char *path, bool atomic,
 FT_NODISCARD ft_status ft_track_csv_writer_write(ft_track_csv_writer *w,
                                                  const ft_track_csv_row *row);
 
+/* Pushes the rows written so far to the file: FT_ERR_OUTPUT (logged) when
+ * that fails (disk full), so a caller can learn it before committing the
+ * files that go with the track. */
+FT_NODISCARD ft_status ft_track_csv_writer_flush(ft_track_csv_writer *w);
+
 /* Completes the file: flushes it and moves an atomic file into place.
  * FT_ERR_OUTPUT if that fails (disk full). Call once, then destroy. */
 FT_NODISCARD ft_status ft_track_csv_writer_finish(ft_track_csv_writer *w);
