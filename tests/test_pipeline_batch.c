@@ -442,6 +442,46 @@ static void test_sigint_leaves_no_output(void **state)
     assert_int_equal(stray_files(), 0);
 }
 
+/* A track written to a pipe whose reader is gone (`--track-out /dev/stdout
+ * | head`): SIGPIPE killed the program, with no message and the video's
+ * temporary file left behind; now a write error, exit 4, nothing left. */
+static void test_broken_pipe_exit_4(void **state)
+{
+    (void)state;
+    char out[256], errpath[256];
+    path_in(out, sizeof out, "out.mp4");
+    path_in(errpath, sizeof errpath, "stderr.txt");
+    int fds[2];
+    assert_int_equal(pipe(fds), 0);
+    close(fds[0]); /* every write to fds[1] fails with EPIPE */
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        int err = open(errpath, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        dup2(fds[1], 1);
+        dup2(err, 2);
+        execl(bin, bin, "batch", "--input", clip, "--output", out, "--track-out", "/dev/stdout",
+              "--no-progress", "--set", "output.width=320", "--set", "output.height=180",
+              (char *)NULL);
+        _exit(127);
+    }
+    close(fds[1]);
+    int rc;
+    assert_int_equal(waitpid(pid, &rc, 0), pid);
+    char err[4096];
+    FILE *f = fopen(errpath, "r");
+    size_t n = f ? fread(err, 1, sizeof err - 1, f) : 0;
+    err[n] = '\0';
+    if (f)
+        fclose(f);
+    unlink(errpath);
+    if (!WIFEXITED(rc))
+        fail_msg("batch died from signal %d", WTERMSIG(rc));
+    assert_int_equal(WEXITSTATUS(rc), 4);
+    assert_non_null(strstr(err, "cannot write track file '/dev/stdout': Broken pipe"));
+    assert_int_equal(stray_files(), 0);
+}
+
 /* Output files are replaced only by a complete run: a failed run keeps the
  * track CSV an earlier run wrote, and a device given as the track file is
  * written in place, never renamed over or removed. */
@@ -754,6 +794,7 @@ int main(void)
         cmocka_unit_test(test_stop_batch_and_live),
         cmocka_unit_test(test_sigint_leaves_no_output),
         cmocka_unit_test(test_failed_run_keeps_older_track),
+        cmocka_unit_test(test_broken_pipe_exit_4),
         cmocka_unit_test(test_replay_formats),
         cmocka_unit_test(test_device_frames_fallback),
     };

@@ -1,4 +1,5 @@
 /* football-tracker: entry point and subcommand dispatch. */
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -37,6 +38,11 @@ static void print_usage(FILE *out)
 
 int main(int argc, char **argv)
 {
+    /* A reader that goes away (`--track-out /dev/stdout | head`, a FIFO, a
+     * dropped connection) must be a write error that the commands report and
+     * clean up after (exit 4, temporary files removed), not a silent death. */
+    struct sigaction ign = {.sa_handler = SIG_IGN};
+    sigaction(SIGPIPE, &ign, NULL);
     if (argc < 2) {
         print_usage(stderr);
         return FT_EXIT_CONFIG;
