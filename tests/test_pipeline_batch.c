@@ -239,6 +239,16 @@ static void test_batch_bad_inputs_exit_3(void **state)
     snprintf(args, sizeof args, "batch --input ftp://example.com/a.mp4 --output %s", out);
     assert_int_equal(run(args, err, sizeof err), 3);
     assert_non_null(strstr(err, "unsupported URL scheme"));
+
+    /* An empty --input or --output (an unset shell variable) is a command
+     * line error naming the option: it was exit 3 "no input given", and
+     * exit 1 "writer: need an output URL" after opening the input. */
+    snprintf(args, sizeof args, "batch --input '' --output %s", out);
+    assert_int_equal(run(args, err, sizeof err), 1);
+    assert_non_null(strstr(err, "--input: empty value"));
+    snprintf(args, sizeof args, "batch --input %s --output=", clip);
+    assert_int_equal(run(args, err, sizeof err), 1);
+    assert_non_null(strstr(err, "--output: empty value"));
     unlink(p);
     assert_int_equal(stray_files(), 0);
 }

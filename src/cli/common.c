@@ -82,6 +82,18 @@ static ft_status set_path(char *dst, const char *flag, const char *v)
     return FT_OK;
 }
 
+/* --input and --output: an empty value (an unset shell variable) is a
+ * command-line error like a missing one, not a URL to try. */
+static ft_status set_url(const char **dst, const char *flag, const char *v)
+{
+    if (!*v) {
+        fprintf(stderr, "football-tracker: %s: empty value\n", flag);
+        return FT_ERR_USAGE;
+    }
+    *dst = v;
+    return FT_OK;
+}
+
 ft_status ft_cli_common_add_override(ft_cli_common *c, const char *flag, const char *key,
                                      const char *value)
 {
@@ -130,14 +142,12 @@ ft_status ft_cli_common_parse_arg(ft_cli_common *c, int argc, char **argv, int *
     if ((m = match_valued("--input", argc, argv, i, &v)) != 0) {
         if (m < 0)
             goto missing;
-        c->input = v;
-        return FT_OK;
+        return set_url(&c->input, "--input", v);
     }
     if ((m = match_valued("--output", argc, argv, i, &v)) != 0) {
         if (m < 0)
             goto missing;
-        c->output = v;
-        return FT_OK;
+        return set_url(&c->output, "--output", v);
     }
     *used = false;
     return FT_OK;
