@@ -35,6 +35,8 @@ static void test_mask_urls(void **state)
     expect_sanitized("rtmp://user:pw@host/app/streamkey", "rtmp://***@host/app/***");
     expect_sanitized("http://x.com/a/b.mp4", "http://x.com/a/b.mp4"); /* nothing secret */
     expect_sanitized("rtmp://host", "rtmp://host");
+    expect_sanitized("rtmp://h:1/live/key: cannot open input: Connection refused",
+                     "rtmp://h:1/live/***: cannot open input: Connection refused");
 }
 
 static void test_mask_query_values(void **state)

@@ -256,6 +256,10 @@ static size_t put_url(sink *s, const char *p, size_t slen)
     size_t path_end = i;
     while (!ends_token(p[path_end]) && p[path_end] != '?' && p[path_end] != '#')
         path_end++;
+    /* "URL: reason", as every input and output error is written: the colon
+     * is the message's, not the stream key's (it was masked with it). */
+    if (path_end > i && p[path_end - 1] == ':' && ends_token(p[path_end]))
+        path_end--;
     if (!rtmp)
         return i;
     size_t last = path_end;
