@@ -369,6 +369,9 @@ static void test_streams_file(void **state)
     assert_int_equal(ft_service_serve_config_load("/nonexistent/streams.yml", c, err, sizeof err),
                      FT_ERR_CONFIG);
     assert_non_null(strstr(err, "/nonexistent/streams.yml"));
+    /* was "/tmp:1: YAML error: input error" */
+    assert_int_equal(ft_service_serve_config_load("/tmp", c, err, sizeof err), FT_ERR_CONFIG);
+    assert_string_equal(err, "/tmp: not a regular file");
     free(c);
 }
 

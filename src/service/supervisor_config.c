@@ -352,6 +352,12 @@ ft_status ft_service_serve_config_load(const char *path, ft_serve_config *out, c
         st = FT_ERR_CONFIG;
         goto out;
     }
+    /* A directory reads as "YAML error: input error", a device endlessly. */
+    if (!S_ISREG(sb.st_mode)) {
+        snprintf(err, cap, "%s: not a regular file", path);
+        st = FT_ERR_CONFIG;
+        goto out;
+    }
     if (sb.st_size > (off_t)STREAMS_FILE_MAX) {
         snprintf(err, cap, "%s: larger than 1 MiB", path);
         st = FT_ERR_CONFIG;
