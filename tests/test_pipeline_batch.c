@@ -249,6 +249,10 @@ static void test_batch_bad_inputs_exit_3(void **state)
     snprintf(args, sizeof args, "batch --input %s --output=", clip);
     assert_int_equal(run(args, err, sizeof err), 1);
     assert_non_null(strstr(err, "--output: empty value"));
+    /* A directory as --detections was "too large (limit 64 MiB)". */
+    snprintf(args, sizeof args, "batch --input %s --output %s --detections %s", clip, out, dir);
+    assert_int_equal(run(args, err, sizeof err), 3);
+    assert_non_null(strstr(err, ": not a regular file"));
     unlink(p);
     assert_int_equal(stray_files(), 0);
 }

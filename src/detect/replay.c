@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "core/array.h"
 #include "core/log.h"
@@ -427,17 +428,19 @@ ft_status ft_detect_replay_create(const ft_detect_replay_params *p, ft_detector 
         FT_LOGE("detect", "%s: cannot open detections file: %s", p->path, strerror(errno));
         goto out;
     }
-    if (fseek(f, 0, SEEK_END) != 0) {
+    /* By its type, not by seeking to its end: a directory seeks fine and
+     * told as "too large", a device as empty. */
+    struct stat sb;
+    if (fstat(fileno(f), &sb) != 0 || !S_ISREG(sb.st_mode)) {
         FT_LOGE("detect", "%s: not a regular file", p->path);
         goto out;
     }
-    long size = ftell(f);
-    if (size < 0 || size > REPLAY_MAX_BYTES) {
+    if (sb.st_size > REPLAY_MAX_BYTES) {
         FT_LOGE("detect", "%s: detections file too large (limit %ld MiB)", p->path,
                 REPLAY_MAX_BYTES >> 20);
         goto out;
     }
-    rewind(f);
+    long size = (long)sb.st_size;
     text = malloc((size_t)size + 1);
     if (!text) {
         st = FT_ERR_NOMEM;
