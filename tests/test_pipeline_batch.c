@@ -11,6 +11,8 @@
 #include <cmocka.h>
 #include <dirent.h>
 #include <fcntl.h>
+#include <libavformat/avformat.h>
+#include <libavutil/display.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -19,8 +21,6 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
-#include <libavformat/avformat.h>
-#include <libavutil/display.h>
 
 #include "detect/replay.h"
 #include "ft_test_media.h"
@@ -311,8 +311,17 @@ static void test_batch_damaged_inputs(void **state)
     assert_int_equal(ft_testclip_write(&tiny), FT_OK);
     snprintf(args, sizeof args, "batch --input %s --output %s --no-progress", p, out);
     assert_int_equal(run(args, err, sizeof err), 3);
-    if (!strstr(err, "tiny.mp4: 8x8 frames are too small (at least 16x16)"))
+    if (!strstr(err, "tiny.mp4: 8x8 frames are not supported (at least 16x16, at most 8192 wide)"))
         fail_msg("tiny frames: %s", err);
+    path_in(p, sizeof p, "wide.mkv"); /* was exit 6 too, from the renderer */
+    ft_testclip_params wide = {p, 8200, 16, FPS, 2, false, NULL};
+    assert_int_equal(ft_testclip_write(&wide), FT_OK);
+    snprintf(args, sizeof args, "batch --input %s --output %s --no-progress", p, out);
+    assert_int_equal(run(args, err, sizeof err), 3);
+    if (!strstr(err, "wide.mkv: 8200x16 frames are not supported"))
+        fail_msg("wide frames: %s", err);
+    unlink(p);
+    path_in(p, sizeof p, "tiny.mp4");
     unlink(p);
 
     /* 4 s without audio; mp4 files are written with their index (moov)
@@ -346,8 +355,8 @@ static void test_batch_damaged_inputs(void **state)
 
     /* Nothing listens there: the open gives up after stream.timeout_ms. */
     snprintf(args, sizeof args,
-             "batch --input udp://127.0.0.1:%d --output %s --set stream.timeout_ms=300", 40000 +
-             (int)(getpid() % 20000), out);
+             "batch --input udp://127.0.0.1:%d --output %s --set stream.timeout_ms=300",
+             40000 + (int)(getpid() % 20000), out);
     unlink(out);
     assert_int_equal(run(args, err, sizeof err), 3);
     if (!strstr(err, "cannot open input: no answer within 300 ms (stream.timeout_ms)"))

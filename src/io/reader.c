@@ -475,8 +475,9 @@ ft_status ft_reader_open(const ft_reader_params *p, ft_reader **out)
     const uint8_t *matrix = av_stream_get_side_data(vs, AV_PKT_DATA_DISPLAYMATRIX, NULL);
     double rotation = matrix ? av_display_rotation_get((const int32_t *)matrix) : 0;
     if (isfinite(rotation) && lrint(rotation) % 360)
-        FT_LOGW("io", "%s: carries a display rotation of %.0f degrees, which players apply; "
-                      "frames are processed as stored, so the output is not rotated",
+        FT_LOGW("io",
+                "%s: carries a display rotation of %.0f degrees, which players apply; "
+                "frames are processed as stored, so the output is not rotated",
                 p->url, rotation);
     FT_LOGI("io", "reading %s: %s %dx%d %.3f fps%s%s", p->url, r->dec->codec->name, in->width,
             in->height, in->fps, in->has_audio ? ", audio" : "", in->hw_decode ? ", NVDEC" : "");
@@ -580,11 +581,13 @@ static ft_status deliver(ft_reader *r, AVFrame *frame, double *pts_s)
         if (!keeps_surfaces(r) || hw->sw_format != AV_PIX_FMT_NV12)
             av_frame_unref(r->hw_frame);
     }
-    /* Smaller pictures break the detector and the renderer (e.g. a 2x2 clip),
-     * whichever frame of the input they start at. */
-    if (frame->width < FT_READER_MIN_SIZE || frame->height < FT_READER_MIN_SIZE) {
-        FT_LOGE("io", "%s: %dx%d frames are too small (at least %dx%d)", r->url, frame->width,
-                frame->height, FT_READER_MIN_SIZE, FT_READER_MIN_SIZE);
+    /* Other sizes fail the detector or the renderer (a 2x2 clip, a 16K-wide
+     * panorama), whichever frame of the input they start at. */
+    if (frame->width < FT_READER_MIN_SIZE || frame->height < FT_READER_MIN_SIZE ||
+        frame->width > FT_READER_MAX_WIDTH) {
+        FT_LOGE("io", "%s: %dx%d frames are not supported (at least %dx%d, at most %d wide)",
+                r->url, frame->width, frame->height, FT_READER_MIN_SIZE, FT_READER_MIN_SIZE,
+                FT_READER_MAX_WIDTH);
         av_frame_unref(frame);
         return FT_ERR_INPUT;
     }
@@ -615,14 +618,13 @@ static ft_status end_of_input(ft_reader *r)
     if (atomic_load(&r->interrupted))
         return FT_ERR_INPUT_EOF;
     if (!r->frames) {
-        FT_LOGE("io", "%s: no video frame could be decoded (empty, cut short or damaged)",
-                r->url);
+        FT_LOGE("io", "%s: no video frame could be decoded (empty, cut short or damaged)", r->url);
         return FT_ERR_INPUT;
     }
     const AVStream *vs = r->fmt->streams[r->vidx];
     if (r->local && !r->warned_short && vs->duration > 0 && vs->duration != AV_NOPTS_VALUE) {
-        double start = vs->start_time != AV_NOPTS_VALUE ? vs->start_time * av_q2d(vs->time_base)
-                                                        : r->start_s;
+        double start =
+            vs->start_time != AV_NOPTS_VALUE ? vs->start_time * av_q2d(vs->time_base) : r->start_s;
         double end = start - r->start_s + vs->duration * av_q2d(vs->time_base);
         if (r->last_pts_s < end - 1.0)
             FT_LOGW("io",

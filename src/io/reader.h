@@ -61,9 +61,11 @@ typedef struct ft_reader_info {
  * which checks the publisher's address and stream key first. */
 #define FT_READER_LISTEN_SUFFIX "?ft_listen"
 
-/* Smallest frame width and height delivered: a smaller picture fails the
- * read with FT_ERR_INPUT (the detectors and the renderer need more). */
+/* Smallest frame width and height, and largest width, delivered: other
+ * pictures fail the read with FT_ERR_INPUT (the detectors and the renderer
+ * need 16x16; the renderer's row buffers hold 8192 pixels, render.c). */
 #define FT_READER_MIN_SIZE 16
+#define FT_READER_MAX_WIDTH 8192
 
 /* Is `url` a local path or does it use an allowed scheme (file, rtmp, rtmps,
  * srt, udp, http, https)? */
@@ -84,7 +86,7 @@ FT_NODISCARD ft_status ft_reader_open(const ft_reader_params *p, ft_reader **out
  * FT_READER_AUDIO, `pkt` (caller owned, must be empty; NULL = skip audio)
  * receives the packet, timestamps in ft_reader_info's audio time base. Returns
  * FT_ERR_INPUT_EOF at the end, FT_ERR_INPUT on a read failure (or when
- * reconnecting gave up, a frame is under FT_READER_MIN_SIZE, or the input
+ * reconnecting gave up, a frame's size is out of those bounds, or the input
  * ended without one frame), FT_ERR_INTERRUPTED after ft_reader_interrupt. */
 FT_NODISCARD ft_status ft_reader_read(ft_reader *r, struct AVFrame *frame, struct AVPacket *pkt,
                                       ft_reader_item *item, double *pts_s);

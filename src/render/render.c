@@ -11,7 +11,7 @@
 
 /* Widest source or output row the scaler handles; row buffers live on the
  * stack so the renderer needs no allocation and is reentrant. */
-#define ROW_MAX 8192
+#define ROW_MAX 8192 /* the reader refuses wider frames (FT_READER_MAX_WIDTH) */
 
 /* Bilinear weights have 7 fractional bits: a horizontally blended sample
  * (255 * 128) fits uint16 and the vertical blend fits int32. */
