@@ -284,9 +284,9 @@ static void test_bad_inputs(void **state)
                       (const char *const[]){":2: det.zones", "point 3", NULL});
     expect_file_error("det:\n  zones: &a [*a]\n", (const char *const[]){":2:", NULL});
     /* a coordinate a float cannot hold (it became inf) */
-    expect_file_error("det:\n  zones: [[[0, 0], [1e300, 1], [2, 2]]]\n",
-                      (const char *const[]){":2: det.zones", "point 2", "1e+300 is too large",
-                                            NULL});
+    expect_file_error(
+        "det:\n  zones: [[[0, 0], [1e300, 1], [2, 2]]]\n",
+        (const char *const[]){":2: det.zones", "point 2", "1e+300 is too large", NULL});
     expect_file_error("det:\n  imgsz:\n",
                       (const char *const[]){":2: det.imgsz: missing value", NULL});
     /* several problems are all reported */

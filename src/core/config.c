@@ -445,8 +445,8 @@ static bool polygons_from_node(yaml_document_t *doc, yaml_node_t *n, const ft_op
                      * infinite coordinate, which the filter refuses later
                      * without the file and line. */
                     if (!isfinite((float)xy[k])) {
-                        snprintf(why, cap, "polygon %d point %d (line %lu): %g is too large",
-                                 p + 1, q + 1, line, xy[k]);
+                        snprintf(why, cap, "polygon %d point %d (line %lu): %g is too large", p + 1,
+                                 q + 1, line, xy[k]);
                         return false;
                     }
                 }

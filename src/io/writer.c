@@ -230,8 +230,9 @@ ft_status ft_writer_open(const ft_writer_params *p, ft_writer **out)
      * not found" or "Connection refused". */
     static const char *const schemes[] = {"file", "rtmp", "rtmps", "srt", "udp", NULL};
     if (!ft_io_url_scheme_in(p->url, schemes)) {
-        FT_LOGE("io", "%s: unsupported URL scheme (allowed: a file path, file, rtmp, rtmps, srt, "
-                      "udp)",
+        FT_LOGE("io",
+                "%s: unsupported URL scheme (allowed: a file path, file, rtmp, rtmps, srt, "
+                "udp)",
                 p->url);
         return FT_ERR_OUTPUT;
     }
