@@ -736,6 +736,12 @@ static void test_exit_codes(void **state)
     snprintf(args, sizeof args, "--input ftp://example/x --output rtmp://127.0.0.1:%d/live/x",
              dead);
     assert_int_equal(run_stream(args), 1);
+    /* An HTTP address not of this machine (TEST-NET-1) was exit 6. */
+    snprintf(args, sizeof args,
+             "--input rtmp://127.0.0.1:%d/live/x --output rtmp://127.0.0.1:%d/live/y "
+             "--set http.bind=192.0.2.1",
+             dead, dead);
+    assert_int_equal(run_stream(args), 1);
     snprintf(args, sizeof args,
              "--input file://%s --realtime --output rtmp://127.0.0.1:%d/live/x "
              "--set stream.reconnect_attempts=1 --set stream.reconnect_delay=0.1",

@@ -443,10 +443,14 @@ ft_status ft_service_http_create(const ft_service_http_params *p, const ft_servi
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)64 * 1024, MHD_OPTION_EXTERNAL_LOGGER, mhd_log,
         NULL, MHD_OPTION_END);
     if (!s->d) {
-        FT_LOGE("service", "cannot listen on %s:%d (port in use or not permitted)", bind, p->port);
+        /* A configuration error (exit 1) like a malformed address: the port
+         * or the address has to be changed. */
+        FT_LOGE("service",
+                "cannot listen on %s:%d (port in use, or not an address of this machine)", bind,
+                p->port);
         pthread_mutex_destroy(&s->mu);
         free(s);
-        return FT_ERR_RUNTIME;
+        return FT_ERR_CONFIG;
     }
     const union MHD_DaemonInfo *di = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);
     s->port = di ? di->port : p->port;

@@ -56,8 +56,8 @@ typedef struct ft_service_http_params {
 typedef struct ft_service_http ft_service_http;
 
 /* Starts listening. `p` and `h` are copied. FT_ERR_CONFIG for a bad bind
- * address, FT_ERR_RUNTIME (message naming address and port) when the port
- * cannot be bound. *out is returned-owned. */
+ * address, and (message naming address and port) when it cannot be bound: a
+ * port in use, an address not of this machine. *out is returned-owned. */
 FT_NODISCARD ft_status ft_service_http_create(const ft_service_http_params *p,
                                               const ft_service_http_handlers *h,
                                               ft_service_http **out);
