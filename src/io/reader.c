@@ -611,8 +611,10 @@ static ft_status deliver(ft_reader *r, AVFrame *frame, double *pts_s)
 
 /* The end of the input. Not one frame decoded is an error: an empty or cut
  * file would otherwise give an empty output and success. A file that ends
- * more than a second before the duration its video stream declares (cut
- * short) is only warned about: its frames are all processed. */
+ * more than a second before the duration its header declares for the video
+ * stream (MP4/MOV cut short) is only warned about: its frames are all processed.
+ * Durations libavformat estimated from timestamps or the bitrate (MPEG-TS)
+ * are not declared, and timestamp resets make them wrong. */
 static ft_status end_of_input(ft_reader *r)
 {
     if (atomic_load(&r->interrupted))
@@ -622,7 +624,8 @@ static ft_status end_of_input(ft_reader *r)
         return FT_ERR_INPUT;
     }
     const AVStream *vs = r->fmt->streams[r->vidx];
-    if (r->local && !r->warned_short && vs->duration > 0 && vs->duration != AV_NOPTS_VALUE) {
+    if (r->local && !r->warned_short && vs->duration > 0 &&
+        r->fmt->duration_estimation_method == AVFMT_DURATION_FROM_STREAM) {
         double start =
             vs->start_time != AV_NOPTS_VALUE ? vs->start_time * av_q2d(vs->time_base) : r->start_s;
         double end = start - r->start_s + vs->duration * av_q2d(vs->time_base);
