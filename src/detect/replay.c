@@ -428,8 +428,8 @@ ft_status ft_detect_replay_create(const ft_detect_replay_params *p, ft_detector 
         FT_LOGE("detect", "%s: cannot open detections file: %s", p->path, strerror(errno));
         goto out;
     }
-    /* By its type, not by seeking to its end: a directory seeks fine and
-     * told as "too large", a device as empty. */
+    /* By its type, not by seeking to its end: a directory seeks fine (it
+     * was reported as "too large"). */
     struct stat sb;
     if (fstat(fileno(f), &sb) != 0 || !S_ISREG(sb.st_mode)) {
         FT_LOGE("detect", "%s: not a regular file", p->path);

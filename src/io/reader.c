@@ -49,7 +49,7 @@ struct ft_reader {
     int64_t last_pts;     /* for frames without a timestamp, in vtb */
     int64_t frames;       /* frames delivered */
     double last_pts_s;    /* time of the last frame delivered */
-    bool warned_short;    /* logged that the file ends before its declared duration */
+    bool warned_short;    /* the end was checked against the declared duration (once) */
     double offset_s[2];   /* added to a stream's timestamps after a discontinuity */
     double last_dts_s[2]; /* last packet time per stream (0 video, 1 audio), offset applied */
     bool have_dts[2];

@@ -352,7 +352,7 @@ ft_status ft_service_serve_config_load(const char *path, ft_serve_config *out, c
         st = FT_ERR_CONFIG;
         goto out;
     }
-    /* A directory reads as "YAML error: input error", a device endlessly. */
+    /* A directory would read as "YAML error: input error". */
     if (!S_ISREG(sb.st_mode)) {
         snprintf(err, cap, "%s: not a regular file", path);
         st = FT_ERR_CONFIG;
