@@ -39,14 +39,15 @@ demo: deps $(BUILD)/CMakeCache.txt
 # BENCH (e.g. `make bench BENCH="track pipeline"`).
 BENCH ?= $(shell $(BUILD)/football-tracker bench --help 2>/dev/null | \
 	awk '/^benchmarks:/ {f = 1; next} f && /^  / {print $$1} f && /^$$/ {f = 0}')
-# The RF-DETR benchmarks need a checkpoint, MODEL (e.g. `make bench
-# MODEL=checkpoint.pth`), and rfdetr-cuda a GPU; without them they are skipped
-# with a note instead of failing the target.
+# The RF-DETR benchmarks (rfdetr, rfdetr-cuda, and infer-share, whose server
+# loads one) need a checkpoint, MODEL (e.g. `make bench MODEL=checkpoint.pth`),
+# and rfdetr-cuda a GPU; without them they are skipped with a note instead of
+# failing the target.
 MODEL ?=
 bench: build
 	@for b in $(BENCH); do \
 		args=""; \
-		case $$b in rfdetr*) \
+		case $$b in rfdetr*|infer-share) \
 			if [ -z "$(MODEL)" ]; then echo "== skipped bench $$b: give MODEL=checkpoint.pth"; continue; fi; \
 			args="--model $(MODEL)";; \
 		esac; \

@@ -59,6 +59,9 @@ static void test_every_subcommand_help(void **state)
             fail_msg("'%s --help' exited %d with:\n%s", name, rc, out);
         if (!strstr(out, name))
             fail_msg("'%s --help' does not name the command:\n%s", name, out);
+        /* The README documents each command's exit codes; so does its help. */
+        if (!strstr(out, "Exit codes:"))
+            fail_msg("'%s --help' does not list its exit codes:\n%s", name, out);
         n++;
     }
     assert_true(n >= 1); /* config at least */

@@ -5,7 +5,8 @@
  *   - a client from 127.0.0.2 is disconnected at once (refused_address)
  *   - ffmpeg publishing with a wrong key fails and no frame is processed
  *   - ffmpeg publishing with the key is processed (frames counted), and after
- *     it leaves the service listens again and takes a second publisher
+ *     it leaves (its FLV metadata announcing a duration) the service listens
+ *     again and takes a second publisher
  *   - neither key appears in the service's debug-level log
  *   - a bad allow-list entry or a missing key file is a configuration error
  *
@@ -70,15 +71,19 @@ static double metric(const char *series)
 }
 
 /* ffmpeg pushes `seconds` of the clip to the listen port with `key`; returns
- * its exit code (bounded wait). */
-static int publish(const char *key, const char *seconds)
+ * its exit code (bounded wait). With `announce`, -t is an output option, so
+ * the FLV metadata carries the duration, as from a publisher of a finite
+ * clip. */
+static int publish(const char *key, const char *seconds, bool announce)
 {
     char clip[256], url[128];
     path_in(clip, sizeof clip, "clip.mp4");
     snprintf(url, sizeof url, "rtmp://127.0.0.1:%d/live/%s", g.port, key);
-    char *const argv[] = {"ffmpeg",        "-nostdin", "-loglevel", "error", "-re",  "-t",
-                          (char *)seconds, "-i",       clip,        "-c",    "copy", "-f",
-                          "flv",           url,        NULL};
+    /* -t before -i limits the input; after it, the output (announced). */
+    char *limit[] = {"-t", (char *)seconds}, *input[] = {"-i", clip};
+    char **a = announce ? input : limit, **b = announce ? limit : input;
+    char *const argv[] = {"ffmpeg", "-nostdin", "-loglevel", "error", "-re", a[0], a[1], b[0],
+                          b[1],     "-c",       "copy",      "-f",    "flv", url,  NULL};
     pid_t pid = ft_test_spawn(g.dir, "publisher.log", argv);
     assert_true(pid > 0);
     return ft_test_wait_exit(&pid, 20);
@@ -210,7 +215,7 @@ static void test_wrong_key_refused(void **state)
     (void)state;
     if (!g.ok)
         skip();
-    assert_int_not_equal(publish("not-the-key", "2"), 0);
+    assert_int_not_equal(publish("not-the-key", "2", false), 0);
     ft_test_sleep(0.3);
     assert_true(metric("ft_listen_connections_total{result=\"refused_key\"}") == 1);
     assert_true(metric("ft_listen_connections_total{result=\"accepted\"}") == 0);
@@ -223,14 +228,15 @@ static void test_key_accepted_then_relisten(void **state)
     (void)state;
     if (!g.ok)
         skip();
-    assert_int_equal(publish("k3y-for-the-test", "3"), 0);
+    /* Its metadata announces a duration: its leaving is still not the end. */
+    assert_int_equal(publish("k3y-for-the-test", "3", true), 0);
     double frames = 0;
     for (int i = 0; i < 40 && frames <= 0; i++, ft_test_sleep(0.1))
         frames = metric("ft_frames_processed_total");
     assert_true(frames > 10);
     assert_true(metric("ft_listen_connections_total{result=\"accepted\"}") == 1);
     /* The publisher left; the service listens again for the next one. */
-    assert_int_equal(publish("k3y-for-the-test", "2"), 0);
+    assert_int_equal(publish("k3y-for-the-test", "2", false), 0);
     ft_test_sleep(0.3);
     assert_true(metric("ft_listen_connections_total{result=\"accepted\"}") == 2);
     /* Between the two, the output kept its rate with repeats (the service's

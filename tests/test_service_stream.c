@@ -5,7 +5,8 @@
  *   - frames flow (/ready), /metrics parses as Prometheus text, /status.json
  *   - PATCH /config: 401 without or with a wrong token, 200 with it, 400 for a
  *     bad or cold value with the old value kept; a reloaded file (changed on
- *     disk, or SIGHUP) applies, a bad one is refused and the old value kept
+ *     disk, or SIGHUP) applies, a bad one is refused and the old value kept;
+ *     a PATCHed logging.level takes effect
  *   - the publisher is killed mid-stream: repeats/slate fill the gap, the
  *     service recovers when it comes back, and the recorded output has
  *     continuous constant-rate timestamps across the outage
@@ -394,6 +395,40 @@ static void test_config_patch(void **state)
     assert_int_equal(get("/config", body, sizeof body), 200);
     assert_non_null(strstr(body, "\"confidence\":{\"value\":0.35"));
     assert_true(metric("ft_config_reloads_total{result=\"error\"}") >= 4);
+}
+
+/* Lines of the service's log that contain `text`. */
+static int log_count(const char *text)
+{
+    char p[256], line[4096];
+    path_in(p, sizeof p, "service.log");
+    FILE *f = fopen(p, "r");
+    assert_non_null(f);
+    int n = 0;
+    while (fgets(line, sizeof line, f))
+        n += strstr(line, text) != NULL;
+    fclose(f);
+    return n;
+}
+
+/* logging.level is hot: once PATCHed to error, the info line of the next
+ * PATCH is not written; back at info, it is again. */
+static void test_log_level_patch(void **state)
+{
+    (void)state;
+    if (!g.ok)
+        skip();
+    char body[65536];
+    const char *info_line = "PATCH /config applied";
+    assert_int_equal(patch("test-token-1", "{\"logging.level\": \"error\"}", body, sizeof body),
+                     200);
+    int before = log_count(info_line);
+    assert_int_equal(patch("test-token-1", "{\"model.confidence\": 0.3}", body, sizeof body),
+                     200);
+    assert_int_equal(log_count(info_line), before);
+    assert_int_equal(patch("test-token-1", "{\"logging.level\": \"info\"}", body, sizeof body),
+                     200);
+    assert_int_equal(log_count(info_line), before + 1);
 }
 
 static void test_reload(void **state)
@@ -792,6 +827,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_flowing_and_metrics),
         cmocka_unit_test(test_config_patch),
+        cmocka_unit_test(test_log_level_patch),
         cmocka_unit_test(test_reload),
         cmocka_unit_test(test_publisher_restart),
         cmocka_unit_test(test_status_page_in_browser),

@@ -37,7 +37,9 @@ static void usage(FILE *out)
     fprintf(out, "usage: football-tracker bench <benchmark> [options]\n\nbenchmarks:\n");
     for (const bench_entry *b = benches; b->name; b++)
         fprintf(out, "  %-12s %s\n", b->name, b->summary);
-    fprintf(out, "\nRun 'football-tracker bench <benchmark> --help' for its options.\n");
+    fprintf(out, "\nRun 'football-tracker bench <benchmark> --help' for its options.\n"
+                 "Exit codes: 0 done, 1 bad option or unknown benchmark, 2 model, 3 input,\n"
+                 "4 output, 5 GPU, 6 runtime.\n");
 }
 
 int ft_cmd_bench(int argc, char **argv)

@@ -39,7 +39,10 @@ static void usage(FILE *out)
                  "                  exit 6 when a regression threshold fails\n"
                  "  --short         only the runs marked short, at the short duration and size\n"
                  "  --workdir DIR   where the suite keeps clips, tracks and logs\n"
-                 "                  (default ./eval-out, created if missing)\n");
+                 "                  (default ./eval-out, created if missing)\n"
+                 "Exit codes: 0 done, 1 bad option, 3 a CSV cannot be read or is malformed,\n"
+                 "4 an output cannot be written, 6 a suite run failed or a threshold was\n"
+                 "not met.\n");
 }
 
 static int run_suite(const char *suite_path, const char *workdir, bool short_only)

@@ -30,7 +30,7 @@ static void usage(FILE *out)
         "    port: 9090\n"
         "    rss_limit_mb: 0           # 0 = no limit\n"
         "    stuck_seconds: 15\n"
-        "    stream_config: stream_config.yml   # default for every stream\n"
+        "    stream_config: stream_config.yml   # for every stream (default: none)\n"
         "    shared_inference: false   # true: one `infer` process batches every\n"
         "                              # worker's frames (docs/gpu-sharing.md)\n"
         "  streams:\n"

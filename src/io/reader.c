@@ -720,9 +720,11 @@ ft_status ft_reader_read(ft_reader *r, AVFrame *frame, AVPacket *pkt, ft_reader_
         atomic_store(&r->reading, false);
         bool at_end = err == AVERROR_EOF || (err < 0 && r->fmt->pb && avio_feof(r->fmt->pb));
         /* A network input that breaks, or ends without having a duration
-         * (live), is reconnected once the decoder has drained. */
+         * (live), is reconnected once the decoder has drained. A listener's
+         * publisher may announce a duration (ffmpeg -t writes one into the
+         * FLV metadata), but its leaving is never the end of the stream. */
         if (err < 0 && !r->local && r->reconnect_attempts > 0 && !atomic_load(&r->interrupted) &&
-            (!at_end || r->info.duration_s <= 0)) {
+            (!at_end || r->info.duration_s <= 0 || r->listen)) {
             r->lost = true;
             r->lost_err = err;
             at_end = true;

@@ -32,8 +32,9 @@ static const ft_option model_options[] = {
      FT_OPT_INT, M(ball_class_id), "-1", -1, 10000, 0, NULL, NULL},
     {"size", "RF-DETR variant; auto = read from the checkpoint.", FT_OPT_ENUM, M(size), "auto", 0,
      0, 0, NULL, size_names},
-    {"threads", "CPU inference threads; 0 = one per core.", FT_OPT_INT, M(threads), "0", 0, 256, 0,
-     NULL, NULL},
+    {"threads",
+     "CPU inference threads; 0 = FT_THREADS, else OMP_NUM_THREADS, else one per usable core.",
+     FT_OPT_INT, M(threads), "0", 0, 256, 0, NULL, NULL},
     {"server",
      "detector.type shared: unix socket of the shared inference server (`football-tracker "
      "infer`; set by serve with serve.shared_inference).",

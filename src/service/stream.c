@@ -215,6 +215,9 @@ static void install(ft_service_stream *s, ft_config *next)
     ft_pipeline *pl = atomic_load(&s->pl);
     if (pl)
         ft_pipeline_update(pl, ft_settings_of(next));
+    /* logging.level is the one hot key outside the pipeline: the logger is
+     * process-wide, so the service applies it itself. */
+    ft_log_set_level(ft_settings_of(next)->logging.level);
     pthread_mutex_unlock(&s->mu);
     if (old != s->cfg0)
         ft_config_destroy(&old);
