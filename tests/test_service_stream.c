@@ -397,11 +397,11 @@ static void test_config_patch(void **state)
     assert_true(metric("ft_config_reloads_total{result=\"error\"}") >= 4);
 }
 
-/* Lines of the service's log that contain `text`. */
-static int log_count(const char *text)
+/* Lines of the log `name` (in the test folder) that contain `text`. */
+static int log_count(const char *name, const char *text)
 {
     char p[256], line[4096];
-    path_in(p, sizeof p, "service.log");
+    path_in(p, sizeof p, name);
     FILE *f = fopen(p, "r");
     assert_non_null(f);
     int n = 0;
@@ -422,13 +422,13 @@ static void test_log_level_patch(void **state)
     const char *info_line = "PATCH /config applied";
     assert_int_equal(patch("test-token-1", "{\"logging.level\": \"error\"}", body, sizeof body),
                      200);
-    int before = log_count(info_line);
+    int before = log_count("service.log", info_line);
     assert_int_equal(patch("test-token-1", "{\"model.confidence\": 0.3}", body, sizeof body),
                      200);
-    assert_int_equal(log_count(info_line), before);
+    assert_int_equal(log_count("service.log", info_line), before);
     assert_int_equal(patch("test-token-1", "{\"logging.level\": \"info\"}", body, sizeof body),
                      200);
-    assert_int_equal(log_count(info_line), before + 1);
+    assert_int_equal(log_count("service.log", info_line), before + 1);
 }
 
 static void test_reload(void **state)
@@ -799,9 +799,13 @@ static void test_exit_codes(void **state)
     snprintf(args, sizeof args,
              "--input rtmp://127.0.0.1:%d/live/x --output rtmp://127.0.0.1:%d/live/y "
              "--set stream.reconnect_attempts=6 --set stream.reconnect_delay=0.05 "
-             "--set stream.alert_webhook=http://127.0.0.1:%d/hooks/ft",
+             "--set stream.alert_webhook=http://127.0.0.1:%d/hooks/ft --log-format json",
              dead, dead, ntohs(a.sin_port));
     assert_int_equal(run_stream(args), 3);
+    /* once, and with the webhook's fields in the JSON record */
+    assert_int_equal(log_count("exit.log", "\"fields\":{\"alert\":\"stream_input_down\","
+                                           "\"direction\":\"input\",\"failed_attempts\":\"5\"}}"),
+                     1);
     fcntl(lfd, F_SETFL, O_NONBLOCK);
     int cfd = accept(lfd, NULL, NULL);
     assert_true(cfd >= 0);

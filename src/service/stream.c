@@ -396,7 +396,15 @@ static void alert(ft_service_stream *s, int dir, int failures)
     if (s->alerted[dir])
         return;
     s->alerted[dir] = true;
-    FT_LOGE("service", "ALERT: %s down, %d reconnect attempts failed", names[dir], failures);
+    /* the webhook body's fields, so that a log pipeline can match the JSON
+     * record as a receiver matches the POST */
+    char kind[32], attempts[16];
+    snprintf(kind, sizeof kind, "stream_%s_down", names[dir]);
+    snprintf(attempts, sizeof attempts, "%d", failures);
+    const ft_log_field fields[] = {
+        {"alert", kind}, {"direction", names[dir]}, {"failed_attempts", attempts}};
+    ft_log_fields(FT_LOG_ERROR, "service", fields, 3,
+                  "ALERT: %s down, %d reconnect attempts failed", names[dir], failures);
     ft_service_metric_add(s->m[dir ? M_OUT_ALERT : M_IN_ALERT], 1);
     pthread_mutex_lock(&s->mu);
     char url[FT_OPT_STRLEN];
@@ -405,9 +413,8 @@ static void alert(ft_service_stream *s, int dir, int failures)
     if (!url[0])
         return;
     char body[256];
-    snprintf(body, sizeof body,
-             "{\"alert\":\"stream_%s_down\",\"direction\":\"%s\",\"failed_attempts\":%d}",
-             names[dir], names[dir], failures);
+    snprintf(body, sizeof body, "{\"alert\":\"%s\",\"direction\":\"%s\",\"failed_attempts\":%d}",
+             kind, names[dir], failures);
     if (ft_service_webhook_post(url, body, 2000))
         FT_LOGW("service", "alert kept in the log and metrics only (webhook failed)");
 }
