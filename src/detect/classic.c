@@ -115,11 +115,13 @@ enum {
  * ball's inside and the size prior costs it 2-4 octaves. The search runs on
  * the block means, a working frame 8 times coarser in which such a ball is
  * a few blocks across: a block brighter by LARGE_CONTRAST than a ring of
- * blocks around it, at the smallest to the largest ring that fits (up to
- * 1/16 of the frame height in radius), is a disc candidate; the pixels
- * around it above a third of the way from the ring to the block make its
- * blob. Blobs under LARGE_MIN times the prior are left to the ordinary
- * seeds. Such a blob is scored with the hand-made features and no size
+ * blocks around it, at any of the rings that fit (up to 1/16 of the
+ * frame height in radius; the one with the best disc evidence is taken), is
+ * a disc candidate; the pixels around it above a third of the way from the
+ * ring to the block make its blob. Blobs under LARGE_MIN times the prior
+ * (1/25 of the frame height) are left to the ordinary seeds: from 4 times,
+ * referees' and players' torsos in the wide DFL and LaLiga shots became
+ * candidates (chaos 19 and 38 %). Such a blob is scored with the hand-made features and no size
  * prior (it is at its own scale), plus LARGE_DISC times its disc evidence
  * (disc_score), set by hand: a disc tens of pixels across with grass all
  * round is far stronger evidence than the same features of a 3-px blob, and
@@ -1296,7 +1298,7 @@ static float disc_score(const classic *c, const ft_image *im, const blob *b, int
            clampf(((float)grass / RAYS - 0.875f) * 8.f, 0.f, 1.f);
 }
 
-/* Balls 4 to 20 times the prior size (see LARGE_CONTRAST): a search on the
+/* Balls 6 to 20 times the prior size (see LARGE_CONTRAST): a search on the
  * block means for bright discs on darker grass, each scored at its own
  * scale; the best of each place is kept. Not in the training dump: the
  * network never judges these (net_domain). */
