@@ -37,7 +37,10 @@ static void run(ft_synth_scenario scenario, uint64_t seed, score *sc)
         int n;
         ft_test_classic_next(&r, &t, d, &n);
         bool found = n > 0 && d[0].score >= 0.25f;
-        bool near = found && t.vis == FT_SYNTH_VISIBLE && hypotf(d[0].x - t.x, d[0].y - t.y) <= 8.f;
+        /* 8 px, or half the radius of a larger ball (closeup) */
+        float radius = fmaxf(8.f, 0.5f * t.radius);
+        bool near =
+            found && t.vis == FT_SYNTH_VISIBLE && hypotf(d[0].x - t.x, d[0].y - t.y) <= radius;
         sc->visible += t.vis == FT_SYNTH_VISIBLE;
         sc->reported += found;
         sc->hits += near;
@@ -46,7 +49,7 @@ static void run(ft_synth_scenario scenario, uint64_t seed, score *sc)
 }
 
 /* min_recall: the measured recall of the scenario minus about 0.03. */
-static void check(ft_synth_scenario scenario, double min_recall)
+static void check(ft_synth_scenario scenario, double min_recall, double min_precision)
 {
     score sc = {0};
     run(scenario, 3, &sc);
@@ -60,19 +63,27 @@ static void check(ft_synth_scenario scenario, double min_recall)
      * 0.789 / 0.899; before it 0.708 / 0.819 at 0.991 / 0.980); see
      * docs/detector.md. */
     assert_true(recall >= min_recall);
-    assert_true(precision >= 0.97);
+    assert_true(precision >= min_precision);
 }
 
 static void test_wide(void **state)
 {
     (void)state;
-    check(FT_SYNTH_WIDE, 0.86);
+    check(FT_SYNTH_WIDE, 0.86, 0.97);
 }
 
 static void test_night(void **state)
 {
     (void)state;
-    check(FT_SYNTH_NIGHT, 0.93);
+    check(FT_SYNTH_NIGHT, 0.93, 0.97);
+}
+
+/* The ball 1/27 to 1/13 of the frame height across: measured 0.695 /
+ * 1.000 with large_balls (h44), recall 0 without it. */
+static void test_closeup(void **state)
+{
+    (void)state;
+    check(FT_SYNTH_CLOSEUP, 0.66, 0.97);
 }
 
 int main(void)
@@ -80,6 +91,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_wide),
         cmocka_unit_test(test_night),
+        cmocka_unit_test(test_closeup),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -87,7 +87,7 @@ static void check_truth_pixels(ft_synth_scenario sc, uint64_t seed, int frames)
         assert_int_equal(ft_synth_next(with, &a, &ta), FT_OK);
         assert_int_equal(ft_synth_next(without, &b, &tb), FT_OK);
         assert_float_equal(ta.x, tb.x, 1e-4);
-        double sx = 0, sy = 0, sw = 0, far = 0;
+        double sx = 0, sy = 0, sw = 0, far = 0, npx = 0;
         for (int y = 0; y < H; y++)
             for (int x = 0; x < W; x++) {
                 int d =
@@ -97,6 +97,7 @@ static void check_truth_pixels(ft_synth_scenario sc, uint64_t seed, int frames)
                 sx += d * (x + 0.5);
                 sy += d * (y + 0.5);
                 sw += d;
+                npx++;
                 /* motion blur stretches the ball along its path by < 1 radius + 3 px */
                 if (hypot(x + 0.5 - ta.x, y + 0.5 - ta.y) > 2.0 * ta.radius + 4.0)
                     far += d;
@@ -110,8 +111,16 @@ static void check_truth_pixels(ft_synth_scenario sc, uint64_t seed, int frames)
             continue;
         assert_true(sw > 0.0);
         assert_true(far <= 0.02 * sw);
-        assert_float_equal(sx / sw, ta.x, 1.0);
-        assert_float_equal(sy / sw, ta.y, 1.0);
+        /* Shading (darker below) moves a large ball's weighted centre a
+         * little, a leg in front of part of it (under half: still visible)
+         * more. A fast ball's blur adds pixels, so the count cannot tell a
+         * blurred ball with a part hidden: half the blur length (from the
+         * extra pixels) is allowed on top. */
+        double disc = M_PI * ta.radius * ta.radius;
+        double tol = (npx >= 0.9 * disc ? fmax(1.0, 0.15 * ta.radius) : fmax(1.0, 0.5 * ta.radius)) +
+                     0.5 * fmax(0.0, npx - disc) / (2.0 * ta.radius);
+        assert_float_equal(sx / sw, ta.x, tol);
+        assert_float_equal(sy / sw, ta.y, tol);
         checked++;
     }
     assert_true(checked > frames / 2);
@@ -136,6 +145,35 @@ static void test_truth_matches_pixels_night_cuts(void **state)
     (void)state;
     check_truth_pixels(FT_SYNTH_NIGHT, 5, 45);
     check_truth_pixels(FT_SYNTH_CUTS, 6, 240); /* several shots and cameras */
+}
+
+/* The close-up: the camera follows the ball closely enough that it stays in
+ * the frame, and the ball is 1/30 to 1/9 of the frame height across (the
+ * broadcast scenario's is under 1/60); the truth still matches the pixels. */
+static void test_closeup(void **state)
+{
+    (void)state;
+    check_truth_pixels(FT_SYNTH_CLOSEUP, 2, 60);
+    ft_synth *s = make(FT_SYNTH_CLOSEUP, 12, false, true);
+    int vis[3] = {0, 0, 0};
+    float dmin = 1e9f, dmax = 0.0f;
+    for (int i = 0; i < 30 * 20; i++) {
+        ft_image im;
+        ft_synth_truth t;
+        assert_int_equal(ft_synth_next(s, &im, &t), FT_OK);
+        vis[t.vis]++;
+        if (t.vis == FT_SYNTH_VISIBLE) {
+            dmin = fminf(dmin, 2.0f * t.radius / H);
+            dmax = fmaxf(dmax, 2.0f * t.radius / H);
+        }
+    }
+    assert_true(vis[FT_SYNTH_VISIBLE] > 500);
+    assert_true(dmin > 1.0f / 30.0f);
+    assert_true(dmax < 1.0f / 9.0f);
+    assert_true(dmax > dmin * 1.3f); /* the zoom follows the play */
+    assert_string_equal(ft_synth_scenario_name(FT_SYNTH_CLOSEUP), "closeup");
+    assert_int_equal(ft_synth_scenario_from_name("closeup"), FT_SYNTH_CLOSEUP);
+    ft_synth_destroy(&s);
 }
 
 /* Over a longer match the ball does what matches do: it flies, it is hidden
@@ -323,6 +361,7 @@ int main(void)
         cmocka_unit_test(test_determinism),
         cmocka_unit_test(test_truth_matches_pixels_wide),
         cmocka_unit_test(test_truth_matches_pixels_broadcast),
+        cmocka_unit_test(test_closeup),
         cmocka_unit_test(test_truth_matches_pixels_night_cuts),
         cmocka_unit_test(test_match_events),
         cmocka_unit_test(test_params_rejected),

@@ -96,7 +96,7 @@ int ft_cmd_synth(int argc, char **argv)
         } else if ((v = ft_cli_opt_value(argc, argv, &i, "--scenario"))) {
             int sc = ft_synth_scenario_from_name(v);
             if (sc < 0) {
-                fprintf(stderr, "synth: --scenario: unknown '%s' (wide, broadcast, night, cuts)\n",
+                fprintf(stderr, "synth: --scenario: unknown '%s' (wide, broadcast, night, cuts, closeup)\n",
                         v);
                 return FT_EXIT_CONFIG;
             }

@@ -109,6 +109,38 @@ enum {
  * "The predicted position (h41)"). */
 #define CONT_PRED_RADIUS (1.f / 135.f)
 
+/* Large balls (large_balls): a close-up or a phone near the play shows the
+ * ball at 1/40 to 1/8 of the frame height, 4 to 20 times the prior, where
+ * the seeds (brighter than the 8x8-block means around them) miss a big
+ * ball's inside and the size prior costs it 2-4 octaves. The search runs on
+ * the block means, a working frame 8 times coarser in which such a ball is
+ * a few blocks across: a block brighter by LARGE_CONTRAST than a ring of
+ * blocks around it, at any of the rings that fit (up to 1/16 of the
+ * frame height in radius; the one with the best disc evidence is taken), is
+ * a disc candidate; the pixels around it above a third of the way from the
+ * ring to the block make its blob. Blobs under LARGE_MIN times the prior
+ * (1/25 of the frame height) are left to the ordinary seeds: from 4 times,
+ * referees' and players' torsos in the wide DFL and LaLiga shots became
+ * candidates (chaos 19 and 38 %). Such a blob is scored with the hand-made features and no size
+ * prior (it is at its own scale), plus LARGE_DISC times its disc evidence
+ * (disc_score), set by hand: a disc tens of pixels across with grass all
+ * round is far stronger evidence than the same features of a 3-px blob, and
+ * without it the grass specks of a 480p phone clip (logit 0-2.4) outscored
+ * the ball (-1.5 to -2.2). Blobs whose disc evidence is under
+ * LARGE_DISC_MIN are dropped: without it, players' white shirts in a wide
+ * shot (UCL) and the synthetic broadcast camera's players became
+ * candidates of 0.3-1.0. */
+#define LARGE_CONTRAST 20
+#define LARGE_MIN 6.f
+#define LARGE_DISC 5.f
+#define LARGE_DISC_MIN 0.5f
+/* A ball of the ordinary size seen with this confidence in the previous
+ * frame means no close-up: large_balls does not run. On the synthetic
+ * broadcast and cuts clips (held-out seeds 10 and 11) a white kit's shirt
+ * and shorts, square and surrounded by grass, passed as a disc next to a
+ * ball found at 0.8-0.94 and pulled it down in the frame's softmax. */
+#define LARGE_SKIP 0.5f
+
 /* What a blob's score is made of (see feature_weights). */
 enum {
     /* cheap: from the blob's own pixels and the detector's state */
@@ -162,6 +194,8 @@ typedef struct blob {
     int local;                  /* local background at the peak */
     double sw, sx, sy;          /* contrast-weighted centroid sums */
     bool part;                  /* a part of a larger blob (split_blob) */
+    bool large;                 /* made by large_balls: no size prior, not for the network */
+    float bonus;                /* added to its hand-made logit: large_balls' disc evidence */
     bool searched;              /* made by local_search */
     bool judge;                 /* the learned scorer may judge it (learned_stage) */
     float cx, cy, diam, score;  /* set by score_blob: centroid, diameter, logit, then confidence */
@@ -202,6 +236,7 @@ typedef struct classic {
     uint8_t *thr;  /* per block: seed threshold */
     uint8_t *thr_row; /* the thresholds of one block row, one per column */
     uint8_t *loc;  /* per block: local background */
+    uint8_t *bmean; /* per block: its mean, the coarse frame of large_balls */
     int32_t *stack;
     blob *blobs;
     int frames, bg_age;
@@ -214,6 +249,7 @@ typedef struct classic {
     int search_age;   /* this frame's local_search: the age of last, 0 when it did not run */
     float size_avg[SIZE_BANDS];
     int size_n[SIZE_BANDS];
+    bool small_ball; /* the previous frame had an ordinary candidate of LARGE_SKIP or more */
     float hand_floor; /* staged scoring stops a blob whose hand logit cannot reach this */
     float net_floor;  /* hand_floor while the learned scorer runs (net_active) */
     ft_classic_net_patch patch; /* the learned scorer's input and scratch */
@@ -281,9 +317,10 @@ static void free_buffers(classic *c)
     free(c->thr);
     free(c->thr_row);
     free(c->loc);
+    free(c->bmean);
     free(c->stack);
     free(c->blobs);
-    c->cur = c->prev = c->bg = c->bg_tmp = c->seed = c->thr = c->thr_row = c->loc = NULL;
+    c->cur = c->prev = c->bg = c->bg_tmp = c->seed = c->thr = c->thr_row = c->loc = c->bmean = NULL;
     c->fixed = c->ref = NULL;
     c->acc = c->hsum = NULL;
     c->colp = c->prev_colp = c->rowp = c->prev_rowp = c->blocksum = c->stack = NULL;
@@ -309,6 +346,7 @@ static void reset_history(classic *c)
     forget_recent(c);
     memset(c->size_avg, 0, sizeof(c->size_avg));
     memset(c->size_n, 0, sizeof(c->size_n));
+    c->small_ball = false;
 }
 
 static ft_status alloc_buffers(classic *c, int fw, int fh)
@@ -339,10 +377,11 @@ static ft_status alloc_buffers(classic *c, int fw, int fh)
     c->thr = malloc(g);
     c->thr_row = malloc((size_t)c->w);
     c->loc = malloc(g);
+    c->bmean = malloc(g);
     c->stack = malloc(n * sizeof(int32_t));
     c->blobs = malloc(MAX_BLOBS * sizeof(blob));
     if (!c->cur || !c->prev || !c->bg || !c->bg_tmp || !c->fixed || !c->ref || !c->seed ||
-        !c->acc || !c->hsum || !c->colp || !c->prev_colp || !c->rowp || !c->prev_rowp || !c->blocksum || !c->thr || !c->thr_row || !c->loc ||
+        !c->acc || !c->hsum || !c->colp || !c->prev_colp || !c->rowp || !c->prev_rowp || !c->blocksum || !c->thr || !c->thr_row || !c->loc || !c->bmean ||
         !c->stack || !c->blobs) {
         free_buffers(c);
         return FT_ERR_NOMEM;
@@ -630,6 +669,8 @@ static void make_seeds(classic *c)
             for (int x = bx * BLOCK; x < (bx + 1) * BLOCK && x < w; x++)
                 sum += c->acc[x];
             bs[bx] = sum;
+            int bw = (bx + 1) * BLOCK > w ? w - bx * BLOCK : BLOCK;
+            c->bmean[(size_t)by * gw + bx] = (uint8_t)(sum / (bw * (y1 - y0)));
         }
     }
     for (int by = 0; by < gh; by++) {
@@ -838,7 +879,7 @@ static bool score_blob(const classic *c, const ft_image *im, blob *b)
     /* Size against a prior (about 1/150 of the frame height, in full-frame
      * pixels), and against what was learnt for this row once there is enough
      * of it: a ball is neither a speck nor a player. */
-    float l = log2f(d * (float)f * 150.f / (float)c->fh);
+    float l = b->large ? 0.f : log2f(d * (float)f * 150.f / (float)c->fh);
     x[F_SMALL] = l < 0.f ? -l : 0.f;
     x[F_LARGE] = l > 0.f ? l : 0.f;
     x[F_SIZE_FIT] = 0.5f;
@@ -860,7 +901,7 @@ static bool score_blob(const classic *c, const ft_image *im, blob *b)
             x[F_TRACK] = c->prev_c[i].score;
     }
     float rest;
-    float z = partial_logit(x, 0, F_RING_DARK, &rest);
+    float z = partial_logit(x, 0, F_RING_DARK, &rest) + b->bonus;
     if (z + rest < floor)
         return false;
 
@@ -1139,6 +1180,216 @@ static void peak_split(classic *c, const ft_image *im, const blob *parent, int *
                 peak_candidate(c, im, x, y, r, 5, false, nb);
 }
 
+/* Makes *b of the working pixels at least `level` within rad of (cx, cy);
+ * local is the grass level around (its contrast). */
+static void disc_blob(const classic *c, float cx, float cy, float rad, int level, int local,
+                      blob *b)
+{
+    memset(b, 0, sizeof(*b));
+    b->x0 = b->x1 = (int)cx;
+    b->y0 = b->y1 = (int)cy;
+    b->local = local;
+    b->large = true;
+    int x0 = (int)fmaxf(0.f, cx - rad), x1 = (int)fminf((float)c->w - 1, cx + rad),
+        y0 = (int)fmaxf(0.f, cy - rad), y1 = (int)fminf((float)c->h - 1, cy + rad);
+    for (int y = y0; y <= y1; y++)
+        for (int x = x0; x <= x1; x++) {
+            float ddx = (float)x - cx, ddy = (float)y - cy;
+            size_t j = (size_t)y * c->w + x;
+            if (ddx * ddx + ddy * ddy > rad * rad || c->cur[j] < level)
+                continue;
+            double wt = c->cur[j] - local;
+            b->n++;
+            b->fg += moving(c, j);
+            b->sw += wt;
+            b->sx += wt * x;
+            b->sy += wt * y;
+            if (c->cur[j] > b->peak) {
+                b->peak = c->cur[j];
+                b->peak_x = x;
+                b->peak_y = y;
+            }
+            b->x0 = x < b->x0 ? x : b->x0;
+            b->x1 = x > b->x1 ? x : b->x1;
+            b->y0 = y < b->y0 ? y : b->y0;
+            b->y1 = y > b->y1 ? y : b->y1;
+        }
+}
+
+/* How much blob b (of disc_blob at `level`) looks like a ball on grass,
+ * 0..1. Along 16 rays from its box centre, the farthest pixel at least
+ * `level` (a ball's dark panels do not end a ray) must lie at about the same
+ * distance all round and short of 1.6 box radii (a line or a body goes on);
+ * the second shortest against the second longest, so one ray through a
+ * shaded edge does not decide (the 480p phone clip's ball, lit from one
+ * side: 0.71-0.77 by the shortest, 0.85-0.9 so). A box taller than wide
+ * counts squared: the synthetic players, 0.6-0.67 as wide as tall, scored
+ * a disc otherwise, and a rolling ball's blur is mostly sideways. And the
+ * ring of the rays at 1.3 times the longest must be darker grass, at 15 of
+ * 16 points or more (a player's legs or head break it). */
+enum { RAYS = 16 };
+static const float ray_cos[RAYS] = {1.f,     0.924f,  0.707f,  0.383f, 0.f,    -0.383f,
+                                    -0.707f, -0.924f, -1.f,    -0.924f, -0.707f, -0.383f,
+                                    0.f,     0.383f,  0.707f,  0.924f};
+
+/* Along RAYS rays from (cx, cy), the distance of the farthest working pixel
+ * at least `level` within lim (ev). False when a ray leaves the frame or
+ * such a pixel lies at its end: the bright thing goes on (a line, a body). */
+static bool ray_extents(const classic *c, float cx, float cy, float lim, int level, float *ev)
+{
+    for (int k = 0; k < RAYS; k++) {
+        float co = ray_cos[k], si = ray_cos[(k + 12) % RAYS], e = 0.f;
+        for (float t = 1.f; t <= lim; t += 1.f) {
+            int x = (int)(cx + t * co + 0.5f), y = (int)(cy + t * si + 0.5f);
+            if (x < 0 || y < 0 || x >= c->w || y >= c->h)
+                return false;
+            if (c->cur[(size_t)y * c->w + x] >= level)
+                e = t;
+        }
+        if (e >= lim - 1.f)
+            return false;
+        ev[k] = e;
+    }
+    return true;
+}
+
+static float disc_score(const classic *c, const ft_image *im, const blob *b, int level)
+{
+    float cx = (float)(b->x0 + b->x1) * 0.5f, cy = (float)(b->y0 + b->y1) * 0.5f;
+    float r = (float)((b->x1 - b->x0) + (b->y1 - b->y0) + 2) * 0.25f, ev[RAYS];
+    if (!ray_extents(c, cx, cy, 1.6f * r, level, ev))
+        return 0.f;
+    /* A disc leaves its box's corners to the grass; without this test an
+     * emblem by DFL's bench (frame 66, 0.34) and a white kit in the
+     * synthetic broadcast-11 (precision 99.1 instead of 99.8 %) passed. */
+    float hw = (float)(b->x1 - b->x0) * 0.425f, hh = (float)(b->y1 - b->y0) * 0.425f;
+    int corners = 0;
+    for (int k = 0; k < 4; k++) {
+        int x = (int)(cx + ((k & 1) ? hw : -hw) + 0.5f);
+        int y = (int)(cy + ((k & 2) ? hh : -hh) + 0.5f);
+        corners += c->cur[(size_t)y * c->w + x] < level;
+    }
+    if (corners < 3)
+        return 0.f;
+    for (int i = 1; i < RAYS; i++)
+        for (int j = i; j > 0 && ev[j] < ev[j - 1]; j--) {
+            float t = ev[j];
+            ev[j] = ev[j - 1];
+            ev[j - 1] = t;
+        }
+    int grass = 0;
+    for (int k = 0; k < RAYS; k++) {
+        float co = ray_cos[k], si = ray_cos[(k + 12) % RAYS], t = 1.3f * ev[RAYS - 1] + 1.f;
+        int x = (int)(cx + t * co + 0.5f), y = (int)(cy + t * si + 0.5f);
+        x = x < 0 ? 0 : (x >= c->w ? c->w - 1 : x);
+        y = y < 0 ? 0 : (y >= c->h ? c->h - 1 : y);
+        bool green = true;
+        if (im->format != FT_PIX_GRAY8) {
+            uint8_t yuv[3];
+            ft_detect_sample_yuv(im, x * c->f + c->f / 2, y * c->f + c->f / 2, yuv);
+            green = ft_detect_is_grass(yuv[0], yuv[1], yuv[2]);
+        }
+        grass += c->cur[(size_t)y * c->w + x] < level && green;
+    }
+    int bw = b->x1 - b->x0 + 1, bh = b->y1 - b->y0 + 1;
+    float round = ev[RAYS - 2] > 0.f ? ev[1] / ev[RAYS - 2] : 0.f;
+    round = fminf(round, bh > bw ? (float)(bw * bw) / (float)(bh * bh) : 1.f);
+    return clampf((round - 0.45f) / 0.3f, 0.f, 1.f) *
+           clampf(((float)grass / RAYS - 0.875f) * 8.f, 0.f, 1.f);
+}
+
+/* Balls 6 to 20 times the prior size (see LARGE_CONTRAST): a search on the
+ * block means for bright discs on darker grass, each scored at its own
+ * scale; the best of each place is kept. Not in the training dump: the
+ * network never judges these (net_domain). */
+static void large_balls(classic *c, const ft_image *im, int *nb)
+{
+    enum { LARGE_KEEP = 16 };
+    const int gw = c->gw, gh = c->gh, rmax = c->h / (16 * BLOCK);
+    const float min_side = LARGE_MIN * (float)c->fh / (150.f * (float)c->f);
+    blob found[LARGE_KEEP];
+    int n_found = 0;
+    for (int by = 1; by + 1 < gh; by++)
+        for (int bx = 1; bx + 1 < gw; bx++) {
+            int m = c->bmean[(size_t)by * gw + bx];
+            bool peak = true;
+            for (int k = 0; k < 8 && peak; k++) {
+                size_t j = (size_t)(by + ring_dir[k][1]) * gw + bx + ring_dir[k][0];
+                peak = m >= c->bmean[j] + (k < 4);
+            }
+            float cx = (float)(bx * BLOCK) + BLOCK * 0.5f, cy = (float)(by * BLOCK) + BLOCK * 0.5f;
+            if (!peak || !ft_detect_filter_allows(c->pitch, cx * (float)c->f, cy * (float)c->f,
+                                                  c->fw, c->fh))
+                continue;
+            blob b;
+            float best = 0.f;
+            for (int rr = 1; rr <= rmax; rr++) {
+                int ring_max = 0, sum = 0;
+                bool inside = true;
+                for (int k = 0; k < 8 && inside; k++) {
+                    /* diagonals about as far as the sides */
+                    int step = (k & 1) ? (rr * 3 + 3) / 4 + 1 : rr + 1;
+                    int x = bx + ring_dir[k][0] * step, y = by + ring_dir[k][1] * step;
+                    inside = x >= 0 && x < gw && y >= 0 && y < gh;
+                    if (inside) {
+                        int v = c->bmean[(size_t)y * gw + x];
+                        ring_max = v > ring_max ? v : ring_max;
+                        sum += v;
+                    }
+                }
+                if (!inside)
+                    break;
+                if (ring_max + LARGE_CONTRAST > m)
+                    continue;
+                int local = sum / 8, level = local + (m - local) / 3;
+                float rad = (float)((rr + 1) * BLOCK) - BLOCK * 0.5f, ev[RAYS];
+                /* cheap first: what goes on past the ring is no ball */
+                if (!ray_extents(c, cx, cy, 1.6f * rad, level, ev))
+                    continue;
+                /* around the centroid of the blocks above `level`: the
+                 * brightest block of a ball lit from one side is off its
+                 * centre */
+                float sw = 0.f, sx = 0.f, sy = 0.f;
+                for (int y = by - rr; y <= by + rr; y++)
+                    for (int x = bx - rr; x <= bx + rr; x++) {
+                        int v = c->bmean[(size_t)y * gw + x] - level;
+                        if (v > 0) {
+                            sw += (float)v;
+                            sx += (float)(v * x);
+                            sy += (float)(v * y);
+                        }
+                    }
+                blob t;
+                disc_blob(c, (sx / sw + 0.5f) * BLOCK, (sy / sw + 0.5f) * BLOCK, rad, level, local,
+                          &t);
+                float q = disc_score(c, im, &t, level);
+                if (q > best) {
+                    best = q;
+                    b = t;
+                }
+            }
+            if (best < LARGE_DISC_MIN)
+                continue;
+            int bw = b.x1 - b.x0 + 1, bh = b.y1 - b.y0 + 1;
+            if ((float)(bw > bh ? bw : bh) < min_side)
+                continue;
+            b.bonus = LARGE_DISC * best;
+            if (!score_blob(c, im, &b))
+                continue;
+            int same = -1;
+            for (int k = 0; k < n_found && same < 0; k++) {
+                float ddx = found[k].cx - b.cx, ddy = found[k].cy - b.cy, rr = found[k].diam * 0.5f;
+                same = ddx * ddx + ddy * ddy <= rr * rr ? k : -1;
+            }
+            if (same >= 0 && b.score > found[same].score)
+                found[same] = b;
+            else if (same < 0 && n_found < LARGE_KEEP)
+                found[n_found++] = b;
+        }
+    for (int k = 0; k < n_found; k++)
+        keep_blob(c, &found[k], nb);
+}
+
 /* One candidate of the training dump (FT_CLASSIC_DUMP): fixed layout, read
  * by tools/classic_net/train_classic_net.py. */
 typedef struct dump_record {
@@ -1187,7 +1438,7 @@ static void dump_blob(classic *c, const blob *b, double pts_s, int rank, float n
  * hand-made logit while other candidates were raised (chaos 20 %). */
 static bool net_domain(const classic *c, const blob *b)
 {
-    if (b->feat[F_MOTION] < 0.5f || b->feat[F_LARGE] > 2.f)
+    if (b->large || b->feat[F_MOTION] < 0.5f || b->feat[F_LARGE] > 2.f)
         return false;
     for (int y = b->y0; y <= b->y1; y++)
         for (int x = b->x0; x <= b->x1; x++)
@@ -1568,6 +1819,8 @@ static ft_status classic_detect(ft_detector *d, const ft_image *frame, double pt
         }
         motion_split(c, frame, &b, !small, &nb);
     }
+    if (!c->dump && !c->small_ball)
+        large_balls(c, frame, &nb);
     local_search(c, frame, &nb);
     learned_stage(c, frame, pts_s, nb);
 
@@ -1595,6 +1848,9 @@ static ft_status classic_detect(ft_detector *d, const ft_image *frame, double pt
     /* Best first: a selection sort is fine for the few we return. */
     int want = cap < nb ? cap : nb;
     int n_out = 0, n_prev = 0;
+    c->small_ball = false;
+    for (int k = 0; k < nb; k++)
+        c->small_ball |= !c->blobs[k].large && c->blobs[k].score >= LARGE_SKIP;
     prev_cand next_prev[PREV_KEEP];
     for (int k = 0; k < nb && (n_out < want || n_prev < PREV_KEEP); k++) {
         int best = k;

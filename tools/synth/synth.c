@@ -81,7 +81,7 @@ struct ft_synth {
     scr_player sp[MATCH_PLAYERS];
 };
 
-static const char *const scenario_names[] = {"wide", "broadcast", "night", "cuts"};
+static const char *const scenario_names[] = {"wide", "broadcast", "night", "cuts", "closeup"};
 static const char *const vis_names[] = {"visible", "occluded", "out_of_frame"};
 
 const char *ft_synth_scenario_name(ft_synth_scenario s)
@@ -809,6 +809,14 @@ static void draw_ball(ft_synth *s, const scr_ball *b)
 
 /* ---- cameras per scenario ---- */
 
+/* The broadcast operator's pan lag, seconds. */
+#define BROADCAST_LAG 0.45f
+/* The close-up: 6 times the broadcast zoom puts the ball at 1/27 (fast play)
+ * to 1/13 (slow play) of a 1080p frame's height at the centre of the pitch,
+ * and only a short lag keeps a ball that size in the frame. */
+#define CLOSEUP_ZOOM 6.0f
+#define CLOSEUP_LAG 0.12f
+
 static void main_camera(const ft_synth *s, camera *c, bool reverse)
 {
     c->px = MAIN_CAM_X;
@@ -818,19 +826,20 @@ static void main_camera(const ft_synth *s, camera *c, bool reverse)
     camera_look(c, 0.0f, reverse ? -2.0f : 2.0f, 0.0f);
 }
 
-/* A camera operator: pans after the ball with some lag, zooms in when play is
- * slow and out when the ball moves fast. `reset` frames the ball at once. */
-static void follow_camera(ft_synth *s, camera *c, float dt, bool reset)
+/* A camera operator: pans after the ball with a lag of `lag` seconds, zooms
+ * in when play is slow and out when the ball moves fast, `zoom` times as far
+ * as the broadcast camera. `reset` frames the ball at once. */
+static void follow_camera(ft_synth *s, camera *c, float dt, bool reset, float zoom, float lag)
 {
     const match_ball *b = &s->m.ball;
     float speed = hypotf(b->vx, b->vy);
-    float want_zoom = fminf(2.6f, fmaxf(1.3f, 2.6f - speed * 0.07f));
+    float want_zoom = fminf(2.6f, fmaxf(1.3f, 2.6f - speed * 0.07f)) * zoom;
     if (reset) {
         s->look_x = b->x;
         s->look_y = b->y;
         s->zoom = want_zoom;
     } else {
-        float a = 1.0f - expf(-dt / 0.45f), az = 1.0f - expf(-dt / 1.5f);
+        float a = 1.0f - expf(-dt / lag), az = 1.0f - expf(-dt / 1.5f);
         s->look_x += (b->x - s->look_x) * a;
         s->look_y += (b->y - s->look_y) * a;
         s->zoom += (want_zoom - s->zoom) * az;
@@ -850,7 +859,10 @@ static void choose_camera(ft_synth *s, double t, float dt)
         main_camera(s, &s->cam, false);
         return;
     case FT_SYNTH_BROADCAST:
-        follow_camera(s, &s->cam, dt, s->index == 0);
+        follow_camera(s, &s->cam, dt, s->index == 0, 1.0f, BROADCAST_LAG);
+        return;
+    case FT_SYNTH_CLOSEUP:
+        follow_camera(s, &s->cam, dt, s->index == 0, CLOSEUP_ZOOM, CLOSEUP_LAG);
         return;
     case FT_SYNTH_CUTS:
         break;
@@ -866,7 +878,7 @@ static void choose_camera(ft_synth *s, double t, float dt)
         s->shot_end = t + rng_range(&s->rng, 2.0f, 6.0f);
     }
     if (s->shot_kind == CAM_FOLLOW)
-        follow_camera(s, &s->cam, dt, cut);
+        follow_camera(s, &s->cam, dt, cut, 1.0f, BROADCAST_LAG);
     else
         main_camera(s, &s->cam, s->shot_kind == CAM_REVERSE);
 }

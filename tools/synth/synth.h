@@ -17,6 +17,8 @@ typedef enum ft_synth_scenario {
     FT_SYNTH_BROADCAST = 1, /* the same position, panning and zooming after the ball */
     FT_SYNTH_NIGHT = 2,     /* static, floodlit, darker and noisier */
     FT_SYNTH_CUTS = 3,      /* shots of 2-6 s from three cameras, hard cuts between them */
+    FT_SYNTH_CLOSEUP = 4,   /* the broadcast camera zoomed in on the ball: 1/27-1/13 of the
+                               frame height across, players larger than the frame's half */
     FT_SYNTH_SCENARIO_COUNT
 } ft_synth_scenario;
 
