@@ -367,8 +367,14 @@ static void test_flowing_and_metrics(void **state)
         capped |= !strncmp(line, "Max address space", 17) && strstr(line, " 4294967296 ");
     fclose(f);
     assert_true(capped);
+    /* The deployment guide's key metrics (FPS, latency, lost frames, chaos
+     * mode; GPU utilisation and VRAM need NVML) are served. NaN fails every
+     * comparison, so a missing series fails here. */
+    assert_true(metric("ft_fps") > 0);
     double lost = metric("ft_lost_frames_percent");
     assert_true(lost >= 0 && lost <= 100);
+    double chaos = metric("ft_chaos_percent");
+    assert_true(chaos >= 0 && chaos <= 100);
 }
 
 static void test_config_patch(void **state)
