@@ -260,6 +260,18 @@ static void test_single_false_positive_no_chaos(void **state)
     assert_int_equal(s.stats.chaos_frames, 0);
     assert_int_equal(s.stats.chaos_starts, 0);
     ft_tracker_destroy(&t);
+
+    /* chaos_jump_count 1 is the guide's trigger: one jump > 120 px starts chaos. */
+    ft_tracker_params p;
+    ft_tracker_params_default(&p);
+    p.chaos_jump_count = 1;
+    t = make(&p, W, H);
+    s = run_track(t, 30.0, 1.0, &time);
+    k = (int)lround(time * 30.0) + 1;
+    s = feed(t, k / 30.0, erratic_xy[0][0], erratic_xy[0][1], 0.95);
+    assert_true(s.chaos);
+    assert_int_equal(s.stats.chaos_starts, 1);
+    ft_tracker_destroy(&t);
 }
 
 /* While recovering, a weak candidate far from the prediction neither restarts
