@@ -763,7 +763,8 @@ static int run_stream(const char *args)
 }
 
 /* Exit codes: 1 for a URL stream mode refuses, 4 when the output cannot be
- * opened, 3 once every reconnect attempt of the input failed. */
+ * opened (a file input given as a URL or a path), 3 once every reconnect
+ * attempt of the input failed. */
 static void test_exit_codes(void **state)
 {
     (void)state;
@@ -785,6 +786,13 @@ static void test_exit_codes(void **state)
     assert_int_equal(run_stream(args), 1);
     snprintf(args, sizeof args,
              "--input file://%s --realtime --output rtmp://127.0.0.1:%d/live/x "
+             "--set stream.reconnect_attempts=1 --set stream.reconnect_delay=0.1",
+             clip, dead);
+    assert_int_equal(run_stream(args), 4);
+    /* A plain path is a file input as file:// is (the guide runs `stream
+     * --input test.mp4`): it gets as far as the output, here refused. */
+    snprintf(args, sizeof args,
+             "--input %s --output rtmp://127.0.0.1:%d/live/x "
              "--set stream.reconnect_attempts=1 --set stream.reconnect_delay=0.1",
              clip, dead);
     assert_int_equal(run_stream(args), 4);
