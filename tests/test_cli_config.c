@@ -182,6 +182,16 @@ static void test_spec_env_names(void **state)
     expect_line(out, "stream", "buffer_size", "4096000", "env RTMP_BUFFER_SIZE");
     expect_line(out, "stream", "reconnect_attempts", "10", "env RTMP_RECONNECT_ATTEMPTS");
     expect_line(out, "stream", "reconnect_delay", "2.0", "env RTMP_RECONNECT_DELAY");
+    /* Python's level names, which the guide's LOG_LEVEL comes from. */
+    snprintf(cmd, sizeof(cmd),
+             "env -u FT_MODEL_CONFIG -u FT_STREAM_CONFIG -u FT_LOGGING_LEVEL LOG_LEVEL=WARNING "
+             "'%s' config --print",
+             bin());
+    assert_int_equal(run(cmd, &out), 0);
+    expect_line(out, "logging", "level", "warn", "env LOG_LEVEL");
+    snprintf(cmd, sizeof(cmd), "'%s' config --print --set logging.level=critical", bin());
+    assert_int_equal(run(cmd, &out), 0);
+    expect_line(out, "logging", "level", "error", "CLI --set");
 }
 
 static void test_bad_input_exit_1(void **state)
@@ -238,13 +248,14 @@ static void test_shipped_configs(void **state)
     assert_non_null(src);
     char cmd[2048];
     char *out;
-    snprintf(cmd, sizeof(cmd),
-             "env -u FT_MODEL_CONFIG -u FT_STREAM_CONFIG -u LOG_LEVEL -u LOG_FILE -u RTMP_TIMEOUT "
-             "-u RTMP_BUFFER_SIZE -u RTMP_RECONNECT_ATTEMPTS -u RTMP_RECONNECT_DELAY -u FT_HTTP_PORT "
-             "'%s' config --print "
-             "--model-config '%s/configs/model_config.yml' "
-             "--stream-config '%s/configs/stream_config.yml'",
-             bin(), src, src);
+    snprintf(
+        cmd, sizeof(cmd),
+        "env -u FT_MODEL_CONFIG -u FT_STREAM_CONFIG -u LOG_LEVEL -u LOG_FILE -u RTMP_TIMEOUT "
+        "-u RTMP_BUFFER_SIZE -u RTMP_RECONNECT_ATTEMPTS -u RTMP_RECONNECT_DELAY -u FT_HTTP_PORT "
+        "'%s' config --print "
+        "--model-config '%s/configs/model_config.yml' "
+        "--stream-config '%s/configs/stream_config.yml'",
+        bin(), src, src);
     assert_int_equal(run(cmd, &out), 0);
     /* every key is written in the shipped file: no value comes from "default" */
     for (char *l = strtok(out, "\n"); l; l = strtok(NULL, "\n"))
