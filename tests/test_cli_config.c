@@ -161,6 +161,39 @@ static void expect_error(const char *args, const char *yaml, const char *needle)
         fail_msg("output\n%s\nlacks '%s'", out, want);
 }
 
+/* Every environment variable of the deployment guide that names a setting is
+ * read, at the guide's example values, under the guide's spelling. */
+static void test_spec_env_names(void **state)
+{
+    (void)state;
+    char cmd[2048], logfile[400], want[420];
+    char *out;
+    snprintf(logfile, sizeof(logfile), "%s/app.log", g_dir);
+    snprintf(cmd, sizeof(cmd),
+             "env -u FT_MODEL_CONFIG -u FT_STREAM_CONFIG LOG_LEVEL=INFO LOG_FILE='%s' "
+             "RTMP_TIMEOUT=5000 RTMP_BUFFER_SIZE=4096000 RTMP_RECONNECT_ATTEMPTS=10 "
+             "RTMP_RECONNECT_DELAY=2 '%s' config --print",
+             logfile, bin());
+    assert_int_equal(run(cmd, &out), 0);
+    expect_line(out, "logging", "level", "info", "env LOG_LEVEL");
+    snprintf(want, sizeof(want), "\"%s\"", logfile);
+    expect_line(out, "logging", "file", want, "env LOG_FILE");
+    expect_line(out, "stream", "timeout_ms", "5000", "env RTMP_TIMEOUT");
+    expect_line(out, "stream", "buffer_size", "4096000", "env RTMP_BUFFER_SIZE");
+    expect_line(out, "stream", "reconnect_attempts", "10", "env RTMP_RECONNECT_ATTEMPTS");
+    expect_line(out, "stream", "reconnect_delay", "2.0", "env RTMP_RECONNECT_DELAY");
+    /* Python's level names, which the guide's LOG_LEVEL comes from. */
+    snprintf(cmd, sizeof(cmd),
+             "env -u FT_MODEL_CONFIG -u FT_STREAM_CONFIG -u FT_LOGGING_LEVEL LOG_LEVEL=WARNING "
+             "'%s' config --print",
+             bin());
+    assert_int_equal(run(cmd, &out), 0);
+    expect_line(out, "logging", "level", "warn", "env LOG_LEVEL");
+    snprintf(cmd, sizeof(cmd), "'%s' config --print --set logging.level=critical", bin());
+    assert_int_equal(run(cmd, &out), 0);
+    expect_line(out, "logging", "level", "error", "CLI --set");
+}
+
 static void test_bad_input_exit_1(void **state)
 {
     (void)state;
@@ -215,12 +248,14 @@ static void test_shipped_configs(void **state)
     assert_non_null(src);
     char cmd[2048];
     char *out;
-    snprintf(cmd, sizeof(cmd),
-             "env -u FT_MODEL_CONFIG -u FT_STREAM_CONFIG -u LOG_LEVEL -u LOG_FILE -u RTMP_TIMEOUT "
-             "-u RTMP_BUFFER_SIZE -u RTMP_RECONNECT_ATTEMPTS -u FT_HTTP_PORT '%s' config --print "
-             "--model-config '%s/configs/model_config.yml' "
-             "--stream-config '%s/configs/stream_config.yml'",
-             bin(), src, src);
+    snprintf(
+        cmd, sizeof(cmd),
+        "env -u FT_MODEL_CONFIG -u FT_STREAM_CONFIG -u LOG_LEVEL -u LOG_FILE -u RTMP_TIMEOUT "
+        "-u RTMP_BUFFER_SIZE -u RTMP_RECONNECT_ATTEMPTS -u RTMP_RECONNECT_DELAY -u FT_HTTP_PORT "
+        "'%s' config --print "
+        "--model-config '%s/configs/model_config.yml' "
+        "--stream-config '%s/configs/stream_config.yml'",
+        bin(), src, src);
     assert_int_equal(run(cmd, &out), 0);
     /* every key is written in the shipped file: no value comes from "default" */
     for (char *l = strtok(out, "\n"); l; l = strtok(NULL, "\n"))
@@ -262,6 +297,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_print_origins, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_spec_env_names, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_input_exit_1, setup, teardown),
         cmocka_unit_test(test_shipped_configs),
         cmocka_unit_test(test_readme_reference),

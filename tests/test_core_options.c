@@ -93,6 +93,23 @@ static void test_ranges(void **state)
     assert_int_equal(small[5], 'z');
 }
 
+/* Enum choices: any case; with FT_OPT_ALIASES, aliases after the NULL name
+ * a choice; the aliases of a table without the flag are never read. */
+static void test_choice_index(void **state)
+{
+    (void)state;
+    static const char *const plain[] = {"low", "high", NULL};
+    static const char *const aliased[] = {"low", "high", NULL, "lo", "low", "HI", "high", NULL};
+    const ft_option p = {"p", "", FT_OPT_ENUM, 0, "low", 0, 0, 0, NULL, plain};
+    const ft_option a = {"a", "", FT_OPT_ENUM, 0, "low", 0, 0, FT_OPT_ALIASES, NULL, aliased};
+    assert_int_equal(ft_option_choice_index(&p, "HIGH"), 1);
+    assert_int_equal(ft_option_choice_index(&p, "hi"), -1);
+    assert_int_equal(ft_option_choice_index(&a, "high"), 1);
+    assert_int_equal(ft_option_choice_index(&a, "hi"), 1);
+    assert_int_equal(ft_option_choice_index(&a, "Lo"), 0);
+    assert_int_equal(ft_option_choice_index(&a, "mid"), -1);
+}
+
 static void test_fail(void **state)
 {
     (void)state;
@@ -108,6 +125,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_defaults_from_table),
         cmocka_unit_test(test_ranges),
+        cmocka_unit_test(test_choice_index),
         cmocka_unit_test(test_fail),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

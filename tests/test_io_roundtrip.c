@@ -7,6 +7,7 @@
 #include <cmocka.h>
 #include <dirent.h>
 #include <libavcodec/avcodec.h>
+#include <libavformat/avformat.h>
 #include <libavutil/frame.h>
 #include <libavutil/hwcontext.h>
 #include <arpa/inet.h>
@@ -21,6 +22,7 @@
 #include <unistd.h>
 
 #include "ft_test_media.h"
+#include "ft_test_rng.h"
 #include "io/reader.h"
 #include "io/writer.h"
 #include "tools/bench/testclip.h"
@@ -496,6 +498,77 @@ static void test_writer_errors(void **state)
     assert_int_equal(count_entries(), 0);
 }
 
+/* Bytes of the video packets of `path` before and from `split_s` seconds. */
+static void video_bytes(const char *path, double split_s, int64_t *before, int64_t *after)
+{
+    AVFormatContext *fmt = NULL;
+    assert_int_equal(avformat_open_input(&fmt, path, NULL, NULL), 0);
+    assert_true(avformat_find_stream_info(fmt, NULL) >= 0);
+    const AVStream *st = fmt->streams[0];
+    const double t0 = st->start_time == AV_NOPTS_VALUE ? 0 : st->start_time * av_q2d(st->time_base);
+    AVPacket *pkt = av_packet_alloc();
+    assert_non_null(pkt);
+    *before = *after = 0;
+    while (av_read_frame(fmt, pkt) >= 0) {
+        const double t = pkt->pts * av_q2d(st->time_base) - t0;
+        *(t < split_s - 1e-3 ? before : after) += pkt->size;
+        av_packet_unref(pkt);
+    }
+    av_packet_free(&pkt);
+    avformat_close_input(&fmt);
+}
+
+/* Writes n frames of noise (an encoder at its bitrate cap) from frame k0. */
+static void write_noise(ft_writer *w, ft_test_rng *rng, int k0, int n)
+{
+    enum { NW = 320, NH = 240 };
+    static uint8_t buf[NW * NH * 3 / 2];
+    ft_image img;
+    fill_grey(&img, buf, NW, NH, 0);
+    for (int k = k0; k < k0 + n; k++) {
+        for (size_t i = 0; i < (size_t)NW * NH; i++)
+            buf[i] = (uint8_t)(ft_test_rng_u64(rng) >> 56);
+        assert_int_equal(ft_writer_write_image(w, &img, k / 30.0), FT_OK);
+    }
+}
+
+/* stream.bitrate is hot (the guide's "output bitrate"): a running x264
+ * encoder follows ft_writer_set_bitrate without reopening the output. */
+static void test_writer_bitrate_retarget(void **state)
+{
+    (void)state;
+    char p[512];
+    path_in(p, sizeof p, "rate.ts");
+    ft_writer_params wp;
+    ft_writer_params_default(&wp);
+    wp.url = p;
+    wp.width = 320;
+    wp.height = 240;
+    wp.fps = 30;
+    wp.codec = "x264";
+    wp.preset = "ultrafast";
+    wp.zerolatency = true;
+    wp.bitrate = 200000;
+    ft_writer *w = NULL;
+    assert_int_equal(ft_writer_open(&wp, &w), FT_OK);
+    ft_test_rng rng = {11};
+    write_noise(w, &rng, 0, 90);
+    assert_int_equal(ft_writer_set_bitrate(w, 4000000), FT_OK);
+    write_noise(w, &rng, 90, 90);
+    assert_int_equal(ft_writer_close(w), FT_OK);
+    ft_writer_destroy(&w);
+    /* 3 s at 200 kbit/s (75 kB) against 3 s at 4 Mbit/s (1.5 MB). */
+    int64_t low, high;
+    video_bytes(p, 3.0, &low, &high);
+    assert_true(low > 0 && high > 5 * low);
+    /* A writer at constant quality has no bitrate to change. */
+    w = open_small(p, 0, false);
+    assert_int_equal(ft_writer_set_bitrate(w, 4000000), FT_ERR_INVALID);
+    assert_int_equal(ft_writer_close(w), FT_OK);
+    ft_writer_destroy(&w);
+    remove_all();
+}
+
 static void test_reader_errors(void **state)
 {
     (void)state;
@@ -562,6 +635,7 @@ int main(void)
         cmocka_unit_test(test_writer_converts_formats),
         cmocka_unit_test(test_atomic_output),
         cmocka_unit_test(test_writer_errors),
+        cmocka_unit_test(test_writer_bitrate_retarget),
         cmocka_unit_test(test_reader_errors),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -367,8 +367,14 @@ static void test_flowing_and_metrics(void **state)
         capped |= !strncmp(line, "Max address space", 17) && strstr(line, " 4294967296 ");
     fclose(f);
     assert_true(capped);
+    /* The deployment guide's key metrics (FPS, latency, lost frames, chaos
+     * mode; GPU utilisation and VRAM need NVML) are served. NaN fails every
+     * comparison, so a missing series fails here. */
+    assert_true(metric("ft_fps") > 0);
     double lost = metric("ft_lost_frames_percent");
     assert_true(lost >= 0 && lost <= 100);
+    double chaos = metric("ft_chaos_percent");
+    assert_true(chaos >= 0 && chaos <= 100);
 }
 
 static void test_config_patch(void **state)
@@ -757,7 +763,8 @@ static int run_stream(const char *args)
 }
 
 /* Exit codes: 1 for a URL stream mode refuses, 4 when the output cannot be
- * opened, 3 once every reconnect attempt of the input failed. */
+ * opened (a file input given as a URL or a path), 3 once every reconnect
+ * attempt of the input failed. */
 static void test_exit_codes(void **state)
 {
     (void)state;
@@ -779,6 +786,13 @@ static void test_exit_codes(void **state)
     assert_int_equal(run_stream(args), 1);
     snprintf(args, sizeof args,
              "--input file://%s --realtime --output rtmp://127.0.0.1:%d/live/x "
+             "--set stream.reconnect_attempts=1 --set stream.reconnect_delay=0.1",
+             clip, dead);
+    assert_int_equal(run_stream(args), 4);
+    /* A plain path is a file input as file:// is (the guide runs `stream
+     * --input test.mp4`): it gets as far as the output, here refused. */
+    snprintf(args, sizeof args,
+             "--input %s --output rtmp://127.0.0.1:%d/live/x "
              "--set stream.reconnect_attempts=1 --set stream.reconnect_delay=0.1",
              clip, dead);
     assert_int_equal(run_stream(args), 4);

@@ -6,8 +6,12 @@
 #include <cmocka.h>
 
 #include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "core/log.h"
 #include "ft_test_rng.h"
 #include "track/kalman.h"
 #include "track/tracker.h"
@@ -103,6 +107,45 @@ static ft_track_state run_track(ft_tracker *t, double fps, double seconds, doubl
         s = feed(t, *time, 400.0 + 200.0 * *time, 500.0, 0.9);
     }
     return s;
+}
+
+/* The loss logs count in the frames of their thresholds (30-fps frames, as
+ * every frame count of the configuration), also at another input rate: at
+ * 10 fps the warning comes at the second missed frame, 0.2 s = 6 frames, and
+ * the loss at the fourth, 0.4 s = 12. */
+static void test_loss_warning_counts_reference_frames(void **state)
+{
+    (void)state;
+    char path[] = "/tmp/ft_test_track_log_XXXXXX";
+    const int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    close(fd);
+    const ft_log_level level = ft_log_get_level();
+    ft_log_params lp = {.level = FT_LOG_WARN, .format = FT_LOG_FORMAT_TEXT};
+    snprintf(lp.file, sizeof lp.file, "%s", path);
+    assert_int_equal(ft_log_configure(&lp), FT_OK);
+    ft_tracker *t = make(NULL, W, H);
+    double time;
+    ft_track_state s = run_track(t, 10.0, 2.0, &time);
+    assert_int_equal(s.mode, FT_TRACK_NORMAL);
+    for (int i = 1; i <= 2; i++)
+        s = feed(t, time + i / 10.0, 0, 0, -1);
+    assert_int_equal(s.mode, FT_TRACK_COASTING);
+    for (int i = 3; i <= 4; i++) /* lost past 10 frames: at 0.4 s */
+        s = feed(t, time + i / 10.0, 0, 0, -1);
+    assert_int_equal(s.mode, FT_TRACK_LOST);
+    ft_tracker_destroy(&t);
+    ft_log_params back = {.level = (int)level, .format = FT_LOG_FORMAT_AUTO};
+    assert_int_equal(ft_log_configure(&back), FT_OK);
+    char text[4096] = "";
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    text[fread(text, 1, sizeof text - 1, f)] = '\0';
+    fclose(f);
+    unlink(path);
+    if (!strstr(text, "Extended tracking loss: 6 frames (0.20 s)") ||
+        !strstr(text, "Track lost: 12 frames (0.40 s) without detection"))
+        fail_msg("no 6-frame loss warning or 12-frame loss in:\n%s", text);
 }
 
 /* A 10-sigma outlier is rejected even with a higher score; the inlier wins. */
@@ -259,6 +302,18 @@ static void test_single_false_positive_no_chaos(void **state)
     }
     assert_int_equal(s.stats.chaos_frames, 0);
     assert_int_equal(s.stats.chaos_starts, 0);
+    ft_tracker_destroy(&t);
+
+    /* chaos_jump_count 1 is the guide's trigger: one jump > 120 px starts chaos. */
+    ft_tracker_params p;
+    ft_tracker_params_default(&p);
+    p.chaos_jump_count = 1;
+    t = make(&p, W, H);
+    s = run_track(t, 30.0, 1.0, &time);
+    k = (int)lround(time * 30.0) + 1;
+    s = feed(t, k / 30.0, erratic_xy[0][0], erratic_xy[0][1], 0.95);
+    assert_true(s.chaos);
+    assert_int_equal(s.stats.chaos_starts, 1);
     ft_tracker_destroy(&t);
 }
 
@@ -894,6 +949,7 @@ int main(void)
         cmocka_unit_test(test_gate_outlier_and_inlier),
         cmocka_unit_test(test_mode_normal_trigger),
         cmocka_unit_test(test_modes_loss_and_reacquire),
+        cmocka_unit_test(test_loss_warning_counts_reference_frames),
         cmocka_unit_test(test_modes_recover_same_track),
         cmocka_unit_test(test_single_false_positive_no_chaos),
         cmocka_unit_test(test_weak_far_candidate_while_recovering),

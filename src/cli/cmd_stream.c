@@ -28,7 +28,7 @@ static void usage(FILE *out)
         "  --listen URL             accept an RTMP publisher on rtmp://ADDR:PORT/APP instead of\n"
         "                           --input: only from stream.listen_allow addresses, with the\n"
         "                           stream key in stream.listen_token_file\n"
-        "  --realtime               pace the input by its timestamps (a file:// URL as a camera)\n"
+        "  --realtime               pace the input by its timestamps (a file as a camera)\n"
         "  --track-out FILE         write the per-frame track CSV (no video is written)\n"
         "  --help                   this text\n"
         "\n"

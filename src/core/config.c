@@ -356,24 +356,22 @@ static bool set_from_text(const ft_option *o, void *field, const char *t, char *
         }
         snprintf((char *)field, FT_OPT_STRLEN, "%s", t);
         return true;
-    case FT_OPT_ENUM:
-        for (int i = 0; o->choices[i]; i++) {
-            if (!strcasecmp(o->choices[i], t)) {
-                *(int *)field = i;
-                return true;
-            }
+    case FT_OPT_ENUM: {
+        const int index = ft_option_choice_index(o, t);
+        if (index >= 0) {
+            *(int *)field = index;
+            return true;
         }
-        {
-            char list[96];
-            const char *best = NULL;
-            size_t best_d = SIZE_MAX;
-            choices_list(o, list, sizeof(list));
-            for (int i = 0; o->choices[i]; i++)
-                suggest(t, o->choices[i], &best, &best_d);
-            snprintf(why, cap, "'%.48s' is not one of: %s%s%.32s%s", t, list,
-                     best ? " (did you mean '" : "", best ? best : "", best ? "'?)" : "");
-        }
+        char list[96];
+        const char *best = NULL;
+        size_t best_d = SIZE_MAX;
+        choices_list(o, list, sizeof(list));
+        for (int i = 0; o->choices[i]; i++)
+            suggest(t, o->choices[i], &best, &best_d);
+        snprintf(why, cap, "'%.48s' is not one of: %s%s%.32s%s", t, list,
+                 best ? " (did you mean '" : "", best ? best : "", best ? "'?)" : "");
         return false;
+    }
     case FT_OPT_POLYGONS: {
         ft_polygon_set tmp;
         if (!polygons_from_text(t, o, &tmp, why, cap))

@@ -15,12 +15,18 @@
 #include <time.h>
 #include <unistd.h>
 
-static const char *const level_names[] = {"debug", "info", "warn", "error", "off", NULL};
+/* After the NULL: Python's names (the deployment guide's LOG_LEVEL comes
+ * from the Python program), read as ours. */
+static const char *const level_names[] = {"debug", "info",    "warn", "error",    "off",
+                                          NULL,    "warning", "warn", "critical", "error",
+                                          "fatal", "error",   NULL};
 static const char *const format_names[] = {"auto", "text", "json", NULL};
 
 const ft_option ft_log_options[] = {
-    {"level", "Least severe level written.", FT_OPT_ENUM, offsetof(ft_log_params, level), "info", 0,
-     0, FT_OPT_HOT, "LOG_LEVEL", level_names},
+    {"level",
+     "Least severe level written (Python's warning and critical are read as warn and error).",
+     FT_OPT_ENUM, offsetof(ft_log_params, level), "info", 0, 0, FT_OPT_HOT | FT_OPT_ALIASES,
+     "LOG_LEVEL", level_names},
     {"file", "Append log records to this file instead of stderr (\"\" = stderr).", FT_OPT_STRING,
      offsetof(ft_log_params, file), "", 0, 0, 0, "LOG_FILE", NULL},
     {"format", "auto: text on a terminal, JSON lines otherwise.", FT_OPT_ENUM,
@@ -54,10 +60,9 @@ static FILE *open_log_file(const char *path)
 static void init_from_env(void)
 {
     const char *lv = getenv("LOG_LEVEL");
-    if (lv && *lv)
-        for (int i = 0; level_names[i]; i++)
-            if (!strcasecmp(lv, level_names[i]))
-                g_level = i;
+    const int level = lv && *lv ? ft_option_choice_index(&ft_log_options[0], lv) : -1;
+    if (level >= 0)
+        g_level = level;
     const char *file = getenv("LOG_FILE");
     if (file && *file)
         g_file = open_log_file(file);

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 void ft_options_set_defaults(const ft_option *table, void *params)
 {
@@ -47,6 +48,22 @@ ft_status ft_options_check_ranges(const ft_option *table, const void *params, co
         }
     }
     return FT_OK;
+}
+
+int ft_option_choice_index(const ft_option *o, const char *text)
+{
+    int n = 0;
+    for (; o->choices[n]; n++)
+        if (!strcasecmp(o->choices[n], text))
+            return n;
+    if (!(o->flags & FT_OPT_ALIASES))
+        return -1;
+    for (const char *const *a = o->choices + n + 1; *a; a += 2)
+        if (!strcasecmp(a[0], text))
+            for (int i = 0; i < n; i++)
+                if (!strcmp(o->choices[i], a[1]))
+                    return i;
+    return -1;
 }
 
 ft_status ft_options_fail(char *err, size_t cap, const char *fmt, ...)

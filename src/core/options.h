@@ -22,6 +22,9 @@ typedef enum ft_opt_type {
 enum {
     FT_OPT_HOT = 1u << 0,    /* may change while running (hot reload, PATCH /config) */
     FT_OPT_SECRET = 1u << 1, /* never printed in full (tokens) */
+    /* ENUM: choices' NULL is followed by (alias, choice) pairs and a second
+     * NULL; an alias is read as its choice and never printed. */
+    FT_OPT_ALIASES = 1u << 2,
 };
 
 #define FT_OPT_STRLEN 512
@@ -48,7 +51,7 @@ typedef struct ft_option {
     size_t offset;             /* offsetof(params struct, field) */
     const char *def;           /* default, as text parsed like a file value */
     double min, max;           /* inclusive range for INT/DOUBLE/BITRATE */
-    unsigned flags;            /* FT_OPT_HOT, FT_OPT_SECRET */
+    unsigned flags;            /* FT_OPT_HOT, FT_OPT_SECRET, FT_OPT_ALIASES */
     const char *env;           /* environment variable overriding it, or NULL */
     const char *const *choices; /* NULL-terminated names for FT_OPT_ENUM */
 } ft_option;
@@ -70,6 +73,10 @@ void ft_options_set_defaults(const ft_option *table, void *params);
  * be NULL) and returns FT_ERR_CONFIG; FT_OK when all are in range. */
 FT_NODISCARD ft_status ft_options_check_ranges(const ft_option *table, const void *params,
                                                const char *section, char *err, size_t cap);
+
+/* Index among o's choices of `text` (any case), or of the choice its alias
+ * names (FT_OPT_ALIASES); -1 when it is neither. */
+int ft_option_choice_index(const ft_option *o, const char *text);
 
 /* Writes a formatted reason to err (cap bytes, may be NULL) and returns
  * FT_ERR_CONFIG: the one way params checks report a bad value. */

@@ -90,7 +90,7 @@ static const ft_option stream_options[] = {
     {"reconnect_attempts", "Input reconnects before giving up (live inputs).", FT_OPT_INT,
      S(reconnect_attempts), "10", 0, 1000000, 0, "RTMP_RECONNECT_ATTEMPTS", NULL},
     {"reconnect_delay", "First reconnect delay in seconds; doubles on each try.", FT_OPT_DOUBLE,
-     S(reconnect_delay), "1.0", 0.01, 300, 0, NULL, NULL},
+     S(reconnect_delay), "1.0", 0.01, 300, 0, "RTMP_RECONNECT_DELAY", NULL},
     {"jitter_buffer_ms",
      "Live output jitter buffer: frames are placed on the output clock by their timestamps "
      "and sent this long after their expected arrival, so one up to that late costs nothing "

@@ -681,11 +681,11 @@ ft_status ft_service_stream_create(const ft_service_stream_params *p, ft_config 
         st = FT_ERR_CONFIG;
         goto out;
     }
-    if (!p->listen && (!p->input || !ft_reader_url_allowed(p->input) || !strstr(p->input, "://"))) {
+    if (!p->listen && (!p->input || !ft_reader_url_allowed(p->input))) {
         ft_log_sanitize(p->input ? p->input : "(none)", clean, sizeof clean);
         FT_LOGE("service",
                 "--input %s: stream mode reads rtmp://, rtmps://, srt://, udp://, "
-                "http(s):// or file:// URLs",
+                "http(s):// or file:// URLs, or a file path",
                 clean);
         st = FT_ERR_CONFIG;
         goto out;

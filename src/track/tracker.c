@@ -90,6 +90,13 @@ static double ref_frames_s(int frames)
     return frames / FT_TRACK_REF_FPS;
 }
 
+/* The inverse, for logs: a duration in 30-fps frames, the unit of the
+ * thresholds (a count of updates would say "2 frames" at 10 fps). */
+static long frames_at_ref(double seconds)
+{
+    return lround(seconds * FT_TRACK_REF_FPS);
+}
+
 ft_status ft_tracker_create(const ft_tracker_params *p, int frame_w, int frame_h, ft_tracker **out)
 {
     ft_status st = FT_OK;
@@ -545,13 +552,15 @@ static int confirm_relocation(ft_tracker *t, double time, const ft_track_candida
     return pick;
 }
 
-static void lose_track(ft_tracker *t)
+/* Ends the track at `time` (the log gives the missed time). */
+static void lose_track(ft_tracker *t, double time)
 {
     t->has_track = false;
     t->lock = false;
     t->stable_timing = false;
     t->st.stats.losses++;
-    FT_LOGW("track", "Track lost: %d frames without detection", t->st.lost_frames);
+    FT_LOGW("track", "Track lost: %ld frames (%.2f s) without detection",
+            frames_at_ref(time - t->t_last_hit), time - t->t_last_hit);
 }
 
 /* Stability lock: slow ball (the spec's "movement < 5 px/frame") for the
@@ -654,7 +663,7 @@ ft_status ft_tracker_update(ft_tracker *t, double time, const ft_track_candidate
          * input (no frames at all) counts as missed time too. */
         if (time - t->t_last_hit >
             ref_frames_s(p->max_lost_frames) + fmin(dt, t->dt_prev) + TIME_EPS)
-            lose_track(t);
+            lose_track(t, time);
     }
 
     /* Association over the whole list: every confident candidate is tested
@@ -798,13 +807,14 @@ ft_status ft_tracker_update(ft_tracker *t, double time, const ft_track_candidate
         t->lock = false;
         t->stable_timing = false;
         if (t->has_track && time - t->t_last_hit > ref_frames_s(p->max_lost_frames) + TIME_EPS)
-            lose_track(t);
+            lose_track(t, time);
         if (t->has_track) {
             s->mode = time - t->t_last_hit <= ref_frames_s(p->recovering_frames) + TIME_EPS
                           ? FT_TRACK_RECOVERING
                           : FT_TRACK_COASTING;
             if (s->mode == FT_TRACK_COASTING && prev_mode != FT_TRACK_COASTING)
-                FT_LOGW("track", "Extended tracking loss: %d frames", s->lost_frames);
+                FT_LOGW("track", "Extended tracking loss: %ld frames (%.2f s)",
+                        frames_at_ref(time - t->t_last_hit), time - t->t_last_hit);
         } else {
             s->mode = FT_TRACK_LOST;
         }
