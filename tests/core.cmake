@@ -1,6 +1,6 @@
 ft_test(test_core_status SOURCES test_core_status.c LIBS ft_core)
 ft_test(test_core_config SOURCES test_core_config.c LIBS ft_core m)
-ft_test(test_core_log SOURCES test_core_log.c LIBS ft_core)
+ft_test(test_core_log SOURCES test_core_log.c ft_test_json.c LIBS ft_core m)
 ft_test(test_core_parse SOURCES test_core_parse.c LIBS ft_core)
 ft_test(test_cli_config SOURCES test_cli_config.c)
 ft_test(test_cli_help SOURCES test_cli_help.c ft_test_cmd.c)

@@ -1,4 +1,6 @@
-/* Logging: secrets masked, control characters escaped, JSON and text records. */
+/* Logging: secrets masked, control characters escaped, JSON and text records,
+ * CloudWatch embedded metric format records. */
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,6 +12,7 @@
 #include <cmocka.h>
 
 #include "core/log.h"
+#include "ft_test_json.h"
 
 static void expect_sanitized(const char *in, const char *want)
 {
@@ -150,6 +153,60 @@ static void test_text_records_and_levels(void **state)
     unlink(g_path);
 }
 
+/* EMF records are JSON lines even among text records, carry the stream
+ * dimension and the empty dimension set, and leave unknown values out. */
+static void test_emf_records(void **state)
+{
+    (void)state;
+    snprintf(g_path, sizeof(g_path), "/tmp/ft_test_log_%d.emf", (int)getpid());
+    unlink(g_path);
+    ft_log_params p = {.level = FT_LOG_ERROR, .format = FT_LOG_FORMAT_TEXT};
+    snprintf(p.file, sizeof(p.file), "%s", g_path);
+    assert_int_equal(ft_log_configure(&p), FT_OK);
+    assert_false(ft_log_json_lines());
+    const ft_log_metric m[] = {
+        {"FPS", "Count/Second", 24.5}, {"GPUUtil", "Percent", NAN}, {"LostFrames", "Percent", 0}};
+    ft_log_set_stream_id("cam\"1");
+    ft_log_emf("FootballTracker", m, 3);
+    ft_log_set_stream_id(NULL);
+    ft_log_emf("FootballTracker", m, 1);
+    char *log = read_log();
+    char *second = strchr(log, '\n');
+    assert_non_null(second);
+    *second++ = '\0';
+    assert_true(ft_test_json_valid(log));
+    assert_true(ft_test_json_valid(second));
+    const char *ts = "{\"_aws\":{\"Timestamp\":";
+    assert_int_equal(strncmp(log, ts, strlen(ts)), 0);
+    assert_true(strtod(log + strlen(ts), NULL) > 1.7e12); /* milliseconds since the epoch */
+    assert_non_null(strstr(log, "\"CloudWatchMetrics\":[{\"Namespace\":\"FootballTracker\","
+                                "\"Dimensions\":[[\"Stream\"],[]],\"Metrics\":["
+                                "{\"Name\":\"FPS\",\"Unit\":\"Count/Second\"},"
+                                "{\"Name\":\"LostFrames\",\"Unit\":\"Percent\"}]}]},"
+                                "\"Stream\":\"cam\\\"1\",\"FPS\":24.5,\"LostFrames\":0}"));
+    assert_null(strstr(log, "GPUUtil"));
+    /* without a stream id: only the empty dimension set */
+    assert_non_null(strstr(second, "\"Dimensions\":[[]],\"Metrics\":[{\"Name\":\"FPS\","));
+    assert_non_null(strstr(second, "]}]},\"FPS\":24.5}\n"));
+    assert_null(strstr(second, "Stream"));
+    p.file[0] = '\0';
+    p.level = FT_LOG_INFO;
+    p.format = FT_LOG_FORMAT_AUTO;
+    assert_int_equal(ft_log_configure(&p), FT_OK);
+    unlink(g_path);
+}
+
+static void test_json_checker(void **state)
+{
+    (void)state;
+    assert_true(ft_test_json_valid("{\"a\":[1,-2.5e3,true,null,\"x\\\"\\u00e9\"],\"b\":{}}\n"));
+    assert_false(ft_test_json_valid("{\"a\":1,}"));
+    assert_false(ft_test_json_valid("{\"a\":01}"));
+    assert_false(ft_test_json_valid("{\"a\":nan}"));
+    assert_false(ft_test_json_valid("{\"a\":1} x"));
+    assert_false(ft_test_json_valid("[\"a\nb\"]"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -158,6 +215,8 @@ int main(void)
         cmocka_unit_test(test_escape_and_truncate),
         cmocka_unit_test(test_json_records),
         cmocka_unit_test(test_text_records_and_levels),
+        cmocka_unit_test(test_emf_records),
+        cmocka_unit_test(test_json_checker),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -4,6 +4,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -31,6 +32,14 @@ const ft_option ft_log_options[] = {
      offsetof(ft_log_params, file), "", 0, 0, 0, "LOG_FILE", NULL},
     {"format", "auto: text on a terminal, JSON lines otherwise.", FT_OPT_ENUM,
      offsetof(ft_log_params, format), "auto", 0, 0, 0, NULL, format_names},
+    {"cloudwatch_emf",
+     "Services (stream, each serve worker) write a CloudWatch embedded-metric-format record "
+     "(namespace FootballTracker: FPS, Latency, LostFrames, ChaosMode, GPUUtil, VRAM) to the "
+     "log once per interval, always as a JSON line.",
+     FT_OPT_BOOL, offsetof(ft_log_params, cloudwatch_emf), "false", 0, 0, FT_OPT_HOT, NULL, NULL},
+    {"cloudwatch_emf_interval_s",
+     "Seconds each CloudWatch EMF record averages over (60: the guide's alarm period).", FT_OPT_INT,
+     offsetof(ft_log_params, cloudwatch_emf_interval_s), "60", 1, 3600, FT_OPT_HOT, NULL, NULL},
     FT_OPTION_END,
 };
 
@@ -45,6 +54,12 @@ static char g_stream_id[128]; /* "" = none */
 static FILE *dest(void)
 {
     return g_file ? g_file : stderr;
+}
+
+/* Whether records to `f` are JSON lines. Called with g_lock held. */
+static bool json_to(FILE *f)
+{
+    return g_format == FT_LOG_FORMAT_JSON || (g_format == FT_LOG_FORMAT_AUTO && !isatty(fileno(f)));
 }
 
 static FILE *open_log_file(const char *path)
@@ -387,9 +402,7 @@ static void log_record(ft_log_level level, const char *module, const ft_log_fiel
 
     pthread_mutex_lock(&g_lock);
     FILE *f = dest();
-    bool json =
-        g_format == FT_LOG_FORMAT_JSON || (g_format == FT_LOG_FORMAT_AUTO && !isatty(fileno(f)));
-    if (json) {
+    if (json_to(f)) {
         put_lit(&s, "{\"ts\":\"");
         put_lit(&s, ts);
         put_lit(&s, "\",\"level\":\"");
@@ -451,4 +464,65 @@ void ft_log_fields(ft_log_level level, const char *module, const ft_log_field *f
     va_start(ap, fmt);
     log_record(level, module, fields, n, fmt, ap);
     va_end(ap);
+}
+
+bool ft_log_json_lines(void)
+{
+    pthread_once(&g_once, init_from_env);
+    pthread_mutex_lock(&g_lock);
+    bool json = json_to(dest());
+    pthread_mutex_unlock(&g_lock);
+    return json;
+}
+
+/* The record follows CloudWatch's embedded metric format specification: an
+ * "_aws" object (Timestamp in milliseconds since the epoch, one metric
+ * directive naming the namespace, the dimension sets and each metric's name
+ * and unit) and every metric value and dimension value as a member of the
+ * root object. CloudWatch Logs extracts the metrics itself, so shipping the
+ * log (CloudWatch agent, awslogs driver) is all an operator has to set up. */
+void ft_log_emf(const char *ns, const ft_log_metric *m, int n)
+{
+    pthread_once(&g_once, init_from_env);
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    char line[4096], num[64];
+    sink s = {line, sizeof(line), 0, false};
+
+    pthread_mutex_lock(&g_lock);
+    snprintf(num, sizeof(num), "%lld", (long long)tv.tv_sec * 1000 + tv.tv_usec / 1000);
+    put_lit(&s, "{\"_aws\":{\"Timestamp\":");
+    put_lit(&s, num);
+    put_json_field(&s, ",\"CloudWatchMetrics\":[{\"Namespace\":\"", ns);
+    put_lit(&s, g_stream_id[0] ? "\",\"Dimensions\":[[\"Stream\"],[]],\"Metrics\":["
+                               : "\",\"Dimensions\":[[]],\"Metrics\":[");
+    bool first = true;
+    for (int i = 0; i < n; i++) {
+        if (!isfinite(m[i].value))
+            continue;
+        put_json_field(&s, first ? "{\"Name\":\"" : ",{\"Name\":\"", m[i].name);
+        put_json_field(&s, "\",\"Unit\":\"", m[i].unit);
+        put_lit(&s, "\"}");
+        first = false;
+    }
+    put_lit(&s, "]}]}");
+    if (g_stream_id[0]) {
+        put_json_field(&s, ",\"Stream\":\"", g_stream_id);
+        put_raw(&s, '"');
+    }
+    for (int i = 0; i < n; i++) {
+        if (!isfinite(m[i].value))
+            continue;
+        put_json_field(&s, ",\"", m[i].name);
+        snprintf(num, sizeof(num), "\":%.10g", m[i].value);
+        put_lit(&s, num);
+    }
+    put_raw(&s, '}');
+    /* A truncated record would be invalid JSON: CloudWatch would drop it
+     * anyway, so it is not written (the caller's metrics never fill 4 KiB). */
+    if (!s.full) {
+        line[s.len] = '\0';
+        fprintf(dest(), "%s\n", line);
+    }
+    pthread_mutex_unlock(&g_lock);
 }

@@ -3,6 +3,7 @@
 #define FT_CORE_LOG_H
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "core/options.h"
@@ -57,10 +58,12 @@ size_t ft_log_sanitize(const char *in, char *out, size_t cap);
 
 /* The logging section of the configuration (stream_config.yml `logging:`). */
 typedef struct ft_log_params {
-    int level;                /* ft_log_level (LOG_LEVEL) */
-    char file[FT_OPT_STRLEN]; /* append records to this file instead of stderr; "" = stderr
-                                 (LOG_FILE) */
-    int format;               /* ft_log_format */
+    int level;                     /* ft_log_level (LOG_LEVEL) */
+    char file[FT_OPT_STRLEN];      /* append records to this file instead of stderr; "" = stderr
+                                      (LOG_FILE) */
+    int format;                    /* ft_log_format */
+    bool cloudwatch_emf;           /* services write CloudWatch EMF records (ft_log_emf) */
+    int cloudwatch_emf_interval_s; /* seconds each EMF record covers */
 } ft_log_params;
 
 /* Option table over ft_log_params. */
@@ -76,5 +79,26 @@ ft_log_level ft_log_get_level(void);
 void ft_log_set_format(ft_log_format format);
 /* Stream id added to every record (NULL for none). The string is copied. */
 void ft_log_set_stream_id(const char *id);
+
+/* Whether records are written as JSON lines now (format json, or auto on
+ * something other than a terminal). */
+bool ft_log_json_lines(void);
+
+/* One value of a CloudWatch embedded metric format record. `name` and `unit`
+ * (a CloudWatch unit such as "Percent") are borrowed. */
+typedef struct ft_log_metric {
+    const char *name;
+    const char *unit;
+    double value;
+} ft_log_metric;
+
+/* Writes one CloudWatch embedded metric format record (EMF) with the `n`
+ * metrics (borrowed) in namespace `ns` to the log destination: always one
+ * JSON line, whatever the format of the other records and whatever the level
+ * (metrics are not messages). Dimension sets: the stream id as dimension
+ * "Stream" when one is set, and the empty set, so that the same values are
+ * also published without dimensions (an alarm that names none matches them).
+ * Non-finite values are left out. */
+void ft_log_emf(const char *ns, const ft_log_metric *m, int n);
 
 #endif
