@@ -7,6 +7,9 @@
  *     bad or cold value with the old value kept; a reloaded file (changed on
  *     disk, or SIGHUP) applies, a bad one is refused and the old value kept;
  *     a PATCHed logging.level takes effect
+ *   - CloudWatch EMF: off by default; PATCHed on with a 1 s interval, the
+ *     service logs EMF records (valid JSON, namespace FootballTracker, FPS
+ *     near the measured rate); PATCHed off, the records stop
  *   - the publisher is killed mid-stream: repeats/slate fill the gap, the
  *     service recovers when it comes back, and the recorded output has
  *     continuous constant-rate timestamps across the outage
@@ -27,6 +30,7 @@
 /* cmocka needs the headers above first. */
 #include <cmocka.h>
 
+#include "ft_test_json.h"
 #include "ft_test_service.h"
 
 #include <arpa/inet.h>
@@ -435,6 +439,80 @@ static void test_log_level_patch(void **state)
     assert_int_equal(patch("test-token-1", "{\"logging.level\": \"info\"}", body, sizeof body),
                      200);
     assert_int_equal(log_count("service.log", info_line), before + 1);
+}
+
+/* The last line of the log `name` that contains `text`, in line (cap bytes);
+ * false when none does. */
+static bool log_last(const char *name, const char *text, char *line, size_t cap)
+{
+    char p[256], buf[4096];
+    path_in(p, sizeof p, name);
+    FILE *f = fopen(p, "r");
+    assert_non_null(f);
+    bool found = false;
+    while (fgets(buf, sizeof buf, f))
+        if (strstr(buf, text)) {
+            snprintf(line, cap, "%s", buf);
+            found = true;
+        }
+    fclose(f);
+    return found;
+}
+
+/* A numeric member of the EMF record's root ("name":value). */
+static double emf_member(const char *record, const char *name)
+{
+    const char *root = strstr(record, "}]}]},"); /* the members after the _aws object */
+    assert_non_null(root);
+    char pat[64];
+    snprintf(pat, sizeof pat, "\"%s\":", name);
+    const char *p = strstr(root, pat);
+    return p ? strtod(p + strlen(pat), NULL) : NAN;
+}
+
+static void test_cloudwatch_emf(void **state)
+{
+    (void)state;
+    if (!g.ok)
+        skip();
+    char body[65536], rec[4096];
+    /* off by default */
+    assert_int_equal(get("/config", body, sizeof body), 200);
+    assert_non_null(strstr(body, "\"cloudwatch_emf\":{\"value\":false"));
+    assert_int_equal(log_count("service.log", "\"_aws\""), 0);
+    assert_int_equal(patch("test-token-1",
+                           "{\"logging.cloudwatch_emf\": true, "
+                           "\"logging.cloudwatch_emf_interval_s\": 1}",
+                           body, sizeof body),
+                     200);
+    for (int i = 0; i < 50 && log_count("service.log", "\"_aws\"") < 2; i++)
+        ft_test_sleep(0.1);
+    assert_true(log_count("service.log", "\"_aws\"") >= 2);
+    double fps = metric("ft_fps");
+    assert_true(log_last("service.log", "\"_aws\"", rec, sizeof rec));
+    if (!ft_test_json_valid(rec))
+        fail_msg("EMF record is not JSON: %s", rec);
+    assert_int_equal(strncmp(rec, "{\"_aws\":{\"Timestamp\":", 21), 0);
+    assert_non_null(strstr(rec, "\"CloudWatchMetrics\":[{\"Namespace\":\"FootballTracker\","));
+    /* no FOOTBALL_TRACKER_STREAM_ID here: the dimension-less set only, which
+     * the guide's alarm (no --dimensions) reads */
+    assert_non_null(strstr(rec, "\"Dimensions\":[[]]"));
+    assert_non_null(strstr(rec, "{\"Name\":\"FPS\",\"Unit\":\"Count/Second\"}"));
+    assert_non_null(strstr(rec, "{\"Name\":\"Latency\",\"Unit\":\"Milliseconds\"}"));
+    double emf_fps = emf_member(rec, "FPS");
+    if (!(emf_fps > 0 && fabs(emf_fps - fps) <= 5 + 0.25 * fps))
+        fail_msg("EMF FPS %.2f, ft_fps %.2f", emf_fps, fps);
+    double lat = emf_member(rec, "Latency"), lost = emf_member(rec, "LostFrames"),
+           chaos = emf_member(rec, "ChaosMode");
+    assert_true(lat > 0 && lat < 5000);
+    assert_true(lost >= 0 && lost <= 100);
+    assert_true(chaos >= 0 && chaos <= 100);
+    /* switched off while running: no record after the next interval */
+    assert_int_equal(
+        patch("test-token-1", "{\"logging.cloudwatch_emf\": false}", body, sizeof body), 200);
+    int n = log_count("service.log", "\"_aws\"");
+    ft_test_sleep(1.5);
+    assert_int_equal(log_count("service.log", "\"_aws\""), n);
 }
 
 static void test_reload(void **state)
@@ -846,6 +924,7 @@ int main(void)
         cmocka_unit_test(test_flowing_and_metrics),
         cmocka_unit_test(test_config_patch),
         cmocka_unit_test(test_log_level_patch),
+        cmocka_unit_test(test_cloudwatch_emf),
         cmocka_unit_test(test_reload),
         cmocka_unit_test(test_publisher_restart),
         cmocka_unit_test(test_status_page_in_browser),

@@ -129,6 +129,14 @@ double ft_service_metric_value(const ft_metric *m)
     return v;
 }
 
+void ft_service_metric_totals(const ft_metric *h, double *count, double *sum)
+{
+    pthread_mutex_lock(&h->owner->mu);
+    *count = (double)h->count;
+    *sum = h->value;
+    pthread_mutex_unlock(&h->owner->mu);
+}
+
 double ft_service_metric_quantile(const ft_metric *h, double q)
 {
     if (h->type != FT_METRIC_HISTOGRAM)

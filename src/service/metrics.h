@@ -54,6 +54,10 @@ void ft_service_metric_observe(ft_metric *h, double v);
 /* Current value (counter/gauge) or observation count (histogram). */
 double ft_service_metric_value(const ft_metric *m);
 
+/* A histogram's observation count and sum, read together (one consistent
+ * snapshot), so that a caller can average over an interval from two reads. */
+void ft_service_metric_totals(const ft_metric *h, double *count, double *sum);
+
 /* Estimated quantile q (0..1) of a histogram, interpolated inside the bucket
  * where it falls as Prometheus' histogram_quantile does; 0 when empty. */
 double ft_service_metric_quantile(const ft_metric *h, double q);

@@ -76,6 +76,18 @@ enum {
 /* Failed reconnect attempts in one outage that raise an alert. */
 #define ALERT_FAILURES 5
 
+/* One CloudWatch EMF interval (monitor thread only): the totals at its start,
+ * so that the record averages over the interval from the same counters the
+ * Prometheus side shows, and the sums of the once-a-second GPU samples. */
+typedef struct emf_window {
+    int64_t t0;                  /* start (now_ns); 0 = EMF off */
+    double frames_out;           /* ft_frames_processed_total */
+    double lat_n, lat_sum;       /* ft_latency_seconds count and sum */
+    int64_t frames, lost, chaos; /* the counts behind the lost and chaos percentages */
+    double gpu_util, vram;       /* sums over the GPU samples */
+    int gpu_samples;
+} emf_window;
+
 struct ft_service_stream {
     ft_service_stream_params p;
     pthread_mutex_t mu; /* guards cfg, cfg_prev_files, mode, counts */
@@ -106,6 +118,8 @@ struct ft_service_stream {
     bool alerted[2];            /* input, output: alert sent for the current outage */
     int64_t fps_frames, fps_ns; /* window start of the current rate (guarded by mu) */
     double fps_now;             /* frames processed per second over the last second */
+    emf_window emf;
+    bool emf_warned; /* the text-log warning was written */
 };
 
 static int64_t now_ns(void)
@@ -476,20 +490,107 @@ static void mirror_stats(ft_service_stream *s)
     s->was_stalled = st.input_stalled;
 }
 
-/* GPU utilisation and memory through NVML, once a second. */
+/* GPU utilisation and memory through NVML, once a second. The EMF window
+ * takes the same samples: utilisation averaged over the GPUs, and the memory
+ * in use on the fullest GPU (out of memory happens per GPU, and the VRAM rule
+ * of deploy/prometheus also fires on any one GPU). */
 static void mirror_gpu(ft_service_stream *s)
 {
-    if (!s->nvml)
+    if (!s->nvml || s->n_gpus < 1) /* no GPU series were registered */
         return;
     ft_serve_nvml_refresh(s->nvml);
+    double util = 0, vram = 0;
     for (int g = 0; g < s->n_gpus; g++) {
         uint64_t used = 0, total = 0;
         ft_serve_nvml_gpu_memory(s->nvml, g, &used, &total);
-        ft_service_metric_set(s->gpu_util[g], ft_serve_nvml_gpu_utilization(s->nvml, g));
+        unsigned u = ft_serve_nvml_gpu_utilization(s->nvml, g);
+        ft_service_metric_set(s->gpu_util[g], u);
         ft_service_metric_set(s->gpu_used[g], (double)used);
         ft_service_metric_set(s->gpu_total[g], (double)total);
+        util += u;
+        vram = fmax(vram, (double)used);
     }
     ft_service_metric_set(s->vram_self, (double)ft_serve_nvml_pid_bytes(s->nvml, (int)getpid()));
+    if (s->emf.t0) {
+        s->emf.gpu_util += util / s->n_gpus;
+        s->emf.vram += vram;
+        s->emf.gpu_samples++;
+    }
+}
+
+/* ---- CloudWatch embedded metric format (logging.cloudwatch_emf) ---- */
+
+static void emf_start(ft_service_stream *s, int64_t t)
+{
+    emf_window *w = &s->emf;
+    *w = (emf_window){.t0 = t, .frames_out = ft_service_metric_value(s->m[M_FRAMES_OUT])};
+    ft_service_metric_totals(s->latency, &w->lat_n, &w->lat_sum);
+    pthread_mutex_lock(&s->mu);
+    w->frames = s->frames;
+    w->lost = s->lost;
+    w->chaos = s->chaos;
+    pthread_mutex_unlock(&s->mu);
+}
+
+/* The record of the interval that ends at t, named as the deployment
+ * guide's Key Metrics table names them (its CloudWatch alarm reads FPS).
+ * FPS is the frames processed over the interval, i.e. the mean of ft_fps;
+ * the others are the interval's own latency mean and lost/chaos shares, so
+ * an alarm sees the last minute and not the average since start. A value
+ * with no data in the interval (no frame, no GPU) is NAN and left out; FPS
+ * is always written, 0 while nothing flows, so the guide's alarm fires. */
+static void emf_write(ft_service_stream *s, int64_t t)
+{
+    const emf_window *w = &s->emf;
+    double n, sum;
+    ft_service_metric_totals(s->latency, &n, &sum);
+    pthread_mutex_lock(&s->mu);
+    double frames = (double)(s->frames - w->frames), lost = (double)(s->lost - w->lost),
+           chaos = (double)(s->chaos - w->chaos);
+    pthread_mutex_unlock(&s->mu);
+    double sec = (double)(t - w->t0) / 1e9;
+    const ft_log_metric m[] = {
+        {"FPS", "Count/Second",
+         (ft_service_metric_value(s->m[M_FRAMES_OUT]) - w->frames_out) / sec},
+        {"GPUUtil", "Percent", w->gpu_samples ? w->gpu_util / w->gpu_samples : NAN},
+        {"VRAM", "Bytes", w->gpu_samples ? w->vram / w->gpu_samples : NAN},
+        {"Latency", "Milliseconds", n > w->lat_n ? 1e3 * (sum - w->lat_sum) / (n - w->lat_n) : NAN},
+        {"LostFrames", "Percent", frames > 0 ? 100 * lost / frames : NAN},
+        {"ChaosMode", "Percent", frames > 0 ? 100 * chaos / frames : NAN},
+    };
+    ft_log_emf("FootballTracker", m, (int)(sizeof m / sizeof m[0]));
+}
+
+/* Called on every monitor tick: the keys are hot, so switching on starts an
+ * interval and switching off drops the current one. */
+static void emf_tick(ft_service_stream *s)
+{
+    pthread_mutex_lock(&s->mu);
+    const ft_log_params *lp = &ft_settings_of(s->cfg)->logging;
+    bool on = lp->cloudwatch_emf;
+    int64_t interval = (int64_t)lp->cloudwatch_emf_interval_s * 1000000000;
+    pthread_mutex_unlock(&s->mu);
+    int64_t t = now_ns();
+    if (!on) {
+        s->emf.t0 = 0;
+        return;
+    }
+    if (!s->emf.t0) {
+        /* CloudWatch Logs reads EMF from any log event that is one JSON
+         * object, so text logs still deliver the metrics; said once, since
+         * a mix of text and JSON lines may surprise whoever reads them. */
+        if (!s->emf_warned && !ft_log_json_lines())
+            FT_LOGW("service", "logging.cloudwatch_emf: the other records are text "
+                               "(logging.format), the EMF records are JSON lines among them; "
+                               "logging.format: json makes every line JSON");
+        s->emf_warned = true;
+        emf_start(s, t);
+        return;
+    }
+    if (t - s->emf.t0 < interval)
+        return;
+    emf_write(s, t);
+    emf_start(s, t);
 }
 
 static bool files_changed(ft_service_stream *s)
@@ -518,6 +619,7 @@ static void *monitor_main(void *arg)
         mirror_stats(s);
         if (tick % 10 == 0)
             mirror_gpu(s);
+        emf_tick(s);
     }
     return NULL;
 }
