@@ -809,6 +809,69 @@ static void test_resolution_independent(void **state)
     ft_tracker_destroy(&b);
 }
 
+/* One frame with a single candidate whose box is `box` px wide and high. */
+static ft_track_state feed_box(ft_tracker *t, double time, double x, double y, double box)
+{
+    ft_track_candidate c = {(float)x, (float)y, (float)box, (float)box, 0.9f};
+    ft_track_state s;
+    assert_int_equal(ft_tracker_update(t, time, &c, 1, &s), FT_OK);
+    return s;
+}
+
+/* A ball rolling slowly for 1 s, then played in fast from 390 px away: it
+ * appears there and slows down on its way back (moves of 137, 89, 58 ... px
+ * a frame), as the synthetic close-up's ball arriving from a pass. Frames
+ * `outlier` and `outlier` + 1 (none for -1) take a box of 200 px: a big
+ * false candidate at the ball's place. Runs the tracker with the defaults
+ * and, in step, one with ball_size_px 0 (never scaled); returns whether the
+ * two states were identical in every frame. */
+static bool pass_arrives(double box, int outlier, ft_track_state *last)
+{
+    ft_tracker_params off;
+    ft_tracker_params_default(&off);
+    off.ball_size_px = 0.0;
+    ft_tracker *t = make(NULL, W, H), *u = make(&off, W, H);
+    bool same = true;
+    for (int i = 0; i < 60; i++) {
+        const double tt = i / 30.0;
+        const double x = i < 30 ? 300.0 + 2.0 * i : 358.0 + 390.0 * pow(0.65, i - 30);
+        const double b = i == outlier || i == outlier + 1 ? 200.0 : box;
+        const ft_track_state s = feed_box(t, tt, x, 540.0, b), su = feed_box(u, tt, x, 540.0, b);
+        same = same && s.mode == su.mode && s.chaos == su.chaos && s.measured == su.measured &&
+               s.x == su.x && s.y == su.y && s.vx == su.vx && s.pos_std == su.pos_std;
+        *last = s;
+    }
+    ft_tracker_destroy(&t);
+    ft_tracker_destroy(&u);
+    return same;
+}
+
+/* chaos_jump_px follows the ball's apparent size. A close-up ball (an 80-px
+ * box, 3.3 times ball_size_px) played in from 390 px is no huge jump and
+ * starts no chaos (with the reference 120 px, three erratic jumps started
+ * chaos on the ball itself); the track is on it once it slows. A ball of
+ * ordinary size (16 px) on the same path keeps today's behaviour exactly:
+ * chaos, frame for frame as with scaling off. Two big boxes among the
+ * accepted ones just before the pass do not move the median size: still
+ * exactly today's behaviour (a factor taken from the latest box alone would
+ * not start chaos). */
+static void test_scale_follows_ball_size(void **state)
+{
+    (void)state;
+    ft_track_state s;
+    pass_arrives(80.0, -1, &s);
+    assert_int_equal(s.stats.chaos_starts, 0);
+    assert_int_equal(s.stats.chaos_frames, 0);
+    assert_true(s.measured);
+    assert_true(fabs(s.x - 358.0) < 5.0);
+
+    assert_true(pass_arrives(16.0, -1, &s));
+    assert_int_equal(s.stats.chaos_starts, 1);
+
+    assert_true(pass_arrives(16.0, 28, &s));
+    assert_int_equal(s.stats.chaos_starts, 1);
+}
+
 /* min_confidence is hot: a changed threshold applies at the next frame; an
  * invalid set is refused and leaves the tracker as it was. */
 static void test_hot_reload_and_bad_input(void **state)
@@ -964,6 +1027,7 @@ int main(void)
         cmocka_unit_test(test_mode_stability_lock),
         cmocka_unit_test(test_no_invented_detections),
         cmocka_unit_test(test_resolution_independent),
+        cmocka_unit_test(test_scale_follows_ball_size),
         cmocka_unit_test(test_hot_reload_and_bad_input),
         cmocka_unit_test(test_acquire_hot_reload_and_bad_values),
     };

@@ -84,6 +84,11 @@ const ft_option ft_tracker_options[] = {
      OFF(init_velocity_std), "1000", 1, 1e6, FT_OPT_HOT, NULL, NULL},
     {"init_accel_std", "Acceleration std of a new track (px/s^2 at 1080p)", FT_OPT_DOUBLE,
      OFF(init_accel_std), "3000", 1, 1e7, FT_OPT_HOT, NULL, NULL},
+    {"ball_size_px",
+     "Largest ball box (px at 1080p) at the zoom chaos_jump_px is meant for; while the accepted "
+     "balls are larger (median of the last 5: a close-up, a phone near play), chaos_jump_px is "
+     "scaled by their size over this, up to 8 times; 0 = never",
+     FT_OPT_DOUBLE, OFF(ball_size_px), "24", 0, 1e4, FT_OPT_HOT, NULL, NULL},
     FT_OPTION_END,
 };
 

@@ -23,6 +23,13 @@
  * positives die when their window closes; a few static look-alikes and the
  * ball fit. When all are taken, the one seen least recently gives way. */
 #define TENTATIVE_MAX 8
+/* The apparent-size factor follows the median of this many latest accepted
+ * ball sizes: one or two oversized false candidates among them (a head taken
+ * for a frame) cannot move it; a change of zoom moves it within a few frames. */
+#define SIZE_N 5
+/* Largest apparent-size factor: a 192-px box at 1080p, about where the
+ * detector's large-ball search (6-20 times its 7-px prior) ends. */
+#define ZOOM_MAX 8.0
 
 /* A weak candidate being confirmed before a track starts on it: the track's
  * own filter run over its sightings (at most one per frame), predicted only
@@ -38,7 +45,10 @@ typedef struct tentative {
 
 struct ft_tracker {
     ft_tracker_params p;
-    double scale; /* frame pixels per reference pixel */
+    double scale;           /* frame pixels per reference pixel */
+    double zoom;            /* apparent-size factor, 1..ZOOM_MAX (see note_size) */
+    double sizes[SIZE_N];   /* latest accepted box sizes, reference pixels (ring) */
+    int n_sizes, size_head; /* sizes in the ring, next slot */
     ft_track_kalman kf;
     bool has_track; /* the filter holds a live track (mode != LOST) */
     bool has_time;  /* t_prev is valid */
@@ -119,6 +129,7 @@ ft_status ft_tracker_create(const ft_tracker_params *p, int frame_w, int frame_h
     }
     t->p = *p;
     t->scale = frame_h / FT_TRACK_REF_HEIGHT;
+    t->zoom = 1.0;
     t->q_factor = 1.0;
     t->last_x = 0.5 * frame_w / t->scale;
     t->last_y = 0.5 * frame_h / t->scale;
@@ -142,6 +153,40 @@ void ft_tracker_destroy(ft_tracker **t)
     }
 }
 
+/* The apparent-size factor: the median of the latest accepted box sizes over
+ * ball_size_px, within 1..ZOOM_MAX (1 while the ring is filling, or with
+ * ball_size_px 0). */
+static void update_zoom(ft_tracker *t)
+{
+    double z = 1.0, med = 0.0;
+    if (t->p.ball_size_px > 0.0 && t->n_sizes == SIZE_N) {
+        /* Median of the ring: insertion sort of a copy. */
+        double v[SIZE_N];
+        memcpy(v, t->sizes, sizeof(v));
+        for (int i = 1; i < SIZE_N; i++)
+            for (int k = i; k > 0 && v[k - 1] > v[k]; k--) {
+                const double tmp = v[k];
+                v[k] = v[k - 1];
+                v[k - 1] = tmp;
+            }
+        med = v[SIZE_N / 2];
+        z = fmin(fmax(med / t->p.ball_size_px, 1.0), ZOOM_MAX);
+    }
+    if ((z > 1.0) != (t->zoom > 1.0))
+        FT_LOGI("track", "accepted balls %.0f px at 1080p: chaos_jump_px scaled by %.2f", med, z);
+    t->zoom = z;
+}
+
+/* Adds the size of an accepted box (w, h in reference pixels) to the ring. */
+static void note_size(ft_tracker *t, double w, double h)
+{
+    t->sizes[t->size_head] = 0.5 * (w + h);
+    t->size_head = (t->size_head + 1) % SIZE_N;
+    if (t->n_sizes < SIZE_N)
+        t->n_sizes++;
+    update_zoom(t);
+}
+
 ft_status ft_tracker_set_params(ft_tracker *t, const ft_tracker_params *p)
 {
     char err[256];
@@ -153,6 +198,7 @@ ft_status ft_tracker_set_params(ft_tracker *t, const ft_tracker_params *p)
         return st;
     }
     t->p = *p;
+    update_zoom(t);
     return FT_OK;
 }
 
@@ -503,7 +549,7 @@ static void start_chaos(ft_tracker *t, double time, double jump)
     FT_LOGW("track",
             "HUGE JUMP detected: %.0f px (limit %.0f), %d erratic jumps within %.2f s: chaos "
             "mode for %.1f s",
-            jump * t->scale, p->chaos_jump_px * t->scale, p->chaos_jump_count,
+            jump * t->scale, p->chaos_jump_px * t->zoom * t->scale, p->chaos_jump_count,
             ref_frames_s(p->chaos_window_frames), ref_frames_s(p->chaos_frames));
 }
 
@@ -720,7 +766,18 @@ ft_status ft_tracker_update(ft_tracker *t, double time, const ft_track_candidate
     if (jumper >= 0 && t->has_track && !t->chaos) {
         const double jx = cands[jumper].x * inv, jy = cands[jumper].y * inv;
         const double jump = hypot(jx - t->kf.s[0][0], jy - t->kf.s[1][0]);
-        if (jump > p->chaos_jump_px && note_jump(t, time, cands, n, jumper)) {
+        /* chaos_jump_px is stated for a ball of ordinary size (at most
+         * ball_size_px at 1080p: a wide or broadcast shot). Zoomed in (a
+         * close-up, a phone near play) the ball's own path per frame is
+         * larger by the zoom: a kick that moves a 10-px ball 40 px a frame
+         * moves a 60-px ball 240 px, the filter runs behind it and three such
+         * "huge jumps" started chaos on the ball itself. So the jump is
+         * measured against chaos_jump_px times the apparent-size factor. The
+         * other pixel parameters stay (docs/tracking.md, "Apparent ball
+         * size"): scaled, max_ball_speed_px and chaos_radius_px let far or
+         * weak false positives restart a track, and Q and R made the camera
+         * jerkier, with nothing gained on the close-ups. */
+        if (jump > p->chaos_jump_px * t->zoom && note_jump(t, time, cands, n, jumper)) {
             start_chaos(t, time, jump);
             if (best >= 0) {
                 /* The reseed that completed the evidence is itself suspect. */
@@ -794,6 +851,7 @@ ft_status ft_tracker_update(ft_tracker *t, double time, const ft_track_candidate
         t->meas_y = y;
         t->box_w = c->w * inv;
         t->box_h = c->h * inv;
+        note_size(t, t->box_w, t->box_h);
         s->lost_frames = 0;
         s->measured = true;
         s->candidate = best;

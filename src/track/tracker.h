@@ -70,6 +70,9 @@ typedef struct ft_tracker_params {
     int relocate_frames; /* unsupported far candidate confirmed this long: the track moves there */
     double init_velocity_std; /* initial velocity std of a new track, ref px/s */
     double init_accel_std;    /* initial acceleration std of a new track, ref px/s^2 */
+    /* Largest ball (box side, px at 1080p) at the zoom chaos_jump_px is meant
+     * for; accepted balls consistently larger scale it (0 = never). */
+    double ball_size_px;
 } ft_tracker_params;
 
 /* Option rows over ft_tracker_params (YAML section `tracking`), ended by a NULL key. */
