@@ -2,8 +2,9 @@
  * track CSV, replayed detections), its exit codes for bad inputs/outputs, the
  * no-partial-file guarantee (also on SIGINT), the replay detector's file
  * formats, the host path kept for a detector that reads device frames
- * when frames are decoded on the CPU, and the warning for a tracker minimum
- * under the default detector's continuity cap. */
+ * when frames are decoded on the CPU, the warning for a tracker minimum
+ * under the default detector's continuity cap, and a phone video's display
+ * rotation applied as ffmpeg's autorotate applies it. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -365,8 +366,8 @@ static void test_batch_damaged_inputs(void **state)
 }
 
 /* Copies the video of src into the mp4 dst with a display matrix asking
- * players to rotate it by 90 degrees, as phones store portrait video. */
-static void remux_rotated(const char *src, const char *dst)
+ * players to rotate it by `angle` degrees, as phones store portrait video. */
+static void remux_rotated(const char *src, const char *dst, double angle)
 {
     AVFormatContext *in = NULL, *out = NULL;
     assert_int_equal(avformat_open_input(&in, src, NULL, NULL), 0);
@@ -381,7 +382,7 @@ static void remux_rotated(const char *src, const char *dst)
     os->time_base = in->streams[v]->time_base;
     uint8_t *m = av_stream_new_side_data(os, AV_PKT_DATA_DISPLAYMATRIX, 9 * sizeof(int32_t));
     assert_non_null(m);
-    av_display_rotation_set((int32_t *)m, 90);
+    av_display_rotation_set((int32_t *)m, angle);
     assert_true(avio_open(&out->pb, dst, AVIO_FLAG_WRITE) >= 0);
     assert_true(avformat_write_header(out, NULL) >= 0);
     AVPacket *pkt = av_packet_alloc();
@@ -401,25 +402,115 @@ static void remux_rotated(const char *src, const char *dst)
     avformat_close_input(&in);
 }
 
-/* A phone video's rotation is not applied (the frames are followed as
- * stored); that used to pass without a word. */
-static void test_batch_warns_rotation(void **state)
+/* Runs a shell command quietly; true when it exits 0. */
+static bool shell_ok(const char *cmd)
+{
+    int rc = system(cmd);
+    return rc != -1 && WIFEXITED(rc) && WEXITSTATUS(rc) == 0;
+}
+
+/* The first frame of `path` as ffmpeg shows it (autorotated, as players
+ * do): n = width x height gray pixels into buf. */
+static void first_frame_gray(const char *path, uint8_t *buf, size_t n)
+{
+    char cmd[1024], raw[256];
+    path_in(raw, sizeof raw, "frame.gray");
+    snprintf(cmd, sizeof cmd,
+             "ffmpeg -nostdin -v error -y -i %s -frames:v 1 -f rawvideo -pix_fmt gray %s", path,
+             raw);
+    assert_true(shell_ok(cmd));
+    FILE *f = fopen(raw, "rb");
+    assert_non_null(f);
+    size_t got = fread(buf, 1, n, f);
+    bool more = fgetc(f) != EOF;
+    fclose(f);
+    unlink(raw);
+    assert_int_equal(got, n);
+    assert_false(more);
+}
+
+/* Centre of the pixels brighter than 200 (the white corner block). */
+static void bright_centre(const uint8_t *g, int w, int h, double *cx, double *cy)
+{
+    double sx = 0, sy = 0, n = 0;
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++)
+            if (g[y * w + x] > 200) {
+                sx += x;
+                sy += y;
+                n++;
+            }
+    assert_true(n > 0);
+    *cx = sx / n;
+    *cy = sy / n;
+}
+
+/* A phone video's display rotation is applied as players apply it: the
+ * frames come out turned (90 and 270 swap the size), upright in an output
+ * that carries no rotation, and the first output frame shows what ffmpeg's
+ * autorotate shows. The picture is told apart from its turns by a white
+ * block in one corner and a grey one in another. With output.width/height
+ * set to the turned size, the camera's first crop (zoom 1.0, centred) is the
+ * whole frame, so the two frames compare pixel for pixel. */
+static void test_batch_applies_rotation(void **state)
 {
     (void)state;
-    char args[1024], err[8192], p[256], out[256];
+    if (!shell_ok("command -v ffmpeg >/dev/null 2>&1"))
+        skip();
+    enum { CW = 320, CH = 192 }; /* the corner clip */
+    char cmd[1024], args[1024], err[8192], src[256], p[256], out[256];
+    path_in(src, sizeof src, "corner.mp4");
     path_in(p, sizeof p, "rotated.mp4");
     path_in(out, sizeof out, "out.mp4");
-    remux_rotated(clip, p);
-    snprintf(args, sizeof args,
-             "batch --input %s --output %s --no-progress --set output.width=320 "
-             "--set output.height=180",
-             p, out);
+    snprintf(cmd, sizeof cmd,
+             "ffmpeg -nostdin -v error -y -f lavfi -i color=black:s=%dx%d:r=10,"
+             "drawbox=x=0:y=0:w=80:h=48:color=white:t=fill,"
+             "drawbox=x=280:y=0:w=40:h=20:color=gray:t=fill "
+             "-frames:v 3 -pix_fmt yuv420p -c:v libx264 %s",
+             CW, CH, src);
+    if (!shell_ok(cmd))
+        skip(); /* an ffmpeg without lavfi or libx264 */
+    static uint8_t want[CW * CH], got[CW * CH];
+    const double angles[] = {90, 180, 270};
+    for (int i = 0; i < 3; i++) {
+        remux_rotated(src, p, angles[i]);
+        bool swap = angles[i] != 180;
+        int w = swap ? CH : CW, h = swap ? CW : CH;
+        snprintf(args, sizeof args,
+                 "batch --input %s --output %s --no-progress --set output.width=%d "
+                 "--set output.height=%d",
+                 p, out, w, h);
+        assert_int_equal(run(args, err, sizeof err), 0);
+        char applied[96];
+        snprintf(applied, sizeof applied, "degrees applied (frames turned to %dx%d)", w, h);
+        if (!strstr(err, "rotated.mp4: display rotation of ") || !strstr(err, applied))
+            fail_msg("rotation %.0f not applied: %s", angles[i], err);
+        ft_test_readback rb;
+        ft_test_read_all(out, &rb);
+        assert_int_equal(rb.width, w);
+        assert_int_equal(rb.height, h);
+        first_frame_gray(p, want, (size_t)w * h);
+        first_frame_gray(out, got, (size_t)w * h);
+        double wx, wy, gx, gy, diff = 0;
+        bright_centre(want, w, h, &wx, &wy);
+        bright_centre(got, w, h, &gx, &gy);
+        if (fabs(wx - gx) > 4 || fabs(wy - gy) > 4)
+            fail_msg("rotation %.0f: white block at (%.0f, %.0f), ffmpeg shows it at (%.0f, %.0f)",
+                     angles[i], gx, gy, wx, wy);
+        for (int k = 0; k < w * h; k++)
+            diff += abs(want[k] - got[k]);
+        if (diff / (w * h) > 8)
+            fail_msg("rotation %.0f: mean difference %.1f from ffmpeg's frame", angles[i],
+                     diff / (w * h));
+    }
+    /* Other angles are only warned about: the frames pass as stored. */
+    remux_rotated(src, p, 45);
+    snprintf(args, sizeof args, "batch --input %s --output %s --no-progress", p, out);
     assert_int_equal(run(args, err, sizeof err), 0);
-    /* (the mov muxer and demuxer do not agree on the angle's sign) */
-    if (!strstr(err, "rotated.mp4: carries a display rotation of ") ||
-        !strstr(err, "0 degrees, which players apply; frames are processed as stored, so the "
-                     "output is not rotated"))
-        fail_msg("no rotation warning: %s", err);
+    if (!strstr(err, "rotated.mp4: carries a display transform (rotation ") ||
+        !strstr(err, "frames are processed as stored and the output is not rotated") ||
+        strstr(err, "degrees applied"))
+        fail_msg("rotation 45: %s", err);
     remove_except_clip();
 }
 
@@ -873,7 +964,7 @@ int main(void)
         cmocka_unit_test(test_batch_warns_under_raise_cap),
         cmocka_unit_test(test_batch_bad_inputs_exit_3),
         cmocka_unit_test(test_batch_damaged_inputs),
-        cmocka_unit_test(test_batch_warns_rotation),
+        cmocka_unit_test(test_batch_applies_rotation),
         cmocka_unit_test(test_batch_unwritable_output_exit_4),
         cmocka_unit_test(test_failed_run_leaves_no_file),
         cmocka_unit_test(test_stop_batch_and_live),

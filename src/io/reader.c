@@ -21,6 +21,7 @@
 #include "core/log.h"
 #include "io/av_glue.h"
 #include "io/frame_pool.h"
+#include "io/rotate.h"
 
 struct ft_reader {
     char url[4096];
@@ -31,6 +32,10 @@ struct ft_reader {
                                   for ft_reader_take_device_frame */
     int device_frames;         /* ft_reader_params.device_frames */
     ft_io_frame_pool *dl_pool; /* host buffers the NVDEC frames are downloaded into */
+    int rotation;              /* display rotation applied to every frame: 0, 90, 180, 270
+                                  degrees counterclockwise (the first open's stream) */
+    ft_io_frame_pool *rot_pool; /* host buffers the frames are rotated into */
+    AVFrame *rot_frame;         /* the frame being rotated into, empty between reads */
     AVPacket *pkt;        /* packet being decoded */
     char open_url[4200]; /* url as given to libavformat ("file:" prefixed for paths) */
     bool local;
@@ -342,10 +347,45 @@ out:
     return st;
 }
 
-/* Frames' NVDEC surfaces are kept for the caller (ft_reader_take_device_frame). */
+/* Frames' NVDEC surfaces are kept for the caller (ft_reader_take_device_frame).
+ * Not for a rotated input: the detector would read the surface as stored,
+ * sideways, while tracking and rendering use the rotated host frame. */
 static bool keeps_surfaces(const ft_reader *r)
 {
-    return r->device_frames > 0 && r->hw_device && r->info.hw_primary_ctx;
+    return r->device_frames > 0 && r->hw_device && r->info.hw_primary_ctx && !r->rotation;
+}
+
+/* The display rotation of the video stream that we apply: players show a
+ * phone's portrait video upright by turning the stored landscape pictures,
+ * and so do we, so that the ball is followed in the picture people see.
+ * av_display_rotation_get gives the counterclockwise angle the picture is
+ * turned by for display (ffmpeg's autorotate turns it the same way). A
+ * mirrored matrix or an angle other than a right one is only warned about. */
+static int display_rotation(const ft_reader *r, const AVStream *vs)
+{
+    const int32_t *m =
+        (const int32_t *)av_stream_get_side_data(vs, AV_PKT_DATA_DISPLAYMATRIX, NULL);
+    double angle = m ? av_display_rotation_get(m) : 0;
+    if (!isfinite(angle))
+        return 0;
+    /* The matrix is stored in 16.16 fixed point: a right angle reads back
+     * within a fraction of a degree (ffmpeg allows one degree too). */
+    double quarters = round(angle / 90);
+    bool right = fabs(angle - 90 * quarters) < 1.0;
+    long deg = right ? (((long)quarters % 4 + 4) % 4) * 90 : lrint(angle);
+    /* A negative determinant of the 2x2 part: the matrix also mirrors. */
+    bool mirrored = m && (double)m[0] * m[4] - (double)m[1] * m[3] < 0;
+    if (right && !deg && !mirrored)
+        return 0;
+    if (mirrored || !right) {
+        FT_LOGW("io",
+                "%s: carries a display transform (rotation %.0f degrees%s) that players apply; "
+                "only rotations by 90, 180 or 270 degrees are applied here, so frames are "
+                "processed as stored and the output is not rotated",
+                r->url, angle, mirrored ? ", mirrored" : "");
+        return 0;
+    }
+    return (int)deg;
 }
 
 /* Opens the decoder for the chosen video stream (on the GPU when NVDEC was
@@ -446,15 +486,26 @@ ft_status ft_reader_open(const ft_reader_params *p, ft_reader **out)
         st = FT_ERR_NOMEM;
         goto out;
     }
-    if ((st = open_demuxer(r, FT_LOG_ERROR)) || (st = open_decoder(r, FT_LOG_ERROR)))
+    if ((st = open_demuxer(r, FT_LOG_ERROR)))
         goto out;
     AVStream *vs = r->fmt->streams[r->vidx];
+    /* Before the decoder opens: a rotated input keeps no NVDEC surfaces.
+     * Reconnects keep it, as they keep the choice of decoder. */
+    r->rotation = display_rotation(r, vs);
+    if (r->rotation && (!(r->rot_frame = av_frame_alloc()) ||
+                        ft_io_frame_pool_create(&r->rot_pool))) {
+        st = FT_ERR_NOMEM;
+        goto out;
+    }
+    if ((st = open_decoder(r, FT_LOG_ERROR)))
+        goto out;
     r->start_s = r->fmt->start_time != AV_NOPTS_VALUE ? (double)r->fmt->start_time / AV_TIME_BASE
                                                        : 0;
     r->last_pts = AV_NOPTS_VALUE;
     ft_reader_info *in = &r->info;
-    in->width = vs->codecpar->width;
-    in->height = vs->codecpar->height;
+    bool swap = r->rotation == 90 || r->rotation == 270;
+    in->width = swap ? vs->codecpar->height : vs->codecpar->width;
+    in->height = swap ? vs->codecpar->width : vs->codecpar->height;
     in->tb_num = vs->time_base.num;
     in->tb_den = vs->time_base.den;
     AVRational fr = vs->avg_frame_rate.num ? vs->avg_frame_rate : vs->r_frame_rate;
@@ -470,17 +521,11 @@ ft_status ft_reader_open(const ft_reader_params *p, ft_reader **out)
         in->audio_tb_num = r->atb.num;
         in->audio_tb_den = r->atb.den;
     }
-    /* Phones store portrait video as landscape pictures plus a rotation for
-     * the player; we follow the ball in the pictures as stored. */
-    const uint8_t *matrix = av_stream_get_side_data(vs, AV_PKT_DATA_DISPLAYMATRIX, NULL);
-    double rotation = matrix ? av_display_rotation_get((const int32_t *)matrix) : 0;
-    if (isfinite(rotation) && lrint(rotation) % 360)
-        FT_LOGW("io",
-                "%s: carries a display rotation of %.0f degrees, which players apply; "
-                "frames are processed as stored, so the output is not rotated",
-                p->url, rotation);
     FT_LOGI("io", "reading %s: %s %dx%d %.3f fps%s%s", p->url, r->dec->codec->name, in->width,
             in->height, in->fps, in->has_audio ? ", audio" : "", in->hw_decode ? ", NVDEC" : "");
+    if (r->rotation)
+        FT_LOGI("io", "%s: display rotation of %d degrees applied (frames turned to %dx%d)",
+                p->url, r->rotation, in->width, in->height);
     st = FT_OK;
 out:
     if (st)
@@ -546,6 +591,40 @@ static ft_status reconnect(ft_reader *r, int why)
     return FT_ERR_INPUT;
 }
 
+/* Replaces the software frame by its rotation (r->rotation), written into a
+ * pooled buffer: the decoder's own buffers cannot be turned in place. */
+static ft_status rotate(ft_reader *r, AVFrame *frame)
+{
+    if (!ft_io_rotate_supported(frame->format, r->rotation)) {
+        FT_LOGE("io", "%s: cannot apply the display rotation to %s frames", r->url,
+                av_get_pix_fmt_name(frame->format) ? av_get_pix_fmt_name(frame->format) : "?");
+        av_frame_unref(frame);
+        return FT_ERR_INPUT;
+    }
+    bool swap = r->rotation != 180;
+    AVFrame *dst = r->rot_frame;
+    ft_status st = ft_io_frame_pool_get(r->rot_pool, dst, frame->format,
+                                        swap ? frame->height : frame->width,
+                                        swap ? frame->width : frame->height);
+    if (!st && av_frame_copy_props(dst, frame) < 0)
+        st = FT_ERR_NOMEM;
+    if (st) {
+        FT_LOGE("io", "%s: cannot rotate a %dx%d frame: %s", r->url, frame->width, frame->height,
+                ft_status_str(st));
+        av_frame_unref(dst);
+        av_frame_unref(frame);
+        return st;
+    }
+    ft_io_rotate_frame(frame, dst, r->rotation);
+    if (swap && frame->sample_aspect_ratio.num)
+        dst->sample_aspect_ratio = av_inv_q(frame->sample_aspect_ratio);
+    /* Upright now: a matrix left on the frame would ask for a second turn. */
+    av_frame_remove_side_data(dst, AV_FRAME_DATA_DISPLAYMATRIX);
+    av_frame_unref(frame);
+    av_frame_move_ref(frame, dst);
+    return FT_OK;
+}
+
 /* Converts a decoded frame into what the caller gets: downloaded from the
  * GPU when needed, timestamp filled in, time in seconds from the start. */
 static ft_status deliver(ft_reader *r, AVFrame *frame, double *pts_s)
@@ -580,6 +659,11 @@ static ft_status deliver(ft_reader *r, AVFrame *frame, double *pts_s)
          * context our CUDA runtime uses. */
         if (!keeps_surfaces(r) || hw->sw_format != AV_PIX_FMT_NV12)
             av_frame_unref(r->hw_frame);
+    }
+    if (r->rotation) {
+        ft_status rst = rotate(r, frame);
+        if (rst)
+            return rst;
     }
     /* Other sizes fail the detector or the renderer (a 2x2 clip, a 16K-wide
      * panorama), whichever frame of the input they start at. */
@@ -820,6 +904,8 @@ void ft_reader_destroy(ft_reader **pr)
     av_buffer_unref(&r->hw_device);
     av_frame_free(&r->hw_frame);
     ft_io_frame_pool_destroy(&r->dl_pool);
+    av_frame_free(&r->rot_frame);
+    ft_io_frame_pool_destroy(&r->rot_pool);
     av_packet_free(&r->pkt);
     free(r);
     *pr = NULL;

@@ -2,7 +2,8 @@
  * srt, udp, http/https incl. HLS) with FFmpeg. Yields refcounted decoded
  * frames with their time in seconds, and the input's audio packets for
  * passthrough. Corrupt packets are counted and skipped; the frame size may
- * change mid-stream. */
+ * change mid-stream. A display rotation of 90, 180 or 270 degrees (phone
+ * video) is applied: frames are delivered as players show them. */
 #ifndef FT_IO_READER_H
 #define FT_IO_READER_H
 
@@ -40,7 +41,8 @@ typedef enum ft_reader_item {
 } ft_reader_item;
 
 typedef struct ft_reader_info {
-    int width, height;       /* of the first frame (may change later) */
+    int width, height;       /* of the first frame as delivered, i.e. after the display
+                                rotation (may change later) */
     int tb_num, tb_den;      /* video time base */
     double fps;              /* average/nominal frame rate, 0 when unknown */
     double duration_s;       /* 0 when unknown (live) */
@@ -96,7 +98,8 @@ FT_NODISCARD ft_status ft_reader_read(ft_reader *r, struct AVFrame *frame, struc
  * as a refcounted AV_PIX_FMT_CUDA frame (NV12; data[0], data[1] are device
  * pointers in the CUDA runtime's primary context, linesize[] their pitches)
  * and returns true. False, dst untouched, when the frame has none (software
- * decoding, NVDEC in a context of its own, not NV12, already taken). The
+ * decoding, NVDEC in a context of its own, not NV12, a display-rotated
+ * input, already taken). The
  * host frame is delivered as usual. The decoder's surface pool is sized for
  * device_frames surfaces held by the caller: hold no more, and unref each
  * as soon as it is no longer needed, or decoding stalls. */
