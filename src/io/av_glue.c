@@ -54,3 +54,8 @@ bool ft_io_url_scheme_in(const char *url, const char *const *schemes)
             return true;
     return false;
 }
+
+const char *ft_io_url_path(const char *url)
+{
+    return strncmp(url, "file:", 5) ? url : url + 5;
+}

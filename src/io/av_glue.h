@@ -14,6 +14,10 @@ void ft_io_av_log_init(void);
  * '/') or uses one of the NULL-terminated schemes, e.g. {"file", "rtmp", NULL}. */
 bool ft_io_url_scheme_in(const char *url, const char *const *schemes);
 
+/* The path of a local url (borrowed): a "file:" URL without its scheme, any
+ * other url as it is. */
+const char *ft_io_url_path(const char *url);
+
 /* Text of a libav error code into buf (returned for convenience). */
 const char *ft_io_av_err(int err, char *buf, size_t cap);
 

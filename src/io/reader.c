@@ -100,16 +100,14 @@ static void install_wake_handler(void)
  * with no deadline (a writer that sends nothing). */
 static bool is_fifo(const char *url)
 {
-    const char *path = strncmp(url, "file:", 5) ? url : url + 5;
     struct stat sb;
-    return !stat(path, &sb) && (S_ISFIFO(sb.st_mode) || S_ISCHR(sb.st_mode));
+    return !stat(ft_io_url_path(url), &sb) && (S_ISFIFO(sb.st_mode) || S_ISCHR(sb.st_mode));
 }
 
 static bool is_local(const char *url)
 {
-    const char *colon = strchr(url, ':');
-    const char *slash = strchr(url, '/');
-    return !colon || (slash && slash < colon) || !strncmp(url, "file:", 5);
+    static const char *const file[] = {"file", NULL};
+    return ft_io_url_scheme_in(url, file);
 }
 
 static int interrupt_cb(void *opaque)

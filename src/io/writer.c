@@ -239,8 +239,7 @@ ft_status ft_writer_open(const ft_writer_params *p, ft_writer **out)
     /* From here on a file: URL is its path, as for the reader (libavformat
      * would see a protocol in the temporary name ".file:NAME.PID.part"). */
     ft_writer_params local = *p;
-    if (has_prefix(local.url, "file:"))
-        local.url += 5;
+    local.url = ft_io_url_path(local.url);
     p = &local;
     ft_status st = FT_OK;
     char eb[128];
